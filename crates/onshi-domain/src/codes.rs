@@ -184,7 +184,10 @@ mod tests {
     #[test]
     fn codes_keep_leading_zeros_and_round_trip() {
         assert_eq!(ReasonOfLoss::OtherInsurance.code(), "03");
-        assert_eq!(CardClassification::parse("07").unwrap(), CardClassification::SelfDefense);
+        assert_eq!(
+            CardClassification::parse("07").unwrap(),
+            CardClassification::SelfDefense
+        );
         for v in QualificationValidity::ALL {
             assert_eq!(QualificationValidity::parse(v.code()).unwrap(), *v);
         }
@@ -206,7 +209,10 @@ mod tests {
     fn unknown_code_names_field_and_table() {
         let e = ReasonOfLoss::parse_for("reason_of_loss", "3").unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("reason_of_loss") && msg.contains("OQSCD008"), "{msg}");
+        assert!(
+            msg.contains("reason_of_loss") && msg.contains("OQSCD008"),
+            "{msg}"
+        );
         assert!(msg.contains("03 医療保険等の資格取得"), "{msg}");
     }
 }

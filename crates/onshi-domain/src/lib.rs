@@ -7,6 +7,7 @@
 //!   `InsurerNumber`, `MyNumber`, `WarekiDate` … is through its `parse` constructor;
 //! - rules of the notices carry their R-number (see SPEC.md) in the doc comment where they live.
 
+pub mod card;
 pub mod codes;
 pub mod cost_share;
 pub mod kana;

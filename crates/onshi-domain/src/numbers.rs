@@ -375,7 +375,10 @@ impl MedicalInstitutionCode {
         if !matches!(d[2], 1 | 3 | 4) {
             return Err(NumberError::Invalid {
                 field: Self::FIELD,
-                reason: format!("点数表 must be 1 (医科), 3 (歯科) or 4 (調剤), got {}", d[2]),
+                reason: format!(
+                    "点数表 must be 1 (医科), 3 (歯科) or 4 (調剤), got {}",
+                    d[2]
+                ),
             });
         }
         Ok(MedicalInstitutionCode(t.to_string()))
@@ -531,7 +534,9 @@ impl Sex {
             "3" => Ok(Sex::Unset),
             other => Err(NumberError::Invalid {
                 field: Self::FIELD,
-                reason: format!("OQSCD007 性別 must be 1 (男), 2 (女) or 3 (未設定), got {other:?}"),
+                reason: format!(
+                    "OQSCD007 性別 must be 1 (男), 2 (女) or 3 (未設定), got {other:?}"
+                ),
             }),
         }
     }
@@ -623,7 +628,12 @@ mod tests {
     fn my_number_check_digit_and_never_shown() {
         // first 11 digits 12345678901: Σ = 1·6+0·5+9·4+8·3+7·2+6·7+5·6+4·5+3·4+2·3+1·2
         let first: [u8; 11] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1];
-        let sum = 1 * 2 + 0 * 3 + 9 * 4 + 8 * 5 + 7 * 6 + 6 * 7 + 5 * 2 + 4 * 3 + 3 * 4 + 2 * 5 + 1 * 6;
+        let weights = [6u32, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+        let sum: u32 = first
+            .iter()
+            .zip(weights)
+            .map(|(&p, q)| u32::from(p) * q)
+            .sum();
         let r = sum % 11;
         let expected = if r <= 1 { 0 } else { 11 - r };
         assert_eq!(u32::from(my_number_check_digit(&first)), expected);
@@ -634,8 +644,17 @@ mod tests {
         let mut bad = s.clone().into_bytes();
         bad[11] = b'0' + (bad[11] - b'0' + 1) % 10;
         let e = MyNumber::parse(std::str::from_utf8(&bad).unwrap()).unwrap_err();
-        assert!(matches!(e, NumberError::CheckDigit { field: "my_number", .. }));
-        assert!(!e.to_string().contains(&s), "error must not echo the number");
+        assert!(matches!(
+            e,
+            NumberError::CheckDigit {
+                field: "my_number",
+                ..
+            }
+        ));
+        assert!(
+            !e.to_string().contains(&s),
+            "error must not echo the number"
+        );
     }
 
     #[test]
@@ -660,7 +679,14 @@ mod tests {
             MedicalInstitutionCode::parse("1344567890").unwrap().kind(),
             FacilityKind::Pharmacy
         );
-        for bad in ["131456789", "13145678901", "1324567890", "4814567890", "0014567890", "13a4567890"] {
+        for bad in [
+            "131456789",
+            "13145678901",
+            "1324567890",
+            "4814567890",
+            "0014567890",
+            "13a4567890",
+        ] {
             assert!(MedicalInstitutionCode::parse(bad).is_err(), "{bad}");
         }
     }

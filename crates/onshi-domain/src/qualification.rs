@@ -8,7 +8,9 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{CardClassification, FamilyClass, LimitClass, QualificationValidity, ReasonOfLoss};
+use crate::codes::{
+    CardClassification, FamilyClass, LimitClass, QualificationValidity, ReasonOfLoss,
+};
 use crate::cost_share::{self, IncomeClass};
 use crate::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, Sex};
 
@@ -193,9 +195,9 @@ pub fn evaluate_by_numbers<'a>(
     else {
         return Outcome::NotFound;
     };
-    let newer = history
-        .iter()
-        .any(|q| q.qualification_date >= lost.qualification_date && q != *lost && q.qualification_date <= on);
+    let newer = history.iter().any(|q| {
+        q.qualification_date >= lost.qualification_date && q != *lost && q.qualification_date <= on
+    });
     if newer {
         Outcome::InvalidNewerExists(lost)
     } else {
@@ -246,7 +248,10 @@ mod tests {
         assert_eq!(o.validity().code(), "2");
         assert_eq!(evaluate_by_card(&[], d("2026-11-25")), Outcome::NotFound);
         // before anything started
-        assert_eq!(evaluate_by_card(&only_old, d("2015-03-31")), Outcome::NotFound);
+        assert_eq!(
+            evaluate_by_card(&only_old, d("2015-03-31")),
+            Outcome::NotFound
+        );
     }
 
     #[test]
@@ -278,8 +283,14 @@ mod tests {
         assert_eq!(o.validity().code(), "3");
         let only = vec![h[0].clone()];
         let m = vec![&only[0]];
-        assert_eq!(evaluate_by_numbers(&only, &m, d("2026-11-25")), Outcome::Invalid(&only[0]));
-        assert_eq!(evaluate_by_numbers(&only, &[], d("2026-11-25")), Outcome::NotFound);
+        assert_eq!(
+            evaluate_by_numbers(&only, &m, d("2026-11-25")),
+            Outcome::Invalid(&only[0])
+        );
+        assert_eq!(
+            evaluate_by_numbers(&only, &[], d("2026-11-25")),
+            Outcome::NotFound
+        );
     }
 
     #[test]
@@ -302,9 +313,15 @@ mod tests {
     fn share_prefers_elderly_certificate_then_registered_then_age() {
         let mut q = qual("0613001", "1", "2015-04-01", None);
         let birth = d("1990-06-01");
-        assert_eq!(q.share_on(birth, d("2026-11-25")), Some((30, ShareSource::AgeRule)));
+        assert_eq!(
+            q.share_on(birth, d("2026-11-25")),
+            Some((30, ShareSource::AgeRule))
+        );
         q.contribution_ratio = Some(30);
-        assert_eq!(q.share_on(birth, d("2026-11-25")), Some((30, ShareSource::Registered)));
+        assert_eq!(
+            q.share_on(birth, d("2026-11-25")),
+            Some((30, ShareSource::Registered))
+        );
         q.elderly = Some(ElderlyInfo {
             ratio: 20,
             valid_from: d("2026-08-01"),
@@ -314,6 +331,9 @@ mod tests {
             q.share_on(birth, d("2026-11-25")),
             Some((20, ShareSource::ElderlyCertificate))
         );
-        assert_eq!(q.share_on(birth, d("2027-08-01")), Some((30, ShareSource::Registered)));
+        assert_eq!(
+            q.share_on(birth, d("2027-08-01")),
+            Some((30, ShareSource::Registered))
+        );
     }
 }

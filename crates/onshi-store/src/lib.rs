@@ -1,1 +1,215 @@
+//! Storage for onshi: the storage interface and its SQLite implementation (PostgreSQL comes
+//! behind the same traits; `tests/conformance.rs` is the one suite every backend must pass).
+//!
+//! Boundary rules:
+//! - the traits speak domain types (`onshi-domain`); no SQL leaks out;
+//! - a method either does all it says or nothing (each write is one transaction);
+//! - the confirmation history is append-only; `append_confirmations` takes a batch so the
+//!   caller can group-commit (one durable commit for many confirmations);
+//! - the chip table (PIN state of the emulated cards) is reached only through [`ChipStore`],
+//!   which the central's confirmation service never holds.
 
+use chrono::NaiveDate;
+use onshi_domain::card::CertStatus;
+use onshi_domain::codes::{IdentityMethod, ReferenceClassification};
+use onshi_domain::numbers::{InsurerNumber, MedicalInstitutionCode, MyNumberHash};
+use onshi_domain::qualification::{Person, Qualification};
+use serde::{Deserialize, Serialize};
+
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+pub type PersonId = i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A person as stored, with the keys searches use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    pub id: PersonId,
+    pub person: Person,
+}
+
+/// A stored qualification with the name the insurer registered it under (which may be an
+/// 異体字 variant of the card holder's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualificationRecord {
+    pub id: i64,
+    pub person_id: PersonId,
+    pub registered_name: String,
+    pub qualification: Qualification,
+}
+
+/// The certificate side of a card, as the central sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardCert {
+    pub serial: String,
+    pub person_id: PersonId,
+    pub cert_expiry: NaiveDate,
+    pub status: CertStatus,
+}
+
+/// The chip side of an emulated card: PIN state. Only `onshi-card` interprets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChipRow {
+    pub serial: String,
+    /// keyed hash of the PIN; `None` for a PIN-less card
+    pub pin_hash: Option<String>,
+    pub failures: u32,
+    pub locked: bool,
+    pub photo_ref: Option<String>,
+}
+
+/// A facility known to the central, with the hash of its API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facility {
+    pub code: MedicalInstitutionCode,
+    pub name: String,
+}
+
+/// One entry of a facility's confirmation history (資格確認履歴, R6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmationEntry {
+    /// assigned by the store
+    pub id: i64,
+    pub facility: String,
+    /// when the central processed it, `YYYY-MM-DDTHH:MM:SS.sssZ`
+    pub processed_at: String,
+    pub confirmation_date: NaiveDate,
+    pub reference_classification: ReferenceClassification,
+    pub identity_method: Option<IdentityMethod>,
+    /// who ticked 目視で本人確認完了 (R3), or who typed the numbers
+    pub staff_id: Option<String>,
+    pub card_serial: Option<String>,
+    pub person_id: Option<PersonId>,
+    pub birthdate: Option<NaiveDate>,
+    /// kana_key of the patient's name, for filtering
+    pub kana_key: Option<String>,
+    /// "1".."5" (資格有効性) or an error class such as "pin_locked"
+    pub outcome: String,
+    /// the response as returned, JSON
+    pub result: serde_json::Value,
+}
+
+/// Filter for listing a facility's history. `facility` is mandatory: a facility never sees
+/// another's history.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct HistoryFilter {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub birthdate: Option<NaiveDate>,
+    pub kana_key: Option<String>,
+    pub card_serial: Option<String>,
+    pub outcome: Option<String>,
+    pub limit: Option<u32>,
+    pub before_id: Option<i64>,
+}
+
+/// Read side of the registry, used on the confirmation path.
+pub trait RegistryRead: Send + Sync {
+    fn card(&self, serial: &str) -> Result<Option<CardCert>>;
+    fn person(&self, id: PersonId) -> Result<Option<PersonRecord>>;
+    fn qualifications(&self, person: PersonId) -> Result<Vec<QualificationRecord>>;
+    /// Person and full history in one call (the hot path).
+    fn person_with_history(
+        &self,
+        id: PersonId,
+    ) -> Result<Option<(PersonRecord, Vec<QualificationRecord>)>>;
+    /// Qualifications registered under `insurer` with this number key (width-folded).
+    fn qualifications_by_number(
+        &self,
+        insurer: &InsurerNumber,
+        number_key: &str,
+    ) -> Result<Vec<QualificationRecord>>;
+    fn counts(&self) -> Result<RegistryCounts>;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryCounts {
+    pub persons: u64,
+    pub qualifications: u64,
+    pub cards: u64,
+    pub insurers: u64,
+    pub confirmations: u64,
+}
+
+/// The confirmation history.
+pub trait HistoryStore: Send + Sync {
+    /// Appends a batch durably in one commit; returns the ids in order.
+    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>>;
+    fn list_confirmations(
+        &self,
+        facility: &str,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<ConfirmationEntry>>;
+}
+
+/// Facilities and their API tokens.
+pub trait FacilityStore: Send + Sync {
+    fn upsert_facility(&self, f: &Facility, token_hash: &str) -> Result<()>;
+    fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>>;
+}
+
+/// PIN state of the emulated cards, for `onshi-card` only.
+pub trait ChipStore: Send + Sync {
+    fn chip(&self, serial: &str) -> Result<Option<ChipRow>>;
+    /// Records a PIN attempt atomically: success resets the counter; failure increments it
+    /// and locks at `lock_after`. Returns the row after the update.
+    fn record_pin_attempt(&self, serial: &str, ok: bool, lock_after: u32) -> Result<ChipRow>;
+}
+
+/// Everything written by one bulk import, in one transaction: all or nothing.
+pub trait ImportTx {
+    fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>>;
+    /// Inserts the person, or returns the existing id if the hash is known (facts unchanged).
+    fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId>;
+    fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()>;
+    fn upsert_insurer(&mut self, number: &InsurerNumber, name: &str) -> Result<()>;
+    /// Inserts or updates the qualification keyed by (person, insurer, qualification date).
+    /// Returns what happened.
+    fn upsert_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<UpsertOutcome>;
+    fn qualifications_of(
+        &mut self,
+        person: PersonId,
+        insurer: &InsurerNumber,
+    ) -> Result<Vec<QualificationRecord>>;
+    fn upsert_card(&mut self, c: &CardCert) -> Result<UpsertOutcome>;
+    fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>>;
+    fn chip_by_serial(&mut self, serial: &str) -> Result<Option<ChipRow>>;
+    /// Chip rows are written with the card (the emulated physical card is issued with it).
+    fn upsert_chip(&mut self, c: &ChipRow) -> Result<UpsertOutcome>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+pub trait ImportStore {
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>>;
+}
+
+/// The whole storage interface.
+pub trait Store: RegistryRead + HistoryStore + FacilityStore + ChipStore + ImportStore {}
+impl<T: RegistryRead + HistoryStore + FacilityStore + ChipStore + ImportStore> Store for T {}

@@ -1,0 +1,97 @@
+-- onshi SQLite schema. Dates are ISO 'YYYY-MM-DD' text; codes are text (leading zeros kept).
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');
+
+CREATE TABLE IF NOT EXISTS insurer (
+    insurer_number TEXT PRIMARY KEY,
+    name           TEXT NOT NULL,
+    kind           TEXT NOT NULL
+);
+
+-- A person is known by the keyed hash of their My Number only.
+CREATE TABLE IF NOT EXISTS person (
+    id             INTEGER PRIMARY KEY,
+    my_number_hash TEXT NOT NULL UNIQUE,
+    name           TEXT NOT NULL,
+    name_kana      TEXT NOT NULL,
+    name_key       TEXT NOT NULL,
+    kana_key       TEXT NOT NULL,
+    sex            TEXT NOT NULL,
+    birthdate      TEXT NOT NULL,
+    post_number    TEXT,
+    address        TEXT
+);
+CREATE INDEX IF NOT EXISTS person_by_kana_birth ON person (kana_key, birthdate);
+
+CREATE TABLE IF NOT EXISTS qualification (
+    id                    INTEGER PRIMARY KEY,
+    person_id             INTEGER NOT NULL REFERENCES person (id),
+    registered_name       TEXT NOT NULL,
+    insurer_number        TEXT NOT NULL,
+    insurer_name          TEXT NOT NULL,
+    card_classification   TEXT NOT NULL,
+    symbol                TEXT NOT NULL,
+    number                TEXT NOT NULL,
+    number_key            TEXT NOT NULL,
+    branch                TEXT NOT NULL,
+    family_class          TEXT NOT NULL,
+    insured_name          TEXT NOT NULL,
+    employer              TEXT,
+    qualification_date    TEXT NOT NULL,
+    disqualification_date TEXT,
+    reason_of_loss        TEXT,
+    contribution_ratio    INTEGER,
+    elderly_ratio         INTEGER,
+    elderly_valid_from    TEXT,
+    elderly_valid_to      TEXT,
+    limit_class           TEXT,
+    preschool             INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (person_id, insurer_number, qualification_date)
+);
+CREATE INDEX IF NOT EXISTS qualification_by_number ON qualification (insurer_number, number_key);
+
+-- Certificate side of a My Number card (what the central sees).
+CREATE TABLE IF NOT EXISTS card (
+    serial      TEXT PRIMARY KEY,
+    person_id   INTEGER NOT NULL REFERENCES person (id),
+    cert_expiry TEXT NOT NULL,
+    status      TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- Chip side of the emulated physical card: PIN under a keyed hash, failure counter, lock.
+-- Read and written only through the ChipStore interface (crate onshi-card).
+CREATE TABLE IF NOT EXISTS chip (
+    serial    TEXT PRIMARY KEY,
+    pin_hash  TEXT,
+    failures  INTEGER NOT NULL DEFAULT 0,
+    locked    INTEGER NOT NULL DEFAULT 0,
+    photo_ref TEXT
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS facility (
+    code       TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE
+);
+
+-- 資格確認履歴: append-only.
+CREATE TABLE IF NOT EXISTS confirmation (
+    id                       INTEGER PRIMARY KEY,
+    facility                 TEXT NOT NULL,
+    processed_at             TEXT NOT NULL,
+    confirmation_date        TEXT NOT NULL,
+    reference_classification TEXT NOT NULL,
+    identity_method          TEXT,
+    staff_id                 TEXT,
+    card_serial              TEXT,
+    person_id                INTEGER,
+    birthdate                TEXT,
+    kana_key                 TEXT,
+    outcome                  TEXT NOT NULL,
+    result                   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS confirmation_by_facility_date ON confirmation (facility, confirmation_date);
+CREATE INDEX IF NOT EXISTS confirmation_by_facility_person ON confirmation (facility, kana_key, birthdate);

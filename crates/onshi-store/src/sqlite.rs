@@ -1,0 +1,742 @@
+//! SQLite implementation of the storage interface: one file, WAL journal, `synchronous=FULL`
+//! so that a commit is durable when it returns. Reads use a small pool of connections; writes
+//! go through one writer connection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::NaiveDate;
+use onshi_domain::card::CertStatus;
+use onshi_domain::codes::{
+    CardClassification, FamilyClass, IdentityMethod, LimitClass, ReasonOfLoss,
+    ReferenceClassification,
+};
+use onshi_domain::kana;
+use onshi_domain::numbers::{
+    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode,
+    MyNumberHash, Sex,
+};
+use onshi_domain::qualification::{ElderlyInfo, Person, Qualification};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+
+use crate::{
+    CardCert, ChipRow, ChipStore, ConfirmationEntry, Facility, FacilityStore, HistoryFilter,
+    HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, QualificationRecord,
+    RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
+};
+
+const SCHEMA: &str = include_str!("schema.sql");
+
+/// SQLite-backed store.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn date_col(s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| corrupt("date", e))
+}
+
+fn opt_date_col(s: Option<String>) -> Result<Option<NaiveDate>> {
+    s.as_deref().map(date_col).transpose()
+}
+
+fn iso(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let c = Connection::open_with_flags(path, flags)?;
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    c.set_prepared_statement_cache_capacity(64);
+    Ok(c)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies the schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let w = open_conn(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let mode: String = w.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Conflict(format!(
+                "could not switch {} to WAL (got {mode})",
+                path.display()
+            )));
+        }
+        w.execute_batch(SCHEMA)?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(w),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().map_err(|_| poisoned())?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_conn(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?,
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 16
+        {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut w = self.writer.lock().map_err(|_| poisoned())?;
+        f(&mut w)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Conflict("a previous writer panicked; restart the process".into())
+}
+
+const PERSON_COLS: &str = "id, name, name_kana, sex, birthdate, post_number, address";
+
+fn person_from_row(r: &Row<'_>) -> Result<PersonRecord> {
+    let sex: String = r.get(3)?;
+    let birth: String = r.get(4)?;
+    Ok(PersonRecord {
+        id: r.get(0)?,
+        person: Person {
+            name: r.get(1)?,
+            name_kana: r.get(2)?,
+            sex: Sex::parse(&sex).map_err(|e| corrupt("person.sex", e))?,
+            birthdate: date_col(&birth)?,
+            post_number: r.get(5)?,
+            address: r.get(6)?,
+        },
+    })
+}
+
+const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer_name, \
+    card_classification, symbol, number, branch, family_class, insured_name, employer, \
+    qualification_date, disqualification_date, reason_of_loss, contribution_ratio, \
+    elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool";
+
+fn qual_from_row(r: &Row<'_>) -> Result<QualificationRecord> {
+    let s = |i: usize| -> Result<String> { Ok(r.get::<_, String>(i)?) };
+    let os = |i: usize| -> Result<Option<String>> { Ok(r.get::<_, Option<String>>(i)?) };
+    let elderly = match (r.get::<_, Option<u8>>(16)?, os(17)?) {
+        (Some(ratio), Some(from)) => Some(ElderlyInfo {
+            ratio,
+            valid_from: date_col(&from)?,
+            valid_to: opt_date_col(os(18)?)?,
+        }),
+        _ => None,
+    };
+    let q = Qualification {
+        insurer_number: InsurerNumber::parse(&s(3)?).map_err(|e| corrupt("insurer", e))?,
+        insurer_name: s(4)?,
+        card_classification: CardClassification::parse(&s(5)?)
+            .map_err(|e| corrupt("card_classification", e))?,
+        symbol: InsuredSymbol::parse(&s(6)?).map_err(|e| corrupt("symbol", e))?,
+        number: InsuredNumber::parse(&s(7)?).map_err(|e| corrupt("number", e))?,
+        branch: BranchNumber::parse(&s(8)?).map_err(|e| corrupt("branch", e))?,
+        family_class: FamilyClass::parse(&s(9)?).map_err(|e| corrupt("family_class", e))?,
+        insured_name: s(10)?,
+        employer: os(11)?,
+        qualification_date: date_col(&s(12)?)?,
+        disqualification_date: opt_date_col(os(13)?)?,
+        reason_of_loss: os(14)?
+            .map(|c| ReasonOfLoss::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("reason_of_loss", e))?,
+        contribution_ratio: r.get(15)?,
+        elderly,
+        limit_class: os(19)?
+            .map(|c| LimitClass::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("limit_class", e))?,
+        preschool: r.get::<_, i64>(20)? != 0,
+    };
+    Ok(QualificationRecord {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        registered_name: s(2)?,
+        qualification: q,
+    })
+}
+
+fn card_from_row(r: &Row<'_>) -> Result<CardCert> {
+    let status: String = r.get(3)?;
+    let exp: String = r.get(2)?;
+    Ok(CardCert {
+        serial: r.get(0)?,
+        person_id: r.get(1)?,
+        cert_expiry: date_col(&exp)?,
+        status: CertStatus::parse(&status).ok_or_else(|| corrupt("card.status", &status))?,
+    })
+}
+
+fn chip_from_row(r: &Row<'_>) -> Result<ChipRow> {
+    Ok(ChipRow {
+        serial: r.get(0)?,
+        pin_hash: r.get(1)?,
+        failures: r.get(2)?,
+        locked: r.get::<_, i64>(3)? != 0,
+        photo_ref: r.get(4)?,
+    })
+}
+
+fn query_quals(
+    c: &Connection,
+    where_sql: &str,
+    p: impl rusqlite::Params,
+) -> Result<Vec<QualificationRecord>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {QUAL_COLS} FROM qualification WHERE {where_sql} ORDER BY qualification_date, id"
+    ))?;
+    let mut rows = st.query(p)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(qual_from_row(r)?);
+    }
+    Ok(out)
+}
+
+fn person_by_id(c: &Connection, id: PersonId) -> Result<Option<PersonRecord>> {
+    let mut st = c.prepare_cached(&format!("SELECT {PERSON_COLS} FROM person WHERE id = ?1"))?;
+    let mut rows = st.query([id])?;
+    match rows.next()? {
+        Some(r) => Ok(Some(person_from_row(r)?)),
+        None => Ok(None),
+    }
+}
+
+impl RegistryRead for SqliteStore {
+    fn card(&self, serial: &str) -> Result<Option<CardCert>> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT serial, person_id, cert_expiry, status FROM card WHERE serial = ?1",
+            )?;
+            let mut rows = st.query([serial])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(card_from_row(r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
+        self.with_reader(|c| person_by_id(c, id))
+    }
+
+    fn qualifications(&self, person: PersonId) -> Result<Vec<QualificationRecord>> {
+        self.with_reader(|c| query_quals(c, "person_id = ?1", [person]))
+    }
+
+    fn person_with_history(
+        &self,
+        id: PersonId,
+    ) -> Result<Option<(PersonRecord, Vec<QualificationRecord>)>> {
+        self.with_reader(|c| {
+            let Some(p) = person_by_id(c, id)? else {
+                return Ok(None);
+            };
+            let h = query_quals(c, "person_id = ?1", [id])?;
+            Ok(Some((p, h)))
+        })
+    }
+
+    fn qualifications_by_number(
+        &self,
+        insurer: &InsurerNumber,
+        number_key: &str,
+    ) -> Result<Vec<QualificationRecord>> {
+        self.with_reader(|c| {
+            query_quals(
+                c,
+                "insurer_number = ?1 AND number_key = ?2",
+                params![insurer.as_str(), number_key],
+            )
+        })
+    }
+
+    fn counts(&self) -> Result<RegistryCounts> {
+        self.with_reader(|c| {
+            let n = |t: &str| -> Result<u64> {
+                Ok(c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64)
+            };
+            Ok(RegistryCounts {
+                persons: n("person")?,
+                qualifications: n("qualification")?,
+                cards: n("card")?,
+                insurers: n("insurer")?,
+                confirmations: n("confirmation")?,
+            })
+        })
+    }
+}
+
+impl HistoryStore for SqliteStore {
+    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
+        self.with_writer(|w| {
+            let tx = w.transaction()?;
+            let mut ids = Vec::with_capacity(batch.len());
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO confirmation (facility, processed_at, confirmation_date, \
+                     reference_classification, identity_method, staff_id, card_serial, \
+                     person_id, birthdate, kana_key, outcome, result) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?;
+                for e in batch {
+                    st.execute(params![
+                        e.facility,
+                        e.processed_at,
+                        iso(e.confirmation_date),
+                        e.reference_classification.code(),
+                        e.identity_method.map(|m| m.code()),
+                        e.staff_id,
+                        e.card_serial,
+                        e.person_id,
+                        e.birthdate.map(iso),
+                        e.kana_key,
+                        e.outcome,
+                        e.result.to_string(),
+                    ])?;
+                    ids.push(tx.last_insert_rowid());
+                }
+            }
+            tx.commit()?;
+            Ok(ids)
+        })
+    }
+
+    fn list_confirmations(
+        &self,
+        facility: &str,
+        f: &HistoryFilter,
+    ) -> Result<Vec<ConfirmationEntry>> {
+        let mut sql = String::from(
+            "SELECT id, facility, processed_at, confirmation_date, reference_classification, \
+             identity_method, staff_id, card_serial, person_id, birthdate, kana_key, outcome, \
+             result FROM confirmation WHERE facility = ?",
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![facility.to_string().into()];
+        let mut add = |cond: &str, v: rusqlite::types::Value| {
+            sql.push_str(" AND ");
+            sql.push_str(cond);
+            args.push(v);
+        };
+        if let Some(d) = f.from {
+            add("confirmation_date >= ?", iso(d).into());
+        }
+        if let Some(d) = f.to {
+            add("confirmation_date <= ?", iso(d).into());
+        }
+        if let Some(d) = f.birthdate {
+            add("birthdate = ?", iso(d).into());
+        }
+        if let Some(k) = &f.kana_key {
+            add("kana_key = ?", k.clone().into());
+        }
+        if let Some(s) = &f.card_serial {
+            add("card_serial = ?", s.clone().into());
+        }
+        if let Some(o) = &f.outcome {
+            add("outcome = ?", o.clone().into());
+        }
+        if let Some(b) = f.before_id {
+            add("id < ?", b.into());
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        args.push(i64::from(f.limit.unwrap_or(100).min(1000)).into());
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(&sql)?;
+            let mut rows = st.query(rusqlite::params_from_iter(args))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let rc: String = r.get(4)?;
+                let im: Option<String> = r.get(5)?;
+                let cd: String = r.get(3)?;
+                let bd: Option<String> = r.get(9)?;
+                let res: String = r.get(12)?;
+                out.push(ConfirmationEntry {
+                    id: r.get(0)?,
+                    facility: r.get(1)?,
+                    processed_at: r.get(2)?,
+                    confirmation_date: date_col(&cd)?,
+                    reference_classification: ReferenceClassification::parse(&rc)
+                        .map_err(|e| corrupt("reference_classification", e))?,
+                    identity_method: im
+                        .map(|m| IdentityMethod::parse(&m))
+                        .transpose()
+                        .map_err(|e| corrupt("identity_method", e))?,
+                    staff_id: r.get(6)?,
+                    card_serial: r.get(7)?,
+                    person_id: r.get(8)?,
+                    birthdate: opt_date_col(bd)?,
+                    kana_key: r.get(10)?,
+                    outcome: r.get(11)?,
+                    result: serde_json::from_str(&res).map_err(|e| corrupt("result", e))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl FacilityStore for SqliteStore {
+    fn upsert_facility(&self, f: &Facility, token_hash: &str) -> Result<()> {
+        self.with_writer(|w| {
+            w.execute(
+                "INSERT INTO facility (code, name, token_hash) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(code) DO UPDATE SET name = excluded.name, token_hash = excluded.token_hash",
+                params![f.code.as_str(), f.name, token_hash],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>> {
+        self.with_reader(|c| {
+            let mut st =
+                c.prepare_cached("SELECT code, name FROM facility WHERE token_hash = ?1")?;
+            let row: Option<(String, String)> = st
+                .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(code, name)| {
+                Ok(Facility {
+                    code: MedicalInstitutionCode::parse(&code)
+                        .map_err(|e| corrupt("facility.code", e))?,
+                    name,
+                })
+            })
+            .transpose()
+        })
+    }
+}
+
+impl ChipStore for SqliteStore {
+    fn chip(&self, serial: &str) -> Result<Option<ChipRow>> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
+            )?;
+            let mut rows = st.query([serial])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(chip_from_row(r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn record_pin_attempt(&self, serial: &str, ok: bool, lock_after: u32) -> Result<ChipRow> {
+        self.with_writer(|w| {
+            let tx = w.transaction()?;
+            if ok {
+                tx.execute(
+                    "UPDATE chip SET failures = 0 WHERE serial = ?1 AND locked = 0",
+                    [serial],
+                )?;
+            } else {
+                tx.execute(
+                    "UPDATE chip SET failures = failures + 1, \
+                     locked = CASE WHEN failures + 1 >= ?2 THEN 1 ELSE locked END \
+                     WHERE serial = ?1 AND locked = 0",
+                    params![serial, lock_after],
+                )?;
+            }
+            let row = tx
+                .query_row(
+                    "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
+                    [serial],
+                    |r| Ok(chip_from_row(r)),
+                )
+                .optional()?
+                .transpose()?
+                .ok_or_else(|| StoreError::Conflict(format!("no chip for card {serial}")))?;
+            tx.commit()?;
+            Ok(row)
+        })
+    }
+}
+
+/// One import transaction on the writer connection.
+struct SqliteImport<'a> {
+    guard: std::sync::MutexGuard<'a, Connection>,
+    done: bool,
+}
+
+impl SqliteImport<'_> {
+    fn c(&self) -> &Connection {
+        &self.guard
+    }
+}
+
+impl Drop for SqliteImport<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.guard.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl ImportStore for SqliteStore {
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>> {
+        let guard = self.writer.lock().map_err(|_| poisoned())?;
+        guard.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteImport { guard, done: false }))
+    }
+}
+
+fn person_params(p: &Person) -> [rusqlite::types::Value; 8] {
+    [
+        p.name.clone().into(),
+        p.name_kana.clone().into(),
+        kana::name_key(&p.name).into(),
+        kana::kana_key(&p.name_kana).into(),
+        p.sex.code().to_string().into(),
+        iso(p.birthdate).into(),
+        p.post_number.clone().into(),
+        p.address.clone().into(),
+    ]
+}
+
+impl ImportTx for SqliteImport<'_> {
+    fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
+        let mut st = self.c().prepare_cached(&format!(
+            "SELECT {PERSON_COLS} FROM person WHERE my_number_hash = ?1"
+        ))?;
+        let mut rows = st.query([h.as_str()])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(person_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        let [a, b, c, d, e, f, g, i] = person_params(p);
+        let mut st = self.c().prepare_cached(
+            "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
+             birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT(my_number_hash) DO UPDATE SET my_number_hash = excluded.my_number_hash \
+             RETURNING id",
+        )?;
+        Ok(st.query_row(params![h.as_str(), a, b, c, d, e, f, g, i], |r| r.get(0))?)
+    }
+
+    fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
+        let [a, b, c, d, e, f, g, i] = person_params(p);
+        self.c().prepare_cached(
+            "UPDATE person SET name = ?2, name_kana = ?3, name_key = ?4, kana_key = ?5, sex = ?6, \
+             birthdate = ?7, post_number = ?8, address = ?9 WHERE id = ?1",
+        )?
+        .execute(params![id, a, b, c, d, e, f, g, i])?;
+        Ok(())
+    }
+
+    fn upsert_insurer(&mut self, number: &InsurerNumber, name: &str) -> Result<()> {
+        self.c()
+            .prepare_cached(
+                "INSERT INTO insurer (insurer_number, name, kind) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(insurer_number) DO UPDATE SET name = excluded.name \
+                 WHERE insurer.name <> excluded.name",
+            )?
+            .execute(params![
+                number.as_str(),
+                name,
+                serde_json::to_value(number.kind())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ])?;
+        Ok(())
+    }
+
+    fn upsert_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<UpsertOutcome> {
+        let existing: Option<QualificationRecord> = query_quals(
+            self.c(),
+            "person_id = ?1 AND insurer_number = ?2 AND qualification_date = ?3",
+            params![person, q.insurer_number.as_str(), iso(q.qualification_date)],
+        )?
+        .into_iter()
+        .next();
+        if let Some(e) = &existing
+            && e.qualification == *q
+            && e.registered_name == registered_name
+        {
+            return Ok(UpsertOutcome::Unchanged);
+        }
+        let vals = params![
+            person,
+            registered_name,
+            q.insurer_number.as_str(),
+            q.insurer_name,
+            q.card_classification.code(),
+            q.symbol.as_str(),
+            q.number.as_str(),
+            q.number.key(),
+            q.branch.as_str(),
+            q.family_class.code(),
+            q.insured_name,
+            q.employer,
+            iso(q.qualification_date),
+            q.disqualification_date.map(iso),
+            q.reason_of_loss.map(|r| r.code()),
+            q.contribution_ratio,
+            q.elderly.as_ref().map(|e| e.ratio),
+            q.elderly.as_ref().map(|e| iso(e.valid_from)),
+            q.elderly.as_ref().and_then(|e| e.valid_to.map(iso)),
+            q.limit_class.map(|l| l.code()),
+            i64::from(q.preschool),
+        ];
+        self.c()
+            .prepare_cached(
+                "INSERT INTO qualification (person_id, registered_name, insurer_number, \
+                 insurer_name, card_classification, symbol, number, number_key, branch, \
+                 family_class, insured_name, employer, qualification_date, disqualification_date, \
+                 reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
+                 elderly_valid_to, limit_class, preschool) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+                 ON CONFLICT(person_id, insurer_number, qualification_date) DO UPDATE SET \
+                 registered_name = excluded.registered_name, insurer_name = excluded.insurer_name, \
+                 card_classification = excluded.card_classification, symbol = excluded.symbol, \
+                 number = excluded.number, number_key = excluded.number_key, \
+                 branch = excluded.branch, family_class = excluded.family_class, \
+                 insured_name = excluded.insured_name, employer = excluded.employer, \
+                 disqualification_date = excluded.disqualification_date, \
+                 reason_of_loss = excluded.reason_of_loss, \
+                 contribution_ratio = excluded.contribution_ratio, \
+                 elderly_ratio = excluded.elderly_ratio, \
+                 elderly_valid_from = excluded.elderly_valid_from, \
+                 elderly_valid_to = excluded.elderly_valid_to, \
+                 limit_class = excluded.limit_class, preschool = excluded.preschool",
+            )?
+            .execute(vals)?;
+        Ok(if existing.is_some() {
+            UpsertOutcome::Updated
+        } else {
+            UpsertOutcome::Inserted
+        })
+    }
+
+    fn qualifications_of(
+        &mut self,
+        person: PersonId,
+        insurer: &InsurerNumber,
+    ) -> Result<Vec<QualificationRecord>> {
+        query_quals(
+            self.c(),
+            "person_id = ?1 AND insurer_number = ?2",
+            params![person, insurer.as_str()],
+        )
+    }
+
+    fn upsert_card(&mut self, c: &CardCert) -> Result<UpsertOutcome> {
+        let existing = self.card_by_serial(&c.serial)?;
+        if existing.as_ref() == Some(c) {
+            return Ok(UpsertOutcome::Unchanged);
+        }
+        self.c()
+            .prepare_cached(
+                "INSERT INTO card (serial, person_id, cert_expiry, status) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(serial) DO UPDATE SET person_id = excluded.person_id, \
+                 cert_expiry = excluded.cert_expiry, status = excluded.status",
+            )?
+            .execute(params![
+                c.serial,
+                c.person_id,
+                iso(c.cert_expiry),
+                c.status.code()
+            ])?;
+        Ok(if existing.is_some() {
+            UpsertOutcome::Updated
+        } else {
+            UpsertOutcome::Inserted
+        })
+    }
+
+    fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>> {
+        let mut st = self.c().prepare_cached(
+            "SELECT serial, person_id, cert_expiry, status FROM card WHERE serial = ?1",
+        )?;
+        let mut rows = st.query([serial])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(card_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn chip_by_serial(&mut self, serial: &str) -> Result<Option<ChipRow>> {
+        let mut st = self.c().prepare_cached(
+            "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
+        )?;
+        let mut rows = st.query([serial])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(chip_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn upsert_chip(&mut self, c: &ChipRow) -> Result<UpsertOutcome> {
+        let existing = self.chip_by_serial(&c.serial)?;
+        if existing.as_ref() == Some(c) {
+            return Ok(UpsertOutcome::Unchanged);
+        }
+        self.c()
+            .prepare_cached(
+                "INSERT INTO chip (serial, pin_hash, failures, locked, photo_ref) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(serial) DO UPDATE SET \
+                 pin_hash = excluded.pin_hash, failures = excluded.failures, \
+                 locked = excluded.locked, photo_ref = excluded.photo_ref",
+            )?
+            .execute(params![
+                c.serial,
+                c.pin_hash,
+                c.failures,
+                i64::from(c.locked),
+                c.photo_ref
+            ])?;
+        Ok(if existing.is_some() {
+            UpsertOutcome::Updated
+        } else {
+            UpsertOutcome::Inserted
+        })
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.guard.execute_batch("COMMIT")?;
+        self.done = true;
+        Ok(())
+    }
+}
