@@ -1,0 +1,247 @@
+//! The storage conformance suite: every backend must pass it. Each check takes a fresh,
+//! empty store from the backend's factory. Today: SQLite (PostgreSQL joins behind the same
+//! checks).
+
+use chrono::NaiveDate;
+use onshi_domain::card::CertStatus;
+use onshi_domain::codes::{CardClassification, FamilyClass, ReasonOfLoss, ReferenceClassification};
+use onshi_domain::numbers::{
+    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode, MyNumber,
+    MyNumberHasher, Sex,
+};
+use onshi_domain::qualification::{Person, Qualification};
+use onshi_store::*;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn person() -> Person {
+    Person {
+        name: "田中　太郎".into(),
+        name_kana: "タナカ　タロウ".into(),
+        sex: Sex::Male,
+        birthdate: d("1980-04-02"),
+        post_number: Some("1000001".into()),
+        address: Some("東京都千代田区千代田1-1".into()),
+    }
+}
+
+fn qual(number: &str, from: &str, to: Option<&str>) -> Qualification {
+    Qualification {
+        insurer_number: InsurerNumber::from_body("0113001").unwrap(),
+        insurer_name: "全国健康保険協会東京支部".into(),
+        card_classification: CardClassification::General,
+        symbol: InsuredSymbol::parse("1001").unwrap(),
+        number: InsuredNumber::parse(number).unwrap(),
+        branch: BranchNumber::parse("00").unwrap(),
+        family_class: FamilyClass::Insured,
+        insured_name: "田中　太郎".into(),
+        employer: Some("おんし工業".into()),
+        qualification_date: d(from),
+        disqualification_date: to.map(d),
+        reason_of_loss: to.map(|_| ReasonOfLoss::OtherInsurance),
+        contribution_ratio: Some(30),
+        elderly: None,
+        limit_class: None,
+        preschool: false,
+    }
+}
+
+fn hash(i: u8) -> onshi_domain::numbers::MyNumberHash {
+    let h = MyNumberHasher::new(b"conformance-key-123").unwrap();
+    h.hash(&MyNumber::from_first11(&[i % 10; 11]).unwrap())
+}
+
+fn entry(fac: &str, date: &str, outcome: &str) -> ConfirmationEntry {
+    ConfirmationEntry {
+        id: 0,
+        facility: fac.into(),
+        processed_at: "2026-11-25T10:00:00.000+09:00".into(),
+        confirmation_date: d(date),
+        reference_classification: ReferenceClassification::Card,
+        identity_method: None,
+        staff_id: None,
+        card_serial: Some("C1".into()),
+        person_id: Some(1),
+        birthdate: Some(d("1980-04-02")),
+        kana_key: Some("タナカタロウ".into()),
+        outcome: outcome.into(),
+        result: serde_json::json!({"ok": true}),
+    }
+}
+
+fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+    import_is_all_or_nothing(make);
+    upserts_report_what_changed(make);
+    history_appends_in_batches_and_filters(make);
+    chip_counter_locks(make);
+    facilities_by_token(make);
+}
+
+fn import_is_all_or_nothing(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+    let (s, _keep) = make();
+    {
+        let mut tx = s.begin_import().unwrap();
+        let id = tx.insert_person(&hash(1), &person()).unwrap();
+        tx.upsert_qualification(id, "田中　太郎", &qual("1", "2020-04-01", None))
+            .unwrap();
+        // dropped without commit
+    }
+    assert_eq!(
+        s.counts().unwrap().persons,
+        0,
+        "an uncommitted import leaves nothing"
+    );
+    let mut tx = s.begin_import().unwrap();
+    let id = tx.insert_person(&hash(1), &person()).unwrap();
+    tx.upsert_insurer(&InsurerNumber::from_body("0113001").unwrap(), "協会")
+        .unwrap();
+    tx.upsert_qualification(
+        id,
+        "田中　太郎",
+        &qual("1", "2020-04-01", Some("2026-10-01")),
+    )
+    .unwrap();
+    tx.upsert_card(&CardCert {
+        serial: "C1".into(),
+        person_id: id,
+        cert_expiry: d("2030-01-01"),
+        status: CertStatus::Active,
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    let c = s.counts().unwrap();
+    assert_eq!(
+        (c.persons, c.qualifications, c.cards, c.insurers),
+        (1, 1, 1, 1)
+    );
+    let card = s.card("C1").unwrap().unwrap();
+    let (p, h) = s.person_with_history(card.person_id).unwrap().unwrap();
+    assert_eq!(p.person, person());
+    assert_eq!(
+        h[0].qualification,
+        qual("1", "2020-04-01", Some("2026-10-01"))
+    );
+    let by_num = s
+        .qualifications_by_number(&InsurerNumber::from_body("0113001").unwrap(), "1")
+        .unwrap();
+    assert_eq!(by_num.len(), 1);
+}
+
+fn upserts_report_what_changed(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+    let (s, _keep) = make();
+    let mut tx = s.begin_import().unwrap();
+    let id = tx.insert_person(&hash(2), &person()).unwrap();
+    assert_eq!(
+        tx.insert_person(&hash(2), &person()).unwrap(),
+        id,
+        "same hash, same person"
+    );
+    let q = qual("2", "2020-04-01", None);
+    assert_eq!(
+        tx.upsert_qualification(id, "n", &q).unwrap(),
+        UpsertOutcome::Inserted
+    );
+    assert_eq!(
+        tx.upsert_qualification(id, "n", &q).unwrap(),
+        UpsertOutcome::Unchanged
+    );
+    let lost = qual("2", "2020-04-01", Some("2026-10-01"));
+    assert_eq!(
+        tx.upsert_qualification(id, "n", &lost).unwrap(),
+        UpsertOutcome::Updated
+    );
+    tx.commit().unwrap();
+    assert_eq!(s.qualifications(id).unwrap().len(), 1);
+}
+
+fn history_appends_in_batches_and_filters(
+    make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
+) {
+    let (s, _keep) = make();
+    let ids = s
+        .append_confirmations(&[
+            entry("1311234567", "2026-11-20", "1"),
+            entry("1311234567", "2026-11-25", "2"),
+            entry("1341234567", "2026-11-25", "1"),
+        ])
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids[0] < ids[1] && ids[1] < ids[2]);
+    let all = s
+        .list_confirmations("1311234567", &HistoryFilter::default())
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].id, ids[1], "newest first");
+    let f = HistoryFilter {
+        from: Some(d("2026-11-21")),
+        ..Default::default()
+    };
+    assert_eq!(s.list_confirmations("1311234567", &f).unwrap().len(), 1);
+    let f = HistoryFilter {
+        outcome: Some("1".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.list_confirmations("1341234567", &f).unwrap().len(), 1);
+    let f = HistoryFilter {
+        kana_key: Some("タナカタロウ".into()),
+        limit: Some(1),
+        ..Default::default()
+    };
+    assert_eq!(s.list_confirmations("1311234567", &f).unwrap().len(), 1);
+    let f = HistoryFilter {
+        before_id: Some(ids[1]),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_confirmations("1311234567", &f).unwrap()[0].id,
+        ids[0]
+    );
+}
+
+fn chip_counter_locks(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+    let (s, _keep) = make();
+    let mut tx = s.begin_import().unwrap();
+    tx.upsert_chip(&ChipRow {
+        serial: "C9".into(),
+        pin_hash: Some("h".into()),
+        failures: 0,
+        locked: false,
+        photo_ref: None,
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(s.record_pin_attempt("C9", false, 3).unwrap().failures, 1);
+    assert_eq!(s.record_pin_attempt("C9", true, 3).unwrap().failures, 0);
+    for _ in 0..2 {
+        s.record_pin_attempt("C9", false, 3).unwrap();
+    }
+    let r = s.record_pin_attempt("C9", false, 3).unwrap();
+    assert!(r.locked && r.failures == 3);
+    let r = s.record_pin_attempt("C9", true, 3).unwrap();
+    assert!(r.locked, "success does not unlock a locked chip");
+}
+
+fn facilities_by_token(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+    let (s, _keep) = make();
+    let f = Facility {
+        code: MedicalInstitutionCode::parse("1311234567").unwrap(),
+        name: "clinic".into(),
+    };
+    s.upsert_facility(&f, "th").unwrap();
+    assert_eq!(s.facility_by_token_hash("th").unwrap(), Some(f));
+    assert_eq!(s.facility_by_token_hash("other").unwrap(), None);
+}
+
+#[test]
+fn sqlite_backend_conforms() {
+    suite(&|| {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path().join("s.sqlite")).unwrap();
+        (
+            Box::new(s) as Box<dyn Store>,
+            Box::new(dir) as Box<dyn std::any::Any>,
+        )
+    });
+}
