@@ -1,1 +1,11 @@
+//! File formats onshi reads and writes at its edges.
+//!
+//! Each module owns one external format: its columns or elements, the parser (which never
+//! panics, whatever the input) and the writer. Formats carry no business rules beyond what the
+//! format itself promises (check digits, code tables, dates that exist); the services that
+//! consume them decide what the data means.
+//!
+//! - [`registry_csv`]: the insurers' bulk-import files (qualifications and cards), see
+//!   `docs/formats/registry-csv.md`.
 
+pub mod registry_csv;
