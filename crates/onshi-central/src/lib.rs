@@ -1,1 +1,394 @@
+//! The central OQS services: card confirmation (R1, R2, R5, R6), confirmation by insurance
+//! numbers (R7), the facility's confirmation history (資格確認履歴) and the insurers' bulk
+//! import with its mislink guard.
+//!
+//! Boundary rules: the services take a facility that the edge (HTTP) has already
+//! authenticated; they never see a PIN — the reader (`onshi-card`) reports an
+//! [`IdentityOutcome`]; every confirmation, successful or not, is durably in the history
+//! before its response is returned (group commit, see [`history`]).
 
+pub mod clock;
+pub mod fixture;
+pub mod history;
+pub mod import;
+pub mod result;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use onshi_domain::card::{CertCheck, IdentityFailure, IdentityOutcome, check_certificate};
+use onshi_domain::codes::{IdentityMethod, LimitConsent, ReferenceClassification};
+use onshi_domain::kana;
+use onshi_domain::numbers::MedicalInstitutionCode;
+use onshi_domain::qualification::{
+    NumbersQuery, Outcome, Qualification, evaluate_by_card, evaluate_by_numbers,
+};
+use onshi_domain::wareki::format_yyyymmdd;
+use onshi_store::{
+    ConfirmationEntry, HistoryFilter, HistoryStore, PersonId, PersonRecord, QualificationRecord,
+    RegistryRead, StoreError,
+};
+use serde::{Deserialize, Serialize};
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use history::{HistoryError, HistoryWriter};
+pub use result::{ConfirmationError, ConfirmationResponse, ResultOfQualificationConfirmation};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CentralError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// A card confirmation as the reader sends it (照会区分 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CardConfirmation {
+    pub confirmation_date: NaiveDate,
+    pub card_serial: String,
+    pub identity: IdentityOutcome,
+    /// 限度額情報の提供に同意 (OQSCD001)
+    #[serde(default)]
+    pub limit_consent: bool,
+}
+
+/// A confirmation by the numbers of an insurance card / 資格確認書 (照会区分 2, R7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NumbersConfirmation {
+    pub confirmation_date: NaiveDate,
+    pub query: NumbersQuery,
+    /// who typed the numbers
+    #[serde(default)]
+    pub staff_id: Option<String>,
+    #[serde(default)]
+    pub limit_consent: bool,
+}
+
+/// The central service.
+#[derive(Clone)]
+pub struct Central {
+    registry: Arc<dyn RegistryRead>,
+    history_store: Arc<dyn HistoryStore>,
+    history: HistoryWriter,
+    clock: Arc<dyn Clock>,
+}
+
+struct Draft {
+    reference: ReferenceClassification,
+    identity_method: Option<IdentityMethod>,
+    staff_id: Option<String>,
+    card_serial: Option<String>,
+    person: Option<PersonRecord>,
+    certificate: Option<CertCheck>,
+    error: Option<ConfirmationError>,
+    validity: Option<onshi_domain::codes::QualificationValidity>,
+    results: Vec<ResultOfQualificationConfirmation>,
+}
+
+impl Draft {
+    fn new(reference: ReferenceClassification) -> Self {
+        Draft {
+            reference,
+            identity_method: None,
+            staff_id: None,
+            card_serial: None,
+            person: None,
+            certificate: None,
+            error: None,
+            validity: None,
+            results: Vec::new(),
+        }
+    }
+
+    fn fail(mut self, class: &str, message: String, remaining: Option<u32>) -> Self {
+        self.error = Some(ConfirmationError {
+            class: class.to_string(),
+            message,
+            remaining_attempts: remaining,
+        });
+        self
+    }
+}
+
+impl Central {
+    pub fn new(
+        registry: Arc<dyn RegistryRead>,
+        history_store: Arc<dyn HistoryStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Central {
+            registry,
+            history: HistoryWriter::start(history_store.clone()),
+            history_store,
+            clock,
+        }
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    pub fn registry(&self) -> &dyn RegistryRead {
+        self.registry.as_ref()
+    }
+
+    /// R1/R2/R5/R6: confirmation by My Number card.
+    pub async fn confirm_by_card(
+        &self,
+        facility: &MedicalInstitutionCode,
+        req: &CardConfirmation,
+    ) -> Result<ConfirmationResponse, CentralError> {
+        let draft = self.card_draft(req)?;
+        self.finish(facility, req.confirmation_date, draft, req.limit_consent)
+            .await
+    }
+
+    fn card_draft(&self, req: &CardConfirmation) -> Result<Draft, CentralError> {
+        let mut d = Draft::new(ReferenceClassification::Card);
+        d.card_serial = Some(req.card_serial.clone());
+        let Some(card) = self.registry.card(&req.card_serial)? else {
+            return Ok(d.fail(
+                "card_unknown",
+                "このカードの電子証明書は登録されていません。".into(),
+                None,
+            ));
+        };
+        let history = self.registry.person_with_history(card.person_id)?;
+        if let Some((p, _)) = &history {
+            d.person = Some(p.clone());
+        }
+        match &req.identity {
+            IdentityOutcome::Refused { failure } => {
+                let remaining = match failure {
+                    IdentityFailure::PinWrong { remaining } => Some(*remaining),
+                    _ => None,
+                };
+                return Ok(d.fail(failure.class(), failure.message_ja(), remaining));
+            }
+            IdentityOutcome::Verified { method, staff_id } => {
+                d.identity_method = Some(*method);
+                d.staff_id = staff_id.clone();
+                if *method == IdentityMethod::Visual
+                    && staff_id.as_deref().is_none_or(|s| s.trim().is_empty())
+                {
+                    let f = IdentityFailure::StaffMissing;
+                    return Ok(d.fail(f.class(), f.message_ja(), None));
+                }
+            }
+        }
+        let cert = check_certificate(card.status, card.cert_expiry, req.confirmation_date);
+        d.certificate = Some(cert);
+        match cert {
+            CertCheck::Revoked => {
+                return Ok(d.fail(
+                    "card_revoked",
+                    "このカードの電子証明書は失効しています。".into(),
+                    None,
+                ));
+            }
+            CertCheck::ChipBroken => {
+                let f = IdentityFailure::ChipUnreadable;
+                return Ok(d.fail("chip_broken", f.message_ja(), None));
+            }
+            CertCheck::PastGrace { usable_until } => {
+                return Ok(d.fail(
+                    "certificate_expired",
+                    format!(
+                        "利用者証明用電子証明書の有効期限が切れ、猶予期間（{}まで）も過ぎています。市区町村で更新が必要です。",
+                        usable_until.format("%Y-%m-%d")
+                    ),
+                    None,
+                ));
+            }
+            CertCheck::Ok | CertCheck::InGrace { .. } => {}
+        }
+        let Some((person, quals)) = history else {
+            return Err(StoreError::Corrupt(format!(
+                "card {} points to a missing person",
+                card.serial
+            ))
+            .into());
+        };
+        let plain: Vec<Qualification> = quals.iter().map(|r| r.qualification.clone()).collect();
+        let outcome = evaluate_by_card(&plain, req.confirmation_date);
+        d.validity = Some(outcome.validity());
+        d.results = self.result_list(&person, &quals, &plain, &outcome, req);
+        d.person = Some(person);
+        Ok(d)
+    }
+
+    fn result_list(
+        &self,
+        person: &PersonRecord,
+        quals: &[QualificationRecord],
+        plain: &[Qualification],
+        outcome: &Outcome<'_>,
+        req: &CardConfirmation,
+    ) -> Vec<ResultOfQualificationConfirmation> {
+        let consent = if req.limit_consent {
+            LimitConsent::Consented
+        } else {
+            LimitConsent::NotConsented
+        };
+        let pick = |q: &Qualification| -> Option<&QualificationRecord> {
+            plain
+                .iter()
+                .position(|x| std::ptr::eq(x, q))
+                .map(|i| &quals[i])
+        };
+        let chosen: Vec<&QualificationRecord> = match outcome {
+            Outcome::Valid(q) | Outcome::Invalid(q) | Outcome::InvalidNewerExists(q) => {
+                pick(q).into_iter().collect()
+            }
+            Outcome::Multiple(qs) => qs.iter().filter_map(|q| pick(q)).collect(),
+            Outcome::NotFound => Vec::new(),
+        };
+        chosen
+            .into_iter()
+            .map(|r| {
+                ResultOfQualificationConfirmation::build(person, r, req.confirmation_date, consent)
+            })
+            .collect()
+    }
+
+    /// R7: confirmation by the numbers of a card. Never returns a newer qualification.
+    pub async fn confirm_by_numbers(
+        &self,
+        facility: &MedicalInstitutionCode,
+        req: &NumbersConfirmation,
+    ) -> Result<ConfirmationResponse, CentralError> {
+        let mut d = Draft::new(ReferenceClassification::InsuranceNumbers);
+        d.staff_id = req.staff_id.clone();
+        let q = &req.query;
+        let candidates = self
+            .registry
+            .qualifications_by_number(&q.insurer_number, &q.number.key())?;
+        let mut person_ids: Vec<PersonId> = candidates.iter().map(|c| c.person_id).collect();
+        person_ids.sort_unstable();
+        person_ids.dedup();
+        let consent = if req.limit_consent {
+            LimitConsent::Consented
+        } else {
+            LimitConsent::NotConsented
+        };
+        let mut best: Option<(PersonRecord, Vec<QualificationRecord>, usize)> = None;
+        for pid in person_ids {
+            let Some((person, hist)) = self.registry.person_with_history(pid)? else {
+                continue;
+            };
+            let plain: Vec<Qualification> = hist.iter().map(|r| r.qualification.clone()).collect();
+            let matched: Vec<usize> = plain
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| q.matches(x, person.person.birthdate))
+                .map(|(i, _)| i)
+                .collect();
+            if matched.is_empty() {
+                continue;
+            }
+            let refs: Vec<&Qualification> = matched.iter().map(|&i| &plain[i]).collect();
+            let outcome = evaluate_by_numbers(&plain, &refs, req.confirmation_date);
+            let idx = match &outcome {
+                Outcome::Valid(x) | Outcome::Invalid(x) | Outcome::InvalidNewerExists(x) => {
+                    plain.iter().position(|y| std::ptr::eq(y, *x))
+                }
+                _ => None,
+            };
+            d.validity = Some(outcome.validity());
+            if let Some(i) = idx {
+                best = Some((person, hist, i));
+            }
+            break;
+        }
+        match best {
+            Some((person, hist, i)) => {
+                d.results = vec![ResultOfQualificationConfirmation::build(
+                    &person,
+                    &hist[i],
+                    req.confirmation_date,
+                    consent,
+                )];
+                d.person = Some(person);
+            }
+            None => {
+                d.validity = Some(onshi_domain::codes::QualificationValidity::NotFound);
+            }
+        }
+        self.finish(facility, req.confirmation_date, d, req.limit_consent)
+            .await
+    }
+
+    async fn finish(
+        &self,
+        facility: &MedicalInstitutionCode,
+        date: NaiveDate,
+        d: Draft,
+        _limit_consent: bool,
+    ) -> Result<ConfirmationResponse, CentralError> {
+        let now = self.clock.now_jst();
+        let mut resp = ConfirmationResponse {
+            confirmation_id: 0,
+            process_execution_time: now.format("%Y%m%d%H%M%S").to_string(),
+            qualification_confirmation_date: format_yyyymmdd(date),
+            medical_institution_code: facility.as_str().to_string(),
+            reference_classification: d.reference.code().into(),
+            segment_of_result: if d.error.is_some() { "9" } else { "1" }.into(),
+            processing_result_status: if d.error.is_some() { "2" } else { "1" }.into(),
+            error: d.error,
+            qualification_validity: d.validity.map(|v| v.code().into()),
+            qualification_validity_label: d.validity.map(|v| v.label().into()),
+            identity_method: d.identity_method,
+            visual_confirmation_staff_id: if d.identity_method == Some(IdentityMethod::Visual) {
+                d.staff_id.clone()
+            } else {
+                None
+            },
+            certificate: d.certificate,
+            result_list: d.results,
+        };
+        let outcome = match (&resp.error, &resp.qualification_validity) {
+            (Some(e), _) => e.class.clone(),
+            (None, Some(v)) => v.clone(),
+            (None, None) => "unknown".into(),
+        };
+        let entry = ConfirmationEntry {
+            id: 0,
+            facility: facility.as_str().to_string(),
+            processed_at: now.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+            confirmation_date: date,
+            reference_classification: d.reference,
+            identity_method: d.identity_method,
+            staff_id: d.staff_id,
+            card_serial: d.card_serial,
+            person_id: d.person.as_ref().map(|p| p.id),
+            birthdate: d.person.as_ref().map(|p| p.person.birthdate),
+            kana_key: d
+                .person
+                .as_ref()
+                .map(|p| kana::kana_key(&p.person.name_kana)),
+            outcome,
+            result: serde_json::to_value(&resp).unwrap_or(serde_json::Value::Null),
+        };
+        resp.confirmation_id = self.history.append(entry).await?;
+        Ok(resp)
+    }
+
+    /// The facility's confirmation history (R6), newest first. `facility` comes from the
+    /// authenticated caller, so a facility never sees another's.
+    pub fn history(
+        &self,
+        facility: &MedicalInstitutionCode,
+        filter: &HistoryFilter,
+    ) -> Result<Vec<ConfirmationEntry>, CentralError> {
+        let mut rows = self
+            .history_store
+            .list_confirmations(facility.as_str(), filter)?;
+        for r in &mut rows {
+            if let Some(obj) = r.result.as_object_mut() {
+                obj.insert("confirmation_id".into(), r.id.into());
+            }
+        }
+        Ok(rows)
+    }
+}
