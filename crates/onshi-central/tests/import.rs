@@ -1,0 +1,401 @@
+//! The insurers' bulk import: all or nothing, idempotent, and the mislink guard.
+
+use onshi_card::PinHasher;
+use onshi_central::fixture::{self, CARD_HEADER, QUAL_HEADER};
+use onshi_central::import::{self, ImportReport, Input};
+use onshi_domain::numbers::MyNumberHasher;
+use onshi_store::{RegistryRead, SqliteStore};
+
+struct Env {
+    store: SqliteStore,
+    hasher: MyNumberHasher,
+    pins: PinHasher,
+    _dir: tempfile::TempDir,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    Env {
+        store: SqliteStore::open(dir.path().join("i.sqlite")).unwrap(),
+        hasher: MyNumberHasher::new(b"import-test-key-0001").unwrap(),
+        pins: PinHasher::new(b"import-test-pin-0001").unwrap(),
+        _dir: dir,
+    }
+}
+
+impl Env {
+    fn run(&self, q: Option<&str>, c: Option<&str>) -> ImportReport {
+        import::import(
+            &self.store,
+            &self.hasher,
+            &self.pins,
+            q.map(|s| Input {
+                name: "q.csv".into(),
+                reader: s.as_bytes(),
+            }),
+            c.map(|s| Input {
+                name: "c.csv".into(),
+                reader: s.as_bytes(),
+            }),
+            &mut |_| {},
+        )
+        .unwrap()
+    }
+}
+
+fn row(
+    my_number: &str,
+    name: &str,
+    kana: &str,
+    sex: &str,
+    birth: &str,
+    insurer: &str,
+    number: &str,
+    from: &str,
+    to: &str,
+) -> String {
+    let reason = if to.is_empty() { "" } else { "03" };
+    format!(
+        "{my_number},{insurer},テスト健康保険組合,01,10,{number},00,1,{name},{name},{kana},{sex},{birth},,,,{from},{to},{reason},030,,,,,"
+    )
+}
+
+fn file(header: &str, rows: &[String]) -> String {
+    let mut s = format!("{header}\n");
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s
+}
+
+fn insurer() -> String {
+    onshi_domain::numbers::InsurerNumber::from_body("0613456")
+        .unwrap()
+        .to_string()
+}
+
+fn card(my_number: &str, serial: &str, name: &str, kana: &str, sex: &str, birth: &str) -> String {
+    format!("{my_number},{serial},1234,20300101,active,{name},{kana},{sex},{birth},東京都")
+}
+
+#[test]
+fn fixture_imports_and_reimport_changes_nothing() {
+    let e = env();
+    let fx = fixture::build();
+    let r = e.run(Some(&fx.qualifications_csv), Some(&fx.cards_csv));
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(r.persons_created, 11);
+    assert_eq!(r.qualifications.inserted, 11);
+    assert_eq!(r.cards.inserted, 10);
+    let before = e.store.counts().unwrap();
+    let r2 = e.run(Some(&fx.qualifications_csv), Some(&fx.cards_csv));
+    assert!(r2.committed);
+    assert_eq!(r2.persons_created, 0);
+    assert_eq!(
+        (
+            r2.qualifications.inserted,
+            r2.qualifications.updated,
+            r2.qualifications.unchanged
+        ),
+        (0, 0, 11)
+    );
+    assert_eq!(
+        (r2.cards.inserted, r2.cards.updated, r2.cards.unchanged),
+        (0, 0, 10)
+    );
+    assert_eq!(e.store.counts().unwrap(), before);
+}
+
+#[test]
+fn mislink_birthdate_or_sex_or_kana_is_refused_and_nothing_is_imported() {
+    let mn = fixture::my_number(40);
+    let ins = insurer();
+    for (name, kana, sex, birth, column) in [
+        (
+            "山田　一郎",
+            "ヤマダ　イチロウ",
+            "1",
+            "19700102",
+            "birthdate",
+        ),
+        ("山田　一郎", "ヤマダ　イチロウ", "2", "19700101", "sex"),
+        ("山田　一郎", "ヤマダ　ジロウ", "1", "19700101", "name_kana"),
+    ] {
+        let e = env();
+        let cards = file(
+            CARD_HEADER,
+            &[card(
+                &mn,
+                "M1",
+                "山田　一郎",
+                "ヤマダ　イチロウ",
+                "1",
+                "19700101",
+            )],
+        );
+        let good = row(
+            &fixture::my_number(41),
+            "川口　明",
+            "カワグチ　アキラ",
+            "1",
+            "19600101",
+            &ins,
+            "1",
+            "20200401",
+            "",
+        );
+        let bad = row(&mn, name, kana, sex, birth, &ins, "2", "20200401", "");
+        let r = e.run(Some(&file(QUAL_HEADER, &[good, bad])), Some(&cards));
+        assert!(!r.committed, "{column}");
+        assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+        let err = &r.errors[0];
+        assert_eq!(err.rule, "mislink");
+        assert_eq!(err.column, column);
+        assert_eq!(err.line, 3, "header is line 1");
+        assert!(err.to_string().starts_with("q.csv:3: column "), "{err}");
+        assert_eq!(e.store.counts().unwrap().persons, 0, "all or nothing");
+    }
+}
+
+#[test]
+fn kana_written_differently_but_equal_after_normalisation_is_accepted() {
+    let e = env();
+    let mn = fixture::my_number(42);
+    let cards = file(
+        CARD_HEADER,
+        &[card(
+            &mn,
+            "M2",
+            "山田　一郎",
+            "ヤマダ　イチロウ",
+            "1",
+            "19700101",
+        )],
+    );
+    let q = row(
+        &mn,
+        "山田 一郎",
+        "ﾔﾏﾀﾞ ｲﾁﾛｳ",
+        "1",
+        "19700101",
+        &insurer(),
+        "1",
+        "20200401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[q])), Some(&cards));
+    assert!(r.committed, "{:?}", r.errors);
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+}
+
+#[test]
+fn only_a_kanji_variant_is_accepted_with_a_warning() {
+    let e = env();
+    let mn = fixture::my_number(43);
+    let cards = file(
+        CARD_HEADER,
+        &[card(
+            &mn,
+            "M3",
+            "髙橋　一郎",
+            "タカハシ　イチロウ",
+            "1",
+            "19700101",
+        )],
+    );
+    let q = row(
+        &mn,
+        "高橋　一郎",
+        "タカハシ　イチロウ",
+        "1",
+        "19700101",
+        &insurer(),
+        "1",
+        "20200401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[q])), Some(&cards));
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(r.warnings.len(), 1);
+    assert_eq!(r.warnings[0].rule, "kanji_variant");
+    assert_eq!(r.warnings[0].column, "name");
+    assert_eq!(r.warnings[0].line, 2);
+}
+
+#[test]
+fn without_a_card_the_first_row_defines_the_person() {
+    let e = env();
+    let mn = fixture::my_number(44);
+    let ins = insurer();
+    let first = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "1",
+        "20100401",
+        "20200401",
+    );
+    let later_ok = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "1",
+        "20200401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[first.clone(), later_ok])), None);
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(r.persons_created, 1);
+    let e = env();
+    let later_bad = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900102",
+        &ins,
+        "1",
+        "20200401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[first, later_bad])), None);
+    assert!(!r.committed);
+    assert_eq!(r.errors[0].rule, "mislink");
+    assert_eq!(r.errors[0].line, 3);
+}
+
+#[test]
+fn overlapping_qualifications_under_one_insurer_are_refused() {
+    let e = env();
+    let mn = fixture::my_number(45);
+    let ins = insurer();
+    let a = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "1",
+        "20100401",
+        "20200401",
+    );
+    let b = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "2",
+        "20190401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[a, b])), None);
+    assert!(!r.committed);
+    assert_eq!(r.errors[0].rule, "overlap");
+    assert_eq!(r.errors[0].column, "qualification_date");
+    assert_eq!(r.errors[0].line, 3);
+}
+
+#[test]
+fn row_errors_name_file_line_and_column_and_all_are_reported() {
+    let e = env();
+    let ins = insurer();
+    let mut bad_check = row(
+        &fixture::my_number(46),
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "1",
+        "20100401",
+        "",
+    );
+    bad_check = bad_check.replacen(
+        &ins,
+        &format!("{}{}", &ins[..7], (ins.as_bytes()[7] - b'0' + 1) % 10),
+        1,
+    );
+    let bad_date = row(
+        &fixture::my_number(47),
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900230",
+        &ins,
+        "1",
+        "20100401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[bad_check, bad_date])), None);
+    assert!(!r.committed);
+    let cols: Vec<(u64, &str)> = r
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
+    assert!(cols.contains(&(2, "insurer_number")), "{cols:?}");
+    assert!(cols.contains(&(3, "birthdate")), "{cols:?}");
+    assert_eq!(e.store.counts().unwrap().persons, 0);
+}
+
+#[test]
+fn reimport_keeps_the_chip_counter_and_lock() {
+    let e = env();
+    let mn = fixture::my_number(48);
+    let cards = file(
+        CARD_HEADER,
+        &[card(
+            &mn,
+            "M9",
+            "山田　一郎",
+            "ヤマダ　イチロウ",
+            "1",
+            "19700101",
+        )],
+    );
+    assert!(e.run(None, Some(&cards)).committed);
+    use onshi_store::ChipStore;
+    for _ in 0..3 {
+        e.store.record_pin_attempt("M9", false, 3).unwrap();
+    }
+    assert!(e.run(None, Some(&cards)).committed);
+    assert!(
+        e.store.chip("M9").unwrap().unwrap().locked,
+        "re-import must not unlock a PIN"
+    );
+}
+
+#[test]
+fn a_card_serial_cannot_move_to_another_person() {
+    let e = env();
+    let a = card(
+        &fixture::my_number(49),
+        "M5",
+        "山田　一郎",
+        "ヤマダ　イチロウ",
+        "1",
+        "19700101",
+    );
+    assert!(e.run(None, Some(&file(CARD_HEADER, &[a]))).committed);
+    let b = card(
+        &fixture::my_number(50),
+        "M5",
+        "川口　明",
+        "カワグチ　アキラ",
+        "1",
+        "19600101",
+    );
+    let r = e.run(None, Some(&file(CARD_HEADER, &[b])));
+    assert!(!r.committed);
+    assert_eq!(r.errors[0].column, "card_serial");
+}
