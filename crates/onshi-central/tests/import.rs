@@ -43,6 +43,7 @@ impl Env {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per CSV column under test
 fn row(
     my_number: &str,
     name: &str,
