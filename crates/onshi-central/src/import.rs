@@ -356,6 +356,7 @@ fn import_qualifications<Q: Read>(
         }
     };
     let mut seen: HashSet<(PersonId, String, chrono::NaiveDate)> = HashSet::new();
+    let mut insurers: std::collections::HashMap<String, String> = Default::default();
     for row in rows {
         report.rows_read += 1;
         if report.rows_read.is_multiple_of(10_000) {
@@ -431,7 +432,13 @@ fn import_qualifications<Q: Read>(
             });
             continue;
         }
-        tx.upsert_insurer(&q.insurer_number, &q.insurer_name)?;
+        if insurers.get(q.insurer_number.as_str()) != Some(&q.insurer_name) {
+            tx.upsert_insurer(&q.insurer_number, &q.insurer_name)?;
+            insurers.insert(
+                q.insurer_number.as_str().to_string(),
+                q.insurer_name.clone(),
+            );
+        }
         report
             .qualifications
             .add(tx.upsert_qualification(person_id, &rec.person.name, q)?);

@@ -1,1 +1,331 @@
-fn main() {}
+//! `onshi`: the command line over the onshi crates. See README.md for the commands.
+
+mod bench;
+mod demo;
+mod keys;
+mod progress;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use onshi_central::import::{self, Input};
+use onshi_central::{Central, SystemClock};
+use onshi_domain::numbers::MedicalInstitutionCode;
+use onshi_store::{Facility, FacilityStore, SqliteStore};
+
+#[derive(Parser)]
+#[command(
+    name = "onshi",
+    version,
+    about = "Open online qualification confirmation system (オンライン資格確認等システム)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Central + demo facilities on an embedded SQLite file with a synthetic population.
+    Demo(demo::DemoArgs),
+    /// Run the central OQS HTTP API on a database.
+    Central(CentralArgs),
+    /// Registry: bulk import and synthetic population.
+    #[command(subcommand)]
+    Registry(RegistryCmd),
+    /// Facilities known to the central.
+    #[command(subcommand)]
+    Facility(FacilityCmd),
+    /// Benchmarks that print their figures.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args)]
+struct CentralArgs {
+    /// SQLite database file
+    #[arg(long)]
+    db: PathBuf,
+    /// address to listen on
+    #[arg(long, default_value = "127.0.0.1:8470")]
+    listen: SocketAddr,
+    /// secret key file (default: <db>.keys.json)
+    #[arg(long)]
+    keys: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum RegistryCmd {
+    /// Import the insurers' CSV files: all rows or nothing.
+    Import {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        qualifications: Option<PathBuf>,
+        #[arg(long)]
+        cards: Option<PathBuf>,
+        #[arg(long)]
+        keys: Option<PathBuf>,
+    },
+    /// Write a synthetic population as the two import CSV files.
+    Synth {
+        #[arg(long)]
+        persons: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+        /// the "today" the population is designed around (YYYYMMDD)
+        #[arg(long)]
+        reference_date: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FacilityCmd {
+    /// Register (or re-key) a facility; prints its new API token once.
+    Add {
+        #[arg(long)]
+        db: PathBuf,
+        /// 10-digit 医療機関コード
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    match cli.cmd {
+        Cmd::Demo(a) => demo::run(a)?,
+        Cmd::Central(a) => run_central(a)?,
+        Cmd::Registry(RegistryCmd::Import {
+            db,
+            qualifications,
+            cards,
+            keys,
+        }) => return registry_import(&db, qualifications, cards, keys),
+        Cmd::Registry(RegistryCmd::Synth {
+            persons,
+            seed,
+            out,
+            reference_date,
+        }) => {
+            let date = match reference_date {
+                Some(s) => onshi_domain::wareki::parse_yyyymmdd(&s)
+                    .map_err(|e| anyhow::anyhow!("--reference-date: {e}"))?,
+                None => onshi_central::Clock::today(&SystemClock),
+            };
+            let summary = synth(&out, persons, seed, date)?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+        Cmd::Facility(FacilityCmd::Add { db, code, name }) => {
+            let store = SqliteStore::open(&db)?;
+            let token = add_facility(&store, &code, &name)?;
+            println!("{token}");
+        }
+        Cmd::Bench(a) => bench::run(a)?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Registers a facility with a fresh random token and returns the token.
+pub(crate) fn add_facility(store: &SqliteStore, code: &str, name: &str) -> Result<String> {
+    let code = MedicalInstitutionCode::parse(code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
+    let mut b = [0u8; 24];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
+    let token = format!("onshi_{}", hex::encode(b));
+    store.upsert_facility(
+        &Facility {
+            code,
+            name: name.to_string(),
+        },
+        &onshi_web::token_hash(&token),
+    )?;
+    Ok(token)
+}
+
+pub(crate) fn synth(
+    out: &Path,
+    persons: u64,
+    seed: u64,
+    reference_date: chrono::NaiveDate,
+) -> Result<serde_json::Value> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let qpath = out.join("qualifications.csv");
+    let cpath = out.join("cards.csv");
+    let q = std::io::BufWriter::new(File::create(&qpath)?);
+    let c = std::io::BufWriter::new(File::create(&cpath)?);
+    let cfg = onshi_synth::SynthConfig {
+        persons,
+        seed,
+        reference_date,
+    };
+    let mut bar = progress::Progress::new("synth", Some(persons));
+    let summary = onshi_synth::generate(&cfg, q, c, &mut |n| bar.set(n))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish();
+    eprintln!("wrote {} and {}", qpath.display(), cpath.display());
+    Ok(summary_json(&summary))
+}
+
+/// The synthetic population's summary as JSON (counts per case and the examples to try).
+fn summary_json(s: &onshi_synth::SynthSummary) -> serde_json::Value {
+    let cases: serde_json::Map<String, serde_json::Value> = s
+        .cases
+        .iter()
+        .map(|(c, n)| (c.id().to_string(), (*n).into()))
+        .collect();
+    let examples: Vec<serde_json::Value> = s
+        .examples
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "case": e.case.id(),
+                "expectation": e.case.expectation(),
+                "card_serial": e.card_serial,
+                "pin": e.pin,
+                "name": e.name,
+                "name_kana": e.name_kana,
+                "birthdate": e.birthdate,
+                "insurer_number": e.insurer_number,
+                "symbol": e.symbol,
+                "number": e.number,
+                "branch": e.branch,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "persons": s.persons,
+        "qualification_rows": s.qualification_rows,
+        "card_rows": s.card_rows,
+        "families": s.families,
+        "persons_with_history": s.persons_with_history,
+        "newborns": s.newborns,
+        "centenarians": s.centenarians,
+        "cases": cases,
+        "examples": examples,
+    })
+}
+
+fn open_input(p: Option<PathBuf>) -> Result<Option<Input<BufReader<File>>>> {
+    p.map(|p| {
+        let f = File::open(&p).with_context(|| format!("opening {}", p.display()))?;
+        Ok(Input {
+            name: p.display().to_string(),
+            reader: BufReader::with_capacity(1 << 20, f),
+        })
+    })
+    .transpose()
+}
+
+pub(crate) fn do_import(
+    db: &Path,
+    qualifications: Option<PathBuf>,
+    cards: Option<PathBuf>,
+    keys: Option<PathBuf>,
+) -> Result<import::ImportReport> {
+    if qualifications.is_none() && cards.is_none() {
+        bail!("give --qualifications and/or --cards");
+    }
+    let keys = keys::load_or_create(&keys.unwrap_or_else(|| keys::default_path(db)))?;
+    let store = SqliteStore::open(db)?;
+    let q = open_input(qualifications)?;
+    let c = open_input(cards)?;
+    let mut bar = progress::Progress::new("import", None);
+    let report = import::import(&store, &keys.my_number, &keys.pins, q, c, &mut |n| {
+        bar.set(n)
+    })?;
+    bar.finish();
+    Ok(report)
+}
+
+fn registry_import(
+    db: &Path,
+    qualifications: Option<PathBuf>,
+    cards: Option<PathBuf>,
+    keys: Option<PathBuf>,
+) -> Result<std::process::ExitCode> {
+    let report = do_import(db, qualifications, cards, keys)?;
+    for w in &report.warnings {
+        eprintln!("{w}");
+    }
+    for e in &report.errors {
+        eprintln!("{e}");
+    }
+    if report.errors_total > report.errors.len() as u64 {
+        eprintln!(
+            "… and {} more errors",
+            report.errors_total - report.errors.len() as u64
+        );
+    }
+    let q = report.qualifications;
+    let c = report.cards;
+    if report.committed {
+        println!(
+            "imported: {} rows read; persons created {}; qualifications inserted {} updated {} unchanged {}; cards inserted {} updated {} unchanged {}; {} warnings",
+            report.rows_read,
+            report.persons_created,
+            q.inserted,
+            q.updated,
+            q.unchanged,
+            c.inserted,
+            c.updated,
+            c.unchanged,
+            report.warnings.len()
+        );
+        Ok(std::process::ExitCode::SUCCESS)
+    } else {
+        println!(
+            "nothing imported: {} errors in {} rows read (the files are imported whole or not at all)",
+            report.errors_total, report.rows_read
+        );
+        Ok(std::process::ExitCode::from(2))
+    }
+}
+
+/// Builds the application state over an SQLite store.
+pub(crate) fn app_state(store: Arc<SqliteStore>, keys: keys::Keys) -> onshi_web::AppState {
+    let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
+    onshi_web::AppState::new(central, store.clone(), store, keys.pins)
+}
+
+fn run_central(a: CentralArgs) -> Result<()> {
+    let keys = keys::load_or_create(&a.keys.unwrap_or_else(|| keys::default_path(&a.db)))?;
+    let store = Arc::new(SqliteStore::open(&a.db)?);
+    let state = app_state(store, keys);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        println!("central listening on http://{addr}  (OpenAPI: http://{addr}/v1/openapi.json)");
+        onshi_web::serve(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,176 @@
+//! `onshi demo`: the central on an embedded SQLite file under a data folder, filled with a
+//! synthetic population on first start, with a demo clinic and a demo pharmacy registered,
+//! printing the URLs, the facilities' tokens and cards to try.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use onshi_central::{Clock, SystemClock};
+use onshi_store::{RegistryRead, SqliteStore};
+use serde::{Deserialize, Serialize};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// data folder (database, keys, synthetic files)
+    #[arg(long, default_value = "data/demo")]
+    data: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8470")]
+    listen: SocketAddr,
+    /// size of the synthetic population made on first start
+    #[arg(long, default_value_t = 10_000)]
+    persons: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// start over: delete the data folder first
+    #[arg(long)]
+    fresh: bool,
+    /// prepare the data and print what would be served, then exit
+    #[arg(long)]
+    no_serve: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DemoFacility {
+    code: String,
+    name: String,
+    token: String,
+}
+
+const CLINIC: (&str, &str) = ("1311234567", "おんし内科クリニック（デモ）");
+const PHARMACY: (&str, &str) = ("1341234567", "おんし薬局（デモ）");
+
+pub fn run(a: DemoArgs) -> Result<()> {
+    if a.fresh && a.data.exists() {
+        std::fs::remove_dir_all(&a.data)
+            .with_context(|| format!("removing {}", a.data.display()))?;
+    }
+    std::fs::create_dir_all(&a.data)?;
+    let db = a.data.join("central.sqlite");
+    let synth_dir = a.data.join("synth");
+    let summary_path = synth_dir.join("summary.json");
+    let store = Arc::new(SqliteStore::open(&db)?);
+    if store.counts()?.persons == 0 {
+        eprintln!(
+            "first start: making a synthetic population of {} persons …",
+            a.persons
+        );
+        let today = SystemClock.today();
+        let summary = crate::synth(&synth_dir, a.persons, a.seed, today)?;
+        std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
+        let report = crate::do_import(
+            &db,
+            Some(synth_dir.join("qualifications.csv")),
+            Some(synth_dir.join("cards.csv")),
+            None,
+        )?;
+        if !report.committed {
+            for e in report.errors.iter().take(20) {
+                eprintln!("{e}");
+            }
+            anyhow::bail!("the synthetic population did not import");
+        }
+        eprintln!(
+            "imported {} persons ({} warnings)",
+            report.persons_created,
+            report.warnings.len()
+        );
+    }
+    let fac_path = a.data.join("facilities.json");
+    let facilities: Vec<DemoFacility> = if fac_path.exists() {
+        serde_json::from_slice(&std::fs::read(&fac_path)?)?
+    } else {
+        let mut v = Vec::new();
+        for (code, name) in [CLINIC, PHARMACY] {
+            let token = crate::add_facility(&store, code, name)?;
+            v.push(DemoFacility {
+                code: code.into(),
+                name: name.into(),
+                token,
+            });
+        }
+        std::fs::write(&fac_path, serde_json::to_vec_pretty(&v)?)?;
+        v
+    };
+    let keys = crate::keys::load_or_create(&crate::keys::default_path(&db))?;
+    let examples: serde_json::Value = std::fs::read(&summary_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(serde_json::Value::Null);
+
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        let addr = listener.local_addr()?;
+        print_banner(addr, &db, &facilities, &examples, store.counts()?);
+        if a.no_serve {
+            return Ok(());
+        }
+        let state = crate::app_state(store, keys);
+        onshi_web::serve(listener, state, crate::shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+fn print_banner(
+    addr: SocketAddr,
+    db: &std::path::Path,
+    facilities: &[DemoFacility],
+    examples: &serde_json::Value,
+    counts: onshi_store::RegistryCounts,
+) {
+    let base = format!("http://{addr}");
+    println!("onshi demo — central OQS on {}", db.display());
+    println!(
+        "  registry: {} persons, {} qualifications, {} cards, {} insurers",
+        counts.persons, counts.qualifications, counts.cards, counts.insurers
+    );
+    println!("  API:      {base}/v1  (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz)");
+    println!("facilities (Authorization: Bearer <token>):");
+    for f in facilities {
+        println!("  {} {}  token {}", f.code, f.name, f.token);
+    }
+    println!("cards to try (POST {base}/v1/reader/confirm):");
+    if let Some(list) = examples.get("examples").and_then(|v| v.as_array()) {
+        let mut shown = std::collections::HashSet::new();
+        for e in list {
+            let case = e
+                .get("case")
+                .and_then(|c| c.as_str())
+                .unwrap_or_default()
+                .to_string();
+            if !shown.insert(case.clone()) {
+                continue;
+            }
+            let serial = e
+                .get("card_serial")
+                .and_then(|v| v.as_str())
+                .unwrap_or("(no card)");
+            let pin = match (
+                e.get("card_serial").and_then(|v| v.as_str()),
+                e.get("pin").and_then(|v| v.as_str()),
+            ) {
+                (None, _) => "-",
+                (Some(_), Some(p)) => p,
+                (Some(_), None) => "(none)",
+            };
+            let name = e.get("name").and_then(|v| v.as_str()).unwrap_or("");
+            println!("  {case:<28} card {serial:<14} PIN {pin:<10} {name}");
+        }
+    }
+    if let Some(f) = facilities.first() {
+        println!("try:");
+        println!(
+            "  curl -s -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"card_serial\":\"<serial>\",\"face\":\"ok\"}}' {base}/v1/reader/confirm",
+            f.token
+        );
+        println!(
+            "  curl -s -H 'Authorization: Bearer {}' '{base}/v1/confirmations?limit=5'",
+            f.token
+        );
+    }
+}

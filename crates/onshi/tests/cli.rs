@@ -1,0 +1,190 @@
+//! The `onshi` binary as a user runs it: real processes, real files, real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use onshi_central::fixture;
+
+const BIN: &str = env!("CARGO_BIN_EXE_onshi");
+
+fn write_fixture(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let fx = fixture::build();
+    let q = dir.join("qualifications.csv");
+    let c = dir.join("cards.csv");
+    std::fs::write(&q, fx.qualifications_csv).unwrap();
+    std::fs::write(&c, fx.cards_csv).unwrap();
+    (q, c)
+}
+
+fn onshi(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+#[test]
+fn registry_import_reports_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (q, c) = write_fixture(dir.path());
+    let db = dir.path().join("c.sqlite");
+    let args = [
+        "registry",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--qualifications",
+        q.to_str().unwrap(),
+        "--cards",
+        c.to_str().unwrap(),
+    ];
+    let out = onshi(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("qualifications inserted 11"), "{s}");
+    assert!(
+        db.with_extension("sqlite.keys.json").exists(),
+        "keys generated on first run"
+    );
+    let out = onshi(&args);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("inserted 0 updated 0 unchanged 11"), "{s}");
+    // the My Number is nowhere in the database file in clear
+    let raw = std::fs::read(&db).unwrap();
+    let mn = fixture::my_number(1);
+    assert!(
+        !raw.windows(12).any(|w| w == mn.as_bytes()),
+        "My Number stored in clear"
+    );
+}
+
+#[test]
+fn registry_import_refuses_a_bad_file_whole_with_file_line_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let (q, _) = write_fixture(dir.path());
+    let mut text = std::fs::read_to_string(&q).unwrap();
+    text = text.replacen(",19800402,", ",19800431,", 1); // impossible date on line 2
+    std::fs::write(&q, text).unwrap();
+    let db = dir.path().join("c.sqlite");
+    let out = onshi(&[
+        "registry",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--qualifications",
+        q.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("qualifications.csv:2: column birthdate"),
+        "{err}"
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("nothing imported"), "{s}");
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_central(db: &Path) -> (Server, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "central",
+            "--db",
+            db.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (Server(child), url)
+}
+
+#[tokio::test]
+async fn acknowledged_confirmations_survive_a_killed_central() {
+    let dir = tempfile::tempdir().unwrap();
+    let (q, c) = write_fixture(dir.path());
+    let db = dir.path().join("c.sqlite");
+    let dbs = db.to_str().unwrap();
+    assert!(
+        onshi(&[
+            "registry",
+            "import",
+            "--db",
+            dbs,
+            "--qualifications",
+            q.to_str().unwrap(),
+            "--cards",
+            c.to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    let token = String::from_utf8(
+        onshi(&[
+            "facility",
+            "add",
+            "--db",
+            dbs,
+            "--code",
+            "1311234567",
+            "--name",
+            "テスト医院",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let token = token.trim().to_string();
+    let (mut server, url) = start_central(&db);
+    let http = reqwest::Client::new();
+    let mut acked = Vec::new();
+    for i in 0..40 {
+        let serial = ["C0001", "C0002", "C0003", "C0004"][i % 4];
+        let r = http
+            .post(format!("{url}/v1/reader/confirm"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"card_serial": serial, "confirmation_date": "2026-11-25", "face": "ok"}))
+            .send()
+            .await
+            .unwrap();
+        let v: serde_json::Value = r.json().await.unwrap();
+        acked.push(v["confirmation_id"].as_i64().unwrap());
+    }
+    // kill -9: no chance to flush anything
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for id in &acked {
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM confirmation WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "acknowledged confirmation {id} lost or doubled");
+    }
+    let total: i64 = conn
+        .query_row("SELECT count(*) FROM confirmation", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(total, 40);
+}
