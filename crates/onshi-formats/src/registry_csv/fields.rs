@@ -98,9 +98,20 @@ impl<'a, const N: usize> Fields<'a, N> {
             unusable: 0,
             errors: Vec::new(),
         };
+        // Validate the record's UTF-8 once; fields are then slices of it (their bounds are
+        // ASCII commas and quotes, so always on character boundaries).
+        let whole = std::str::from_utf8(record.as_slice()).ok();
         for (i, bytes) in record.iter().enumerate() {
-            match std::str::from_utf8(bytes) {
-                Ok(s) if s.bytes().any(|b| b == b'\n' || b == b'\r') => {
+            let text = match whole {
+                Some(w) => {
+                    let start = (bytes.as_ptr() as usize).wrapping_sub(w.as_ptr() as usize);
+                    w.get(start..start + bytes.len())
+                        .or_else(|| std::str::from_utf8(bytes).ok())
+                }
+                None => std::str::from_utf8(bytes).ok(),
+            };
+            match text {
+                Some(s) if s.bytes().any(|b| b == b'\n' || b == b'\r') => {
                     f.unusable |= 1 << i;
                     f.fault(
                         i,
@@ -110,8 +121,8 @@ impl<'a, const N: usize> Fields<'a, N> {
                         ),
                     );
                 }
-                Ok(s) => f.values[i] = s.trim(),
-                Err(_) => {
+                Some(s) => f.values[i] = trim(s),
+                None => {
                     f.unusable |= 1 << i;
                     f.fault(i, Fault::new(rule::ENCODING, "not valid UTF-8"));
                 }
@@ -205,6 +216,15 @@ impl<'a, const N: usize> Fields<'a, N> {
                 Err(self.errors)
             }
         }
+    }
+}
+
+/// `str::trim`, skipping the work when the ends are visibly not whitespace (most fields).
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        (None, _) => s,
+        _ => s.trim(),
     }
 }
 
