@@ -9,3 +9,4 @@
 //!   `docs/formats/registry-csv.md`.
 
 pub mod registry_csv;
+pub mod terminal_xml;
