@@ -20,8 +20,8 @@ use std::io::{self, Read, Write};
 use chrono::NaiveDate;
 use onshi_domain::numbers::{MyNumber, Sex};
 
-use super::fields::{self, Fault, Fields, Opt, code_fault};
-use super::source::{RecordSource, cut};
+use super::fields::{self, Fault, Fields, Opt};
+use super::source::{RecordSource, quote};
 use super::{RowError, rule};
 
 /// The cards file's header, in order.
@@ -272,8 +272,8 @@ fn card_serial(s: &str) -> Result<String, Fault> {
         return Err(Fault::new(
             rule::FORMAT,
             format!(
-                "a card serial is 1 to 32 ASCII letters or digits, got {:?}",
-                cut(s)
+                "a card serial is 1 to 32 ASCII letters or digits, got {}",
+                quote(s)
             ),
         ));
     }
@@ -295,8 +295,8 @@ fn status(s: &str) -> Result<CardStatusCode, Fault> {
         Fault::new(
             rule::UNKNOWN_CODE,
             format!(
-                "status must be one of active, revoked, chip_broken, pin_locked, got {:?}",
-                cut(s)
+                "status must be one of active, revoked, chip_broken, pin_locked, got {}",
+                quote(s)
             ),
         )
     })
@@ -310,7 +310,7 @@ fn parse_row(mut f: Fields<'_, 10>) -> Result<CardRecord, Vec<RowError>> {
     let status = f.req(STATUS, status);
     let name = f.req(NAME, fields::text);
     let name_kana = f.req(NAME_KANA, fields::kana_name);
-    let sex = f.req(SEX, |s| Sex::parse(s).map_err(code_fault));
+    let sex = f.req(SEX, fields::sex);
     let birthdate = f.req(BIRTHDATE, fields::date);
     let address = f.opt(ADDRESS, fields::text);
 

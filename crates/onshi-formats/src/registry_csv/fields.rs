@@ -10,7 +10,9 @@ use onshi_domain::kana;
 use onshi_domain::numbers::{InsurerNumber, MyNumber, NumberError};
 use onshi_domain::wareki::{self, DateError};
 
-use super::source::cut;
+use onshi_domain::codes::CodeError;
+
+use super::source::quote;
 use super::{RowError, rule};
 
 /// Why a field was refused: a rule id and the message.
@@ -241,7 +243,7 @@ pub(crate) fn kana_name(s: &str) -> Result<String, Fault> {
     if !kana::is_kana_name(s) {
         return Err(Fault::new(
             rule::KANA,
-            format!("must be a name in katakana (or hiragana), got {:?}", cut(s)),
+            format!("must be a name in katakana (or hiragana), got {}", quote(s)),
         ));
     }
     Ok(s.to_string())
@@ -263,7 +265,7 @@ pub(crate) fn date(s: &str) -> Result<NaiveDate, Fault> {
         }
         Err(_) => Err(Fault::new(
             rule::FORMAT,
-            format!("a date must be 8 digits YYYYMMDD, got {:?}", cut(s)),
+            format!("a date must be 8 digits YYYYMMDD, got {}", quote(s)),
         )),
     }
 }
@@ -289,18 +291,42 @@ pub(crate) fn insurer_number(s: &str) -> Result<InsurerNumber, Fault> {
             NumberError::CheckDigit { .. } => rule::CHECK_DIGIT,
             _ => rule::FORMAT,
         };
-        Fault::new(r, e.to_string())
+        Fault::new(r, number_message(&e))
     })
+}
+
+/// A domain number error's message without its leading "field: " (the report names the
+/// column already).
+pub(crate) fn number_message(e: &NumberError) -> String {
+    let m = e.to_string();
+    match m.split_once(": ") {
+        Some((_, rest)) => rest.to_string(),
+        None => m,
+    }
 }
 
 /// A domain number type's error as a `format` fault.
 pub(crate) fn format_fault(e: NumberError) -> Fault {
-    Fault::new(rule::FORMAT, e.to_string())
+    Fault::new(rule::FORMAT, number_message(&e))
 }
 
 /// A code-table error as an `unknown_code` fault.
-pub(crate) fn code_fault(e: impl std::fmt::Display) -> Fault {
-    Fault::new(rule::UNKNOWN_CODE, e.to_string())
+pub(crate) fn code_fault(e: CodeError) -> Fault {
+    Fault::new(
+        rule::UNKNOWN_CODE,
+        format!(
+            "{} is not a code of {} (allowed: {})",
+            quote(&e.got),
+            e.table,
+            e.allowed
+        ),
+    )
+}
+
+/// 性別 (OQSCD007).
+pub(crate) fn sex(s: &str) -> Result<onshi_domain::numbers::Sex, Fault> {
+    onshi_domain::numbers::Sex::parse(s)
+        .map_err(|e| Fault::new(rule::UNKNOWN_CODE, number_message(&e)))
 }
 
 /// 負担割合 in percent as the OQS writes it: "030" or "30" for 3割; 10, 20 or 30.
@@ -314,13 +340,16 @@ pub(crate) fn ratio(s: &str) -> Result<u8, Fault> {
         Some(p @ (10 | 20 | 30)) => Ok(p),
         Some(_) => Err(Fault::new(
             rule::RATIO,
-            format!("a share is 10, 20 or 30 percent (\"010\", \"020\", \"030\"), got {s:?}"),
+            format!(
+                "a share is 10, 20 or 30 percent (\"010\", \"020\", \"030\"), got {}",
+                quote(s)
+            ),
         )),
         None => Err(Fault::new(
             rule::FORMAT,
             format!(
-                "a share is percent in up to 3 digits (\"030\" = 3割), got {:?}",
-                cut(s)
+                "a share is percent in up to 3 digits (\"030\" = 3割), got {}",
+                quote(s)
             ),
         )),
     }
@@ -338,8 +367,8 @@ pub(crate) fn post_number(s: &str) -> Result<String, Fault> {
         return Err(Fault::new(
             rule::FORMAT,
             format!(
-                "a post number is 7 digits (\"1234567\" or \"123-4567\"), got {:?}",
-                cut(s)
+                "a post number is 7 digits (\"1234567\" or \"123-4567\"), got {}",
+                quote(s)
             ),
         ));
     }

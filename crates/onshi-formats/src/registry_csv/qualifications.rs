@@ -23,11 +23,11 @@ use std::io::{self, Read, Write};
 
 use chrono::NaiveDate;
 use onshi_domain::codes::{CardClassification, FamilyClass, LimitClass, ReasonOfLoss};
-use onshi_domain::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, MyNumber, Sex};
+use onshi_domain::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, MyNumber};
 use onshi_domain::qualification::{ElderlyInfo, Person, Qualification};
 
 use super::fields::{self, Fault, Fields, Opt, code_fault, format_fault};
-use super::source::RecordSource;
+use super::source::{RecordSource, quote};
 use super::{RowError, rule};
 
 /// The qualifications file's header, in order.
@@ -330,7 +330,7 @@ fn parse_row(mut f: Fields<'_, 25>) -> Result<QualificationRecord, Vec<RowError>
     let insured_name = f.req(INSURED_NAME, fields::text);
     let name = f.req(NAME, fields::text);
     let name_kana = f.req(NAME_KANA, fields::kana_name);
-    let sex = f.req(SEX, |s| Sex::parse(s).map_err(code_fault));
+    let sex = f.req(SEX, fields::sex);
     let birthdate = f.req(BIRTHDATE, fields::date);
     let post_number = f.opt(POST_NUMBER, fields::post_number);
     let address = f.opt(ADDRESS, fields::text);
@@ -353,7 +353,10 @@ fn parse_row(mut f: Fields<'_, 25>) -> Result<QualificationRecord, Vec<RowError>
         } else {
             Err(Fault::new(
                 rule::UNKNOWN_CODE,
-                format!("preschool: OQSCD015 未就学区分 is \"1\" or empty, got {s:?}"),
+                format!(
+                    "preschool: OQSCD015 未就学区分 is \"1\" or empty, got {}",
+                    quote(s)
+                ),
             ))
         }
     });

@@ -278,7 +278,23 @@ fn header_problem(columns: &[&str], got: &[String], expected: &str) -> String {
     format!("header must be exactly `{expected}` ({})", parts.join("; "))
 }
 
-/// A value quoted in a message, cut to a readable length.
+/// A value quoted in a message: cut to a readable length, in double quotes, control characters
+/// escaped (so a report stays one line per error) and everything else as written.
+pub(crate) fn quote(s: &str) -> String {
+    let mut q = String::with_capacity(s.len() + 2);
+    q.push('"');
+    for c in cut(s).chars() {
+        if c.is_control() {
+            q.extend(c.escape_default());
+        } else {
+            q.push(c);
+        }
+    }
+    q.push('"');
+    q
+}
+
+/// A value cut to a readable length.
 pub(crate) fn cut(s: &str) -> String {
     const MAX: usize = 40;
     if s.chars().count() <= MAX {

@@ -941,3 +941,113 @@ fn errors_never_show_a_my_number() {
     }
     let _ = MyNumber::parse(&my_number(1)).expect("valid");
 }
+
+// ---- golden files (also shown in docs/formats/registry-csv.md) ----
+
+const GOLDEN_QUALIFICATIONS: &str = include_str!("testdata/qualifications.csv");
+const GOLDEN_CARDS: &str = include_str!("testdata/cards.csv");
+const BAD_QUALIFICATIONS: &str = include_str!("testdata/qualifications_bad.csv");
+const BAD_REPORT: &str = include_str!("testdata/qualifications_bad.report");
+const DOC: &str = include_str!("../../../../docs/formats/registry-csv.md");
+
+/// The error report of a file, one error per line, as `Display` writes them.
+fn report<T>(rows: impl Iterator<Item = Result<T, Vec<RowError>>>) -> String {
+    rows.filter_map(Result::err)
+        .flatten()
+        .map(|e| format!("{e}\n"))
+        .collect()
+}
+
+#[test]
+fn golden_files_read_without_errors_and_write_back_the_same() {
+    let quals = read_q(GOLDEN_QUALIFICATIONS.as_bytes());
+    let quals: Vec<QualificationRecord> =
+        quals.into_iter().map(|r| r.expect("golden row")).collect();
+    let rows: Vec<QualificationCsvRow> =
+        quals.iter().map(QualificationCsvRow::from_record).collect();
+    let written = String::from_utf8(qfile(&rows)).expect("utf8");
+    // post numbers are stored without the hyphen
+    assert_eq!(
+        written,
+        GOLDEN_QUALIFICATIONS.replace("176-0001", "1760001")
+    );
+
+    let cards: Vec<CardRecord> = read_c(GOLDEN_CARDS.as_bytes())
+        .into_iter()
+        .map(|r| r.expect("golden card"))
+        .collect();
+    let rows: Vec<CardCsvRow> = cards.iter().map(CardCsvRow::from_record).collect();
+    assert_eq!(String::from_utf8(cfile(&rows)).expect("utf8"), GOLDEN_CARDS);
+
+    // the family: three rows, one number, branches 00 01 02, one 本人
+    let family: Vec<&QualificationRecord> = quals
+        .iter()
+        .filter(|r| r.qualification.number.as_str() == "4501")
+        .collect();
+    assert_eq!(family.len(), 3);
+    assert_eq!(
+        family
+            .iter()
+            .map(|r| r.qualification.branch.as_str())
+            .collect::<Vec<_>>(),
+        ["00", "01", "02"]
+    );
+    assert!(
+        family
+            .iter()
+            .all(|r| r.qualification.insured_name == "山田　太郎")
+    );
+    assert!(family[2].qualification.preschool);
+    // a history: two rows of one person, the first lost the day the second began
+    let sato: Vec<&QualificationRecord> = quals
+        .iter()
+        .filter(|r| r.person.name == "佐藤　誠")
+        .collect();
+    assert_eq!(sato.len(), 2);
+    assert_eq!(
+        sato[0].qualification.disqualification_date,
+        Some(sato[1].qualification.qualification_date)
+    );
+    // a PIN-less card and a locked PIN
+    assert!(cards.iter().any(|c| c.pin.is_none()));
+    assert!(cards.iter().any(|c| c.status == CardStatusCode::PinLocked));
+}
+
+#[test]
+fn golden_bad_file_gives_the_documented_report() {
+    let rows = read_qualifications("qualifications_bad.csv", BAD_QUALIFICATIONS.as_bytes())
+        .expect("header");
+    let got = report(rows);
+    assert_eq!(got, BAD_REPORT, "actual report:\n{got}");
+    let e = read_cards("qualifications.csv", GOLDEN_QUALIFICATIONS.as_bytes())
+        .err()
+        .expect("wrong header");
+    assert!(
+        DOC.contains(&e.to_string()),
+        "doc lacks the header error:\n{e}"
+    );
+}
+
+#[test]
+fn the_format_page_shows_the_golden_files_verbatim() {
+    for (name, text) in [
+        ("qualifications.csv", GOLDEN_QUALIFICATIONS),
+        ("cards.csv", GOLDEN_CARDS),
+        ("qualifications_bad.csv", BAD_QUALIFICATIONS),
+        ("report", BAD_REPORT),
+    ] {
+        assert!(
+            DOC.contains(text),
+            "docs/formats/registry-csv.md lacks {name}"
+        );
+    }
+    for col in QUALIFICATION_COLUMNS.iter().chain(CARD_COLUMNS.iter()) {
+        assert!(
+            DOC.contains(&format!("| `{col}` |")),
+            "column {col} undocumented"
+        );
+    }
+    for r in rule::ALL {
+        assert!(DOC.contains(&format!("`{r}`")), "rule {r} undocumented");
+    }
+}
