@@ -158,10 +158,13 @@ struct Generator {
     pref_weights: Vec<u32>,
     family_weights: Vec<u32>,
     head_age_weights: Vec<u32>,
-    /// Share of persons whose family name has an 異体字 (to aim the KanjiVariant quota).
+    /// Cumulative probabilities of the card cases for a member of a normal unit (scaled up so
+    /// that, with the unit cases taking their share, each reaches its target share of all).
     card_thresholds: [(f64, SynthCase); 7],
+    /// The current 高齢受給者証 year, 1 August to 31 July.
     cycle_start: NaiveDate,
     cycle_end: NaiveDate,
+    /// The earliest certificate expiry still usable on the reference date.
     grace_start: NaiveDate,
     my_number_offset: u64,
     serial_offset: u64,
