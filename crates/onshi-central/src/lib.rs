@@ -11,6 +11,7 @@ pub mod clock;
 pub mod fixture;
 pub mod history;
 pub mod import;
+pub mod outage;
 pub mod result;
 
 use std::sync::Arc;

@@ -16,6 +16,7 @@ use onshi_domain::numbers::{InsurerNumber, MedicalInstitutionCode, MyNumberHash}
 use onshi_domain::qualification::{Person, Qualification};
 use serde::{Deserialize, Serialize};
 
+pub mod outage;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;

@@ -82,6 +82,7 @@ impl SqliteStore {
             )));
         }
         w.execute_batch(SCHEMA)?;
+        w.execute_batch(crate::outage::SCHEMA)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(w),

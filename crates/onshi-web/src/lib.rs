@@ -25,6 +25,8 @@ use onshi_store::{ChipStore, Facility, FacilityStore, HistoryFilter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod outage;
+
 /// The OpenAPI document, checked in under docs/api/.
 pub const OPENAPI: &str = include_str!("../../../docs/api/openapi.json");
 
@@ -36,6 +38,7 @@ pub struct AppState {
     pub chips: Arc<dyn ChipStore>,
     pub pins: PinHasher,
     token_cache: Arc<RwLock<HashMap<String, Facility>>>,
+    outage: Option<outage::OutageApp>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             chips,
             pins,
             token_cache: Arc::new(RwLock::new(HashMap::new())),
+            outage: None,
         }
     }
 }
@@ -172,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/confirmations/numbers", post(confirm_numbers))
         .route("/v1/confirmations", get(list_confirmations))
         .route("/v1/reader/confirm", post(reader_confirm))
+        .merge(outage::routes())
         .with_state(state)
 }
 
