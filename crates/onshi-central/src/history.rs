@@ -120,3 +120,98 @@ fn run(store: Arc<dyn HistoryStore>, rx: Receiver<(ConfirmationEntry, Reply)>) {
         entries.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onshi_store::HistoryFilter;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts batches and can be told to fail (fault injection).
+    #[derive(Default)]
+    struct Recorder {
+        batches: AtomicUsize,
+        rows: Mutex<Vec<String>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl HistoryStore for Recorder {
+        fn append_confirmations(
+            &self,
+            batch: &[ConfirmationEntry],
+        ) -> Result<Vec<i64>, StoreError> {
+            std::thread::sleep(std::time::Duration::from_millis(2)); // an fsync's worth
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(StoreError::Conflict("disk full".into()));
+            }
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            let mut rows = self.rows.lock().unwrap();
+            let start = rows.len() as i64;
+            rows.extend(batch.iter().map(|e| e.outcome.clone()));
+            Ok((0..batch.len() as i64).map(|i| start + i + 1).collect())
+        }
+        fn list_confirmations(
+            &self,
+            _: &str,
+            _: &HistoryFilter,
+        ) -> Result<Vec<ConfirmationEntry>, StoreError> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn entry(i: usize) -> ConfirmationEntry {
+        ConfirmationEntry {
+            id: 0,
+            facility: "1311234567".into(),
+            processed_at: String::new(),
+            confirmation_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            reference_classification: onshi_domain::codes::ReferenceClassification::Card,
+            identity_method: None,
+            staff_id: None,
+            card_serial: None,
+            person_id: None,
+            birthdate: None,
+            kana_key: None,
+            outcome: i.to_string(),
+            result: serde_json::Value::Null,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_are_group_committed_and_each_acknowledged_once() {
+        let rec = Arc::new(Recorder::default());
+        let w = HistoryWriter::start(rec.clone());
+        let mut tasks = Vec::new();
+        for i in 0..400 {
+            let w = w.clone();
+            tasks.push(tokio::spawn(async move { w.append(entry(i)).await }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.push(t.await.unwrap().unwrap());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 400, "every append acknowledged with its own id");
+        assert_eq!(
+            rec.rows.lock().unwrap().len(),
+            400,
+            "nothing lost, nothing doubled"
+        );
+        let batches = rec.batches.load(Ordering::Relaxed);
+        assert!(
+            batches < 400,
+            "appends share commits ({batches} batches for 400)"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_reported_to_every_waiter_not_acknowledged() {
+        let rec = Arc::new(Recorder::default());
+        rec.fail.store(true, Ordering::Relaxed);
+        let w = HistoryWriter::start(rec.clone());
+        let e = w.append(entry(1)).await.unwrap_err();
+        assert!(matches!(e, HistoryError::Write(m) if m.contains("disk full")));
+    }
+}
