@@ -10,6 +10,7 @@
 pub mod card;
 pub mod codes;
 pub mod cost_share;
+pub mod desk;
 pub mod kana;
 pub mod numbers;
 pub mod qualification;
