@@ -94,10 +94,14 @@ impl From<StoreError> for OutageError {
 }
 
 fn invalid(field: &'static str, rule: &'static str, message: impl Into<String>) -> OutageError {
+    let mut message = message.into();
+    if !message.contains(field) {
+        message = format!("{message}（{field}）");
+    }
     OutageError::Invalid {
         field,
         rule,
-        message: message.into(),
+        message,
     }
 }
 
