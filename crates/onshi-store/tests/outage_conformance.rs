@@ -1,0 +1,262 @@
+//! Conformance checks of the outage-mode storage (R13, R14): every backend of
+//! [`onshi_store::outage::OutageStore`] must pass them. Today: SQLite.
+
+use chrono::NaiveDate;
+use onshi_domain::kana;
+use onshi_domain::numbers::{MedicalInstitutionCode, MyNumber, MyNumberHasher, Sex};
+use onshi_domain::qualification::Person;
+use onshi_store::outage::*;
+use onshi_store::*;
+
+const AT: &str = "2026-11-25T10:00:00.000+09:00";
+const CLINIC: &str = "1311234567";
+
+fn sqlite() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path().join("o.sqlite")).unwrap();
+    (dir, s)
+}
+
+fn code(c: &str) -> MedicalInstitutionCode {
+    MedicalInstitutionCode::parse(c).unwrap()
+}
+
+fn with_facility(s: &SqliteStore) {
+    s.upsert_facility(
+        &Facility {
+            code: code(CLINIC),
+            name: "おんしクリニック".into(),
+        },
+        "hash-clinic",
+    )
+    .unwrap();
+}
+
+fn new_request() -> NewRequest {
+    NewRequest {
+        facility: code(CLINIC),
+        facility_name: "おんしクリニック".into(),
+        contact_person: "山本".into(),
+        reason: "停電".into(),
+        at: AT.into(),
+        by: "facility:1311234567".into(),
+    }
+}
+
+#[test]
+fn r13_steps_follow_the_transition_table_and_are_logged() {
+    let (_d, s) = sqlite();
+    with_facility(&s);
+    let r = s.create_request(&new_request()).unwrap();
+    assert_eq!(r.state, OutageState::Requested);
+    // only one open request per facility
+    assert!(matches!(
+        s.create_request(&new_request()),
+        Err(StoreError::Conflict(_))
+    ));
+    // out of order
+    let enable = Step::Enable {
+        until: "2026-11-26T00:00:00.000+09:00".into(),
+    };
+    assert!(matches!(
+        s.apply_step(r.id, &enable, AT, "operator:a"),
+        Err(StoreError::Conflict(_))
+    ));
+    let steps = [
+        Step::Verify {
+            phone: "0312345678".into(),
+        },
+        Step::IssueForm {
+            email: "c@example.jp".into(),
+        },
+        enable,
+        Step::Close,
+        Step::Report {
+            report: serde_json::json!({"title": "システム障害時機能の利用報告"}),
+        },
+    ];
+    for st in &steps {
+        let after = s.apply_step(r.id, st, AT, "operator:a").unwrap();
+        assert_eq!(after.state, st.target());
+    }
+    let r = s.request(r.id).unwrap().unwrap();
+    assert_eq!(r.callback_phone.as_deref(), Some("0312345678"));
+    assert_eq!(r.form_email.as_deref(), Some("c@example.jp"));
+    assert_eq!(
+        r.window_until.as_deref(),
+        Some("2026-11-26T00:00:00.000+09:00")
+    );
+    assert!(r.closed_at.is_some() && r.reported_at.is_some());
+    let actions: Vec<String> = s
+        .events(r.id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(
+        actions,
+        ["request", "verify", "issue_form", "enable", "close", "report"]
+    );
+    // a reported request is no longer open: a new one may be filed
+    assert!(s.create_request(&new_request()).is_ok());
+}
+
+#[test]
+fn r13_enabled_request_and_listing_per_facility() {
+    let (_d, s) = sqlite();
+    with_facility(&s);
+    assert!(s.enabled_request(CLINIC).unwrap().is_none());
+    let r = s.create_request(&new_request()).unwrap();
+    for st in [
+        Step::Verify {
+            phone: "0312345678".into(),
+        },
+        Step::IssueForm {
+            email: "c@example.jp".into(),
+        },
+        Step::Enable {
+            until: "2026-11-26T00:00:00.000+09:00".into(),
+        },
+    ] {
+        s.apply_step(r.id, &st, AT, "operator:a").unwrap();
+    }
+    assert_eq!(s.enabled_request(CLINIC).unwrap().unwrap().id, r.id);
+    assert!(s.enabled_request("1341234567").unwrap().is_none());
+    let mine = s
+        .list_requests(&RequestFilter {
+            facility: Some(CLINIC.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    let other = s
+        .list_requests(&RequestFilter {
+            facility: Some("1341234567".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(other.is_empty());
+}
+
+#[test]
+fn r13_contact_only_for_registered_facilities_and_operators_by_token() {
+    let (_d, s) = sqlite();
+    assert!(matches!(
+        s.set_facility_contact(&code(CLINIC), "0312345678", None, AT),
+        Err(StoreError::Conflict(_))
+    ));
+    with_facility(&s);
+    s.set_facility_contact(&code(CLINIC), "0312345678", Some("c@example.jp"), AT)
+        .unwrap();
+    let c = s.facility_contact(CLINIC).unwrap().unwrap();
+    assert_eq!(c.phone, "0312345678");
+    assert_eq!(c.registered_name, "おんしクリニック");
+    let o = s.upsert_operator("佐々木", "h1", AT).unwrap();
+    assert_eq!(s.operator_by_token_hash("h1").unwrap(), Some(o.clone()));
+    // re-keying keeps the operator and retires the old token
+    let o2 = s.upsert_operator("佐々木", "h2", AT).unwrap();
+    assert_eq!(o.id, o2.id);
+    assert!(s.operator_by_token_hash("h1").unwrap().is_none());
+}
+
+#[test]
+fn r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order() {
+    let (_d, s) = sqlite();
+    let entry = |fac: &str, kind: AuditKind, ids: Vec<PersonId>| AuditEntry {
+        id: 0,
+        facility: fac.into(),
+        request_id: Some(1),
+        at: AT.into(),
+        staff_id: Some("受付01".into()),
+        kind,
+        criteria: serde_json::json!({"name_kana": "タナカ タロウ"}),
+        hits: Some(ids.len() as u32),
+        hit_person_ids: ids,
+        search_id: None,
+        chosen_person_id: None,
+        outcome: "hits".into(),
+        message: None,
+    };
+    let a = s
+        .append_audit(&entry(CLINIC, AuditKind::Search, vec![42, 7]))
+        .unwrap();
+    let b = s
+        .append_audit(&entry("1341234567", AuditKind::Refused, vec![]))
+        .unwrap();
+    assert!(b > a);
+    let got = s.audit_entry(a).unwrap().unwrap();
+    assert_eq!(got.hit_person_ids, vec![42, 7]);
+    assert_eq!(got.staff_id.as_deref(), Some("受付01"));
+    let mine = s
+        .list_audit(&AuditFilter {
+            facility: Some(CLINIC.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    let all = s.list_audit(&AuditFilter::default()).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].id, b, "newest first");
+    let refused = s
+        .list_audit(&AuditFilter {
+            kind: Some(AuditKind::Refused),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+}
+
+#[test]
+fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex() {
+    let (_d, s) = sqlite();
+    let hasher = MyNumberHasher::new(b"conformance-key-123").unwrap();
+    let d = |x: &str| NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap();
+    let person = |name: &str, kana: &str, sex: Sex, birth: &str| Person {
+        name: name.into(),
+        name_kana: kana.into(),
+        sex,
+        birthdate: d(birth),
+        post_number: None,
+        address: Some("東京都千代田区千代田1-1".into()),
+    };
+    let mut tx = s.begin_import().unwrap();
+    let mut ids = Vec::new();
+    for (i, p) in [
+        person("田中　太郎", "タナカ　タロウ", Sex::Male, "1980-04-02"),
+        person("田中　太郎", "タナカ　タロウ", Sex::Male, "1980-04-03"),
+        person("田中　太郎", "タナカ　タロウ", Sex::Female, "1980-04-02"),
+        person("田仲　太郎", "タナカ　タロウ", Sex::Male, "1980-04-02"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let h = hasher.hash(&MyNumber::from_first11(&[(i as u8) + 1; 11]).unwrap());
+        ids.push(tx.insert_person(&h, p).unwrap());
+    }
+    tx.commit().unwrap();
+    let q = |kana_key: Option<&str>, name_key: Option<&str>| PersonQuery {
+        birthdate: d("1980-04-02"),
+        sex: Sex::Male,
+        kana_key: kana_key.map(kana::kana_key),
+        name_key: name_key.map(kana::name_key),
+        limit: 10,
+    };
+    assert_eq!(
+        s.search_person_ids(&q(Some("ﾀﾅｶ ﾀﾛｳ"), None)).unwrap(),
+        vec![ids[0], ids[3]]
+    );
+    assert_eq!(
+        s.search_person_ids(&q(None, Some("田中 太郎"))).unwrap(),
+        vec![ids[0]]
+    );
+    assert_eq!(
+        s.search_person_ids(&q(Some("たなか たろう"), Some("田仲太郎")))
+            .unwrap(),
+        vec![ids[3]]
+    );
+    assert!(s.search_person_ids(&q(Some("タナカ"), None)).unwrap().is_empty());
+    assert!(matches!(
+        s.search_person_ids(&q(None, None)),
+        Err(StoreError::Conflict(_))
+    ));
+}
