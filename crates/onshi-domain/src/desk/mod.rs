@@ -103,11 +103,78 @@ pub fn parse_situation(json: &str) -> Result<Situation, DeskError> {
         } else {
             path
         };
-        DeskError::new(field, "json", e.into_inner().to_string())
+        let error = DeskError::new(field, "json", e.into_inner().to_string());
+        refine(json, error)
     })?;
     de.end()
         .map_err(|e| DeskError::new("(root)", "json", e.to_string()))?;
     Ok(situation)
+}
+
+/// Serde reads a tagged object (`{"status": "shown", …}`) as a whole, so an error inside it
+/// names only the object. Read the object's content again on its own to name the field in it.
+fn refine(json: &str, error: DeskError) -> DeskError {
+    let Ok(serde_json::Value::Object(root)) = serde_json::from_str::<serde_json::Value>(json)
+    else {
+        return error;
+    };
+    let field = error.field.as_str();
+    let (object, tag, expected) = match field {
+        "outage_mode.search" => (
+            root.get("outage_mode").and_then(|m| m.get("search")),
+            "result",
+            "found",
+        ),
+        _ => (root.get(field), "status", "shown"),
+    };
+    let Some(serde_json::Value::Object(object)) = object else {
+        return error;
+    };
+    if object.get(tag).and_then(|t| t.as_str()) != Some(expected) {
+        return error;
+    }
+    let mut content = object.clone();
+    content.remove(tag);
+    let content = serde_json::Value::Object(content);
+    let inner = match field {
+        "my_number_card" => content_error::<CardAtDesk>(content),
+        "moushitatesho" => content_error::<Moushitatesho>(content),
+        "outage_mode.search" => content_error::<FoundContent>(content),
+        "portal_screen"
+        | "shikaku_kakuninsho"
+        | "insurance_card"
+        | "shikaku_joho_oshirase"
+        | "prescription" => content_error::<DocumentShown>(content),
+        _ => None,
+    };
+    match inner {
+        Some((path, message)) if !path.is_empty() => {
+            DeskError::new(format!("{field}.{path}"), "json", message)
+        }
+        Some((_, message)) => DeskError::new(field, "json", message),
+        None => error,
+    }
+}
+
+/// The content of `{"result": "found", …}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FoundContent {
+    #[serde(rename = "qualification")]
+    _qualification: QualificationSeen,
+}
+
+fn content_error<T: serde::de::DeserializeOwned>(
+    content: serde_json::Value,
+) -> Option<(String, String)> {
+    match serde_path_to_error::deserialize::<_, T>(content) {
+        Ok(_) => None,
+        Err(e) => {
+            let path = e.path().to_string();
+            let path = if path == "." { String::new() } else { path };
+            Some((path, e.into_inner().to_string()))
+        }
+    }
 }
 
 /// Parses and assesses in one go (what `onshi assess` and `POST /v1/assess` do).
