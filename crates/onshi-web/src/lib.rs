@@ -25,6 +25,7 @@ use onshi_store::{ChipStore, Facility, FacilityStore, HistoryFilter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub mod assess;
 pub mod outage;
 
 /// The OpenAPI document, checked in under docs/api/.
@@ -177,6 +178,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/confirmations", get(list_confirmations))
         .route("/v1/reader/confirm", post(reader_confirm))
         .merge(outage::routes())
+        .merge(assess::routes())
         .with_state(state)
 }
 

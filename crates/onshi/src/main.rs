@@ -1,5 +1,6 @@
 //! `onshi`: the command line over the onshi crates. See README.md for the commands.
 
+mod assess_cmd;
 mod bench;
 mod demo;
 mod keys;
@@ -43,6 +44,8 @@ enum Cmd {
     Facility(FacilityCmd),
     /// Benchmarks that print their figures.
     Bench(bench::BenchArgs),
+    /// The desk's decision engine: situation JSON on stdin, decision JSON on stdout.
+    Assess(assess_cmd::AssessArgs),
 }
 
 #[derive(Args)]
@@ -145,6 +148,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("{token}");
         }
         Cmd::Bench(a) => bench::run(a)?,
+        Cmd::Assess(a) => return assess_cmd::run(a),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
