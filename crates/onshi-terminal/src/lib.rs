@@ -17,6 +17,7 @@
 
 pub mod answer;
 pub mod api;
+pub mod cli;
 pub mod client;
 pub mod exchange;
 pub mod reader;

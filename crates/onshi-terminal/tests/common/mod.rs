@@ -1,0 +1,215 @@
+//! Shared by the terminal's integration tests: a real central (the HTTP server of onshi-web
+//! over SQLite with the fixture registry) on a random loopback port, and a real terminal
+//! process (`onshi-terminal terminal …`) on a temporary exchange folder.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use onshi_card::PinHasher;
+use onshi_central::fixture::{self, Fixture};
+use onshi_central::import::{self, Input};
+use onshi_central::{Central, SystemClock};
+use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
+use onshi_store::{Facility, FacilityStore, SqliteStore};
+
+pub const CLINIC: &str = "1311234567";
+pub const TOKEN: &str = "tok-clinic";
+pub const DAY: &str = "20261125";
+
+pub struct CentralServer {
+    pub base: String,
+    pub fx: Fixture,
+    pub store: Arc<SqliteStore>,
+    pub pins: PinHasher,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the central on a random port in this process (needs a tokio runtime).
+pub async fn start_central() -> CentralServer {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
+    let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
+    let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let fx = fixture::build();
+    let report = import::import(
+        store.as_ref(),
+        &hasher,
+        &pins,
+        Some(Input {
+            name: "q.csv".into(),
+            reader: fx.qualifications_csv.as_bytes(),
+        }),
+        Some(Input {
+            name: "c.csv".into(),
+            reader: fx.cards_csv.as_bytes(),
+        }),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(report.committed, "fixture import: {:?}", report.errors);
+    store
+        .upsert_facility(
+            &Facility {
+                code: MedicalInstitutionCode::parse(CLINIC).unwrap(),
+                name: "clinic".into(),
+            },
+            &onshi_web::token_hash(TOKEN),
+        )
+        .unwrap();
+    let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
+    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
+    CentralServer {
+        base: format!("http://{addr}"),
+        fx,
+        store,
+        pins,
+        _dir: dir,
+    }
+}
+
+/// A terminal process; killed when dropped.
+pub struct TerminalProc {
+    pub child: Child,
+    pub dir: PathBuf,
+    pub api: String,
+}
+
+impl Drop for TerminalProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn exchange(dir: &Path) -> onshi_terminal::Exchange {
+    onshi_terminal::Exchange::new(dir)
+}
+
+/// Starts `onshi-terminal terminal` against `central` on `dir` and waits until its API is up.
+pub fn start_terminal(central: &str, dir: &Path, extra: &[&str]) -> TerminalProc {
+    let info = exchange(dir).info_path();
+    let _ = std::fs::remove_file(&info);
+    let child = Command::new(env!("CARGO_BIN_EXE_onshi-terminal"))
+        .args([
+            "terminal",
+            "--central",
+            central,
+            "--facility",
+            CLINIC,
+            "--exchange",
+        ])
+        .arg(dir)
+        .args(["--token", TOKEN])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn onshi-terminal");
+    let start = Instant::now();
+    loop {
+        if let Ok(raw) = std::fs::read(&info)
+            && let Ok(i) = serde_json::from_slice::<onshi_terminal::TerminalInfo>(&raw)
+            && i.pid == child.id()
+        {
+            return TerminalProc {
+                child,
+                dir: dir.to_path_buf(),
+                api: i.api,
+            };
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "terminal did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes a request file the way a careful receipt computer does (temp name, then rename).
+pub fn put_request(dir: &Path, name: &str, bytes: &[u8]) {
+    let req = exchange(dir).req;
+    let tmp = req.join(format!(".{name}.part"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, req.join(name)).unwrap();
+}
+
+/// Waits (bounded) for the answer to `request_name`.
+pub async fn wait_answer(dir: &Path, request_name: &str, within: Duration) -> Vec<u8> {
+    let res = exchange(dir)
+        .res
+        .join(onshi_formats::terminal_xml::response_file_name(request_name).unwrap());
+    let start = Instant::now();
+    loop {
+        if let Ok(b) = std::fs::read(&res) {
+            return b;
+        }
+        assert!(
+            start.elapsed() < within,
+            "no answer for {request_name} within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A single-confirmation request (照会区分 2) in UTF-8 or Shift_JIS.
+pub fn single_request(
+    insurer: &str,
+    symbol: &str,
+    number: &str,
+    branch: &str,
+    birth: &str,
+    sjis: bool,
+) -> Vec<u8> {
+    let text = format!(
+        r#"<?xml version="1.0" encoding="{}" standalone="no"?>
+<XmlMsg>
+  <MessageHeader>
+    <QualificationConfirmationDate>{DAY}</QualificationConfirmationDate>
+    <MedicalInstitutionCode>{CLINIC}</MedicalInstitutionCode>
+    <ArbitraryFileIdentifier>テスト-1</ArbitraryFileIdentifier>
+  </MessageHeader>
+  <MessageBody>
+    <QualificationConfirmSearchInfo>
+      <InsurerNumber>{insurer}</InsurerNumber>
+      <InsuredCardSymbol>{symbol}</InsuredCardSymbol>
+      <InsuredIdentificationNumber>{number}</InsuredIdentificationNumber>
+      <InsuredBranchNumber>{branch}</InsuredBranchNumber>
+      <Birthdate>{birth}</Birthdate>
+      <LimitApplicationCertificateRelatedConsFlg>0</LimitApplicationCertificateRelatedConsFlg>
+    </QualificationConfirmSearchInfo>
+  </MessageBody>
+</XmlMsg>
+"#,
+        if sjis { "Shift_JIS" } else { "UTF-8" }
+    );
+    if sjis {
+        onshi_formats::terminal_xml::encode_text(
+            &text,
+            onshi_formats::terminal_xml::Encoding::ShiftJis,
+        )
+        .unwrap()
+    } else {
+        text.into_bytes()
+    }
+}
+
+/// POSTs a reader session to the terminal's API.
+pub async fn place(api: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{api}/v1/reader/place"))
+        .json(&body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap())
+}
