@@ -39,7 +39,9 @@ impl Exchange {
         for d in [&self.req, &self.res, &self.face, &self.data] {
             std::fs::create_dir_all(d)?;
         }
-        for d in [&self.res, &self.face] {
+        // temporary answer files in res/ belong to the journal (see `Terminal::handle_file`);
+        // only the face folder's are swept here
+        for d in [&self.face] {
             for e in std::fs::read_dir(d)?.flatten() {
                 let n = e.file_name();
                 let n = n.to_string_lossy();
@@ -98,4 +100,25 @@ pub fn is_request_name(name: &str) -> bool {
         && name.is_char_boundary(name.len() - 4)
         && name[name.len() - 4..].eq_ignore_ascii_case(".xml")
         && name.contains("req")
+}
+
+/// The fixed temporary name of the answer `res_name` (one per answer, so that after a crash
+/// the terminal can tell whether the answer was already moved into place).
+pub fn staging_name(res_name: &str) -> String {
+    format!(".{res_name}.tmp")
+}
+
+/// Writes the staging file of an answer and fsyncs it.
+pub fn stage(dir: &Path, res_name: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    let tmp = dir.join(staging_name(res_name));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(tmp)
+}
+
+/// Moves a staged answer into place and fsyncs the folder.
+pub fn publish(dir: &Path, res_name: &str) -> std::io::Result<()> {
+    std::fs::rename(dir.join(staging_name(res_name)), dir.join(res_name))?;
+    File::open(dir)?.sync_all()
 }

@@ -284,35 +284,52 @@ impl Terminal {
             return Ok(());
         };
         let hash = hex::encode(Sha256::digest(&bytes));
-        let res_path = inner.ex.res.join(&res_name);
-        // Answered before (crash after writing the answer, or the answer already taken)?
-        if res_path.exists() || inner.store.was_answered(name, &hash)? {
-            self.finish_request(&req_path, name, &hash, &res_name, "1")?;
-            return Ok(());
+        let res_dir = &inner.ex.res;
+        let res_path = res_dir.join(&res_name);
+        let io = |p: &Path| {
+            let path = p.display().to_string();
+            move |source| TerminalError::Io { path, source }
+        };
+        // Exactly once, across crashes. The order is: staging file written and fsynced →
+        // journal 'staged' → staging file renamed into res/ → journal 'done' → request removed.
+        // A restart looks at where the last run stopped.
+        match inner.store.journal_state(name, &hash)?.as_deref() {
+            Some("done") => return self.remove_request(&req_path),
+            Some(_) => {
+                // staged: if the staging file is still there, the rename did not happen yet;
+                // if it is gone, the answer was published (and perhaps already taken).
+                let staged = res_dir.join(exchange::staging_name(&res_name));
+                if staged.exists() && !res_path.exists() {
+                    exchange::publish(res_dir, &res_name).map_err(io(&res_path))?;
+                }
+                self.mark_done(name, &hash, &res_name)?;
+                return self.remove_request(&req_path);
+            }
+            None => {}
+        }
+        if res_path.exists() {
+            // answered by an earlier run whose journal entry was lost, or by hand
+            self.mark_done(name, &hash, &res_name)?;
+            return self.remove_request(&req_path);
         }
         let (out, segment) = self.answer(name, &bytes, &hash).await;
-        exchange::write_atomic(&inner.ex.res, &res_name, &out).map_err(|source| {
-            TerminalError::Io {
-                path: res_path.display().to_string(),
-                source,
-            }
-        })?;
-        self.finish_request(&req_path, name, &hash, &res_name, &segment)?;
-        Ok(())
+        exchange::stage(res_dir, &res_name, &out).map_err(io(&res_path))?;
+        inner
+            .store
+            .set_journal(name, &hash, &res_name, &self.now_iso(), &segment, "staged")?;
+        exchange::publish(res_dir, &res_name).map_err(io(&res_path))?;
+        self.mark_done(name, &hash, &res_name)?;
+        self.remove_request(&req_path)
     }
 
-    fn finish_request(
-        &self,
-        req_path: &Path,
-        name: &str,
-        hash: &str,
-        res_name: &str,
-        segment: &str,
-    ) -> Result<(), TerminalError> {
-        let at = self.now_iso();
-        self.inner
+    fn mark_done(&self, name: &str, hash: &str, res_name: &str) -> Result<(), TerminalError> {
+        Ok(self
+            .inner
             .store
-            .mark_answered(name, hash, res_name, &at, segment)?;
+            .set_journal(name, hash, res_name, &self.now_iso(), "", "done")?)
+    }
+
+    fn remove_request(&self, req_path: &Path) -> Result<(), TerminalError> {
         match std::fs::remove_file(req_path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

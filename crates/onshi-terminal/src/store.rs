@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS answered (
   response_file TEXT NOT NULL,
   answered_at TEXT NOT NULL,
   segment_of_result TEXT NOT NULL,
+  -- 'staged': the answer's staging file is written, its move into res/ may or may not have
+  -- happened; 'done': answered
+  state TEXT NOT NULL,
   PRIMARY KEY (file_name, request_hash)
 );
 CREATE TABLE IF NOT EXISTS history (
@@ -170,30 +173,34 @@ impl TerminalStore {
         f(&mut c)
     }
 
-    pub fn was_answered(&self, file_name: &str, hash: &str) -> Result<bool> {
+    /// The journal state of a request (`staged` or `done`), `None` when never answered.
+    pub fn journal_state(&self, file_name: &str, hash: &str) -> Result<Option<String>> {
         self.with(|c| {
             Ok(c.query_row(
-                "SELECT 1 FROM answered WHERE file_name = ?1 AND request_hash = ?2",
+                "SELECT state FROM answered WHERE file_name = ?1 AND request_hash = ?2",
                 params![file_name, hash],
-                |_| Ok(()),
+                |r| r.get(0),
             )
-            .optional()?
-            .is_some())
+            .optional()?)
         })
     }
 
-    pub fn mark_answered(
+    /// Records the journal state of a request's answer.
+    pub fn set_journal(
         &self,
         file_name: &str,
         hash: &str,
         response_file: &str,
         at: &str,
         segment: &str,
+        state: &str,
     ) -> Result<()> {
         self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO answered (file_name, request_hash, response_file, answered_at, segment_of_result) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![file_name, hash, response_file, at, segment],
+                "INSERT INTO answered (file_name, request_hash, response_file, answered_at, segment_of_result, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(file_name, request_hash) DO UPDATE SET state = ?6",
+                params![file_name, hash, response_file, at, segment, state],
             )?;
             Ok(())
         })
