@@ -4,6 +4,7 @@ mod assess_cmd;
 mod bench;
 mod demo;
 mod keys;
+mod outage_cmd;
 mod progress;
 
 use std::fs::File;
@@ -42,6 +43,9 @@ enum Cmd {
     /// Facilities known to the central.
     #[command(subcommand)]
     Facility(FacilityCmd),
+    /// Call-centre operators of the system-outage mode (R13).
+    #[command(subcommand)]
+    Operator(outage_cmd::OperatorCmd),
     /// Benchmarks that print their figures.
     Bench(bench::BenchArgs),
     /// The desk's decision engine: situation JSON on stdin, decision JSON on stdout.
@@ -100,6 +104,8 @@ enum FacilityCmd {
         #[arg(long)]
         name: String,
     },
+    /// Register a facility's call-back phone number (system-outage mode, R13).
+    Phone(outage_cmd::PhoneArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -147,6 +153,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let token = add_facility(&store, &code, &name)?;
             println!("{token}");
         }
+        Cmd::Facility(FacilityCmd::Phone(a)) => outage_cmd::run_phone(a)?,
+        Cmd::Operator(c) => outage_cmd::run_operator(c)?,
         Cmd::Bench(a) => bench::run(a)?,
         Cmd::Assess(a) => return assess_cmd::run(a),
     }
@@ -311,7 +319,8 @@ fn registry_import(
 /// Builds the application state over an SQLite store.
 pub(crate) fn app_state(store: Arc<SqliteStore>, keys: keys::Keys) -> onshi_web::AppState {
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    onshi_web::AppState::new(central, store.clone(), store, keys.pins)
+    onshi_web::AppState::new(central, store.clone(), store.clone(), keys.pins)
+        .with_outage_store(store)
 }
 
 fn run_central(a: CentralArgs) -> Result<()> {
