@@ -111,6 +111,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             return Ok(());
         }
         let state = crate::app_state(store, keys);
+        crate::terminal_cmd::start_demo_terminals(&a.data, &state, &[CLINIC.0, PHARMACY.0]).await?;
         onshi_web::serve(listener, state, crate::shutdown_signal()).await?;
         Ok(())
     })

@@ -6,6 +6,7 @@ mod demo;
 mod keys;
 mod outage_cmd;
 mod progress;
+mod terminal_cmd;
 
 use std::fs::File;
 use std::io::BufReader;
@@ -50,6 +51,11 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// The desk's decision engine: situation JSON on stdin, decision JSON on stdout.
     Assess(assess_cmd::AssessArgs),
+    /// One facility's qualification-confirmation terminal (req/res/face folders), or its history.
+    Terminal(onshi_terminal::cli::TerminalCmd),
+    /// The emulated face-auth card reader of a running terminal.
+    #[command(subcommand)]
+    Reader(terminal_cmd::ReaderCmd),
 }
 
 #[derive(Args)]
@@ -157,6 +163,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Operator(c) => outage_cmd::run_operator(c)?,
         Cmd::Bench(a) => bench::run(a)?,
         Cmd::Assess(a) => return assess_cmd::run(a),
+        Cmd::Terminal(t) => return terminal_cmd::run_terminal(t),
+        Cmd::Reader(r) => return terminal_cmd::run_reader(r),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
