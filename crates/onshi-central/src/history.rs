@@ -174,7 +174,7 @@ mod tests {
             birthdate: None,
             kana_key: None,
             outcome: i.to_string(),
-            result: serde_json::Value::Null,
+            result: serde_json::value::to_raw_value(&serde_json::Value::Null).unwrap(),
         }
     }
 

@@ -369,7 +369,8 @@ impl Central {
                 .as_ref()
                 .map(|p| kana::kana_key(&p.person.name_kana)),
             outcome,
-            result: serde_json::to_value(&resp).unwrap_or(serde_json::Value::Null),
+            result: serde_json::value::to_raw_value(&resp)
+                .map_err(|e| StoreError::Corrupt(format!("serializing a response: {e}")))?,
         };
         resp.confirmation_id = self.history.append(entry).await?;
         Ok(resp)
@@ -385,9 +386,15 @@ impl Central {
         let mut rows = self
             .history_store
             .list_confirmations(facility.as_str(), filter)?;
+        // The stored response was serialized before its id was assigned: put the id in.
         for r in &mut rows {
-            if let Some(obj) = r.result.as_object_mut() {
+            if let Ok(mut v) = serde_json::from_str::<serde_json::Value>(r.result.get())
+                && let Some(obj) = v.as_object_mut()
+            {
                 obj.insert("confirmation_id".into(), r.id.into());
+                if let Ok(raw) = serde_json::value::to_raw_value(&v) {
+                    r.result = raw;
+                }
             }
         }
         Ok(rows)

@@ -82,7 +82,7 @@ pub struct Facility {
 }
 
 /// One entry of a facility's confirmation history (資格確認履歴, R6).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConfirmationEntry {
     /// assigned by the store
     pub id: i64,
@@ -101,8 +101,8 @@ pub struct ConfirmationEntry {
     pub kana_key: Option<String>,
     /// "1".."5" (資格有効性) or an error class such as "pin_locked"
     pub outcome: String,
-    /// the response as returned, JSON
-    pub result: serde_json::Value,
+    /// the response as returned, JSON (serialized once, by the caller)
+    pub result: Box<serde_json::value::RawValue>,
 }
 
 /// Filter for listing a facility's history. `facility` is mandatory: a facility never sees

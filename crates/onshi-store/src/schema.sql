@@ -77,21 +77,3 @@ CREATE TABLE IF NOT EXISTS facility (
     token_hash TEXT NOT NULL UNIQUE
 );
 
--- 資格確認履歴: append-only.
-CREATE TABLE IF NOT EXISTS confirmation (
-    id                       INTEGER PRIMARY KEY,
-    facility                 TEXT NOT NULL,
-    processed_at             TEXT NOT NULL,
-    confirmation_date        TEXT NOT NULL,
-    reference_classification TEXT NOT NULL,
-    identity_method          TEXT,
-    staff_id                 TEXT,
-    card_serial              TEXT,
-    person_id                INTEGER,
-    birthdate                TEXT,
-    kana_key                 TEXT,
-    outcome                  TEXT NOT NULL,
-    result                   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS confirmation_by_facility_date ON confirmation (facility, confirmation_date);
-CREATE INDEX IF NOT EXISTS confirmation_by_facility_person ON confirmation (facility, kana_key, birthdate);

@@ -26,12 +26,82 @@ use crate::{
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
+const HISTORY_SCHEMA: &str = include_str!("history.sql");
 
-/// SQLite-backed store.
+/// The history file that belongs to a registry file: `central.sqlite` →
+/// `central.history.sqlite`.
+pub fn history_path(registry: &Path) -> PathBuf {
+    let stem = registry
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "onshi".into());
+    registry.with_file_name(format!("{stem}.history.sqlite"))
+}
+
+/// SQLite-backed store: the registry file and, beside it, the history file (see
+/// [`history_path`]). Each has one writer connection, a pool of readers and a background
+/// checkpointer.
 pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    history_path: PathBuf,
+    history_writer: Mutex<Connection>,
+    history_readers: Mutex<Vec<Connection>>,
+    _checkpointers: [Checkpointer; 2],
+}
+
+/// Reads map the file instead of copying pages: a commit to the history invalidates every
+/// reader's page cache, and mapped pages make re-reading the registry pages cheap.
+const MMAP_SIZE: i64 = 0;
+
+/// How often the background checkpointer moves the WAL into the database file. Commits never
+/// wait for a checkpoint (the writer's automatic checkpoint is off).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+struct Checkpointer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
+    let conn = open_conn(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let handle = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let tick = std::time::Duration::from_millis(50);
+            let mut waited = std::time::Duration::ZERO;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                waited += tick;
+                if waited >= CHECKPOINT_EVERY {
+                    waited = std::time::Duration::ZERO;
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                    }
+                }
+            }
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        })?;
+    Ok(Checkpointer {
+        stop,
+        handle: Some(handle),
+    })
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -55,8 +125,53 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     c.busy_timeout(std::time::Duration::from_secs(10))?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
+    c.query_row(&format!("PRAGMA mmap_size={MMAP_SIZE}"), [], |_| Ok(()))?;
+    c.pragma_update(None, "cache_size", -65536)?;
     c.set_prepared_statement_cache_capacity(64);
     Ok(c)
+}
+
+/// Opens the writer connection of a file in WAL mode with `schema` applied and the automatic
+/// checkpoint off (the background checkpointer does it).
+fn open_writer(path: &Path, schema: &str) -> Result<Connection> {
+    let w = open_conn(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let mode: String = w.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Conflict(format!(
+            "could not switch {} to WAL (got {mode})",
+            path.display()
+        )));
+    }
+    w.execute_batch(schema)?;
+    w.pragma_update(None, "wal_autocheckpoint", 0)?;
+    Ok(w)
+}
+
+fn with_pooled<T>(
+    pool: &Mutex<Vec<Connection>>,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let conn = pool.lock().map_err(|_| poisoned())?.pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => open_conn(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?,
+    };
+    let out = f(&conn);
+    if let Ok(mut p) = pool.lock()
+        && p.len() < 16
+    {
+        p.push(conn);
+    }
+    out
 }
 
 impl SqliteStore {
@@ -68,25 +183,21 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(dir)?;
         }
-        let w = open_conn(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        let mode: String = w.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Conflict(format!(
-                "could not switch {} to WAL (got {mode})",
-                path.display()
-            )));
-        }
-        w.execute_batch(SCHEMA)?;
+        let w = open_writer(&path, SCHEMA)?;
         w.execute_batch(crate::outage::SCHEMA)?;
+        let history_path = history_path(&path);
+        let hw = open_writer(&history_path, HISTORY_SCHEMA)?;
         Ok(SqliteStore {
+            _checkpointers: [
+                start_checkpointer(&path)?,
+                start_checkpointer(&history_path)?,
+            ],
             path,
             writer: Mutex::new(w),
             readers: Mutex::new(Vec::new()),
+            history_path,
+            history_writer: Mutex::new(hw),
+            history_readers: Mutex::new(Vec::new()),
         })
     }
 
@@ -95,21 +206,16 @@ impl SqliteStore {
     }
 
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self.readers.lock().map_err(|_| poisoned())?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => open_conn(
-                &self.path,
-                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?,
-        };
-        let out = f(&conn);
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < 16
-        {
-            pool.push(conn);
-        }
-        out
+        with_pooled(&self.readers, &self.path, f)
+    }
+
+    fn with_history_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        with_pooled(&self.history_readers, &self.history_path, f)
+    }
+
+    /// The history file beside the registry file.
+    pub fn history_file(&self) -> &Path {
+        &self.history_path
     }
 
     fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -296,7 +402,11 @@ impl RegistryRead for SqliteStore {
                 qualifications: n("qualification")?,
                 cards: n("card")?,
                 insurers: n("insurer")?,
-                confirmations: n("confirmation")?,
+                confirmations: self.with_history_reader(|h| {
+                    Ok(h.query_row("SELECT count(*) FROM confirmation", [], |r| {
+                        r.get::<_, i64>(0)
+                    })? as u64)
+                })?,
             })
         })
     }
@@ -304,7 +414,8 @@ impl RegistryRead for SqliteStore {
 
 impl HistoryStore for SqliteStore {
     fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
-        self.with_writer(|w| {
+        let mut w = self.history_writer.lock().map_err(|_| poisoned())?;
+        {
             let tx = w.transaction()?;
             let mut ids = Vec::with_capacity(batch.len());
             {
@@ -327,14 +438,14 @@ impl HistoryStore for SqliteStore {
                         e.birthdate.map(iso),
                         e.kana_key,
                         e.outcome,
-                        e.result.to_string(),
+                        e.result.get(),
                     ])?;
                     ids.push(tx.last_insert_rowid());
                 }
             }
             tx.commit()?;
             Ok(ids)
-        })
+        }
     }
 
     fn list_confirmations(
@@ -376,7 +487,7 @@ impl HistoryStore for SqliteStore {
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
         args.push(i64::from(f.limit.unwrap_or(100).min(1000)).into());
-        self.with_reader(|c| {
+        self.with_history_reader(|c| {
             let mut st = c.prepare_cached(&sql)?;
             let mut rows = st.query(rusqlite::params_from_iter(args))?;
             let mut out = Vec::new();
@@ -403,7 +514,8 @@ impl HistoryStore for SqliteStore {
                     birthdate: opt_date_col(bd)?,
                     kana_key: r.get(10)?,
                     outcome: r.get(11)?,
-                    result: serde_json::from_str(&res).map_err(|e| corrupt("result", e))?,
+                    result: serde_json::value::RawValue::from_string(res)
+                        .map_err(|e| corrupt("result", e))?,
                 });
             }
             Ok(out)
@@ -461,7 +573,7 @@ impl ChipStore for SqliteStore {
             let tx = w.transaction()?;
             if ok {
                 tx.execute(
-                    "UPDATE chip SET failures = 0 WHERE serial = ?1 AND locked = 0",
+                    "UPDATE chip SET failures = 0 WHERE serial = ?1 AND locked = 0 AND failures <> 0",
                     [serial],
                 )?;
             } else {

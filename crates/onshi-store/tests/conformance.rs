@@ -67,7 +67,7 @@ fn entry(fac: &str, date: &str, outcome: &str) -> ConfirmationEntry {
         birthdate: Some(d("1980-04-02")),
         kana_key: Some("タナカタロウ".into()),
         outcome: outcome.into(),
-        result: serde_json::json!({"ok": true}),
+        result: serde_json::value::to_raw_value(&serde_json::json!({"ok": true})).unwrap(),
     }
 }
 

@@ -37,7 +37,7 @@ pub struct AppState {
     pub central: Central,
     pub facilities: Arc<dyn FacilityStore>,
     pub chips: Arc<dyn ChipStore>,
-    pub pins: PinHasher,
+    pub pins: Arc<PinHasher>,
     token_cache: Arc<RwLock<HashMap<String, Facility>>>,
     outage: Option<outage::OutageApp>,
 }
@@ -53,7 +53,7 @@ impl AppState {
             central,
             facilities,
             chips,
-            pins,
+            pins: Arc::new(pins),
             token_cache: Arc::new(RwLock::new(HashMap::new())),
             outage: None,
         }

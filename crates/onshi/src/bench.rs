@@ -43,12 +43,32 @@ struct Figures {
     secs: f64,
     p50_us: u64,
     p99_us: u64,
+    /// CPU time (user + system) this process spent, server and client together
+    cpu_secs: f64,
 }
 
 impl Figures {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.secs
     }
+    /// CPU microseconds per request: stable on a busy machine, where wall-clock rates are not.
+    fn cpu_us(&self) -> f64 {
+        self.cpu_secs * 1e6 / self.requests.max(1) as f64
+    }
+}
+
+/// This process's CPU time so far (user + system), from /proc/self/stat.
+fn process_cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // fields after the parenthesised command: state is field 3, utime 14, stime 15
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
@@ -57,15 +77,18 @@ pub fn run(a: BenchArgs) -> Result<()> {
         let db = prepare(&a, n)?;
         let (health, confirm) = measure(&a, &db)?;
         println!(
-            "persons={n:>9} healthz: {:>9.0} req/s p50 {:>5} µs p99 {:>6} µs | card confirm (face): {:>9.0} /s p50 {:>5} µs p99 {:>6} µs errors {} | ratio {:.2}",
+            "persons={n:>9} healthz: {:>9.0} req/s p50 {:>5} µs p99 {:>6} µs cpu {:>5.1} µs/req | card confirm (face): {:>9.0} /s p50 {:>5} µs p99 {:>6} µs cpu {:>5.1} µs/req errors {} | ratio {:.2} (by cpu {:.2})",
             health.rate(),
             health.p50_us,
             health.p99_us,
+            health.cpu_us(),
             confirm.rate(),
             confirm.p50_us,
             confirm.p99_us,
+            confirm.cpu_us(),
             confirm.errors,
-            confirm.rate() / health.rate()
+            confirm.rate() / health.rate(),
+            health.cpu_us() / confirm.cpu_us()
         );
         rows.push((n, health, confirm));
     }
@@ -197,6 +220,7 @@ async fn load(
     reqs: Arc<Vec<Vec<u8>>>,
 ) -> Result<Figures> {
     let start = Instant::now();
+    let cpu0 = process_cpu_secs();
     let deadline = start + dur;
     let mut tasks = Vec::new();
     for i in 0..concurrency {
@@ -230,6 +254,7 @@ async fn load(
         errors += e;
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu_secs = process_cpu_secs() - cpu0;
     all.sort_unstable();
     let pct = |p: f64| -> u64 {
         if all.is_empty() {
@@ -244,6 +269,7 @@ async fn load(
         secs,
         p50_us: pct(0.50),
         p99_us: pct(0.99),
+        cpu_secs,
     })
 }
 

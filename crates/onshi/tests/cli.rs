@@ -172,7 +172,7 @@ async fn acknowledged_confirmations_survive_a_killed_central() {
     // kill -9: no chance to flush anything
     server.0.kill().unwrap();
     server.0.wait().unwrap();
-    let conn = rusqlite::Connection::open(&db).unwrap();
+    let conn = rusqlite::Connection::open(onshi_store::sqlite::history_path(&db)).unwrap();
     for id in &acked {
         let n: i64 = conn
             .query_row(
