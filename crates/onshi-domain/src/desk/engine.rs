@@ -15,7 +15,7 @@
 
 use chrono::NaiveDate;
 
-use super::calendar::{Calendar, OQS_FULL_OPERATION};
+use super::calendar::{Calendar, DatedRuleId, OQS_FULL_OPERATION};
 use super::decision::{
     Claim, ClaimBasis, Confirmation, ConfirmationSource, Decision, FailureClass, Identity, Note,
     Share, ShareSource, Step, StepOffer, rule_number,
@@ -703,7 +703,13 @@ impl<'a> Walk<'a> {
         if settle_oral && let Some(rp) = &s.returning_patient {
             return self.settle_returning(&rp.known_qualification, card_holder_case);
         }
-        if card_holder_case {
+        if card_holder_case && !cal.allows(DatedRuleId::Notice0710) {
+            // Before 保発0710第1号 there was no 申立書: R16 as before it.
+            self.note(
+                "R10",
+                "被保険者資格申立書の運用は保発0710第1号（2023-07-10）からです。",
+            );
+        } else if card_holder_case {
             match &s.moushitatesho {
                 Presented::NotAsked => {
                     stage3.push(StepOffer::new(Step::AskMoushitatesho, &["R10"]))

@@ -872,6 +872,19 @@ fn r10_moushitatesho_share_is_the_declared_one_for_70_plus() {
 }
 
 #[test]
+fn r10_no_moushitatesho_before_the_notice() {
+    let mut s = situation("2023-07-09");
+    s.my_number_card = face_ok(true);
+    s.online = online(QualificationValidity::NotFound, None);
+    s.insurance_card = Presented::Absent;
+    s.shikaku_kakuninsho = Presented::Absent;
+    let dec = decide(&s);
+    assert_eq!(dec.next_step.step, Step::ChargeFull);
+    s.service_date = d("2023-07-10");
+    assert_eq!(decide(&s).next_step.step, Step::AskMoushitatesho);
+}
+
+#[test]
 fn r10_moushitatesho_birth_date_gives_the_share() {
     let mut s = situation("2025-06-10");
     s.birth_date = None;
