@@ -113,17 +113,20 @@ pub fn start_terminal(central: &str, dir: &Path, extra: &[&str]) -> TerminalProc
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn onshi-terminal");
+    // owned at once, so that a failed start still kills and reaps the process
+    let mut proc = TerminalProc {
+        child,
+        dir: dir.to_path_buf(),
+        api: String::new(),
+    };
     let start = Instant::now();
     loop {
         if let Ok(raw) = std::fs::read(&info)
             && let Ok(i) = serde_json::from_slice::<onshi_terminal::TerminalInfo>(&raw)
-            && i.pid == child.id()
+            && i.pid == proc.child.id()
         {
-            return TerminalProc {
-                child,
-                dir: dir.to_path_buf(),
-                api: i.api,
-            };
+            proc.api = i.api;
+            return proc;
         }
         assert!(
             start.elapsed() < Duration::from_secs(20),
