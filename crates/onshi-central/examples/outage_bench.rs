@@ -7,7 +7,7 @@
 //!
 //! 1. If the database has no persons, builds a synthetic registry of `--persons` through the
 //!    real bulk import (`import::import`, one transaction), from a CSV stream generated on the
-//!    fly: names drawn from 60 family × 60 given names (kanji with their kana), birth dates
+//!    fly: names drawn from 60 family × 30 given names per sex (kanji with their kana), birth dates
 //!    spread over 1920–2019, addresses in 47 prefectures, 8 insurers. Reused by later runs.
 //! 2. Opens it with the real `SqliteStore` (WAL, `synchronous=FULL`), registers a benchmark
 //!    facility and runs the activation procedure up to `enabled`.
