@@ -1,0 +1,99 @@
+//! The reception desk at a facility's terminal: visits (one record per reception, in the desk's
+//! own SQLite file beside the terminal's data), the 被保険者資格申立書 (R24–R27), and the clerk's
+//! Japanese web screens — the reader panel, the result, the confirmation history (R6), the
+//! guided fallback, the 申立書 entry and print, the share to charge.
+//!
+//! Every decision comes from the one engine, `onshi_domain::desk::assess`: a visit stores its
+//! situation, each screen records one more fact, and the engine says what to do next. The
+//! situation of any visit can be read as JSON (`/desk/visits/{id}/situation.json`) and given
+//! to `onshi assess`, which answers the same.
+//!
+//! Boundary: the desk reaches the card reader and the history only through
+//! [`onshi_terminal::Terminal`]; it never sees a PIN except to pass it to the reader session
+//! (the chip checks it, `onshi-card`).
+
+pub mod html;
+pub mod moushitatesho;
+pub mod print;
+pub mod visits;
+mod web;
+
+use std::path::Path;
+
+use axum::Router;
+use onshi_domain::desk::FacilityType;
+use onshi_terminal::Terminal;
+
+pub use visits::{Visit, VisitError, VisitStore, purge};
+
+/// The file of the desk's visits inside the terminal's data folder.
+pub const VISITS_FILE: &str = "desk.sqlite";
+
+/// What the desk's screens need.
+#[derive(Clone)]
+pub struct Desk {
+    pub terminal: Terminal,
+    pub visits: VisitStore,
+    pub facility: FacilityType,
+}
+
+/// Clinic or pharmacy from the 医療機関コード's 点数表 digit (4 = 調剤).
+pub fn facility_type(code: &str) -> FacilityType {
+    if code.as_bytes().get(2) == Some(&b'4') {
+        FacilityType::Pharmacy
+    } else {
+        FacilityType::Clinic
+    }
+}
+
+impl Desk {
+    /// Opens the desk of a terminal; its visits live in `desk.sqlite` in the terminal's data
+    /// folder.
+    pub fn open(terminal: Terminal) -> Result<Self, VisitError> {
+        let path = terminal.exchange().data.join(VISITS_FILE);
+        Self::open_at(terminal, &path)
+    }
+
+    pub fn open_at(terminal: Terminal, path: &Path) -> Result<Self, VisitError> {
+        let visits = VisitStore::open(path)?;
+        let facility = facility_type(terminal.config().facility.as_str());
+        Ok(Desk {
+            terminal,
+            visits,
+            facility,
+        })
+    }
+}
+
+/// The desk's screens under `/desk/`.
+pub fn router(desk: Desk) -> Router {
+    web::router(desk)
+}
+
+/// The desk's screens for a terminal, for the terminal's API to merge (`/desk/`). When the
+/// visit file cannot be opened, `/desk/` says so instead.
+pub fn routes(terminal: Terminal) -> Router {
+    match Desk::open(terminal) {
+        Ok(desk) => router(desk),
+        Err(e) => {
+            tracing::error!(error = %e, "desk not available");
+            let message = e.to_string();
+            Router::new().route(
+                "/desk/",
+                axum::routing::get(move || {
+                    let m = message.clone();
+                    async move {
+                        html::page(
+                            "受付",
+                            "",
+                            &format!(
+                                "<div class=\"errors\">受付画面を開けません: {}</div>",
+                                html::esc(&m)
+                            ),
+                        )
+                    }
+                }),
+            )
+        }
+    }
+}
