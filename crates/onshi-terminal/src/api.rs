@@ -35,8 +35,12 @@ pub fn router(t: Terminal) -> Router {
         .route("/v1/terminal", get(info))
         .route("/v1/reader/place", post(place))
         .route("/v1/history", get(history))
-        .with_state(t)
+        .with_state(t.clone())
+        .merge(EXTRA_ROUTES.get().map(|f| f(t)).unwrap_or_default())
 }
+
+/// Screens served beside the API (the reception desk, `onshi-desk`), set once per process.
+pub static EXTRA_ROUTES: std::sync::OnceLock<fn(Terminal) -> Router> = std::sync::OnceLock::new();
 
 async fn info(State(t): State<Terminal>) -> Response {
     let ex = t.exchange();

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub mod assess;
 pub mod outage;
+pub mod portal;
 
 /// The OpenAPI document, checked in under docs/api/.
 pub const OPENAPI: &str = include_str!("../../../docs/api/openapi.json");
@@ -179,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reader/confirm", post(reader_confirm))
         .merge(outage::routes())
         .merge(assess::routes())
+        .merge(portal::routes())
         .with_state(state)
 }
 

@@ -22,7 +22,10 @@ pub enum ReaderCmd {
 pub fn run_terminal(t: TerminalCmd) -> Result<ExitCode> {
     match t.sub {
         Some(TerminalSub::History(h)) => cli::history(&h)?,
-        None => cli::run_terminal(&t.run)?,
+        None => {
+            let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
+            cli::run_terminal(&t.run)?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -41,6 +44,7 @@ pub async fn start_demo_terminals(
     facilities: &[&str],
 ) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
+    let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
     println!("terminals (receipt computers write to req/, read res/ and face/):");
     for code in facilities {
         let facility = MedicalInstitutionCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -60,6 +64,7 @@ pub async fn start_demo_terminals(
             dir.display(),
             dir.display()
         );
+        println!("         reception desk (受付画面): http://{addr}/desk/");
         tokio::spawn(onshi_terminal::api::serve(
             t.clone(),
             listener,
