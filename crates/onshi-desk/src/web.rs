@@ -593,6 +593,12 @@ fn claim_box(v: &Visit, decision: &Decision) -> String {
     )
 }
 
+fn step_label(code: &str) -> String {
+    serde_json::from_value::<Step>(serde_json::Value::String(code.to_string()))
+        .map(|s| s.label().to_string())
+        .unwrap_or_else(|_| code.to_string())
+}
+
 fn steps_table(v: &Visit) -> String {
     let mut s = String::from(
         "<h2>記録（だれが・いつ・なにを）</h2><table><tr><th>日時</th><th>職員</th><th>したこと</th><th>次の手順</th><th>負担</th></tr>",
@@ -600,10 +606,10 @@ fn steps_table(v: &Visit) -> String {
     for st in &v.steps {
         s.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&st.at),
+            esc(&st.at.replace('T', " ").replace("+09:00", "")),
             esc(st.staff.as_deref().unwrap_or("")),
             esc(&st.action),
-            esc(&st.next_step),
+            esc(&step_label(&st.next_step)),
             st.share_percent.map(percent_label).unwrap_or_default()
         ));
     }
@@ -681,7 +687,7 @@ fn returning_panel(d: &Desk, v: &Visit) -> String {
         ));
     }
     if rows.is_empty() {
-        return "<div class=\"panel\"><strong>再来患者</strong><span class=\"rule\">根拠 R10</span><p class=\"hint\">前回の受診記録（資格情報つき）はまだありません。</p></div>".into();
+        return "<div class=\"panel\"><strong>再来患者</strong><span class=\"rule\">根拠 R10</span><p class=\"hint\">この患者さんの前回の受診記録（資格情報つき）は見つかりません。</p></div>".into();
     }
     format!(
         "<div class=\"panel\" id=\"returning\"><strong>再来患者（前回の資格情報を使う）</strong><span class=\"rule\">根拠 R10 R16 R18</span>\
@@ -727,51 +733,46 @@ fn act_form(v: &Visit, action: &str, inner: &str, button: &str, primary: bool, i
     )
 }
 
-/// The reader panel (R1–R3, R15): card placed, face / PIN / 目視確認.
+/// The reader panel (R1–R3, R15) for one identity method: `face`, `pin` or `visual`.
 fn reader_panel(v: &Visit, mode: &str, primary: bool) -> String {
     let card = v.situation.my_number_card.shown();
     let pinless = card.is_some_and(|c| !c.pin_set);
-    let checked = |m: &str| if m == mode { " checked" } else { "" };
-    let pin_option = if pinless {
-        "<label class=\"hint\">暗証番号：このカードは暗証番号なし（顔認証マイナンバーカード）のため使えません <span class=\"rule\">根拠 R2</span></label>".to_string()
-    } else {
-        format!(
-            "<label><input type=\"radio\" name=\"mode\" value=\"pin\"{}> 暗証番号</label>",
-            checked("pin")
-        )
+    let fields = match mode {
+        "pin" if pinless => {
+            return "<p>このカードは暗証番号を設定していないカード（顔認証マイナンバーカード）のため、暗証番号は使えません。<span class=\"rule\">根拠 R2</span></p>".into();
+        }
+        "pin" => "<p>患者さんにカードリーダーで暗証番号（数字4桁）を入力してもらいます。</p>\
+             <div class=\"field\"><span class=\"name\">暗証番号（4桁・エミュレーター）</span><input type=\"password\" name=\"pin\" inputmode=\"numeric\" maxlength=\"4\" autocomplete=\"off\" id=\"pin\"></div>\
+             <p class=\"hint\">3回続けて間違えるとロックされます（解除は市区町村窓口）。</p>"
+            .to_string(),
+        "visual" => "<div class=\"field\"><span class=\"name\">目視確認（カードの写真と本人を見比べる）</span>\
+             <label><input type=\"checkbox\" name=\"visual_done\" value=\"on\" id=\"visual_done\"> 目視で本人確認完了</label></div>\
+             <div class=\"field\"><span class=\"name\">確認した職員ID</span><input type=\"text\" name=\"visual_staff\" id=\"visual_staff\" placeholder=\"例 S01\"> <span class=\"rule\">根拠 R3</span></div>\
+             <p class=\"hint\">患者さん自身にカードの写真を見せてもらい、本人と確認できたら✓を入れてください。職員の判断で本人確認するため、第三者の利用に注意してください。</p>"
+            .to_string(),
+        _ => "<p>患者さんにカードをカードリーダーに置いてもらい、顔認証をします。</p>\
+             <div class=\"field\"><span class=\"name\">顔認証の結果（エミュレーターのカメラ）</span>\
+             <label><input type=\"radio\" name=\"face_result\" value=\"ok\" checked> 一致</label>\
+             <label><input type=\"radio\" name=\"face_result\" value=\"fail\"> 一致しない</label></div>"
+            .to_string(),
     };
-    let face_block = if v.situation.patient_presence == PatientPresence::AtDesk {
+    let mode = if mode == "pin" || mode == "visual" {
+        mode
+    } else {
+        "face"
+    };
+    let failed = if mode == "visual" {
         format!(
-            "<label><input type=\"radio\" name=\"mode\" value=\"face\"{}> 顔認証</label>",
-            checked("face")
+            "<form method=\"post\" action=\"/desk/visits/{}/act\"><input type=\"hidden\" name=\"action\" value=\"visual_failed\"><input type=\"text\" name=\"visual_staff\" placeholder=\"職員ID\"> <button type=\"submit\" class=\"danger\">目視で本人と確認できない</button></form>",
+            v.id
         )
     } else {
         String::new()
     };
     format!(
-        "<form method=\"post\" action=\"/desk/visits/{id}/act\"><input type=\"hidden\" name=\"action\" value=\"reader\">\
-         <div class=\"field\"><span class=\"name\">本人確認の方法</span>{face_block}{pin_option}\
-         <label><input type=\"radio\" name=\"mode\" value=\"visual\"{vis}> 目視確認モード</label></div>\
-         <div class=\"cols\">\
-         <div class=\"field\"><span class=\"name\">顔認証の結果（カードリーダー）</span>\
-         <label><input type=\"radio\" name=\"face_result\" value=\"ok\" checked> 一致</label>\
-         <label><input type=\"radio\" name=\"face_result\" value=\"fail\"> 一致しない</label>\
-         <span class=\"hint\">エミュレーターのカメラの判定を選びます</span></div>\
-         {pin_field}\
-         <div class=\"field\"><span class=\"name\">目視確認（写真と本人を見比べる）</span>\
-         <label><input type=\"checkbox\" name=\"visual_done\" value=\"on\" id=\"visual_done\"> 目視で本人確認完了</label>\
-         <input type=\"text\" name=\"visual_staff\" id=\"visual_staff\" placeholder=\"確認した職員ID\"> <span class=\"rule\">根拠 R3</span>\
-         <br><span class=\"hint\">患者さんにカードの写真を見せてもらい、本人と確認できたら✓を入れてください。第三者の利用に注意。</span></div>\
-         </div>\
-         <button type=\"submit\" class=\"{cls}\" id=\"place\">カードリーダーで確認する</button></form>\
-         <form method=\"post\" action=\"/desk/visits/{id}/act\"><input type=\"hidden\" name=\"action\" value=\"visual_failed\"><input type=\"text\" name=\"visual_staff\" placeholder=\"職員ID\"> <button type=\"submit\" class=\"danger\">目視で本人と確認できない</button></form>",
+        "<form method=\"post\" action=\"/desk/visits/{id}/act\"><input type=\"hidden\" name=\"action\" value=\"reader\"><input type=\"hidden\" name=\"mode\" value=\"{mode}\">{fields}\
+         <button type=\"submit\" class=\"{cls}\" id=\"place-{mode}\">カードリーダーで確認する</button></form>{failed}",
         id = v.id,
-        vis = checked("visual"),
-        pin_field = if pinless {
-            String::new()
-        } else {
-            "<div class=\"field\"><span class=\"name\">暗証番号（4桁）</span><input type=\"password\" name=\"pin\" inputmode=\"numeric\" maxlength=\"4\" autocomplete=\"off\" id=\"pin\"></div>".into()
-        },
         cls = if primary { "primary" } else { "" },
     )
 }
@@ -819,7 +820,7 @@ fn step_form(d: &Desk, v: &Visit, decision: &Decision, offer: &StepOffer, primar
         Step::ReadCard | Step::RetryFace | Step::RunOnlineConfirmation => reader_panel(v, "face", primary),
         Step::EnterPin => reader_panel(v, "pin", primary),
         Step::SwitchToVisualMode | Step::RecordVisualStaff => format!(
-            "<p>カードリーダーを「目視確認」モードに切り替え、カードの写真と患者さんの顔を見比べてください。</p>{}",
+            "<p>資格確認端末の「顔認証付きカードリーダー操作」→「目視確認」でモードを切り替え、カードの写真と患者さんの顔を見比べてください。</p>{}",
             reader_panel(v, "visual", primary)
         ),
         Step::SelectQualification => act_form(
