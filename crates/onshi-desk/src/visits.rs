@@ -187,7 +187,7 @@ impl VisitStore {
             )?;
             Ok(c.last_insert_rowid())
         })?;
-        self.log(id, staff, "受付を開始", d)?;
+        self.update(id, s, staff, "受付を開始", d)?;
         Ok(id)
     }
 
