@@ -901,9 +901,9 @@ fn step_form(d: &Desk, v: &Visit, decision: &Decision, offer: &StepOffer, primar
                 act_form(v, "charge", "", &label, primary, "charge")
             }
         }
-        Step::CheckConfirmationHistory => format!(
-            "<p>資格確認履歴で、喪失した資格の旧保険者番号・旧記号番号を確認できます。</p><a class=\"button\" href=\"/desk/history\">資格確認履歴を開く</a>"
-        ),
+        Step::CheckConfirmationHistory => {
+            "<p>資格確認履歴で、喪失した資格の旧保険者番号・旧記号番号を確認できます。</p><a class=\"button\" href=\"/desk/history\">資格確認履歴を開く</a>".to_string()
+        }
         Step::AskNumbersLater => act_form(
             v,
             "reported_numbers",
@@ -1393,7 +1393,7 @@ async fn reader(
             let first = entries.first();
             let qualification = match validity {
                 QualificationValidity::Valid | QualificationValidity::Invalid => {
-                    first.and_then(|e| seen_from_entry(e))
+                    first.and_then(seen_from_entry)
                 }
                 _ => None,
             };
