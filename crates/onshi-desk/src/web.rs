@@ -191,16 +191,24 @@ fn share_source_label(s: ShareSource) -> &'static str {
     }
 }
 
+/// 記号・番号 as printed: "1001 ・ 2002", or the number alone when there is no symbol.
+fn symbol_number(symbol: &str, number: &str) -> String {
+    if symbol.is_empty() {
+        esc(number)
+    } else {
+        format!("{} ・ {}", esc(symbol), esc(number))
+    }
+}
+
 fn qual_kv(q: &QualificationSeen) -> String {
     format!(
-        "<dl class=\"kv\"><dt>保険者番号</dt><dd>{}</dd>{}<dt>記号・番号</dt><dd>{} ・ {}</dd><dt>枝番</dt><dd>{}</dd>{}</dl>",
+        "<dl class=\"kv\"><dt>保険者番号</dt><dd>{}</dd>{}<dt>記号・番号</dt><dd>{}</dd><dt>枝番</dt><dd>{}</dd>{}</dl>",
         esc(q.insurer_number.as_str()),
         q.insurer_name
             .as_deref()
             .map(|n| format!("<dt>保険者名</dt><dd>{}</dd>", esc(n)))
             .unwrap_or_default(),
-        esc(q.symbol.as_str()),
-        esc(q.number.as_str()),
+        symbol_number(q.symbol.as_str(), q.number.as_str()),
         q.branch
             .as_ref()
             .map(|b| esc(b.as_str()))
@@ -570,10 +578,12 @@ fn claim_box(v: &Visit, decision: &Decision) -> String {
     };
     let numbers = match (&c.insurer_number, &c.number) {
         (Some(i), Some(n)) => format!(
-            "<dt>保険者番号</dt><dd>{}</dd><dt>記号・番号</dt><dd>{} ・ {}</dd>",
+            "<dt>保険者番号</dt><dd>{}</dd><dt>記号・番号</dt><dd>{}</dd>",
             esc(i.as_str()),
-            esc(c.symbol.as_ref().map(|s| s.as_str()).unwrap_or("")),
-            esc(n.as_str())
+            symbol_number(
+                c.symbol.as_ref().map(|s| s.as_str()).unwrap_or(""),
+                n.as_str()
+            )
         ),
         _ => "<dt>保険者番号・記号番号</dt><dd>不詳</dd>".into(),
     };
@@ -835,15 +845,33 @@ fn step_form(d: &Desk, v: &Visit, decision: &Decision, offer: &StepOffer, primar
         Step::AskInsuranceDocument => doc_form(v, &[("kakuninsho", "資格確認書"), ("insurance_card", "健康保険証")], primary, true),
         Step::AskOshirase => doc_form(v, &[("oshirase", "資格情報のお知らせ")], primary, false),
         Step::AskPrescription => doc_form(v, &[("prescription", "処方箋（保険者番号等の欄）")], primary, false),
-        Step::ConfirmNumbersOnline => act_form(
-            v,
-            "numbers_online",
-            "<p>資格確認端末で、書類の記号・番号等でオンライン資格確認をして、結果を選んでください。</p>\
-             <select name=\"result\"><option value=\"1\">有効</option><option value=\"2\">無効</option><option value=\"3\">無効（新しい資格あり）</option><option value=\"4\">該当資格なし</option></select>",
-            "結果を記録",
-            primary,
-            "numbers-online",
-        ),
+        Step::ConfirmNumbersOnline => {
+            let birth_known = v.situation.birth_date.or(v.birth_date).is_some();
+            let birth = if birth_known {
+                String::new()
+            } else {
+                let mut eras = String::new();
+                for (k, e) in ERAS {
+                    eras.push_str(&format!("<option value=\"{k}\">{}</option>", e.kanji()));
+                }
+                format!(
+                    "<div class=\"field\"><span class=\"name\">生年月日（照会に必要）</span><select name=\"era\">{eras}</select> <input type=\"number\" name=\"year\" min=\"1\" max=\"99\" style=\"width:90px\">年 <input type=\"number\" name=\"month\" min=\"1\" max=\"12\" style=\"width:80px\">月 <input type=\"number\" name=\"day\" min=\"1\" max=\"31\" style=\"width:80px\">日</div>"
+                )
+            };
+            format!(
+                "<p>書類の保険者番号・記号・番号・枝番と生年月日で、資格確認端末からオンライン資格確認（照会区分2）をします。</p>{}{}",
+                act_form(v, "numbers_query", &birth, "記号・番号等でオンライン資格確認する", primary, "numbers-query"),
+                act_form(
+                    v,
+                    "numbers_online",
+                    "<p class=\"hint\">端末で別に確認した場合は、その結果を選んで記録します。</p>\
+                     <select name=\"result\"><option value=\"1\">有効</option><option value=\"2\">無効</option><option value=\"3\">無効（新しい資格あり）</option><option value=\"4\">該当資格なし</option></select> ",
+                    "結果を記録",
+                    false,
+                    "numbers-online",
+                )
+            )
+        }
         Step::RequestOutageMode => format!(
             "<p>コールセンターに電話し、医療機関コード・施設名・担当者名・依頼内容を伝えてください（設定までおよそ30分）。</p>{}{}",
             act_form(v, "outage", "<input type=\"hidden\" name=\"status\" value=\"requested\">", "連絡した（設定待ち）", primary, "outage-requested"),
@@ -1045,6 +1073,7 @@ async fn apply(
             }
             format!("{}なし", labels.join("・"))
         }
+        "numbers_query" => return numbers_query(d, v, s, params, staff).await,
         "numbers_online" => {
             let validity = QualificationValidity::parse(p(params, "result"))
                 .map_err(|_| "結果を選んでください".to_string())?;
@@ -1449,6 +1478,122 @@ async fn reader(
         .update(v.id, &s, staff, &what, &decision)
         .map_err(|e| e.to_string())?;
     Ok(message)
+}
+
+/// The document whose numbers still wait for an online check (R7).
+fn unchecked_document(s: &mut Situation) -> Option<&mut DocumentShown> {
+    [
+        &mut s.insurance_card,
+        &mut s.shikaku_kakuninsho,
+        &mut s.shikaku_joho_oshirase,
+        &mut s.portal_screen,
+        &mut s.prescription,
+    ]
+    .into_iter()
+    .find_map(|slot| match slot {
+        Presented::Shown(doc) if doc.online_check.is_none() => Some(doc),
+        _ => None,
+    })
+}
+
+/// Confirms a document's numbers online (照会区分 2, R7) the way a receipt computer does: an
+/// `OQSsiquc01req_` file in the terminal's `req` folder, answered in `res`.
+async fn numbers_query(
+    d: &Desk,
+    v: &Visit,
+    mut s: Situation,
+    params: &Params,
+    staff: Option<&str>,
+) -> Result<Option<String>, String> {
+    let birth = match s.birth_date.or(v.birth_date) {
+        Some(b) => b,
+        None => {
+            let era = ERAS
+                .iter()
+                .find(|(k, _)| *k == p(params, "era"))
+                .map(|(_, e)| *e)
+                .ok_or("生年月日：元号を選んでください（照会に必要です）")?;
+            let num = |k: &str| {
+                p(params, k)
+                    .parse::<u32>()
+                    .map_err(|_| "生年月日：年・月・日を数字で入力してください".to_string())
+            };
+            WarekiDate::new(era, num("year")?, num("month")?, num("day")?)
+                .map_err(|_| {
+                    "生年月日：その日付はありません（元号と年を確認してください）".to_string()
+                })?
+                .to_date()
+        }
+    };
+    let doc = unchecked_document(&mut s).ok_or("オンラインで確認する書類がありません")?;
+    let q = doc.qualification.clone();
+    let request = onshi_formats::terminal_xml::siquc01::SingleRequest {
+        header: onshi_formats::terminal_xml::RequestHeader {
+            qualification_confirmation_date: v.service_date,
+            medical_institution_code: d.terminal.config().facility.clone(),
+            arbitrary_file_identifier: Some(format!("desk-{}", v.id)),
+        },
+        search: onshi_formats::terminal_xml::SearchInfo {
+            insurer_number: q.insurer_number.clone(),
+            symbol: q.symbol.clone(),
+            number: q.number.clone(),
+            branch: q.branch.clone(),
+            birthdate: birth,
+            limit_consent: onshi_domain::codes::LimitConsent::NotConsented,
+        },
+    };
+    let bytes = request
+        .write(onshi_formats::terminal_xml::Encoding::Utf8)
+        .map_err(|e| format!("照会電文を作れません：{e}"))?;
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f");
+    let name = format!("OQSsiquc01req_desk{}_{stamp}.xml", v.id);
+    let res_name = name.replacen("req", "res", 1);
+    let ex = d.terminal.exchange().clone();
+    onshi_terminal::exchange::write_atomic(&ex.req, &name, &bytes)
+        .map_err(|e| format!("照会ファイルを書けません：{e}"))?;
+    // answer it now (a running terminal watching req/ may already have: it answers once)
+    let _ = d.terminal.handle_file(&name).await;
+    let wait = d.terminal.config().central_timeout + std::time::Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + wait;
+    let res_path = ex.res.join(&res_name);
+    let answer = loop {
+        if let Ok(b) = tokio::fs::read(&res_path).await {
+            break b;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err("資格確認端末から回答がありません。端末の状態を確認するか、結果を手で記録してください".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (_, resp) = onshi_formats::terminal_xml::siquc01::QualificationResponse::read(&answer)
+        .map_err(|e| format!("回答を読めません：{e}"))?;
+    let Some(validity) = resp
+        .body
+        .qualification_validity
+        .as_deref()
+        .and_then(|x| QualificationValidity::parse(x).ok())
+    else {
+        return Err(format!(
+            "オンライン資格確認ができませんでした：{}",
+            resp.header
+                .error_message
+                .unwrap_or_else(|| "（理由不明）".into())
+        ));
+    };
+    let doc = unchecked_document(&mut s).ok_or("オンラインで確認する書類がありません")?;
+    doc.online_check = Some(validity);
+    if s.birth_date.is_none() {
+        s.birth_date = Some(birth);
+    }
+    let what = format!(
+        "記号・番号等でオンライン確認（{res_name}）：{}",
+        validity.label()
+    );
+    let decision = assess(&s).map_err(|e| format!("この内容は記録できません：{}", e.message))?;
+    d.visits
+        .update(v.id, &s, staff, &what, &decision)
+        .map_err(|e| e.to_string())?;
+    Ok(None)
 }
 
 fn seen_from_entry(

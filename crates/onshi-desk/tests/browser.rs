@@ -10,10 +10,14 @@ mod common;
 use common::{DAY, Driver, World, start_world};
 
 async fn start_visit(b: &Driver, desk: &str, presence: &str) {
+    start_visit_on(b, desk, presence, DAY).await;
+}
+
+async fn start_visit_on(b: &Driver, desk: &str, presence: &str, day: &str) {
     b.goto(&format!("{desk}/desk/")).await;
     b.script(
         "document.querySelector('[name=service_date]').value=arguments[0];",
-        serde_json::json!([DAY]),
+        serde_json::json!([day]),
     )
     .await;
     b.choose(presence).await;
@@ -72,7 +76,7 @@ async fn same_as_assess(w: &World, b: &Driver, desk: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_desk_walkthrough_r2_r3_r4_r6_r9_r10_r15_r16_r19_r24() {
+async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     let w = start_world().await;
     let b = Driver::start().await;
 
@@ -236,18 +240,43 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r9_r10_r15_r16_r19_r24() {
     b.type_in("[name=branch]", "00").await;
     b.select("#next [name=share]", "10").await;
     b.click("提示された内容で確認する").await;
-    let after = b.text("body").await;
-    if after.contains("記号・番号等でオンライン資格確認")
-        && b.text("#next").await.contains("記号・番号等")
-    {
-        b.select("#next [name=result]", "1").await;
-        b.click("結果を記録").await;
-    }
     let share = b.text("#share").await;
     assert!(share.contains("1割"), "{share}\n{}", b.text("body").await);
     assert!(b.text("#confirmation").await.contains("処方箋"));
     same_as_assess(&w, &b, &w.pharmacy).await;
     b.shot("14-pharmacy-prescription").await;
+
+    // ---------------- 6. an expired insurance card under the temporary measure: its numbers
+    // confirmed online through the terminal's req/res folders (R7, dated rule)
+    start_visit_on(&b, &w.clinic, "患者本人が窓口にいる", "2026-01-15").await;
+    b.click("マイナ保険証を持っていない").await;
+    b.choose("健康保険証").await;
+    b.type_in("[name=insurer_number]", "01130012").await;
+    b.type_in("[name=symbol]", "1001").await;
+    b.type_in("[name=number]", "2001").await;
+    b.type_in("[name=branch]", "00").await;
+    b.script(
+        "document.querySelector('#next [name=expiry]').value='2025-11-30';",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("提示された内容で確認する").await;
+    next_says(&b, "記号・番号等でオンライン資格確認").await;
+    b.select("#next [name=era]", "showa").await;
+    b.type_in("[name=year]", "55").await;
+    b.type_in("[name=month]", "4").await;
+    b.type_in("[name=day]", "2").await;
+    b.click("記号・番号等でオンライン資格確認する").await;
+    let body = b.text("body").await;
+    assert!(body.contains("暫定措置"), "{body}");
+    assert!(b.text("#share").await.contains("3割"));
+    assert!(b.text("#confirmation").await.contains("期限切れ保険証"));
+    assert!(
+        body.contains("OQSsiquc01res_desk"),
+        "answered through the res folder"
+    );
+    same_as_assess(&w, &b, &w.clinic).await;
+    b.shot("17-numbers-online").await;
 
     // ---------------- patient portal (R2, R9)
     b.goto(&format!("{}/portal", w.central)).await;
