@@ -1,0 +1,394 @@
+//! The desk's screens over HTTP (no browser): the equipment-class paths, the outage mode, the
+//! 不詳 claim and the numbers brought later, refusals that name the field, and the purge.
+
+mod common;
+
+use common::{DAY, start_world};
+
+struct Desk {
+    base: String,
+    http: reqwest::Client,
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Desk {
+    fn new(base: &str) -> Self {
+        Desk {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        let url = r.url().path().to_string();
+        (r.status().as_u16(), url, r.text().await.expect("text"))
+    }
+
+    /// Starts a visit; returns its path.
+    async fn visit(&self, presence: &str) -> String {
+        let (status, url, _) = self
+            .post(
+                "/desk/visits",
+                &[
+                    ("presence", presence),
+                    ("service_date", DAY),
+                    ("staff", "S01"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(url.starts_with("/desk/visits/"), "{url}");
+        url
+    }
+
+    async fn act(&self, visit: &str, form: &[(&str, &str)]) -> String {
+        let (status, _, body) = self.post(&format!("{visit}/act"), form).await;
+        assert_eq!(status, 200, "{form:?}\n{body}");
+        body
+    }
+}
+
+fn next_of(body: &str) -> &str {
+    let start = body.find("id=\"next\"").unwrap_or(0);
+    let end = body[start..]
+        .find("</h2>")
+        .map(|e| start + e)
+        .unwrap_or(body.len());
+    &body[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r8_r9_reader_broken_then_portal_screen_confirms_the_current_qualification() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let v = d.visit("at_desk").await;
+    d.act(&v, &[("action", "card_received"), ("card_serial", "C0001")])
+        .await;
+    let body = d
+        .act(&v, &[("action", "equipment"), ("cause", "reader_broken")])
+        .await;
+    assert!(
+        next_of(&body).contains("マイナポータル"),
+        "{}",
+        next_of(&body)
+    );
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "doc_shown"),
+                ("doc", "portal"),
+                ("insurer_number", "01130012"),
+                ("symbol", "1001"),
+                ("number", "2001"),
+                ("branch", "00"),
+                ("share", "30"),
+            ],
+        )
+        .await;
+    assert!(body.contains("マイナポータルの資格情報画面"));
+    assert!(body.contains("data-basis=\"current\""));
+    assert!(body.contains("<span class=\"big\">3割</span>"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r12_r13_r14_power_cut_outage_mode_requested_enabled_and_searched() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let v = d.visit("at_desk").await;
+    d.act(&v, &[("action", "card_received"), ("card_serial", "C0001")])
+        .await;
+    d.act(&v, &[("action", "equipment"), ("cause", "power_cut")])
+        .await;
+    let body = d
+        .act(&v, &[("action", "doc_absent"), ("docs", "portal")])
+        .await;
+    let body = if next_of(&body).contains("資格確認書") {
+        d.act(
+            &v,
+            &[
+                ("action", "doc_absent"),
+                ("docs", "kakuninsho,insurance_card"),
+            ],
+        )
+        .await
+    } else {
+        body
+    };
+    assert!(body.contains("システム障害時モード"), "{body}");
+    let body = d
+        .act(&v, &[("action", "outage"), ("status", "requested")])
+        .await;
+    assert!(body.contains("およそ30分"));
+    d.act(&v, &[("action", "outage"), ("status", "active")])
+        .await;
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "outage_found"),
+                ("insurer_number", "01130012"),
+                ("symbol", "1001"),
+                ("number", "2001"),
+                ("share", "30"),
+            ],
+        )
+        .await;
+    assert!(body.contains("システム障害時モードの検索"), "{body}");
+    assert!(body.contains("<span class=\"big\">3割</span>"));
+    assert!(body.contains("システム障害時機能の利用報告"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r20_not_found_moushitatesho_fushou_claim_then_numbers_brought_later_then_r27_purge() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let v = d.visit("at_desk").await;
+    d.act(&v, &[("action", "card_received"), ("card_serial", "C0004")])
+        .await;
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "reader"),
+                ("mode", "face"),
+                ("face_result", "ok"),
+            ],
+        )
+        .await;
+    assert!(body.contains("資格情報なし"));
+    d.act(
+        &v,
+        &[
+            ("action", "doc_absent"),
+            ("docs", "kakuninsho,insurance_card"),
+        ],
+    )
+    .await;
+    // a 和暦 date that does not exist is refused, naming the field
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/moushitatesho"),
+            &[
+                ("has_valid_insurance", "on"),
+                ("era", "heisei"),
+                ("birth_year", "31"),
+                ("birth_month", "5"),
+                ("birth_day", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("生年月日：") && body.contains("平成"),
+        "{body}"
+    );
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/moushitatesho"),
+            &[
+                ("has_valid_insurance", "on"),
+                ("insurance_type", "shaho"),
+                ("employer", "おんし工業株式会社"),
+                ("name", "高橋　美咲"),
+                ("era", "heisei"),
+                ("birth_year", "12"),
+                ("birth_month", "1"),
+                ("birth_day", "1"),
+                ("sex", "2"),
+                ("address", "東京都港区芝公園4-2-8"),
+                ("phone", "03-1111-2222"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("data-basis=\"unknown\""), "{body}");
+    assert!(
+        body.contains("東京都港区芝公園4-2-8"),
+        "摘要 carries the address (R20)"
+    );
+    d.act(&v, &[("action", "charge")]).await;
+    // later: the patient brings the numbers (R20)
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "reported_numbers"),
+                ("insurer_number", "01130012"),
+                ("symbol", "1001"),
+                ("number", "2004"),
+            ],
+        )
+        .await;
+    assert!(!body.contains("data-basis=\"unknown\""), "{body}");
+    // the claims work purges the 申立書 once settled (R27)
+    let id: i64 = v.rsplit('/').next().unwrap().parse().unwrap();
+    let store =
+        onshi_desk::VisitStore::open(&w.clinic_dir.join(".terminal").join(onshi_desk::VISITS_FILE))
+            .unwrap();
+    assert!(onshi_desk::purge(&store, id).unwrap());
+    let body = d
+        .http
+        .get(format!("{}{v}/moushitatesho/print", d.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !body.contains("芝公園"),
+        "nothing of the purged form is printed again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r1_r2_r3_refusals_name_the_field_and_never_crash() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let v = d.visit("at_desk").await;
+    // the reader before the card
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/act"),
+            &[("action", "reader"), ("mode", "face")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("カードを受け取った"));
+    d.act(
+        &v,
+        &[
+            ("action", "card_received"),
+            ("card_serial", "C0002"),
+            ("pinless", "on"),
+        ],
+    )
+    .await;
+    // a PIN for a PIN-less card (R2)
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/act"),
+            &[("action", "reader"), ("mode", "pin"), ("pin", "1234")],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("暗証番号：暗証番号を設定していないカード"));
+    // 目視確認 without the staff id (R3)
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/act"),
+            &[
+                ("action", "reader"),
+                ("mode", "visual"),
+                ("visual_done", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("確認した職員ID"));
+    // unknown actions, bad numbers, unknown visits
+    let (status, _, _) = d.post(&format!("{v}/act"), &[("action", "??")]).await;
+    assert_eq!(status, 400);
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/act"),
+            &[
+                ("action", "doc_shown"),
+                ("doc", "kakuninsho"),
+                ("insurer_number", "12345678"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("保険者番号："));
+    let (status, _, _) = d
+        .post("/desk/visits/999999/act", &[("action", "no_card")])
+        .await;
+    assert_eq!(status, 404);
+    let r = d
+        .http
+        .get(format!("{}/desk/visits/abc", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    // a wrong PIN on a PIN card (R1): recorded, the desk moves on
+    let v2 = d.visit("at_desk").await;
+    d.act(
+        &v2,
+        &[("action", "card_received"), ("card_serial", "C0001")],
+    )
+    .await;
+    let body = d
+        .act(
+            &v2,
+            &[("action", "reader"), ("mode", "pin"), ("pin", "0000")],
+        )
+        .await;
+    assert!(body.contains("暗証番号：不一致"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
+    let w = start_world().await;
+    let _ = w;
+    // a terminal whose central is unreachable still serves its desk
+    let cfg = onshi_terminal::Config::new(
+        onshi_domain::numbers::MedicalInstitutionCode::parse(common::CLINIC).unwrap(),
+        dir.path(),
+    );
+    let client = std::sync::Arc::new(
+        onshi_terminal::client::HttpCentral::new("http://127.0.0.1:9", "t").unwrap(),
+    );
+    let t = onshi_terminal::Terminal::open(
+        cfg,
+        client,
+        std::sync::Arc::new(onshi_central::SystemClock),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(onshi_terminal::api::serve(
+        t,
+        listener,
+        std::future::pending(),
+    ));
+    let body = reqwest::get(format!("http://{addr}/desk/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("受付を始める"));
+    let ok = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert!(ok.status().is_success());
+}
