@@ -131,6 +131,7 @@ fn print_banner(
         counts.persons, counts.qualifications, counts.cards, counts.insurers
     );
     println!("  API:      {base}/v1  (OpenAPI: {base}/v1/openapi.json, health: {base}/healthz)");
+    println!("  portal:   {base}/portal  (patient portal view: card + PIN, R9)");
     println!("facilities (Authorization: Bearer <token>):");
     for f in facilities {
         println!("  {} {}  token {}", f.code, f.name, f.token);
