@@ -148,14 +148,13 @@ impl Central {
     fn card_draft(&self, req: &CardConfirmation) -> Result<Draft, CentralError> {
         let mut d = Draft::new(ReferenceClassification::Card);
         d.card_serial = Some(req.card_serial.clone());
-        let Some(card) = self.registry.card(&req.card_serial)? else {
+        let Some((card, history)) = self.registry.card_with_history(&req.card_serial)? else {
             return Ok(d.fail(
                 "card_unknown",
                 "このカードの電子証明書は登録されていません。".into(),
                 None,
             ));
         };
-        let history = self.registry.person_with_history(card.person_id)?;
         if let Some((p, _)) = &history {
             d.person = Some(p.clone());
         }

@@ -129,6 +129,18 @@ pub trait RegistryRead: Send + Sync {
         &self,
         id: PersonId,
     ) -> Result<Option<(PersonRecord, Vec<QualificationRecord>)>>;
+    /// A card with its holder and the holder's full history, in one call: the card
+    /// confirmation's hot path. Backends should answer it with one query.
+    fn card_with_history(
+        &self,
+        serial: &str,
+    ) -> Result<Option<(CardCert, Option<(PersonRecord, Vec<QualificationRecord>)>)>> {
+        let Some(card) = self.card(serial)? else {
+            return Ok(None);
+        };
+        let h = self.person_with_history(card.person_id)?;
+        Ok(Some((card, h)))
+    }
     /// Qualifications registered under `insurer` with this number key (width-folded).
     fn qualifications_by_number(
         &self,

@@ -53,7 +53,7 @@ pub struct SqliteStore {
 
 /// Reads map the file instead of copying pages: a commit to the history invalidates every
 /// reader's page cache, and mapped pages make re-reading the registry pages cheap.
-const MMAP_SIZE: i64 = 0;
+const MMAP_SIZE: i64 = 1 << 40;
 
 /// How often the background checkpointer moves the WAL into the database file. Commits never
 /// wait for a checkpoint (the writer's automatic checkpoint is off).
@@ -126,7 +126,7 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
     c.query_row(&format!("PRAGMA mmap_size={MMAP_SIZE}"), [], |_| Ok(()))?;
-    c.pragma_update(None, "cache_size", -65536)?;
+    c.pragma_update(None, "cache_size", -8192)?;
     c.set_prepared_statement_cache_capacity(64);
     Ok(c)
 }
@@ -231,17 +231,22 @@ fn poisoned() -> StoreError {
 const PERSON_COLS: &str = "id, name, name_kana, sex, birthdate, post_number, address";
 
 fn person_from_row(r: &Row<'_>) -> Result<PersonRecord> {
-    let sex: String = r.get(3)?;
-    let birth: String = r.get(4)?;
+    person_from_offset(r, 0)
+}
+
+/// A person from `PERSON_COLS` starting at column `o`.
+fn person_from_offset(r: &Row<'_>, o: usize) -> Result<PersonRecord> {
+    let sex: String = r.get(o + 3)?;
+    let birth: String = r.get(o + 4)?;
     Ok(PersonRecord {
-        id: r.get(0)?,
+        id: r.get(o)?,
         person: Person {
-            name: r.get(1)?,
-            name_kana: r.get(2)?,
+            name: r.get(o + 1)?,
+            name_kana: r.get(o + 2)?,
             sex: Sex::parse(&sex).map_err(|e| corrupt("person.sex", e))?,
             birthdate: date_col(&birth)?,
-            post_number: r.get(5)?,
-            address: r.get(6)?,
+            post_number: r.get(o + 5)?,
+            address: r.get(o + 6)?,
         },
     })
 }
@@ -251,10 +256,29 @@ const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer
     qualification_date, disqualification_date, reason_of_loss, contribution_ratio, \
     elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool";
 
+/// The card, its holder and the holder's history in one statement (card and person columns
+/// first, then `QUAL_COLS` from [`QUAL_OFFSET`], NULL when the person has none).
+const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.status, \
+    p.id, p.name, p.name_kana, p.sex, p.birthdate, p.post_number, p.address, \
+    q.id, q.person_id, q.registered_name, q.insurer_number, q.insurer_name, \
+    q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
+    q.employer, q.qualification_date, q.disqualification_date, q.reason_of_loss, \
+    q.contribution_ratio, q.elderly_ratio, q.elderly_valid_from, q.elderly_valid_to, \
+    q.limit_class, q.preschool \
+    FROM card c LEFT JOIN person p ON p.id = c.person_id \
+    LEFT JOIN qualification q ON q.person_id = p.id \
+    WHERE c.serial = ?1 ORDER BY q.qualification_date, q.id";
+const QUAL_OFFSET: usize = 11;
+
 fn qual_from_row(r: &Row<'_>) -> Result<QualificationRecord> {
-    let s = |i: usize| -> Result<String> { Ok(r.get::<_, String>(i)?) };
-    let os = |i: usize| -> Result<Option<String>> { Ok(r.get::<_, Option<String>>(i)?) };
-    let elderly = match (r.get::<_, Option<u8>>(16)?, os(17)?) {
+    qual_from_offset(r, 0)
+}
+
+/// A qualification from `QUAL_COLS` starting at column `o`.
+fn qual_from_offset(r: &Row<'_>, o: usize) -> Result<QualificationRecord> {
+    let s = |i: usize| -> Result<String> { Ok(r.get::<_, String>(o + i)?) };
+    let os = |i: usize| -> Result<Option<String>> { Ok(r.get::<_, Option<String>>(o + i)?) };
+    let elderly = match (r.get::<_, Option<u8>>(o + 16)?, os(17)?) {
         (Some(ratio), Some(from)) => Some(ElderlyInfo {
             ratio,
             valid_from: date_col(&from)?,
@@ -279,17 +303,17 @@ fn qual_from_row(r: &Row<'_>) -> Result<QualificationRecord> {
             .map(|c| ReasonOfLoss::parse(&c))
             .transpose()
             .map_err(|e| corrupt("reason_of_loss", e))?,
-        contribution_ratio: r.get(15)?,
+        contribution_ratio: r.get(o + 15)?,
         elderly,
         limit_class: os(19)?
             .map(|c| LimitClass::parse(&c))
             .transpose()
             .map_err(|e| corrupt("limit_class", e))?,
-        preschool: r.get::<_, i64>(20)? != 0,
+        preschool: r.get::<_, i64>(o + 20)? != 0,
     };
     Ok(QualificationRecord {
-        id: r.get(0)?,
-        person_id: r.get(1)?,
+        id: r.get(o)?,
+        person_id: r.get(o + 1)?,
         registered_name: s(2)?,
         qualification: q,
     })
@@ -373,6 +397,33 @@ impl RegistryRead for SqliteStore {
             };
             let h = query_quals(c, "person_id = ?1", [id])?;
             Ok(Some((p, h)))
+        })
+    }
+
+    fn card_with_history(
+        &self,
+        serial: &str,
+    ) -> Result<Option<(CardCert, Option<(PersonRecord, Vec<QualificationRecord>)>)>> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(CARD_WITH_HISTORY)?;
+            let mut rows = st.query([serial])?;
+            let Some(first) = rows.next()? else {
+                return Ok(None);
+            };
+            let card = card_from_row(first)?;
+            if first.get::<_, Option<i64>>(4)?.is_none() {
+                return Ok(Some((card, None)));
+            }
+            let person = person_from_offset(first, 4)?;
+            let mut quals = Vec::new();
+            let mut row = Some(first);
+            while let Some(r) = row {
+                if r.get::<_, Option<i64>>(QUAL_OFFSET)?.is_some() {
+                    quals.push(qual_from_offset(r, QUAL_OFFSET)?);
+                }
+                row = rows.next()?;
+            }
+            Ok(Some((card, Some((person, quals)))))
         })
     }
 

@@ -95,7 +95,14 @@ fn r13_steps_follow_the_transition_table_and_are_logged() {
         .collect();
     assert_eq!(
         actions,
-        ["request", "verify", "issue_form", "enable", "close", "report"]
+        [
+            "request",
+            "verify",
+            "issue_form",
+            "enable",
+            "close",
+            "report"
+        ]
     );
     // a reported request is no longer open: a new one may be filed
     assert!(s.create_request(&new_request()).is_ok());
@@ -254,7 +261,11 @@ fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex() {
             .unwrap(),
         vec![ids[3]]
     );
-    assert!(s.search_person_ids(&q(Some("タナカ"), None)).unwrap().is_empty());
+    assert!(
+        s.search_person_ids(&q(Some("タナカ"), None))
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         s.search_person_ids(&q(None, None)),
         Err(StoreError::Conflict(_))
