@@ -1626,6 +1626,51 @@ fn seen_from_entry(
 
 // ------------------------------------------------------------------------------- 申立書
 
+/// An empty 申立書 pre-filled from what is known (R26): the name and birth date of the visit,
+/// and the kana, sex and address of the card's last result in the terminal's history.
+fn known_input(d: &Desk, v: &Visit) -> FormInput {
+    let mut f = FormInput::prefilled(
+        v.patient_label.as_deref(),
+        v.birth_date.or(v.situation.birth_date),
+        v.service_date,
+    );
+    let Ok(Some(serial)) = d.visits.card_of(v.id) else {
+        return f;
+    };
+    let query = HistoryQuery {
+        card_serial: Some(serial),
+        limit: Some(5),
+        ..HistoryQuery::default()
+    };
+    let rows = d.terminal.history(&query).unwrap_or_default();
+    let insured = rows.into_iter().find_map(|row| {
+        serde_json::from_value::<onshi_formats::terminal_xml::siquc01::QualificationResponse>(
+            row.response,
+        )
+        .ok()?
+        .body
+        .results
+        .into_iter()
+        .next()
+        .map(|e| e.insured)
+    });
+    if let Some(i) = insured {
+        if f.name.is_empty() {
+            f.name = i.name.unwrap_or_default();
+        }
+        if let Some(k) = i.name_kana {
+            f.name_kana = onshi_domain::kana::to_fullwidth_katakana(&k);
+        }
+        if let Some(sex) = i.sex1.filter(|x| x == "1" || x == "2") {
+            f.sex = sex;
+        }
+        if let Some(a) = i.address {
+            f.address = a;
+        }
+    }
+    f
+}
+
 async fn form_page(State(d): State<Desk>, Path(id): Path<i64>) -> Response {
     let v = match d.visits.get(id) {
         Ok(v) => v,
@@ -1634,11 +1679,7 @@ async fn form_page(State(d): State<Desk>, Path(id): Path<i64>) -> Response {
     };
     let input = match v.situation.moushitatesho.shown() {
         Some(m) if v.form_purged_at.is_none() => FormInput::from_form(m),
-        _ => FormInput::prefilled(
-            v.patient_label.as_deref(),
-            v.birth_date.or(v.situation.birth_date),
-            v.service_date,
-        ),
+        _ => known_input(&d, &v),
     };
     crate::print::entry_page(&d, &v, &input, &[], &[], StatusCode::OK)
 }
@@ -1716,11 +1757,7 @@ async fn print_page(State(d): State<Desk>, Path(id): Path<i64>) -> Response {
     };
     let input = match v.situation.moushitatesho.shown() {
         Some(m) if v.form_purged_at.is_none() => FormInput::from_form(m),
-        _ => FormInput::prefilled(
-            v.patient_label.as_deref(),
-            v.birth_date.or(v.situation.birth_date),
-            v.service_date,
-        ),
+        _ => known_input(&d, &v),
     };
     crate::print::printable(&input).into_response()
 }

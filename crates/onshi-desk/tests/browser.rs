@@ -142,6 +142,9 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     // pre-filled from the card's result: name and 和暦 birth date (昭和60年11月11日)
     assert_eq!(b.attr("#f-name", "value").await, "佐藤　健");
     assert_eq!(b.attr("#f-birth_year", "value").await, "60");
+    // and kana, sex and address from the card's last result in the history (R26)
+    assert!(b.attr("#f-name_kana", "value").await.starts_with("サトウ"));
+    assert!(b.attr("#f-address", "value").await.contains("千代田"));
     b.choose("社保").await;
     b.type_in("#f-name_kana", "サトウ　ケン").await;
     b.type_in("#f-address", "東京都千代田区千代田1-1").await;
