@@ -779,8 +779,15 @@ fn reader_panel(v: &Visit, mode: &str, primary: bool) -> String {
     } else {
         String::new()
     };
+    let consents = "<details><summary>同意（カードリーダーの画面で患者さんが選んだもの）</summary>\
+         <label><input type=\"checkbox\" name=\"consent_limit\" value=\"on\"> 限度額情報</label>\
+         <label><input type=\"checkbox\" name=\"consent_drug\" value=\"on\"> 薬剤情報</label>\
+         <label><input type=\"checkbox\" name=\"consent_checkup\" value=\"on\"> 特定健診情報</label>\
+         <label><input type=\"checkbox\" name=\"consent_diagnosis\" value=\"on\"> 診療情報</label>\
+         <label><input type=\"checkbox\" name=\"consent_operation\" value=\"on\"> 手術情報</label>\
+         <p class=\"hint\">暗証番号なしのカードでも、同意があれば同じ情報を見られます。<span class=\"rule\">根拠 R2</span></p></details>";
     format!(
-        "<form method=\"post\" action=\"/desk/visits/{id}/act\"><input type=\"hidden\" name=\"action\" value=\"reader\"><input type=\"hidden\" name=\"mode\" value=\"{mode}\">{fields}\
+        "<form method=\"post\" action=\"/desk/visits/{id}/act\"><input type=\"hidden\" name=\"action\" value=\"reader\"><input type=\"hidden\" name=\"mode\" value=\"{mode}\">{fields}{consents}\
          <button type=\"submit\" class=\"{cls}\" id=\"place-{mode}\">カードリーダーで確認する</button></form>{failed}",
         id = v.id,
         cls = if primary { "primary" } else { "" },
@@ -1297,7 +1304,13 @@ async fn reader(
         face: None,
         pin: None,
         visual_staff_id: None,
-        consent: Consents::default(),
+        consent: Consents {
+            limit: p(params, "consent_limit") == "on",
+            drug: p(params, "consent_drug") == "on",
+            checkup: p(params, "consent_checkup") == "on",
+            diagnosis: p(params, "consent_diagnosis") == "on",
+            operation: p(params, "consent_operation") == "on",
+        },
     };
     match mode {
         "face" => {

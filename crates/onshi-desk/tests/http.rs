@@ -392,3 +392,43 @@ async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
         .unwrap();
     assert!(ok.status().is_success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_consents_given_on_a_pinless_card_reach_the_terminal_history() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let v = d.visit("at_desk").await;
+    d.act(
+        &v,
+        &[
+            ("action", "card_received"),
+            ("card_serial", "C0002"),
+            ("pinless", "on"),
+        ],
+    )
+    .await;
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "reader"),
+                ("mode", "face"),
+                ("face_result", "ok"),
+                ("consent_drug", "on"),
+                ("consent_diagnosis", "on"),
+            ],
+        )
+        .await;
+    assert!(body.contains("資格（有効）"));
+    let store = onshi_terminal::TerminalStore::open_read_only(
+        &w.clinic_dir.join(".terminal").join("terminal.sqlite"),
+    )
+    .unwrap();
+    let rows = store
+        .history(&onshi_terminal::HistoryQuery::default())
+        .unwrap();
+    let consents = rows[0].consents.clone().unwrap();
+    assert_eq!(consents["drug"], serde_json::json!(true), "{consents}");
+    assert_eq!(consents["diagnosis"], serde_json::json!(true));
+    assert_eq!(consents["checkup"], serde_json::json!(false));
+}
