@@ -629,7 +629,7 @@ fn steps_table(v: &Visit) -> String {
 
 /// Facts that can be given at any time: an equipment failure, the returning patient (R10).
 fn corrections(d: &Desk, v: &Visit) -> String {
-    let mut s = String::from("<h2>状況が変わったとき</h2><div class=\"cols\">");
+    let mut s = String::from("<h2>状況が変わったとき</h2><div>");
     if v.charged_at.is_none() {
         let mut opts = String::new();
         for c in [
