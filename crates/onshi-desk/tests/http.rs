@@ -432,3 +432,62 @@ async fn r2_consents_given_on_a_pinless_card_reach_the_terminal_history() {
     assert_eq!(consents["diagnosis"], serde_json::json!(true));
     assert_eq!(consents["checkup"], serde_json::json!(false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r11_r24_a_patient_over_70_pays_the_declared_share_and_the_insurer_settles_the_difference()
+{
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let v = d.visit("at_desk").await;
+    d.act(&v, &[("action", "card_received"), ("card_serial", "C0008")])
+        .await;
+    d.act(&v, &[("action", "equipment"), ("cause", "reader_broken")])
+        .await;
+    d.act(&v, &[("action", "doc_absent"), ("docs", "portal")])
+        .await;
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "doc_absent"),
+                ("docs", "kakuninsho,insurance_card"),
+            ],
+        )
+        .await;
+    assert!(
+        next_of(&body).contains("資格情報のお知らせ"),
+        "{}",
+        next_of(&body)
+    );
+    let body = d
+        .act(&v, &[("action", "doc_absent"), ("docs", "oshirase")])
+        .await;
+    assert!(
+        next_of(&body).contains("被保険者資格申立書"),
+        "{}",
+        next_of(&body)
+    );
+    // 72 years old: the form asks the share (※2); she declares 3割
+    let (status, _, body) = d
+        .post(
+            &format!("{v}/moushitatesho"),
+            &[
+                ("has_valid_insurance", "on"),
+                ("insurance_type", "shaho"),
+                ("employer", "おんし工業株式会社"),
+                ("era", "showa"),
+                ("birth_year", "29"),
+                ("birth_month", "6"),
+                ("birth_day", "10"),
+                ("share", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<span class=\"big\">3割</span>"), "{body}");
+    assert!(body.contains("申立書で申し立てた割合"));
+    assert!(
+        body.contains("差額は保険者から患者に請求"),
+        "R11 note shown"
+    );
+}
