@@ -69,8 +69,31 @@ fn staff_of(headers: &HeaderMap) -> Option<String> {
     let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
     cookie.split(';').find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
-        (k == "desk_staff" && !v.is_empty()).then(|| v.to_string())
+        (k == "desk_staff" && !v.is_empty())
+            .then(|| percent_decode(v))
+            .flatten()
     })
+}
+
+/// Decodes `%XX` escapes (the staff id is kept percent-encoded in its cookie); `None` when
+/// the result is not UTF-8 or an escape is broken.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .ok()
+        .filter(|t| t.chars().count() <= 32)
 }
 
 fn facility_label(d: &Desk) -> String {
@@ -372,10 +395,9 @@ async fn new_visit(State(d): State<Desk>, Form(params): Form<Params>) -> Respons
     match d.visits.create(&situation, staff.as_deref(), &decision) {
         Ok(id) => {
             let mut r = Redirect::to(&format!("/desk/visits/{id}")).into_response();
-            if let Some(s) = staff.filter(|s| {
-                s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            }) && let Ok(v) = format!("desk_staff={s}; Path=/desk; SameSite=Strict").parse()
+            if let Some(s) = staff.filter(|s| s.chars().count() <= 32)
+                && let Ok(v) =
+                    format!("desk_staff={}; Path=/desk; SameSite=Strict", urlencode(&s)).parse()
             {
                 r.headers_mut().insert(header::SET_COOKIE, v);
             }

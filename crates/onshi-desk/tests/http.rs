@@ -491,3 +491,43 @@ async fn r11_r24_a_patient_over_70_pays_the_declared_share_and_the_insurer_settl
         "R11 note shown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r3_a_japanese_staff_id_is_kept_and_written_on_each_step() {
+    let w = start_world().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/desk/visits", w.clinic))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "presence=at_desk&service_date={DAY}&staff={}",
+            enc("受付02")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let visit = r.headers()["location"].to_str().unwrap().to_string();
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let r = http
+        .post(format!("{}{visit}/act", w.clinic))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Cookie", &cookie)
+        .body("action=no_card")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let page = http
+        .get(format!("{}{visit}", w.clinic))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("<td>受付02</td>").count(), 2, "{page}");
+}
