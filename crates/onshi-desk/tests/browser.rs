@@ -249,6 +249,30 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     same_as_assess(&w, &b, &w.pharmacy).await;
     b.shot("14-pharmacy-prescription").await;
 
+    // ---------------- 5b. a proxy at the clinic with a PIN-less card → the 資格確認書 (R4)
+    start_visit(&b, &w.clinic, "代理人").await;
+    b.type_in("[name=card_serial]", "C0002").await;
+    b.choose("暗証番号を設定していないカード").await;
+    b.click("カードを受け取った").await;
+    next_says(&b, "資格確認書・保険証").await;
+    b.choose("資格確認書").await;
+    b.type_in("[name=insurer_number]", "01130012").await;
+    b.type_in("[name=symbol]", "1001").await;
+    b.type_in("[name=number]", "2002").await;
+    b.type_in("[name=branch]", "00").await;
+    b.select("#next [name=share]", "30").await;
+    b.script(
+        "document.querySelector('#next [name=expiry]').value='2030-03-31';",
+        serde_json::json!([]),
+    )
+    .await;
+    b.click("提示された内容で確認する").await;
+    assert!(b.text("#share").await.contains("3割"));
+    assert!(b.text("#confirmation").await.contains("資格確認書"));
+    assert_eq!(b.attr("#claim", "data-basis").await, "current");
+    same_as_assess(&w, &b, &w.clinic).await;
+    b.click("3割で会計した").await;
+
     // ---------------- 6. an expired insurance card under the temporary measure: its numbers
     // confirmed online through the terminal's req/res folders (R7, dated rule)
     start_visit_on(&b, &w.clinic, "患者本人が窓口にいる", "2026-01-15").await;
