@@ -5,7 +5,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use onshi_domain::desk::InsuranceType;
 
 use crate::Desk;
 use crate::html::{esc, page};
@@ -207,7 +206,6 @@ pub fn printable(f: &FormInput) -> Html<String> {
         .and_then(|d| onshi_domain::wareki::WarekiDate::from_date(d).ok())
         .map(|w| w.to_string())
         .unwrap_or_else(|| "　　年　　月　　日".into());
-    let _ = InsuranceType::Shaho;
     Html(format!(
         "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>被保険者資格申立書</title><style>{PRINT_CSS}</style></head><body>\
          <div class=\"noprint\"><button onclick=\"window.print()\" style=\"font-size:16pt;padding:3mm 8mm\">印刷する</button> 2枚（説明書と申立書）を印刷して患者さんに渡してください。</div>\

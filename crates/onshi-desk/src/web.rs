@@ -470,7 +470,7 @@ fn render_visit(
             "<div class=\"panel next\" id=\"next\"><span class=\"tag\">次にすること</span><h2 style=\"border:0;padding:0\">{}{}</h2>{}</div>",
             esc(&decision.next_step.label),
             rules(&decision.next_step.rules),
-            step_form(d, v, &decision, &decision.next_step, true)
+            step_form(v, &decision, &decision.next_step, true)
         ));
         if !decision.alternatives.is_empty() {
             b.push_str("<h2>ほかの方法（どれでも可）</h2>");
@@ -479,7 +479,7 @@ fn render_visit(
                     "<div class=\"panel\"><strong>{}</strong>{}{}</div>",
                     esc(&alt.label),
                     rules(&alt.rules),
-                    step_form(d, v, &decision, alt, false)
+                    step_form(v, &decision, alt, false)
                 ));
             }
         }
@@ -501,7 +501,7 @@ fn render_visit(
                 "<div class=\"panel\"><strong>{}</strong>{}{}</div>",
                 esc(&f.label),
                 rules(&f.rules),
-                step_form(d, v, &decision, f, false)
+                step_form(v, &decision, f, false)
             ));
         }
     }
@@ -840,8 +840,7 @@ fn doc_form(v: &Visit, docs: &[(&str, &str)], primary: bool, with_expiry: bool) 
 }
 
 /// The form that records the fact a step asks for.
-fn step_form(d: &Desk, v: &Visit, decision: &Decision, offer: &StepOffer, primary: bool) -> String {
-    let _ = d;
+fn step_form(v: &Visit, decision: &Decision, offer: &StepOffer, primary: bool) -> String {
     match offer.step {
         Step::AskForCard => format!(
             "<p>「マイナ保険証（マイナンバーカード）をお持ちですか」とたずねてください。</p>{}{}",

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{DAY, Driver, World, start_world};
+use common::{DAY, Driver, start_world};
 
 async fn start_visit(b: &Driver, desk: &str, presence: &str) {
     start_visit_on(b, desk, presence, DAY).await;
@@ -40,7 +40,7 @@ async fn next_says(b: &Driver, what: &str) {
 
 /// The UI and `onshi assess` give the same decision: the visit's situation, assessed by the
 /// one engine, shows the share and claim basis the screen shows.
-async fn same_as_assess(w: &World, b: &Driver, desk: &str) {
+async fn same_as_assess(b: &Driver, desk: &str) {
     let url = b.url().await;
     let id = url
         .rsplit("/desk/visits/")
@@ -72,7 +72,6 @@ async fn same_as_assess(w: &World, b: &Driver, desk: &str) {
             basis.as_str().unwrap_or_default()
         );
     }
-    let _ = w;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,7 +113,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     assert!(b.text("#identity").await.contains("目視確認（職員 S01）"));
     assert!(b.text("#share").await.contains("3割"));
     next_says(&b, "自己負担分（3割等）で会計").await;
-    same_as_assess(&w, &b, &w.clinic).await;
+    same_as_assess(&b, &w.clinic).await;
     b.shot("05-result-valid").await;
     b.click("3割で会計した").await;
     assert!(b.text("#share").await.contains("会計済み"));
@@ -165,7 +164,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     assert!(b.text("#confirmation").await.contains("申立書"));
     assert_eq!(b.attr("#claim", "data-basis").await, "lost");
     assert!(b.text("#claim").await.contains("喪失済みの資格"));
-    same_as_assess(&w, &b, &w.clinic).await;
+    same_as_assess(&b, &w.clinic).await;
     b.shot("08-declared-lost-claim").await;
     let visit_url = b.url().await;
     let visit_url = visit_url.split('?').next().unwrap_or_default().to_string();
@@ -201,7 +200,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     assert!(share.contains("10割"), "{share}");
     next_says(&b, "10割で会計").await;
     assert!(b.text("#claim").await.contains("保険請求はしません"));
-    same_as_assess(&w, &b, &w.clinic).await;
+    same_as_assess(&b, &w.clinic).await;
     b.shot("11-full-cost").await;
     b.click("10割で会計した").await;
 
@@ -222,7 +221,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     b.click("変わっていない").await;
     assert!(b.text("#share").await.contains("3割"));
     assert_eq!(b.attr("#claim", "data-basis").await, "oral");
-    same_as_assess(&w, &b, &w.clinic).await;
+    same_as_assess(&b, &w.clinic).await;
     b.click("3割で会計した").await;
 
     // ---------------- 5. pharmacy, a proxy with a PIN-less card → prescription (R4)
@@ -246,7 +245,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     let share = b.text("#share").await;
     assert!(share.contains("1割"), "{share}\n{}", b.text("body").await);
     assert!(b.text("#confirmation").await.contains("処方箋"));
-    same_as_assess(&w, &b, &w.pharmacy).await;
+    same_as_assess(&b, &w.pharmacy).await;
     b.shot("14-pharmacy-prescription").await;
 
     // ---------------- 5b. a proxy at the clinic with a PIN-less card → the 資格確認書 (R4)
@@ -270,7 +269,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     assert!(b.text("#share").await.contains("3割"));
     assert!(b.text("#confirmation").await.contains("資格確認書"));
     assert_eq!(b.attr("#claim", "data-basis").await, "current");
-    same_as_assess(&w, &b, &w.clinic).await;
+    same_as_assess(&b, &w.clinic).await;
     b.click("3割で会計した").await;
 
     // ---------------- 6. an expired insurance card under the temporary measure: its numbers
@@ -302,7 +301,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
         body.contains("OQSsiquc01res_desk"),
         "answered through the res folder"
     );
-    same_as_assess(&w, &b, &w.clinic).await;
+    same_as_assess(&b, &w.clinic).await;
     b.shot("17-numbers-online").await;
 
     // ---------------- patient portal (R2, R9)

@@ -357,8 +357,6 @@ async fn r1_r2_r3_refusals_name_the_field_and_never_crash() {
 async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
     let dir = tempfile::tempdir().unwrap();
     let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
-    let w = start_world().await;
-    let _ = w;
     // a terminal whose central is unreachable still serves its desk
     let cfg = onshi_terminal::Config::new(
         onshi_domain::numbers::MedicalInstitutionCode::parse(common::CLINIC).unwrap(),

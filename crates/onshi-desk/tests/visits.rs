@@ -5,17 +5,13 @@ use chrono::NaiveDate;
 use onshi_desk::VisitStore;
 use onshi_domain::codes::QualificationValidity;
 use onshi_domain::desk::{
-    Attempt, CardAtDesk, ClaimBasis, FacilityType, InsuranceType, Moushitatesho, OnlineResult,
-    PinAttempt, Presented, QualificationSeen, Situation, assess, parse_situation,
+    Attempt, CardAtDesk, ClaimBasis, InsuranceType, Moushitatesho, OnlineResult, PinAttempt,
+    Presented, QualificationSeen, Situation, assess, parse_situation,
 };
 use onshi_domain::numbers::{InsuredNumber, InsuredSymbol, InsurerNumber};
 
 const ADDRESS: &str = "東京都千代田区霞が関9-9-9 申立書テスト";
 const PHONE: &str = "090-9876-5432";
-
-fn day() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
-}
 
 /// 資格情報なし with a 申立書: a 不詳 claim whose 摘要 carries the form's address (R20).
 fn fushou_situation() -> Situation {
@@ -150,6 +146,4 @@ fn r27_purge_of_an_unknown_visit_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let store = VisitStore::open(&dir.path().join("desk.sqlite")).unwrap();
     assert!(onshi_desk::purge(&store, 42).is_err());
-    let _ = FacilityType::Clinic;
-    let _ = day();
 }
