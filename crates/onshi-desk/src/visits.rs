@@ -97,6 +97,8 @@ pub struct Visit {
     pub claim: Option<Claim>,
     /// When the 申立書 was deleted (R27).
     pub form_purged_at: Option<String>,
+    /// The card placed on the reader, when one was.
+    pub card_serial: Option<String>,
     pub steps: Vec<StepRecord>,
 }
 
@@ -334,7 +336,7 @@ impl VisitStore {
         self.with(|c| {
             let row = c
                 .query_row(
-                    "SELECT id, created_at, service_date, facility, patient_label, birth_date, situation, form_state, charged_at, charged_percent, claim, form_purged_at FROM visit WHERE id = ?1",
+                    "SELECT id, created_at, service_date, facility, patient_label, birth_date, situation, form_state, charged_at, charged_percent, claim, form_purged_at, card_serial FROM visit WHERE id = ?1",
                     params![id],
                     |r| {
                         Ok((
@@ -350,6 +352,7 @@ impl VisitStore {
                             r.get::<_, Option<u8>>(9)?,
                             r.get::<_, Option<String>>(10)?,
                             r.get::<_, Option<String>>(11)?,
+                            r.get::<_, Option<String>>(12)?,
                         ))
                     },
                 )
@@ -403,6 +406,7 @@ impl VisitStore {
                 charged_percent: row.9,
                 claim: row.10.map(|c| serde_json::from_str(&c)).transpose()?,
                 form_purged_at: row.11,
+                card_serial: row.12,
                 steps,
             })
         })

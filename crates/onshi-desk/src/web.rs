@@ -957,9 +957,10 @@ fn step_form(v: &Visit, decision: &Decision, offer: &StepOffer, primary: bool) -
                 act_form(v, "charge", "", &label, primary, "charge")
             }
         }
-        Step::CheckConfirmationHistory => {
-            "<p>資格確認履歴で、喪失した資格の旧保険者番号・旧記号番号を確認できます。</p><a class=\"button\" href=\"/desk/history\">資格確認履歴を開く</a>".to_string()
-        }
+        Step::CheckConfirmationHistory => format!(
+            "<p>資格確認履歴で、喪失した資格の旧保険者番号・旧記号番号を確認できます。</p><a class=\"button\" href=\"/desk/history?card_serial={}\">資格確認履歴を開く</a>",
+            urlencode(v.card_serial.as_deref().unwrap_or(""))
+        ),
         Step::AskNumbersLater => act_form(
             v,
             "reported_numbers",
