@@ -119,6 +119,9 @@ pub struct HistoryFilter {
     pub before_id: Option<i64>,
 }
 
+/// A card, and its holder with the holder's full history (`None` if the holder is missing).
+pub type CardWithHistory = (CardCert, Option<(PersonRecord, Vec<QualificationRecord>)>);
+
 /// Read side of the registry, used on the confirmation path.
 pub trait RegistryRead: Send + Sync {
     fn card(&self, serial: &str) -> Result<Option<CardCert>>;
@@ -131,10 +134,7 @@ pub trait RegistryRead: Send + Sync {
     ) -> Result<Option<(PersonRecord, Vec<QualificationRecord>)>>;
     /// A card with its holder and the holder's full history, in one call: the card
     /// confirmation's hot path. Backends should answer it with one query.
-    fn card_with_history(
-        &self,
-        serial: &str,
-    ) -> Result<Option<(CardCert, Option<(PersonRecord, Vec<QualificationRecord>)>)>> {
+    fn card_with_history(&self, serial: &str) -> Result<Option<CardWithHistory>> {
         let Some(card) = self.card(serial)? else {
             return Ok(None);
         };

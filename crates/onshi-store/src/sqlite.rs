@@ -20,9 +20,9 @@ use onshi_domain::qualification::{ElderlyInfo, Person, Qualification};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::{
-    CardCert, ChipRow, ChipStore, ConfirmationEntry, Facility, FacilityStore, HistoryFilter,
-    HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, QualificationRecord,
-    RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
+    CardCert, CardWithHistory, ChipRow, ChipStore, ConfirmationEntry, Facility, FacilityStore,
+    HistoryFilter, HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord,
+    QualificationRecord, RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
@@ -400,10 +400,7 @@ impl RegistryRead for SqliteStore {
         })
     }
 
-    fn card_with_history(
-        &self,
-        serial: &str,
-    ) -> Result<Option<(CardCert, Option<(PersonRecord, Vec<QualificationRecord>)>)>> {
+    fn card_with_history(&self, serial: &str) -> Result<Option<CardWithHistory>> {
         self.with_reader(|c| {
             let mut st = c.prepare_cached(CARD_WITH_HISTORY)?;
             let mut rows = st.query([serial])?;
