@@ -66,6 +66,7 @@ impl Fixture {
 /// - `koki`      80 years old, 後期高齢 1割
 /// - `locked`    PIN locked
 /// - `nocard`    qualification only, no card
+/// - `multiple`  two qualifications valid at once under two insurers (R5 複数該当)
 pub fn build() -> Fixture {
     let kyokai = InsurerNumber::from_body("0113001").expect("valid body");
     let kumiai = InsurerNumber::from_body("0613456").expect("valid body");
@@ -198,6 +199,16 @@ pub fn build() -> Fixture {
             "1",
             "20100401",
         ),
+        p(
+            12,
+            "multiple",
+            Some("C0011"),
+            Some("9999"),
+            "松本　彩",
+            "マツモト　アヤ",
+            "2",
+            "19830707",
+        ),
     ];
     let mn = |k: &str| {
         persons
@@ -254,6 +265,14 @@ pub fn build() -> Fixture {
         format!(
             "{},{kyo},01,1001,2001,01,2,田中　太郎,吉田　翼,ヨシダ　ツバサ,1,20100401,{addr},,20100401,,,030,,,,,",
             mn("nocard")
+        ),
+        format!(
+            "{},{kyo},01,1001,2012,00,1,松本　彩,松本　彩,マツモト　アヤ,2,19830707,{addr},おんし工業株式会社,20200401,,,030,,,,,",
+            mn("multiple")
+        ),
+        format!(
+            "{},{kum},01,77,3012,00,1,松本　彩,松本　彩,マツモト　アヤ,2,19830707,{addr},おんし商事株式会社,20260401,,,030,,,,,",
+            mn("multiple")
         ),
     ];
     let mut qualifications_csv = String::from(QUAL_HEADER);

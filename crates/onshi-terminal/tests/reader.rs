@@ -25,6 +25,7 @@ async fn r1_r5_r6_face_confirmations_land_in_the_face_folder_and_history() {
         ("C0003", "2"),
         ("C0004", "4"),
         ("C0009", "1"),
+        ("C0011", "5"),
     ] {
         let (s, v) = place(
             &t.api,

@@ -291,6 +291,31 @@ async fn r5_nothing_registered_is_not_found() {
 }
 
 #[tokio::test]
+async fn r5_two_valid_qualifications_at_once_are_multiple() {
+    let app = spawn().await;
+    let v = app
+        .read(
+            json!({"card_serial": app.serial("multiple"), "confirmation_date": DAY, "face": "ok"}),
+        )
+        .await;
+    assert_eq!(v["segment_of_result"], "1");
+    assert_eq!(v["qualification_validity"], "5", "{v}");
+    assert_eq!(v["qualification_validity_label"], "複数該当");
+    let insurers: Vec<&str> = v["result_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["InsurerNumber"].as_str().unwrap())
+        .collect();
+    assert_eq!(insurers, [app.fx.kyokai.as_str(), app.fx.kumiai.as_str()]);
+    // before the second one began, only the first
+    let v = app
+        .read(json!({"card_serial": app.serial("multiple"), "confirmation_date": "2026-03-31", "face": "ok"}))
+        .await;
+    assert_eq!(v["qualification_validity"], "1");
+}
+
+#[tokio::test]
 async fn r5_card_after_a_job_change_sees_the_new_qualification() {
     let app = spawn().await;
     let v = app

@@ -43,14 +43,14 @@ fn registry_import_reports_and_is_idempotent() {
         String::from_utf8_lossy(&out.stderr)
     );
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("qualifications inserted 11"), "{s}");
+    assert!(s.contains("qualifications inserted 13"), "{s}");
     assert!(
         db.with_extension("sqlite.keys.json").exists(),
         "keys generated on first run"
     );
     let out = onshi(&args);
     let s = String::from_utf8_lossy(&out.stdout);
-    assert!(s.contains("inserted 0 updated 0 unchanged 11"), "{s}");
+    assert!(s.contains("inserted 0 updated 0 unchanged 13"), "{s}");
     // the My Number is nowhere in the database file in clear
     let raw = std::fs::read(&db).unwrap();
     let mn = fixture::my_number(1);
