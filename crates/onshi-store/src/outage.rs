@@ -24,13 +24,9 @@
 //! only from the states it allows (checked in the same transaction, so two operators cannot
 //! both enable one request); the event log and the audit are append-only.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-
 use chrono::NaiveDate;
 use onshi_domain::numbers::{MedicalInstitutionCode, Sex};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::{PersonId, Result, SqliteStore, StoreError};
@@ -374,93 +370,23 @@ pub trait OutageStore: Send + Sync {
 // ---------------------------------------------------------------------------------------------
 // SQLite
 
-/// Connections of this module, per database file. `SqliteStore` keeps its own pool private, so
-/// the outage tables are reached through connections opened here with the same settings (WAL,
-/// `synchronous=FULL`, busy timeout); writes use `BEGIN IMMEDIATE` and wait for the store's
-/// writer like any other SQLite client.
-struct Pool {
-    readers: Vec<Connection>,
-    writer: Option<Connection>,
-}
-
-fn pools() -> &'static Mutex<HashMap<PathBuf, Pool>> {
-    static POOLS: OnceLock<Mutex<HashMap<PathBuf, Pool>>> = OnceLock::new();
-    POOLS.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-fn poisoned() -> StoreError {
-    StoreError::Conflict("a previous outage-store user panicked; restart the process".into())
-}
-
-fn open_conn(path: &Path, write: bool) -> Result<Connection> {
-    let flags = if write {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    let c = Connection::open_with_flags(path, flags)?;
-    c.busy_timeout(std::time::Duration::from_secs(10))?;
-    c.pragma_update(None, "synchronous", "FULL")?;
-    c.set_prepared_statement_cache_capacity(32);
-    Ok(c)
-}
-
 impl SqliteStore {
+    /// Reads through the store's reader pool (the outage tables live in the registry file).
     fn outage_read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let path = self.path();
-        let conn = pools()
-            .lock()
-            .map_err(|_| poisoned())?
-            .get_mut(path)
-            .and_then(|p| p.readers.pop());
-        let conn = match conn {
-            Some(c) => c,
-            None => open_conn(path, false)?,
-        };
-        let out = f(&conn);
-        if let Ok(mut pools) = pools().lock() {
-            let p = pools.entry(path.to_path_buf()).or_insert(Pool {
-                readers: Vec::new(),
-                writer: None,
-            });
-            if p.readers.len() < 8 {
-                p.readers.push(conn);
-            }
-        }
-        out
+        self.with_reader(f)
     }
 
+    /// Writes in one immediate transaction on the store's writer connection.
     fn outage_write<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        let path = self.path();
-        let conn = pools()
-            .lock()
-            .map_err(|_| poisoned())?
-            .get_mut(path)
-            .and_then(|p| p.writer.take());
-        let mut conn = match conn {
-            Some(c) => c,
-            None => open_conn(path, true)?,
-        };
-        let out = (|| {
-            let tx =
-                rusqlite::Transaction::new(&mut conn, rusqlite::TransactionBehavior::Immediate)?;
+        self.with_writer(|w| {
+            let tx = rusqlite::Transaction::new(w, rusqlite::TransactionBehavior::Immediate)?;
             let v = f(&tx)?;
             tx.commit()?;
             Ok(v)
-        })();
-        if let Ok(mut pools) = pools().lock() {
-            let p = pools.entry(path.to_path_buf()).or_insert(Pool {
-                readers: Vec::new(),
-                writer: None,
-            });
-            if p.writer.is_none() {
-                p.writer = Some(conn);
-            }
-        }
-        out
+        })
     }
 }
 

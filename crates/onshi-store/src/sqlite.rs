@@ -205,7 +205,7 @@ impl SqliteStore {
         &self.path
     }
 
-    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         with_pooled(&self.readers, &self.path, f)
     }
 
@@ -218,7 +218,7 @@ impl SqliteStore {
         &self.history_path
     }
 
-    fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_writer<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut w = self.writer.lock().map_err(|_| poisoned())?;
         f(&mut w)
     }
