@@ -22,7 +22,7 @@ use std::io::Read;
 use onshi_card::{Pin, PinHasher};
 use onshi_domain::card::CertStatus;
 use onshi_domain::kana;
-use onshi_domain::numbers::MyNumberHasher;
+use onshi_domain::numbers::{MyNumberHash, MyNumberHasher};
 use onshi_domain::qualification::Person;
 use onshi_formats::registry_csv::{self, CardStatusCode, RowError};
 use onshi_store::{CardCert, ChipRow, ImportStore, ImportTx, PersonId, StoreError, UpsertOutcome};
@@ -173,6 +173,62 @@ fn cross_check(
     Ok(None)
 }
 
+/// The persons this import has already met, so that each row needs no database lookup for
+/// its person. Only fingerprints of the compared facts are kept (memory stays small at 10
+/// million persons); when a fingerprint differs, the person is read back from the database to
+/// run [`cross_check`] with its full messages.
+struct Known {
+    map: std::collections::HashMap<u128, KnownPerson>,
+    /// the registry had no person when the import began: a person not met in this import is new
+    initial_load: bool,
+}
+
+struct KnownPerson {
+    id: PersonId,
+    /// created by this import: its qualifications are all in `quals`, nothing to look up
+    new: bool,
+    birthdate: chrono::NaiveDate,
+    sex: onshi_domain::numbers::Sex,
+    kana: u64,
+    name: u64,
+    /// (insurer number, qualification date, disqualification date) of a new person
+    quals: Vec<(String, chrono::NaiveDate, Option<chrono::NaiveDate>)>,
+}
+
+fn fingerprint(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn key_of(h: &MyNumberHash) -> u128 {
+    let hex = h.as_str();
+    u128::from_str_radix(hex.get(..32).unwrap_or(hex), 16)
+        .unwrap_or_else(|_| u128::from(fingerprint(hex)))
+}
+
+impl KnownPerson {
+    fn of(id: PersonId, new: bool, p: &Person) -> Self {
+        KnownPerson {
+            id,
+            new,
+            birthdate: p.birthdate,
+            sex: p.sex,
+            kana: fingerprint(&kana::kana_key(&p.name_kana)),
+            name: fingerprint(&kana::name_key(&p.name)),
+            quals: Vec::new(),
+        }
+    }
+
+    fn same_facts(&self, p: &Person) -> bool {
+        self.birthdate == p.birthdate
+            && self.sex == p.sex
+            && self.kana == fingerprint(&kana::kana_key(&p.name_kana))
+            && self.name == fingerprint(&kana::name_key(&p.name))
+    }
+}
+
 fn cert_status(s: CardStatusCode) -> (CertStatus, bool) {
     match s {
         CardStatusCode::Active => (CertStatus::Active, false),
@@ -193,11 +249,30 @@ pub fn import<Q: Read, C: Read>(
 ) -> Result<ImportReport, ImportError> {
     let mut report = ImportReport::default();
     let mut tx = store.begin_import()?;
+    let mut known = Known {
+        map: Default::default(),
+        initial_load: tx.registry_is_empty()?,
+    };
     if let Some(input) = cards {
-        import_cards(tx.as_mut(), hasher, pins, input, &mut report, progress)?;
+        import_cards(
+            tx.as_mut(),
+            hasher,
+            pins,
+            input,
+            &mut known,
+            &mut report,
+            progress,
+        )?;
     }
     if let Some(input) = qualifications {
-        import_qualifications(tx.as_mut(), hasher, input, &mut report, progress)?;
+        import_qualifications(
+            tx.as_mut(),
+            hasher,
+            input,
+            &mut known,
+            &mut report,
+            progress,
+        )?;
     }
     if report.errors_total == 0 {
         tx.commit()?;
@@ -207,11 +282,13 @@ pub fn import<Q: Read, C: Read>(
     Ok(report)
 }
 
+#[allow(clippy::too_many_arguments)] // the import's shared state, passed down explicitly
 fn import_cards<C: Read>(
     tx: &mut dyn ImportTx,
     hasher: &MyNumberHasher,
     pins: &PinHasher,
     input: Input<C>,
+    known: &mut Known,
     report: &mut ImportReport,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), ImportError> {
@@ -255,36 +332,49 @@ fn import_cards<C: Read>(
             address: rec.address.clone(),
         };
         let h = hasher.hash(&rec.my_number);
-        let person_id = match tx.person_by_hash(&h)? {
-            Some(existing) => {
-                let mut registered = existing.person.clone();
-                match cross_check(&file, rec.line, &registered, &facts) {
-                    Err(e) => {
-                        report.error(e);
-                        continue;
-                    }
-                    Ok(w) => {
-                        // The card and the resident register are the reference for the
-                        // holder's facts.
-                        let changed = w.is_some() || registered.address != facts.address;
-                        if let Some(w) = w {
-                            report.warnings.push(w);
+        let key = key_of(&h);
+        let fresh = known.initial_load && !known.map.contains_key(&key);
+        let person_id = if fresh {
+            // an initial load: a person not met yet cannot be in the registry
+            report.persons_created += 1;
+            let id = tx.insert_new_person(&h, &facts)?;
+            known.map.insert(key, KnownPerson::of(id, true, &facts));
+            id
+        } else {
+            match tx.person_by_hash(&h)? {
+                Some(existing) => {
+                    let mut registered = existing.person.clone();
+                    match cross_check(&file, rec.line, &registered, &facts) {
+                        Err(e) => {
+                            report.error(e);
+                            continue;
                         }
-                        if changed {
-                            registered.name = facts.name.clone();
-                            registered.address = facts.address.clone();
-                            tx.update_person(existing.id, &registered)?;
+                        Ok(w) => {
+                            // The card and the resident register are the reference for the
+                            // holder's facts.
+                            let changed = w.is_some() || registered.address != facts.address;
+                            if let Some(w) = w {
+                                report.warnings.push(w);
+                            }
+                            if changed {
+                                registered.name = facts.name.clone();
+                                registered.address = facts.address.clone();
+                                tx.update_person(existing.id, &registered)?;
+                            }
                         }
                     }
+                    existing.id
                 }
-                existing.id
-            }
-            None => {
-                report.persons_created += 1;
-                tx.insert_person(&h, &facts)?
+                None => {
+                    report.persons_created += 1;
+                    let id = tx.insert_person(&h, &facts)?;
+                    known.map.insert(key, KnownPerson::of(id, true, &facts));
+                    id
+                }
             }
         };
-        if let Some(existing) = tx.card_by_serial(&rec.card_serial)?
+        if !fresh
+            && let Some(existing) = tx.card_by_serial(&rec.card_serial)?
             && existing.person_id != person_id
         {
             report.error(mislink(
@@ -319,7 +409,8 @@ fn import_cards<C: Read>(
             }
         };
         let mut chip: ChipRow = pins.issue(&rec.card_serial, pin.as_ref(), pin_locked);
-        if let Some(existing) = tx_chip(tx, &rec.card_serial)?
+        if !fresh
+            && let Some(existing) = tx_chip(tx, &rec.card_serial)?
             && existing.pin_hash == chip.pin_hash
         {
             // Same card re-imported: keep the chip's own counter and lock, unless the file
@@ -336,6 +427,44 @@ fn import_cards<C: Read>(
     Ok(())
 }
 
+fn duplicate_row(
+    file: &str,
+    line: u64,
+    q: &onshi_domain::qualification::Qualification,
+) -> RowError {
+    RowError {
+        file: file.to_string(),
+        line,
+        column: "qualification_date".into(),
+        rule: "duplicate",
+        message: format!(
+            "this person already has a row for insurer {} from {} in this file",
+            q.insurer_number, q.qualification_date
+        ),
+    }
+}
+
+fn overlap_row(
+    file: &str,
+    line: u64,
+    q: &onshi_domain::qualification::Qualification,
+    from: chrono::NaiveDate,
+    to: Option<chrono::NaiveDate>,
+) -> RowError {
+    RowError {
+        file: file.to_string(),
+        line,
+        column: "qualification_date".into(),
+        rule: "overlap",
+        message: format!(
+            "overlaps the qualification under insurer {} from {} to {} of the same person",
+            q.insurer_number,
+            from,
+            to.map(|d| d.to_string()).unwrap_or_else(|| "(open)".into())
+        ),
+    }
+}
+
 fn tx_chip(tx: &mut dyn ImportTx, serial: &str) -> Result<Option<ChipRow>, StoreError> {
     tx.chip_by_serial(serial)
 }
@@ -344,6 +473,7 @@ fn import_qualifications<Q: Read>(
     tx: &mut dyn ImportTx,
     hasher: &MyNumberHasher,
     input: Input<Q>,
+    known: &mut Known,
     report: &mut ImportReport,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), ImportError> {
@@ -370,41 +500,111 @@ fn import_qualifications<Q: Read>(
             }
         };
         let h = hasher.hash(&rec.my_number);
-        let person_id = match tx.person_by_hash(&h)? {
-            Some(existing) => match cross_check(&file, rec.line, &existing.person, &rec.person) {
-                Err(e) => {
-                    report.error(e);
-                    continue;
-                }
-                Ok(w) => {
-                    if let Some(w) = w {
-                        report.warnings.push(w);
+        let key = key_of(&h);
+        let q = &rec.qualification;
+        // Who the row's person is, held against what is registered (the mislink guard).
+        let met = match known.map.get(&key) {
+            Some(k) if k.same_facts(&rec.person) => Some((k.id, k.new)),
+            Some(k) => {
+                // A fingerprint differs: read the person back for the exact check and message.
+                let (id, new) = (k.id, k.new);
+                let Some(existing) = tx.person_by_hash(&h)? else {
+                    return Err(
+                        StoreError::Corrupt("a person met in this import vanished".into()).into(),
+                    );
+                };
+                match cross_check(&file, rec.line, &existing.person, &rec.person) {
+                    Err(e) => {
+                        report.error(e);
+                        continue;
                     }
-                    existing.id
+                    Ok(w) => {
+                        if let Some(w) = w {
+                            report.warnings.push(w);
+                        }
+                        Some((id, new))
+                    }
+                }
+            }
+            None => None,
+        };
+        let (person_id, new) = match met {
+            Some(m) => m,
+            None if known.initial_load => {
+                report.persons_created += 1;
+                let id = tx.insert_new_person(&h, &rec.person)?;
+                known
+                    .map
+                    .insert(key, KnownPerson::of(id, true, &rec.person));
+                (id, true)
+            }
+            None => match tx.person_by_hash(&h)? {
+                Some(existing) => match cross_check(&file, rec.line, &existing.person, &rec.person)
+                {
+                    Err(e) => {
+                        report.error(e);
+                        continue;
+                    }
+                    Ok(w) => {
+                        if let Some(w) = w {
+                            report.warnings.push(w);
+                        }
+                        known
+                            .map
+                            .insert(key, KnownPerson::of(existing.id, false, &existing.person));
+                        (existing.id, false)
+                    }
+                },
+                None => {
+                    report.persons_created += 1;
+                    let id = tx.insert_new_person(&h, &rec.person)?;
+                    known
+                        .map
+                        .insert(key, KnownPerson::of(id, true, &rec.person));
+                    (id, true)
                 }
             },
-            None => {
-                report.persons_created += 1;
-                tx.insert_person(&h, &rec.person)?
-            }
         };
-        let q = &rec.qualification;
+        if new {
+            // Everything this person has is in memory: check duplicates and overlaps there.
+            let Some(k) = known.map.get_mut(&key) else {
+                continue;
+            };
+            let ins = q.insurer_number.as_str();
+            if k.quals
+                .iter()
+                .any(|(i, from, _)| i == ins && *from == q.qualification_date)
+            {
+                report.error(duplicate_row(&file, rec.line, q));
+                continue;
+            }
+            let end = |to: Option<chrono::NaiveDate>| to.unwrap_or(chrono::NaiveDate::MAX);
+            if let Some((_, from, to)) = k.quals.iter().find(|(i, from, to)| {
+                i == ins && *from < end(q.disqualification_date) && q.qualification_date < end(*to)
+            }) {
+                report.error(overlap_row(&file, rec.line, q, *from, *to));
+                continue;
+            }
+            k.quals.push((
+                ins.to_string(),
+                q.qualification_date,
+                q.disqualification_date,
+            ));
+            if insurers.get(ins) != Some(&q.insurer_name) {
+                tx.upsert_insurer(&q.insurer_number, &q.insurer_name)?;
+                insurers.insert(ins.to_string(), q.insurer_name.clone());
+            }
+            tx.insert_new_qualification(person_id, &rec.person.name, q)?;
+            report.qualifications.inserted += 1;
+            continue;
+        }
         let key = (
             person_id,
             q.insurer_number.as_str().to_string(),
             q.qualification_date,
         );
         if !seen.insert(key) {
-            report.error(RowError {
-                file: file.clone(),
-                line: rec.line,
-                column: "qualification_date".into(),
-                rule: "duplicate",
-                message: format!(
-                    "this person already has a row for insurer {} from {} in this file",
-                    q.insurer_number, q.qualification_date
-                ),
-            });
+            report.error(duplicate_row(&file, rec.line, q));
             continue;
         }
         let overlapping = tx
@@ -415,21 +615,13 @@ fn import_qualifications<Q: Read>(
                     && o.qualification.overlaps(q)
             });
         if let Some(o) = overlapping {
-            report.error(RowError {
-                file: file.clone(),
-                line: rec.line,
-                column: "qualification_date".into(),
-                rule: "overlap",
-                message: format!(
-                    "overlaps the qualification under insurer {} from {} to {} of the same person",
-                    q.insurer_number,
-                    o.qualification.qualification_date,
-                    o.qualification
-                        .disqualification_date
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "(open)".into())
-                ),
-            });
+            report.error(overlap_row(
+                &file,
+                rec.line,
+                q,
+                o.qualification.qualification_date,
+                o.qualification.disqualification_date,
+            ));
             continue;
         }
         if insurers.get(q.insurer_number.as_str()) != Some(&q.insurer_name) {

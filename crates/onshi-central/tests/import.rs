@@ -400,3 +400,67 @@ fn a_card_serial_cannot_move_to_another_person() {
     assert!(!r.committed);
     assert_eq!(r.errors[0].column, "card_serial");
 }
+
+#[test]
+fn a_later_import_is_held_against_persons_of_earlier_imports() {
+    let e = env();
+    let mn = fixture::my_number(51);
+    let ins = insurer();
+    let first = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "1",
+        "20100401",
+        "20200401",
+    );
+    assert!(e.run(Some(&file(QUAL_HEADER, &[first])), None).committed);
+    // the registry is no longer empty: the second import looks the person up
+    let bad = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "1",
+        "19900101",
+        &ins,
+        "1",
+        "20200401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[bad])), None);
+    assert!(!r.committed);
+    assert_eq!(
+        (r.errors[0].rule, r.errors[0].column.as_str()),
+        ("mislink", "sex")
+    );
+    let overlapping = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "2",
+        "20190401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[overlapping])), None);
+    assert_eq!(r.errors[0].rule, "overlap");
+    let next = row(
+        &mn,
+        "森　花",
+        "モリ　ハナ",
+        "2",
+        "19900101",
+        &ins,
+        "1",
+        "20200401",
+        "",
+    );
+    let r = e.run(Some(&file(QUAL_HEADER, &[next])), None);
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!((r.persons_created, r.qualifications.inserted), (0, 1));
+}

@@ -186,6 +186,18 @@ pub trait ChipStore: Send + Sync {
 
 /// Everything written by one bulk import, in one transaction: all or nothing.
 pub trait ImportTx {
+    /// Whether the registry had no person when the import began (an initial load can skip
+    /// looking up what cannot be there).
+    fn registry_is_empty(&mut self) -> Result<bool>;
+    /// Inserts a person known not to exist yet (the caller has checked).
+    fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId>;
+    /// Inserts a qualification of a person created in this import (nothing to compare with).
+    fn insert_new_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<()>;
     fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>>;
     /// Inserts the person, or returns the existing id if the hash is known (facts unchanged).
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId>;

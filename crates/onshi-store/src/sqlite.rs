@@ -126,7 +126,7 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
     c.query_row(&format!("PRAGMA mmap_size={MMAP_SIZE}"), [], |_| Ok(()))?;
-    c.pragma_update(None, "cache_size", -8192)?;
+    c.pragma_update(None, "cache_size", NORMAL_CACHE_KIB)?;
     c.set_prepared_statement_cache_capacity(64);
     Ok(c)
 }
@@ -657,101 +657,28 @@ impl SqliteImport<'_> {
     fn c(&self) -> &Connection {
         &self.guard
     }
-}
 
-impl Drop for SqliteImport<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = self.guard.execute_batch("ROLLBACK");
-        }
-    }
-}
-
-impl ImportStore for SqliteStore {
-    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>> {
-        let guard = self.writer.lock().map_err(|_| poisoned())?;
-        guard.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteImport { guard, done: false }))
-    }
-}
-
-fn person_params(p: &Person) -> [rusqlite::types::Value; 8] {
-    [
-        p.name.clone().into(),
-        p.name_kana.clone().into(),
-        kana::name_key(&p.name).into(),
-        kana::kana_key(&p.name_kana).into(),
-        p.sex.code().to_string().into(),
-        iso(p.birthdate).into(),
-        p.post_number.clone().into(),
-        p.address.clone().into(),
-    ]
-}
-
-impl ImportTx for SqliteImport<'_> {
-    fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
-        let mut st = self.c().prepare_cached(&format!(
-            "SELECT {PERSON_COLS} FROM person WHERE my_number_hash = ?1"
-        ))?;
-        let mut rows = st.query([h.as_str()])?;
-        match rows.next()? {
-            Some(r) => Ok(Some(person_from_row(r)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
-        let [a, b, c, d, e, f, g, i] = person_params(p);
-        let mut st = self.c().prepare_cached(
-            "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
-             birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-             ON CONFLICT(my_number_hash) DO UPDATE SET my_number_hash = excluded.my_number_hash \
-             RETURNING id",
-        )?;
-        Ok(st.query_row(params![h.as_str(), a, b, c, d, e, f, g, i], |r| r.get(0))?)
-    }
-
-    fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
-        let [a, b, c, d, e, f, g, i] = person_params(p);
-        self.c().prepare_cached(
-            "UPDATE person SET name = ?2, name_kana = ?3, name_key = ?4, kana_key = ?5, sex = ?6, \
-             birthdate = ?7, post_number = ?8, address = ?9 WHERE id = ?1",
-        )?
-        .execute(params![id, a, b, c, d, e, f, g, i])?;
-        Ok(())
-    }
-
-    fn upsert_insurer(&mut self, number: &InsurerNumber, name: &str) -> Result<()> {
-        self.c()
-            .prepare_cached(
-                "INSERT INTO insurer (insurer_number, name, kind) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT(insurer_number) DO UPDATE SET name = excluded.name \
-                 WHERE insurer.name <> excluded.name",
-            )?
-            .execute(params![
-                number.as_str(),
-                name,
-                serde_json::to_value(number.kind())
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ])?;
-        Ok(())
-    }
-
-    fn upsert_qualification(
+    /// Writes a qualification; with `check_existing` it first reads the row with the same key
+    /// to report unchanged / updated (an upsert), without it it just inserts (a person new to
+    /// the registry in this import has no rows yet).
+    fn write_qualification(
         &mut self,
         person: PersonId,
         registered_name: &str,
         q: &Qualification,
+        check_existing: bool,
     ) -> Result<UpsertOutcome> {
-        let existing: Option<QualificationRecord> = query_quals(
-            self.c(),
-            "person_id = ?1 AND insurer_number = ?2 AND qualification_date = ?3",
-            params![person, q.insurer_number.as_str(), iso(q.qualification_date)],
-        )?
-        .into_iter()
-        .next();
+        let existing: Option<QualificationRecord> = if !check_existing {
+            None
+        } else {
+            query_quals(
+                self.c(),
+                "person_id = ?1 AND insurer_number = ?2 AND qualification_date = ?3",
+                params![person, q.insurer_number.as_str(), iso(q.qualification_date)],
+            )?
+            .into_iter()
+            .next()
+        };
         if let Some(e) = &existing
             && e.qualification == *q
             && e.registered_name == registered_name
@@ -809,6 +736,132 @@ impl ImportTx for SqliteImport<'_> {
         } else {
             UpsertOutcome::Inserted
         })
+    }
+}
+
+impl Drop for SqliteImport<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.guard.execute_batch("ROLLBACK");
+        }
+        let _ = self
+            .guard
+            .pragma_update(None, "cache_size", NORMAL_CACHE_KIB);
+    }
+}
+
+/// Page cache of a connection in normal use, and of the writer during an import (whose
+/// random-key index inserts want as many pages in memory as possible), in KiB (negative =
+/// KiB for SQLite).
+const NORMAL_CACHE_KIB: i64 = -8192;
+const IMPORT_CACHE_KIB: i64 = -2_097_152;
+
+impl ImportStore for SqliteStore {
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>> {
+        let guard = self.writer.lock().map_err(|_| poisoned())?;
+        guard.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+        guard.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Box::new(SqliteImport { guard, done: false }))
+    }
+}
+
+fn person_params(p: &Person) -> [rusqlite::types::Value; 8] {
+    [
+        p.name.clone().into(),
+        p.name_kana.clone().into(),
+        kana::name_key(&p.name).into(),
+        kana::kana_key(&p.name_kana).into(),
+        p.sex.code().to_string().into(),
+        iso(p.birthdate).into(),
+        p.post_number.clone().into(),
+        p.address.clone().into(),
+    ]
+}
+
+impl ImportTx for SqliteImport<'_> {
+    fn registry_is_empty(&mut self) -> Result<bool> {
+        Ok(self
+            .c()
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM person)", [], |r| r.get(0))?)
+    }
+
+    fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        let [a, b, c, d, e, f, g, i] = person_params(p);
+        let mut st = self.c().prepare_cached(
+            "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
+             birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        st.execute(params![h.as_str(), a, b, c, d, e, f, g, i])?;
+        Ok(self.c().last_insert_rowid())
+    }
+
+    fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
+        let mut st = self.c().prepare_cached(&format!(
+            "SELECT {PERSON_COLS} FROM person WHERE my_number_hash = ?1"
+        ))?;
+        let mut rows = st.query([h.as_str()])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(person_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        let [a, b, c, d, e, f, g, i] = person_params(p);
+        let mut st = self.c().prepare_cached(
+            "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
+             birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+             ON CONFLICT(my_number_hash) DO UPDATE SET my_number_hash = excluded.my_number_hash \
+             RETURNING id",
+        )?;
+        Ok(st.query_row(params![h.as_str(), a, b, c, d, e, f, g, i], |r| r.get(0))?)
+    }
+
+    fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
+        let [a, b, c, d, e, f, g, i] = person_params(p);
+        self.c().prepare_cached(
+            "UPDATE person SET name = ?2, name_kana = ?3, name_key = ?4, kana_key = ?5, sex = ?6, \
+             birthdate = ?7, post_number = ?8, address = ?9 WHERE id = ?1",
+        )?
+        .execute(params![id, a, b, c, d, e, f, g, i])?;
+        Ok(())
+    }
+
+    fn upsert_insurer(&mut self, number: &InsurerNumber, name: &str) -> Result<()> {
+        self.c()
+            .prepare_cached(
+                "INSERT INTO insurer (insurer_number, name, kind) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(insurer_number) DO UPDATE SET name = excluded.name \
+                 WHERE insurer.name <> excluded.name",
+            )?
+            .execute(params![
+                number.as_str(),
+                name,
+                serde_json::to_value(number.kind())
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            ])?;
+        Ok(())
+    }
+
+    fn upsert_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<UpsertOutcome> {
+        self.write_qualification(person, registered_name, q, true)
+    }
+
+    fn insert_new_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<()> {
+        self.write_qualification(person, registered_name, q, false)
+            .map(|_| ())
     }
 
     fn qualifications_of(
