@@ -17,6 +17,7 @@ pub mod moushitatesho;
 pub mod print;
 pub mod visits;
 mod web;
+mod worklist;
 
 use std::path::Path;
 
@@ -24,7 +25,7 @@ use axum::Router;
 use onshi_domain::desk::FacilityType;
 use onshi_terminal::Terminal;
 
-pub use visits::{Visit, VisitError, VisitStore, purge};
+pub use visits::{AfterFact, Visit, VisitError, VisitStore, purge};
 
 /// The file of the desk's visits inside the terminal's data folder.
 pub const VISITS_FILE: &str = "desk.sqlite";

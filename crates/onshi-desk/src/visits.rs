@@ -58,6 +58,15 @@ CREATE TABLE IF NOT EXISTS visit_step (
     claim_basis TEXT,
     rules TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unconfirmed (
+    visit_id INTEGER PRIMARY KEY REFERENCES visit(id),
+    since TEXT NOT NULL,
+    cause TEXT NOT NULL,
+    resolved_at TEXT,
+    source TEXT,
+    audit_id INTEGER,
+    staff TEXT
+);
 CREATE TABLE IF NOT EXISTS moushitatesho (
     visit_id INTEGER PRIMARY KEY REFERENCES visit(id),
     form TEXT NOT NULL,
@@ -113,6 +122,23 @@ pub struct VisitSummary {
     pub charged_percent: Option<u8>,
     pub claim: Option<Claim>,
     pub form_state: String,
+}
+
+/// A visit recorded while the central was unreachable (事後確認, R12, R17): on the worklist
+/// until staff confirm it afterwards, by the outage-mode search or by card.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AfterFact {
+    pub visit_id: i64,
+    /// when the central was found unreachable for this visit
+    pub since: String,
+    /// why, in Japanese
+    pub cause: String,
+    pub resolved_at: Option<String>,
+    /// `outage_search` (システム障害時モードの検索) or `card` (マイナ保険証でのオンライン資格確認)
+    pub source: Option<String>,
+    /// for `outage_search`: the central's audit id of the search or choice
+    pub audit_id: Option<i64>,
+    pub staff: Option<String>,
 }
 
 /// The visit store (one SQLite file; one connection behind a mutex — a desk's load).
@@ -228,7 +254,68 @@ impl VisitStore {
             tx.commit()?;
             Ok(())
         })?;
+        if let Some(f) = s.equipment_failure
+            && !f.oqs_reachable()
+        {
+            self.mark_unconfirmed(id, &format!("{}（中央に接続できない）", f.cause.label()))?;
+        }
         self.log(id, staff, action, d)
+    }
+
+    /// Puts a visit on the 事後確認 worklist (kept once; a resolved visit stays resolved).
+    pub fn mark_unconfirmed(&self, id: i64, cause: &str) -> Result<(), VisitError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO unconfirmed (visit_id, since, cause) VALUES (?1, ?2, ?3)",
+                params![id, now_jst(), cause],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Records how an unconfirmed visit was confirmed afterwards.
+    pub fn resolve(
+        &self,
+        id: i64,
+        source: &str,
+        audit_id: Option<i64>,
+        staff: Option<&str>,
+    ) -> Result<(), VisitError> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE unconfirmed SET resolved_at = ?2, source = ?3, audit_id = ?4, staff = ?5 WHERE visit_id = ?1 AND resolved_at IS NULL",
+                params![id, now_jst(), source, audit_id, staff],
+            )?;
+            if n == 0 {
+                return Err(VisitError::NotFound(id));
+            }
+            Ok(())
+        })
+    }
+
+    /// The 事後確認 record of a visit, if it has one.
+    pub fn after_fact(&self, id: i64) -> Result<Option<AfterFact>, VisitError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT visit_id, since, cause, resolved_at, source, audit_id, staff FROM unconfirmed WHERE visit_id = ?1",
+                params![id],
+                after_fact_row,
+            )
+            .optional()?)
+        })
+    }
+
+    /// The worklist: visits still unconfirmed, oldest first.
+    pub fn unconfirmed(&self, limit: u32) -> Result<Vec<AfterFact>, VisitError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT visit_id, since, cause, resolved_at, source, audit_id, staff FROM unconfirmed WHERE resolved_at IS NULL ORDER BY visit_id LIMIT ?1",
+            )?;
+            let rows = stmt
+                .query_map(params![limit], after_fact_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
     }
 
     /// Sets the patient's name and birth date as the card's result gave them.
@@ -487,6 +574,18 @@ impl VisitStore {
         }
         Ok(purged)
     }
+}
+
+fn after_fact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AfterFact> {
+    Ok(AfterFact {
+        visit_id: r.get(0)?,
+        since: r.get(1)?,
+        cause: r.get(2)?,
+        resolved_at: r.get(3)?,
+        source: r.get(4)?,
+        audit_id: r.get(5)?,
+        staff: r.get(6)?,
+    })
 }
 
 /// Deletes the 申立書 of a visit once its claim is settled (R27). The claims work calls this.

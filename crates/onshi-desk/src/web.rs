@@ -36,7 +36,7 @@ use crate::html::{esc, page, rules};
 use crate::moushitatesho::{ERAS, FormInput};
 use crate::visits::Visit;
 
-type Params = HashMap<String, String>;
+pub(crate) type Params = HashMap<String, String>;
 
 pub fn router(desk: Desk) -> Router {
     Router::new()
@@ -52,6 +52,7 @@ pub fn router(desk: Desk) -> Router {
         .route("/desk/visits/{id}/moushitatesho/print", get(print_page))
         .route("/desk/visits/{id}/situation.json", get(situation_json))
         .route("/desk/history", get(history_page))
+        .merge(crate::worklist::routes())
         .with_state(desk)
 }
 
@@ -61,11 +62,11 @@ fn today_jst() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive()
 }
 
-fn p<'a>(params: &'a Params, key: &str) -> &'a str {
+pub(crate) fn p<'a>(params: &'a Params, key: &str) -> &'a str {
     params.get(key).map(|s| s.trim()).unwrap_or("")
 }
 
-fn staff_of(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn staff_of(headers: &HeaderMap) -> Option<String> {
     let cookie = headers.get(header::COOKIE)?.to_str().ok()?;
     cookie.split(';').find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
@@ -96,7 +97,7 @@ fn percent_decode(s: &str) -> Option<String> {
         .filter(|t| t.chars().count() <= 32)
 }
 
-fn facility_label(d: &Desk) -> String {
+pub(crate) fn facility_label(d: &Desk) -> String {
     let kind = match d.facility {
         FacilityType::Clinic => "医療機関",
         FacilityType::Pharmacy => "薬局",
@@ -107,7 +108,7 @@ fn facility_label(d: &Desk) -> String {
     )
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "desk");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,7 +124,7 @@ fn internal(e: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
-fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         page(
@@ -135,7 +136,7 @@ fn not_found() -> Response {
         .into_response()
 }
 
-fn percent_label(p: u8) -> String {
+pub(crate) fn percent_label(p: u8) -> String {
     if p >= 100 {
         "10割".into()
     } else {
@@ -174,7 +175,7 @@ fn source_label(s: ConfirmationSource) -> &'static str {
     }
 }
 
-fn basis_label(b: ClaimBasis) -> &'static str {
+pub(crate) fn basis_label(b: ClaimBasis) -> &'static str {
     match b {
         ClaimBasis::Current => "現在の資格で請求（確認済み）",
         ClaimBasis::Oral => "聞き取り・口頭確認した資格で請求",
@@ -223,7 +224,7 @@ fn symbol_number(symbol: &str, number: &str) -> String {
     }
 }
 
-fn qual_kv(q: &QualificationSeen) -> String {
+pub(crate) fn qual_kv(q: &QualificationSeen) -> String {
     format!(
         "<dl class=\"kv\"><dt>保険者番号</dt><dd>{}</dd>{}<dt>記号・番号</dt><dd>{}</dd><dt>枝番</dt><dd>{}</dd>{}</dl>",
         esc(q.insurer_number.as_str()),
@@ -328,10 +329,16 @@ async fn home(State(d): State<Desk>, headers: HeaderMap) -> Response {
          <div class=\"cols\"><div class=\"field\"><span class=\"name\">診療日（調剤日）</span><input type=\"date\" name=\"service_date\" value=\"{today}\"></div>\
          <div class=\"field\"><span class=\"name\">受付職員ID</span><input type=\"text\" name=\"staff\" value=\"{staff}\" placeholder=\"例 S01\"></div></div>\
          <button class=\"primary\" type=\"submit\" id=\"start\">受付を始める</button></form></div>\
-         <h2>最近の受付（あとから番号を確認したときは「開く」）</h2>\
+         {worklist}<h2>最近の受付（あとから番号を確認したときは「開く」）</h2>\
          <table><tr><th>受付</th><th>診療日</th><th>氏名</th><th>負担</th><th>請求</th><th></th></tr>{rows}</table>",
         today = today_jst(),
         staff = esc(&staff),
+        worklist = match d.visits.unconfirmed(200).map(|l| l.len()).unwrap_or(0) {
+            0 => String::new(),
+            n => format!(
+                "<div class=\"panel\" id=\"worklist-link\"><strong>事後確認：未確認の受付が{n}件あります。</strong> <a class=\"button\" href=\"/desk/unconfirmed\">事後確認の一覧へ</a><span class=\"rule\">根拠 R12 R17</span></div>"
+            ),
+        },
     );
     page("受付 — onshi", &facility_label(&d), &body).into_response()
 }
@@ -459,6 +466,24 @@ fn render_visit(
             "<div class=\"reminders\" id=\"message\">{}</div>",
             esc(m)
         ));
+    }
+    if let Ok(Some(a)) = d.visits.after_fact(v.id) {
+        b.push_str(&match &a.resolved_at {
+            None => format!(
+                "<div class=\"reminders\" id=\"after-fact\">中央に接続できなかった受付です（未確認）。 <a class=\"button\" href=\"/desk/unconfirmed/{}\">事後確認する</a></div>",
+                v.id
+            ),
+            Some(at) => format!(
+                "<div class=\"panel\" id=\"after-fact\">事後確認済み：{}{}（{}）</div>",
+                match a.source.as_deref() {
+                    Some("outage_search") => "システム障害時モードの検索",
+                    Some("card") => "マイナ保険証でのオンライン資格確認",
+                    _ => "—",
+                },
+                a.audit_id.map(|i| format!("・照会記録 {i}")).unwrap_or_default(),
+                esc(at)
+            ),
+        });
     }
     b.push_str(&share_box(&decision, v));
     b.push_str(&result_box(v, &decision));
@@ -1001,7 +1026,7 @@ async fn act(
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -1303,7 +1328,7 @@ fn doc_label(kind: &str) -> &'static str {
 }
 
 /// One reader session through the terminal (R1–R3, R5, R15), and its facts in the situation.
-async fn reader(
+pub(crate) async fn reader(
     d: &Desk,
     v: &Visit,
     mut s: Situation,
@@ -1608,6 +1633,16 @@ async fn numbers_query(
         .as_deref()
         .and_then(|x| QualificationValidity::parse(x).ok())
     else {
+        if resp.header.error_code.as_deref()
+            == Some(onshi_terminal::answer::codes::CENTRAL_UNREACHABLE)
+        {
+            d.visits
+                .mark_unconfirmed(
+                    v.id,
+                    "記号・番号等でのオンライン資格確認（中央に接続できない）",
+                )
+                .map_err(|e| e.to_string())?;
+        }
         return Err(format!(
             "オンライン資格確認ができませんでした：{}",
             resp.header

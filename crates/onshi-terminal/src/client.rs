@@ -12,6 +12,9 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use onshi_card::{IdentityAttempt, PinHasher, Reader};
+use onshi_central::outage::{
+    OutageError, OutageService, SearchInput, SearchResponse, SelectResponse,
+};
 use onshi_central::{CardConfirmation, Central, ConfirmationResponse, NumbersConfirmation};
 use onshi_domain::card::{IdentityFailure, IdentityOutcome};
 use onshi_domain::numbers::MedicalInstitutionCode;
@@ -92,6 +95,37 @@ pub trait CentralClient: Send + Sync {
         &'a self,
         req: &'a NumbersConfirmation,
     ) -> BoxFut<'a, Result<ConfirmationResponse, ClientError>>;
+
+    /// The outage-mode search (資格情報照会（システム障害時）, R12, R14). A refusal of the
+    /// central (not enabled, window closed, a missing field) is [`ClientError::Refused`] with
+    /// the central's reason.
+    fn outage_search<'a>(
+        &'a self,
+        req: &'a SearchInput,
+    ) -> BoxFut<'a, Result<SearchResponse, ClientError>>;
+
+    /// Staff choose candidate `candidate` (1-based) of search `search_id` (R14).
+    fn outage_select<'a>(
+        &'a self,
+        search_id: i64,
+        candidate: u32,
+        staff_id: Option<&'a str>,
+    ) -> BoxFut<'a, Result<SelectResponse, ClientError>>;
+}
+
+#[derive(Serialize)]
+struct SelectBody<'a> {
+    candidate: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    staff_id: Option<&'a str>,
+}
+
+/// The reason in a central's JSON error (`{"error": {"message"}}`), else the body's start.
+fn refusal_message(bytes: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(500).collect())
 }
 
 /// A real central over HTTP (`onshi central`), authenticated as one facility.
@@ -128,11 +162,11 @@ impl HttpCentral {
         })
     }
 
-    async fn post<T: Serialize + ?Sized>(
+    async fn post<T: Serialize + ?Sized, R: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         body: &T,
-    ) -> Result<ConfirmationResponse, ClientError> {
+    ) -> Result<R, ClientError> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -149,12 +183,12 @@ impl HttpCentral {
         if status != 200 {
             return Err(ClientError::Refused {
                 status,
-                message: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+                message: refusal_message(&bytes),
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Refused {
             status,
-            message: format!("answer is not a confirmation response: {e}"),
+            message: format!("answer is not the expected response: {e}"),
         })
     }
 }
@@ -190,6 +224,29 @@ impl CentralClient for HttpCentral {
     ) -> BoxFut<'a, Result<ConfirmationResponse, ClientError>> {
         Box::pin(async move { self.post("/v1/confirmations/numbers", req).await })
     }
+
+    fn outage_search<'a>(
+        &'a self,
+        req: &'a SearchInput,
+    ) -> BoxFut<'a, Result<SearchResponse, ClientError>> {
+        Box::pin(async move { self.post("/v1/outage/search", req).await })
+    }
+
+    fn outage_select<'a>(
+        &'a self,
+        search_id: i64,
+        candidate: u32,
+        staff_id: Option<&'a str>,
+    ) -> BoxFut<'a, Result<SelectResponse, ClientError>> {
+        Box::pin(async move {
+            let body = SelectBody {
+                candidate,
+                staff_id,
+            };
+            self.post(&format!("/v1/outage/search/{search_id}/select"), &body)
+                .await
+        })
+    }
 }
 
 /// The central's services and the emulated chip in this process (for `onshi demo`).
@@ -198,6 +255,7 @@ pub struct InProcessCentral {
     chips: Arc<dyn ChipStore>,
     pins: PinHasher,
     facility: MedicalInstitutionCode,
+    outage: Option<OutageService>,
 }
 
 impl InProcessCentral {
@@ -212,7 +270,50 @@ impl InProcessCentral {
             chips,
             pins,
             facility,
+            outage: None,
         }
+    }
+
+    /// With the central's outage-mode service (without it the outage calls are refused, as a
+    /// central without the outage mode configured answers 503).
+    pub fn with_outage(mut self, outage: OutageService) -> Self {
+        self.outage = Some(outage);
+        self
+    }
+
+    /// Runs one outage-mode call on the blocking pool.
+    async fn outage_call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&OutageService, &MedicalInstitutionCode) -> Result<T, OutageError>
+        + Send
+        + 'static,
+    ) -> Result<T, ClientError> {
+        let Some(svc) = self.outage.clone() else {
+            return Err(ClientError::Refused {
+                status: 503,
+                message: "system-outage mode is not configured on this server".into(),
+            });
+        };
+        let code = self.facility.clone();
+        tokio::task::spawn_blocking(move || f(&svc, &code))
+            .await
+            .map_err(internal)?
+            .map_err(outage_refusal)
+    }
+}
+
+/// An outage-mode refusal as the HTTP API would answer it (same status, same message).
+fn outage_refusal(e: OutageError) -> ClientError {
+    let status = match &e {
+        OutageError::Invalid { .. } => 400,
+        OutageError::Refused { .. } => 403,
+        OutageError::NotFound { .. } => 404,
+        OutageError::Conflict { .. } => 409,
+        OutageError::Store(_) => 500,
+    };
+    ClientError::Refused {
+        status,
+        message: e.to_string(),
     }
 }
 
@@ -268,6 +369,32 @@ impl CentralClient for InProcessCentral {
                 .confirm_by_numbers(&self.facility, req)
                 .await
                 .map_err(internal)
+        })
+    }
+
+    fn outage_search<'a>(
+        &'a self,
+        req: &'a SearchInput,
+    ) -> BoxFut<'a, Result<SearchResponse, ClientError>> {
+        let input = req.clone();
+        Box::pin(async move {
+            self.outage_call(move |svc, code| svc.search(code, &input))
+                .await
+        })
+    }
+
+    fn outage_select<'a>(
+        &'a self,
+        search_id: i64,
+        candidate: u32,
+        staff_id: Option<&'a str>,
+    ) -> BoxFut<'a, Result<SelectResponse, ClientError>> {
+        let staff = staff_id.map(str::to_string);
+        Box::pin(async move {
+            self.outage_call(move |svc, code| {
+                svc.select(code, search_id, candidate, staff.as_deref())
+            })
+            .await
         })
     }
 }
@@ -346,6 +473,30 @@ impl CentralClient for FaultyCentral {
         Box::pin(async move {
             self.apply().await?;
             self.inner.confirm_numbers(req).await
+        })
+    }
+
+    fn outage_search<'a>(
+        &'a self,
+        req: &'a SearchInput,
+    ) -> BoxFut<'a, Result<SearchResponse, ClientError>> {
+        Box::pin(async move {
+            self.apply().await?;
+            self.inner.outage_search(req).await
+        })
+    }
+
+    fn outage_select<'a>(
+        &'a self,
+        search_id: i64,
+        candidate: u32,
+        staff_id: Option<&'a str>,
+    ) -> BoxFut<'a, Result<SelectResponse, ClientError>> {
+        Box::pin(async move {
+            self.apply().await?;
+            self.inner
+                .outage_select(search_id, candidate, staff_id)
+                .await
         })
     }
 }

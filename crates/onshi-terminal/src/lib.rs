@@ -185,6 +185,36 @@ impl Terminal {
         &self.inner.store
     }
 
+    /// The outage-mode search at the central (R12, R14), bounded by the central timeout: no
+    /// answer in time is [`ClientError::Unreachable`].
+    pub async fn outage_search(
+        &self,
+        input: &onshi_central::outage::SearchInput,
+    ) -> Result<onshi_central::outage::SearchResponse, ClientError> {
+        let t = self.inner.cfg.central_timeout;
+        tokio::time::timeout(t, self.inner.client.outage_search(input))
+            .await
+            .unwrap_or_else(|_| Err(ClientError::Unreachable(format!("no answer in {t:?}"))))
+    }
+
+    /// Staff choose a candidate of an outage-mode search (R14), bounded like the search.
+    pub async fn outage_select(
+        &self,
+        search_id: i64,
+        candidate: u32,
+        staff_id: Option<&str>,
+    ) -> Result<onshi_central::outage::SelectResponse, ClientError> {
+        let t = self.inner.cfg.central_timeout;
+        tokio::time::timeout(
+            t,
+            self.inner
+                .client
+                .outage_select(search_id, candidate, staff_id),
+        )
+        .await
+        .unwrap_or_else(|_| Err(ClientError::Unreachable(format!("no answer in {t:?}"))))
+    }
+
     /// Watches `req` and answers requests until `shutdown` resolves; also runs the bulk worker.
     pub async fn run(
         &self,

@@ -1,0 +1,419 @@
+//! 事後確認 (R12, R14, R17) over HTTP, no browser: visits recorded at the desk while the
+//! central was unreachable stay unconfirmed on the worklist; once the facility's outage mode
+//! is enabled (or the central is back) the clerk resolves them by the outage-mode search or by
+//! card, and the visit's claim carries the numbers and the source. The desk's terminal talks to
+//! a real central (onshi-web with the outage mode, SQLite, the fixture registry) over HTTP
+//! through a fault-injecting client.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeZone, Utc};
+use onshi_card::PinHasher;
+use onshi_central::fixture;
+use onshi_central::import::{self, Input};
+use onshi_central::outage::OutageConfig;
+use onshi_central::{Central, Clock};
+use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
+use onshi_store::outage::OutageStore;
+use onshi_store::{Facility, FacilityStore, SqliteStore};
+use onshi_terminal::client::{Fault, FaultyCentral, HttpCentral};
+use onshi_web::outage::{OutageApp, operator_token_hash};
+use serde_json::{Value, json};
+
+const CLINIC: &str = "1311234567";
+const CLINIC_TOKEN: &str = "tok-clinic";
+const OPERATOR_TOKEN: &str = "tok-operator";
+const CLINIC_PHONE: &str = "03-1234-5678";
+const DAY: &str = "2026-11-25";
+
+/// Real time passing, shifted to start at 2026-11-25 10:00 JST whatever the machine's date,
+/// so that the outage window (until the end of the day) stays open during the test.
+struct ShiftedClock {
+    start: Instant,
+    at: DateTime<Utc>,
+}
+
+impl Clock for ShiftedClock {
+    fn now_utc(&self) -> DateTime<Utc> {
+        self.at + chrono::Duration::from_std(self.start.elapsed()).unwrap_or_default()
+    }
+}
+
+struct World {
+    central: String,
+    desk: String,
+    fault: Arc<FaultyCentral>,
+    fx: fixture::Fixture,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> World {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).expect("store"));
+    let hasher = MyNumberHasher::new(b"test-key-0123456789").expect("key");
+    let pins = PinHasher::new(b"test-pin-key-0123456789").expect("key");
+    let fx = fixture::build();
+    let report = import::import(
+        store.as_ref(),
+        &hasher,
+        &pins,
+        Some(Input {
+            name: "q.csv".into(),
+            reader: fx.qualifications_csv.as_bytes(),
+        }),
+        Some(Input {
+            name: "c.csv".into(),
+            reader: fx.cards_csv.as_bytes(),
+        }),
+        &mut |_| {},
+    )
+    .expect("import");
+    assert!(report.committed, "fixture import: {:?}", report.errors);
+    let clinic = MedicalInstitutionCode::parse(CLINIC).expect("code");
+    store
+        .upsert_facility(
+            &Facility {
+                code: clinic.clone(),
+                name: "おんしクリニック".into(),
+            },
+            &onshi_web::token_hash(CLINIC_TOKEN),
+        )
+        .expect("facility");
+    store
+        .set_facility_contact(
+            &clinic,
+            "0312345678",
+            Some("clinic@example.jp"),
+            "2026-11-01T09:00:00.000+09:00",
+        )
+        .expect("contact");
+    store
+        .upsert_operator(
+            "コールセンター佐々木",
+            &operator_token_hash(OPERATOR_TOKEN),
+            "2026-11-01T09:00:00.000+09:00",
+        )
+        .expect("operator");
+    let clock = Arc::new(ShiftedClock {
+        start: Instant::now(),
+        at: onshi_central::clock::jst()
+            .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+            .single()
+            .expect("time")
+            .with_timezone(&Utc),
+    });
+    let central = Central::new(store.clone(), store.clone(), clock.clone());
+    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins).with_outage(
+        OutageApp::with_clock(store.clone(), clock.clone(), OutageConfig::default()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
+    let central_url = format!("http://{addr}");
+
+    let http_client = HttpCentral::new(&central_url, CLINIC_TOKEN).expect("client");
+    let fault = Arc::new(FaultyCentral::new(Arc::new(http_client)));
+    let mut cfg = onshi_terminal::Config::new(clinic, &dir.path().join(CLINIC));
+    cfg.central_timeout = std::time::Duration::from_secs(5);
+    let t = onshi_terminal::Terminal::open(cfg, fault.clone(), clock).expect("terminal");
+    let desk = onshi_desk::Desk::open(t).expect("desk");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let a = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(l, onshi_desk::router(desk)).await;
+    });
+    World {
+        central: central_url,
+        desk: format!("http://{a}"),
+        fault,
+        fx,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl World {
+    /// Posts a form to the desk (following the redirect): status, final path, body.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.desk))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        let url = r.url().path().to_string();
+        (r.status().as_u16(), url, r.text().await.expect("text"))
+    }
+
+    async fn get(&self, path: &str) -> String {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.desk))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        r.text().await.expect("text")
+    }
+
+    async fn claim(&self, visit: &str) -> Value {
+        serde_json::from_str(&self.get(&format!("{visit}/claim.json")).await).expect("json")
+    }
+
+    /// A visit at the desk whose card confirmation found the central unreachable.
+    async fn unreachable_visit(&self) -> (String, i64) {
+        let (status, visit, _) = self
+            .post(
+                "/desk/visits",
+                &[
+                    ("presence", "at_desk"),
+                    ("service_date", DAY),
+                    ("staff", "S01"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200);
+        let id: i64 = visit.rsplit('/').next().expect("id").parse().expect("id");
+        let serial = self.fx.person("valid").card_serial.expect("card");
+        let (status, _, body) = self
+            .post(
+                &format!("{visit}/act"),
+                &[("action", "card_received"), ("card_serial", serial)],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        self.fault.set(Fault::Down);
+        let (status, _, body) = self
+            .post(
+                &format!("{visit}/act"),
+                &[
+                    ("action", "reader"),
+                    ("mode", "face"),
+                    ("face_result", "ok"),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("id=\"after-fact\""), "{body}");
+        (visit, id)
+    }
+
+    /// The clinic's outage request taken through the operator's steps to `enabled` (R13).
+    async fn enable_outage(&self) {
+        let post = |token: &'static str, path: String, body: Value| {
+            let http = self.http.clone();
+            let url = format!("{}{path}", self.central);
+            async move {
+                let r = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("post");
+                let s = r.status().as_u16();
+                (s, r.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let (s, v) = post(
+            CLINIC_TOKEN,
+            "/v1/outage/requests".into(),
+            json!({"facility_name": "おんしクリニック", "contact_person": "受付 山本", "reason": "回線障害"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let id = v["id"].as_i64().expect("id");
+        for (step, body) in [
+            ("verify", json!({"phone": CLINIC_PHONE})),
+            ("issue-form", json!({})),
+            ("enable", json!({})),
+        ] {
+            let (s, v) = post(
+                OPERATOR_TOKEN,
+                format!("/v1/operator/outage/requests/{id}/{step}"),
+                body,
+            )
+            .await;
+            assert_eq!(s, 200, "{step}: {v}");
+        }
+    }
+}
+
+/// The search for the fixture's `valid` person (田中 太郎), as the clerk types it.
+fn tanaka() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("staff_id", "S01"),
+        ("birthdate", "1980-04-02"),
+        ("sex", "1"),
+        ("confirmation_date", DAY),
+        ("name_kana", "タナカ　タロウ"),
+        ("address", "東京都千代田区千代田1-1"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r12_r14_r17_unreachable_visit_is_unconfirmed_then_resolved_by_the_outage_search() {
+    let w = start().await;
+    let (visit, id) = w.unreachable_visit().await;
+
+    // on the worklist, unconfirmed; the home screen points at it
+    let list = w.get("/desk/unconfirmed").await;
+    assert!(list.contains(&format!("id=\"unconfirmed-{id}\"")), "{list}");
+    assert!(list.contains("未確認"));
+    assert!(w.get("/desk/").await.contains("id=\"worklist-link\""));
+    let c = w.claim(&visit).await;
+    assert_eq!(c["unconfirmed"], true, "{c}");
+
+    // the central is back, the facility asks for the outage mode and the operator enables it
+    w.fault.set(Fault::None);
+    w.enable_outage().await;
+
+    // the clerk searches: one hit → the qualification, recorded on the visit
+    let (status, url, body) = w
+        .post(&format!("/desk/unconfirmed/{id}/search"), &tanaka())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(url, format!("/desk/unconfirmed/{id}"), "{body}");
+    assert!(body.contains("id=\"resolved\""), "{body}");
+    assert!(body.contains("data-source=\"outage_search\""), "{body}");
+
+    let c = w.claim(&visit).await;
+    assert_eq!(c["unconfirmed"], false, "{c}");
+    assert_eq!(c["confirmation_source"], "outage_search", "{c}");
+    assert_eq!(c["claim"]["basis"], "current", "{c}");
+    assert_eq!(c["claim"]["insurer_number"], w.fx.kyokai.as_str(), "{c}");
+    assert_eq!(c["claim"]["symbol"], "1001", "{c}");
+    assert_eq!(c["claim"]["number"], "2001", "{c}");
+    assert_eq!(c["claim"]["branch"], "00", "{c}");
+    assert_eq!(c["after_fact"]["source"], "outage_search", "{c}");
+    assert!(c["after_fact"]["audit_id"].as_i64().is_some(), "{c}");
+
+    // the audit id is the central's own record of that search
+    let r = w
+        .http
+        .get(format!("{}/v1/outage/audit", w.central))
+        .bearer_auth(CLINIC_TOKEN)
+        .send()
+        .await
+        .expect("audit");
+    let audit: Value = r.json().await.expect("json");
+    let ids: Vec<i64> = audit
+        .as_array()
+        .or_else(|| audit["audit"].as_array())
+        .map(|a| a.iter().filter_map(|e| e["id"].as_i64()).collect())
+        .unwrap_or_default();
+    assert!(
+        ids.contains(&c["after_fact"]["audit_id"].as_i64().unwrap_or(-1)),
+        "{audit}"
+    );
+
+    // off the worklist; the visit page says how it was confirmed
+    let list = w.get("/desk/unconfirmed").await;
+    assert!(
+        !list.contains(&format!("id=\"unconfirmed-{id}\"")),
+        "{list}"
+    );
+    let page = w.get(&visit).await;
+    assert!(
+        page.contains("事後確認済み：システム障害時モードの検索"),
+        "{page}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r13_r14_central_refuses_the_search_when_not_enabled_and_the_visit_stays_unconfirmed() {
+    let w = start().await;
+    let (visit, id) = w.unreachable_visit().await;
+    w.fault.set(Fault::None);
+
+    // the outage mode has not been enabled for the clinic: the central refuses, with its reason
+    let (status, _, body) = w
+        .post(&format!("/desk/unconfirmed/{id}/search"), &tanaka())
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("id=\"error\""), "{body}");
+    assert!(body.contains("中央が照会を受け付けませんでした"), "{body}");
+    assert!(body.contains("id=\"unconfirmed\""), "{body}");
+
+    // still down: the clerk is told so
+    w.fault.set(Fault::Down);
+    let (status, _, body) = w
+        .post(&format!("/desk/unconfirmed/{id}/search"), &tanaka())
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body.contains("まだ接続できません"), "{body}");
+
+    let c = w.claim(&visit).await;
+    assert_eq!(c["unconfirmed"], true, "{c}");
+    assert!(c["after_fact"]["source"].is_null(), "{c}");
+    let list = w.get("/desk/unconfirmed").await;
+    assert!(list.contains(&format!("id=\"unconfirmed-{id}\"")), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r17_unreachable_visit_resolved_by_card_once_the_central_is_back() {
+    let w = start().await;
+    let (visit, id) = w.unreachable_visit().await;
+
+    // still down: trying the card again leaves it unconfirmed
+    let (status, _, body) = w
+        .post(
+            &format!("/desk/unconfirmed/{id}/card"),
+            &[("mode", "face"), ("face_result", "ok")],
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(w.claim(&visit).await["unconfirmed"], true);
+
+    // the central is back: the reader path confirms the card
+    w.fault.set(Fault::None);
+    let (status, url, body) = w
+        .post(
+            &format!("/desk/unconfirmed/{id}/card"),
+            &[("mode", "face"), ("face_result", "ok")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(url, format!("/desk/unconfirmed/{id}"), "{body}");
+    assert!(body.contains("data-source=\"card\""), "{body}");
+
+    let c = w.claim(&visit).await;
+    assert_eq!(c["unconfirmed"], false, "{c}");
+    assert_eq!(c["confirmation_source"], "online_card", "{c}");
+    assert_eq!(c["claim"]["basis"], "current", "{c}");
+    assert_eq!(c["claim"]["insurer_number"], w.fx.kyokai.as_str(), "{c}");
+    assert_eq!(c["claim"]["symbol"], "1001", "{c}");
+    assert_eq!(c["claim"]["number"], "2001", "{c}");
+    assert_eq!(c["after_fact"]["source"], "card", "{c}");
+    assert!(c["after_fact"]["audit_id"].is_null(), "{c}");
+    let list = w.get("/desk/unconfirmed").await;
+    assert!(
+        !list.contains(&format!("id=\"unconfirmed-{id}\"")),
+        "{list}"
+    );
+}
