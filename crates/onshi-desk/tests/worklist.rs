@@ -224,7 +224,7 @@ impl World {
     }
 
     /// The clinic's outage request taken through the operator's steps to `enabled` (R13).
-    async fn enable_outage(&self) {
+    async fn enable_outage(&self) -> i64 {
         let post = |token: &'static str, path: String, body: Value| {
             let http = self.http.clone();
             let url = format!("{}{path}", self.central);
@@ -261,6 +261,23 @@ impl World {
             .await;
             assert_eq!(s, 200, "{step}: {v}");
         }
+        id
+    }
+
+    /// The operator ends the clinic's window (R13).
+    async fn close_outage(&self, id: i64) {
+        let r = self
+            .http
+            .post(format!(
+                "{}/v1/operator/outage/requests/{id}/close",
+                self.central
+            ))
+            .bearer_auth(OPERATOR_TOKEN)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("close");
+        assert_eq!(r.status().as_u16(), 200);
     }
 }
 
@@ -346,7 +363,8 @@ async fn r12_r14_r17_unreachable_visit_is_unconfirmed_then_resolved_by_the_outag
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r13_r14_central_refuses_the_search_when_not_enabled_and_the_visit_stays_unconfirmed() {
+async fn r13_r14_central_refuses_the_search_when_not_enabled_or_closed_and_the_visit_stays_unconfirmed()
+ {
     let w = start().await;
     let (visit, id) = w.unreachable_visit().await;
     w.fault.set(Fault::None);
@@ -367,6 +385,16 @@ async fn r13_r14_central_refuses_the_search_when_not_enabled_and_the_visit_stays
         .await;
     assert_eq!(status, 502, "{body}");
     assert!(body.contains("まだ接続できません"), "{body}");
+
+    // enabled, then the window closed by the operator: refused again
+    w.fault.set(Fault::None);
+    let req = w.enable_outage().await;
+    w.close_outage(req).await;
+    let (status, _, body) = w
+        .post(&format!("/desk/unconfirmed/{id}/search"), &tanaka())
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("中央が照会を受け付けませんでした"), "{body}");
 
     let c = w.claim(&visit).await;
     assert_eq!(c["unconfirmed"], true, "{c}");
