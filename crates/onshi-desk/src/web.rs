@@ -333,7 +333,10 @@ async fn home(State(d): State<Desk>, headers: HeaderMap) -> Response {
          <table><tr><th>受付</th><th>診療日</th><th>氏名</th><th>負担</th><th>請求</th><th></th></tr>{rows}</table>",
         today = today_jst(),
         staff = esc(&staff),
-        worklist = match d.visits.unconfirmed(200).map(|l| l.len()).unwrap_or(0) {
+        worklist = match crate::worklist::open_items(&d)
+            .map(|l| l.len())
+            .unwrap_or(0)
+        {
             0 => String::new(),
             n => format!(
                 "<div class=\"panel\" id=\"worklist-link\"><strong>事後確認：未確認の受付が{n}件あります。</strong> <a class=\"button\" href=\"/desk/unconfirmed\">事後確認の一覧へ</a><span class=\"rule\">根拠 R12 R17</span></div>"
@@ -469,6 +472,7 @@ fn render_visit(
     }
     if let Ok(Some(a)) = d.visits.after_fact(v.id) {
         b.push_str(&match &a.resolved_at {
+            None if decision.confirmation.source.confirms_current() => String::new(),
             None => format!(
                 "<div class=\"reminders\" id=\"after-fact\">中央に接続できなかった受付です（未確認）。 <a class=\"button\" href=\"/desk/unconfirmed/{}\">事後確認する</a></div>",
                 v.id

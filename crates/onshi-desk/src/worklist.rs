@@ -70,16 +70,33 @@ fn central_error(e: &ClientError) -> (StatusCode, String) {
     }
 }
 
+/// Whether a visit still waits for its 事後確認: not resolved here, and not confirmed at the
+/// time by another source that confirms the current qualification (a document, an outage-mode
+/// result recorded by hand, R9, R17).
+fn still_open(a: &AfterFact, v: &Visit) -> bool {
+    a.resolved_at.is_none()
+        && !assess(&v.situation).is_ok_and(|d| d.confirmation.source.confirms_current())
+}
+
+/// The worklist's visits, oldest first.
+pub(crate) fn open_items(d: &Desk) -> Result<Vec<(AfterFact, Visit)>, crate::VisitError> {
+    let mut out = Vec::new();
+    for a in d.visits.unconfirmed(500)? {
+        let v = d.visits.get(a.visit_id)?;
+        if still_open(&a, &v) {
+            out.push((a, v));
+        }
+    }
+    Ok(out)
+}
+
 async fn worklist(State(d): State<Desk>, Query(q): Query<Params>) -> Response {
-    let list = match d.visits.unconfirmed(200) {
+    let list = match open_items(&d) {
         Ok(l) => l,
         Err(e) => return internal(e),
     };
     let mut rows = String::new();
-    for a in &list {
-        let Ok(v) = d.visits.get(a.visit_id) else {
-            continue;
-        };
+    for (a, v) in &list {
         rows.push_str(&format!(
             "<tr id=\"unconfirmed-{id}\"><td><a href=\"/desk/visits/{id}\">受付 {id}</a></td><td>{date}</td><td>{name}</td><td>{cause}</td><td>{share}</td><td>未確認</td><td><a class=\"button primary\" href=\"/desk/unconfirmed/{id}\">確認する</a></td></tr>",
             id = v.id,
@@ -492,7 +509,7 @@ async fn claim_json(State(d): State<Desk>, Path(id): Path<i64>) -> Response {
         "basis_label": claim.map(|c| basis_label(c.basis)),
         "confirmation_source": decision.confirmation.source,
         "after_fact": a,
-        "unconfirmed": a.as_ref().is_some_and(|a| a.resolved_at.is_none()),
+        "unconfirmed": a.as_ref().is_some_and(|a| still_open(a, &v)),
     }))
     .into_response()
 }

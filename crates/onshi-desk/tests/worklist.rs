@@ -49,6 +49,20 @@ struct World {
     _dir: tempfile::TempDir,
 }
 
+/// Two persons with the same name, birth date and sex, at different addresses and insurers.
+fn twins_csv(fx: &fixture::Fixture) -> String {
+    let kyo = format!("{},全国健康保険協会東京支部", fx.kyokai);
+    let kum = format!("{},おんし商事健康保険組合", fx.kumiai);
+    format!(
+        "{}\n\
+         {},{kyo},01,1001,2020,00,1,山田　花子,山田　花子,ヤマダ　ハナコ,2,19700707,1500001,東京都渋谷区神宮前1-1-1,おんし工業株式会社,20100401,,,030,,,,,\n\
+         {},{kum},01,77,3020,00,1,山田　花子,山田　花子,ヤマダ　ハナコ,2,19700707,5300001,大阪府大阪市北区梅田2-2-2,おんし商事株式会社,20120401,,,030,,,,,\n",
+        fixture::QUAL_HEADER,
+        fixture::my_number(20),
+        fixture::my_number(21),
+    )
+}
+
 async fn start() -> World {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).expect("store"));
@@ -71,6 +85,21 @@ async fn start() -> World {
     )
     .expect("import");
     assert!(report.committed, "fixture import: {:?}", report.errors);
+    // two persons with the same name, birth date and sex (a hit list)
+    let twins = twins_csv(&fx);
+    let report = import::import(
+        store.as_ref(),
+        &hasher,
+        &pins,
+        Some(Input {
+            name: "twins.csv".into(),
+            reader: twins.as_bytes(),
+        }),
+        None::<Input<&[u8]>>,
+        &mut |_| {},
+    )
+    .expect("import");
+    assert!(report.committed, "twins import: {:?}", report.errors);
     let clinic = MedicalInstitutionCode::parse(CLINIC).expect("code");
     store
         .upsert_facility(
@@ -443,5 +472,95 @@ async fn r17_unreachable_visit_resolved_by_card_once_the_central_is_back() {
     assert!(
         !list.contains(&format!("id=\"unconfirmed-{id}\"")),
         "{list}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r12_r14_r17_power_cut_visit_resolved_by_choosing_among_several_hits() {
+    let w = start().await;
+    // a power cut recorded at the desk: the OQS is not reachable (R8), no card read
+    let (status, visit, _) = w
+        .post(
+            "/desk/visits",
+            &[
+                ("presence", "at_desk"),
+                ("service_date", DAY),
+                ("staff", "S02"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let id: i64 = visit.rsplit('/').next().expect("id").parse().expect("id");
+    let (status, _, body) = w
+        .post(
+            &format!("{visit}/act"),
+            &[("action", "equipment"), ("cause", "power_cut")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let list = w.get("/desk/unconfirmed").await;
+    assert!(list.contains(&format!("id=\"unconfirmed-{id}\"")), "{list}");
+    // no card was received: the page offers the search only
+    let page = w.get(&format!("/desk/unconfirmed/{id}")).await;
+    assert!(page.contains("id=\"outage-search\""), "{page}");
+    assert!(!page.contains("id=\"card-confirm\""), "{page}");
+
+    w.enable_outage().await;
+    let (status, _, body) = w
+        .post(
+            &format!("/desk/unconfirmed/{id}/search"),
+            &[
+                ("staff_id", "S02"),
+                ("birthdate", "1970-07-07"),
+                ("sex", "2"),
+                ("name", "山田花子"),
+                ("insurer_name", "健康保険"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("id=\"candidates\""), "{body}");
+    assert!(body.contains("id=\"unconfirmed\""), "{body}");
+    let search_id = body
+        .split("name=\"search_id\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("search id")
+        .to_string();
+    // the one in Osaka (おんし商事健康保険組合)
+    let osaka = body
+        .split("<tr><td>")
+        .find(|row| row.contains("大阪府"))
+        .and_then(|row| row.split('<').next())
+        .expect("the Osaka row")
+        .to_string();
+    let (status, url, body) = w
+        .post(
+            &format!("/desk/unconfirmed/{id}/select"),
+            &[
+                ("search_id", &search_id),
+                ("candidate", &osaka),
+                ("staff_id", "S02"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(url, format!("/desk/unconfirmed/{id}"), "{body}");
+    assert!(body.contains("data-source=\"outage_search\""), "{body}");
+
+    let c = w.claim(&visit).await;
+    assert_eq!(c["unconfirmed"], false, "{c}");
+    assert_eq!(c["claim"]["basis"], "current", "{c}");
+    assert_eq!(c["claim"]["insurer_number"], w.fx.kumiai.as_str(), "{c}");
+    assert_eq!(c["claim"]["symbol"], "77", "{c}");
+    assert_eq!(c["claim"]["number"], "3020", "{c}");
+    assert_eq!(c["claim"]["branch"], "00", "{c}");
+    assert_eq!(c["after_fact"]["source"], "outage_search", "{c}");
+    assert_eq!(c["after_fact"]["staff"], "S02", "{c}");
+    // the audit id is that of the choice, not of the search
+    assert_ne!(
+        c["after_fact"]["audit_id"].as_i64().map(|i| i.to_string()),
+        Some(search_id),
+        "{c}"
     );
 }
