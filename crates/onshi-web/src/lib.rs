@@ -59,6 +59,11 @@ impl AppState {
             outage: None,
         }
     }
+
+    /// The outage-mode service, when configured (for terminals running in this process).
+    pub fn outage_service(&self) -> Option<&onshi_central::outage::OutageService> {
+        self.outage.as_ref().map(|o| &o.service)
+    }
 }
 
 /// Hash under which a facility's API token is stored.

@@ -50,12 +50,17 @@ pub async fn start_demo_terminals(
         let facility = MedicalInstitutionCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?;
         let dir = data.join("terminals").join(code);
         let cfg = onshi_terminal::Config::new(facility.clone(), &dir);
-        let client = Arc::new(InProcessCentral::new(
+        let mut client = InProcessCentral::new(
             state.central.clone(),
             state.chips.clone(),
             onshi_card::PinHasher::clone(&state.pins),
             facility,
-        ));
+        );
+        if let Some(outage) = state.outage_service() {
+            // the desk's 事後確認 worklist searches in the outage mode through it
+            client = client.with_outage(outage.clone());
+        }
+        let client = Arc::new(client);
         let t = onshi_terminal::Terminal::open(cfg, client, Arc::new(onshi_central::SystemClock))?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
