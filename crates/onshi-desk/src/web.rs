@@ -10,6 +10,7 @@
 //!   sheet (R26)
 //! - `GET  /desk/visits/{id}/situation.json` — the situation, as `onshi assess` reads it
 //! - `GET  /desk/history` — the terminal's 資格確認履歴 (R6)
+//! - `/desk/unconfirmed...` — the 事後確認 worklist (see `worklist.rs`, R12, R17)
 
 use std::collections::HashMap;
 
