@@ -29,6 +29,7 @@ use onshi_domain::numbers::{MedicalInstitutionCode, Sex};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+use crate::sqlite::Filtered;
 use crate::{PersonId, Result, SqliteStore, StoreError};
 
 /// Applied by [`SqliteStore::open`] after the main schema.
@@ -648,31 +649,14 @@ impl OutageStore for SqliteStore {
     }
 
     fn list_requests(&self, f: &RequestFilter) -> Result<Vec<OutageRequest>> {
-        let mut sql = format!("SELECT {REQ_COLS} FROM outage_request WHERE 1 = 1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(fac) = &f.facility {
-            sql.push_str(" AND facility = ?");
-            args.push(fac.clone().into());
-        }
-        if let Some(s) = f.state {
-            sql.push_str(" AND state = ?");
-            args.push(s.code().to_string().into());
-        }
-        if let Some(b) = f.before_id {
-            sql.push_str(" AND id < ?");
-            args.push(b.into());
-        }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        args.push(limit_of(f.limit).into());
-        self.outage_read(|c| {
-            let mut st = c.prepare_cached(&sql)?;
-            let mut rows = st.query(rusqlite::params_from_iter(args))?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(request_from_row(r)?);
-            }
-            Ok(out)
-        })
+        let mut q = Filtered::new(
+            &format!("SELECT {REQ_COLS} FROM outage_request WHERE 1 = 1"),
+            None,
+        );
+        q.and("facility = ?", f.facility.clone());
+        q.and("state = ?", f.state.map(|s| s.code().to_string()));
+        q.and("id < ?", f.before_id);
+        self.outage_read(|c| q.newest_first(c, limit_of(f.limit), request_from_row))
     }
 
     fn apply_step(&self, id: i64, step: &Step, at: &str, by: &str) -> Result<OutageRequest> {
@@ -874,30 +858,13 @@ impl OutageStore for SqliteStore {
     }
 
     fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
-        let mut sql = format!("SELECT {AUDIT_COLS} FROM outage_audit WHERE 1 = 1");
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        if let Some(fac) = &f.facility {
-            sql.push_str(" AND facility = ?");
-            args.push(fac.clone().into());
-        }
-        if let Some(k) = f.kind {
-            sql.push_str(" AND kind = ?");
-            args.push(k.code().to_string().into());
-        }
-        if let Some(b) = f.before_id {
-            sql.push_str(" AND id < ?");
-            args.push(b.into());
-        }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        args.push(limit_of(f.limit).into());
-        self.outage_read(|c| {
-            let mut st = c.prepare_cached(&sql)?;
-            let mut rows = st.query(rusqlite::params_from_iter(args))?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.push(audit_from_row(r)?);
-            }
-            Ok(out)
-        })
+        let mut q = Filtered::new(
+            &format!("SELECT {AUDIT_COLS} FROM outage_audit WHERE 1 = 1"),
+            None,
+        );
+        q.and("facility = ?", f.facility.clone());
+        q.and("kind = ?", f.kind.map(|k| k.code().to_string()));
+        q.and("id < ?", f.before_id);
+        self.outage_read(|c| q.newest_first(c, limit_of(f.limit), audit_from_row))
     }
 }

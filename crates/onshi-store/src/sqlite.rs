@@ -224,6 +224,51 @@ impl SqliteStore {
     }
 }
 
+/// A `SELECT … WHERE` built from optional filters, with its bound values; the listings of the
+/// history and of the outage tables share it.
+pub(crate) struct Filtered {
+    sql: String,
+    args: Vec<rusqlite::types::Value>,
+}
+
+impl Filtered {
+    /// `base` ends in a `WHERE` condition (e.g. `… WHERE facility = ?` with `first` bound, or
+    /// `… WHERE 1 = 1`).
+    pub(crate) fn new(base: &str, first: Option<rusqlite::types::Value>) -> Self {
+        Filtered {
+            sql: base.to_string(),
+            args: first.into_iter().collect(),
+        }
+    }
+
+    /// Adds `AND cond` (with one `?`) when `v` is present.
+    pub(crate) fn and(&mut self, cond: &str, v: Option<impl Into<rusqlite::types::Value>>) {
+        if let Some(v) = v {
+            self.sql.push_str(" AND ");
+            self.sql.push_str(cond);
+            self.args.push(v.into());
+        }
+    }
+
+    /// Runs it newest first (`ORDER BY id DESC`), at most `limit` rows, mapping each row.
+    pub(crate) fn newest_first<T>(
+        mut self,
+        c: &Connection,
+        limit: i64,
+        mut row: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.sql.push_str(" ORDER BY id DESC LIMIT ?");
+        self.args.push(limit.into());
+        let mut st = c.prepare_cached(&self.sql)?;
+        let mut rows = st.query(rusqlite::params_from_iter(self.args))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(row(r)?);
+        }
+        Ok(out)
+    }
+}
+
 fn poisoned() -> StoreError {
     StoreError::Conflict("a previous writer panicked; restart the process".into())
 }
@@ -501,51 +546,28 @@ impl HistoryStore for SqliteStore {
         facility: &str,
         f: &HistoryFilter,
     ) -> Result<Vec<ConfirmationEntry>> {
-        let mut sql = String::from(
+        let mut q = Filtered::new(
             "SELECT id, facility, processed_at, confirmation_date, reference_classification, \
              identity_method, staff_id, card_serial, person_id, birthdate, kana_key, outcome, \
              result FROM confirmation WHERE facility = ?",
+            Some(facility.to_string().into()),
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![facility.to_string().into()];
-        let mut add = |cond: &str, v: rusqlite::types::Value| {
-            sql.push_str(" AND ");
-            sql.push_str(cond);
-            args.push(v);
-        };
-        if let Some(d) = f.from {
-            add("confirmation_date >= ?", iso(d).into());
-        }
-        if let Some(d) = f.to {
-            add("confirmation_date <= ?", iso(d).into());
-        }
-        if let Some(d) = f.birthdate {
-            add("birthdate = ?", iso(d).into());
-        }
-        if let Some(k) = &f.kana_key {
-            add("kana_key = ?", k.clone().into());
-        }
-        if let Some(s) = &f.card_serial {
-            add("card_serial = ?", s.clone().into());
-        }
-        if let Some(o) = &f.outcome {
-            add("outcome = ?", o.clone().into());
-        }
-        if let Some(b) = f.before_id {
-            add("id < ?", b.into());
-        }
-        sql.push_str(" ORDER BY id DESC LIMIT ?");
-        args.push(i64::from(f.limit.unwrap_or(100).min(1000)).into());
+        q.and("confirmation_date >= ?", f.from.map(iso));
+        q.and("confirmation_date <= ?", f.to.map(iso));
+        q.and("birthdate = ?", f.birthdate.map(iso));
+        q.and("kana_key = ?", f.kana_key.clone());
+        q.and("card_serial = ?", f.card_serial.clone());
+        q.and("outcome = ?", f.outcome.clone());
+        q.and("id < ?", f.before_id);
+        let limit = i64::from(f.limit.unwrap_or(100).min(1000));
         self.with_history_reader(|c| {
-            let mut st = c.prepare_cached(&sql)?;
-            let mut rows = st.query(rusqlite::params_from_iter(args))?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
+            q.newest_first(c, limit, |r| {
                 let rc: String = r.get(4)?;
                 let im: Option<String> = r.get(5)?;
                 let cd: String = r.get(3)?;
                 let bd: Option<String> = r.get(9)?;
                 let res: String = r.get(12)?;
-                out.push(ConfirmationEntry {
+                Ok(ConfirmationEntry {
                     id: r.get(0)?,
                     facility: r.get(1)?,
                     processed_at: r.get(2)?,
@@ -564,9 +586,8 @@ impl HistoryStore for SqliteStore {
                     outcome: r.get(11)?,
                     result: serde_json::value::RawValue::from_string(res)
                         .map_err(|e| corrupt("result", e))?,
-                });
-            }
-            Ok(out)
+                })
+            })
         })
     }
 }
