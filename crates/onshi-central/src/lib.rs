@@ -35,6 +35,20 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use history::{HistoryError, HistoryWriter};
 pub use result::{ConfirmationError, ConfirmationResponse, ResultOfQualificationConfirmation};
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_history_id_is_put_into_the_stored_json() {
+        let resp = serde_json::json!({"confirmation_id": 0, "segment_of_result": "1"});
+        let stored = serde_json::to_string(&resp).unwrap();
+        let out = super::with_confirmation_id(&stored, 42).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["confirmation_id"], 42);
+        assert_eq!(v["segment_of_result"], "1");
+        assert_eq!(super::with_confirmation_id("{\"other\":1}", 42), None);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CentralError {
     #[error(transparent)]
@@ -64,6 +78,21 @@ pub struct NumbersConfirmation {
     pub staff_id: Option<String>,
     #[serde(default)]
     pub limit_consent: bool,
+}
+
+/// A confirmation's response, and the same as JSON text.
+#[derive(Debug, Clone)]
+pub struct Confirmed {
+    pub response: ConfirmationResponse,
+    pub json: String,
+}
+
+/// The stored response was serialized before its history id existed, with
+/// `"confirmation_id":0` as its first member; this puts the id in without serializing again.
+/// `None` if the text does not start that way.
+fn with_confirmation_id(stored: &str, id: i64) -> Option<String> {
+    let rest = stored.strip_prefix("{\"confirmation_id\":0")?;
+    Some(format!("{{\"confirmation_id\":{id}{rest}"))
 }
 
 /// The central service.
@@ -140,9 +169,18 @@ impl Central {
         facility: &MedicalInstitutionCode,
         req: &CardConfirmation,
     ) -> Result<ConfirmationResponse, CentralError> {
+        Ok(self.confirm_by_card_json(facility, req).await?.response)
+    }
+
+    /// As [`Central::confirm_by_card`], with the response also as the JSON text that was
+    /// stored in the history (serialized once, for the HTTP body too).
+    pub async fn confirm_by_card_json(
+        &self,
+        facility: &MedicalInstitutionCode,
+        req: &CardConfirmation,
+    ) -> Result<Confirmed, CentralError> {
         let draft = self.card_draft(req)?;
-        self.finish(facility, req.confirmation_date, draft, req.limit_consent)
-            .await
+        self.finish(facility, req.confirmation_date, draft).await
     }
 
     fn card_draft(&self, req: &CardConfirmation) -> Result<Draft, CentralError> {
@@ -258,6 +296,15 @@ impl Central {
         facility: &MedicalInstitutionCode,
         req: &NumbersConfirmation,
     ) -> Result<ConfirmationResponse, CentralError> {
+        Ok(self.confirm_by_numbers_json(facility, req).await?.response)
+    }
+
+    /// As [`Central::confirm_by_numbers`], with the response's JSON text.
+    pub async fn confirm_by_numbers_json(
+        &self,
+        facility: &MedicalInstitutionCode,
+        req: &NumbersConfirmation,
+    ) -> Result<Confirmed, CentralError> {
         let mut d = Draft::new(ReferenceClassification::InsuranceNumbers);
         d.staff_id = req.staff_id.clone();
         let q = &req.query;
@@ -315,8 +362,7 @@ impl Central {
                 d.validity = Some(onshi_domain::codes::QualificationValidity::NotFound);
             }
         }
-        self.finish(facility, req.confirmation_date, d, req.limit_consent)
-            .await
+        self.finish(facility, req.confirmation_date, d).await
     }
 
     async fn finish(
@@ -324,8 +370,7 @@ impl Central {
         facility: &MedicalInstitutionCode,
         date: NaiveDate,
         d: Draft,
-        _limit_consent: bool,
-    ) -> Result<ConfirmationResponse, CentralError> {
+    ) -> Result<Confirmed, CentralError> {
         let now = self.clock.now_jst();
         let mut resp = ConfirmationResponse {
             confirmation_id: 0,
@@ -371,8 +416,15 @@ impl Central {
             result: serde_json::value::to_raw_value(&resp)
                 .map_err(|e| StoreError::Corrupt(format!("serializing a response: {e}")))?,
         };
+        let stored = entry.result.get().to_string();
         resp.confirmation_id = self.history.append(entry).await?;
-        Ok(resp)
+        let json = with_confirmation_id(&stored, resp.confirmation_id)
+            .map_or_else(|| serde_json::to_string(&resp), Ok)
+            .map_err(|e| StoreError::Corrupt(format!("serializing a response: {e}")))?;
+        Ok(Confirmed {
+            response: resp,
+            json,
+        })
     }
 
     /// The facility's confirmation history (R6), newest first. `facility` comes from the

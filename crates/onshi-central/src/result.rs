@@ -144,7 +144,8 @@ pub struct ConfirmationError {
 /// What the central answers to one confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmationResponse {
-    /// id in the facility's confirmation history
+    /// id in the facility's confirmation history. Keep it the first field: the stored JSON
+    /// gets its id spliced in at the front (`with_confirmation_id`).
     pub confirmation_id: i64,
     /// yyyyMMddHHmmss (JST), like the XML's ProcessExecutionTime
     pub process_execution_time: String,

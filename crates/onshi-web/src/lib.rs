@@ -204,10 +204,10 @@ async fn confirm_card(
 ) -> Result<Response, ApiError> {
     let r = st
         .central
-        .confirm_by_card(&f.code, &req)
+        .confirm_by_card_json(&f.code, &req)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(r).into_response())
+    Ok(json_text(r.json))
 }
 
 async fn confirm_numbers(
@@ -217,10 +217,10 @@ async fn confirm_numbers(
 ) -> Result<Response, ApiError> {
     let r = st
         .central
-        .confirm_by_numbers(&f.code, &req)
+        .confirm_by_numbers_json(&f.code, &req)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(r).into_response())
+    Ok(json_text(r.json))
 }
 
 /// Query of `GET /v1/confirmations`.
@@ -356,10 +356,15 @@ async fn reader_confirm(
     };
     let r = st
         .central
-        .confirm_by_card(&f.code, &confirmation)
+        .confirm_by_card_json(&f.code, &confirmation)
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(r).into_response())
+    Ok(json_text(r.json))
+}
+
+/// A response body that is already JSON text.
+fn json_text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Serves the router on `listener` until `shutdown` resolves.
