@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 pub mod assess;
 pub mod outage;
+pub mod outage_screens;
 pub mod portal;
 
 /// The OpenAPI document, checked in under docs/api/.

@@ -10,15 +10,18 @@
 //! all (R2), and the page says why. The R9 caveat is shown too: when the online result is
 //! 資格（無効） or 資格情報なし, the portal has no current qualification to show either.
 
+use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use onshi_card::{IdentityAttempt, Pin, Reader};
 use onshi_domain::card::{IdentityFailure, IdentityOutcome};
 use onshi_domain::qualification::{Outcome, evaluate_by_card};
+
+use onshi_ui::Layout;
 
 use crate::AppState;
 
@@ -26,51 +29,60 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/portal", get(sign_in).post(signed_in))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// The portal's one screen: the sign-in form (with the reason of a refusal), or the holder's
+/// qualification screen once signed in.
+#[derive(Template)]
+#[template(path = "web/portal.html")]
+struct PortalPage {
+    layout: Layout,
+    error: Option<String>,
+    serial: String,
+    screen: Option<Screen>,
 }
 
-const CSS: &str = "body{font-family:'Noto Sans CJK JP',sans-serif;font-size:18px;margin:0;background:#eef3f8;color:#1b1b1b}\
-header{background:#2b5797;color:#fff;padding:12px 18px;font-size:20px;font-weight:bold}\
-main{max-width:640px;margin:0 auto;padding:16px}\
-.card{background:#fff;border-radius:12px;padding:16px 18px;margin:12px 0;border:1px solid #c9d2da}\
-input{font-size:22px;padding:10px;border:2px solid #8a99a6;border-radius:8px;width:100%;margin:4px 0 12px}\
-button{font-size:22px;padding:14px;border-radius:10px;border:0;background:#2b5797;color:#fff;width:100%;font-weight:bold}\
-.error{background:#fde2e1;border:2px solid #b3261e;color:#8a1c14;border-radius:8px;padding:12px}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 14px}dt{font-weight:bold;color:#3b4852}dd{margin:0}\
-.hint{font-size:15px;color:#4a5863}.rule{font-size:13px;color:#5f6b75;border:1px solid #c9d2da;border-radius:4px;padding:0 5px}";
+struct Screen {
+    name: String,
+    name_kana: String,
+    birthdate: String,
+    today: String,
+    shown: Shown,
+}
 
-fn page(body: &str, status: StatusCode) -> Response {
-    (
+enum Shown {
+    Valid(QualRow),
+    Multiple(Vec<QualRow>),
+    Nothing,
+}
+
+struct QualRow {
+    insurer_name: String,
+    insurer_number: String,
+    symbol: String,
+    number: String,
+    branch: String,
+    qualification_date: String,
+    share: String,
+}
+
+fn layout() -> Layout {
+    Layout::new("マイナポータル（onshi エミュレーター）")
+        .brand("マイナポータル — 健康保険証の資格情報（エミュレーター）")
+}
+
+fn page(error: Option<&str>, serial: &str, screen: Option<Screen>, status: StatusCode) -> Response {
+    onshi_ui::page_with(
         status,
-        Html(format!(
-            "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-             <title>マイナポータル（onshi エミュレーター）</title><style>{CSS}</style></head><body>\
-             <header>マイナポータル — 健康保険証の資格情報（エミュレーター）</header><main>{body}</main></body></html>"
-        )),
-    )
-        .into_response()
-}
-
-fn form(error: Option<&str>, serial: &str) -> String {
-    format!(
-        "{}<div class=\"card\"><p>マイナンバーカードと暗証番号（数字4桁の利用者証明用電子証明書の暗証番号）でログインします。</p>\
-         <form method=\"post\" action=\"/portal\"><label>カード番号<input type=\"text\" name=\"card_serial\" id=\"card_serial\" value=\"{}\"></label>\
-         <label>暗証番号（4桁）<input type=\"password\" name=\"pin\" id=\"pin\" inputmode=\"numeric\" maxlength=\"4\" autocomplete=\"off\"></label>\
-         <button type=\"submit\" id=\"login\">ログイン</button></form>\
-         <p class=\"hint\">暗証番号を設定していないカード（顔認証マイナンバーカード）ではログインできません。<span class=\"rule\">R2</span></p></div>",
-        error
-            .map(|e| format!("<div class=\"error\" id=\"portal-error\">{}</div>", esc(e)))
-            .unwrap_or_default(),
-        esc(serial)
+        &PortalPage {
+            layout: layout(),
+            error: error.map(str::to_string),
+            serial: serial.to_string(),
+            screen,
+        },
     )
 }
 
 async fn sign_in() -> Response {
-    page(&form(None, ""), StatusCode::OK)
+    page(None, "", None, StatusCode::OK)
 }
 
 /// Reads `application/x-www-form-urlencoded`; never panics.
@@ -105,7 +117,7 @@ async fn signed_in(State(st): State<AppState>, body: Bytes) -> Response {
     let serial = form_value(&body, "card_serial").unwrap_or_default();
     let serial = serial.trim().to_string();
     let pin = form_value(&body, "pin").unwrap_or_default();
-    let refuse = |m: &str| page(&form(Some(m), &serial), StatusCode::UNAUTHORIZED);
+    let refuse = |m: &str| page(Some(m), &serial, None, StatusCode::UNAUTHORIZED);
     if serial.is_empty() || serial.len() > 64 {
         return refuse("カード番号を入力してください。");
     }
@@ -162,68 +174,49 @@ fn screen(st: &AppState, serial: &str) -> Response {
         Ok(Some(x)) => x,
         Ok(None) => {
             return page(
-                &form(Some("このカードの情報が見つかりません。"), serial),
+                Some("このカードの情報が見つかりません。"),
+                serial,
+                None,
                 StatusCode::NOT_FOUND,
             );
         }
         Err(e) => {
             tracing::error!(error = %e, "portal: registry");
             return page(
-                &form(Some("ただいま表示できません。"), serial),
+                Some("ただいま表示できません。"),
+                serial,
+                None,
                 StatusCode::INTERNAL_SERVER_ERROR,
             );
         }
     };
     let quals: Vec<_> = history.iter().map(|r| r.qualification.clone()).collect();
     let p = &person.person;
-    let mut body = format!(
-        "<div class=\"card\"><h2>{}（{}）さん</h2><p>生年月日 {} ・ 照会日 {}</p></div>",
-        esc(&p.name),
-        esc(&p.name_kana),
-        p.birthdate,
-        today
-    );
-    match evaluate_by_card(&quals, today) {
-        Outcome::Valid(q) => {
-            let share = q
-                .share_on(p.birthdate, today)
-                .map(|(pct, _)| format!("{}割", pct / 10))
-                .unwrap_or_else(|| "—".into());
-            body.push_str(&format!(
-                "<div class=\"card\" id=\"qualification\"><h2>健康保険証の資格情報</h2><dl>\
-                 <dt>保険者名</dt><dd>{}</dd><dt>保険者番号</dt><dd id=\"insurer_number\">{}</dd>\
-                 <dt>記号</dt><dd>{}</dd><dt>番号</dt><dd>{}</dd><dt>枝番</dt><dd>{}</dd>\
-                 <dt>資格取得日</dt><dd>{}</dd><dt>一部負担金の割合</dt><dd>{share}</dd></dl>\
-                 <p class=\"hint\">医療機関・薬局の窓口でこの画面を見せると、資格確認に使えます。<span class=\"rule\">R9</span></p></div>",
-                esc(&q.insurer_name),
-                esc(q.insurer_number.as_str()),
-                esc(q.symbol.as_str()),
-                esc(q.number.as_str()),
-                esc(q.branch.as_str()),
-                q.qualification_date,
-            ));
-        }
-        Outcome::Multiple(qs) => {
-            body.push_str("<div class=\"card\" id=\"qualification\"><h2>健康保険証の資格情報（複数）</h2>");
-            for q in qs {
-                body.push_str(&format!(
-                    "<dl><dt>保険者名</dt><dd>{}</dd><dt>保険者番号</dt><dd>{}</dd><dt>記号・番号</dt><dd>{} ・ {} （枝番 {}）</dd></dl>",
-                    esc(&q.insurer_name),
-                    esc(q.insurer_number.as_str()),
-                    esc(q.symbol.as_str()),
-                    esc(q.number.as_str()),
-                    esc(q.branch.as_str())
-                ));
-            }
-            body.push_str("</div>");
-        }
-        _ => body.push_str(
-            "<div class=\"card error\" id=\"no-qualification\">現在有効な医療保険の資格情報はありません。\
-             加入している保険者の登録が済んでいないか、資格を喪失しています。\
-             窓口でオンライン資格確認が「資格（無効）」「資格情報なし」のときは、この画面でも確認できません。<span class=\"rule\">R9</span></div>",
-        ),
-    }
-    page(&body, StatusCode::OK)
+    let row = |q: &onshi_domain::qualification::Qualification| QualRow {
+        insurer_name: q.insurer_name.clone(),
+        insurer_number: q.insurer_number.as_str().to_string(),
+        symbol: q.symbol.as_str().to_string(),
+        number: q.number.as_str().to_string(),
+        branch: q.branch.as_str().to_string(),
+        qualification_date: q.qualification_date.to_string(),
+        share: q
+            .share_on(p.birthdate, today)
+            .map(|(pct, _)| format!("{}割", pct / 10))
+            .unwrap_or_else(|| "—".into()),
+    };
+    let shown = match evaluate_by_card(&quals, today) {
+        Outcome::Valid(q) => Shown::Valid(row(q)),
+        Outcome::Multiple(qs) => Shown::Multiple(qs.into_iter().map(row).collect()),
+        _ => Shown::Nothing,
+    };
+    let screen = Screen {
+        name: p.name.clone(),
+        name_kana: p.name_kana.clone(),
+        birthdate: p.birthdate.to_string(),
+        today: today.to_string(),
+        shown,
+    };
+    page(None, serial, Some(screen), StatusCode::OK)
 }
 
 #[cfg(test)]
