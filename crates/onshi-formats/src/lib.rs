@@ -7,6 +7,8 @@
 //!
 //! - [`registry_csv`]: the insurers' bulk-import files (qualifications and cards), see
 //!   `docs/formats/registry-csv.md`.
+//! - [`uke`]: the monthly claim files (レセプト電算処理システム, UKE), see `docs/formats/uke.md`.
 
 pub mod registry_csv;
 pub mod terminal_xml;
+pub mod uke;
