@@ -1,0 +1,103 @@
+//! The payer's narrow view of the central's qualification registry (R21, R22).
+//!
+//! The payer may read exactly two things: the persons who hold a given insurer and number
+//! (with their registered qualifications, for 振替/分割), and the persons with a given kana
+//! name, birth date and sex (for identification). Nothing else — no card, no history of
+//! confirmations, no My Number hash — is reachable through this role.
+
+use chrono::NaiveDate;
+use onshi_domain::kana;
+use onshi_domain::numbers::{InsurerNumber, Sex};
+use onshi_domain::qualification::{Person, Qualification};
+use onshi_store::outage::{OutageStore, PersonQuery};
+use onshi_store::{RegistryRead, SqliteStore};
+use serde::{Deserialize, Serialize};
+
+/// A registry person with the qualifications registered for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonHistory {
+    pub person_id: i64,
+    pub person: Person,
+    pub qualifications: Vec<Qualification>,
+}
+
+pub type RegistryResult<T> = Result<T, onshi_store::StoreError>;
+
+/// What the payer may read of the registry.
+pub trait PayerRegistry: Send + Sync {
+    /// Every person holding a qualification under `insurer` with this number (width-folded),
+    /// with all of that person's qualifications.
+    fn holders_of(
+        &self,
+        insurer: &InsurerNumber,
+        number: &str,
+    ) -> RegistryResult<Vec<PersonHistory>>;
+    /// Persons whose kana name (exact-match key), birth date and sex are these, at most
+    /// `limit`, with their qualifications.
+    fn persons_by_facts(
+        &self,
+        kana_name: &str,
+        birthdate: NaiveDate,
+        sex: Sex,
+        limit: u32,
+    ) -> RegistryResult<Vec<PersonHistory>>;
+}
+
+fn with_history(s: &SqliteStore, id: i64) -> RegistryResult<Option<PersonHistory>> {
+    Ok(s.person_with_history(id)?.map(|(p, qs)| PersonHistory {
+        person_id: p.id,
+        person: p.person,
+        qualifications: qs.into_iter().map(|q| q.qualification).collect(),
+    }))
+}
+
+impl PayerRegistry for SqliteStore {
+    fn holders_of(
+        &self,
+        insurer: &InsurerNumber,
+        number: &str,
+    ) -> RegistryResult<Vec<PersonHistory>> {
+        let key = kana::name_key(number);
+        let mut ids: Vec<i64> = self
+            .qualifications_by_number(insurer, &key)?
+            .into_iter()
+            .map(|q| q.person_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(h) = with_history(self, id)? {
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+
+    fn persons_by_facts(
+        &self,
+        kana_name: &str,
+        birthdate: NaiveDate,
+        sex: Sex,
+        limit: u32,
+    ) -> RegistryResult<Vec<PersonHistory>> {
+        let k = kana::kana_key(kana_name);
+        if k.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.search_person_ids(&PersonQuery {
+            birthdate,
+            sex,
+            kana_key: Some(k),
+            name_key: None,
+            limit,
+        })?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(h) = with_history(self, id)? {
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+}

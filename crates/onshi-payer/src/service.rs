@@ -1,0 +1,795 @@
+//! The payer's services: intake → review (R21) → identification (R22) → settlement with 按分
+//! (R22) → statements, 資格確認結果連絡書, insurers' views (R11, R23).
+//!
+//! Side effects (the store, the registry, files, the facility's hook) live here; every
+//! decision is taken by the pure modules.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::apportion::{ApportionError, apportion};
+use crate::identify::{Identification, identify};
+use crate::intake::{Addressing, LineError, ParsedFile, validate};
+use crate::model::{Claim, ClaimedInsurer, KakuninKubun, PayerCode, YearMonth};
+use crate::registry::PayerRegistry;
+use crate::review::review;
+use crate::rules::{PayerCalendar, PayerSettings};
+use crate::store::{
+    ClaimStatus, Decision, NewSubmission, PayerStore, PayerStoreError, PaymentRow, PoolShareRow,
+    Recorded, ReviewedClaim, SettlementWrite, StoredClaim, SubmissionRow,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] PayerStoreError),
+    #[error("registry: {0}")]
+    Registry(#[from] onshi_store::StoreError),
+    /// the file is refused whole, with every reason
+    #[error("the file is refused: {} reason(s)", .0.len())]
+    Refused(Vec<LineError>),
+    #[error("{rule}: {message}")]
+    Rule { rule: &'static str, message: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, ServiceError>;
+
+/// What intake did with a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntakeOutcome {
+    pub submission: SubmissionRow,
+    /// the same file was submitted before: nothing new was recorded
+    pub duplicate: bool,
+    /// count of claims per status
+    pub by_status: BTreeMap<String, u64>,
+}
+
+/// A file as it arrived: to which payer, from which (authenticated) facility, how.
+#[derive(Debug, Clone, Copy)]
+pub struct Submitted<'a> {
+    pub payer: PayerCode,
+    pub facility: &'a str,
+    pub file_name: &'a str,
+    pub bytes: &'a [u8],
+    /// `api` or `folder`
+    pub source: &'a str,
+    pub at: &'a str,
+}
+
+/// What settling a billing month did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MonthSettlement {
+    pub statements: Vec<serde_json::Value>,
+    /// facilities not settled, with why (e.g. an open worklist item)
+    pub refused: Vec<Refusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub facility: String,
+    pub reason: String,
+}
+
+/// The payer service.
+#[derive(Clone)]
+pub struct PayerService {
+    pub store: Arc<dyn PayerStore>,
+    pub registry: Arc<dyn PayerRegistry>,
+    pub calendar: PayerCalendar,
+    pub settings: PayerSettings,
+    /// where statements and 連絡書 files are written (per facility), if anywhere
+    pub out_dir: Option<PathBuf>,
+}
+
+/// SHA-256 of a file, hex.
+pub fn file_sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn age_on(birth: NaiveDate, on: NaiveDate) -> i32 {
+    let mut a = on.year() - birth.year();
+    if (on.month(), on.day()) < (birth.month(), birth.day()) {
+        a -= 1;
+    }
+    a
+}
+
+/// 一部負担金 for `points` at `share` percent: 10 yen a point, rounded to 10 yen (四捨五入).
+pub fn copay_for(points: u64, share_percent: u8) -> u64 {
+    let yen = points * 10 * u64::from(share_percent);
+    // yen/100 rounded to the nearest 10
+    (yen + 500) / 1000 * 10
+}
+
+/// R27: a claim's facts without the 申立書 details: the 摘要 keeps only its 「不詳」 marker.
+pub fn scrub_moushitatesho(c: &Claim) -> Claim {
+    let mut c = c.clone();
+    c.tekiyou.retain(|t| t.trim() == "不詳");
+    c
+}
+
+/// POSTs a statement to a facility's settlement hook; returns the HTTP status.
+pub async fn call_hook(
+    url: &str,
+    statement: &serde_json::Value,
+) -> std::result::Result<u16, String> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = client
+        .post(url)
+        .json(statement)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(r.status().as_u16())
+}
+
+impl PayerService {
+    /// Reviews one claim (R21) and, when review cannot settle it, identifies it (R22).
+    pub fn process_claim(&self, claim: &Claim) -> Result<ReviewedClaim> {
+        let mut reason_prefix = String::new();
+        let mut person_hint = None;
+        if let ClaimedInsurer::Known(ins) = &claim.numbers.insurer {
+            let holders = self.registry.holders_of(ins, &claim.numbers.number)?;
+            let r = review(claim, &holders, &self.calendar);
+            if r.kubun != KakuninKubun::Unconfirmable {
+                return Ok(ReviewedClaim {
+                    claim: claim.clone(),
+                    status: ClaimStatus::Assigned,
+                    kubun: r.kubun,
+                    identified: false,
+                    person_id: r.person_id,
+                    reason: r.reason,
+                    parts: r.parts,
+                    evidence: None,
+                    worklist: None,
+                });
+            }
+            reason_prefix = format!("{}。", r.reason);
+            person_hint = r.person_id;
+        }
+        let candidates = self.registry.persons_by_facts(
+            &claim.kana_name,
+            claim.birthdate,
+            claim.sex,
+            self.settings.candidate_limit,
+        )?;
+        Ok(match identify(claim, &candidates) {
+            Identification::Assigned { evidence } => {
+                let same_as_claimed = matches!(&claim.numbers.insurer, ClaimedInsurer::Known(i)
+                    if evidence.parts.len() == 1 && evidence.parts[0].bill_to.insurer_number == *i);
+                let kubun = if evidence.parts.len() > 1 {
+                    KakuninKubun::Bunkatsu
+                } else if same_as_claimed {
+                    KakuninKubun::Unchanged
+                } else {
+                    KakuninKubun::Furikae
+                };
+                ReviewedClaim {
+                    claim: claim.clone(),
+                    status: ClaimStatus::Assigned,
+                    kubun,
+                    identified: true,
+                    person_id: Some(evidence.person_id),
+                    reason: format!(
+                        "{reason_prefix}R22 特定: 候補者一名（{}）",
+                        evidence.matched.join("・")
+                    ),
+                    parts: evidence.parts.clone(),
+                    evidence: Some(evidence),
+                    worklist: None,
+                }
+            }
+            Identification::Several { candidates, facts } => ReviewedClaim {
+                claim: claim.clone(),
+                status: ClaimStatus::Worklist,
+                kubun: KakuninKubun::Unconfirmable,
+                identified: false,
+                person_id: person_hint,
+                reason: format!(
+                    "{reason_prefix}R22 特定: 候補者が{}名。職員が判断（各保険者に照会）",
+                    candidates.len()
+                ),
+                parts: Vec::new(),
+                evidence: None,
+                worklist: Some((candidates, facts)),
+            },
+            Identification::None { searched, .. } => ReviewedClaim {
+                claim: claim.clone(),
+                status: ClaimStatus::Pool,
+                kubun: KakuninKubun::Unconfirmable,
+                identified: false,
+                person_id: person_hint,
+                reason: format!(
+                    "{reason_prefix}R22 特定: 診療日の資格を持つ候補者なし（検索 {searched} 名）: 按分へ"
+                ),
+                parts: Vec::new(),
+                evidence: None,
+                worklist: None,
+            },
+        })
+    }
+
+    /// Intake of a file already read into the payer's model (the UKE reader's errors, if any,
+    /// come as `read_errors`): refused whole on any error, else reviewed and recorded whole;
+    /// the same bytes twice are recognised.
+    pub fn intake_parsed(
+        &self,
+        f: &Submitted<'_>,
+        parsed: std::result::Result<ParsedFile, Vec<LineError>>,
+    ) -> Result<IntakeOutcome> {
+        let Submitted {
+            payer,
+            facility,
+            file_name,
+            bytes,
+            source,
+            at,
+        } = *f;
+        let sha = file_sha256(bytes);
+        // a file seen before is recognised whatever its content says
+        if let Some(prev) = self
+            .store
+            .list_submissions(payer, Some(facility))?
+            .into_iter()
+            .find(|s| s.file_sha256 == sha)
+        {
+            return self.outcome(prev, true);
+        }
+        let parsed = parsed.map_err(ServiceError::Refused)?;
+        let registered = self.store.facility(payer, facility)?.is_some();
+        let errs = validate(
+            &parsed,
+            &Addressing {
+                payer,
+                facility,
+                registered,
+            },
+            &self.calendar,
+        );
+        if !errs.is_empty() {
+            return Err(ServiceError::Refused(errs));
+        }
+        let mut reviewed = Vec::with_capacity(parsed.claims.len());
+        for c in &parsed.claims {
+            reviewed.push(self.process_claim(c)?);
+        }
+        let sub = NewSubmission {
+            payer,
+            facility: facility.to_string(),
+            billing_month: parsed.header.billing_month,
+            file_sha256: sha,
+            file_name: file_name.to_string(),
+            received_at: at.to_string(),
+            source: source.to_string(),
+        };
+        match self.store.record_submission(&sub, &reviewed)? {
+            Recorded::New(row) => {
+                let out = self.outcome(row, false)?;
+                if let Err(e) = self.write_renrakusho_file(payer, out.submission.id) {
+                    tracing::warn!(error = %e, "could not write the 資格確認結果連絡書 file");
+                }
+                Ok(out)
+            }
+            Recorded::Duplicate(row) => self.outcome(row, true),
+        }
+    }
+
+    fn outcome(&self, submission: SubmissionRow, duplicate: bool) -> Result<IntakeOutcome> {
+        let mut by_status = BTreeMap::new();
+        for c in self
+            .store
+            .claims_of_submission(submission.payer, submission.id)?
+        {
+            *by_status
+                .entry(c.reviewed.status.code().to_string())
+                .or_insert(0) += 1;
+        }
+        Ok(IntakeOutcome {
+            submission,
+            duplicate,
+            by_status,
+        })
+    }
+
+    /// A staff decision on a worklist item (R22: a person decides, nothing is guessed).
+    /// `person_id` must be one of the item's candidates; `None` sends the claim to the pool.
+    pub fn decide(
+        &self,
+        payer: PayerCode,
+        claim_id: i64,
+        person_id: Option<i64>,
+        by: &str,
+        at: &str,
+    ) -> Result<StoredClaim> {
+        let item = self
+            .store
+            .worklist_item(payer, claim_id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("worklist item {claim_id}")))?;
+        let d = match person_id {
+            None => Decision::NoneOfThem,
+            Some(p) => {
+                let e = item
+                    .candidates
+                    .iter()
+                    .find(|c| c.person_id == p)
+                    .ok_or_else(|| ServiceError::Rule {
+                        rule: "R22",
+                        message: format!("person {p} is not a candidate of claim {claim_id}"),
+                    })?;
+                let mut e = e.clone();
+                e.matched.push(format!("staff:{by}"));
+                Decision::Assign(e)
+            }
+        };
+        Ok(self.store.decide(payer, claim_id, &d, by, at)?)
+    }
+
+    /// Settles one facility's billing month: claims billed to their insurers, the pool shared
+    /// by 按分 (R22), the payment record extended, the statement stored (and written to the
+    /// facility's folder, and POSTed to its hook if it has one).
+    pub fn settle_facility(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+        at: &str,
+    ) -> Result<serde_json::Value> {
+        let claims = self.store.claims_of_month(payer, facility, billing_month)?;
+        if claims.is_empty() {
+            return Err(ServiceError::NotFound(format!(
+                "no claims of facility {facility} for billing month {billing_month}"
+            )));
+        }
+        let open: Vec<u32> = claims
+            .iter()
+            .filter(|c| c.reviewed.status == ClaimStatus::Worklist)
+            .map(|c| c.reviewed.claim.receipt_number)
+            .collect();
+        if !open.is_empty() {
+            return Err(ServiceError::Rule {
+                rule: "R22",
+                message: format!(
+                    "facility {facility}: {} claim(s) still on the worklist (レセプト番号 {:?}); \
+                     staff decide before settlement",
+                    open.len(),
+                    open
+                ),
+            });
+        }
+        let file_sha: BTreeMap<i64, String> = self
+            .store
+            .list_submissions(payer, Some(facility))?
+            .into_iter()
+            .filter(|s| s.billing_month == billing_month)
+            .map(|s| (s.id, s.file_sha256))
+            .collect();
+        let mut settled = Vec::new();
+        let mut apportioned = Vec::new();
+        let mut unapportioned = Vec::new();
+        let mut lines = Vec::new();
+        let mut pay: BTreeMap<(String, YearMonth), (u64, u64)> = BTreeMap::new();
+        let mut pools: BTreeMap<YearMonth, Vec<&StoredClaim>> = BTreeMap::new();
+        for c in &claims {
+            match c.reviewed.status {
+                ClaimStatus::Assigned => {
+                    settled.push(c.id);
+                    for p in &c.reviewed.parts {
+                        let e = pay
+                            .entry((
+                                p.bill_to.insurer_number.to_string(),
+                                c.reviewed.claim.service_month,
+                            ))
+                            .or_default();
+                        e.0 += p.amount_yen();
+                        e.1 += 1;
+                        lines.push(json!({
+                            "receipt_number": c.reviewed.claim.receipt_number,
+                            "service_month": c.reviewed.claim.service_month,
+                            "status": "settled",
+                            "insurer_number": p.bill_to.insurer_number,
+                            "kakunin_kubun": c.reviewed.kubun.code(),
+                            "points": p.points,
+                            "amount_yen": p.amount_yen(),
+                            "file_sha256": file_sha.get(&c.submission_id),
+                        }));
+                    }
+                }
+                ClaimStatus::Pool => pools
+                    .entry(c.reviewed.claim.service_month)
+                    .or_default()
+                    .push(c),
+                _ => {}
+            }
+        }
+        let mut shares = Vec::new();
+        let mut pool_docs = Vec::new();
+        for (sm, pooled) in &pools {
+            let pool_yen: u64 = pooled.iter().map(|c| c.reviewed.claim.amount_yen()).sum();
+            let (from, to) = self.settings.reference_period(*sm);
+            let weights = self.store.payments_to(payer, facility, from, to)?;
+            let receipts: Vec<u32> = pooled
+                .iter()
+                .map(|c| c.reviewed.claim.receipt_number)
+                .collect();
+            let inputs = json!({
+                "reference_period": {"from": from, "to": to},
+                "pool_yen": pool_yen,
+                "receipt_numbers": receipts,
+                "rounding": "largest_remainder_ties_by_insurer_number",
+            });
+            let status = match apportion(pool_yen, &weights) {
+                Ok(ss) => {
+                    for s in &ss {
+                        let e = pay.entry((s.insurer_number.to_string(), *sm)).or_default();
+                        e.0 += s.share_yen;
+                        shares.push(PoolShareRow {
+                            payer,
+                            facility: facility.to_string(),
+                            billing_month,
+                            service_month: *sm,
+                            share: s.clone(),
+                            inputs: inputs.clone(),
+                        });
+                    }
+                    apportioned.extend(pooled.iter().map(|c| c.id));
+                    pool_docs.push(json!({
+                        "service_month": sm, "pool_yen": pool_yen, "inputs": inputs,
+                        "shares": ss,
+                    }));
+                    "apportioned"
+                }
+                Err(ApportionError::NoBasis) | Err(ApportionError::DuplicateInsurer(_)) => {
+                    unapportioned.extend(pooled.iter().map(|c| c.id));
+                    pool_docs.push(json!({
+                        "service_month": sm, "pool_yen": pool_yen, "inputs": inputs,
+                        "shares": [], "note": "R22 按分: no payments in the reference period",
+                    }));
+                    "unapportioned"
+                }
+            };
+            for c in pooled {
+                lines.push(json!({
+                    "receipt_number": c.reviewed.claim.receipt_number,
+                    "service_month": c.reviewed.claim.service_month,
+                    "status": status,
+                    "insurer_number": null,
+                    "kakunin_kubun": c.reviewed.kubun.code(),
+                    "points": c.reviewed.claim.points,
+                    "amount_yen": c.reviewed.claim.amount_yen(),
+                    "file_sha256": file_sha.get(&c.submission_id),
+                }));
+            }
+        }
+        let payments: Vec<PaymentRow> = pay
+            .into_iter()
+            .map(|((ins, sm), (amount, n))| PaymentRow {
+                payer,
+                insurer_number: ins,
+                facility: facility.to_string(),
+                service_month: sm,
+                source: "settled".into(),
+                amount_yen: amount,
+                claims: n,
+            })
+            .collect();
+        // R27: once paid, the 申立書 details in the 摘要 have served their purpose
+        let scrubbed: Vec<(i64, Claim)> = claims
+            .iter()
+            .filter(|c| !c.reviewed.claim.tekiyou.is_empty())
+            .map(|c| (c.id, scrub_moushitatesho(&c.reviewed.claim)))
+            .collect();
+        let shas: Vec<&String> = file_sha.values().collect();
+        let statement = json!({
+            "format": "onshi-settlement/1",
+            "payer": payer.code(),
+            "facility": facility,
+            "billing_month": billing_month,
+            "file_sha256": if shas.len() == 1 { json!(shas[0]) } else { json!(shas) },
+            "settled_at": at,
+            "claims": lines,
+            "apportionment": pool_docs,
+        });
+        self.store.settle(&SettlementWrite {
+            payer,
+            facility: facility.to_string(),
+            billing_month,
+            settled_at: at.to_string(),
+            settled,
+            apportioned,
+            unapportioned,
+            shares,
+            payments,
+            statement: statement.clone(),
+            scrubbed,
+        })?;
+        if let Some(dir) = &self.out_dir {
+            let d = dir.join(facility);
+            std::fs::create_dir_all(&d)?;
+            let tmp = d.join(format!(
+                ".settlement-{}-{billing_month}.json.tmp",
+                payer.code()
+            ));
+            let fin = d.join(format!("settlement-{}-{billing_month}.json", payer.code()));
+            std::fs::write(
+                &tmp,
+                serde_json::to_vec_pretty(&statement).unwrap_or_default(),
+            )?;
+            std::fs::rename(&tmp, &fin)?;
+        }
+        Ok(statement)
+    }
+
+    /// Settles every facility of the billing month that has no open worklist item; returns
+    /// the statements made and the facilities refused, with why.
+    pub fn settle_month(
+        &self,
+        payer: PayerCode,
+        billing_month: YearMonth,
+        at: &str,
+    ) -> Result<MonthSettlement> {
+        let mut out = MonthSettlement::default();
+        for f in self.store.facilities_of_month(payer, billing_month)? {
+            if self.store.statement(payer, &f, billing_month)?.is_some() {
+                continue;
+            }
+            match self.settle_facility(payer, &f, billing_month, at) {
+                Ok(s) => out.statements.push(s),
+                Err(e @ ServiceError::Rule { .. }) => out.refused.push(Refusal {
+                    facility: f,
+                    reason: e.to_string(),
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The 資格確認結果連絡書 of a submission: each claim whose insurer part the payer changed
+    /// or could not confirm, in the SN vocabulary (処理区分 = 確認区分).
+    pub fn renrakusho(&self, payer: PayerCode, submission_id: i64) -> Result<serde_json::Value> {
+        let sub = self
+            .store
+            .submission(payer, submission_id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("submission {submission_id}")))?;
+        let claims = self.store.claims_of_submission(payer, submission_id)?;
+        let entries: Vec<serde_json::Value> = claims
+            .iter()
+            .filter(|c| c.reviewed.kubun != KakuninKubun::Unchanged)
+            .map(|c| {
+                let cl = &c.reviewed.claim;
+                json!({
+                    "receipt_number": cl.receipt_number,
+                    "service_month": cl.service_month,
+                    "name": cl.name,
+                    "kana_name": cl.kana_name,
+                    "claimed": {
+                        "insurer_number": cl.numbers.insurer_raw.trim(),
+                        "symbol": cl.numbers.symbol,
+                        "number": cl.numbers.number,
+                        "branch": cl.numbers.branch,
+                    },
+                    "shori_kubun": c.reviewed.kubun.code(),
+                    "shori_kubun_label": c.reviewed.kubun.label(),
+                    "status": c.reviewed.status.code(),
+                    "parts": c.reviewed.parts.iter().map(|p| json!({
+                        "insurer_number": p.bill_to.insurer_number,
+                        "symbol": p.bill_to.symbol,
+                        "number": p.bill_to.number,
+                        "branch": p.bill_to.branch,
+                        "days": p.days,
+                        "points": p.points,
+                        "copay_yen": p.copay_yen,
+                    })).collect::<Vec<_>>(),
+                    "reason": c.reviewed.reason,
+                })
+            })
+            .collect();
+        Ok(json!({
+            "format": "onshi-kekka-renrakusho/1",
+            "payer": payer.code(),
+            "facility": sub.facility,
+            "billing_month": sub.billing_month,
+            "file_sha256": sub.file_sha256,
+            "submission_id": sub.id,
+            "entries": entries,
+        }))
+    }
+
+    /// The 連絡書 as CSV (UTF-8, CR LF), one line per part (or one per claim without parts).
+    pub fn renrakusho_csv(&self, payer: PayerCode, submission_id: i64) -> Result<String> {
+        let doc = self.renrakusho(payer, submission_id)?;
+        let mut out = String::from(
+            "レセプト番号,診療年月,氏名,請求保険者番号,請求記号,請求番号,処理区分,処理区分名,\
+             保険者番号,記号,番号,枝番,診療日,点数\r\n",
+        );
+        let cell = |v: &serde_json::Value| -> String {
+            let s = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            // the CSV carries no quotes: a field never holds , " CR LF
+            s.replace([',', '"', '\r', '\n'], " ")
+        };
+        for e in doc["entries"].as_array().into_iter().flatten() {
+            let head = [
+                cell(&e["receipt_number"]),
+                cell(&e["service_month"]),
+                cell(&e["name"]),
+                cell(&e["claimed"]["insurer_number"]),
+                cell(&e["claimed"]["symbol"]),
+                cell(&e["claimed"]["number"]),
+                cell(&e["shori_kubun"]),
+                cell(&e["shori_kubun_label"]),
+            ]
+            .join(",");
+            let parts = e["parts"].as_array().cloned().unwrap_or_default();
+            if parts.is_empty() {
+                out.push_str(&format!("{head},,,,,,\r\n"));
+            }
+            for p in parts {
+                let days: Vec<String> = p["days"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|d| d.to_string())
+                    .collect();
+                out.push_str(&format!(
+                    "{head},{},{},{},{},{},{}\r\n",
+                    cell(&p["insurer_number"]),
+                    cell(&p["symbol"]),
+                    cell(&p["number"]),
+                    cell(&p["branch"]),
+                    days.join(" "),
+                    cell(&p["points"]),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn write_renrakusho_file(&self, payer: PayerCode, submission_id: i64) -> Result<()> {
+        let Some(dir) = &self.out_dir else {
+            return Ok(());
+        };
+        let sub = self
+            .store
+            .submission(payer, submission_id)?
+            .ok_or_else(|| ServiceError::NotFound(format!("submission {submission_id}")))?;
+        let d = dir.join(&sub.facility);
+        std::fs::create_dir_all(&d)?;
+        let csv = self.renrakusho_csv(payer, submission_id)?;
+        let name = format!(
+            "kekka-renrakusho-{}-{}-{submission_id}.csv",
+            payer.code(),
+            sub.billing_month
+        );
+        let tmp = d.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, csv)?;
+        std::fs::rename(&tmp, d.join(name))?;
+        Ok(())
+    }
+
+    /// R11: the insurer's members of 70 and over whose share charged at the window differs
+    /// from the share of their qualification. The claim is not returned; the insurer collects
+    /// the difference from the patient (positive) or refunds it (negative).
+    pub fn r11_list(&self, payer: PayerCode, insurer: &str) -> Result<Vec<serde_json::Value>> {
+        let mut out = Vec::new();
+        for c in self.store.claims_for_insurer(payer, insurer)? {
+            let cl = &c.reviewed.claim;
+            for p in &c.reviewed.parts {
+                if p.bill_to.insurer_number.as_str() != insurer {
+                    continue;
+                }
+                let Some(share) = p.share_percent else {
+                    continue;
+                };
+                let first_day = p
+                    .days
+                    .first()
+                    .and_then(|d| cl.service_month.day(*d))
+                    .unwrap_or_else(|| cl.service_month.first_day());
+                let age = age_on(cl.birthdate, first_day);
+                if age < 70 {
+                    continue;
+                }
+                let due = copay_for(p.points, share);
+                let diff = due as i64 - p.copay_yen as i64;
+                if diff == 0 {
+                    continue;
+                }
+                out.push(json!({
+                    "claim_id": c.id,
+                    "facility": c.facility,
+                    "receipt_number": cl.receipt_number,
+                    "service_month": cl.service_month,
+                    "name": cl.name,
+                    "age": age,
+                    "symbol": p.bill_to.symbol,
+                    "number": p.bill_to.number,
+                    "branch": p.bill_to.branch,
+                    "points": p.points,
+                    "share_percent": share,
+                    "charged_yen": p.copay_yen,
+                    "due_yen": due,
+                    "difference_yen": diff,
+                    "action": if diff > 0 { "collect" } else { "refund" },
+                    "returned": false,
+                }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// R23: notices for the insurer's members whose claims reached it only by 振替/分割 — their
+    /// new qualification was not yet seen at the visit. Employee insurers only; a
+    /// time-limited measure, so each notice carries the measure's dates, and none is made when
+    /// it is not in force on `as_of`.
+    pub fn r23_notices(
+        &self,
+        payer: PayerCode,
+        insurer: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<serde_json::Value>> {
+        let ins = onshi_domain::numbers::InsurerNumber::parse(insurer).map_err(|e| {
+            ServiceError::Rule {
+                rule: "R23",
+                message: e.to_string(),
+            }
+        })?;
+        use onshi_domain::numbers::InsurerKind;
+        if matches!(ins.kind(), InsurerKind::Kokuho | InsurerKind::Koki)
+            || !self.calendar.r23_in_force_on(as_of)
+        {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for c in self.store.claims_for_insurer(payer, insurer)? {
+            if !matches!(
+                c.reviewed.kubun,
+                KakuninKubun::Furikae | KakuninKubun::Bunkatsu
+            ) {
+                continue;
+            }
+            let cl = &c.reviewed.claim;
+            for p in c
+                .reviewed
+                .parts
+                .iter()
+                .filter(|p| p.bill_to.insurer_number == ins)
+            {
+                out.push(json!({
+                    "rule": "R23",
+                    "measure": {
+                        "title": "転職等で新しい保険証等が交付された際のデータ登録状況のお知らせ（当分の間の措置）",
+                        "in_force_from": self.calendar.r23_measure_from,
+                        "in_force_until": self.calendar.r23_measure_until,
+                        "time_limited": true,
+                    },
+                    "as_of": as_of,
+                    "member": {"name": cl.name, "symbol": p.bill_to.symbol,
+                               "number": p.bill_to.number, "branch": p.bill_to.branch},
+                    "service_month": cl.service_month,
+                    "text": "新しい資格がオンライン資格確認等システムに登録される前に受診されました。\
+                             初めてマイナンバーカードで受診する前や、転職等で新しい保険証等が交付された後は、\
+                             マイナポータルで新しい資格が登録されていることを確認するか、\
+                             念のため保険証等もお持ちください。（当分の間の措置です）",
+                }));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,1072 @@
+//! The payer's own database, behind [`PayerStore`] (SQLite now; PostgreSQL can follow behind
+//! the same trait).
+//!
+//! Boundary rules: every read and write names the payer, and a payer only ever reaches its
+//! own rows; each method is one transaction (a submission with all its claims is stored whole
+//! or not at all); no SQL leaks out.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use crate::apportion::{Share, Weight};
+use crate::identify::{Evidence, TekiyouFacts};
+use crate::model::{BillTo, Claim, ClaimPart, KakuninKubun, PayerCode, YearMonth};
+
+const SCHEMA: &str = include_str!("schema.sql");
+
+#[derive(Debug, thiserror::Error)]
+pub enum PayerStoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, PayerStoreError>;
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> PayerStoreError {
+    PayerStoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// Role of a caller of the payer's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Staff,
+    Facility,
+    Insurer,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Staff => "staff",
+            Role::Facility => "facility",
+            Role::Insurer => "insurer",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Role::Staff, Role::Facility, Role::Insurer]
+            .into_iter()
+            .find(|r| r.code() == s)
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Principal {
+    pub role: Role,
+    pub payer: PayerCode,
+    /// staff name, 医療機関コード or 保険者番号
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityRow {
+    pub payer: PayerCode,
+    pub code: String,
+    pub name: String,
+    pub hook_url: Option<String>,
+}
+
+/// A file about to be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSubmission {
+    pub payer: PayerCode,
+    pub facility: String,
+    pub billing_month: YearMonth,
+    pub file_sha256: String,
+    pub file_name: String,
+    pub received_at: String,
+    /// `api` or `folder`
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionRow {
+    pub id: i64,
+    pub payer: PayerCode,
+    pub facility: String,
+    pub billing_month: YearMonth,
+    pub file_sha256: String,
+    pub file_name: String,
+    pub received_at: String,
+    pub source: String,
+    pub claims: u64,
+    pub total_points: u64,
+}
+
+/// Where a claim stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// billed to its parts, waiting for settlement
+    Assigned,
+    /// identification found several candidates: staff decide
+    Worklist,
+    /// no insurer could be identified: 按分 at settlement
+    Pool,
+    Settled,
+    /// settled through 按分
+    Apportioned,
+    /// in the pool, but the payer's insurers paid the facility nothing in the reference
+    /// period: no basis to share on
+    Unapportioned,
+}
+
+impl ClaimStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            ClaimStatus::Assigned => "assigned",
+            ClaimStatus::Worklist => "worklist",
+            ClaimStatus::Pool => "pool",
+            ClaimStatus::Settled => "settled",
+            ClaimStatus::Apportioned => "apportioned",
+            ClaimStatus::Unapportioned => "unapportioned",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ClaimStatus::Assigned,
+            ClaimStatus::Worklist,
+            ClaimStatus::Pool,
+            ClaimStatus::Settled,
+            ClaimStatus::Apportioned,
+            ClaimStatus::Unapportioned,
+        ]
+        .into_iter()
+        .find(|c| c.code() == s)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            ClaimStatus::Assigned => "請求先確定",
+            ClaimStatus::Worklist => "特定作業中（職員判断）",
+            ClaimStatus::Pool => "按分対象",
+            ClaimStatus::Settled => "支払済",
+            ClaimStatus::Apportioned => "按分により支払済",
+            ClaimStatus::Unapportioned => "按分不能（支払実績なし）",
+        }
+    }
+}
+
+/// A claim after review and identification, ready to store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewedClaim {
+    pub claim: Claim,
+    pub status: ClaimStatus,
+    pub kubun: KakuninKubun,
+    /// assigned by identification (R22) rather than by 振替 review alone
+    pub identified: bool,
+    pub person_id: Option<i64>,
+    pub reason: String,
+    pub parts: Vec<ClaimPart>,
+    /// identification evidence (assigned) — kept with the claim
+    pub evidence: Option<Evidence>,
+    /// candidates for staff when `status` is `Worklist`
+    pub worklist: Option<(Vec<Evidence>, TekiyouFacts)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredClaim {
+    pub id: i64,
+    pub submission_id: i64,
+    pub facility: String,
+    pub billing_month: YearMonth,
+    #[serde(flatten)]
+    pub reviewed: ReviewedClaim,
+}
+
+/// What recording a file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    New(SubmissionRow),
+    /// the same file (same SHA-256) was recorded before: nothing written
+    Duplicate(SubmissionRow),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorklistItem {
+    pub claim: StoredClaim,
+    pub candidates: Vec<Evidence>,
+    pub facts: TekiyouFacts,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+    pub decided_by: Option<String>,
+    /// the person chosen, or `none` (to the pool)
+    pub decision: Option<String>,
+}
+
+/// A staff decision on a worklist item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// this candidate is the patient: bill its parts
+    Assign(Evidence),
+    /// none of them: the claim goes to the pool
+    NoneOfThem,
+}
+
+/// One 按分 share as stored (with its inputs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolShareRow {
+    pub payer: PayerCode,
+    pub facility: String,
+    pub billing_month: YearMonth,
+    pub service_month: YearMonth,
+    pub share: Share,
+    /// the reference period and the pooled claims' receipt numbers
+    pub inputs: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRow {
+    pub payer: PayerCode,
+    pub insurer_number: String,
+    pub facility: String,
+    pub service_month: YearMonth,
+    pub source: String,
+    pub amount_yen: u64,
+    pub claims: u64,
+}
+
+/// Everything a settlement writes, in one transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettlementWrite {
+    pub payer: PayerCode,
+    pub facility: String,
+    pub billing_month: YearMonth,
+    pub settled_at: String,
+    /// claims settled to their parts
+    pub settled: Vec<i64>,
+    /// claims settled through 按分
+    pub apportioned: Vec<i64>,
+    /// pooled claims with no basis to share on
+    pub unapportioned: Vec<i64>,
+    pub shares: Vec<PoolShareRow>,
+    /// added to the payment record
+    pub payments: Vec<PaymentRow>,
+    pub statement: serde_json::Value,
+    /// R27: the claims' facts with the 申立書 details (摘要 address, 事業所名, phone …)
+    /// removed, written over the stored facts; their worklist facts are cleared too
+    pub scrubbed: Vec<(i64, Claim)>,
+}
+
+/// The payer's storage interface.
+pub trait PayerStore: Send + Sync {
+    fn add_principal(&self, token_hash: &str, p: &Principal, at: &str) -> Result<()>;
+    fn principal_by_token_hash(&self, token_hash: &str) -> Result<Option<Principal>>;
+
+    fn upsert_facility(&self, f: &FacilityRow) -> Result<()>;
+    fn facility(&self, payer: PayerCode, code: &str) -> Result<Option<FacilityRow>>;
+
+    /// Records a file with all its claims, or recognises it as already recorded.
+    fn record_submission(&self, s: &NewSubmission, claims: &[ReviewedClaim]) -> Result<Recorded>;
+    fn submission(&self, payer: PayerCode, id: i64) -> Result<Option<SubmissionRow>>;
+    fn list_submissions(
+        &self,
+        payer: PayerCode,
+        facility: Option<&str>,
+    ) -> Result<Vec<SubmissionRow>>;
+    fn claims_of_submission(&self, payer: PayerCode, id: i64) -> Result<Vec<StoredClaim>>;
+    fn claim(&self, payer: PayerCode, id: i64) -> Result<Option<StoredClaim>>;
+    fn claims_of_month(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+    ) -> Result<Vec<StoredClaim>>;
+    /// Facilities with claims in the billing month.
+    fn facilities_of_month(
+        &self,
+        payer: PayerCode,
+        billing_month: YearMonth,
+    ) -> Result<Vec<String>>;
+
+    fn worklist(&self, payer: PayerCode, open_only: bool) -> Result<Vec<WorklistItem>>;
+    fn worklist_item(&self, payer: PayerCode, claim_id: i64) -> Result<Option<WorklistItem>>;
+    /// Decides an open worklist item; refuses one already decided.
+    fn decide(
+        &self,
+        payer: PayerCode,
+        claim_id: i64,
+        d: &Decision,
+        by: &str,
+        at: &str,
+    ) -> Result<StoredClaim>;
+
+    /// Each of the payer's insurers' payments to `facility` over the months `from..=to`.
+    fn payments_to(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<Weight>>;
+    fn add_payments(&self, rows: &[PaymentRow]) -> Result<()>;
+
+    fn settle(&self, w: &SettlementWrite) -> Result<()>;
+    fn statement(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+    ) -> Result<Option<serde_json::Value>>;
+    fn set_hook_status(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+        status: &str,
+    ) -> Result<()>;
+
+    /// Claims with a part billed to `insurer` (the insurer's view).
+    fn claims_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<StoredClaim>>;
+    fn shares_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<PoolShareRow>>;
+}
+
+/// The SQLite payer store (`payer.sqlite`): WAL, `synchronous=FULL`, one connection.
+pub struct SqlitePayerStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqlitePayerStore {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let c = Connection::open(path)?;
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "FULL")?;
+        c.pragma_update(None, "foreign_keys", "ON")?;
+        // R27: deleted and overwritten content is zeroed, not left in free pages
+        c.pragma_update(None, "secure_delete", "ON")?;
+        c.busy_timeout(std::time::Duration::from_secs(10))?;
+        c.execute_batch(SCHEMA)?;
+        Ok(SqlitePayerStore {
+            conn: Mutex::new(c),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut c = self
+            .conn
+            .lock()
+            .map_err(|_| PayerStoreError::Conflict("payer store lock poisoned".into()))?;
+        f(&mut c)
+    }
+}
+
+fn payer_of(s: &str) -> Result<PayerCode> {
+    PayerCode::parse(s).ok_or_else(|| corrupt("payer", s))
+}
+
+fn month_of(s: &str) -> Result<YearMonth> {
+    YearMonth::parse(s).ok_or_else(|| corrupt("month", s))
+}
+
+fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| corrupt(what, e))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, e))
+}
+
+const SUBMISSION_COLS: &str = "id, payer, facility, billing_month, file_sha256, file_name, \
+     received_at, source, claims, total_points";
+
+fn submission_row(r: &rusqlite::Row<'_>) -> Result<SubmissionRow> {
+    Ok(SubmissionRow {
+        id: r.get(0)?,
+        payer: payer_of(&r.get::<_, String>(1)?)?,
+        facility: r.get(2)?,
+        billing_month: month_of(&r.get::<_, String>(3)?)?,
+        file_sha256: r.get(4)?,
+        file_name: r.get(5)?,
+        received_at: r.get(6)?,
+        source: r.get(7)?,
+        claims: r.get::<_, i64>(8)? as u64,
+        total_points: r.get::<_, i64>(9)? as u64,
+    })
+}
+
+const CLAIM_COLS: &str = "c.id, c.submission_id, c.facility, c.billing_month, c.status, \
+     c.kakunin_kubun, c.identified, c.person_id, c.reason, c.facts, c.evidence";
+
+fn parts_of(c: &Connection, claim_id: i64) -> Result<Vec<ClaimPart>> {
+    let mut st = c.prepare_cached(
+        "SELECT insurer_number, symbol, number, branch, days, points, copay_yen, \
+         share_percent FROM claim_part WHERE claim_id = ?1 ORDER BY part_no",
+    )?;
+    let mut rows = st.query(params![claim_id])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let ins: String = r.get(0)?;
+        out.push(ClaimPart {
+            bill_to: BillTo {
+                insurer_number: onshi_domain::numbers::InsurerNumber::parse(&ins)
+                    .map_err(|e| corrupt("claim_part.insurer_number", e))?,
+                symbol: r.get(1)?,
+                number: r.get(2)?,
+                branch: r.get(3)?,
+            },
+            days: from_json("claim_part.days", &r.get::<_, String>(4)?)?,
+            points: r.get::<_, i64>(5)? as u64,
+            copay_yen: r.get::<_, i64>(6)? as u64,
+            share_percent: r.get::<_, Option<i64>>(7)?.map(|v| v as u8),
+        });
+    }
+    Ok(out)
+}
+
+fn worklist_of(c: &Connection, claim_id: i64) -> Result<Option<(Vec<Evidence>, TekiyouFacts)>> {
+    let row: Option<(String, String)> = c
+        .prepare_cached("SELECT candidates, facts FROM worklist WHERE claim_id = ?1")?
+        .query_row(params![claim_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(a, b)| {
+        Ok((
+            from_json("worklist.candidates", &a)?,
+            from_json("worklist.facts", &b)?,
+        ))
+    })
+    .transpose()
+}
+
+fn claim_row(c: &Connection, r: &rusqlite::Row<'_>) -> Result<StoredClaim> {
+    let id: i64 = r.get(0)?;
+    let status: String = r.get(4)?;
+    let kubun: String = r.get(5)?;
+    let evidence: Option<String> = r.get(10)?;
+    Ok(StoredClaim {
+        id,
+        submission_id: r.get(1)?,
+        facility: r.get(2)?,
+        billing_month: month_of(&r.get::<_, String>(3)?)?,
+        reviewed: ReviewedClaim {
+            claim: from_json("claim.facts", &r.get::<_, String>(9)?)?,
+            status: ClaimStatus::parse(&status).ok_or_else(|| corrupt("claim.status", &status))?,
+            kubun: KakuninKubun::parse(&kubun)
+                .ok_or_else(|| corrupt("claim.kakunin_kubun", &kubun))?,
+            identified: r.get::<_, i64>(6)? != 0,
+            person_id: r.get(7)?,
+            reason: r.get(8)?,
+            parts: parts_of(c, id)?,
+            evidence: evidence
+                .map(|e| from_json("claim.evidence", &e))
+                .transpose()?,
+            worklist: worklist_of(c, id)?,
+        },
+    })
+}
+
+fn query_claims(
+    c: &Connection,
+    where_sql: &str,
+    p: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<StoredClaim>> {
+    let sql = format!("SELECT {CLAIM_COLS} FROM claim c WHERE {where_sql} ORDER BY c.id");
+    let mut st = c.prepare_cached(&sql)?;
+    let mut rows = st.query(p)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.push(claim_row(c, r)?);
+    }
+    Ok(out)
+}
+
+fn insert_parts(tx: &Transaction<'_>, claim_id: i64, parts: &[ClaimPart]) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO claim_part (claim_id, part_no, insurer_number, symbol, number, branch, days, \
+         points, copay_yen, amount_yen, share_percent) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for (i, p) in parts.iter().enumerate() {
+        st.execute(params![
+            claim_id,
+            i as i64 + 1,
+            p.bill_to.insurer_number.as_str(),
+            p.bill_to.symbol,
+            p.bill_to.number,
+            p.bill_to.branch,
+            to_json("claim_part.days", &p.days)?,
+            p.points as i64,
+            p.copay_yen as i64,
+            p.amount_yen() as i64,
+            p.share_percent.map(i64::from),
+        ])?;
+    }
+    Ok(())
+}
+
+fn worklist_row(c: &Connection, payer: PayerCode, r: &rusqlite::Row<'_>) -> Result<WorklistItem> {
+    let claim_id: i64 = r.get(0)?;
+    let claim = query_claims(c, "c.id = ?1 AND c.payer = ?2", &[&claim_id, &payer.code()])?
+        .pop()
+        .ok_or_else(|| corrupt("worklist.claim_id", claim_id))?;
+    Ok(WorklistItem {
+        claim,
+        candidates: from_json("worklist.candidates", &r.get::<_, String>(1)?)?,
+        facts: from_json("worklist.facts", &r.get::<_, String>(2)?)?,
+        created_at: r.get(3)?,
+        decided_at: r.get(4)?,
+        decided_by: r.get(5)?,
+        decision: r.get(6)?,
+    })
+}
+
+impl PayerStore for SqlitePayerStore {
+    fn add_principal(&self, token_hash: &str, p: &Principal, at: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO principal (token_hash, role, payer, subject, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token_hash, p.role.code(), p.payer.code(), p.subject, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn principal_by_token_hash(&self, token_hash: &str) -> Result<Option<Principal>> {
+        self.with(|c| {
+            let row: Option<(String, String, String)> = c
+                .prepare_cached("SELECT role, payer, subject FROM principal WHERE token_hash = ?1")?
+                .query_row(params![token_hash], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            row.map(|(role, payer, subject)| {
+                Ok(Principal {
+                    role: Role::parse(&role).ok_or_else(|| corrupt("principal.role", &role))?,
+                    payer: payer_of(&payer)?,
+                    subject,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn upsert_facility(&self, f: &FacilityRow) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO facility (payer, code, name, hook_url) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (payer, code) DO UPDATE SET name = excluded.name, \
+                 hook_url = excluded.hook_url",
+                params![f.payer.code(), f.code, f.name, f.hook_url],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn facility(&self, payer: PayerCode, code: &str) -> Result<Option<FacilityRow>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(
+                "SELECT name, hook_url FROM facility WHERE payer = ?1 AND code = ?2",
+            )?
+            .query_row(params![payer.code(), code], |r| {
+                Ok(FacilityRow {
+                    payer,
+                    code: code.to_string(),
+                    name: r.get(0)?,
+                    hook_url: r.get(1)?,
+                })
+            })
+            .optional()?)
+        })
+    }
+
+    fn record_submission(&self, s: &NewSubmission, claims: &[ReviewedClaim]) -> Result<Recorded> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let existing = tx
+                .prepare_cached(&format!(
+                    "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 AND file_sha256 = ?2"
+                ))?
+                .query_row(params![s.payer.code(), s.file_sha256], |r| {
+                    Ok(submission_row(r))
+                })
+                .optional()?
+                .transpose()?;
+            if let Some(row) = existing {
+                return Ok(Recorded::Duplicate(row));
+            }
+            let total_points: u64 = claims.iter().map(|c| c.claim.points).sum();
+            tx.execute(
+                "INSERT INTO submission (payer, facility, billing_month, file_sha256, file_name, \
+                 received_at, source, claims, total_points) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    s.payer.code(),
+                    s.facility,
+                    s.billing_month.to_string(),
+                    s.file_sha256,
+                    s.file_name,
+                    s.received_at,
+                    s.source,
+                    claims.len() as i64,
+                    total_points as i64
+                ],
+            )?;
+            let sub_id = tx.last_insert_rowid();
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO claim (submission_id, payer, facility, billing_month, \
+                     service_month, receipt_number, claimed_insurer, fusho, status, \
+                     kakunin_kubun, identified, person_id, reason, points, copay_yen, \
+                     amount_yen, facts, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                     ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                )?;
+                let mut wl = tx.prepare_cached(
+                    "INSERT INTO worklist (claim_id, payer, candidates, facts, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for rc in claims {
+                    let cl = &rc.claim;
+                    ins.execute(params![
+                        sub_id,
+                        s.payer.code(),
+                        s.facility,
+                        s.billing_month.to_string(),
+                        cl.service_month.to_string(),
+                        cl.receipt_number,
+                        cl.numbers.insurer_raw,
+                        cl.is_fusho(),
+                        rc.status.code(),
+                        rc.kubun.code(),
+                        rc.identified,
+                        rc.person_id,
+                        rc.reason,
+                        cl.points as i64,
+                        cl.copay_yen as i64,
+                        cl.amount_yen() as i64,
+                        to_json("claim.facts", cl)?,
+                        rc.evidence
+                            .as_ref()
+                            .map(|e| to_json("claim.evidence", e))
+                            .transpose()?,
+                    ])?;
+                    let id = tx.last_insert_rowid();
+                    insert_parts(&tx, id, &rc.parts)?;
+                    if let Some((cands, facts)) = &rc.worklist {
+                        wl.execute(params![
+                            id,
+                            s.payer.code(),
+                            to_json("worklist.candidates", cands)?,
+                            to_json("worklist.facts", facts)?,
+                            s.received_at
+                        ])?;
+                    }
+                }
+            }
+            let row = tx
+                .prepare_cached(&format!(
+                    "SELECT {SUBMISSION_COLS} FROM submission WHERE id = ?1"
+                ))?
+                .query_row(params![sub_id], |r| Ok(submission_row(r)))??;
+            tx.commit()?;
+            Ok(Recorded::New(row))
+        })
+    }
+
+    fn submission(&self, payer: PayerCode, id: i64) -> Result<Option<SubmissionRow>> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 AND id = ?2"
+            ))?
+            .query_row(params![payer.code(), id], |r| Ok(submission_row(r)))
+            .optional()?
+            .transpose()
+        })
+    }
+
+    fn list_submissions(
+        &self,
+        payer: PayerCode,
+        facility: Option<&str>,
+    ) -> Result<Vec<SubmissionRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 \
+                 AND (?2 IS NULL OR facility = ?2) ORDER BY id DESC LIMIT 500"
+            ))?;
+            let mut rows = st.query(params![payer.code(), facility])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(submission_row(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn claims_of_submission(&self, payer: PayerCode, id: i64) -> Result<Vec<StoredClaim>> {
+        self.with(|c| {
+            query_claims(
+                c,
+                "c.payer = ?1 AND c.submission_id = ?2",
+                &[&payer.code(), &id],
+            )
+        })
+    }
+
+    fn claim(&self, payer: PayerCode, id: i64) -> Result<Option<StoredClaim>> {
+        self.with(|c| {
+            Ok(query_claims(c, "c.payer = ?1 AND c.id = ?2", &[&payer.code(), &id])?.pop())
+        })
+    }
+
+    fn claims_of_month(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+    ) -> Result<Vec<StoredClaim>> {
+        let m = billing_month.to_string();
+        self.with(|c| {
+            query_claims(
+                c,
+                "c.payer = ?1 AND c.facility = ?2 AND c.billing_month = ?3",
+                &[&payer.code(), &facility, &m],
+            )
+        })
+    }
+
+    fn facilities_of_month(
+        &self,
+        payer: PayerCode,
+        billing_month: YearMonth,
+    ) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT facility FROM submission WHERE payer = ?1 AND billing_month = ?2 \
+                 ORDER BY facility",
+            )?;
+            let rows = st.query_map(params![payer.code(), billing_month.to_string()], |r| {
+                r.get::<_, String>(0)
+            })?;
+            Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn worklist(&self, payer: PayerCode, open_only: bool) -> Result<Vec<WorklistItem>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT claim_id, candidates, facts, created_at, decided_at, decided_by, decision \
+                 FROM worklist WHERE payer = ?1 AND (?2 = 0 OR decided_at IS NULL) \
+                 ORDER BY claim_id LIMIT 1000",
+            )?;
+            let mut rows = st.query(params![payer.code(), open_only])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(worklist_row(c, payer, r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn worklist_item(&self, payer: PayerCode, claim_id: i64) -> Result<Option<WorklistItem>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT claim_id, candidates, facts, created_at, decided_at, decided_by, decision \
+                 FROM worklist WHERE payer = ?1 AND claim_id = ?2",
+            )?;
+            let mut rows = st.query(params![payer.code(), claim_id])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(worklist_row(c, payer, r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn decide(
+        &self,
+        payer: PayerCode,
+        claim_id: i64,
+        d: &Decision,
+        by: &str,
+        at: &str,
+    ) -> Result<StoredClaim> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let open: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT decided_at FROM worklist WHERE payer = ?1 AND claim_id = ?2",
+                    params![payer.code(), claim_id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match open {
+                None => {
+                    return Err(PayerStoreError::NotFound(format!(
+                        "worklist item {claim_id}"
+                    )));
+                }
+                Some(Some(_)) => {
+                    return Err(PayerStoreError::Conflict(format!(
+                        "worklist item {claim_id} is already decided"
+                    )));
+                }
+                Some(None) => {}
+            }
+            let decision = match d {
+                Decision::Assign(e) => {
+                    let kubun = if e.parts.len() > 1 {
+                        KakuninKubun::Bunkatsu
+                    } else {
+                        KakuninKubun::Furikae
+                    };
+                    tx.execute(
+                        "UPDATE claim SET status = 'assigned', kakunin_kubun = ?1, identified = 1, \
+                         person_id = ?2, evidence = ?3, reason = ?4 WHERE id = ?5",
+                        params![
+                            kubun.code(),
+                            e.person_id,
+                            to_json("claim.evidence", e)?,
+                            format!("職員が候補者を特定（{by}）"),
+                            claim_id
+                        ],
+                    )?;
+                    insert_parts(&tx, claim_id, &e.parts)?;
+                    e.person_id.to_string()
+                }
+                Decision::NoneOfThem => {
+                    tx.execute(
+                        "UPDATE claim SET status = 'pool', reason = ?1 WHERE id = ?2",
+                        params![format!("職員が該当者なしと判断（{by}）: 按分へ"), claim_id],
+                    )?;
+                    "none".to_string()
+                }
+            };
+            tx.execute(
+                "UPDATE worklist SET decided_at = ?1, decided_by = ?2, decision = ?3 \
+                 WHERE claim_id = ?4",
+                params![at, by, decision, claim_id],
+            )?;
+            let out = query_claims(&tx, "c.id = ?1", &[&claim_id])?
+                .pop()
+                .ok_or_else(|| PayerStoreError::NotFound(format!("claim {claim_id}")))?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn payments_to(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        from: YearMonth,
+        to: YearMonth,
+    ) -> Result<Vec<Weight>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT insurer_number, SUM(amount_yen) FROM payment WHERE payer = ?1 \
+                 AND facility = ?2 AND service_month BETWEEN ?3 AND ?4 \
+                 GROUP BY insurer_number ORDER BY insurer_number",
+            )?;
+            let mut rows = st.query(params![
+                payer.code(),
+                facility,
+                from.to_string(),
+                to.to_string()
+            ])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let ins: String = r.get(0)?;
+                out.push(Weight {
+                    insurer_number: onshi_domain::numbers::InsurerNumber::parse(&ins)
+                        .map_err(|e| corrupt("payment.insurer_number", e))?,
+                    paid_yen: r.get::<_, i64>(1)? as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn add_payments(&self, rows: &[PaymentRow]) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            add_payments_tx(&tx, rows)?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    fn settle(&self, w: &SettlementWrite) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let done: Option<String> = tx
+                .query_row(
+                    "SELECT settled_at FROM settlement WHERE payer = ?1 AND facility = ?2 \
+                     AND billing_month = ?3",
+                    params![w.payer.code(), w.facility, w.billing_month.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if done.is_some() {
+                return Err(PayerStoreError::Conflict(format!(
+                    "facility {} billing month {} is already settled",
+                    w.facility, w.billing_month
+                )));
+            }
+            {
+                let mut up =
+                    tx.prepare_cached("UPDATE claim SET status = ?1 WHERE id = ?2 AND payer = ?3")?;
+                for (ids, st) in [
+                    (&w.settled, ClaimStatus::Settled),
+                    (&w.apportioned, ClaimStatus::Apportioned),
+                    (&w.unapportioned, ClaimStatus::Unapportioned),
+                ] {
+                    for id in ids {
+                        up.execute(params![st.code(), id, w.payer.code()])?;
+                    }
+                }
+                let mut sh = tx.prepare_cached(
+                    "INSERT INTO pool_share (payer, facility, billing_month, service_month, \
+                     insurer_number, share_yen, inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for s in &w.shares {
+                    let mut inputs = s.inputs.clone();
+                    inputs["share"] = serde_json::to_value(&s.share)
+                        .map_err(|e| corrupt("pool_share.inputs", e))?;
+                    sh.execute(params![
+                        w.payer.code(),
+                        w.facility,
+                        w.billing_month.to_string(),
+                        s.service_month.to_string(),
+                        s.share.insurer_number.as_str(),
+                        s.share.share_yen as i64,
+                        to_json("pool_share.inputs", &inputs)?
+                    ])?;
+                }
+            }
+            add_payments_tx(&tx, &w.payments)?;
+            {
+                let mut up = tx.prepare_cached("UPDATE claim SET facts = ?1 WHERE id = ?2")?;
+                let mut wl =
+                    tx.prepare_cached("UPDATE worklist SET facts = '{}' WHERE claim_id = ?1")?;
+                for (id, facts) in &w.scrubbed {
+                    up.execute(params![to_json("claim.facts", facts)?, id])?;
+                    wl.execute(params![id])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO settlement (payer, facility, billing_month, settled_at, statement) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    w.payer.code(),
+                    w.facility,
+                    w.billing_month.to_string(),
+                    w.settled_at,
+                    to_json("settlement.statement", &w.statement)?
+                ],
+            )?;
+            tx.commit()?;
+            // R27: the old pages in the write-ahead log go too
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    fn statement(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+    ) -> Result<Option<serde_json::Value>> {
+        self.with(|c| {
+            let s: Option<String> = c
+                .query_row(
+                    "SELECT statement FROM settlement WHERE payer = ?1 AND facility = ?2 \
+                     AND billing_month = ?3",
+                    params![payer.code(), facility, billing_month.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            s.map(|s| from_json("settlement.statement", &s)).transpose()
+        })
+    }
+
+    fn set_hook_status(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+        status: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE settlement SET hook_status = ?1 WHERE payer = ?2 AND facility = ?3 \
+                 AND billing_month = ?4",
+                params![status, payer.code(), facility, billing_month.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn claims_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<StoredClaim>> {
+        self.with(|c| {
+            query_claims(
+                c,
+                "c.payer = ?1 AND c.id IN (SELECT claim_id FROM claim_part WHERE insurer_number = ?2)",
+                &[&payer.code(), &insurer],
+            )
+        })
+    }
+
+    fn shares_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<PoolShareRow>> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT facility, billing_month, service_month, inputs FROM pool_share \
+                 WHERE payer = ?1 AND insurer_number = ?2 ORDER BY billing_month, facility",
+            )?;
+            let mut rows = st.query(params![payer.code(), insurer])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let inputs: serde_json::Value =
+                    from_json("pool_share.inputs", &r.get::<_, String>(3)?)?;
+                let share: Share = serde_json::from_value(inputs["share"].clone())
+                    .map_err(|e| corrupt("pool_share.inputs.share", e))?;
+                out.push(PoolShareRow {
+                    payer,
+                    facility: r.get(0)?,
+                    billing_month: month_of(&r.get::<_, String>(1)?)?,
+                    service_month: month_of(&r.get::<_, String>(2)?)?,
+                    share,
+                    inputs,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn add_payments_tx(tx: &Transaction<'_>, rows: &[PaymentRow]) -> Result<()> {
+    let mut st = tx.prepare_cached(
+        "INSERT INTO payment (payer, insurer_number, facility, service_month, source, amount_yen, \
+         claims) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+         ON CONFLICT (payer, facility, service_month, insurer_number, source) DO UPDATE SET \
+         amount_yen = amount_yen + excluded.amount_yen, claims = claims + excluded.claims",
+    )?;
+    for p in rows {
+        st.execute(params![
+            p.payer.code(),
+            p.insurer_number,
+            p.facility,
+            p.service_month.to_string(),
+            p.source,
+            p.amount_yen as i64,
+            p.claims as i64
+        ])?;
+    }
+    Ok(())
+}

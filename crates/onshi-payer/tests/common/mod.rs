@@ -1,0 +1,301 @@
+//! A small real registry (SQLite, through the store's import transaction) and a payer service
+//! over it, with one person per case of R21/R22.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use onshi_domain::codes::{CardClassification, FamilyClass};
+use onshi_domain::numbers::{
+    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MyNumberHash, Sex,
+};
+use onshi_domain::qualification::{Person, Qualification};
+use onshi_payer::model::{Claim, ClaimedInsurer, ClaimedNumbers, PayerCode, YearMonth};
+use onshi_payer::rules::{PayerCalendar, PayerSettings};
+use onshi_payer::service::PayerService;
+use onshi_payer::store::{FacilityRow, PayerStore, SqlitePayerStore};
+use onshi_store::{ImportStore, SqliteStore};
+
+pub fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+pub fn ins(body: &str) -> InsurerNumber {
+    InsurerNumber::from_body(body).unwrap()
+}
+
+/// 組合健保 A (06), 協会けんぽ B (01), 共済 C (31): 支払基金's insurers; 国保 K: 国保連's.
+pub fn a() -> InsurerNumber {
+    ins("0613456")
+}
+pub fn b() -> InsurerNumber {
+    ins("0113001")
+}
+pub fn c() -> InsurerNumber {
+    ins("3113005")
+}
+pub fn k() -> InsurerNumber {
+    ins("13805")
+}
+
+pub fn qual(
+    insurer: &InsurerNumber,
+    number: &str,
+    from: &str,
+    until: Option<&str>,
+    employer: Option<&str>,
+) -> Qualification {
+    Qualification {
+        insurer_number: insurer.clone(),
+        insurer_name: format!("保険者{}", insurer.as_str()),
+        card_classification: CardClassification::General,
+        symbol: InsuredSymbol::parse("10").unwrap(),
+        number: InsuredNumber::parse(number).unwrap(),
+        branch: BranchNumber::parse("00").unwrap(),
+        family_class: FamilyClass::Insured,
+        insured_name: "本人".into(),
+        employer: employer.map(str::to_string),
+        qualification_date: d(from),
+        disqualification_date: until.map(d),
+        reason_of_loss: None,
+        contribution_ratio: None,
+        elderly: None,
+        limit_class: None,
+        preschool: false,
+    }
+}
+
+pub struct PersonSpec {
+    pub name: &'static str,
+    pub kana: &'static str,
+    pub sex: Sex,
+    pub birth: &'static str,
+    pub address: &'static str,
+    pub quals: Vec<Qualification>,
+}
+
+/// The registry's people, one per case.
+pub fn people() -> Vec<PersonSpec> {
+    use Sex::*;
+    vec![
+        // R21 valid as claimed
+        PersonSpec {
+            name: "佐藤一郎",
+            kana: "サトウイチロウ",
+            sex: Male,
+            birth: "1970-04-01",
+            address: "東京都港区1-1",
+            quals: vec![qual(&a(), "1001", "2020-01-01", None, Some("港商事"))],
+        },
+        // R21 振替: A lost 2026-10-01, B from 2026-10-01
+        PersonSpec {
+            name: "鈴木花子",
+            kana: "スズキハナコ",
+            sex: Female,
+            birth: "1985-06-15",
+            address: "東京都新宿区2-2",
+            quals: vec![
+                qual(
+                    &a(),
+                    "2001",
+                    "2019-04-01",
+                    Some("2026-10-01"),
+                    Some("新宿工業"),
+                ),
+                qual(&b(), "3001", "2026-10-01", None, Some("渋谷販売")),
+            ],
+        },
+        // R21 分割: A until 2026-11-15, B from 2026-11-15
+        PersonSpec {
+            name: "高橋三郎",
+            kana: "タカハシサブロウ",
+            sex: Male,
+            birth: "1990-02-02",
+            address: "大阪府大阪市3-3",
+            quals: vec![
+                qual(&a(), "4001", "2015-01-01", Some("2026-11-15"), None),
+                qual(&c(), "4002", "2026-11-15", None, None),
+            ],
+        },
+        // R21 public funds: lost under A, new under B
+        PersonSpec {
+            name: "田中四郎",
+            kana: "タナカシロウ",
+            sex: Male,
+            birth: "1960-03-03",
+            address: "京都府京都市4-4",
+            quals: vec![
+                qual(&a(), "5001", "2010-01-01", Some("2026-10-01"), None),
+                qual(&b(), "5002", "2026-10-01", None, None),
+            ],
+        },
+        // R21 2022-02 rule: A never closed, B registered from 2021-12-01 (overlap)
+        PersonSpec {
+            name: "伊藤五郎",
+            kana: "イトウゴロウ",
+            sex: Male,
+            birth: "1975-05-05",
+            address: "愛知県名古屋市5-5",
+            quals: vec![
+                qual(&a(), "6001", "2010-01-01", None, None),
+                qual(&b(), "6002", "2021-12-01", None, None),
+            ],
+        },
+        // R22 不詳, single candidate
+        PersonSpec {
+            name: "山本花子",
+            kana: "ヤマモトハナコ",
+            sex: Female,
+            birth: "1980-05-05",
+            address: "福岡県福岡市6-6",
+            quals: vec![qual(&b(), "7001", "2018-01-01", None, Some("博多物産"))],
+        },
+        // R22 不詳, two candidates with the same kana, birth date and sex
+        PersonSpec {
+            name: "渡辺太郎",
+            kana: "ワタナベタロウ",
+            sex: Male,
+            birth: "1975-01-01",
+            address: "北海道札幌市7-7",
+            quals: vec![qual(&a(), "8001", "2018-01-01", None, Some("札幌建設"))],
+        },
+        PersonSpec {
+            name: "渡邊太郎",
+            kana: "ワタナベタロウ",
+            sex: Male,
+            birth: "1975-01-01",
+            address: "沖縄県那覇市8-8",
+            quals: vec![qual(&c(), "8002", "2018-01-01", None, Some("那覇観光"))],
+        },
+        // R11: 72 years old, 2割 by age (70–74, 一般)
+        PersonSpec {
+            name: "小林六郎",
+            kana: "コバヤシロクロウ",
+            sex: Male,
+            birth: "1954-01-10",
+            address: "埼玉県さいたま市9-9",
+            quals: vec![qual(&a(), "9001", "2010-01-01", None, None)],
+        },
+    ]
+}
+
+pub struct World {
+    pub _dir: tempfile::TempDir,
+    pub registry: Arc<SqliteStore>,
+    pub store: Arc<SqlitePayerStore>,
+    pub service: PayerService,
+}
+
+pub const FACILITY: &str = "1310000017";
+
+pub fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Arc::new(SqliteStore::open(dir.path().join("central.sqlite")).unwrap());
+    {
+        let mut tx = registry.begin_import().unwrap();
+        for (i, p) in people().into_iter().enumerate() {
+            let h = MyNumberHash::from_stored(format!("hash-{i:04}"));
+            let id = tx
+                .insert_new_person(
+                    &h,
+                    &Person {
+                        name: p.name.into(),
+                        name_kana: p.kana.into(),
+                        sex: p.sex,
+                        birthdate: d(p.birth),
+                        post_number: None,
+                        address: Some(p.address.into()),
+                    },
+                )
+                .unwrap();
+            for q in &p.quals {
+                tx.upsert_insurer(&q.insurer_number, &q.insurer_name)
+                    .unwrap();
+                tx.insert_new_qualification(id, p.name, q).unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let store = Arc::new(SqlitePayerStore::open(dir.path().join("payer.sqlite")).unwrap());
+    for payer in [PayerCode::Kikin, PayerCode::Kokuhoren] {
+        store
+            .upsert_facility(&FacilityRow {
+                payer,
+                code: FACILITY.into(),
+                name: "オンシ診療所".into(),
+                hook_url: None,
+            })
+            .unwrap();
+    }
+    let service = PayerService {
+        store: store.clone(),
+        registry: registry.clone(),
+        calendar: PayerCalendar::default(),
+        settings: PayerSettings::default(),
+        out_dir: Some(dir.path().join("out")),
+    };
+    World {
+        _dir: dir,
+        registry,
+        store,
+        service,
+    }
+}
+
+/// A claim of `month` under `insurer`/`number` for the named person.
+pub fn claim(
+    no: u32,
+    who: &str,
+    month: &str,
+    insurer: Option<&InsurerNumber>,
+    number: &str,
+    days: &[u32],
+) -> Claim {
+    let p = people()
+        .into_iter()
+        .find(|p| p.name == who)
+        .unwrap_or(PersonSpec {
+            name: "不明者",
+            kana: "フメイシャ",
+            sex: Sex::Female,
+            birth: "1999-09-09",
+            address: "",
+            quals: vec![],
+        });
+    Claim {
+        receipt_number: no,
+        line: 1 + no,
+        receipt_kind: "1112".into(),
+        service_month: YearMonth::parse(month).unwrap(),
+        name: p.name.into(),
+        kana_name: p.kana.into(),
+        sex: p.sex,
+        birthdate: d(p.birth),
+        numbers: ClaimedNumbers {
+            insurer: match insurer {
+                Some(i) => ClaimedInsurer::Known(i.clone()),
+                None => ClaimedInsurer::Fusho,
+            },
+            insurer_raw: insurer
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "77777777".into()),
+            symbol: if insurer.is_some() {
+                "10".into()
+            } else {
+                String::new()
+            },
+            number: number.into(),
+            branch: Some("00".into()),
+        },
+        service_days: days.to_vec(),
+        actual_days: days.len() as u32,
+        points: 1234,
+        copay_yen: 3700,
+        public_funds: 0,
+        tekiyou: if insurer.is_none() {
+            vec!["不詳".into()]
+        } else {
+            vec![]
+        },
+    }
+}
