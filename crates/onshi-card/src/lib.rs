@@ -10,8 +10,9 @@
 use hmac::{Hmac, Mac};
 use onshi_domain::card::{IdentityFailure, IdentityOutcome};
 use onshi_domain::codes::IdentityMethod;
-use onshi_store::{ChipRow, ChipStore, StoreError};
+use onshi_store::{ChipRow, ChipStore, PinTry, StoreError};
 use sha2::Sha256;
+use zeroize::Zeroizing;
 
 /// Wrong PINs in a row that lock the card.
 pub const LOCK_AFTER: u32 = 3;
@@ -28,9 +29,9 @@ pub enum CardError {
     Store(#[from] StoreError),
 }
 
-/// A 4-digit PIN. Not `Display`; `Debug` hides it.
+/// A 4-digit PIN. Not `Display`; `Debug` hides it; its memory is wiped when dropped.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Pin(String);
+pub struct Pin(Zeroizing<String>);
 
 impl std::fmt::Debug for Pin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,7 +42,7 @@ impl std::fmt::Debug for Pin {
 impl Pin {
     pub fn parse(s: &str) -> Result<Self, CardError> {
         if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Pin(s.to_string()))
+            Ok(Pin(Zeroizing::new(s.to_string())))
         } else {
             Err(CardError::PinFormat)
         }
@@ -49,9 +50,16 @@ impl Pin {
 }
 
 /// Keyed hash for PINs, bound to the card serial so equal PINs hash differently per card.
+/// `Debug` hides the key; its memory is wiped when dropped.
 #[derive(Clone)]
 pub struct PinHasher {
-    key: Vec<u8>,
+    key: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for PinHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PinHasher(..)")
+    }
 }
 
 impl PinHasher {
@@ -59,7 +67,9 @@ impl PinHasher {
         if key.len() < 16 {
             return Err(CardError::ShortKey);
         }
-        Ok(PinHasher { key: key.to_vec() })
+        Ok(PinHasher {
+            key: Zeroizing::new(key.to_vec()),
+        })
     }
 
     pub fn hash(&self, serial: &str, pin: &Pin) -> String {
@@ -122,10 +132,9 @@ impl<'a> Reader<'a> {
         serial: &str,
         attempt: &IdentityAttempt,
     ) -> Result<IdentityOutcome, CardError> {
-        let chip = self
-            .chips
-            .chip(serial)?
-            .ok_or_else(|| CardError::UnknownCard(serial.to_string()))?;
+        if self.chips.chip(serial)?.is_none() {
+            return Err(CardError::UnknownCard(serial.to_string()));
+        }
         let refused = |failure| IdentityOutcome::Refused { failure };
         Ok(match attempt {
             IdentityAttempt::Face { matched: true } => IdentityOutcome::Verified {
@@ -141,34 +150,26 @@ impl<'a> Reader<'a> {
                 staff_id: Some(staff_id.trim().to_string()),
             },
             IdentityAttempt::Pin(pin) => {
-                let Some(stored) = &chip.pin_hash else {
-                    return Ok(refused(IdentityFailure::PinNotSet));
-                };
-                if chip.locked {
-                    return Ok(refused(IdentityFailure::PinLocked));
-                }
-                let ok =
-                    constant_time_eq(stored.as_bytes(), self.hasher.hash(serial, pin).as_bytes());
-                let after = self.chips.record_pin_attempt(serial, ok, LOCK_AFTER)?;
-                if ok {
-                    IdentityOutcome::Verified {
+                // Checked and counted in one transaction of the chip (the lock at 3 holds under
+                // any concurrency).
+                let candidate = self.hasher.hash(serial, pin);
+                match self.chips.try_pin(serial, &candidate, LOCK_AFTER)? {
+                    None => return Err(CardError::UnknownCard(serial.to_string())),
+                    Some(PinTry::NotSet) => refused(IdentityFailure::PinNotSet),
+                    Some(PinTry::Locked) | Some(PinTry::Rejected { locked: true, .. }) => {
+                        refused(IdentityFailure::PinLocked)
+                    }
+                    Some(PinTry::Rejected { failures, .. }) => refused(IdentityFailure::PinWrong {
+                        remaining: LOCK_AFTER.saturating_sub(failures),
+                    }),
+                    Some(PinTry::Accepted) => IdentityOutcome::Verified {
                         method: IdentityMethod::Pin,
                         staff_id: None,
-                    }
-                } else if after.locked {
-                    refused(IdentityFailure::PinLocked)
-                } else {
-                    refused(IdentityFailure::PinWrong {
-                        remaining: LOCK_AFTER.saturating_sub(after.failures),
-                    })
+                    },
                 }
             }
         })
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -367,7 +367,7 @@ fn reimport_keeps_the_chip_counter_and_lock() {
     assert!(e.run(None, Some(&cards)).committed);
     use onshi_store::ChipStore;
     for _ in 0..3 {
-        e.store.record_pin_attempt("M9", false, 3).unwrap();
+        e.store.try_pin("M9", "not-the-hash", 3).unwrap();
     }
     assert!(e.run(None, Some(&cards)).committed);
     assert!(

@@ -304,7 +304,8 @@ impl MyNumberHash {
 /// (generated on first run by the binary).
 #[derive(Clone)]
 pub struct MyNumberHasher {
-    key: Vec<u8>,
+    /// wiped from memory when dropped
+    key: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl fmt::Debug for MyNumberHasher {
@@ -322,7 +323,9 @@ impl MyNumberHasher {
                 reason: "the secret key must be at least 16 bytes".into(),
             });
         }
-        Ok(MyNumberHasher { key: key.to_vec() })
+        Ok(MyNumberHasher {
+            key: zeroize::Zeroizing::new(key.to_vec()),
+        })
     }
 
     pub fn hash(&self, n: &MyNumber) -> MyNumberHash {

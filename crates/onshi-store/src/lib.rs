@@ -174,14 +174,38 @@ pub trait HistoryStore: Send + Sync {
 pub trait FacilityStore: Send + Sync {
     fn upsert_facility(&self, f: &Facility, token_hash: &str) -> Result<()>;
     fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>>;
+    /// Removes the facility's token: no token authenticates it any more until it is re-keyed
+    /// with [`FacilityStore::upsert_facility`]. Returns whether the facility exists.
+    fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool>;
 }
 
 /// PIN state of the emulated cards, for `onshi-card` only.
 pub trait ChipStore: Send + Sync {
     fn chip(&self, serial: &str) -> Result<Option<ChipRow>>;
-    /// Records a PIN attempt atomically: success resets the counter; failure increments it
-    /// and locks at `lock_after`. Returns the row after the update.
-    fn record_pin_attempt(&self, serial: &str, ok: bool, lock_after: u32) -> Result<ChipRow>;
+    /// One PIN attempt, checked and counted atomically (R1, the 3-try lock): in a single
+    /// write transaction the lock is read, `candidate_hash` is compared in constant time with
+    /// the stored hash, and the counter is reset (right) or incremented and the card locked at
+    /// `lock_after` (wrong). A locked card refuses every attempt, the right PIN too, whatever
+    /// the concurrency. `None` if the card is unknown.
+    fn try_pin(
+        &self,
+        serial: &str,
+        candidate_hash: &str,
+        lock_after: u32,
+    ) -> Result<Option<PinTry>>;
+}
+
+/// What one PIN attempt came to, as decided inside the chip's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinTry {
+    /// The card has no PIN (PIN-less card, R2); nothing was counted.
+    NotSet,
+    /// The card was already locked; nothing was counted and the PIN was not compared.
+    Locked,
+    /// Right PIN: the counter is back at 0.
+    Accepted,
+    /// Wrong PIN: `failures` in a row now, `locked` if this one locked the card.
+    Rejected { failures: u32, locked: bool },
 }
 
 /// Everything written by one bulk import, in one transaction: all or nothing.

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::{
     CardCert, CardWithHistory, ChipRow, ChipStore, ConfirmationEntry, Facility, FacilityStore,
-    HistoryFilter, HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord,
+    HistoryFilter, HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, PinTry,
     QualificationRecord, RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
 };
 
@@ -604,6 +604,10 @@ impl FacilityStore for SqliteStore {
         })
     }
 
+    fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool> {
+        self.revoke_token(code)
+    }
+
     fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>> {
         self.with_reader(|c| {
             let mut st =
@@ -623,6 +627,19 @@ impl FacilityStore for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    fn revoke_token(&self, code: &MedicalInstitutionCode) -> Result<bool> {
+        self.with_writer(|w| {
+            // not a hex digest, so no token's hash ever equals it
+            let n = w.execute(
+                "UPDATE facility SET token_hash = 'revoked:' || code WHERE code = ?1",
+                [code.as_str()],
+            )?;
+            Ok(n > 0)
+        })
+    }
+}
+
 impl ChipStore for SqliteStore {
     fn chip(&self, serial: &str) -> Result<Option<ChipRow>> {
         self.with_reader(|c| {
@@ -637,33 +654,50 @@ impl ChipStore for SqliteStore {
         })
     }
 
-    fn record_pin_attempt(&self, serial: &str, ok: bool, lock_after: u32) -> Result<ChipRow> {
+    fn try_pin(
+        &self,
+        serial: &str,
+        candidate_hash: &str,
+        lock_after: u32,
+    ) -> Result<Option<PinTry>> {
+        use subtle::ConstantTimeEq;
         self.with_writer(|w| {
-            let tx = w.transaction()?;
-            if ok {
-                tx.execute(
-                    "UPDATE chip SET failures = 0 WHERE serial = ?1 AND locked = 0 AND failures <> 0",
-                    [serial],
-                )?;
-            } else {
-                tx.execute(
-                    "UPDATE chip SET failures = failures + 1, \
-                     locked = CASE WHEN failures + 1 >= ?2 THEN 1 ELSE locked END \
-                     WHERE serial = ?1 AND locked = 0",
-                    params![serial, lock_after],
-                )?;
-            }
-            let row = tx
+            // IMMEDIATE: the write lock is taken before the row is read, so another process
+            // sharing the file (a second terminal's reader) cannot interleave either.
+            let tx = w.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let row: Option<(Option<String>, u32, bool)> = tx
                 .query_row(
-                    "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
+                    "SELECT pin_hash, failures, locked FROM chip WHERE serial = ?1",
                     [serial],
-                    |r| Ok(chip_from_row(r)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
-                .optional()?
-                .transpose()?
-                .ok_or_else(|| StoreError::Conflict(format!("no chip for card {serial}")))?;
+                .optional()?;
+            let Some((stored, failures, locked)) = row else {
+                return Ok(None);
+            };
+            let Some(stored) = stored else {
+                return Ok(Some(PinTry::NotSet));
+            };
+            if locked || failures >= lock_after {
+                return Ok(Some(PinTry::Locked));
+            }
+            let right: bool = stored.as_bytes().ct_eq(candidate_hash.as_bytes()).into();
+            let out = if right {
+                if failures != 0 {
+                    tx.execute("UPDATE chip SET failures = 0 WHERE serial = ?1", [serial])?;
+                }
+                PinTry::Accepted
+            } else {
+                let failures = failures + 1;
+                let locked = failures >= lock_after;
+                tx.execute(
+                    "UPDATE chip SET failures = ?2, locked = ?3 WHERE serial = ?1",
+                    params![serial, failures, locked],
+                )?;
+                PinTry::Rejected { failures, locked }
+            };
             tx.commit()?;
-            Ok(row)
+            Ok(Some(out))
         })
     }
 }

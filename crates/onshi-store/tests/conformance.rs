@@ -212,15 +212,24 @@ fn chip_counter_locks(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>
     })
     .unwrap();
     tx.commit().unwrap();
-    assert_eq!(s.record_pin_attempt("C9", false, 3).unwrap().failures, 1);
-    assert_eq!(s.record_pin_attempt("C9", true, 3).unwrap().failures, 0);
-    for _ in 0..2 {
-        s.record_pin_attempt("C9", false, 3).unwrap();
-    }
-    let r = s.record_pin_attempt("C9", false, 3).unwrap();
-    assert!(r.locked && r.failures == 3);
-    let r = s.record_pin_attempt("C9", true, 3).unwrap();
-    assert!(r.locked, "success does not unlock a locked chip");
+    let rejected = |failures, locked| Some(PinTry::Rejected { failures, locked });
+    assert_eq!(s.try_pin("C9", "x", 3).unwrap(), rejected(1, false));
+    assert_eq!(s.try_pin("C9", "h", 3).unwrap(), Some(PinTry::Accepted));
+    assert_eq!(s.chip("C9").unwrap().unwrap().failures, 0);
+    assert_eq!(s.try_pin("C9", "x", 3).unwrap(), rejected(1, false));
+    assert_eq!(s.try_pin("C9", "y", 3).unwrap(), rejected(2, false));
+    assert_eq!(s.try_pin("C9", "z", 3).unwrap(), rejected(3, true));
+    assert_eq!(
+        s.try_pin("C9", "h", 3).unwrap(),
+        Some(PinTry::Locked),
+        "the right PIN does not unlock a locked chip"
+    );
+    let row = s.chip("C9").unwrap().unwrap();
+    assert!(
+        row.locked && row.failures == 3,
+        "a locked chip counts no more"
+    );
+    assert_eq!(s.try_pin("nope", "h", 3).unwrap(), None);
 }
 
 fn facilities_by_token(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
@@ -230,8 +239,14 @@ fn facilities_by_token(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any
         name: "clinic".into(),
     };
     s.upsert_facility(&f, "th").unwrap();
-    assert_eq!(s.facility_by_token_hash("th").unwrap(), Some(f));
+    assert_eq!(s.facility_by_token_hash("th").unwrap(), Some(f.clone()));
     assert_eq!(s.facility_by_token_hash("other").unwrap(), None);
+    s.upsert_facility(&f, "th2").unwrap();
+    assert_eq!(s.facility_by_token_hash("th").unwrap(), None, "re-keyed");
+    assert!(s.revoke_facility_token(&f.code).unwrap());
+    assert_eq!(s.facility_by_token_hash("th2").unwrap(), None, "revoked");
+    let other = MedicalInstitutionCode::parse("1319999999").unwrap();
+    assert!(!s.revoke_facility_token(&other).unwrap());
 }
 
 #[test]

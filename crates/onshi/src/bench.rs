@@ -157,7 +157,7 @@ fn sample_serials(db: &std::path::Path, max: usize) -> Result<Vec<String>> {
 fn measure(a: &BenchArgs, db: &std::path::Path) -> Result<(Figures, Figures)> {
     let serials = sample_serials(db, 20_000)?;
     let store = Arc::new(SqliteStore::open(db)?);
-    let keys = crate::keys::load_or_create(&crate::keys::default_path(db))?;
+    let keys = crate::keys::load_or_create(&crate::keys::default_path(db), db)?;
     let token = crate::add_facility(&store, "1319999999", "ベンチマーク診療所")?;
     let state = crate::app_state(store, keys);
 

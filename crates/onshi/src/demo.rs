@@ -94,7 +94,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         std::fs::write(&fac_path, serde_json::to_vec_pretty(&v)?)?;
         v
     };
-    let keys = crate::keys::load_or_create(&crate::keys::default_path(&db))?;
+    let keys = crate::keys::load_or_create(&crate::keys::default_path(&db), &db)?;
     let examples: serde_json::Value = std::fs::read(&summary_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

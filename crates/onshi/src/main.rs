@@ -110,6 +110,14 @@ enum FacilityCmd {
         #[arg(long)]
         name: String,
     },
+    /// Remove a facility's API token: it stops working at once (re-key with `add`).
+    Revoke {
+        #[arg(long)]
+        db: PathBuf,
+        /// 10-digit 医療機関コード
+        #[arg(long)]
+        code: String,
+    },
     /// Register a facility's call-back phone number (system-outage mode, R13).
     Phone(outage_cmd::PhoneArgs),
 }
@@ -158,6 +166,15 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let store = SqliteStore::open(&db)?;
             let token = add_facility(&store, &code, &name)?;
             println!("{token}");
+        }
+        Cmd::Facility(FacilityCmd::Revoke { db, code }) => {
+            let code =
+                MedicalInstitutionCode::parse(&code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
+            let store = SqliteStore::open(&db)?;
+            if !store.revoke_facility_token(&code)? {
+                bail!("facility {} is not registered", code.as_str());
+            }
+            println!("token of facility {} removed", code.as_str());
         }
         Cmd::Facility(FacilityCmd::Phone(a)) => outage_cmd::run_phone(a)?,
         Cmd::Operator(c) => outage_cmd::run_operator(c)?,
@@ -268,7 +285,7 @@ pub(crate) fn do_import(
     if qualifications.is_none() && cards.is_none() {
         bail!("give --qualifications and/or --cards");
     }
-    let keys = keys::load_or_create(&keys.unwrap_or_else(|| keys::default_path(db)))?;
+    let keys = keys::load_or_create(&keys.unwrap_or_else(|| keys::default_path(db)), db)?;
     let store = SqliteStore::open(db)?;
     let q = open_input(qualifications)?;
     let c = open_input(cards)?;
@@ -332,7 +349,7 @@ pub(crate) fn app_state(store: Arc<SqliteStore>, keys: keys::Keys) -> onshi_web:
 }
 
 fn run_central(a: CentralArgs) -> Result<()> {
-    let keys = keys::load_or_create(&a.keys.unwrap_or_else(|| keys::default_path(&a.db)))?;
+    let keys = keys::load_or_create(&a.keys.unwrap_or_else(|| keys::default_path(&a.db)), &a.db)?;
     let store = Arc::new(SqliteStore::open(&a.db)?);
     let state = app_state(store, keys);
     let rt = tokio::runtime::Runtime::new()?;

@@ -188,3 +188,39 @@ async fn acknowledged_confirmations_survive_a_killed_central() {
         .unwrap();
     assert_eq!(total, 40);
 }
+
+#[test]
+fn a_database_with_data_and_no_key_file_refuses_to_start_and_says_what_to_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let (q, c) = write_fixture(dir.path());
+    let db = dir.path().join("c.sqlite");
+    let db_s = db.to_str().unwrap();
+    let out = onshi(&[
+        "registry",
+        "import",
+        "--db",
+        db_s,
+        "--qualifications",
+        q.to_str().unwrap(),
+        "--cards",
+        c.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let keys = db.with_extension("sqlite.keys.json");
+    std::fs::remove_file(&keys).unwrap();
+    let out = onshi(&["central", "--db", db_s, "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success(), "started without its keys");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Restore the key file"), "{err}");
+    assert!(err.contains("c.sqlite.keys.json"), "{err}");
+    assert!(!keys.exists(), "no new keys were made");
+    let out = onshi(&[
+        "registry",
+        "import",
+        "--db",
+        db_s,
+        "--cards",
+        c.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "import without its keys");
+}
