@@ -387,6 +387,7 @@ async fn new_visit(State(d): State<Desk>, Form(params): Form<Params>) -> Respons
         returning_patient: None,
         moushitatesho: Presented::NotAsked,
         reported_numbers: None,
+        claim_settings: Default::default(),
     };
     let decision = match assess(&situation) {
         Ok(x) => x,

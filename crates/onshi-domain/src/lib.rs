@@ -8,6 +8,7 @@
 //! - rules of the notices carry their R-number (see SPEC.md) in the doc comment where they live.
 
 pub mod card;
+pub mod claims;
 pub mod codes;
 pub mod cost_share;
 pub mod desk;

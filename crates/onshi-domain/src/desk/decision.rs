@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::DatedRuleId;
 use super::situation::QualificationSeen;
+use crate::claims::{FiledNumbers, Payer};
 use crate::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber};
 
 /// A step the desk can take. Each has a stable snake_case code and a Japanese label.
@@ -267,6 +268,25 @@ pub struct Claim {
     pub fushou_allowed: Option<bool>,
     #[serde(with = "rule_ids")]
     pub rules: Vec<&'static str>,
+    /// What the claim file carries for this basis: payer, the 保険者 record's numbers and, for
+    /// 不詳, the 摘要 comments (R17–R20). Filled by [`super::assess`] from the situation's
+    /// claim settings, so a receipt computer that only calls assess writes the same claim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<ClaimFile>,
+}
+
+/// The insurer part of the claim file (see [`crate::claims`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimFile {
+    /// 審査支払機関.
+    pub payer: Payer,
+    /// The numbers of the 保険者 record (HO) as written.
+    pub numbers: FiledNumbers,
+    /// 後期高齢者医療 (the 不詳 number has 8 digits, the レセプト種別 13xx).
+    pub koki: bool,
+    /// The free comments (CO 810000001) of the 摘要, in order: for 不詳, 「不詳」 first (R20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<String>,
 }
 
 impl Claim {
@@ -282,6 +302,7 @@ impl Claim {
             tekiyou: None,
             fushou_allowed: None,
             rules: rules.to_vec(),
+            file: None,
         }
     }
 }

@@ -17,8 +17,8 @@ use chrono::NaiveDate;
 
 use super::calendar::{Calendar, DatedRuleId, OQS_FULL_OPERATION};
 use super::decision::{
-    Claim, ClaimBasis, Confirmation, ConfirmationSource, Decision, FailureClass, Identity, Note,
-    Share, ShareSource, Step, StepOffer, rule_number,
+    Claim, ClaimBasis, ClaimFile, Confirmation, ConfirmationSource, Decision, FailureClass,
+    Identity, Note, Share, ShareSource, Step, StepOffer, rule_number,
 };
 use super::situation::{
     Attempt, CardAtDesk, CardForm, DocumentShown, FacilityType, InsuranceType, Moushitatesho,
@@ -37,7 +37,61 @@ use crate::numbers::InsurerKind;
 /// [`validate`]); the engine itself never fails on a valid situation.
 pub fn assess(situation: &Situation) -> Result<Decision, DeskError> {
     validate(situation)?;
-    Ok(Walk::new(situation).run())
+    let mut decision = Walk::new(situation).run();
+    if let Some(claim) = decision.claim.as_mut() {
+        claim.file = claim_file(claim, situation);
+    }
+    Ok(decision)
+}
+
+/// The claim file's insurer part for a settled claim (R17–R20), under the facility's settings.
+fn claim_file(claim: &Claim, s: &Situation) -> Option<ClaimFile> {
+    use crate::claims;
+    let settings = &s.claim_settings;
+    match claim.basis {
+        ClaimBasis::Unknown => {
+            let m = s.moushitatesho.shown();
+            let declared = m.and_then(|m| m.insurance_type);
+            let birth = s
+                .birth_date
+                .or_else(|| m.and_then(|m| m.birth_date).map(|w| w.to_date()));
+            let koki = claims::fushou_is_koki(declared, birth, s.service_date);
+            Some(ClaimFile {
+                payer: claims::payer_for_declared(declared, settings),
+                numbers: claims::fushou_numbers(koki, settings),
+                koki,
+                comments: m
+                    .map(claims::fushou_comments)
+                    .unwrap_or_else(|| vec![claims::FUSHOU_HEAD.to_string()]),
+            })
+        }
+        ClaimBasis::Current | ClaimBasis::Oral | ClaimBasis::Lost => {
+            let n = claim.insurer_number.as_ref()?;
+            Some(ClaimFile {
+                payer: claims::payer_for_insurer(n),
+                numbers: claims::FiledNumbers {
+                    insurer_number: n.claim_form(),
+                    symbol: claim
+                        .symbol
+                        .as_ref()
+                        .map(|v| v.as_str().to_string())
+                        .unwrap_or_default(),
+                    number: claim
+                        .number
+                        .as_ref()
+                        .map(|v| v.as_str().to_string())
+                        .unwrap_or_default(),
+                    branch: claim
+                        .branch
+                        .as_ref()
+                        .map(|v| v.as_str().to_string())
+                        .unwrap_or_default(),
+                },
+                koki: n.kind() == crate::numbers::InsurerKind::Koki,
+                comments: Vec::new(),
+            })
+        }
+    }
 }
 
 /// Where the My Number card stands.
@@ -238,6 +292,17 @@ impl<'a> Walk<'a> {
             };
         }
         if card.form == CardForm::Smartphone {
+            if card.phone_auth != Attempt::Succeeded
+                && self.s.patient_presence == PatientPresence::Absent
+            {
+                // R4: the phone's own authentication is the holder's; a proxy cannot do it.
+                self.cite(&["R4"]);
+                self.note(
+                    "R4",
+                    "患者本人が不在のためスマートフォンでの本人確認はできません。処方箋または資格確認書で資格確認してください。",
+                );
+                return CardTrack::ProxyNoIdentity;
+            }
             return match card.phone_auth {
                 Attempt::Succeeded => CardTrack::AwaitOnline,
                 _ => CardTrack::Identity(Pending::one(Step::ReadCard, &["R1"])),
@@ -947,6 +1012,7 @@ impl<'a> Walk<'a> {
             tekiyou: Some(text),
             fushou_allowed: Some(allowed),
             rules: vec!["R20"],
+            file: None,
         }
     }
 

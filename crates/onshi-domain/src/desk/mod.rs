@@ -58,8 +58,8 @@ mod tests;
 
 pub use calendar::{Calendar, DatedRule, DatedRuleId};
 pub use decision::{
-    Claim, ClaimBasis, Confirmation, ConfirmationSource, Decision, FailureClass, Identity, Note,
-    Share, ShareSource, Step, StepOffer,
+    Claim, ClaimBasis, ClaimFile, Confirmation, ConfirmationSource, Decision, FailureClass,
+    Identity, Note, Share, ShareSource, Step, StepOffer,
 };
 pub use engine::{FIRST_DAY, assess};
 pub use situation::{

@@ -5,6 +5,7 @@
 //! left out. A thing the patient may or may not have with them is a [`Presented`]: not yet
 //! asked (the default), asked and not there (`absent`), or shown with what it says.
 
+use crate::claims::ClaimSettings;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,10 @@ pub struct Situation {
     /// afterwards, R18, R20).
     #[serde(default)]
     pub reported_numbers: Option<QualificationSeen>,
+    /// The facility's claim settings (the 不詳 insurer number, the payer of a 不詳 claim of
+    /// unknown type): they shape the claim file's block of the decision (R20).
+    #[serde(default, skip_serializing_if = "ClaimSettings::is_default")]
+    pub claim_settings: ClaimSettings,
 }
 
 /// Clinic or pharmacy.

@@ -55,6 +55,7 @@ fn situation(date: &str) -> Situation {
         returning_patient: None,
         moushitatesho: Presented::NotAsked,
         reported_numbers: None,
+        claim_settings: Default::default(),
     }
 }
 
@@ -1161,6 +1162,49 @@ fn r20_unknown_insurer_claim_carries_declaration_in_tekiyou() {
 }
 
 #[test]
+fn r20_fushou_claim_file_block_follows_the_facility_setting() {
+    use crate::claims::{ClaimSettings, FushouInsurer, Payer};
+    let mut s = situation("2025-06-10");
+    s.my_number_card = face_ok(true);
+    s.online = online(QualificationValidity::NotFound, None);
+    s.insurance_card = Presented::Absent;
+    s.shikaku_kakuninsho = Presented::Absent;
+    s.moushitatesho = Presented::Shown(form());
+    let file = decide(&s).claim.and_then(|c| c.file).expect("file block");
+    assert_eq!(file.numbers.insurer_number, "77777777");
+    assert_eq!(file.numbers.symbol, "");
+    assert_eq!(file.numbers.number, "777777777");
+    assert_eq!(file.comments.first().map(String::as_str), Some("不詳"));
+    assert!(
+        file.comments.iter().any(|c| c.starts_with("住所：")),
+        "{:?}",
+        file.comments
+    );
+    s.claim_settings = ClaimSettings {
+        fushou_insurer: FushouInsurer::CheckDigit,
+        unknown_type_payer: Payer::Kokuhoren,
+        ..ClaimSettings::default()
+    };
+    let file = decide(&s).claim.and_then(|c| c.file).expect("file block");
+    assert_eq!(file.numbers.insurer_number, "77777779");
+}
+
+#[test]
+fn r17_confirmed_claim_file_block_carries_the_numbers_and_the_payer() {
+    let mut s = situation("2025-06-10");
+    s.my_number_card = face_ok(true);
+    s.online = online(QualificationValidity::Valid, Some(current()));
+    let claim = decide(&s).claim.expect("claim");
+    let file = claim.file.expect("file block");
+    assert_eq!(file.numbers.number, current().number.as_str());
+    assert_eq!(
+        file.payer,
+        crate::claims::payer_for_insurer(&current().insurer_number)
+    );
+    assert!(file.comments.is_empty());
+}
+
+#[test]
 fn r20_fushou_only_from_the_2023_09_claims() {
     let mut s = situation("2023-07-20");
     s.my_number_card = face_ok(true);
@@ -1536,6 +1580,7 @@ fn any_situation() -> impl Strategy<Value = Situation> {
             returning_patient: returning,
             moushitatesho: form,
             reported_numbers: told,
+            claim_settings: Default::default(),
         },
     )
 }
