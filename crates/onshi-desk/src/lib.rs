@@ -12,6 +12,7 @@
 //! [`onshi_terminal::Terminal`]; it never sees a PIN except to pass it to the reader session
 //! (the chip checks it, `onshi-card`).
 
+pub mod claims;
 pub mod html;
 pub mod moushitatesho;
 pub mod print;
@@ -36,6 +37,8 @@ pub struct Desk {
     pub terminal: Terminal,
     pub visits: VisitStore,
     pub facility: FacilityType,
+    /// The month's claims from these visits (`claims.sqlite` beside `desk.sqlite`).
+    pub claims: claims::Claims,
 }
 
 /// Clinic or pharmacy from the 医療機関コード's 点数表 digit (4 = 調剤).
@@ -57,11 +60,19 @@ impl Desk {
 
     pub fn open_at(terminal: Terminal, path: &Path) -> Result<Self, VisitError> {
         let visits = VisitStore::open(path)?;
-        let facility = facility_type(terminal.config().facility.as_str());
+        let code = terminal.config().facility.as_str().to_string();
+        let facility = facility_type(&code);
+        let claims_path = path.with_file_name(claims::CLAIMS_FILE);
+        let claims = claims::Claims::open(&claims_path, visits.clone(), &code)
+            .map_err(|e| match e {
+                claims::ClaimsError::Sql(e) => VisitError::Sql(e),
+                other => VisitError::Other(other.to_string()),
+            })?;
         Ok(Desk {
             terminal,
             visits,
             facility,
+            claims,
         })
     }
 }

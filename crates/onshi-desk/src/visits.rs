@@ -28,6 +28,8 @@ pub enum VisitError {
     NotFound(i64),
     #[error("visit store: lock poisoned")]
     Poisoned,
+    #[error("{0}")]
+    Other(String),
 }
 
 const SCHEMA: &str = "
@@ -536,6 +538,19 @@ impl VisitStore {
         })
     }
 
+    /// The ids of the visits whose day of service lies between `first` and `last`, in order.
+    pub fn ids_between(&self, first: NaiveDate, last: NaiveDate) -> Result<Vec<i64>, VisitError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id FROM visit WHERE service_date >= ?1 AND service_date <= ?2 ORDER BY service_date, id",
+            )?;
+            let ids = stmt
+                .query_map(params![first.to_string(), last.to_string()], |r| r.get(0))?
+                .collect::<Result<Vec<i64>, _>>()?;
+            Ok(ids)
+        })
+    }
+
     /// Deletes the 申立書 of a visit completely once its claim is settled (R27): the form's
     /// row, and the 摘要 text (which repeats the form's address, employer and phone) in the
     /// stored claim. The visit keeps that a form was submitted and when it was deleted.
@@ -553,6 +568,12 @@ impl VisitStore {
             if let Some(claim) = claim {
                 let mut claim: Claim = serde_json::from_str(&claim)?;
                 claim.tekiyou = None;
+                if let Some(file) = claim.file.as_mut()
+                    && !file.comments.is_empty()
+                {
+                    // the 不詳 comments repeat the form's address, employer and phone (R20)
+                    file.comments.truncate(1);
+                }
                 tx.execute(
                     "UPDATE visit SET claim = ?2 WHERE id = ?1",
                     params![id, serde_json::to_string(&claim)?],

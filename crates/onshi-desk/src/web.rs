@@ -54,6 +54,7 @@ pub fn router(desk: Desk) -> Router {
         .route("/desk/visits/{id}/situation.json", get(situation_json))
         .route("/desk/history", get(history_page))
         .merge(crate::worklist::routes())
+        .merge(crate::claims::web::routes())
         .with_state(desk)
 }
 

@@ -146,7 +146,7 @@ pub fn payer_for_declared(t: Option<InsuranceType>, settings: &ClaimSettings) ->
 }
 
 /// The insurer part of a claim as the 保険者 record (HO) and the SN record carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FiledNumbers {
     /// 保険者番号 in the claim's 8 columns (a 6-digit 国保 number right-justified with spaces).
     pub insurer_number: String,

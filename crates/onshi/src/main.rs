@@ -2,6 +2,7 @@
 
 mod assess_cmd;
 mod bench;
+mod claims_cmd;
 mod demo;
 mod keys;
 mod outage_cmd;
@@ -56,6 +57,9 @@ enum Cmd {
     /// The emulated face-auth card reader of a running terminal.
     #[command(subcommand)]
     Reader(terminal_cmd::ReaderCmd),
+    /// The facility's claims: visit contents, month check and close, UKE files, settlement.
+    #[command(subcommand)]
+    Claims(claims_cmd::ClaimsCmd),
 }
 
 #[derive(Args)]
@@ -182,6 +186,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Assess(a) => return assess_cmd::run(a),
         Cmd::Terminal(t) => return terminal_cmd::run_terminal(t),
         Cmd::Reader(r) => return terminal_cmd::run_reader(r),
+        Cmd::Claims(c) => return claims_cmd::run(c),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

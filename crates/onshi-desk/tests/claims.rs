@@ -1,0 +1,567 @@
+//! Claims at the facility over the real desk HTTP API: visits at the desk → content from the
+//! receipt computer → month check and close → the UKE files read back record by record → the
+//! payer's settlement and the R27 purge.
+
+mod common;
+
+use common::{DAY, start_world};
+use onshi_formats::uke::{UkeClaim, UkeFile};
+use serde_json::{Value, json};
+
+const MONTH: &str = "202611";
+
+struct Desk {
+    base: String,
+    http: reqwest::Client,
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Desk {
+    fn new(base: &str) -> Self {
+        Desk {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        let url = r.url().path().to_string();
+        (r.status().as_u16(), url, r.text().await.expect("text"))
+    }
+
+    async fn visit(&self) -> (String, i64) {
+        let (status, url, _) = self
+            .post_form(
+                "/desk/visits",
+                &[("presence", "at_desk"), ("service_date", DAY), ("staff", "S01")],
+            )
+            .await;
+        assert_eq!(status, 200);
+        let id = url.rsplit('/').next().unwrap().parse().unwrap();
+        (url, id)
+    }
+
+    async fn act(&self, visit: &str, form: &[(&str, &str)]) -> String {
+        let (status, _, body) = self.post_form(&format!("{visit}/act"), form).await;
+        assert_eq!(status, 200, "{form:?}\n{body}");
+        body
+    }
+
+    /// A card confirmed by face at the reader.
+    async fn card_visit(&self, serial: &str) -> (String, i64) {
+        let (v, id) = self.visit().await;
+        self.act(&v, &[("action", "card_received"), ("card_serial", serial)])
+            .await;
+        self.act(
+            &v,
+            &[("action", "reader"), ("mode", "face"), ("face_result", "ok")],
+        )
+        .await;
+        (v, id)
+    }
+
+    async fn declare(&self, v: &str, form: &[(&str, &str)]) {
+        self.act(
+            v,
+            &[
+                ("action", "doc_absent"),
+                ("docs", "kakuninsho,insurance_card"),
+            ],
+        )
+        .await;
+        let (status, _, body) = self
+            .post_form(&format!("{v}/moushitatesho"), form)
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("put");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("post");
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    async fn get_json(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn content(&self, id: i64, points: u32, yen: u32) {
+        let (status, body) = self
+            .put_json(&format!("/desk/api/visits/{id}/content"), &content(points, yen))
+            .await;
+        assert_eq!(status, 204, "{body}");
+    }
+
+    async fn close(&self) -> Value {
+        let (status, body) = self
+            .post_json(&format!("/desk/api/claims/{MONTH}/close"), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The filed file of a payer, parsed.
+    async fn file(&self, payer: &str) -> (Vec<u8>, UkeFile) {
+        let r = self
+            .http
+            .get(format!("{}/desk/api/claims/files/202612/{payer}/claim", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let bytes = r.bytes().await.unwrap().to_vec();
+        let file = UkeFile::read(&bytes[..]).expect("the facility's file reads back");
+        (bytes, file)
+    }
+}
+
+fn content(points: u32, yen: u32) -> Value {
+    json!({
+        "patient_id": "P0001",
+        "sex": "male",
+        "points": points,
+        "charged_yen": yen,
+        "diagnoses": [
+            {"code": "0000999", "name": "急性上気道炎", "start_date": "2026-11-25", "main": true}
+        ],
+        "lines": [
+            {"kind": "SI", "shikibetsu": "11", "code": "111000110", "points": 291},
+            {"kind": "IY", "shikibetsu": "21", "code": "620000402", "quantity": "3", "points": 7}
+        ]
+    })
+}
+
+/// The first claim of a file.
+fn first_claim(file: &UkeFile) -> &UkeClaim {
+    file.claims.first().expect("a claim")
+}
+
+fn ho(c: &UkeClaim) -> onshi_formats::uke::Ho {
+    c.ho().expect("HO").clone()
+}
+
+fn free_comments(c: &UkeClaim) -> Vec<String> {
+    c.free_comments().into_iter().map(str::to_string).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r17_card_confirmed_online_claim_carries_those_numbers_and_sn_01() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    let body = d.close().await;
+    assert_eq!(body["month"]["claims"].as_array().unwrap().len(), 1);
+    let (bytes, file) = d.file("1").await;
+    assert!(bytes.ends_with(b"\r\n\x1a"), "CR LF after every record, 0x1A last");
+    let recs = first_claim(&file);
+    let h = ho(recs);
+    assert_eq!(h.insurer_number.as_str(), "01130012");
+    assert_eq!(h.days.as_str(), "1");
+    assert_eq!(h.total_points.as_str(), "298");
+    let sn = recs.sn().next().expect("SN").clone();
+    assert_eq!(sn.confirmation.as_str(), "01", "SN 確認区分 01 (R17)");
+    assert!(sn.insurer_number.is_none(), "the payer's fields stay empty");
+    assert!(free_comments(recs).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r19_lost_qualification_from_the_invalid_result_is_claimed_under_the_lost_numbers() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0003").await;
+    d.declare(
+        &v,
+        &[
+            ("has_valid_insurance", "on"),
+            ("insurance_type", "shaho"),
+            ("employer", "おんし工業株式会社"),
+            ("name", "佐藤　健"),
+            ("sex", "1"),
+            ("address", "東京都港区芝公園4-2-8"),
+            ("phone", "03-1111-2222"),
+        ],
+    )
+    .await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
+    let claim = &month["claims"][0];
+    assert_eq!(claim["basis"], "lost", "{claim}");
+    assert!(claim["rules"].as_array().unwrap().contains(&json!("R19")));
+    d.close().await;
+    let (_, file) = d.file("1").await;
+    let recs = first_claim(&file);
+    assert_eq!(ho(recs).insurer_number.as_str(), w.fx.kumiai.as_str());
+    // R19 carries no 不詳 marking
+    assert!(free_comments(recs).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r20_fushou_claim_carries_the_declaration_in_the_tekiyou_and_goes_to_the_declared_payer() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    // 資格情報なし, 国保 declared → 国保連
+    let (v, id) = d.card_visit("C0004").await;
+    d.declare(
+        &v,
+        &[
+            ("has_valid_insurance", "on"),
+            ("insurance_type", "kokuho"),
+            ("name", "高橋　美咲"),
+            ("era", "heisei"),
+            ("birth_year", "12"),
+            ("birth_month", "1"),
+            ("birth_day", "1"),
+            ("sex", "2"),
+            ("address", "東京都港区芝公園4-2-8"),
+            ("phone", "03-1111-2222"),
+        ],
+    )
+    .await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    // before close: the month says to ask the patient again (R20)
+    let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
+    let codes: Vec<&str> = month["open"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"fushou_ask_again"), "{codes:?}");
+    assert_eq!(month["claims"][0]["payer"], "kokuhoren");
+    d.close().await;
+    let (_, file) = d.file("2").await;
+    let recs = first_claim(&file);
+    let h = ho(recs);
+    assert_eq!(h.insurer_number.as_str(), "77777777");
+    assert!(h.kigou.is_none(), "記号 empty");
+    assert_eq!(h.bangou.as_deref(), Some("７７７７７７７７７"));
+    let comments = free_comments(recs);
+    assert_eq!(comments.first().map(String::as_str), Some("不詳"), "{comments:?}");
+    assert!(comments.contains(&"住所：東京都港区芝公園４－２－８".to_string()), "{comments:?}");
+    assert!(comments.contains(&"連絡先：０３－１１１１－２２２２".to_string()), "{comments:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r20_fushou_insurer_number_and_unknown_type_payer_are_facility_settings() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (status, _) = d
+        .put_json(
+            "/desk/api/claims/settings",
+            &json!({"facility_name": "おんし内科", "phone": "0312345678",
+                    "rules": {"fushou_insurer": "check_digit", "unknown_type_payer": "kokuhoren"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (v, id) = d.card_visit("C0004").await;
+    d.declare(
+        &v,
+        &[
+            ("has_valid_insurance", "on"),
+            ("insurance_type", "unknown"),
+            ("name", "高橋　美咲"),
+            ("era", "heisei"),
+            ("birth_year", "12"),
+            ("birth_month", "1"),
+            ("birth_day", "1"),
+            ("sex", "2"),
+            ("address", "東京都港区芝公園4-2-8"),
+        ],
+    )
+    .await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 100, 300).await;
+    d.close().await;
+    let (_, file) = d.file("2").await;
+    assert_eq!(ho(&first_claim(&file)).insurer_number.as_str(), "77777779");
+    // the desk engine gives the same block under the same setting
+    let (_, sit) = d.get_json(&format!("/desk/visits/{id}/situation.json")).await;
+    let mut sit = sit;
+    sit["claim_settings"] = json!({"fushou_insurer": "check_digit", "unknown_type_payer": "kokuhoren"});
+    let dec = onshi_domain::desk::assess(&serde_json::from_value(sit).unwrap()).unwrap();
+    let block = dec.claim.unwrap().file.unwrap();
+    assert_eq!(block.numbers.insurer_number, "77777779");
+    assert_eq!(block.payer, onshi_domain::claims::Payer::Kokuhoren);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0001").await;
+    // content before 会計 is refused
+    let (status, _) = d
+        .put_json(&format!("/desk/api/visits/{id}/content"), &content(298, 890))
+        .await;
+    assert_eq!(status, 409);
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    // points may be corrected, the charged amount may not (R11)
+    d.content(id, 310, 890).await;
+    let (status, body) = d
+        .put_json(&format!("/desk/api/visits/{id}/content"), &content(310, 930))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["class"], "charged_is_a_fact");
+    assert!(body["error"]["message"].as_str().unwrap().contains("R11"));
+    let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
+    assert_eq!(month["claims"][0]["charged_yen"], 890);
+    assert_eq!(month["claims"][0]["points"], 310);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_content_names_every_field_and_a_bad_file_records_nothing() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    let mut bad = content(298, 890);
+    bad["diagnoses"][0]["code"] = json!("99");
+    bad["lines"][1]["shikibetsu"] = json!("77");
+    let (status, body) = d
+        .put_json(&format!("/desk/api/visits/{id}/content"), &bad)
+        .await;
+    assert_eq!(status, 422);
+    let fields: Vec<&str> = body["error"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["diagnoses[0].code", "lines[1].shikibetsu"]);
+    // a file with one good and one bad entry: nothing is recorded
+    let (status, body) = d
+        .post_json(
+            "/desk/api/claims/contents",
+            &json!([{"visit_id": id, "content": content(298, 890)}, {"visit_id": 99999, "content": content(1, 0)}]),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["problems"][0]["field"], "[1].visit_id");
+    let (status, _) = d.get_json(&format!("/desk/api/visits/{id}/content")).await;
+    assert_eq!(status, 404, "nothing half-accepted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn month_close_is_blocked_while_content_is_missing_then_idempotent() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    let (status, body) = d
+        .post_json(&format!("/desk/api/claims/{MONTH}/close"), &json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["open"][0]["code"], "no_content");
+    d.content(id, 298, 890).await;
+    let first = d.close().await;
+    assert_eq!(first["closed_now"], true);
+    let again = d.close().await;
+    assert_eq!(again["closed_now"], false);
+    assert_eq!(again["month"]["files"].as_array().unwrap().len(), 1);
+    assert_eq!(first["month"]["files"], again["month"]["files"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0004").await;
+    d.declare(
+        &v,
+        &[
+            ("has_valid_insurance", "on"),
+            ("insurance_type", "shaho"),
+            ("employer", "おんし工業株式会社"),
+            ("name", "高橋　美咲"),
+            ("era", "heisei"),
+            ("birth_year", "12"),
+            ("birth_month", "1"),
+            ("birth_day", "1"),
+            ("sex", "2"),
+            ("address", "東京都港区芝公園4-2-8"),
+        ],
+    )
+    .await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    d.close().await;
+    // the patient brings the numbers after filing (R20 → R18)
+    d.act(
+        &v,
+        &[
+            ("action", "reported_numbers"),
+            ("insurer_number", "01130012"),
+            ("symbol", "1001"),
+            ("number", "2004"),
+        ],
+    )
+    .await;
+    let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
+    let changed = month["changed_since_filing"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{month}");
+    assert_eq!(changed[0]["basis"], "oral");
+    let (status, body) = d
+        .post_json(
+            &format!("/desk/api/claims/{MONTH}/reclaim?billing_month=202701"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["reclaimed"], 1);
+    let r = d
+        .http
+        .get(format!("{}/desk/api/claims/files/202701/1/reclaim", d.base))
+        .send()
+        .await
+        .unwrap();
+    let file = UkeFile::read(&r.bytes().await.unwrap()[..]).unwrap();
+    assert_eq!(ho(&first_claim(&file)).insurer_number.as_str(), "01130012");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0009").await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 300).await;
+    d.close().await;
+    let (_, file) = d.file("2").await;
+    let recs = first_claim(&file);
+    let re = recs.re().clone();
+    assert_eq!(re.receipt_kind.as_str(), "1318");
+    assert_eq!(ho(recs).insurer_number.as_str(), w.fx.koki.as_str());
+    assert_eq!(ho(recs).share_amount.as_ref().map(|n| n.as_str()), Some("300"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_file() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (v, id) = d.card_visit("C0004").await;
+    let address = "東京都港区芝公園4-2-8-R27";
+    d.declare(
+        &v,
+        &[
+            ("has_valid_insurance", "on"),
+            ("insurance_type", "shaho"),
+            ("employer", "おんし工業株式会社"),
+            ("name", "高橋　美咲"),
+            ("era", "heisei"),
+            ("birth_year", "12"),
+            ("birth_month", "1"),
+            ("birth_day", "1"),
+            ("sex", "2"),
+            ("address", address),
+            ("phone", "03-9999-0000"),
+        ],
+    )
+    .await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    let closed = d.close().await;
+    let sha = closed["month"]["files"][0]["sha256"].as_str().unwrap().to_string();
+    let statement = json!({
+        "format": "onshi-settlement/1", "payer": "1", "facility": common::CLINIC,
+        "billing_month": "202612", "file_sha256": sha,
+        "claims": [{"receipt_number": 1, "service_month": MONTH, "status": "settled",
+                    "insurer_number": "01130012", "kakunin_kubun": "03", "points": 298, "amount_yen": 2090}]
+    });
+    let (status, out) = d.post_json("/desk/api/claims/settlement", &statement).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["purged_visits"], json!([id]));
+    // the same statement again does nothing twice
+    let (_, again) = d.post_json("/desk/api/claims/settlement", &statement).await;
+    assert_eq!(again["recorded"], false);
+    // not in the desk's or the claims' files, in any form the address was written
+    let wide = onshi_domain::claims::to_fullwidth(address);
+    let data = w.clinic_dir.join(".terminal");
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !(name.starts_with("desk.sqlite") || name.starts_with("claims.sqlite")) {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in [address, wide.as_str(), "03-9999-0000"] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} still in {name}"
+            );
+        }
+    }
+    // the file written again has only 「不詳」 left
+    let (_, file) = d.file("1").await;
+    assert_eq!(free_comments(&first_claim(&file)), ["不詳"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic);
+    let (status, body) = d
+        .post_json(
+            "/desk/api/claims/settlement",
+            &json!({"format": "onshi-settlement/1", "payer": "1", "facility": common::CLINIC,
+                    "billing_month": "202612", "file_sha256": "00", "claims": []}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(body["error"]["message"].as_str().unwrap().contains("file_sha256"));
+}
