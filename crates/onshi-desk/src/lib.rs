@@ -63,8 +63,8 @@ impl Desk {
         let code = terminal.config().facility.as_str().to_string();
         let facility = facility_type(&code);
         let claims_path = path.with_file_name(claims::CLAIMS_FILE);
-        let claims = claims::Claims::open(&claims_path, visits.clone(), &code)
-            .map_err(|e| match e {
+        let claims =
+            claims::Claims::open(&claims_path, visits.clone(), &code).map_err(|e| match e {
                 claims::ClaimsError::Sql(e) => VisitError::Sql(e),
                 other => VisitError::Other(other.to_string()),
             })?;

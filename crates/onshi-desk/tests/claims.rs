@@ -57,7 +57,11 @@ impl Desk {
         let (status, url, _) = self
             .post_form(
                 "/desk/visits",
-                &[("presence", "at_desk"), ("service_date", DAY), ("staff", "S01")],
+                &[
+                    ("presence", "at_desk"),
+                    ("service_date", DAY),
+                    ("staff", "S01"),
+                ],
             )
             .await;
         assert_eq!(status, 200);
@@ -78,7 +82,11 @@ impl Desk {
             .await;
         self.act(
             &v,
-            &[("action", "reader"), ("mode", "face"), ("face_result", "ok")],
+            &[
+                ("action", "reader"),
+                ("mode", "face"),
+                ("face_result", "ok"),
+            ],
         )
         .await;
         (v, id)
@@ -93,9 +101,7 @@ impl Desk {
             ],
         )
         .await;
-        let (status, _, body) = self
-            .post_form(&format!("{v}/moushitatesho"), form)
-            .await;
+        let (status, _, body) = self.post_form(&format!("{v}/moushitatesho"), form).await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -138,7 +144,10 @@ impl Desk {
 
     async fn content(&self, id: i64, points: u32, yen: u32) {
         let (status, body) = self
-            .put_json(&format!("/desk/api/visits/{id}/content"), &content(points, yen))
+            .put_json(
+                &format!("/desk/api/visits/{id}/content"),
+                &content(points, yen),
+            )
             .await;
         assert_eq!(status, 204, "{body}");
     }
@@ -155,7 +164,10 @@ impl Desk {
     async fn file(&self, payer: &str) -> (Vec<u8>, UkeFile) {
         let r = self
             .http
-            .get(format!("{}/desk/api/claims/files/202612/{payer}/claim", self.base))
+            .get(format!(
+                "{}/desk/api/claims/files/202612/{payer}/claim",
+                self.base
+            ))
             .send()
             .await
             .unwrap();
@@ -205,7 +217,10 @@ async fn r17_card_confirmed_online_claim_carries_those_numbers_and_sn_01() {
     let body = d.close().await;
     assert_eq!(body["month"]["claims"].as_array().unwrap().len(), 1);
     let (bytes, file) = d.file("1").await;
-    assert!(bytes.ends_with(b"\r\n\x1a"), "CR LF after every record, 0x1A last");
+    assert!(
+        bytes.ends_with(b"\r\n\x1a"),
+        "CR LF after every record, 0x1A last"
+    );
     let recs = first_claim(&file);
     let h = ho(recs);
     assert_eq!(h.insurer_number.as_str(), "01130012");
@@ -291,9 +306,19 @@ async fn r20_fushou_claim_carries_the_declaration_in_the_tekiyou_and_goes_to_the
     assert!(h.kigou.is_none(), "記号 empty");
     assert_eq!(h.bangou.as_deref(), Some("７７７７７７７７７"));
     let comments = free_comments(recs);
-    assert_eq!(comments.first().map(String::as_str), Some("不詳"), "{comments:?}");
-    assert!(comments.contains(&"住所：東京都港区芝公園４－２－８".to_string()), "{comments:?}");
-    assert!(comments.contains(&"連絡先：０３－１１１１－２２２２".to_string()), "{comments:?}");
+    assert_eq!(
+        comments.first().map(String::as_str),
+        Some("不詳"),
+        "{comments:?}"
+    );
+    assert!(
+        comments.contains(&"住所：東京都港区芝公園４－２－８".to_string()),
+        "{comments:?}"
+    );
+    assert!(
+        comments.contains(&"連絡先：０３－１１１１－２２２２".to_string()),
+        "{comments:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -328,11 +353,14 @@ async fn r20_fushou_insurer_number_and_unknown_type_payer_are_facility_settings(
     d.content(id, 100, 300).await;
     d.close().await;
     let (_, file) = d.file("2").await;
-    assert_eq!(ho(&first_claim(&file)).insurer_number.as_str(), "77777779");
+    assert_eq!(ho(first_claim(&file)).insurer_number.as_str(), "77777779");
     // the desk engine gives the same block under the same setting
-    let (_, sit) = d.get_json(&format!("/desk/visits/{id}/situation.json")).await;
+    let (_, sit) = d
+        .get_json(&format!("/desk/visits/{id}/situation.json"))
+        .await;
     let mut sit = sit;
-    sit["claim_settings"] = json!({"fushou_insurer": "check_digit", "unknown_type_payer": "kokuhoren"});
+    sit["claim_settings"] =
+        json!({"fushou_insurer": "check_digit", "unknown_type_payer": "kokuhoren"});
     let dec = onshi_domain::desk::assess(&serde_json::from_value(sit).unwrap()).unwrap();
     let block = dec.claim.unwrap().file.unwrap();
     assert_eq!(block.numbers.insurer_number, "77777779");
@@ -346,7 +374,10 @@ async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
     let (v, id) = d.card_visit("C0001").await;
     // content before 会計 is refused
     let (status, _) = d
-        .put_json(&format!("/desk/api/visits/{id}/content"), &content(298, 890))
+        .put_json(
+            &format!("/desk/api/visits/{id}/content"),
+            &content(298, 890),
+        )
         .await;
     assert_eq!(status, 409);
     d.act(&v, &[("action", "charge")]).await;
@@ -354,7 +385,10 @@ async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
     // points may be corrected, the charged amount may not (R11)
     d.content(id, 310, 890).await;
     let (status, body) = d
-        .put_json(&format!("/desk/api/visits/{id}/content"), &content(310, 930))
+        .put_json(
+            &format!("/desk/api/visits/{id}/content"),
+            &content(310, 930),
+        )
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["class"], "charged_is_a_fact");
@@ -471,7 +505,7 @@ async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
         .await
         .unwrap();
     let file = UkeFile::read(&r.bytes().await.unwrap()[..]).unwrap();
-    assert_eq!(ho(&first_claim(&file)).insurer_number.as_str(), "01130012");
+    assert_eq!(ho(first_claim(&file)).insurer_number.as_str(), "01130012");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -487,7 +521,10 @@ async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
     let re = recs.re().clone();
     assert_eq!(re.receipt_kind.as_str(), "1318");
     assert_eq!(ho(recs).insurer_number.as_str(), w.fx.koki.as_str());
-    assert_eq!(ho(recs).share_amount.as_ref().map(|n| n.as_str()), Some("300"));
+    assert_eq!(
+        ho(recs).share_amount.as_ref().map(|n| n.as_str()),
+        Some("300")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -516,7 +553,10 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 298, 890).await;
     let closed = d.close().await;
-    let sha = closed["month"]["files"][0]["sha256"].as_str().unwrap().to_string();
+    let sha = closed["month"]["files"][0]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let statement = json!({
         "format": "onshi-settlement/1", "payer": "1", "facility": common::CLINIC,
         "billing_month": "202612", "file_sha256": sha,
@@ -548,7 +588,7 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
     }
     // the file written again has only 「不詳」 left
     let (_, file) = d.file("1").await;
-    assert_eq!(free_comments(&first_claim(&file)), ["不詳"]);
+    assert_eq!(free_comments(first_claim(&file)), ["不詳"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,5 +603,10 @@ async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
         )
         .await;
     assert_eq!(status, 422);
-    assert!(body["error"]["message"].as_str().unwrap().contains("file_sha256"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("file_sha256")
+    );
 }

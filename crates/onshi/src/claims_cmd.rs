@@ -128,10 +128,13 @@ pub fn run(cmd: ClaimsCmd) -> Result<ExitCode> {
                 visit_id: i64,
                 content: VisitContent,
             }
-            let entries: Vec<Entry> = serde_json::from_slice(&text)
-                .with_context(|| format!("{}: not a list of {{visit_id, content}}", file.display()))?;
-            let entries: Vec<(i64, VisitContent)> =
-                entries.into_iter().map(|e| (e.visit_id, e.content)).collect();
+            let entries: Vec<Entry> = serde_json::from_slice(&text).with_context(|| {
+                format!("{}: not a list of {{visit_id, content}}", file.display())
+            })?;
+            let entries: Vec<(i64, VisitContent)> = entries
+                .into_iter()
+                .map(|e| (e.visit_id, e.content))
+                .collect();
             match c.import_contents(&entries) {
                 Ok(n) => {
                     println!("{n} visit(s) recorded");
@@ -240,7 +243,8 @@ pub fn run(cmd: ClaimsCmd) -> Result<ExitCode> {
         }
         ClaimsCmd::Settle { at, statement } => {
             let c = open(&at)?;
-            let text = std::fs::read(&statement).with_context(|| statement.display().to_string())?;
+            let text =
+                std::fs::read(&statement).with_context(|| statement.display().to_string())?;
             let st: Statement = serde_json::from_slice(&text)
                 .with_context(|| format!("{}: not a settlement statement", statement.display()))?;
             let out = c.settle(&st)?;

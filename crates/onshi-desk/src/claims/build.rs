@@ -126,7 +126,13 @@ pub fn next_month(month: &str) -> Option<String> {
     Some(month_of(last.succ_opt()?))
 }
 
-fn item(visit_id: i64, severity: Severity, code: &str, message: String, rules: &[&str]) -> OpenItem {
+fn item(
+    visit_id: i64,
+    severity: Severity,
+    code: &str,
+    message: String,
+    rules: &[&str],
+) -> OpenItem {
     OpenItem {
         visit_id,
         severity,
@@ -178,11 +184,15 @@ fn facts(part: &VisitPart<'_>) -> PatientFacts {
     PatientFacts {
         name: c
             .and_then(|c| c.name.clone())
-            .or_else(|| m.and_then(|m| m.name.clone()).filter(|n| !n.trim().is_empty()))
+            .or_else(|| {
+                m.and_then(|m| m.name.clone())
+                    .filter(|n| !n.trim().is_empty())
+            })
             .or_else(|| part.visit.patient_label.clone()),
-        kana: c
-            .and_then(|c| c.name_kana.clone())
-            .or_else(|| m.and_then(|m| m.name_kana.clone()).filter(|n| !n.trim().is_empty())),
+        kana: c.and_then(|c| c.name_kana.clone()).or_else(|| {
+            m.and_then(|m| m.name_kana.clone())
+                .filter(|n| !n.trim().is_empty())
+        }),
         sex: c
             .and_then(|c| c.sex)
             .or_else(|| m.and_then(|m| m.sex))
@@ -211,7 +221,8 @@ pub fn build_month(month: &str, parts: &[VisitPart<'_>]) -> (Vec<FiledClaim>, Ve
                 v.id,
                 Severity::Blocking,
                 "unconfirmed",
-                "事後確認が済んでいません（システム障害時モードの検索またはマイナ保険証で確認）".into(),
+                "事後確認が済んでいません（システム障害時モードの検索またはマイナ保険証で確認）"
+                    .into(),
                 &["R12", "R17"],
             ));
         }
@@ -309,7 +320,10 @@ pub fn build_month(month: &str, parts: &[VisitPart<'_>]) -> (Vec<FiledClaim>, Ve
                 v.id,
                 Severity::Blocking,
                 "patient_facts",
-                format!("レセプトに必要な患者情報がありません: {}", missing.join("、")),
+                format!(
+                    "レセプトに必要な患者情報がありません: {}",
+                    missing.join("、")
+                ),
                 &[],
             ));
             continue;
@@ -376,7 +390,13 @@ pub fn build_month(month: &str, parts: &[VisitPart<'_>]) -> (Vec<FiledClaim>, Ve
             }
         }
         for l in &content.lines {
-            match entry.lines.iter_mut().find(|e| e.line == Line { times: e.line.times, ..l.clone() }) {
+            match entry.lines.iter_mut().find(|e| {
+                e.line
+                    == Line {
+                        times: e.line.times,
+                        ..l.clone()
+                    }
+            }) {
                 Some(e) => match e.days.iter_mut().find(|(d, _)| *d == day) {
                     Some((_, n)) => *n += l.times,
                     None => {
@@ -401,7 +421,11 @@ pub fn build_month(month: &str, parts: &[VisitPart<'_>]) -> (Vec<FiledClaim>, Ve
     }
     let mut claims: Vec<FiledClaim> = groups.into_values().collect();
     claims.sort_by(|a, b| {
-        (a.payer, &a.patient_id, a.visit_ids.first()).cmp(&(b.payer, &b.patient_id, b.visit_ids.first()))
+        (a.payer, &a.patient_id, a.visit_ids.first()).cmp(&(
+            b.payer,
+            &b.patient_id,
+            b.visit_ids.first(),
+        ))
     });
     (claims, open)
 }

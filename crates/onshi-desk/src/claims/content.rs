@@ -185,13 +185,19 @@ impl VisitContent {
         if let Some(k) = &self.name_kana
             && (k.trim().is_empty() || sjis_width(k) > 40 || !no_separators(k))
         {
-            bad("name_kana".into(), "カタカナ氏名は40バイト以内（UKE RE カタカナ氏名）");
+            bad(
+                "name_kana".into(),
+                "カタカナ氏名は40バイト以内（UKE RE カタカナ氏名）",
+            );
         }
         if self.points > 99_999_999 {
             bad("points".into(), "合計点数は8桁以内（UKE HO 合計点数）");
         }
         if self.charged_yen > 99_999_999 {
-            bad("charged_yen".into(), "一部負担金は8桁以内（UKE HO 負担金額）");
+            bad(
+                "charged_yen".into(),
+                "一部負担金は8桁以内（UKE HO 負担金額）",
+            );
         }
         for (i, d) in self.diagnoses.iter().enumerate() {
             if !digits(&d.code, 7) {
@@ -244,7 +250,9 @@ impl VisitContent {
                 bad(format!("lines[{i}].code"), "コードは9桁の数字");
             }
             if let Some(q) = &l.quantity
-                && (q.is_empty() || q.len() > 11 || !q.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+                && (q.is_empty()
+                    || q.len() > 11
+                    || !q.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
             {
                 bad(format!("lines[{i}].quantity"), "数量は数字11桁以内");
             }

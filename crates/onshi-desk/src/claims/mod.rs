@@ -113,7 +113,9 @@ pub struct MonthView {
 
 impl MonthView {
     pub fn blocking(&self) -> impl Iterator<Item = &OpenItem> {
-        self.open.iter().filter(|o| o.severity == Severity::Blocking)
+        self.open
+            .iter()
+            .filter(|o| o.severity == Severity::Blocking)
     }
 }
 
@@ -163,7 +165,10 @@ impl Claims {
         self.store.put_content(visit_id, content)
     }
 
-    fn parts_and_build(&self, month: &str) -> Result<(Vec<FiledClaim>, Vec<OpenItem>), ClaimsError> {
+    fn parts_and_build(
+        &self,
+        month: &str,
+    ) -> Result<(Vec<FiledClaim>, Vec<OpenItem>), ClaimsError> {
         let (first, last) =
             build::month_range(month).ok_or_else(|| ClaimsError::Month(month.to_string()))?;
         let ids = self.visits.ids_between(first, last)?;
@@ -236,7 +241,10 @@ impl Claims {
             return Err(ClaimsError::Blocked {
                 month: month.to_string(),
                 count: blocking.len(),
-                first: format!("visit {}: {} ({})", first.visit_id, first.message, first.code),
+                first: format!(
+                    "visit {}: {} ({})",
+                    first.visit_id, first.message, first.code
+                ),
             });
         }
         let billing = match billing_month {
@@ -244,7 +252,9 @@ impl Claims {
                 build::month_range(b).ok_or_else(|| ClaimsError::Month(b.to_string()))?;
                 b.to_string()
             }
-            None => build::next_month(month).ok_or_else(|| ClaimsError::Month(month.to_string()))?,
+            None => {
+                build::next_month(month).ok_or_else(|| ClaimsError::Month(month.to_string()))?
+            }
         };
         self.freeze(month, &billing, "claim", claims, true)
     }
@@ -261,8 +271,11 @@ impl Claims {
         let mut numbered = Vec::new();
         let mut files = Vec::new();
         for payer in Payer::ALL {
-            let of_payer: Vec<FiledClaim> =
-                claims.iter().filter(|c| c.payer == payer).cloned().collect();
+            let of_payer: Vec<FiledClaim> = claims
+                .iter()
+                .filter(|c| c.payer == payer)
+                .cloned()
+                .collect();
             if of_payer.is_empty() {
                 continue;
             }
@@ -292,7 +305,8 @@ impl Claims {
         if view.closed_at.is_none() {
             return Err(ClaimsError::NotClosed(month.to_string()));
         }
-        build::month_range(billing_month).ok_or_else(|| ClaimsError::Month(billing_month.to_string()))?;
+        build::month_range(billing_month)
+            .ok_or_else(|| ClaimsError::Month(billing_month.to_string()))?;
         let n = view.changed_since_filing.len();
         if n == 0 {
             return Ok(0);
@@ -305,12 +319,23 @@ impl Claims {
         {
             return Ok(0);
         }
-        self.freeze(month, billing_month, "reclaim", view.changed_since_filing, false)?;
+        self.freeze(
+            month,
+            billing_month,
+            "reclaim",
+            view.changed_since_filing,
+            false,
+        )?;
         Ok(n)
     }
 
     /// The bytes of a filed file, written again from the frozen claims.
-    pub fn file(&self, billing_month: &str, payer: Payer, kind: &str) -> Result<Vec<u8>, ClaimsError> {
+    pub fn file(
+        &self,
+        billing_month: &str,
+        payer: Payer,
+        kind: &str,
+    ) -> Result<Vec<u8>, ClaimsError> {
         let stored = self
             .store
             .claims_of_file(billing_month, payer.code(), kind)?;
@@ -321,7 +346,13 @@ impl Claims {
             )));
         }
         let claims: Vec<FiledClaim> = stored.into_iter().map(|c| c.claim).collect();
-        uke::file_bytes(&self.facility_code, &self.settings()?, payer, billing_month, &claims)
+        uke::file_bytes(
+            &self.facility_code,
+            &self.settings()?,
+            payer,
+            billing_month,
+            &claims,
+        )
     }
 }
 

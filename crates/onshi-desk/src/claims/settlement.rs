@@ -67,7 +67,10 @@ impl Claims {
             return bad(format!("format: expected {FORMAT:?}, got {:?}", st.format));
         }
         let Some(payer) = Payer::from_code(&st.payer) else {
-            return bad(format!("payer: must be 1 (支払基金) or 2 (国保連), got {:?}", st.payer));
+            return bad(format!(
+                "payer: must be 1 (支払基金) or 2 (国保連), got {:?}",
+                st.payer
+            ));
         };
         if st.facility != self.facility_code {
             return bad(format!(
@@ -114,7 +117,11 @@ impl Claims {
                 "returned" => out.returned += 1,
                 _ => {}
             }
-            let status = if c.status == "pending" { "filed" } else { c.status.as_str() };
+            let status = if c.status == "pending" {
+                "filed"
+            } else {
+                c.status.as_str()
+            };
             outcomes.push((claim.id, status.to_string(), serde_json::to_string(c)?));
         }
         out.recorded = self.store.record_settlement(

@@ -265,7 +265,11 @@ impl ClaimStore {
         })
     }
 
-    fn claims_where(&self, sql_where: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<StoredClaim>, ClaimsError> {
+    fn claims_where(
+        &self,
+        sql_where: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<StoredClaim>, ClaimsError> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT id, service_month, billing_month, payer, kind, receipt_number, claim, uses_moushitatesho, status, settled_at FROM filed_claim WHERE {sql_where} ORDER BY billing_month, payer, kind, receipt_number"
@@ -422,8 +426,7 @@ impl ClaimStore {
 
     pub fn purges(&self) -> Result<Vec<PurgeRecord>, ClaimsError> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare("SELECT visit_id, at, reason FROM purge_log ORDER BY id")?;
+            let mut stmt = c.prepare("SELECT visit_id, at, reason FROM purge_log ORDER BY id")?;
             let rows = stmt
                 .query_map([], |r| {
                     Ok(PurgeRecord {
@@ -440,7 +443,9 @@ impl ClaimStore {
     /// Drops freed pages after a purge.
     pub fn vacuum(&self) -> Result<(), ClaimsError> {
         self.with(|c| {
-            c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+            c.execute_batch(
+                "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+            )?;
             Ok(())
         })
     }

@@ -102,7 +102,11 @@ pub fn uke_claim(
             code: num(&d.code, "SY 傷病名コード")?,
             start_date: Ymd(d.start_date),
             outcome: num(&d.outcome, "SY 転帰区分")?,
-            modifiers: d.modifier.as_deref().map(|m| num(m, "SY 修飾語コード")).transpose()?,
+            modifiers: d
+                .modifier
+                .as_deref()
+                .map(|m| num(m, "SY 修飾語コード"))
+                .transpose()?,
             name: d.name.as_deref().map(onshi_domain::claims::to_fullwidth),
             main: (d.main || (!main_given && i == 0)).then(|| Num::padded(1, 2)),
             supplement: None,
@@ -132,7 +136,11 @@ pub fn uke_claim(
                 shikibetsu,
                 futan_kubun: l.futan.clone(),
                 code,
-                quantity: l.quantity.as_deref().map(|q| num(q, "SI 数量データ")).transpose()?,
+                quantity: l
+                    .quantity
+                    .as_deref()
+                    .map(|q| num(q, "SI 数量データ"))
+                    .transpose()?,
                 points,
                 count,
                 comments: Default::default(),
@@ -175,7 +183,9 @@ pub fn uke_claim(
         let shikibetsu = (i == 0)
             .then(|| num(&settings.rules.fushou_comment_shikibetsu, "CO 診療識別"))
             .transpose()?;
-        parts.tekiyou.push(Record::Co(Co::free(shikibetsu, "1", text)));
+        parts
+            .tekiyou
+            .push(Record::Co(Co::free(shikibetsu, "1", text)));
     }
     UkeClaim::from_parts(re, parts)
         .map_err(|r| ClaimsError::Uke(format!("record {} out of the layout's order", r.id())))

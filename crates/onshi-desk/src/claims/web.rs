@@ -28,9 +28,15 @@ use crate::Desk;
 
 pub fn routes() -> Router<Desk> {
     Router::new()
-        .route("/desk/api/visits/{id}/content", put(put_content).get(get_content))
+        .route(
+            "/desk/api/visits/{id}/content",
+            put(put_content).get(get_content),
+        )
         .route("/desk/api/claims/contents", post(post_contents))
-        .route("/desk/api/claims/settings", get(get_settings).put(put_settings))
+        .route(
+            "/desk/api/claims/settings",
+            get(get_settings).put(put_settings),
+        )
         .route("/desk/api/claims/settlement", post(post_settlement))
         .route(
             "/desk/api/claims/files/{billing_month}/{payer}/{kind}",
@@ -59,7 +65,11 @@ pub(crate) fn error_response(e: &ClaimsError) -> Response {
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %e, "claims");
     }
-    (status, Json(json!({"error": {"class": class, "message": e.to_string()}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"class": class, "message": e.to_string()}})),
+    )
+        .into_response()
 }
 
 fn claims(desk: &Desk) -> &Claims {

@@ -151,7 +151,8 @@ enum Evidence<'a> {
     NeedsCheck(StepOffer),
 }
 
-/// The end of the walk.
+/// The end of the walk (one value per decision, so its size does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Outcome {
     Pending(Pending, Confirmation),
     Settled {
