@@ -16,6 +16,7 @@
 //! the payer's own database behind [`store::PayerStore`]; `service` ties them together; `api`
 //! and `screens` are the HTTP side.
 
+pub mod api;
 pub mod apportion;
 pub mod identify;
 pub mod intake;
@@ -23,5 +24,7 @@ pub mod model;
 pub mod registry;
 pub mod review;
 pub mod rules;
+pub mod screens;
 pub mod service;
 pub mod store;
+pub mod uke_intake;

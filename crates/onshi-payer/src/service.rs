@@ -222,6 +222,12 @@ impl PayerService {
         })
     }
 
+    /// Intake of a submitted UKE file (API or folder).
+    pub fn intake_uke(&self, f: &Submitted<'_>) -> Result<IntakeOutcome> {
+        let parsed = crate::uke_intake::read_uke(f.bytes, &self.settings.fusho_insurer_numbers);
+        self.intake_parsed(f, parsed)
+    }
+
     /// Intake of a file already read into the payer's model (the UKE reader's errors, if any,
     /// come as `read_errors`): refused whole on any error, else reviewed and recorded whole;
     /// the same bytes twice are recognised.

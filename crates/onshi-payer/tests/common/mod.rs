@@ -299,3 +299,72 @@ pub fn claim(
         },
     }
 }
+
+/// A UKE file (医科) for these claims, written line by line from the public layout (SPEC
+/// "Electronic claims") in Windows-31J: IR, per claim RE HO [KO] SN JD [CO…], GO.
+pub fn uke_bytes(payer: &str, facility: &str, billing_month: &str, claims: &[Claim]) -> Vec<u8> {
+    let mut lines: Vec<String> = Vec::new();
+    lines.push(format!(
+        "IR,{payer},{},{},{},,オンシ診療所,{billing_month},00,0312345678",
+        &facility[..2],
+        &facility[2..3],
+        &facility[3..]
+    ));
+    let mut parts = 0;
+    let mut points = 0;
+    for c in claims {
+        let mut re: Vec<String> = vec![
+            "RE".into(),
+            c.receipt_number.to_string(),
+            c.receipt_kind.clone(),
+            c.service_month.to_string(),
+            c.name.clone(),
+            c.sex.code().into(),
+            c.birthdate.format("%Y%m%d").to_string(),
+        ];
+        re.extend(std::iter::repeat_n(String::new(), 14 + 15));
+        re.push(c.kana_name.clone());
+        re.push(String::new());
+        assert_eq!(re.len(), 38);
+        lines.push(re.join(","));
+        let insurer = match &c.numbers.insurer {
+            ClaimedInsurer::Known(i) => i.claim_form(),
+            ClaimedInsurer::Fusho => c.numbers.insurer_raw.clone(),
+        };
+        lines.push(format!(
+            "HO,{insurer},{},{},{},{},,,,,,{},,,",
+            c.numbers.symbol, c.numbers.number, c.actual_days, c.points, c.copay_yen
+        ));
+        parts += 1;
+        points += c.points;
+        for _ in 0..c.public_funds {
+            lines.push(format!(
+                "KO,12136014,1234566,,{},{},,,,,,",
+                c.actual_days, c.points
+            ));
+            parts += 1;
+        }
+        lines.push(format!(
+            "SN,1,01,,,,{},,",
+            c.numbers.branch.clone().unwrap_or_else(|| "00".into())
+        ));
+        let days: Vec<&str> = (1..=31)
+            .map(|d| if c.service_days.contains(&d) { "1" } else { "" })
+            .collect();
+        lines.push(format!("JD,1,{}", days.join(",")));
+        for t in &c.tekiyou {
+            lines.push(format!("CO,01,1,810000001,{t}"));
+        }
+    }
+    lines.push(format!("GO,{parts},{points},99"));
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l);
+        text.push_str("\r\n");
+    }
+    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(!bad, "a character Shift_JIS cannot carry");
+    let mut v = bytes.into_owned();
+    v.push(0x1A);
+    v
+}

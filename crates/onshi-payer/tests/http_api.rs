@@ -1,0 +1,627 @@
+//! The payer over its real HTTP API: UKE files in, 振替/分割 (R21), identification and 按分
+//! (R22), settlement with the facility's hook (R27), the insurers' views (R11, R23) and who
+//! sees what.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use onshi_payer::api::{PayerApp, router, token_hash};
+use onshi_payer::model::{PayerCode, YearMonth};
+use onshi_payer::store::{FacilityRow, PayerStore, PaymentRow, Principal, Role};
+use serde_json::{Value, json};
+
+struct Server {
+    base: String,
+    w: World,
+    http: reqwest::Client,
+}
+
+const STAFF1: &str = "staff-kikin-token";
+const STAFF2: &str = "staff-kokuhoren-token";
+const FAC: &str = "facility-token";
+const OTHER_FAC: &str = "other-facility-token";
+
+fn insurer_token(i: &onshi_domain::numbers::InsurerNumber) -> String {
+    format!("insurer-{i}")
+}
+
+async fn spawn() -> Server {
+    let w = world();
+    let add = |t: &str, role, payer, subject: &str| {
+        w.store
+            .add_principal(
+                &token_hash(t),
+                &Principal {
+                    role,
+                    payer,
+                    subject: subject.into(),
+                },
+                "2026-12-01T00:00:00Z",
+            )
+            .unwrap();
+    };
+    add(STAFF1, Role::Staff, PayerCode::Kikin, "審査担当A");
+    add(STAFF2, Role::Staff, PayerCode::Kokuhoren, "国保連担当");
+    add(FAC, Role::Facility, PayerCode::Kikin, FACILITY);
+    add(OTHER_FAC, Role::Facility, PayerCode::Kikin, "1320000015");
+    w.store
+        .upsert_facility(&FacilityRow {
+            payer: PayerCode::Kikin,
+            code: "1320000015".into(),
+            name: "他院".into(),
+            hook_url: None,
+        })
+        .unwrap();
+    for i in [a(), b(), c()] {
+        add(
+            &insurer_token(&i),
+            Role::Insurer,
+            PayerCode::Kikin,
+            i.as_str(),
+        );
+    }
+    let app = PayerApp::new(w.service.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(app)).await.unwrap() });
+    Server {
+        base: format!("http://{addr}"),
+        w,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Server {
+    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+    async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+    async fn submit(&self, token: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!(
+                "{}/v1/payer/submissions?file_name=RECEIPTC.UKE",
+                self.base
+            ))
+            .bearer_auth(token)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap())
+    }
+    async fn claims(&self, id: i64) -> Vec<Value> {
+        let (s, v) = self
+            .get(STAFF1, &format!("/v1/payer/submissions/{id}"))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["claims"].as_array().unwrap().clone()
+    }
+}
+
+fn by_receipt(claims: &[Value], n: u32) -> &Value {
+    claims
+        .iter()
+        .find(|c| c["claim"]["receipt_number"] == n)
+        .unwrap()
+}
+
+fn kubun(claims: &[Value], n: u32) -> String {
+    by_receipt(claims, n)["kubun"].as_str().unwrap().to_string()
+}
+
+fn bill_to(claims: &[Value], n: u32) -> Vec<String> {
+    by_receipt(claims, n)["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["bill_to"]["insurer_number"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn r21_file() -> Vec<u8> {
+    let mut tanaka = claim(4, "田中四郎", "202611", Some(&a()), "5001", &[5]);
+    tanaka.public_funds = 1;
+    uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[
+            claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3, 10]),
+            claim(2, "鈴木花子", "202611", Some(&a()), "2001", &[5, 12]),
+            claim(3, "高橋三郎", "202611", Some(&a()), "4001", &[3, 10, 20]),
+            tanaka,
+            claim(5, "伊藤五郎", "202201", Some(&a()), "6001", &[10]),
+            claim(6, "伊藤五郎", "202202", Some(&a()), "6001", &[10]),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn r21_furikae_bunkatsu_public_funds_and_the_2022_02_rule_over_http() {
+    let s = spawn().await;
+    let (st, out) = s.submit(FAC, r21_file()).await;
+    assert_eq!(st, 201, "{out}");
+    let id = out["submission"]["id"].as_i64().unwrap();
+    let cl = s.claims(id).await;
+    assert_eq!(
+        (kubun(&cl, 1), bill_to(&cl, 1)),
+        ("02".into(), vec![a().to_string()])
+    );
+    assert_eq!(
+        (kubun(&cl, 2), bill_to(&cl, 2)),
+        ("04".into(), vec![b().to_string()])
+    );
+    assert_eq!(
+        (kubun(&cl, 3), bill_to(&cl, 3)),
+        ("05".into(), vec![a().to_string(), c().to_string()])
+    );
+    assert_eq!(
+        (kubun(&cl, 4), bill_to(&cl, 4)),
+        ("06".into(), vec![a().to_string()])
+    );
+    assert_eq!(
+        (kubun(&cl, 5), bill_to(&cl, 5)),
+        ("04".into(), vec![b().to_string()])
+    );
+    assert_eq!(
+        (kubun(&cl, 6), bill_to(&cl, 6)),
+        ("02".into(), vec![a().to_string()])
+    );
+
+    // the facility's 資格確認結果連絡書 lists each change, in the SN vocabulary
+    let (st, r) = s
+        .get(FAC, &format!("/v1/payer/submissions/{id}/renrakusho"))
+        .await;
+    assert_eq!(st, 200);
+    let kubuns: Vec<(u64, String)> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["receipt_number"].as_u64().unwrap(),
+                e["shori_kubun"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kubuns,
+        vec![
+            (2, "04".into()),
+            (3, "05".into()),
+            (4, "06".into()),
+            (5, "04".into())
+        ]
+    );
+    let split = &r["entries"][1]["parts"];
+    assert_eq!(split[0]["days"], json!([3, 10]));
+    assert_eq!(split[1]["days"], json!([20]));
+    // and as a file in the facility's folder
+    let dir = s.w._dir.path().join("out").join(FACILITY);
+    let f = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("kekka-renrakusho-1-202612-")
+        });
+    let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+    assert!(text.contains(",05,分割,"), "{text}");
+}
+
+#[tokio::test]
+async fn r22_identification_single_several_none_and_the_worklist_over_http() {
+    let s = spawn().await;
+    let mut several_narrowed = claim(4, "渡辺太郎", "202611", None, "777777777", &[9]);
+    several_narrowed
+        .tekiyou
+        .push("住所：北海道札幌市７－７".into());
+    let file = uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[
+            claim(1, "山本花子", "202611", None, "777777777", &[7]),
+            claim(2, "渡辺太郎", "202611", None, "777777777", &[8]),
+            claim(3, "誰でもない", "202611", None, "777777777", &[9]),
+            several_narrowed,
+        ],
+    );
+    let (st, out) = s.submit(FAC, file).await;
+    assert_eq!(st, 201, "{out}");
+    assert_eq!(
+        out["by_status"],
+        json!({"assigned": 2, "pool": 1, "worklist": 1})
+    );
+    let id = out["submission"]["id"].as_i64().unwrap();
+    let cl = s.claims(id).await;
+    assert_eq!(bill_to(&cl, 1), vec![b().to_string()]);
+    assert!(
+        by_receipt(&cl, 1)["evidence"]["matched"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("kana_name"))
+    );
+    assert_eq!(bill_to(&cl, 4), vec![a().to_string()]);
+    assert_eq!(by_receipt(&cl, 3)["status"], "pool");
+
+    // several: staff decide; a facility may not
+    let (st, _) = s.get(FAC, "/v1/payer/worklist").await;
+    assert_eq!(st, 403);
+    let (_, wl) = s.get(STAFF1, "/v1/payer/worklist").await;
+    let item = &wl["items"][0];
+    assert_eq!(item["candidates"].as_array().unwrap().len(), 2);
+    let claim_id = item["claim"]["id"].as_i64().unwrap();
+    let (st, e) = s
+        .post(
+            STAFF1,
+            &format!("/v1/payer/worklist/{claim_id}"),
+            json!({"person_id": 999_999}),
+        )
+        .await;
+    assert_eq!((st, e["error"]["rule"].as_str()), (409, Some("R22")));
+    let chosen = item["candidates"][1]["person_id"].as_i64().unwrap();
+    let (st, d) = s
+        .post(
+            STAFF1,
+            &format!("/v1/payer/worklist/{claim_id}"),
+            json!({"person_id": chosen}),
+        )
+        .await;
+    assert_eq!(st, 200, "{d}");
+    assert_eq!(d["claim"]["status"], "assigned");
+    assert!(
+        d["claim"]["evidence"]["matched"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("staff:審査担当A"))
+    );
+    // decided once only
+    let (st, e) = s
+        .post(
+            STAFF1,
+            &format!("/v1/payer/worklist/{claim_id}"),
+            json!({"person_id": null}),
+        )
+        .await;
+    assert_eq!(st, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already decided")
+    );
+}
+
+#[tokio::test]
+async fn r22_refused_file_leaves_nothing_behind_over_http() {
+    let s = spawn().await;
+    let mut bad = uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3])],
+    );
+    // a wrong check digit in HO 保険者番号 (line 3), and a GO total that does not add up
+    let text = String::from_utf8_lossy(&bad).into_owned();
+    assert!(text.contains(&a().to_string()));
+    let wrong = format!(
+        "{}{}",
+        &a().as_str()[..7],
+        (a().as_str().as_bytes()[7] - b'0' + 1) % 10
+    );
+    bad = bad
+        .windows(8)
+        .position(|w| w == a().as_str().as_bytes())
+        .map(|i| {
+            let mut v = bad.clone();
+            v[i..i + 8].copy_from_slice(wrong.as_bytes());
+            v
+        })
+        .unwrap();
+    let (st, e) = s.submit(FAC, bad).await;
+    assert_eq!(st, 422, "{e}");
+    let r = &e["reasons"][0];
+    assert_eq!(
+        (
+            r["line"].as_u64(),
+            r["record"].as_str(),
+            r["field"].as_str()
+        ),
+        (Some(3), Some("HO"), Some("保険者番号"))
+    );
+    // a file of another facility, sent with this facility's token, and broken layout
+    let other = uke_bytes(
+        "1",
+        "1320000015",
+        "202612",
+        &[claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3])],
+    );
+    let (st, e) = s.submit(FAC, other).await;
+    assert_eq!(
+        (st, e["reasons"][0]["rule"].as_str()),
+        (422, Some("payer.sender"))
+    );
+    let (st, e) = s.submit(FAC, b"IR,1,13\r\n".to_vec()).await;
+    assert_eq!(st, 422, "{e}");
+    assert!(
+        e["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fields")
+    );
+    // addressed to the other payer
+    let kokuho = uke_bytes(
+        "2",
+        FACILITY,
+        "202612",
+        &[claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3])],
+    );
+    let (st, e) = s.submit(FAC, kokuho).await;
+    assert_eq!(
+        (st, e["reasons"][0]["rule"].as_str()),
+        (422, Some("payer.addressee"))
+    );
+    // nothing of any of them was kept
+    let (_, l) = s.get(STAFF1, "/v1/payer/submissions").await;
+    assert_eq!(l["submissions"], json!([]));
+}
+
+#[tokio::test]
+async fn the_same_file_twice_is_recognised_over_http() {
+    let s = spawn().await;
+    let (st1, one) = s.submit(FAC, r21_file()).await;
+    let (st2, two) = s.submit(FAC, r21_file()).await;
+    assert_eq!((st1, st2), (201, 200));
+    assert_eq!(two["duplicate"], true);
+    assert_eq!(one["submission"]["id"], two["submission"]["id"]);
+    let (_, l) = s.get(STAFF1, "/v1/payer/submissions").await;
+    assert_eq!(l["submissions"].as_array().unwrap().len(), 1);
+}
+
+/// One insurer never sees another's members; a facility never sees another's files; a payer
+/// never sees the other payer's.
+#[tokio::test]
+async fn one_insurer_never_sees_another_insurers_members() {
+    let s = spawn().await;
+    let (_, out) = s.submit(FAC, r21_file()).await;
+    let id = out["submission"]["id"].as_i64().unwrap();
+    let (st, v) = s.get(&insurer_token(&b()), "/v1/insurer/claims").await;
+    assert_eq!(st, 200);
+    let text = v.to_string();
+    for n in ["1001", "4001", "4002", "6001"] {
+        assert!(
+            !text.contains(&format!("\"{n}\"")),
+            "insurer B sees {n}: {text}"
+        );
+    }
+    assert!(text.contains("\"3001\"") && text.contains("\"6002\""));
+    // 分割: insurer C sees only its own part of 高橋's claim
+    let (_, v) = s.get(&insurer_token(&c()), "/v1/insurer/claims").await;
+    let parts = v["claims"][0]["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0]["bill_to"]["number"], "4002");
+    assert!(!v.to_string().contains("\"4001\""));
+    // roles
+    let (st, _) = s
+        .get(&insurer_token(&b()), &format!("/v1/payer/submissions/{id}"))
+        .await;
+    assert_eq!(st, 403);
+    let (st, _) = s
+        .get(OTHER_FAC, &format!("/v1/payer/submissions/{id}"))
+        .await;
+    assert_eq!(st, 404);
+    let (_, l) = s.get(OTHER_FAC, "/v1/payer/submissions").await;
+    assert_eq!(l["submissions"], json!([]));
+    let (st, _) = s.get(STAFF2, &format!("/v1/payer/submissions/{id}")).await;
+    assert_eq!(st, 404);
+    let (st, _) = s.get("no-such-token", "/v1/insurer/claims").await;
+    assert_eq!(st, 401);
+}
+
+#[tokio::test]
+async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
+    let s = spawn().await;
+    // the facility's settlement hook: a real HTTP server that keeps what it receives
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let g = got.clone();
+    let hook = axum::Router::new().route(
+        "/settlement",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/settlement", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, hook).await.unwrap() });
+    s.w.store
+        .upsert_facility(&FacilityRow {
+            payer: PayerCode::Kikin,
+            code: FACILITY.into(),
+            name: "オンシ診療所".into(),
+            hook_url: Some(hook_url),
+        })
+        .unwrap();
+    // the payment record: A 600,000, B 300,000, C 100,000 yen to the facility in 2026-06
+    let past: Vec<PaymentRow> = [(a(), 600_000u64), (b(), 300_000), (c(), 100_000)]
+        .into_iter()
+        .map(|(i, amount_yen)| PaymentRow {
+            payer: PayerCode::Kikin,
+            insurer_number: i.to_string(),
+            facility: FACILITY.into(),
+            service_month: YearMonth::parse("202606").unwrap(),
+            source: "synthetic".into(),
+            amount_yen,
+            claims: 1,
+        })
+        .collect();
+    s.w.store.add_payments(&past).unwrap();
+    let mut p1 = claim(1, "誰でもない", "202611", None, "777777777", &[7]);
+    p1.points = 1001;
+    p1.tekiyou.push("住所：秘密県秘密市一丁目".into());
+    p1.tekiyou.push("電話：０３－９９９９－１２３４".into());
+    let mut p2 = claim(2, "誰でもない", "202611", None, "777777777", &[8]);
+    p2.points = 500;
+    let bytes = uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[
+            p1,
+            p2,
+            claim(3, "鈴木花子", "202611", Some(&a()), "2001", &[5]),
+        ],
+    );
+    let sha = onshi_payer::service::file_sha256(&bytes);
+    let (st, _) = s.submit(FAC, bytes).await;
+    assert_eq!(st, 201);
+    let (st, out) = s
+        .post(
+            STAFF1,
+            "/v1/payer/settlements",
+            json!({"billing_month": "202612"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{out}");
+    assert_eq!(out["refused"], json!([]));
+    let stmt = &out["statements"][0];
+    // pool (10,010 − 3,700) + (5,000 − 3,700) = 7,610 yen → 4,566 / 2,283 / 761
+    let shares: Vec<(String, u64)> = stmt["apportionment"][0]["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["insurer_number"].as_str().unwrap().to_string(),
+                x["share_yen"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shares,
+        vec![
+            (b().to_string(), 2283),
+            (a().to_string(), 4566),
+            (c().to_string(), 761)
+        ]
+    );
+    assert_eq!(stmt["file_sha256"], sha);
+    // the facility reads its statement, and its hook received the same
+    let (st, mine) = s.get(FAC, "/v1/payer/statements/202612").await;
+    assert_eq!(st, 200);
+    assert_eq!(&mine, stmt);
+    assert_eq!(got.lock().unwrap().first(), Some(stmt));
+    let (st, _) = s.get(OTHER_FAC, "/v1/payer/statements/202612").await;
+    assert_eq!(st, 404);
+    // the insurer sees its share with its inputs
+    let (_, sh) = s.get(&insurer_token(&c()), "/v1/insurer/shares").await;
+    let share = &sh["shares"][0];
+    assert_eq!(share["share"]["share_yen"], 761);
+    assert_eq!(share["share"]["paid_yen"], 100_000);
+    assert_eq!(share["share"]["total_paid_yen"], 1_000_000);
+    assert_eq!(
+        share["inputs"]["reference_period"],
+        json!({"from": "202511", "to": "202610"})
+    );
+    // R27: the 申立書 details are gone from the payer's database file
+    let db = s.w._dir.path().join("payer.sqlite");
+    for f in [db.clone(), db.with_extension("sqlite-wal")] {
+        let b = std::fs::read(&f).unwrap_or_default();
+        for needle in ["秘密県", "０３－９９９９"] {
+            assert!(
+                !b.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} in {f:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn r11_list_shows_the_share_difference_of_a_patient_of_70_and_over_without_return() {
+    let s = spawn().await;
+    // 小林六郎, 72 in 2026-11: 2割 by age. 1,000 points → 2,000 yen due; 3,000 charged (declared 3割)
+    let mut k = claim(1, "小林六郎", "202611", Some(&a()), "9001", &[4]);
+    k.points = 1000;
+    k.copay_yen = 3000;
+    let (st, _) = s
+        .submit(
+            FAC,
+            uke_bytes(
+                "1",
+                FACILITY,
+                "202612",
+                &[k, claim(2, "佐藤一郎", "202611", Some(&a()), "1001", &[3])],
+            ),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (_, v) = s.get(&insurer_token(&a()), "/v1/insurer/r11").await;
+    let e = v["entries"].as_array().unwrap();
+    assert_eq!(e.len(), 1, "{v}");
+    assert_eq!(e[0]["name"], "小林六郎");
+    assert_eq!(
+        (
+            e[0]["due_yen"].as_i64(),
+            e[0]["charged_yen"].as_i64(),
+            e[0]["difference_yen"].as_i64()
+        ),
+        (Some(2000), Some(3000), Some(-1000))
+    );
+    assert_eq!(e[0]["action"], "refund");
+    assert_eq!(e[0]["returned"], false);
+    // the claim itself stays billed unchanged
+    let (_, cl) = s.get(&insurer_token(&a()), "/v1/insurer/claims").await;
+    assert!(
+        cl["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "小林六郎" && c["kakunin_kubun"] == "02")
+    );
+}
+
+#[tokio::test]
+async fn r23_notices_are_dated_and_time_limited() {
+    let s = spawn().await;
+    let (st, _) = s.submit(FAC, r21_file()).await;
+    assert_eq!(st, 201);
+    let (_, v) = s
+        .get(&insurer_token(&b()), "/v1/insurer/notices?as_of=2026-12-01")
+        .await;
+    let n = v["notices"].as_array().unwrap();
+    assert!(n.iter().any(|n| n["member"]["number"] == "3001"), "{v}");
+    assert_eq!(n[0]["measure"]["time_limited"], true);
+    assert_eq!(n[0]["measure"]["in_force_from"], "2023-07-10");
+    let (_, v) = s
+        .get(&insurer_token(&b()), "/v1/insurer/notices?as_of=2023-07-09")
+        .await;
+    assert_eq!(v["notices"], json!([]));
+}
