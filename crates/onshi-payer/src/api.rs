@@ -374,8 +374,8 @@ struct StatementQuery {
     facility: Option<String>,
 }
 
-/// `GET /v1/payer/statements/{billing_month}`: a facility's own statement (staff name one
-/// with `?facility=`).
+/// `GET /v1/payer/statements/{billing_month}`: a facility's own statements, one per file it
+/// submitted for the month (staff name the facility with `?facility=`).
 async fn statement(
     State(app): State<PayerApp>,
     Caller(p): Caller,
@@ -402,7 +402,7 @@ async fn statement(
         .ok_or_else(|| {
             ApiError::new(StatusCode::NOT_FOUND, None, "not_found", "not settled yet")
         })?;
-    Ok(Json(st))
+    Ok(Json(json!({ "statements": st })))
 }
 
 /// `GET /v1/insurer/claims` (insurer): the claims billed to it, with what the payer did.

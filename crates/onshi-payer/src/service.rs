@@ -344,15 +344,16 @@ impl PayerService {
     }
 
     /// Settles one facility's billing month: claims billed to their insurers, the pool shared
-    /// by 按分 (R22), the payment record extended, the statement stored (and written to the
-    /// facility's folder, and POSTed to its hook if it has one).
+    /// by 按分 (R22), the payment record extended, one statement per submitted file stored and
+    /// written to the facility's folder (docs/formats/settlement.md); the API POSTs them to the
+    /// facility's hook.
     pub fn settle_facility(
         &self,
         payer: PayerCode,
         facility: &str,
         billing_month: YearMonth,
         at: &str,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<Vec<serde_json::Value>> {
         let claims = self.store.claims_of_month(payer, facility, billing_month)?;
         if claims.is_empty() {
             return Err(ServiceError::NotFound(format!(
@@ -385,7 +386,8 @@ impl PayerService {
         let mut settled = Vec::new();
         let mut apportioned = Vec::new();
         let mut unapportioned = Vec::new();
-        let mut lines = Vec::new();
+        // one statement per submitted file: its claims' lines
+        let mut lines: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
         let mut pay: BTreeMap<(String, YearMonth), (u64, u64)> = BTreeMap::new();
         let mut pools: BTreeMap<YearMonth, Vec<&StoredClaim>> = BTreeMap::new();
         for c in &claims {
@@ -401,17 +403,32 @@ impl PayerService {
                             .or_default();
                         e.0 += p.amount_yen();
                         e.1 += 1;
-                        lines.push(json!({
-                            "receipt_number": c.reviewed.claim.receipt_number,
-                            "service_month": c.reviewed.claim.service_month,
-                            "status": "settled",
-                            "insurer_number": p.bill_to.insurer_number,
-                            "kakunin_kubun": c.reviewed.kubun.code(),
-                            "points": p.points,
-                            "amount_yen": p.amount_yen(),
-                            "file_sha256": file_sha.get(&c.submission_id),
-                        }));
                     }
+                    let parts = &c.reviewed.parts;
+                    let mut line = json!({
+                        "receipt_number": c.reviewed.claim.receipt_number,
+                        "service_month": c.reviewed.claim.service_month,
+                        "status": "settled",
+                        "settled_by": if c.reviewed.identified { "identification" } else { "review" },
+                        "insurer_number": parts.first().map(|p| p.bill_to.insurer_number.to_string()),
+                        "kakunin_kubun": c.reviewed.kubun.code(),
+                        "points": parts.iter().map(|p| p.points).sum::<u64>(),
+                        "amount_yen": parts.iter().map(|p| p.amount_yen()).sum::<u64>(),
+                    });
+                    if parts.len() > 1 {
+                        line["parts"] = json!(
+                            parts
+                                .iter()
+                                .map(|p| json!({
+                                    "insurer_number": p.bill_to.insurer_number,
+                                    "days": p.days,
+                                    "points": p.points,
+                                    "amount_yen": p.amount_yen(),
+                                }))
+                                .collect::<Vec<_>>()
+                        );
+                    }
+                    lines.entry(c.submission_id).or_default().push(line);
                 }
                 ClaimStatus::Pool => pools
                     .entry(c.reviewed.claim.service_month)
@@ -455,7 +472,7 @@ impl PayerService {
                         "service_month": sm, "pool_yen": pool_yen, "inputs": inputs,
                         "shares": ss,
                     }));
-                    "apportioned"
+                    ("settled", Some("apportionment"))
                 }
                 Err(ApportionError::NoBasis) | Err(ApportionError::DuplicateInsurer(_)) => {
                     unapportioned.extend(pooled.iter().map(|c| c.id));
@@ -463,19 +480,19 @@ impl PayerService {
                         "service_month": sm, "pool_yen": pool_yen, "inputs": inputs,
                         "shares": [], "note": "R22 按分: no payments in the reference period",
                     }));
-                    "unapportioned"
+                    ("pending", None)
                 }
             };
             for c in pooled {
-                lines.push(json!({
+                lines.entry(c.submission_id).or_default().push(json!({
                     "receipt_number": c.reviewed.claim.receipt_number,
                     "service_month": c.reviewed.claim.service_month,
-                    "status": status,
+                    "status": status.0,
+                    "settled_by": status.1,
                     "insurer_number": null,
                     "kakunin_kubun": c.reviewed.kubun.code(),
                     "points": c.reviewed.claim.points,
                     "amount_yen": c.reviewed.claim.amount_yen(),
-                    "file_sha256": file_sha.get(&c.submission_id),
                 }));
             }
         }
@@ -497,17 +514,22 @@ impl PayerService {
             .filter(|c| !c.reviewed.claim.tekiyou.is_empty())
             .map(|c| (c.id, scrub_moushitatesho(&c.reviewed.claim)))
             .collect();
-        let shas: Vec<&String> = file_sha.values().collect();
-        let statement = json!({
-            "format": "onshi-settlement/1",
-            "payer": payer.code(),
-            "facility": facility,
-            "billing_month": billing_month,
-            "file_sha256": if shas.len() == 1 { json!(shas[0]) } else { json!(shas) },
-            "settled_at": at,
-            "claims": lines,
-            "apportionment": pool_docs,
-        });
+        let statements: Vec<serde_json::Value> = lines
+            .into_iter()
+            .map(|(sub, mut ls)| {
+                ls.sort_by_key(|l| l["receipt_number"].as_u64());
+                json!({
+                    "format": "onshi-settlement/1",
+                    "payer": payer.code(),
+                    "facility": facility,
+                    "billing_month": billing_month,
+                    "file_sha256": file_sha.get(&sub),
+                    "settled_at": at,
+                    "claims": ls,
+                    "apportionment": pool_docs,
+                })
+            })
+            .collect();
         self.store.settle(&SettlementWrite {
             payer,
             facility: facility.to_string(),
@@ -518,24 +540,25 @@ impl PayerService {
             unapportioned,
             shares,
             payments,
-            statement: statement.clone(),
+            statement: json!(statements),
             scrubbed,
         })?;
         if let Some(dir) = &self.out_dir {
             let d = dir.join(facility);
             std::fs::create_dir_all(&d)?;
-            let tmp = d.join(format!(
-                ".settlement-{}-{billing_month}.json.tmp",
-                payer.code()
-            ));
-            let fin = d.join(format!("settlement-{}-{billing_month}.json", payer.code()));
-            std::fs::write(
-                &tmp,
-                serde_json::to_vec_pretty(&statement).unwrap_or_default(),
-            )?;
-            std::fs::rename(&tmp, &fin)?;
+            for st in &statements {
+                let sha = st["file_sha256"].as_str().unwrap_or_default();
+                let name = format!(
+                    "settlement-{}-{billing_month}-{}.json",
+                    payer.code(),
+                    sha.get(..12).unwrap_or(sha)
+                );
+                let tmp = d.join(format!(".{name}.tmp"));
+                std::fs::write(&tmp, serde_json::to_vec_pretty(st).unwrap_or_default())?;
+                std::fs::rename(&tmp, d.join(name))?;
+            }
         }
-        Ok(statement)
+        Ok(statements)
     }
 
     /// Settles every facility of the billing month that has no open worklist item; returns
@@ -552,7 +575,7 @@ impl PayerService {
                 continue;
             }
             match self.settle_facility(payer, &f, billing_month, at) {
-                Ok(s) => out.statements.push(s),
+                Ok(s) => out.statements.extend(s),
                 Err(e @ ServiceError::Rule { .. }) => out.refused.push(Refusal {
                     facility: f,
                     reason: e.to_string(),

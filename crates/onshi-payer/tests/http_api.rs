@@ -537,7 +537,7 @@ async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
     // the facility reads its statement, and its hook received the same
     let (st, mine) = s.get(FAC, "/v1/payer/statements/202612").await;
     assert_eq!(st, 200);
-    assert_eq!(&mine, stmt);
+    assert_eq!(&mine["statements"][0], stmt);
     assert_eq!(got.lock().unwrap().first(), Some(stmt));
     let (st, _) = s.get(OTHER_FAC, "/v1/payer/statements/202612").await;
     assert_eq!(st, 404);

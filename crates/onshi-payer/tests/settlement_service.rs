@@ -167,10 +167,12 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
         .unwrap();
     assert!(w.store.worklist(PayerCode::Kikin, true).unwrap().is_empty());
 
-    let st = w
+    let sts = w
         .service
         .settle_facility(PayerCode::Kikin, FACILITY, m, at)
         .unwrap();
+    assert_eq!(sts.len(), 1, "one statement per submitted file");
+    let st = &sts[0];
     assert_eq!(st["format"], "onshi-settlement/1");
     assert_eq!(st["payer"], "1");
     assert_eq!(st["billing_month"], "202612");
@@ -238,13 +240,22 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
             .is_err()
     );
     // the statement file for the facility's folder
+    let sha = onshi_payer::service::file_sha256(b"month file");
+    assert_eq!(st["file_sha256"], sha);
     let f = w
         ._dir
         .path()
         .join("out")
         .join(FACILITY)
-        .join("settlement-1-202612.json");
+        .join(format!("settlement-1-202612-{}.json", &sha[..12]));
     assert!(f.exists());
+    // pooled claims are paid through 按分: settled, no single insurer
+    let pooled = claims.iter().find(|c| c["receipt_number"] == 3).unwrap();
+    assert_eq!(
+        (pooled["status"].as_str(), pooled["settled_by"].as_str()),
+        (Some("settled"), Some("apportionment"))
+    );
+    assert!(pooled["insurer_number"].is_null());
 }
 
 #[test]
