@@ -17,6 +17,7 @@
 
 pub mod build;
 pub mod content;
+pub mod screen;
 pub mod settlement;
 pub mod store;
 pub mod uke;

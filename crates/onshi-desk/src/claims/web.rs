@@ -45,6 +45,7 @@ pub fn routes() -> Router<Desk> {
         .route("/desk/api/claims/{month}", get(get_month))
         .route("/desk/api/claims/{month}/close", post(post_close))
         .route("/desk/api/claims/{month}/reclaim", post(post_reclaim))
+        .merge(super::screen::routes())
 }
 
 /// One error answer: the status, a stable class and the message naming field and rule.
