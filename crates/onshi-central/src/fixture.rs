@@ -31,6 +31,9 @@ pub struct Fixture {
 }
 
 pub const QUAL_HEADER: &str = "my_number,insurer_number,insurer_name,card_classification,symbol,number,branch,family_class,insured_name,name,name_kana,sex,birthdate,post_number,address,employer,qualification_date,disqualification_date,reason_of_loss,contribution_ratio,elderly_ratio,elderly_valid_from,elderly_valid_to,limit_class,preschool";
+/// The columns added to the qualifications file after [`QUAL_HEADER`] (the format's first
+/// version, still accepted): the card / 資格確認書 dates.
+pub const QUAL_HEADER_CARD_DATES: &str = ",card_issuance_date,card_valid_from,card_valid_to";
 pub const CARD_HEADER: &str =
     "my_number,card_serial,pin,cert_expiry,status,name,name_kana,sex,birthdate,address";
 
@@ -54,7 +57,10 @@ impl Fixture {
     }
 }
 
-/// Builds the fixture. Case keys:
+/// Builds the fixture. Every qualification carries its card / 資格確認書 dates: an insurance
+/// card valid from the qualification date, except `koki` (資格確認書 2026-08-01 – 2027-07-31,
+/// issued 2026-07-15) and `nocard` (資格確認書 2025-12-02 – 2030-12-01, issued 2025-11-10).
+/// Case keys:
 /// - `valid`     PIN 1234, 協会けんぽ, valid (R5 有効)
 /// - `pinless`   PIN-less card, valid (R2)
 /// - `lost`      job changer: 組合健保 lost 2026-10-01, new insurer not registered (R5 無効, R6)
@@ -275,10 +281,24 @@ pub fn build() -> Fixture {
             mn("multiple")
         ),
     ];
-    let mut qualifications_csv = String::from(QUAL_HEADER);
+    let mut qualifications_csv = format!("{QUAL_HEADER}{QUAL_HEADER_CARD_DATES}");
     qualifications_csv.push('\n');
+    let koki_mn = mn("koki");
+    let nocard_mn = mn("nocard");
     for row in q {
         qualifications_csv.push_str(&row);
+        // The card / 資格確認書 dates: an insurance card issued when the qualification began
+        // (valid from then, no end printed); 後期 and the person with no My Number card hold a
+        // 資格確認書 with an end date.
+        let qdate = row.split(',').nth(16).unwrap_or_default();
+        let dates = if row.starts_with(&koki_mn) {
+            ",20260715,20260801,20270731".to_string()
+        } else if row.starts_with(&nocard_mn) {
+            ",20251110,20251202,20301201".to_string()
+        } else {
+            format!(",{qdate},{qdate},")
+        };
+        qualifications_csv.push_str(&dates);
         qualifications_csv.push('\n');
     }
     let mut cards_csv = String::from(CARD_HEADER);

@@ -191,6 +191,8 @@ struct KnownPerson {
     sex: onshi_domain::numbers::Sex,
     kana: u64,
     name: u64,
+    /// fingerprint of the registered post number (the cards file carries none)
+    post: Option<u64>,
     /// (insurer number, qualification date, disqualification date) of a new person
     quals: Vec<(String, chrono::NaiveDate, Option<chrono::NaiveDate>)>,
 }
@@ -217,6 +219,7 @@ impl KnownPerson {
             sex: p.sex,
             kana: fingerprint(&kana::kana_key(&p.name_kana)),
             name: fingerprint(&kana::name_key(&p.name)),
+            post: p.post_number.as_deref().map(fingerprint),
             quals: Vec::new(),
         }
     }
@@ -565,6 +568,15 @@ fn import_qualifications<Q: Read>(
                 }
             },
         };
+        // The post number comes with the qualification rows (a My Number card and the cards
+        // file carry none): the person keeps the latest one a row gives.
+        if let Some(post) = rec.person.post_number.as_deref()
+            && let Some(k) = known.map.get_mut(&key)
+            && k.post != Some(fingerprint(post))
+        {
+            tx.update_post_number(person_id, post)?;
+            k.post = Some(fingerprint(post));
+        }
         if new {
             // Everything this person has is in memory: check duplicates and overlaps there.
             let Some(k) = known.map.get_mut(&key) else {

@@ -54,6 +54,15 @@ pub struct ResultOfQualificationConfirmation {
     pub qualification_date: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub disqualification_date: Option<String>,
+    /// 交付年月日 of the insurance card / 資格確認書
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub insured_certificate_issuance_date: Option<String>,
+    /// 有効開始日 of the card / 資格確認書 (receipt software needs it to register the insurance)
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub insured_card_valid_date: Option<String>,
+    /// 有効終了日 of the card / 資格確認書, where one is printed
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub insured_card_expiration_date: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason_of_loss: Option<String>,
     /// percent in 3 digits: "030" = 3割
@@ -100,6 +109,9 @@ impl ResultOfQualificationConfirmation {
             post_number: p.post_number.clone(),
             qualification_date: format_yyyymmdd(q.qualification_date),
             disqualification_date: q.disqualification_date.map(format_yyyymmdd),
+            insured_certificate_issuance_date: q.card_dates.issued_on.map(format_yyyymmdd),
+            insured_card_valid_date: q.card_dates.valid_from.map(format_yyyymmdd),
+            insured_card_expiration_date: q.card_dates.valid_to.map(format_yyyymmdd),
             reason_of_loss: q.reason_of_loss.map(|r| r.code().into()),
             insured_partial_contribution_ratio: q
                 .share_on(p.birthdate, on)

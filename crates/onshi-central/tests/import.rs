@@ -464,3 +464,76 @@ fn a_later_import_is_held_against_persons_of_earlier_imports() {
     assert!(r.committed, "{:?}", r.errors);
     assert_eq!((r.persons_created, r.qualifications.inserted), (0, 1));
 }
+
+/// The cards file carries no post number; the qualification rows do, and the person (defined
+/// by the card) gets it — so every answer can carry `PostNumber`. The card / 資格確認書 dates
+/// reach the result as the OQS elements.
+#[test]
+fn post_number_and_card_dates_reach_the_result_of_a_card_holder() {
+    let e = env();
+    let fx = fixture::build();
+    let r = e.run(Some(&fx.qualifications_csv), Some(&fx.cards_csv));
+    assert!(r.committed, "{:?}", r.errors);
+    let card = e.store.card("C0001").unwrap().expect("card of `valid`");
+    let (p, h) = e
+        .store
+        .person_with_history(card.person_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.person.post_number.as_deref(), Some("1000001"));
+    let on = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let res = onshi_central::ResultOfQualificationConfirmation::build(
+        &p,
+        &h[0],
+        on,
+        onshi_domain::codes::LimitConsent::NotConsented,
+    );
+    assert_eq!(res.post_number.as_deref(), Some("1000001"));
+    assert_eq!(res.insured_card_valid_date.as_deref(), Some("20150401"));
+    assert_eq!(
+        res.insured_certificate_issuance_date.as_deref(),
+        Some("20150401")
+    );
+    assert_eq!(res.insured_card_expiration_date, None);
+    let json = serde_json::to_value(&res).unwrap();
+    assert_eq!(json["InsuredCardValidDate"], "20150401");
+    assert_eq!(json["PostNumber"], "1000001");
+
+    // 後期: a 資格確認書 with its end date
+    let card = e.store.card("C0009").unwrap().expect("card of `koki`");
+    let (p, h) = e
+        .store
+        .person_with_history(card.person_id)
+        .unwrap()
+        .unwrap();
+    let res = onshi_central::ResultOfQualificationConfirmation::build(
+        &p,
+        &h[0],
+        on,
+        onshi_domain::codes::LimitConsent::NotConsented,
+    );
+    assert_eq!(res.insured_card_valid_date.as_deref(), Some("20260801"));
+    assert_eq!(
+        res.insured_card_expiration_date.as_deref(),
+        Some("20270731")
+    );
+    assert_eq!(
+        res.insured_certificate_issuance_date.as_deref(),
+        Some("20260715")
+    );
+
+    // a re-import changes nothing, the post number included
+    let r2 = e.run(Some(&fx.qualifications_csv), Some(&fx.cards_csv));
+    assert_eq!(r2.qualifications.unchanged, 13);
+    let card = e.store.card("C0001").unwrap().unwrap();
+    assert_eq!(
+        e.store
+            .person(card.person_id)
+            .unwrap()
+            .unwrap()
+            .person
+            .post_number
+            .as_deref(),
+        Some("1000001")
+    );
+}

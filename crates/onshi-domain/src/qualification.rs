@@ -34,6 +34,18 @@ pub struct ElderlyInfo {
     pub valid_to: Option<NaiveDate>,
 }
 
+/// The dates printed on the insurance card (被保険者証) or the 資格確認書 the insurer issued for a
+/// qualification, as the insurer registered them. The OQS answers them as
+/// `InsuredCertificateIssuanceDate` (交付年月日), `InsuredCardValidDate` (有効開始日) and
+/// `InsuredCardExpirationDate` (有効終了日); receipt software needs at least the start date to
+/// register a patient's insurance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CardDates {
+    pub issued_on: Option<NaiveDate>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+}
+
 /// One registered qualification of a person under one insurer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Qualification {
@@ -57,6 +69,9 @@ pub struct Qualification {
     pub limit_class: Option<LimitClass>,
     /// 未就学区分
     pub preschool: bool,
+    /// the card / 資格確認書 dates
+    #[serde(default)]
+    pub card_dates: CardDates,
 }
 
 impl Qualification {
@@ -231,6 +246,7 @@ mod tests {
             elderly: None,
             limit_class: None,
             preschool: false,
+            card_dates: CardDates::default(),
         }
     }
 

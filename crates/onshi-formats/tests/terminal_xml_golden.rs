@@ -80,6 +80,8 @@ fn entry_tanaka() -> QualificationEntry {
             address: Some("東京都千代田区千代田1-1".into()),
             post_number: Some("1000001".into()),
             qualification_date: Some("20150401".into()),
+            insured_certificate_issuance_date: Some("20150410".into()),
+            insured_card_valid_date: Some("20150401".into()),
             insured_partial_contribution_ratio: Some("030".into()),
             insurer_name: Some("全国健康保険協会東京支部".into()),
             ..InsuredPart::default()

@@ -226,6 +226,8 @@ pub trait ImportTx {
     /// Inserts the person, or returns the existing id if the hash is known (facts unchanged).
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId>;
     fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()>;
+    /// Sets the person's post number (it comes with the qualification rows, not the card).
+    fn update_post_number(&mut self, id: PersonId, post_number: &str) -> Result<()>;
     fn upsert_insurer(&mut self, number: &InsurerNumber, name: &str) -> Result<()>;
     /// Inserts or updates the qualification keyed by (person, insurer, qualification date).
     /// Returns what happened.

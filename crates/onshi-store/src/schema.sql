@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS qualification (
     elderly_valid_to      TEXT,
     limit_class           TEXT,
     preschool             INTEGER NOT NULL DEFAULT 0,
+    -- the card / 資格確認書 dates (schema 2); older files get them by ADDED_COLUMNS in sqlite.rs
+    card_issued_on        TEXT,
+    card_valid_from       TEXT,
+    card_valid_to         TEXT,
     UNIQUE (person_id, insurer_number, qualification_date)
 );
 CREATE INDEX IF NOT EXISTS qualification_by_number ON qualification (insurer_number, number_key);

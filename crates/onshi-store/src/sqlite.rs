@@ -16,7 +16,7 @@ use onshi_domain::numbers::{
     BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode,
     MyNumberHash, Sex,
 };
-use onshi_domain::qualification::{ElderlyInfo, Person, Qualification};
+use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::{
@@ -26,6 +26,28 @@ use crate::{
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
+
+/// Columns added to the registry schema after files were already in use: `(table, column,
+/// declaration)`. [`add_missing_columns`] adds those an older file lacks, so a registry made by
+/// an earlier version opens unchanged (the new columns NULL). Only nullable columns go here.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("qualification", "card_issued_on", "TEXT"),
+    ("qualification", "card_valid_from", "TEXT"),
+    ("qualification", "card_valid_to", "TEXT"),
+];
+
+/// Adds the [`ADDED_COLUMNS`] a file lacks (one `ALTER TABLE … ADD COLUMN` each).
+fn add_missing_columns(w: &Connection) -> Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let mut st = w.prepare(&format!(
+            "SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?1"
+        ))?;
+        if !st.exists([column])? {
+            w.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
+}
 const HISTORY_SCHEMA: &str = include_str!("history.sql");
 
 /// The history file that belongs to a registry file: `central.sqlite` →
@@ -184,6 +206,7 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)?;
         }
         let w = open_writer(&path, SCHEMA)?;
+        add_missing_columns(&w)?;
         w.execute_batch(crate::outage::SCHEMA)?;
         let history_path = history_path(&path);
         let hw = open_writer(&history_path, HISTORY_SCHEMA)?;
@@ -299,7 +322,8 @@ fn person_from_offset(r: &Row<'_>, o: usize) -> Result<PersonRecord> {
 const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer_name, \
     card_classification, symbol, number, branch, family_class, insured_name, employer, \
     qualification_date, disqualification_date, reason_of_loss, contribution_ratio, \
-    elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool";
+    elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool, \
+    card_issued_on, card_valid_from, card_valid_to";
 
 /// The card, its holder and the holder's history in one statement (card and person columns
 /// first, then `QUAL_COLS` from [`QUAL_OFFSET`], NULL when the person has none).
@@ -309,7 +333,7 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
     q.employer, q.qualification_date, q.disqualification_date, q.reason_of_loss, \
     q.contribution_ratio, q.elderly_ratio, q.elderly_valid_from, q.elderly_valid_to, \
-    q.limit_class, q.preschool \
+    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to \
     FROM card c LEFT JOIN person p ON p.id = c.person_id \
     LEFT JOIN qualification q ON q.person_id = p.id \
     WHERE c.serial = ?1 ORDER BY q.qualification_date, q.id";
@@ -355,6 +379,11 @@ fn qual_from_offset(r: &Row<'_>, o: usize) -> Result<QualificationRecord> {
             .transpose()
             .map_err(|e| corrupt("limit_class", e))?,
         preschool: r.get::<_, i64>(o + 20)? != 0,
+        card_dates: CardDates {
+            issued_on: opt_date_col(os(21)?)?,
+            valid_from: opt_date_col(os(22)?)?,
+            valid_to: opt_date_col(os(23)?)?,
+        },
     };
     Ok(QualificationRecord {
         id: r.get(o)?,
@@ -762,6 +791,9 @@ impl SqliteImport<'_> {
             q.elderly.as_ref().and_then(|e| e.valid_to.map(iso)),
             q.limit_class.map(|l| l.code()),
             i64::from(q.preschool),
+            q.card_dates.issued_on.map(iso),
+            q.card_dates.valid_from.map(iso),
+            q.card_dates.valid_to.map(iso),
         ];
         self.c()
             .prepare_cached(
@@ -769,8 +801,9 @@ impl SqliteImport<'_> {
                  insurer_name, card_classification, symbol, number, number_key, branch, \
                  family_class, insured_name, employer, qualification_date, disqualification_date, \
                  reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
-                 elderly_valid_to, limit_class, preschool) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
+                 elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
+                 card_valid_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
+                 ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
                  ON CONFLICT(person_id, insurer_number, qualification_date) DO UPDATE SET \
                  registered_name = excluded.registered_name, insurer_name = excluded.insurer_name, \
                  card_classification = excluded.card_classification, symbol = excluded.symbol, \
@@ -783,7 +816,9 @@ impl SqliteImport<'_> {
                  elderly_ratio = excluded.elderly_ratio, \
                  elderly_valid_from = excluded.elderly_valid_from, \
                  elderly_valid_to = excluded.elderly_valid_to, \
-                 limit_class = excluded.limit_class, preschool = excluded.preschool",
+                 limit_class = excluded.limit_class, preschool = excluded.preschool, \
+                 card_issued_on = excluded.card_issued_on, \
+                 card_valid_from = excluded.card_valid_from, card_valid_to = excluded.card_valid_to",
             )?
             .execute(vals)?;
         Ok(if existing.is_some() {
@@ -879,6 +914,13 @@ impl ImportTx for SqliteImport<'_> {
              birthdate = ?7, post_number = ?8, address = ?9 WHERE id = ?1",
         )?
         .execute(params![id, a, b, c, d, e, f, g, i])?;
+        Ok(())
+    }
+
+    fn update_post_number(&mut self, id: PersonId, post_number: &str) -> Result<()> {
+        self.c()
+            .prepare_cached("UPDATE person SET post_number = ?2 WHERE id = ?1")?
+            .execute(params![id, post_number])?;
         Ok(())
     }
 

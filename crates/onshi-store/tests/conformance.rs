@@ -9,7 +9,7 @@ use onshi_domain::numbers::{
     BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode, MyNumber,
     MyNumberHasher, Sex,
 };
-use onshi_domain::qualification::{Person, Qualification};
+use onshi_domain::qualification::{CardDates, Person, Qualification};
 use onshi_store::*;
 
 fn d(s: &str) -> NaiveDate {
@@ -45,6 +45,11 @@ fn qual(number: &str, from: &str, to: Option<&str>) -> Qualification {
         elderly: None,
         limit_class: None,
         preschool: false,
+        card_dates: CardDates {
+            issued_on: Some(d(from) + chrono::Days::new(9)),
+            valid_from: Some(d(from)),
+            valid_to: to.map(d),
+        },
     }
 }
 
@@ -152,8 +157,22 @@ fn upserts_report_what_changed(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::
         tx.upsert_qualification(id, "n", &lost).unwrap(),
         UpsertOutcome::Updated
     );
+    // a new 資格確認書 (other dates) is a change
+    let mut reissued = lost.clone();
+    reissued.card_dates.valid_to = Some(d("2030-12-01"));
+    assert_eq!(
+        tx.upsert_qualification(id, "n", &reissued).unwrap(),
+        UpsertOutcome::Updated
+    );
+    tx.update_post_number(id, "1600022").unwrap();
     tx.commit().unwrap();
-    assert_eq!(s.qualifications(id).unwrap().len(), 1);
+    let h = s.qualifications(id).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].qualification, reissued);
+    assert_eq!(
+        s.person(id).unwrap().unwrap().person.post_number.as_deref(),
+        Some("1600022")
+    );
 }
 
 fn history_appends_in_batches_and_filters(
@@ -259,4 +278,39 @@ fn sqlite_backend_conforms() {
             Box::new(dir) as Box<dyn std::any::Any>,
         )
     });
+}
+
+/// A registry file made before the card / 資格確認書 dates existed opens unchanged: the
+/// columns are added, old rows read with no dates, new rows keep theirs.
+#[test]
+fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let mut tx = s.begin_import().unwrap();
+        let id = tx.insert_person(&hash(3), &person()).unwrap();
+        tx.upsert_qualification(id, "田中　太郎", &qual("3", "2020-04-01", None))
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    {
+        // what an earlier version's file looks like: no card date columns
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for col in ["card_issued_on", "card_valid_from", "card_valid_to"] {
+            c.execute_batch(&format!("ALTER TABLE qualification DROP COLUMN {col}"))
+                .unwrap();
+        }
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let h = s.qualifications(1).unwrap();
+    assert_eq!(h[0].qualification.card_dates, CardDates::default());
+    let mut tx = s.begin_import().unwrap();
+    let q = qual("3", "2020-04-01", None);
+    assert_eq!(
+        tx.upsert_qualification(1, "田中　太郎", &q).unwrap(),
+        UpsertOutcome::Updated
+    );
+    tx.commit().unwrap();
+    assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
 }

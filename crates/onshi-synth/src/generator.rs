@@ -983,19 +983,20 @@ impl Generator {
         }
 
         // Qualification rows.
+        let has_card = case != SynthCase::NoCard;
         match unit_case {
             UnitCase::NoQualification => {}
             UnitCase::JobChanger => {
                 let from = self.units[u].qdate.max(member.birth);
                 let to = self.units[u].lost_on;
-                self.write_row(m, RowKind::Lost { from, to }, qw)?;
+                self.write_row(m, RowKind::Lost { from, to }, has_card, qw)?;
             }
             UnitCase::Normal | UnitCase::KanjiVariant => {
                 let qdate = self.units[u].qdate;
                 if self.units[u].history && member.birth < qdate {
                     let from = self.units[u].old_from.max(member.birth);
                     if from < qdate {
-                        self.write_row(m, RowKind::Old { from, to: qdate }, qw)?;
+                        self.write_row(m, RowKind::Old { from, to: qdate }, has_card, qw)?;
                         self.summary.persons_with_history += 1;
                     }
                 }
@@ -1004,6 +1005,7 @@ impl Generator {
                     RowKind::Current {
                         from: qdate.max(member.birth),
                     },
+                    has_card,
                     qw,
                 )?;
             }
@@ -1057,6 +1059,7 @@ impl Generator {
         &mut self,
         m: usize,
         kind: RowKind,
+        has_card: bool,
         qw: &mut QualificationCsvWriter<WQ>,
     ) -> Result<(), SynthError> {
         let r = self.reference;
@@ -1176,6 +1179,18 @@ impl Generator {
                 row.limit_class.push_str(class.code());
             }
         }
+        let card = card_dates(
+            self.ins.list[insurer].kind,
+            from,
+            at,
+            has_card,
+            self.emitted,
+        );
+        push_date(&mut row.card_issuance_date, card.issued_on);
+        push_date(&mut row.card_valid_from, card.valid_from);
+        if let Some(to) = card.valid_to {
+            push_date(&mut row.card_valid_to, to);
+        }
         let res = qw.write(&row);
         self.qrow = row;
         res?;
@@ -1287,6 +1302,90 @@ impl Generator {
                 String::new()
             },
         });
+    }
+}
+
+/// The day no new insurance cards were issued any more (資格確認書 instead).
+const NO_NEW_CARDS: (i32, u32, u32) = (2024, 12, 2);
+/// The first day without any valid insurance card (they were valid to 2025-12-01 at the
+/// latest), and the day 後期高齢者 cards had expired (2025-07-31) and 資格確認書 were sent to
+/// every 後期 insured ex officio.
+const CARDS_GONE: (i32, u32, u32) = (2025, 12, 2);
+const KOKI_KAKUNINSHO: (i32, u32, u32) = (2025, 8, 1);
+
+fn ymd((y, m, d): (i32, u32, u32)) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN)
+}
+
+/// The card / 資格確認書 dates of one synthetic qualification.
+struct SynthCardDates {
+    issued_on: NaiveDate,
+    valid_from: NaiveDate,
+    valid_to: Option<NaiveDate>,
+}
+
+/// The dates the insurer registered for the card of a qualification from `from`, as on `at`
+/// (today for a current one, its last day for a lost one), by the dated facts:
+/// - begun before 2024-12-02: the insurance card issued then, valid from the qualification
+///   date with no end printed — unless, by `at`, the cards had gone (2025-12-02; 後期
+///   2025-08-01) and the person needs a 資格確認書 (no My Number card, or 後期 ex officio);
+/// - a 資格確認書 is valid for one year to 31 July (後期, 国保) or five years (被用者保険) and is
+///   issued two weeks before it is valid (sent by post);
+/// - a holder of a My Number card gets the 資格情報のお知らせ: valid from the qualification
+///   date, no end, issued a few days after it.
+///
+/// `salt` spreads the issue days (no draw from the random stream, so the rest of the
+/// population does not change with this rule).
+fn card_dates(
+    kind: Kind,
+    from: NaiveDate,
+    at: NaiveDate,
+    has_card: bool,
+    salt: u64,
+) -> SynthCardDates {
+    let koki = matches!(kind, Kind::Koki);
+    let yearly = koki || matches!(kind, Kind::Kokuho | Kind::KokuhoKumiai(_));
+    let gone = if koki {
+        ymd(KOKI_KAKUNINSHO)
+    } else {
+        ymd(CARDS_GONE)
+    };
+    let spread = salt % 14;
+    let kakuninsho = (koki || !has_card) && (from >= ymd(NO_NEW_CARDS) || at >= gone);
+    if kakuninsho {
+        let start = if from >= ymd(NO_NEW_CARDS) {
+            from
+        } else {
+            from.max(gone)
+        };
+        let (valid_from, valid_to) = if yearly {
+            // renewed every August: the one valid on `at`
+            let year = if at.month() >= 8 {
+                at.year()
+            } else {
+                at.year() - 1
+            };
+            let cycle = NaiveDate::from_ymd_opt(year, 8, 1).unwrap_or(start);
+            let end = NaiveDate::from_ymd_opt(year + 1, 7, 31).unwrap_or(start);
+            (start.max(cycle), end)
+        } else {
+            (start, sub_days(years_after(start, 5), 1))
+        };
+        return SynthCardDates {
+            issued_on: sub_days(valid_from, 14).max(from),
+            valid_from,
+            valid_to: Some(valid_to.max(valid_from)),
+        };
+    }
+    let issued_on = if from >= ymd(NO_NEW_CARDS) {
+        add_days(from, 3 + spread)
+    } else {
+        add_days(from, spread)
+    };
+    SynthCardDates {
+        issued_on,
+        valid_from: from,
+        valid_to: None,
     }
 }
 

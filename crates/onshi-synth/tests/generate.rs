@@ -421,3 +421,57 @@ fn ages_get_the_right_insurer_and_share() {
     // 協会けんぽ, 組合健保, 共済, 後期高齢者, 国保
     assert_eq!(kinds.len(), 5, "{kinds:?}");
 }
+
+/// Every qualification carries the card / 資格確認書 dates receipt software needs
+/// (`InsuredCardValidDate`); the 資格確認書 holders (no My Number card, and all 後期 since
+/// 2025-08-01) have an end date; nobody holds an insurance card issued after 2024-12-02.
+#[test]
+fn card_dates_follow_the_dated_facts() {
+    let p = population(20_000, 17);
+    let r = reference();
+    let no_new_cards = NaiveDate::from_ymd_opt(2024, 12, 2).expect("date");
+    let holders: HashSet<String> = p
+        .cards
+        .iter()
+        .map(|c| c.my_number.expose_digits())
+        .collect();
+    let (mut current, mut with_end) = (0u64, 0u64);
+    for q in &p.quals {
+        let qual = &q.qualification;
+        let c = qual.card_dates;
+        let from = c.valid_from.expect("every row has InsuredCardValidDate");
+        let issued = c.issued_on.expect("every row has an issue date");
+        assert!(
+            issued >= qual.qualification_date,
+            "issued before the qualification"
+        );
+        assert!(from >= qual.qualification_date);
+        if let Some(to) = c.valid_to {
+            assert!(from <= to);
+            // a 資格確認書: issued under the new rules
+            assert!(from >= no_new_cards || qual.insurer_number.houbetsu() == Some("39"));
+        }
+        if qual.disqualification_date.is_some() {
+            continue;
+        }
+        current += 1;
+        let koki = qual.insurer_number.houbetsu() == Some("39");
+        let holder = holders.contains(&q.my_number.expose_digits());
+        if koki || !holder {
+            let to = c.valid_to.expect("資格確認書 with an end date");
+            assert!(
+                from <= r && r <= to,
+                "the 資格確認書 valid on the reference date"
+            );
+            with_end += 1;
+        } else {
+            assert_eq!(
+                c.valid_to, None,
+                "insurance card or お知らせ: no end printed"
+            );
+        }
+    }
+    let share = with_end as f64 / current as f64;
+    eprintln!("資格確認書 holders: {with_end} of {current} current qualifications ({share:.3})");
+    assert!((0.25..0.45).contains(&share), "share {share}");
+}

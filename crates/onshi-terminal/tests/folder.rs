@@ -344,7 +344,7 @@ async fn bulk_upload_gives_a_reception_number_and_fetch_returns_units_with_count
 async fn sjis_request_whose_answer_cannot_be_sjis_is_an_explicit_error() {
     let c = start_central().await;
     // a person whose name Shift_JIS cannot carry
-    let mut q = c.fx.qualifications_csv.lines().next().unwrap().to_string();
+    let mut q = onshi_central::fixture::QUAL_HEADER.to_string();
     q.push('\n');
     let mn = onshi_central::fixture::my_number(40);
     q.push_str(&format!("{mn},{},全国健康保険協会東京支部,01,1001,4040,00,1,𠮷田　一,𠮷田　一,ヨシダ　ハジメ,1,19700101,1000001,東京都,,20150401,,,030,,,,,\n", c.fx.kyokai.as_str()));

@@ -253,8 +253,14 @@ impl<R: Read> Iterator for CardRows<R> {
             Err(e) => return Some(Err(vec![e])),
         };
         Some(
-            Fields::split(self.src.file(), line, &CARD_COLUMNS, self.src.record())
-                .and_then(parse_row),
+            Fields::split(
+                self.src.file(),
+                line,
+                &CARD_COLUMNS,
+                self.src.width(),
+                self.src.record(),
+            )
+            .and_then(parse_row),
         )
     }
 }
@@ -263,7 +269,7 @@ impl<R: Read> Iterator for CardRows<R> {
 /// [`CARD_COLUMNS`]; then each item is a record or all the errors of its row.
 pub fn read_cards<R: Read>(file_name: &str, r: R) -> Result<CardRows<R>, RowError> {
     Ok(CardRows {
-        src: RecordSource::open(file_name, r, &CARD_COLUMNS)?,
+        src: RecordSource::open(file_name, r, &CARD_COLUMNS, CARD_COLUMNS.len())?,
     })
 }
 

@@ -68,15 +68,18 @@ pub(crate) struct Fields<'a, const N: usize> {
 }
 
 impl<'a, const N: usize> Fields<'a, N> {
-    /// Splits a record into its fields; a wrong field count is one error for the whole row.
+    /// Splits a record of a file with `width` columns (its header's; fewer than `N` for a
+    /// file of an earlier version, whose missing columns read as empty) into its fields; a
+    /// wrong field count is one error for the whole row.
     pub(crate) fn split(
         file: &'a str,
         line: u64,
         columns: &'static [&'static str; N],
+        width: usize,
         record: &'a ByteRecord,
     ) -> Result<Self, Vec<RowError>> {
-        if record.len() != N {
-            let column = if record.len() < N {
+        if record.len() != width {
+            let column = if record.len() < width {
                 columns[record.len()]
             } else {
                 "(row)"
@@ -87,7 +90,7 @@ impl<'a, const N: usize> Fields<'a, N> {
                 column: column.to_string(),
                 rule: rule::MALFORMED,
                 message: format!(
-                    "the row has {} fields, the header {N} (a missing or extra comma, or an unbalanced quote?)",
+                    "the row has {} fields, the header {width} (a missing or extra comma, or an unbalanced quote?)",
                     record.len()
                 ),
             }]);

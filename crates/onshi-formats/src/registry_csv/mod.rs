@@ -28,8 +28,8 @@ pub use cards::{
     CARD_COLUMNS, CardCsvRow, CardCsvWriter, CardRecord, CardRows, CardStatusCode, read_cards,
 };
 pub use qualifications::{
-    QUALIFICATION_COLUMNS, QualificationCsvRow, QualificationCsvWriter, QualificationRecord,
-    QualificationRows, read_qualifications,
+    QUALIFICATION_COLUMNS, QUALIFICATION_COLUMNS_REQUIRED, QualificationCsvRow,
+    QualificationCsvWriter, QualificationRecord, QualificationRows, read_qualifications,
 };
 
 /// Stable ids of the rules a row can break; [`RowError::rule`] is one of these. Tools and tests

@@ -17,21 +17,28 @@
 //!   `only_with`);
 //! - the three `elderly_*` fields together or not at all (`all_or_nothing`);
 //! - ratios 10, 20 or 30 percent, "030" or "30" (`ratio`);
-//! - `post_number` empty or 7 digits, "123-4567" accepted and stored as "1234567" (`format`).
+//! - `post_number` empty or 7 digits, "123-4567" accepted and stored as "1234567" (`format`);
+//! - `card_valid_from` not after `card_valid_to` (`order`).
+//!
+//! The header is [`QUALIFICATION_COLUMNS`], or its first [`QUALIFICATION_COLUMNS_REQUIRED`] or
+//! more columns: files of earlier versions stop before the card / 資格確認書 dates.
 
 use std::io::{self, Read, Write};
 
 use chrono::NaiveDate;
 use onshi_domain::codes::{CardClassification, FamilyClass, LimitClass, ReasonOfLoss};
 use onshi_domain::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, MyNumber};
-use onshi_domain::qualification::{ElderlyInfo, Person, Qualification};
+use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification};
 
 use super::fields::{self, Fault, Fields, Opt, code_fault, format_fault};
 use super::source::{RecordSource, quote};
 use super::{RowError, rule};
 
 /// The qualifications file's header, in order.
-pub const QUALIFICATION_COLUMNS: [&str; 25] = [
+///
+/// Columns after the first [`QUALIFICATION_COLUMNS_REQUIRED`] were added later: a file may end
+/// its header (and rows) before any of them, as files of earlier versions do.
+pub const QUALIFICATION_COLUMNS: [&str; 28] = [
     "my_number",
     "insurer_number",
     "insurer_name",
@@ -57,7 +64,13 @@ pub const QUALIFICATION_COLUMNS: [&str; 25] = [
     "elderly_valid_to",
     "limit_class",
     "preschool",
+    "card_issuance_date",
+    "card_valid_from",
+    "card_valid_to",
 ];
+
+/// The columns every qualifications file has (the format's first version ends there).
+pub const QUALIFICATION_COLUMNS_REQUIRED: usize = 25;
 
 const MY_NUMBER: usize = 0;
 const INSURER_NUMBER: usize = 1;
@@ -84,6 +97,9 @@ const ELDERLY_VALID_FROM: usize = 21;
 const ELDERLY_VALID_TO: usize = 22;
 const LIMIT_CLASS: usize = 23;
 const PRESCHOOL: usize = 24;
+const CARD_ISSUANCE_DATE: usize = 25;
+const CARD_VALID_FROM: usize = 26;
+const CARD_VALID_TO: usize = 27;
 
 /// One accepted row of the qualifications file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,11 +140,14 @@ pub struct QualificationCsvRow {
     pub elderly_valid_to: String,
     pub limit_class: String,
     pub preschool: String,
+    pub card_issuance_date: String,
+    pub card_valid_from: String,
+    pub card_valid_to: String,
 }
 
 impl QualificationCsvRow {
     /// The fields in column order.
-    pub fn fields(&self) -> [&str; 25] {
+    pub fn fields(&self) -> [&str; 28] {
         [
             &self.my_number,
             &self.insurer_number,
@@ -155,6 +174,9 @@ impl QualificationCsvRow {
             &self.elderly_valid_to,
             &self.limit_class,
             &self.preschool,
+            &self.card_issuance_date,
+            &self.card_valid_from,
+            &self.card_valid_to,
         ]
     }
 
@@ -186,6 +208,9 @@ impl QualificationCsvRow {
             &mut self.elderly_valid_to,
             &mut self.limit_class,
             &mut self.preschool,
+            &mut self.card_issuance_date,
+            &mut self.card_valid_from,
+            &mut self.card_valid_to,
         ] {
             s.clear();
         }
@@ -236,6 +261,9 @@ impl QualificationCsvRow {
             } else {
                 String::new()
             },
+            card_issuance_date: date(q.card_dates.issued_on),
+            card_valid_from: date(q.card_dates.valid_from),
+            card_valid_to: date(q.card_dates.valid_to),
         }
     }
 }
@@ -291,6 +319,7 @@ impl<R: Read> Iterator for QualificationRows<R> {
                 self.src.file(),
                 line,
                 &QUALIFICATION_COLUMNS,
+                self.src.width(),
                 self.src.record(),
             )
             .and_then(parse_row),
@@ -306,11 +335,16 @@ pub fn read_qualifications<R: Read>(
     r: R,
 ) -> Result<QualificationRows<R>, RowError> {
     Ok(QualificationRows {
-        src: RecordSource::open(file_name, r, &QUALIFICATION_COLUMNS)?,
+        src: RecordSource::open(
+            file_name,
+            r,
+            &QUALIFICATION_COLUMNS,
+            QUALIFICATION_COLUMNS_REQUIRED,
+        )?,
     })
 }
 
-fn parse_row(mut f: Fields<'_, 25>) -> Result<QualificationRecord, Vec<RowError>> {
+fn parse_row(mut f: Fields<'_, 28>) -> Result<QualificationRecord, Vec<RowError>> {
     let my_number = f.req(MY_NUMBER, fields::my_number);
     let insurer_number = f.req(INSURER_NUMBER, fields::insurer_number);
     let insurer_name = f.req(INSURER_NAME, fields::text);
@@ -360,6 +394,9 @@ fn parse_row(mut f: Fields<'_, 25>) -> Result<QualificationRecord, Vec<RowError>
             ))
         }
     });
+    let card_issuance_date = f.opt(CARD_ISSUANCE_DATE, fields::date);
+    let card_valid_from = f.opt(CARD_VALID_FROM, fields::date);
+    let card_valid_to = f.opt(CARD_VALID_TO, fields::date);
 
     // Dates in order.
     if let (Some(b), Some(q)) = (birthdate, qualification_date)
@@ -448,6 +485,22 @@ fn parse_row(mut f: Fields<'_, 25>) -> Result<QualificationRecord, Vec<RowError>
         );
     }
 
+    if let (Opt::Value(from), Opt::Value(to)) = (card_valid_from.as_ref(), card_valid_to.as_ref())
+        && from > to
+    {
+        f.fault(
+            CARD_VALID_TO,
+            Fault::new(
+                rule::ORDER,
+                format!(
+                    "card_valid_to {} is before card_valid_from {}",
+                    ymd(*to),
+                    ymd(*from)
+                ),
+            ),
+        );
+    }
+
     if f.has_errors() {
         return f.finish(None);
     }
@@ -489,6 +542,11 @@ fn parse_row(mut f: Fields<'_, 25>) -> Result<QualificationRecord, Vec<RowError>
                 elderly,
                 limit_class: limit_class.value(),
                 preschool: preschool.value().unwrap_or(false),
+                card_dates: CardDates {
+                    issued_on: card_issuance_date.value(),
+                    valid_from: card_valid_from.value(),
+                    valid_to: card_valid_to.value(),
+                },
             },
         })
     })();

@@ -124,11 +124,20 @@ pub(crate) struct RecordSource<R> {
     /// The line the record just read starts on.
     line: u64,
     done: bool,
+    /// How many columns the file's header has (see [`RecordSource::open`]).
+    width: usize,
 }
 
 impl<R: Read> RecordSource<R> {
-    /// Opens the stream and checks that its header is exactly `columns`.
-    pub(crate) fn open(file: &str, r: R, columns: &[&str]) -> Result<Self, RowError> {
+    /// Opens the stream and checks its header: exactly `columns`, or its first `k` columns for
+    /// some `k ≥ required` (a file of an earlier version of the format, which ends before the
+    /// columns added since; they read as empty).
+    pub(crate) fn open(
+        file: &str,
+        r: R,
+        columns: &[&str],
+        required: usize,
+    ) -> Result<Self, RowError> {
         let rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -140,6 +149,7 @@ impl<R: Read> RecordSource<R> {
             record: ByteRecord::new(),
             line: 1,
             done: false,
+            width: columns.len(),
         };
         let expected = columns.join(",");
         let header_error = |column: &str, message: String| RowError {
@@ -166,7 +176,14 @@ impl<R: Read> RecordSource<R> {
                     .iter()
                     .map(|f| String::from_utf8_lossy(f).trim().to_string())
                     .collect();
-                if got.iter().map(String::as_str).eq(columns.iter().copied()) {
+                if got.len() >= required
+                    && got.len() <= columns.len()
+                    && got
+                        .iter()
+                        .map(String::as_str)
+                        .eq(columns[..got.len()].iter().copied())
+                {
+                    src.width = got.len();
                     return Ok(src);
                 }
                 let mut e = header_error(
@@ -175,7 +192,7 @@ impl<R: Read> RecordSource<R> {
                         .zip(got.iter().map(String::as_str).chain(std::iter::repeat("")))
                         .find(|(want, have)| **want != *have)
                         .map_or("(header)", |(want, _)| want),
-                    header_problem(columns, &got, &expected),
+                    header_problem(columns, required, &got, &expected),
                 );
                 e.line = line;
                 Err(e)
@@ -185,6 +202,11 @@ impl<R: Read> RecordSource<R> {
 
     pub(crate) fn file(&self) -> &str {
         &self.file
+    }
+
+    /// How many columns the file has (its header's).
+    pub(crate) fn width(&self) -> usize {
+        self.width
     }
 
     pub(crate) fn record(&self) -> &ByteRecord {
@@ -254,8 +276,8 @@ impl<R: Read> RecordSource<R> {
 }
 
 /// Explains how a header differs from the expected one.
-fn header_problem(columns: &[&str], got: &[String], expected: &str) -> String {
-    let missing: Vec<&str> = columns
+fn header_problem(columns: &[&str], required: usize, got: &[String], expected: &str) -> String {
+    let missing: Vec<&str> = columns[..required.max(got.len()).min(columns.len())]
         .iter()
         .copied()
         .filter(|c| !got.iter().any(|g| g == c))
@@ -275,7 +297,18 @@ fn header_problem(columns: &[&str], got: &[String], expected: &str) -> String {
     if parts.is_empty() {
         parts.push("columns out of order or repeated".to_string());
     }
-    format!("header must be exactly `{expected}` ({})", parts.join("; "))
+    let older = if required < columns.len() {
+        format!(
+            " or its first {required} to {} columns (a file of an earlier version)",
+            columns.len() - 1
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "header must be exactly `{expected}`{older} ({})",
+        parts.join("; ")
+    )
 }
 
 /// A value quoted in a message: cut to a readable length, in double quotes, control characters

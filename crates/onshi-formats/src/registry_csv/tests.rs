@@ -51,6 +51,9 @@ fn qrow() -> QualificationCsvRow {
         elderly_valid_to: String::new(),
         limit_class: "A03".into(),
         preschool: String::new(),
+        card_issuance_date: "20150410".into(),
+        card_valid_from: "20150401".into(),
+        card_valid_to: String::new(),
     }
 }
 
@@ -845,6 +848,9 @@ fn set_q(row: &mut QualificationCsvRow, fields: &[String]) {
         elderly_valid_to: next(),
         limit_class: next(),
         preschool: next(),
+        card_issuance_date: next(),
+        card_valid_from: next(),
+        card_valid_to: next(),
     };
 }
 
@@ -1050,4 +1056,104 @@ fn the_format_page_shows_the_golden_files_verbatim() {
     for r in rule::ALL {
         assert!(DOC.contains(&format!("`{r}`")), "rule {r} undocumented");
     }
+}
+
+// ---- the card / 資格確認書 dates and files of the first version ----
+
+#[test]
+fn card_dates_are_read_and_kept_in_order() {
+    let mut row = qrow();
+    row.card_issuance_date = "20251118".into();
+    row.card_valid_from = "20251202".into();
+    row.card_valid_to = "20301201".into();
+    let r = q_ok(row.clone());
+    let d = |s: &str| onshi_domain::wareki::parse_yyyymmdd(s).expect("date");
+    assert_eq!(r.qualification.card_dates.issued_on, Some(d("20251118")));
+    assert_eq!(r.qualification.card_dates.valid_from, Some(d("20251202")));
+    assert_eq!(r.qualification.card_dates.valid_to, Some(d("20301201")));
+
+    // the end before the start is refused, naming the column
+    row.card_valid_to = "20251201".into();
+    let e = one(q_errors(row.clone()), "card_valid_to", rule::ORDER);
+    assert!(e.message.contains("before card_valid_from"), "{e}");
+    row.card_valid_to = "20251301".into();
+    one(
+        q_errors(row.clone()),
+        "card_valid_to",
+        rule::IMPOSSIBLE_DATE,
+    );
+    // all three optional
+    row.card_issuance_date.clear();
+    row.card_valid_from.clear();
+    row.card_valid_to.clear();
+    let r = q_ok(row);
+    assert_eq!(
+        r.qualification.card_dates,
+        onshi_domain::qualification::CardDates::default()
+    );
+}
+
+/// A file of the format's first version: its header ends at `preschool`.
+fn first_version_file(rows: &[QualificationCsvRow], width: usize) -> Vec<u8> {
+    let mut out = QUALIFICATION_COLUMNS[..width].join(",");
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r.fields()[..width].join(","));
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn files_of_the_first_version_without_the_card_dates_are_still_read() {
+    let row = qrow();
+    for width in QUALIFICATION_COLUMNS_REQUIRED..QUALIFICATION_COLUMNS.len() {
+        let rows = read_q(&first_version_file(std::slice::from_ref(&row), width));
+        let r = rows
+            .into_iter()
+            .next()
+            .expect("one row")
+            .unwrap_or_else(|e| panic!("width {width}: {e:?}"));
+        assert_eq!(r.person.name, "山田　太郎");
+        // the columns the file does not have read as empty
+        if width <= 26 {
+            assert_eq!(r.qualification.card_dates.valid_from, None, "width {width}");
+        } else {
+            assert!(r.qualification.card_dates.valid_from.is_some());
+        }
+    }
+    // a row of the old width in a file with the new header is a malformed row, and the other
+    // way round
+    let mut mixed = first_version_file(std::slice::from_ref(&row), QUALIFICATION_COLUMNS.len());
+    mixed.extend_from_slice(
+        row.fields()[..QUALIFICATION_COLUMNS_REQUIRED]
+            .join(",")
+            .as_bytes(),
+    );
+    mixed.push(b'\n');
+    let rows = read_q(&mixed);
+    assert!(rows[0].is_ok());
+    let e = rows[1].as_ref().expect_err("short row");
+    assert_eq!(e[0].rule, rule::MALFORMED);
+    assert_eq!(e[0].column, "card_issuance_date");
+}
+
+#[test]
+fn a_header_shorter_than_the_first_version_or_out_of_order_is_refused() {
+    let short = QUALIFICATION_COLUMNS[..QUALIFICATION_COLUMNS_REQUIRED - 1].join(",");
+    let e = read_qualifications("q.csv", short.as_bytes())
+        .err()
+        .expect("short header");
+    assert_eq!((e.rule, e.column.as_str()), (rule::HEADER, "preschool"));
+    assert!(e.message.contains("missing preschool"), "{e}");
+    assert!(e.message.contains("or its first 25 to 27 columns"), "{e}");
+    let mut cols = QUALIFICATION_COLUMNS.to_vec();
+    cols.swap(25, 27);
+    let e = read_qualifications("q.csv", cols.join(",").as_bytes())
+        .err()
+        .expect("out of order");
+    assert_eq!(
+        (e.rule, e.column.as_str()),
+        (rule::HEADER, "card_issuance_date")
+    );
 }
