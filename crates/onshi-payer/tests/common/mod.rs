@@ -62,6 +62,7 @@ pub fn qual(
         elderly: None,
         limit_class: None,
         preschool: false,
+        card_dates: Default::default(),
     }
 }
 
