@@ -5,7 +5,8 @@
 use std::io::Cursor;
 
 use onshi_formats::uke::{
-    FUSHOU_INSURER, FUSHOU_NUMBER, FUSHOU_TEXT, Record, UkeClaim, UkeFile, UkeWriter, sn,
+    FUSHOU_INSURER, FUSHOU_NUMBER, FUSHOU_TEXT, KNOWN_IDS, Kind, Record, UkeClaim, UkeFile,
+    UkeWriter, sn,
 };
 
 const NORMAL: &[u8] = include_bytes!("golden/uke/normal_r17.UKE");
@@ -310,4 +311,146 @@ fn kouki_claim_reads_field_by_field_and_writes_back() {
         (1, 441)
     );
     assert_writes_back(&file, KOUKI);
+}
+
+/// The layout table of one record as docs/formats/uke.md shows it.
+fn layout_table(id: &str) -> String {
+    let mut s = String::from(
+        "| # | 項目 | field | kind | width (bytes) | required |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for f in Record::layout(id).unwrap() {
+        let width = if f.min == f.max {
+            format!("{}", f.max)
+        } else {
+            format!("≤ {}", f.max)
+        };
+        let kind = match f.kind {
+            Kind::Digits => "digits",
+            Kind::Decimal => "decimal",
+            Kind::Ascii => "ASCII",
+            Kind::FullWidth => "full-width",
+            Kind::Text => "text",
+            Kind::Date => "YYYYMMDD",
+            Kind::YearMonth => "YYYYMM",
+            Kind::Insurer => "insurer no.",
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            f.number,
+            f.ja,
+            f.en,
+            kind,
+            width,
+            if f.required { "yes" } else { "" }
+        ));
+    }
+    s
+}
+
+const DOC: &str = include_str!("../../../docs/formats/uke.md");
+
+/// docs/formats/uke.md shows every record's layout as the code has it, and the golden files
+/// as they are.
+#[test]
+fn the_format_page_shows_the_layouts_and_golden_files_of_the_code() {
+    let mut missing = Vec::new();
+    for id in KNOWN_IDS {
+        let t = layout_table(id);
+        if !DOC.contains(&t) {
+            missing.push(format!("### {id}\n\n{t}"));
+        }
+    }
+    for (name, text) in [
+        ("normal_r17.txt", include_str!("golden/uke/normal_r17.txt")),
+        ("lost_r19.txt", include_str!("golden/uke/lost_r19.txt")),
+        ("fushou_r20.txt", include_str!("golden/uke/fushou_r20.txt")),
+        ("kouki.txt", include_str!("golden/uke/kouki.txt")),
+    ] {
+        if !DOC.contains(text) {
+            missing.push(format!("golden file {name}:\n{text}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/formats/uke.md lacks:\n\n{}",
+        missing.join("\n")
+    );
+}
+
+/// A claim builder's path: the 不詳 claim built from typed values (not read from the file)
+/// gives the hand-written golden file byte for byte.
+#[test]
+fn r20_fushou_claim_built_from_parts_gives_the_golden_file() {
+    use onshi_formats::uke::{
+        ClaimParts, Co, Ho, InsurerNo, Ir, Jd, Num, Re, Si, Sn, Sy, UkeClaim, YearMonth,
+    };
+    let date = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let month = YearMonth::new(2025, 9).unwrap();
+    let ir = Ir::new(
+        1,
+        Num::parse("13").unwrap(),
+        1,
+        Num::parse("1312345").unwrap(),
+        Some("オンシ内科クリニック".into()),
+        month.next(),
+        Some("03-1234-5678".into()),
+    );
+    let mut re = Re::new(
+        1,
+        Num::parse("1112").unwrap(),
+        month,
+        "田中　次郎",
+        Some("タナカジロウ"),
+        Num::from(1u32),
+        date(1990, 8, 15),
+    );
+    re.chart_number = Some("000901".into());
+    let mut ho = Ho::new(
+        InsurerNo::parse(FUSHOU_INSURER).unwrap(),
+        None,
+        Some(FUSHOU_NUMBER.into()),
+        1,
+        291,
+    );
+    ho.share_amount = Some(Num::from(870u32));
+    let mut si_days = onshi_formats::uke::Days::default();
+    si_days.set(23, Some(Num::from(1u32)));
+    let si = Si {
+        shikibetsu: Some(Num::from(11u32)),
+        futan_kubun: "1".into(),
+        code: Num::parse("111000110").unwrap(),
+        quantity: None,
+        points: Some(Num::from(291u32)),
+        count: Num::from(1u32),
+        comments: Default::default(),
+        days: si_days,
+    };
+    let shikibetsu = Some(Num::padded(1, 2));
+    let mut tekiyou = vec![Record::Si(si)];
+    for text in [
+        FUSHOU_TEXT,
+        "東京都港区芝公園４－２－８",
+        "株式会社オンシ商事",
+        "０３－９８７６－５４３２",
+    ] {
+        tekiyou.push(Record::Co(Co::free(shikibetsu.clone(), "1", text)));
+    }
+    let claim = UkeClaim::from_parts(
+        re,
+        ClaimParts {
+            ho: Some(ho),
+            sn: vec![Sn::facility(1, None)],
+            jd: vec![Jd::counted(1, &[23])],
+            sy: vec![Sy::coded(
+                Num::parse("4659007").unwrap(),
+                date(2025, 9, 22),
+                true,
+            )],
+            tekiyou,
+            ..ClaimParts::default()
+        },
+    )
+    .unwrap();
+    let file = UkeFile::new(ir, vec![claim]);
+    assert_eq!(file.to_bytes().unwrap(), FUSHOU);
 }

@@ -35,3 +35,31 @@ layout! {
         reduction_amount: Option<Num> = F::new("減額金額", "reduction amount", Digits, 6),
     }
 }
+
+impl Ho {
+    /// An HO with insurer, card symbol and number, days and points; the others empty.
+    pub fn new(
+        insurer_number: InsurerNo,
+        kigou: Option<String>,
+        bangou: Option<String>,
+        days: u32,
+        total_points: u64,
+    ) -> Ho {
+        Ho {
+            insurer_number,
+            kigou,
+            bangou,
+            days: Num::from(days),
+            total_points: Num::from(total_points),
+            reserved: None,
+            meal_count: None,
+            meal_amount: None,
+            occupational: None,
+            certificate_number: None,
+            share_amount: None,
+            reduction_kind: None,
+            reduction_ratio: None,
+            reduction_amount: None,
+        }
+    }
+}

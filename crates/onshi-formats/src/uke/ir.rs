@@ -34,3 +34,28 @@ pub const PAYER_KOKUHO: &str = "2";
 pub const FEE_TABLE_IKA: &str = "1";
 /// 点数表 of IR: 調剤.
 pub const FEE_TABLE_CHOUZAI: &str = "4";
+
+impl Ir {
+    /// An IR for one volume (`00`), without the reserved field.
+    pub fn new(
+        payer: u32,
+        prefecture: Num,
+        fee_table: u32,
+        facility_code: Num,
+        facility_name: Option<String>,
+        billing_month: YearMonth,
+        phone: Option<String>,
+    ) -> Ir {
+        Ir {
+            payer: Num::from(payer),
+            prefecture,
+            fee_table: Num::from(fee_table),
+            facility_code,
+            reserved: None,
+            facility_name,
+            billing_month,
+            volume: Num::padded(0, 2),
+            phone,
+        }
+    }
+}

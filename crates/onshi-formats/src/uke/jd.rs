@@ -17,3 +17,17 @@ layout! {
 pub const JD_COUNTED: &str = "1";
 /// JD day code: a visit not counted.
 pub const JD_NOT_COUNTED: &str = "2";
+
+impl Jd {
+    /// A JD with code `1` (counted visit) on each of `days` (1–31; others ignored).
+    pub fn counted(payer_kind: u32, days: &[u32]) -> Jd {
+        let mut d = Days::default();
+        for &day in days {
+            d.set(day, Some(Num::padded(1, 1)));
+        }
+        Jd {
+            payer_kind: Num::from(payer_kind),
+            days: d,
+        }
+    }
+}

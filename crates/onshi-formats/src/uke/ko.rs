@@ -29,3 +29,27 @@ layout! {
         meal_amount: Option<Num> = F::new("食事療養・生活療養合計金額", "meal amount", Digits, 8),
     }
 }
+
+impl Ko {
+    /// A KO with the fund's payer and recipient numbers, days and points; the others empty.
+    pub fn new(
+        payer_number: Num,
+        recipient_number: Option<Num>,
+        days: u32,
+        total_points: u64,
+    ) -> Ko {
+        Ko {
+            payer_number,
+            recipient_number,
+            optional_benefit: None,
+            days: Num::from(days),
+            total_points: Num::from(total_points),
+            fund_amount: None,
+            outpatient_share: None,
+            inpatient_share: None,
+            reserved: None,
+            meal_count: None,
+            meal_amount: None,
+        }
+    }
+}

@@ -142,3 +142,42 @@ impl Re {
             .is_some_and(|d| d % 2 == 1)
     }
 }
+
+impl Re {
+    /// An RE with the fields a facility fills for an ordinary claim; the others empty.
+    pub fn new(
+        receipt_number: u32,
+        receipt_kind: Num,
+        service_month: YearMonth,
+        name: &str,
+        kana_name: Option<&str>,
+        sex: Num,
+        birth_date: chrono::NaiveDate,
+    ) -> Re {
+        Re {
+            receipt_number: Num::from(receipt_number),
+            receipt_kind,
+            service_month,
+            name: name.to_owned(),
+            sex,
+            birth_date: Ymd(birth_date),
+            benefit_ratio: None,
+            admission_date: None,
+            ward: None,
+            share_kubun: None,
+            tokki: None,
+            beds: None,
+            chart_number: None,
+            discount_unit_price: None,
+            reserved1: None,
+            reserved2: None,
+            reserved3: None,
+            search_number: None,
+            spec_month: None,
+            billing_info: None,
+            departments: Departments::default(),
+            kana_name: kana_name.map(str::to_owned),
+            patient_state: None,
+        }
+    }
+}

@@ -241,9 +241,62 @@ fn decode(raw: &[u8]) -> Result<String, Rule> {
         .decode_without_bom_handling_and_without_replacement(raw)
         .ok_or(Rule::NotShiftJis)?
         .into_owned();
-    let (back, _, unmappable) = SHIFT_JIS.encode(&text);
-    if unmappable || back.as_ref() != raw {
+    if !is_canonical(raw) {
         return Err(Rule::NonCanonicalEncoding);
     }
     Ok(text)
+}
+
+/// For every Shift_JIS code (one byte 0x80–0xFF, or lead × trail), whether it decodes to a
+/// character that encodes back to the same code. Built once from encoding_rs itself, so it
+/// is exact: the duplicates of CP932 (NEC row 13 against JIS X 0208, the NEC-selected IBM
+/// extensions against the IBM ones) are the codes marked `false`.
+static CANONICAL: std::sync::LazyLock<Vec<bool>> = std::sync::LazyLock::new(|| {
+    let round_trips = |bytes: &[u8]| {
+        SHIFT_JIS
+            .decode_without_bom_handling_and_without_replacement(bytes)
+            .is_some_and(|t| {
+                let (back, _, bad) = SHIFT_JIS.encode(&t);
+                !bad && back.as_ref() == bytes
+            })
+    };
+    let mut table = vec![false; 65536];
+    for code in 0x80u32..=0xffff {
+        let bytes = if code < 0x100 {
+            vec![code as u8]
+        } else {
+            vec![(code >> 8) as u8, code as u8]
+        };
+        if code < 0x100 || (code >> 8) >= 0x80 {
+            table[code as usize] = round_trips(&bytes);
+        }
+    }
+    table
+});
+
+/// The bytes (valid Shift_JIS) are each character's canonical code.
+fn is_canonical(raw: &[u8]) -> bool {
+    let table = &*CANONICAL;
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b < 0x80 {
+            i += 1;
+        } else if (0x81..=0x9f).contains(&b) || (0xe0..=0xfc).contains(&b) {
+            let code = match raw.get(i + 1) {
+                Some(&t) => (usize::from(b) << 8) | usize::from(t),
+                None => return false,
+            };
+            if !table[code] {
+                return false;
+            }
+            i += 2;
+        } else {
+            if !table[usize::from(b)] {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    true
 }

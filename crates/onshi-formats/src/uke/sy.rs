@@ -25,3 +25,25 @@ layout! {
 
 /// 傷病名コード of an uncoded diagnosis (the name goes in 傷病名称).
 pub const UNCODED_DIAGNOSIS: &str = "0000999";
+
+impl Sy {
+    /// A diagnosis by code (転帰 `1` 継続).
+    pub fn coded(code: Num, start_date: chrono::NaiveDate, main: bool) -> Sy {
+        Sy {
+            code,
+            start_date: Ymd(start_date),
+            outcome: Num::from(1u32),
+            modifiers: None,
+            name: None,
+            main: main.then(|| Num::padded(1, 2)),
+            supplement: None,
+        }
+    }
+    /// An uncoded diagnosis: `0000999` with its name (転帰 `1` 継続).
+    pub fn uncoded(name: &str, start_date: chrono::NaiveDate, main: bool) -> Sy {
+        Sy {
+            name: Some(name.to_owned()),
+            ..Sy::coded(Num::padded(999, 7), start_date, main)
+        }
+    }
+}

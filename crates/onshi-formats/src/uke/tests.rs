@@ -273,6 +273,15 @@ fn bad_record_ids_and_bytes_that_are_not_windows_31j() {
     // 0xED40 (NEC-selected IBM extension) decodes, but onshi would write 0xFA5C: refused
     let e = only_error(b"KH,\xed\x40\r\n");
     assert_eq!(e.rule, Rule::NonCanonicalEncoding);
+    // 0x8790 ≒ (NEC row 13) duplicates 0x81E0 of JIS X 0208: refused; 0x81E0 reads
+    assert_eq!(
+        only_error(b"KH,\x87\x90\r\n").rule,
+        Rule::NonCanonicalEncoding
+    );
+    assert!(records(b"KH,\x81\xe0\r\n")[0].is_ok());
+    // NEC row 13 characters without a duplicate (①, 0x8740) read and write back
+    let r = records(b"KH,\x87\x40\r\n").remove(0).unwrap();
+    assert_eq!(write_one(&r).unwrap(), b"KH,\x87\x40\r\n");
     // a quote inside a field
     assert_eq!(only_error(b"KH,a\"b\r\n").rule, Rule::ForbiddenChar('"'));
 }
@@ -326,7 +335,13 @@ fn writer_refuses_values_that_do_not_fit() {
         r => panic!("{r:?}"),
     };
     sy.name = Some("¥100".into());
-    assert_eq!(rule(write_one(&Record::Sy(sy))), Rule::Unencodable('¥'));
+    assert_eq!(
+        rule(write_one(&Record::Sy(sy.clone()))),
+        Rule::Unencodable('¥')
+    );
+    // U+2212 MINUS SIGN has no code of its own (the full-width hyphen-minus is U+FF0D)
+    sy.name = Some("−1".into());
+    assert_eq!(rule(write_one(&Record::Sy(sy))), Rule::Unencodable('−'));
     // an unknown record may not take a known id
     let fake = Record::Other {
         id: "HO".into(),
@@ -440,6 +455,15 @@ fn claims_from_parts_and_helpers_for_the_claim_builder() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn uncoded_diagnosis_uses_0000999_and_its_name() {
+    let d = chrono::NaiveDate::from_ymd_opt(2025, 9, 3).unwrap();
+    let sy = Sy::uncoded("かぜ", d, true);
+    assert_eq!(sy.code.as_str(), sy::UNCODED_DIAGNOSIS);
+    let bytes = write_one(&Record::Sy(sy)).unwrap();
+    assert_eq!(bytes, sjis(&[SY]));
 }
 
 #[test]
