@@ -564,3 +564,104 @@ async fn r12_r14_r17_power_cut_visit_resolved_by_choosing_among_several_hits() {
         "{c}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_claimed_on_the_outage_search_numbers()
+ {
+    let w = start().await;
+    let (visit, id) = w.unreachable_visit().await;
+    // no document, the 申立書, charged at the declared share while the central is down (R10)
+    for docs in ["portal", "kakuninsho,insurance_card", "oshirase"] {
+        w.post(
+            &format!("{visit}/act"),
+            &[("action", "doc_absent"), ("docs", docs)],
+        )
+        .await;
+    }
+    let (status, _, body) = w
+        .post(
+            &format!("{visit}/moushitatesho"),
+            &[
+                ("has_valid_insurance", "on"),
+                ("insurance_type", "shaho"),
+                ("employer", "おんし工業株式会社"),
+                ("name", "田中　太郎"),
+                ("era", "showa"),
+                ("birth_year", "55"),
+                ("birth_month", "4"),
+                ("birth_day", "2"),
+                ("sex", "1"),
+                ("address", "東京都千代田区千代田1-1"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = w
+        .post(&format!("{visit}/act"), &[("action", "charge")])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r = w
+        .http
+        .put(format!("{}/desk/api/visits/{id}/content", w.desk))
+        .json(&json!({"patient_id": "T0001", "points": 298, "charged_yen": 890}))
+        .send()
+        .await
+        .expect("content");
+    assert_eq!(r.status().as_u16(), 204);
+    // the month cannot be closed while the visit is unconfirmed (R12, R17)
+    let r = w
+        .http
+        .post(format!("{}/desk/api/claims/202611/close", w.desk))
+        .send()
+        .await
+        .expect("close");
+    assert_eq!(r.status().as_u16(), 409);
+    let blocked: Value = r.json().await.expect("json");
+    let codes: Vec<&str> = blocked["error"]["open"]
+        .as_array()
+        .expect("open items")
+        .iter()
+        .filter_map(|o| o["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"unconfirmed"), "{blocked}");
+    // afterwards: the outage search finds the qualification (R12) and the claim carries it (R17)
+    w.fault.set(Fault::None);
+    w.enable_outage().await;
+    let (status, _, body) = w
+        .post(&format!("/desk/unconfirmed/{id}/search"), &tanaka())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let r = w
+        .http
+        .post(format!("{}/desk/api/claims/202611/close", w.desk))
+        .send()
+        .await
+        .expect("close");
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let bytes = w
+        .http
+        .get(format!("{}/desk/api/claims/files/202612/1/claim", w.desk))
+        .send()
+        .await
+        .expect("file")
+        .bytes()
+        .await
+        .expect("bytes");
+    let file = onshi_formats::uke::UkeFile::read(&bytes[..]).expect("reads");
+    let ho = file.claims[0].ho().expect("HO");
+    assert_eq!(ho.insurer_number.as_str(), w.fx.kyokai.as_str());
+    assert!(
+        file.claims[0].free_comments().is_empty(),
+        "not 不詳: the search found it"
+    );
+    assert_eq!(
+        ho.share_amount.as_ref().map(|n| n.as_str()),
+        Some("890"),
+        "R11: as charged"
+    );
+}
