@@ -610,3 +610,27 @@ async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
             .contains("file_sha256")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pharmacy_month_is_not_closed_into_a_medical_claim_file() {
+    let w = start_world().await;
+    let d = Desk::new(&w.pharmacy);
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 120, 360).await;
+    let (status, body) = d
+        .post_json(&format!("/desk/api/claims/{MONTH}/close"), &json!({}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["class"], "not_offered");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("RECEIPTY.UKE"),
+        "{body}"
+    );
+    // nothing was frozen: the month is still open
+    let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
+    assert!(month["closed_at"].is_null(), "{month}");
+}

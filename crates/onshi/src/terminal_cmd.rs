@@ -70,6 +70,7 @@ pub async fn start_demo_terminals(
             dir.display()
         );
         println!("         reception desk (受付画面): http://{addr}/desk/");
+        println!("         claims (請求):            http://{addr}/desk/claims");
         tokio::spawn(onshi_terminal::api::serve(
             t.clone(),
             listener,

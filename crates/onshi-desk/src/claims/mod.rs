@@ -82,6 +82,8 @@ pub enum ClaimsError {
     NotClosed(String),
     #[error("claim file: {0}")]
     Uke(String),
+    #[error("not offered: {0}")]
+    NotOffered(String),
     #[error("settlement: {0}")]
     Settlement(String),
 }

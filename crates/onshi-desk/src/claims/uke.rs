@@ -204,6 +204,11 @@ pub fn file_bytes(
             "IR 医療機関コード: {facility_code:?} is not a 10-digit code"
         )));
     }
+    if &facility_code[2..3] == "4" {
+        return Err(ClaimsError::NotOffered(format!(
+            "IR 点数表: {facility_code} is a pharmacy (4 調剤); the 調剤 claim file (RECEIPTY.UKE) is not written — its layout is not in the public facts onshi follows"
+        )));
+    }
     let billing = YearMonth::parse(billing_month)
         .ok_or_else(|| ClaimsError::Uke(format!("IR 請求年月: {billing_month:?}")))?;
     let ir = Ir {

@@ -59,6 +59,7 @@ pub(crate) fn error_response(e: &ClaimsError) -> Response {
         ClaimsError::Closed(_) => (StatusCode::CONFLICT, "month_closed"),
         ClaimsError::NotClosed(_) => (StatusCode::CONFLICT, "month_not_closed"),
         ClaimsError::Uke(_) => (StatusCode::NOT_FOUND, "file"),
+        ClaimsError::NotOffered(_) => (StatusCode::UNPROCESSABLE_ENTITY, "not_offered"),
         ClaimsError::Settlement(_) => (StatusCode::UNPROCESSABLE_ENTITY, "settlement_invalid"),
         ClaimsError::Visit(crate::VisitError::NotFound(_)) => (StatusCode::NOT_FOUND, "visit"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
