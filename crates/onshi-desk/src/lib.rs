@@ -13,12 +13,10 @@
 //! (the chip checks it, `onshi-card`).
 
 pub mod claims;
-pub mod html;
 pub mod moushitatesho;
 pub mod print;
 pub mod visits;
-mod web;
-mod worklist;
+pub mod web;
 
 use std::path::Path;
 
@@ -51,6 +49,11 @@ pub fn facility_type(code: &str) -> FacilityType {
 }
 
 impl Desk {
+    /// Today in Japan, from the terminal's clock (the only place the desk reads time).
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.terminal.clock().today()
+    }
+
     /// Opens the desk of a terminal; its visits live in `desk.sqlite` in the terminal's data
     /// folder.
     pub fn open(terminal: Terminal) -> Result<Self, VisitError> {
@@ -89,19 +92,15 @@ pub fn routes(terminal: Terminal) -> Router {
         Ok(desk) => router(desk),
         Err(e) => {
             tracing::error!(error = %e, "desk not available");
-            let message = e.to_string();
+            let message = format!("受付画面を開けません: {e}");
             Router::new().route(
                 "/desk/",
                 axum::routing::get(move || {
                     let m = message.clone();
                     async move {
-                        html::page(
-                            "受付",
-                            "",
-                            &format!(
-                                "<div class=\"errors\">受付画面を開けません: {}</div>",
-                                html::esc(&m)
-                            ),
+                        onshi_ui::page_with(
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            &onshi_ui::MessagePage::error(onshi_ui::Layout::new("受付"), m),
                         )
                     }
                 }),

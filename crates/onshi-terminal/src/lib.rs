@@ -173,6 +173,11 @@ impl Terminal {
         })
     }
 
+    /// The terminal's clock (the one place its time is read; tests pin it).
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
     pub fn config(&self) -> &Config {
         &self.inner.cfg
     }

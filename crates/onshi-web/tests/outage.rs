@@ -952,3 +952,106 @@ async fn outage_screens_render_in_japanese_behind_a_login() {
     assert!(page.contains("0312345678"));
     assert!(page.contains("折り返し電話で確認した"));
 }
+
+/// `<script>alert('x')</script>"&'`, form-encoded.
+const HOSTILE_ENC: &str = "%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E%22%26%27";
+
+fn escaped(page: &str, body: &str) {
+    assert!(!body.contains("<script>alert"), "{page}: markup:\n{body}");
+    assert!(
+        body.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;&#34;&#38;&#39;"),
+        "{page}: the hostile text is not shown escaped:\n{body}"
+    );
+}
+
+#[tokio::test]
+async fn xss_outage_screens_escape_every_free_text_field() {
+    let app = spawn().await;
+    let cookie = format!("onshi_facility={CLINIC_TOKEN}");
+    let op_cookie = format!("onshi_operator={OPERATOR_TOKEN}");
+    let post = |path: &str, cookie: &str, body: String| {
+        app.http
+            .post(format!("{}{path}", app.base))
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // the request's free text: the facility's screen and the operator's
+    let page = post(
+        "/outage/action",
+        &cookie,
+        format!(
+            "do=request&facility_name={HOSTILE_ENC}&contact_person={HOSTILE_ENC}&reason={HOSTILE_ENC}"
+        ),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    escaped("facility screen (request)", &page);
+    // a search with hostile criteria is refused (not enabled) and recorded in the audit
+    let page = post(
+        "/outage/action",
+        &cookie,
+        format!(
+            "do=search&staff_id={HOSTILE_ENC}&birthdate=1980-04-02&sex=1&confirmation_date={DAY}&name={HOSTILE_ENC}&address={HOSTILE_ENC}"
+        ),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(!page.contains("<script>alert"), "{page}");
+    let page = app
+        .http
+        .get(format!("{}/operator/outage", app.base))
+        .header("cookie", &op_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    escaped("operator screen", &page);
+    let page = app
+        .http
+        .get(format!(
+            "{}/operator/outage?facility={HOSTILE_ENC}",
+            app.base
+        ))
+        .header("cookie", &op_cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    escaped("operator screen (filter)", &page);
+    // the operator's own free text: the phone number typed at the call-back
+    let id = app
+        .http
+        .get(format!("{}/v1/operator/outage/requests", app.base))
+        .header("authorization", format!("Bearer {OPERATOR_TOKEN}"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["requests"][0]["id"]
+        .as_i64()
+        .unwrap_or(1);
+    let page = post(
+        "/operator/outage/action",
+        &op_cookie,
+        format!("do=verify&id={id}&phone={HOSTILE_ENC}"),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(!page.contains("<script>alert"), "{page}");
+}

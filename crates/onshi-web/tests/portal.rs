@@ -117,3 +117,22 @@ async fn portal_input_that_is_not_a_form_is_refused_not_a_panic() {
         assert_eq!(r.status().as_u16(), 401, "{body}");
     }
 }
+
+#[tokio::test]
+async fn xss_portal_shows_a_hostile_card_serial_escaped() {
+    let (base, _dir) = spawn().await;
+    let (status, body) = sign_in(
+        &base,
+        "%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E%22%26%27",
+        "1234",
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(!body.contains("<script>alert"), "{body}");
+    assert!(
+        body.contains(
+            "value=\"&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;&#34;&#38;&#39;\""
+        ),
+        "{body}"
+    );
+}

@@ -515,3 +515,63 @@ pub fn repo_path(rel: &str) -> PathBuf {
         .join("../..")
         .join(rel)
 }
+
+// ------------------------------------------------------------------------------- HTTP client
+
+/// Percent-encodes a form value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A clerk's browser without the browser: form posts and page loads over HTTP.
+pub struct DeskClient {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl DeskClient {
+    pub fn new(base: &str) -> Self {
+        DeskClient {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Status and body of a page.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("get");
+        (r.status().as_u16(), r.text().await.expect("text"))
+    }
+
+    /// Status, final path (after redirects) and body of a form post.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        let url = r.url().path().to_string();
+        (r.status().as_u16(), url, r.text().await.expect("text"))
+    }
+}
