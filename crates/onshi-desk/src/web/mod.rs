@@ -12,8 +12,7 @@
 //!   printable sheet `…/moushitatesho/print` (R26)
 //! - [`history`] — `GET /desk/history` (R6) and `GET /desk/visits/{id}/situation.json`
 //! - [`worklist`] — `/desk/unconfirmed…`, the 事後確認 worklist (R12, R17)
-//! - `/desk/api/…` — the claims API (`crate::claims::web`); the claims screens will be
-//!   `crate::claims` too, with a `claims` entry in [`NAV`]
+//! - `/desk/claims`, `/desk/api/…` — the 請求 screen and the claims API (`crate::claims`)
 //!
 //! # Adding a screen
 //! A template `templates/desk/<name>.html` that starts with `{% extends "ui/base.html" %}`; a
@@ -46,11 +45,13 @@ pub mod worklist;
 
 pub(crate) type Params = HashMap<String, String>;
 
-/// The desk's header links: (id, label, href). The claims screens' entry is `claims`.
-pub const NAV: [(&str, &str, &str); 3] = [
+/// The desk's header links: (id, label, href); `claims` is the 請求 screen
+/// (`crate::claims::screen`).
+pub const NAV: [(&str, &str, &str); 4] = [
     ("home", "受付一覧", "/desk/"),
     ("unconfirmed", "事後確認", "/desk/unconfirmed"),
     ("history", "資格確認履歴", "/desk/history"),
+    ("claims", "請求", "/desk/claims"),
 ];
 
 pub fn router(desk: Desk) -> Router {
