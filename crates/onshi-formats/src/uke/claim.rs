@@ -21,11 +21,22 @@ use super::{
 };
 
 /// The records of one claim (one patient, one month, one insurer part), in file order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Two claims are equal when their records are; where a claim was read from is not compared.
+#[derive(Clone, Debug)]
 pub struct UkeClaim {
     re: Re,
     body: Vec<Record>,
+    /// Line of the RE in the file it was read from (0 for a claim built in memory).
+    line: u64,
 }
+
+impl PartialEq for UkeClaim {
+    fn eq(&self, other: &Self) -> bool {
+        self.re == other.re && self.body == other.body
+    }
+}
+impl Eq for UkeClaim {}
 
 /// The pieces of a claim, for a claim builder; [`UkeClaim::from_parts`] lays them out in the
 /// layout's order.
@@ -78,6 +89,7 @@ impl UkeClaim {
         UkeClaim {
             re,
             body: Vec::new(),
+            line: 0,
         }
     }
 
@@ -120,6 +132,12 @@ impl UkeClaim {
 
     pub fn re(&self) -> &Re {
         &self.re
+    }
+
+    /// The line of the claim's RE in the file it was read from (`None` for a claim built in
+    /// memory). The claim's records are contiguous: `body()[i]` stood at line `first_line + 1 + i`.
+    pub fn first_line(&self) -> Option<u64> {
+        (self.line > 0).then_some(self.line)
     }
 
     pub fn re_mut(&mut self) -> &mut Re {
@@ -521,8 +539,10 @@ impl<R: BufRead> ClaimReader<R> {
             Record::Re(re) => {
                 self.finish_claim();
                 self.skipping = false;
+                let mut claim = UkeClaim::new(re);
+                claim.line = line;
                 self.current = Some(Current {
-                    claim: UkeClaim::new(re),
+                    claim,
                     line,
                     broken: false,
                     rank: 0,

@@ -423,6 +423,11 @@ fn claim_reader_skips_a_broken_claim_and_keeps_the_others() {
         .collect();
     assert_eq!(claims.len(), 2);
     assert_eq!(claims[1].re().receipt_number.as_str(), "2");
+    assert_eq!(
+        claims.iter().map(|c| c.first_line()).collect::<Vec<_>>(),
+        vec![Some(2), Some(7)]
+    );
+    assert_eq!(UkeClaim::new(claims[0].re().clone()).first_line(), None);
     let errors: Vec<_> = items.iter().filter_map(|i| i.as_ref().err()).collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].0[0].rule, Rule::BadYearMonth);
