@@ -95,6 +95,8 @@ pub struct VisitPart<'a> {
     pub visit: &'a Visit,
     pub decision: Decision,
     pub content: Option<VisitContent>,
+    /// What the card's result said of the patient.
+    pub card: Option<super::store::CardPatient>,
     /// The visit is still on the 事後確認 worklist (R12, R17).
     pub unconfirmed: bool,
 }
@@ -176,12 +178,15 @@ struct PatientFacts {
     kana: Option<String>,
     sex: Option<String>,
     birth: Option<NaiveDate>,
+    family: Option<bool>,
 }
 
 fn facts(part: &VisitPart<'_>) -> PatientFacts {
     let c = part.content.as_ref();
     let m = part.visit.situation.moushitatesho.shown();
+    let card = part.card.as_ref();
     PatientFacts {
+        family: c.and_then(|c| c.family).or(card.and_then(|k| k.family)),
         name: c
             .and_then(|c| c.name.clone())
             .or_else(|| {
@@ -189,14 +194,18 @@ fn facts(part: &VisitPart<'_>) -> PatientFacts {
                     .filter(|n| !n.trim().is_empty())
             })
             .or_else(|| part.visit.patient_label.clone()),
-        kana: c.and_then(|c| c.name_kana.clone()).or_else(|| {
-            m.and_then(|m| m.name_kana.clone())
-                .filter(|n| !n.trim().is_empty())
-        }),
+        kana: c
+            .and_then(|c| c.name_kana.clone())
+            .or_else(|| card.and_then(|k| k.name_kana.clone()))
+            .or_else(|| {
+                m.and_then(|m| m.name_kana.clone())
+                    .filter(|n| !n.trim().is_empty())
+            }),
         sex: c
             .and_then(|c| c.sex)
-            .or_else(|| m.and_then(|m| m.sex))
             .map(|s| s.code().to_string())
+            .or_else(|| card.and_then(|k| k.sex.clone()))
+            .or_else(|| m.and_then(|m| m.sex).map(|s| s.code().to_string()))
             .filter(|s| s == "1" || s == "2"),
         birth: c
             .and_then(|c| c.birth_date)
@@ -340,7 +349,7 @@ pub fn build_month(month: &str, parts: &[VisitPart<'_>]) -> (Vec<FiledClaim>, Ve
                 .insurer_number
                 .as_ref()
                 .is_some_and(|n| n.kind() == onshi_domain::numbers::InsurerKind::Taishoku),
-            content.family,
+            f.family,
             share,
             Some(birth),
             v.service_date,

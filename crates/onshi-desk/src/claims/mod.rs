@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::{VisitError, VisitStore};
 pub use build::{FiledClaim, OpenItem, Severity};
 pub use content::{ContentProblem, VisitContent};
-pub use store::{ClaimStore, PurgeRecord, StoredClaim, StoredFile};
+pub use store::{CardPatient, ClaimStore, PurgeRecord, StoredClaim, StoredFile};
 
 /// The file of the facility's claims inside the terminal's data folder.
 pub const CLAIMS_FILE: &str = "claims.sqlite";
@@ -145,6 +145,31 @@ impl Claims {
         self.store.settings()
     }
 
+    /// Keeps what the card's result says of the patient (Sex1, NameKana,
+    /// PersonalFamilyClassification) for the claim's RE record.
+    pub fn note_card_result(
+        &self,
+        visit_id: i64,
+        sex1: Option<&str>,
+        name_kana: Option<&str>,
+        personal_family: Option<&str>,
+    ) -> Result<(), ClaimsError> {
+        self.store.put_patient(
+            visit_id,
+            &CardPatient {
+                sex: sex1.filter(|s| matches!(*s, "1" | "2")).map(str::to_string),
+                name_kana: name_kana
+                    .filter(|k| !k.trim().is_empty())
+                    .map(str::to_string),
+                family: match personal_family {
+                    Some("1") => Some(false),
+                    Some("2") => Some(true),
+                    _ => None,
+                },
+            },
+        )
+    }
+
     /// The decision of a visit now, under the facility's claim settings (one engine).
     pub fn decision(&self, situation: &Situation) -> Result<Decision, ClaimsError> {
         let mut s = situation.clone();
@@ -189,6 +214,7 @@ impl Claims {
                 visit: v,
                 decision: self.decision(&v.situation)?,
                 content: self.store.content(v.id)?,
+                card: self.store.patient(v.id)?,
                 unconfirmed,
             });
         }

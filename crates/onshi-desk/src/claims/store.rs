@@ -24,6 +24,12 @@ CREATE TABLE IF NOT EXISTS visit_content (
     recorded_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS visit_patient (
+    visit_id INTEGER PRIMARY KEY,
+    sex TEXT,
+    name_kana TEXT,
+    family INTEGER
+);
 CREATE TABLE IF NOT EXISTS setting (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     value TEXT NOT NULL
@@ -75,6 +81,17 @@ CREATE TABLE IF NOT EXISTS purge_log (
     reason TEXT NOT NULL
 );
 ";
+
+/// What the card's confirmation result says of the patient, for the claim's RE record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CardPatient {
+    /// 男女区分 `1` / `2`.
+    pub sex: Option<String>,
+    /// カナ氏名 as the result gave it (half-width).
+    pub name_kana: Option<String>,
+    /// 本人家族: `true` for 家族.
+    pub family: Option<bool>,
+}
 
 /// A claim as frozen at month close.
 #[derive(Debug, Clone)]
@@ -190,6 +207,35 @@ impl ClaimStore {
             )?;
             tx.commit()?;
             Ok(())
+        })
+    }
+
+    /// The patient facts the card's result gave (男女区分, カナ氏名, 本人家族).
+    pub fn put_patient(&self, visit_id: i64, p: &CardPatient) -> Result<(), ClaimsError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO visit_patient (visit_id, sex, name_kana, family) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(visit_id) DO UPDATE SET sex = excluded.sex, name_kana = excluded.name_kana, family = excluded.family",
+                params![visit_id, p.sex, p.name_kana, p.family],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn patient(&self, visit_id: i64) -> Result<Option<CardPatient>, ClaimsError> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT sex, name_kana, family FROM visit_patient WHERE visit_id = ?1",
+                params![visit_id],
+                |r| {
+                    Ok(CardPatient {
+                        sex: r.get(0)?,
+                        name_kana: r.get(1)?,
+                        family: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 

@@ -196,6 +196,15 @@ pub(crate) async fn reader(
                 d.visits
                     .set_patient(v.id, e.insured.name.as_deref(), birth)
                     .map_err(|e| e.to_string())?;
+                // the claim's RE record needs 男女区分 and カナ氏名 (claims/)
+                d.claims
+                    .note_card_result(
+                        v.id,
+                        e.insured.sex1.as_deref(),
+                        e.insured.name_kana.as_deref(),
+                        e.insured.personal_family_classification.as_deref(),
+                    )
+                    .map_err(|e| e.to_string())?;
             }
             s.online = Some(OnlineResult {
                 validity,
