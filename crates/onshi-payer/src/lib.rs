@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod apportion;
+pub mod folder;
 pub mod identify;
 pub mod intake;
 pub mod model;
@@ -27,4 +28,5 @@ pub mod rules;
 pub mod screens;
 pub mod service;
 pub mod store;
+pub mod synth;
 pub mod uke_intake;

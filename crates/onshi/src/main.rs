@@ -6,6 +6,7 @@ mod claims_cmd;
 mod demo;
 mod keys;
 mod outage_cmd;
+mod payer_cmd;
 mod progress;
 mod terminal_cmd;
 
@@ -60,6 +61,9 @@ enum Cmd {
     /// The facility's claims: visit contents, month check and close, UKE files, settlement.
     #[command(subcommand)]
     Claims(claims_cmd::ClaimsCmd),
+    /// The payer (審査支払機関): claim intake, 振替, identification, 按分, settlement.
+    #[command(subcommand)]
+    Payer(payer_cmd::PayerCmd),
 }
 
 #[derive(Args)]
@@ -187,6 +191,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Terminal(t) => return terminal_cmd::run_terminal(t),
         Cmd::Reader(r) => return terminal_cmd::run_reader(r),
         Cmd::Claims(c) => return claims_cmd::run(c),
+        Cmd::Payer(c) => return payer_cmd::run(c),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

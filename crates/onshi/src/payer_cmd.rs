@@ -1,0 +1,297 @@
+//! `onshi payer …`: the payer (審査支払機関) service — its HTTP API and screens, folder
+//! intake, principals and facilities, a synthetic payment past, settlement. See docs/payer.md.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use onshi_payer::api::{PayerApp, new_token, now, router, token_hash};
+use onshi_payer::model::{PayerCode, YearMonth};
+use onshi_payer::rules::{PayerCalendar, PayerSettings};
+use onshi_payer::service::{PayerService, ServiceError, Submitted};
+use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role, SqlitePayerStore};
+use onshi_store::SqliteStore;
+
+#[derive(Subcommand)]
+pub enum PayerCmd {
+    /// Run the payer's HTTP API and screens (and the folder intake with --inbox).
+    Serve(ServeArgs),
+    /// Issue a token for payer staff, a facility or an insurer; prints it once.
+    Principal(PrincipalArgs),
+    /// Register a facility with a payer (with its settlement hook URL).
+    Facility(FacilityArgs),
+    /// Take one UKE file as the named facility (the folder and API intake, from the shell).
+    Submit(SubmitArgs),
+    /// Write a synthetic payment past (what insurers paid facilities) for 按分.
+    SynthPast(SynthPastArgs),
+    /// Settle a billing month: claims billed, pools apportioned, statements written.
+    Settle(SettleArgs),
+}
+
+#[derive(Args)]
+pub struct Db {
+    /// the payer's SQLite database
+    #[arg(long, default_value = "payer.sqlite")]
+    db: PathBuf,
+}
+
+#[derive(Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    db: Db,
+    /// the central's registry database (read only through the payer's role)
+    #[arg(long)]
+    registry: PathBuf,
+    /// folder for statements and 資格確認結果連絡書 files, per facility
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    svc: ServiceArgs,
+    #[arg(long, default_value = "127.0.0.1:8490")]
+    listen: SocketAddr,
+    /// intake folder: INBOX/<payer>/<医療機関コード>/*.UKE, scanned every 2 seconds
+    #[arg(long)]
+    inbox: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct PrincipalArgs {
+    #[command(flatten)]
+    db: Db,
+    /// staff, facility or insurer
+    #[arg(long)]
+    role: String,
+    /// 1 支払基金 or 2 国保連
+    #[arg(long)]
+    payer: String,
+    /// staff name, 医療機関コード or 保険者番号
+    #[arg(long)]
+    subject: String,
+}
+
+#[derive(Args)]
+pub struct FacilityArgs {
+    #[command(flatten)]
+    db: Db,
+    #[arg(long)]
+    payer: String,
+    /// 10-digit 医療機関コード
+    #[arg(long)]
+    code: String,
+    #[arg(long)]
+    name: String,
+    /// the facility's settlement hook (POST of each statement)
+    #[arg(long)]
+    hook: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    svc: ServiceArgs,
+    #[arg(long)]
+    payer: String,
+    #[arg(long)]
+    facility: String,
+    #[arg(long)]
+    file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct SynthPastArgs {
+    #[command(flatten)]
+    db: Db,
+    #[arg(long)]
+    payer: String,
+    /// facilities, comma-separated 医療機関コード
+    #[arg(long)]
+    facilities: String,
+    /// insurers, comma-separated 保険者番号
+    #[arg(long)]
+    insurers: String,
+    /// first and last month (YYYYMM)
+    #[arg(long)]
+    from: String,
+    #[arg(long)]
+    to: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args)]
+pub struct SettleArgs {
+    #[command(flatten)]
+    svc: ServiceArgs,
+    #[arg(long)]
+    payer: String,
+    /// billing month YYYYMM
+    #[arg(long)]
+    month: String,
+}
+
+fn payer_of(s: &str) -> Result<PayerCode> {
+    PayerCode::parse(s)
+        .with_context(|| format!("--payer must be 1 (支払基金) or 2 (国保連), got {s:?}"))
+}
+
+fn month_of(s: &str) -> Result<YearMonth> {
+    YearMonth::parse(s).with_context(|| format!("expected a month YYYYMM, got {s:?}"))
+}
+
+fn service(a: &ServiceArgs) -> Result<PayerService> {
+    if !a.registry.exists() {
+        bail!("registry {} does not exist", a.registry.display());
+    }
+    let registry = Arc::new(SqliteStore::open(&a.registry)?);
+    let store = Arc::new(SqlitePayerStore::open(&a.db.db)?);
+    Ok(PayerService {
+        store,
+        registry,
+        calendar: PayerCalendar::default(),
+        settings: PayerSettings::default(),
+        out_dir: a.out.clone(),
+    })
+}
+
+fn print_json(v: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
+    match cmd {
+        PayerCmd::Serve(a) => serve(a)?,
+        PayerCmd::Principal(a) => {
+            let role = Role::parse(&a.role).with_context(|| {
+                format!(
+                    "--role must be staff, facility or insurer, got {:?}",
+                    a.role
+                )
+            })?;
+            let store = SqlitePayerStore::open(&a.db.db)?;
+            let token = new_token().map_err(|e| anyhow::anyhow!("random: {e}"))?;
+            let p = Principal {
+                role,
+                payer: payer_of(&a.payer)?,
+                subject: a.subject,
+            };
+            store.add_principal(&token_hash(&token), &p, &now())?;
+            // the token is shown once; only its hash is stored
+            println!("{token}");
+        }
+        PayerCmd::Facility(a) => {
+            let store = SqlitePayerStore::open(&a.db.db)?;
+            if a.code.len() != 10 || !a.code.bytes().all(|b| b.is_ascii_digit()) {
+                bail!(
+                    "--code must be the 10-digit 医療機関コード, got {:?}",
+                    a.code
+                );
+            }
+            store.upsert_facility(&FacilityRow {
+                payer: payer_of(&a.payer)?,
+                code: a.code,
+                name: a.name,
+                hook_url: a.hook,
+            })?;
+        }
+        PayerCmd::Submit(a) => {
+            let svc = service(&a.svc)?;
+            let bytes = std::fs::read(&a.file).with_context(|| a.file.display().to_string())?;
+            let name = a
+                .file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("RECEIPTC.UKE");
+            match svc.intake_uke(&Submitted {
+                payer: payer_of(&a.payer)?,
+                facility: &a.facility,
+                file_name: name,
+                bytes: &bytes,
+                source: "folder",
+                at: &now(),
+            }) {
+                Ok(o) => print_json(&o)?,
+                Err(ServiceError::Refused(r)) => {
+                    print_json(&serde_json::json!({ "accepted": false, "reasons": r }))?;
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        PayerCmd::SynthPast(a) => {
+            let store = SqlitePayerStore::open(&a.db.db)?;
+            let split = |s: &str| -> Vec<String> {
+                s.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect()
+            };
+            let rows = onshi_payer::synth::past_payments(
+                payer_of(&a.payer)?,
+                &split(&a.facilities),
+                &split(&a.insurers),
+                month_of(&a.from)?,
+                month_of(&a.to)?,
+                a.seed,
+            );
+            store.add_payments(&rows)?;
+            println!("{} payment rows written", rows.len());
+        }
+        PayerCmd::Settle(a) => {
+            let svc = service(&a.svc)?;
+            let out = svc.settle_month(payer_of(&a.payer)?, month_of(&a.month)?, &now())?;
+            print_json(&out)?;
+            if !out.refused.is_empty() {
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn serve(a: ServeArgs) -> Result<()> {
+    let svc = service(&a.svc)?;
+    let app = PayerApp::new(svc.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        if let Some(inbox) = a.inbox.clone() {
+            std::fs::create_dir_all(&inbox)?;
+            let svc = svc.clone();
+            tokio::spawn(async move {
+                loop {
+                    let (s, i) = (svc.clone(), inbox.clone());
+                    match tokio::task::spawn_blocking(move || {
+                        onshi_payer::folder::scan_once(&s, &i, &now())
+                    })
+                    .await
+                    {
+                        Ok(Ok(r)) => {
+                            for f in r {
+                                tracing::info!(file = %f.file.display(), accepted = f.accepted, "folder intake");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::error!(error = %e, "folder intake"),
+                        Err(e) => tracing::error!(error = %e, "folder intake task"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            });
+        }
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("binding {}", a.listen))?;
+        println!("payer listening on http://{}/payer/login", listener.local_addr()?);
+        axum::serve(listener, router(app))
+            .with_graceful_shutdown(crate::shutdown_signal())
+            .await?;
+        Ok(())
+    })
+}
