@@ -7,6 +7,12 @@
 //! [`IdentityOutcome`] and nothing else. A 4-digit PIN has 10,000 candidates, so it is
 //! protected by the lock and by the secret key of the hash, not by hash slowness.
 
+pub mod assertion;
+pub mod chips;
+
+pub use assertion::{CardAssertion, CertifiedReader, ReaderKey};
+pub use chips::CardStore;
+
 use hmac::{Hmac, Mac};
 use onshi_domain::card::{IdentityFailure, IdentityOutcome};
 use onshi_domain::codes::IdentityMethod;
@@ -25,6 +31,8 @@ pub enum CardError {
     UnknownCard(String),
     #[error("pin key: the secret key must be at least 16 bytes")]
     ShortKey,
+    #[error("key: {0}")]
+    Key(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -82,6 +90,22 @@ impl PinHasher {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The key pair of the card's 利用者証明用電子証明書, derived from the card world's
+    /// secret and the serial (nothing to store; only the card emulation can derive it).
+    pub fn signing_key(&self, serial: &str) -> ed25519_dalek::SigningKey {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes keys of any size");
+        mac.update(b"onshi-card-key:");
+        mac.update(serial.as_bytes());
+        let seed = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+        ed25519_dalek::SigningKey::from_bytes(&seed)
+    }
+
+    /// The certificate's public key (hex), as registered at the central.
+    pub fn public_key_hex(&self, serial: &str) -> String {
+        hex::encode(self.signing_key(serial).verifying_key().as_bytes())
+    }
+
     /// The chip row a newly issued card gets.
     pub fn issue(&self, serial: &str, pin: Option<&Pin>, locked: bool) -> ChipRow {
         ChipRow {
@@ -124,6 +148,32 @@ impl<'a> Reader<'a> {
     /// for a PIN-less card (R2).
     pub fn has_pin(&self, serial: &str) -> Result<Option<bool>, CardError> {
         Ok(self.chips.chip(serial)?.map(|c| c.pin_hash.is_some()))
+    }
+
+    /// As [`Reader::identify`]; when the PIN is right the chip also signs `challenge` with
+    /// its certificate's key (hex signature). Face and 目視確認 get no card signature: the
+    /// reader vouches for them.
+    pub fn identify_signed(
+        &self,
+        serial: &str,
+        attempt: &IdentityAttempt,
+        challenge: &[u8],
+    ) -> Result<(IdentityOutcome, Option<String>), CardError> {
+        use ed25519_dalek::Signer;
+        let out = self.identify(serial, attempt)?;
+        let sig = match (&out, attempt) {
+            (
+                IdentityOutcome::Verified {
+                    method: IdentityMethod::Pin,
+                    ..
+                },
+                IdentityAttempt::Pin(_),
+            ) => Some(hex::encode(
+                self.hasher.signing_key(serial).sign(challenge).to_bytes(),
+            )),
+            _ => None,
+        };
+        Ok((out, sig))
     }
 
     /// Performs the identity step on the card `serial`.
@@ -175,16 +225,14 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onshi_store::{ImportStore, SqliteStore};
 
-    fn setup(pin: Option<&str>) -> (tempfile::TempDir, SqliteStore, PinHasher) {
+    fn setup(pin: Option<&str>) -> (tempfile::TempDir, CardStore, PinHasher) {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path().join("t.sqlite")).unwrap();
         let hasher = PinHasher::new(b"0123456789abcdef0123").unwrap();
+        let store = CardStore::open(dir.path().join("cards.sqlite"), hasher.clone()).unwrap();
         let pin = pin.map(|p| Pin::parse(p).unwrap());
-        let mut tx = store.begin_import().unwrap();
-        tx.upsert_chip(&hasher.issue("C1", pin.as_ref(), false))
-            .unwrap();
+        let mut tx = store.begin_issue().unwrap();
+        tx.issue("C1", pin.as_ref(), false).unwrap();
         tx.commit().unwrap();
         (dir, store, hasher)
     }

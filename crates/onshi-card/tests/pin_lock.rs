@@ -4,18 +4,18 @@
 
 use std::sync::{Arc, Barrier};
 
-use onshi_card::{IdentityAttempt, LOCK_AFTER, Pin, PinHasher, Reader};
+use onshi_card::{CardStore, IdentityAttempt, LOCK_AFTER, Pin, PinHasher, Reader};
 use onshi_domain::card::{IdentityFailure, IdentityOutcome};
-use onshi_store::{ChipStore, ImportStore, SqliteStore};
+use onshi_store::ChipStore;
 
 const RIGHT: &str = "4821";
 
-fn issued() -> (tempfile::TempDir, Arc<SqliteStore>, Arc<PinHasher>) {
+fn issued() -> (tempfile::TempDir, Arc<CardStore>, Arc<PinHasher>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("chips.sqlite")).unwrap();
     let hasher = PinHasher::new(b"a-test-key-of-32-bytes-for-pins!").unwrap();
-    let mut tx = store.begin_import().unwrap();
-    tx.upsert_chip(&hasher.issue("C1", Some(&Pin::parse(RIGHT).unwrap()), false))
+    let store = CardStore::open(dir.path().join("cards.sqlite"), hasher.clone()).unwrap();
+    let mut tx = store.begin_issue().unwrap();
+    tx.issue("C1", Some(&Pin::parse(RIGHT).unwrap()), false)
         .unwrap();
     tx.commit().unwrap();
     (dir, Arc::new(store), Arc::new(hasher))
@@ -23,7 +23,7 @@ fn issued() -> (tempfile::TempDir, Arc<SqliteStore>, Arc<PinHasher>) {
 
 /// Runs `guesses` at once (a barrier releases every thread together); returns the outcomes.
 fn guess_all(
-    store: &Arc<SqliteStore>,
+    store: &Arc<CardStore>,
     hasher: &Arc<PinHasher>,
     guesses: Vec<String>,
 ) -> Vec<IdentityOutcome> {

@@ -367,7 +367,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let report = import::import(
             store.as_ref(),
             &MyNumberHasher::new(b"outage-bench-key-0123")?,
-            &PinHasher::new(b"outage-bench-pin-0123")?,
+            &onshi_card::CardStore::open(
+                std::path::Path::new(&db).with_extension("cards.sqlite"),
+                PinHasher::new(b"outage-bench-pin-0123")?,
+            )?,
             Some(Input {
                 name: "synthetic.csv".into(),
                 reader: std::io::BufReader::with_capacity(

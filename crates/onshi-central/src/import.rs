@@ -19,13 +19,14 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use onshi_card::{Pin, PinHasher};
+use onshi_card::chips::CardIssue;
+use onshi_card::{CardStore, Pin};
 use onshi_domain::card::CertStatus;
 use onshi_domain::kana;
 use onshi_domain::numbers::{MyNumberHash, MyNumberHasher};
 use onshi_domain::qualification::Person;
 use onshi_formats::registry_csv::{self, CardStatusCode, RowError};
-use onshi_store::{CardCert, ChipRow, ImportStore, ImportTx, PersonId, StoreError, UpsertOutcome};
+use onshi_store::{CardCert, ImportStore, ImportTx, PersonId, StoreError, UpsertOutcome};
 use serde::Serialize;
 
 /// Errors kept in full; beyond this only counted.
@@ -242,10 +243,15 @@ fn cert_status(s: CardStatusCode) -> (CertStatus, bool) {
 }
 
 /// Imports the files in one transaction. `progress` is called with the rows read so far.
+///
+/// The cards file sets up both worlds: the emulated physical cards (chips, with the PIN under
+/// a keyed hash) in the card emulation `cards`, and the certificates (public key, serial,
+/// validity, status, person) in the central's registry. The chips are committed only after
+/// the registry's transaction is.
 pub fn import<Q: Read, C: Read>(
     store: &dyn ImportStore,
     hasher: &MyNumberHasher,
-    pins: &PinHasher,
+    cards_world: &CardStore,
     qualifications: Option<Input<Q>>,
     cards: Option<Input<C>>,
     progress: &mut dyn FnMut(u64),
@@ -256,11 +262,13 @@ pub fn import<Q: Read, C: Read>(
         map: Default::default(),
         initial_load: tx.registry_is_empty()?,
     };
+    let mut issue = None;
     if let Some(input) = cards {
+        let issue = issue.insert(cards_world.begin_issue().map_err(card_store)?);
         import_cards(
             tx.as_mut(),
             hasher,
-            pins,
+            issue,
             input,
             &mut known,
             &mut report,
@@ -279,6 +287,9 @@ pub fn import<Q: Read, C: Read>(
     }
     if report.errors_total == 0 {
         tx.commit()?;
+        if let Some(issue) = issue {
+            issue.commit().map_err(card_store)?;
+        }
         report.committed = true;
     }
     // otherwise the transaction is dropped, which rolls it back
@@ -289,7 +300,7 @@ pub fn import<Q: Read, C: Read>(
 fn import_cards<C: Read>(
     tx: &mut dyn ImportTx,
     hasher: &MyNumberHasher,
-    pins: &PinHasher,
+    issue: &mut CardIssue<'_>,
     input: Input<C>,
     known: &mut Known,
     report: &mut ImportReport,
@@ -411,20 +422,10 @@ fn import_cards<C: Read>(
                 continue;
             }
         };
-        let mut chip: ChipRow = pins.issue(&rec.card_serial, pin.as_ref(), pin_locked);
-        if !fresh
-            && let Some(existing) = tx_chip(tx, &rec.card_serial)?
-            && existing.pin_hash == chip.pin_hash
-        {
-            // Same card re-imported: keep the chip's own counter and lock, unless the file
-            // says the PIN is locked.
-            chip.failures = existing.failures;
-            chip.locked = existing.locked || pin_locked;
-            if chip.locked {
-                chip.failures = chip.failures.max(onshi_card::LOCK_AFTER);
-            }
-        }
-        tx.upsert_chip(&chip)?;
+        let (public_key, _) = issue
+            .issue(&rec.card_serial, pin.as_ref(), pin_locked)
+            .map_err(card_store)?;
+        tx.set_card_key(&rec.card_serial, &public_key)?;
     }
     progress(report.rows_read);
     Ok(())
@@ -468,8 +469,11 @@ fn overlap_row(
     }
 }
 
-fn tx_chip(tx: &mut dyn ImportTx, serial: &str) -> Result<Option<ChipRow>, StoreError> {
-    tx.chip_by_serial(serial)
+fn card_store(e: onshi_card::CardError) -> StoreError {
+    match e {
+        onshi_card::CardError::Store(e) => e,
+        other => StoreError::Conflict(other.to_string()),
+    }
 }
 
 fn import_qualifications<Q: Read>(

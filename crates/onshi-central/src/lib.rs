@@ -14,9 +14,12 @@ pub mod import;
 pub mod outage;
 pub mod result;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use onshi_card::assertion::{SignatureCheck, verify_card, verify_reader};
 use onshi_domain::card::{CertCheck, IdentityFailure, IdentityOutcome, check_certificate};
 use onshi_domain::codes::{IdentityMethod, LimitConsent, ReferenceClassification};
 use onshi_domain::kana;
@@ -27,7 +30,7 @@ use onshi_domain::qualification::{
 use onshi_domain::wareki::format_yyyymmdd;
 use onshi_store::{
     ConfirmationEntry, HistoryFilter, HistoryStore, PersonId, PersonRecord, QualificationRecord,
-    RegistryRead, StoreError,
+    ReaderRecord, RegistryRead, StoreError, TrustStore,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,15 +60,25 @@ pub enum CentralError {
     History(#[from] HistoryError),
 }
 
-/// A card confirmation as the reader sends it (照会区分 1).
+/// A card confirmation (照会区分 1) is a certified reader's signed assertion over a nonce the
+/// central issued (see [`onshi_card::assertion`]).
+pub use onshi_card::CardAssertion as CardConfirmation;
+
+/// How long a nonce for a card confirmation stays usable.
+pub const NONCE_TTL: Duration = Duration::from_secs(120);
+
+/// A nonce issued to a facility for one card confirmation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CardConfirmation {
-    pub confirmation_date: NaiveDate,
-    pub card_serial: String,
-    pub identity: IdentityOutcome,
-    /// 限度額情報の提供に同意 (OQSCD001)
-    #[serde(default)]
-    pub limit_consent: bool,
+pub struct NonceGrant {
+    /// 32 random bytes, hex
+    pub nonce: String,
+    pub expires_in_seconds: u64,
+}
+
+#[derive(Clone)]
+struct Nonces {
+    map: Arc<Mutex<HashMap<String, (String, Instant)>>>,
+    ttl: Duration,
 }
 
 /// A confirmation by the numbers of an insurance card / 資格確認書 (照会区分 2, R7).
@@ -99,6 +112,8 @@ fn with_confirmation_id(stored: &str, id: i64) -> Option<String> {
 #[derive(Clone)]
 pub struct Central {
     registry: Arc<dyn RegistryRead>,
+    trust: Arc<dyn TrustStore>,
+    nonces: Nonces,
     history_store: Arc<dyn HistoryStore>,
     history: HistoryWriter,
     clock: Arc<dyn Clock>,
@@ -142,13 +157,18 @@ impl Draft {
 }
 
 impl Central {
-    pub fn new(
-        registry: Arc<dyn RegistryRead>,
+    pub fn new<S: RegistryRead + TrustStore + 'static>(
+        registry: Arc<S>,
         history_store: Arc<dyn HistoryStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Central {
+            trust: registry.clone(),
             registry,
+            nonces: Nonces {
+                map: Arc::new(Mutex::new(HashMap::new())),
+                ttl: NONCE_TTL,
+            },
             history: HistoryWriter::start(history_store.clone()),
             history_store,
             clock,
@@ -161,6 +181,181 @@ impl Central {
 
     pub fn registry(&self) -> &dyn RegistryRead {
         self.registry.as_ref()
+    }
+
+    /// With another nonce lifetime (tests of expiry).
+    pub fn with_nonce_ttl(mut self, ttl: Duration) -> Self {
+        self.nonces.ttl = ttl;
+        self
+    }
+
+    /// The card keys, readers and refusals.
+    pub fn trust(&self) -> &dyn TrustStore {
+        self.trust.as_ref()
+    }
+
+    /// A fresh single-use nonce for one card confirmation by `facility`.
+    pub fn issue_nonce(
+        &self,
+        facility: &MedicalInstitutionCode,
+    ) -> Result<NonceGrant, CentralError> {
+        let mut b = [0u8; 32];
+        getrandom::fill(&mut b)
+            .map_err(|e| StoreError::Conflict(format!("no system randomness: {e}")))?;
+        let nonce = hex::encode(b);
+        let now = Instant::now();
+        let mut map = self
+            .nonces
+            .map
+            .lock()
+            .map_err(|_| StoreError::Conflict("nonce table poisoned".into()))?;
+        if map.len() > 10_000 {
+            map.retain(|_, (_, exp)| *exp > now);
+        }
+        map.insert(
+            nonce.clone(),
+            (facility.as_str().to_string(), now + self.nonces.ttl),
+        );
+        Ok(NonceGrant {
+            nonce,
+            expires_in_seconds: self.nonces.ttl.as_secs(),
+        })
+    }
+
+    /// Registers a certified reader's device key for a facility (the operator's act).
+    pub fn register_reader(
+        &self,
+        facility: &MedicalInstitutionCode,
+        id: &str,
+        public_key: &str,
+    ) -> Result<(), CentralError> {
+        Ok(self.trust.register_reader(&ReaderRecord {
+            id: id.to_string(),
+            facility: facility.as_str().to_string(),
+            public_key: public_key.to_string(),
+            revoked: false,
+        })?)
+    }
+
+    /// Checks a reader's assertion: a registered, unrevoked reader of this facility, its
+    /// signature, a nonce issued to this facility, unused and unexpired (consumed here), and
+    /// for a PIN the chip's signature under the card's certificate key. `Err` carries the
+    /// refusal class and message; every refusal is recorded.
+    fn verify_assertion(
+        &self,
+        facility: &MedicalInstitutionCode,
+        a: &CardConfirmation,
+    ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
+        let verdict = self.assertion_verdict(facility, a)?;
+        if let Err((class, _)) = verdict {
+            tracing::warn!(
+                facility = facility.as_str(),
+                reader = %a.reader_id,
+                card = %a.card_serial,
+                reason = class,
+                "card assertion refused"
+            );
+            self.trust.record_refusal(
+                facility.as_str(),
+                Some(&a.reader_id),
+                Some(&a.card_serial),
+                class,
+            )?;
+        }
+        Ok(verdict)
+    }
+
+    fn assertion_verdict(
+        &self,
+        facility: &MedicalInstitutionCode,
+        a: &CardConfirmation,
+    ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
+        let code = facility.as_str();
+        let Some(reader) = self.trust.reader(&a.reader_id)? else {
+            return Ok(Err((
+                "reader_unknown",
+                "この読取装置は登録されていません。",
+            )));
+        };
+        if reader.facility != code {
+            return Ok(Err((
+                "reader_foreign",
+                "この読取装置は他の医療機関に登録されています。",
+            )));
+        }
+        if reader.revoked {
+            return Ok(Err((
+                "reader_revoked",
+                "この読取装置の登録は取り消されています。",
+            )));
+        }
+        match verify_reader(code, a, &reader.public_key) {
+            SignatureCheck::Valid => {}
+            SignatureCheck::Missing => {
+                return Ok(Err(("assertion_unsigned", "読取装置の署名がありません。")));
+            }
+            SignatureCheck::Invalid => {
+                return Ok(Err((
+                    "assertion_forged",
+                    "読取装置の署名が正しくありません。",
+                )));
+            }
+        }
+        let issued = self
+            .nonces
+            .map
+            .lock()
+            .map_err(|_| StoreError::Conflict("nonce table poisoned".into()))?
+            .remove(&a.nonce);
+        match issued {
+            None => {
+                return Ok(Err((
+                    "assertion_replayed",
+                    "この確認要求は使用済みか、発行されていません。",
+                )));
+            }
+            Some((f, _)) if f != code => {
+                return Ok(Err((
+                    "assertion_foreign_nonce",
+                    "この確認要求は他の医療機関に発行されたものです。",
+                )));
+            }
+            Some((_, exp)) if exp <= Instant::now() => {
+                return Ok(Err((
+                    "assertion_expired",
+                    "この確認要求は有効期限が切れています。",
+                )));
+            }
+            Some(_) => {}
+        }
+        if let IdentityOutcome::Verified {
+            method: IdentityMethod::Pin,
+            ..
+        } = a.identity
+        {
+            let Some(key) = self.trust.card_public_key(&a.card_serial)? else {
+                return Ok(Err((
+                    "card_key_unknown",
+                    "このカードの電子証明書の公開鍵が登録されていません。",
+                )));
+            };
+            match verify_card(code, a, &key) {
+                SignatureCheck::Valid => {}
+                SignatureCheck::Missing => {
+                    return Ok(Err((
+                        "card_signature_missing",
+                        "暗証番号による本人確認にはカードの署名が必要です。",
+                    )));
+                }
+                SignatureCheck::Invalid => {
+                    return Ok(Err((
+                        "card_signature_invalid",
+                        "カードの署名が正しくありません。",
+                    )));
+                }
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// R1/R2/R5/R6: confirmation by My Number card.
@@ -179,7 +374,14 @@ impl Central {
         facility: &MedicalInstitutionCode,
         req: &CardConfirmation,
     ) -> Result<Confirmed, CentralError> {
-        let draft = self.card_draft(req)?;
+        let draft = match self.verify_assertion(facility, req)? {
+            Ok(()) => self.card_draft(req)?,
+            Err((class, message)) => {
+                let mut d = Draft::new(ReferenceClassification::Card);
+                d.card_serial = Some(req.card_serial.clone());
+                d.fail(class, message.into(), None)
+            }
+        };
         self.finish(facility, req.confirmation_date, draft).await
     }
 

@@ -1,6 +1,6 @@
 //! The insurers' bulk import: all or nothing, idempotent, and the mislink guard.
 
-use onshi_card::PinHasher;
+use onshi_card::{CardStore, PinHasher};
 use onshi_central::fixture::{self, CARD_HEADER, QUAL_HEADER};
 use onshi_central::import::{self, ImportReport, Input};
 use onshi_domain::numbers::MyNumberHasher;
@@ -9,7 +9,7 @@ use onshi_store::{RegistryRead, SqliteStore};
 struct Env {
     store: SqliteStore,
     hasher: MyNumberHasher,
-    pins: PinHasher,
+    cards: CardStore,
     _dir: tempfile::TempDir,
 }
 
@@ -18,7 +18,11 @@ fn env() -> Env {
     Env {
         store: SqliteStore::open(dir.path().join("i.sqlite")).unwrap(),
         hasher: MyNumberHasher::new(b"import-test-key-0001").unwrap(),
-        pins: PinHasher::new(b"import-test-pin-0001").unwrap(),
+        cards: CardStore::open(
+            dir.path().join("i.cards.sqlite"),
+            PinHasher::new(b"import-test-pin-0001").unwrap(),
+        )
+        .unwrap(),
         _dir: dir,
     }
 }
@@ -28,7 +32,7 @@ impl Env {
         import::import(
             &self.store,
             &self.hasher,
-            &self.pins,
+            &self.cards,
             q.map(|s| Input {
                 name: "q.csv".into(),
                 reader: s.as_bytes(),
@@ -367,11 +371,11 @@ fn reimport_keeps_the_chip_counter_and_lock() {
     assert!(e.run(None, Some(&cards)).committed);
     use onshi_store::ChipStore;
     for _ in 0..3 {
-        e.store.try_pin("M9", "not-the-hash", 3).unwrap();
+        e.cards.try_pin("M9", "not-the-hash", 3).unwrap();
     }
     assert!(e.run(None, Some(&cards)).committed);
     assert!(
-        e.store.chip("M9").unwrap().unwrap().locked,
+        e.cards.chip("M9").unwrap().unwrap().locked,
         "re-import must not unlock a PIN"
     );
 }

@@ -68,11 +68,14 @@ async fn start() -> World {
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).expect("store"));
     let hasher = MyNumberHasher::new(b"test-key-0123456789").expect("key");
     let pins = PinHasher::new(b"test-pin-key-0123456789").expect("key");
+    let cards = Arc::new(
+        onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins.clone()).expect("key"),
+    );
     let fx = fixture::build();
     let report = import::import(
         store.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "q.csv".into(),
             reader: fx.qualifications_csv.as_bytes(),
@@ -90,7 +93,7 @@ async fn start() -> World {
     let report = import::import(
         store.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "twins.csv".into(),
             reader: twins.as_bytes(),
@@ -134,7 +137,16 @@ async fn start() -> World {
             .with_timezone(&Utc),
     });
     let central = Central::new(store.clone(), store.clone(), clock.clone());
-    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins).with_outage(
+    // the clinic's certified reader, registered at the central
+    let key = onshi_card::ReaderKey::generate("reader-clinic").expect("key");
+    central
+        .register_reader(&clinic, &key.id, &key.public_key_hex())
+        .expect("register");
+    let reader = onshi_terminal::client::ReaderLink {
+        reader: Arc::new(onshi_card::CertifiedReader::new(key, cards.clone())),
+        facility: clinic.clone(),
+    };
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone()).with_outage(
         OutageApp::with_clock(store.clone(), clock.clone(), OutageConfig::default()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -144,7 +156,9 @@ async fn start() -> World {
     tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
     let central_url = format!("http://{addr}");
 
-    let http_client = HttpCentral::new(&central_url, CLINIC_TOKEN).expect("client");
+    let http_client = HttpCentral::new(&central_url, CLINIC_TOKEN)
+        .expect("client")
+        .with_reader(reader);
     let fault = Arc::new(FaultyCentral::new(Arc::new(http_client)));
     let mut cfg = onshi_terminal::Config::new(clinic, &dir.path().join(CLINIC));
     cfg.central_timeout = std::time::Duration::from_secs(5);

@@ -6,8 +6,10 @@
 //! - a method either does all it says or nothing (each write is one transaction);
 //! - the confirmation history is append-only; `append_confirmations` takes a batch so the
 //!   caller can group-commit (one durable commit for many confirmations);
-//! - the chip table (PIN state of the emulated cards) is reached only through [`ChipStore`],
-//!   which the central's confirmation service never holds.
+//! - the chips of the emulated cards (PIN state) are not here: they live in the card
+//!   emulation's own file (crate `onshi-card`), reached through [`ChipStore`]; the central
+//!   keeps certificates only (the card's public key, serial, validity, revocation, person)
+//!   and the certified readers' device keys (see [`trust`]).
 
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
@@ -18,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod outage;
 pub mod sqlite;
+pub mod trust;
 
 pub use sqlite::SqliteStore;
+pub use trust::{ReaderRecord, Refusal, TrustStore};
 
 pub type PersonId = i64;
 
@@ -179,7 +183,8 @@ pub trait FacilityStore: Send + Sync {
     fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool>;
 }
 
-/// PIN state of the emulated cards, for `onshi-card` only.
+/// PIN state of the emulated cards, for `onshi-card` only (implemented there, over the card
+/// emulation's own file).
 pub trait ChipStore: Send + Sync {
     fn chip(&self, serial: &str) -> Result<Option<ChipRow>>;
     /// One PIN attempt, checked and counted atomically (R1, the 3-try lock): in a single
@@ -244,9 +249,8 @@ pub trait ImportTx {
     ) -> Result<Vec<QualificationRecord>>;
     fn upsert_card(&mut self, c: &CardCert) -> Result<UpsertOutcome>;
     fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>>;
-    fn chip_by_serial(&mut self, serial: &str) -> Result<Option<ChipRow>>;
-    /// Chip rows are written with the card (the emulated physical card is issued with it).
-    fn upsert_chip(&mut self, c: &ChipRow) -> Result<UpsertOutcome>;
+    /// The public key (hex ed25519) of the card's 利用者証明用電子証明書.
+    fn set_card_key(&mut self, serial: &str, public_key: &str) -> Result<()>;
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -262,5 +266,5 @@ pub trait ImportStore {
 }
 
 /// The whole storage interface.
-pub trait Store: RegistryRead + HistoryStore + FacilityStore + ChipStore + ImportStore {}
-impl<T: RegistryRead + HistoryStore + FacilityStore + ChipStore + ImportStore> Store for T {}
+pub trait Store: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore {}
+impl<T: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore> Store for T {}

@@ -65,16 +65,6 @@ CREATE TABLE IF NOT EXISTS card (
     status      TEXT NOT NULL
 ) WITHOUT ROWID;
 
--- Chip side of the emulated physical card: PIN under a keyed hash, failure counter, lock.
--- Read and written only through the ChipStore interface (crate onshi-card).
-CREATE TABLE IF NOT EXISTS chip (
-    serial    TEXT PRIMARY KEY,
-    pin_hash  TEXT,
-    failures  INTEGER NOT NULL DEFAULT 0,
-    locked    INTEGER NOT NULL DEFAULT 0,
-    photo_ref TEXT
-) WITHOUT ROWID;
-
 CREATE TABLE IF NOT EXISTS facility (
     code       TEXT PRIMARY KEY,
     name       TEXT NOT NULL,

@@ -20,9 +20,9 @@ use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification}
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::{
-    CardCert, CardWithHistory, ChipRow, ChipStore, ConfirmationEntry, Facility, FacilityStore,
-    HistoryFilter, HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, PinTry,
-    QualificationRecord, RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
+    CardCert, CardWithHistory, ConfirmationEntry, Facility, FacilityStore, HistoryFilter,
+    HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, QualificationRecord,
+    RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
@@ -208,6 +208,7 @@ impl SqliteStore {
         let w = open_writer(&path, SCHEMA)?;
         add_missing_columns(&w)?;
         w.execute_batch(crate::outage::SCHEMA)?;
+        w.execute_batch(crate::trust::SCHEMA)?;
         let history_path = history_path(&path);
         let hw = open_writer(&history_path, HISTORY_SCHEMA)?;
         Ok(SqliteStore {
@@ -401,16 +402,6 @@ fn card_from_row(r: &Row<'_>) -> Result<CardCert> {
         person_id: r.get(1)?,
         cert_expiry: date_col(&exp)?,
         status: CertStatus::parse(&status).ok_or_else(|| corrupt("card.status", &status))?,
-    })
-}
-
-fn chip_from_row(r: &Row<'_>) -> Result<ChipRow> {
-    Ok(ChipRow {
-        serial: r.get(0)?,
-        pin_hash: r.get(1)?,
-        failures: r.get(2)?,
-        locked: r.get::<_, i64>(3)? != 0,
-        photo_ref: r.get(4)?,
     })
 }
 
@@ -665,68 +656,6 @@ impl SqliteStore {
                 [code.as_str()],
             )?;
             Ok(n > 0)
-        })
-    }
-}
-
-impl ChipStore for SqliteStore {
-    fn chip(&self, serial: &str) -> Result<Option<ChipRow>> {
-        self.with_reader(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
-            )?;
-            let mut rows = st.query([serial])?;
-            match rows.next()? {
-                Some(r) => Ok(Some(chip_from_row(r)?)),
-                None => Ok(None),
-            }
-        })
-    }
-
-    fn try_pin(
-        &self,
-        serial: &str,
-        candidate_hash: &str,
-        lock_after: u32,
-    ) -> Result<Option<PinTry>> {
-        use subtle::ConstantTimeEq;
-        self.with_writer(|w| {
-            // IMMEDIATE: the write lock is taken before the row is read, so another process
-            // sharing the file (a second terminal's reader) cannot interleave either.
-            let tx = w.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let row: Option<(Option<String>, u32, bool)> = tx
-                .query_row(
-                    "SELECT pin_hash, failures, locked FROM chip WHERE serial = ?1",
-                    [serial],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((stored, failures, locked)) = row else {
-                return Ok(None);
-            };
-            let Some(stored) = stored else {
-                return Ok(Some(PinTry::NotSet));
-            };
-            if locked || failures >= lock_after {
-                return Ok(Some(PinTry::Locked));
-            }
-            let right: bool = stored.as_bytes().ct_eq(candidate_hash.as_bytes()).into();
-            let out = if right {
-                if failures != 0 {
-                    tx.execute("UPDATE chip SET failures = 0 WHERE serial = ?1", [serial])?;
-                }
-                PinTry::Accepted
-            } else {
-                let failures = failures + 1;
-                let locked = failures >= lock_after;
-                tx.execute(
-                    "UPDATE chip SET failures = ?2, locked = ?3 WHERE serial = ?1",
-                    params![serial, failures, locked],
-                )?;
-                PinTry::Rejected { failures, locked }
-            };
-            tx.commit()?;
-            Ok(Some(out))
         })
     }
 }
@@ -1008,41 +937,8 @@ impl ImportTx for SqliteImport<'_> {
         }
     }
 
-    fn chip_by_serial(&mut self, serial: &str) -> Result<Option<ChipRow>> {
-        let mut st = self.c().prepare_cached(
-            "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
-        )?;
-        let mut rows = st.query([serial])?;
-        match rows.next()? {
-            Some(r) => Ok(Some(chip_from_row(r)?)),
-            None => Ok(None),
-        }
-    }
-
-    fn upsert_chip(&mut self, c: &ChipRow) -> Result<UpsertOutcome> {
-        let existing = self.chip_by_serial(&c.serial)?;
-        if existing.as_ref() == Some(c) {
-            return Ok(UpsertOutcome::Unchanged);
-        }
-        self.c()
-            .prepare_cached(
-                "INSERT INTO chip (serial, pin_hash, failures, locked, photo_ref) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(serial) DO UPDATE SET \
-                 pin_hash = excluded.pin_hash, failures = excluded.failures, \
-                 locked = excluded.locked, photo_ref = excluded.photo_ref",
-            )?
-            .execute(params![
-                c.serial,
-                c.pin_hash,
-                c.failures,
-                i64::from(c.locked),
-                c.photo_ref
-            ])?;
-        Ok(if existing.is_some() {
-            UpsertOutcome::Updated
-        } else {
-            UpsertOutcome::Inserted
-        })
+    fn set_card_key(&mut self, serial: &str, public_key: &str) -> Result<()> {
+        crate::trust::set_card_key(self.c(), serial, public_key)
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {

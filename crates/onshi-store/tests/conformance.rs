@@ -80,7 +80,7 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     import_is_all_or_nothing(make);
     upserts_report_what_changed(make);
     history_appends_in_batches_and_filters(make);
-    chip_counter_locks(make);
+    trust_keys_and_readers(make);
     facilities_by_token(make);
 }
 
@@ -219,36 +219,36 @@ fn history_appends_in_batches_and_filters(
     );
 }
 
-fn chip_counter_locks(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+fn trust_keys_and_readers(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     let (s, _keep) = make();
     let mut tx = s.begin_import().unwrap();
-    tx.upsert_chip(&ChipRow {
-        serial: "C9".into(),
-        pin_hash: Some("h".into()),
-        failures: 0,
-        locked: false,
-        photo_ref: None,
-    })
-    .unwrap();
+    tx.set_card_key("C9", "aa").unwrap();
+    tx.set_card_key("C9", "bb").unwrap();
     tx.commit().unwrap();
-    let rejected = |failures, locked| Some(PinTry::Rejected { failures, locked });
-    assert_eq!(s.try_pin("C9", "x", 3).unwrap(), rejected(1, false));
-    assert_eq!(s.try_pin("C9", "h", 3).unwrap(), Some(PinTry::Accepted));
-    assert_eq!(s.chip("C9").unwrap().unwrap().failures, 0);
-    assert_eq!(s.try_pin("C9", "x", 3).unwrap(), rejected(1, false));
-    assert_eq!(s.try_pin("C9", "y", 3).unwrap(), rejected(2, false));
-    assert_eq!(s.try_pin("C9", "z", 3).unwrap(), rejected(3, true));
-    assert_eq!(
-        s.try_pin("C9", "h", 3).unwrap(),
-        Some(PinTry::Locked),
-        "the right PIN does not unlock a locked chip"
-    );
-    let row = s.chip("C9").unwrap().unwrap();
+    assert_eq!(s.card_public_key("C9").unwrap().as_deref(), Some("bb"));
+    assert_eq!(s.card_public_key("C0").unwrap(), None);
+    let r = ReaderRecord {
+        id: "R1".into(),
+        facility: "1311234567".into(),
+        public_key: "k1".into(),
+        revoked: false,
+    };
+    s.register_reader(&r).unwrap();
+    assert_eq!(s.reader("R1").unwrap(), Some(r.clone()));
     assert!(
-        row.locked && row.failures == 3,
-        "a locked chip counts no more"
+        !s.revoke_reader("R1", Some("1319999999")).unwrap(),
+        "another facility cannot revoke it"
     );
-    assert_eq!(s.try_pin("nope", "h", 3).unwrap(), None);
+    assert!(s.revoke_reader("R1", Some("1311234567")).unwrap());
+    assert!(s.reader("R1").unwrap().unwrap().revoked);
+    assert!(!s.revoke_reader("R1", None).unwrap(), "already revoked");
+    s.register_reader(&r).unwrap();
+    assert!(!s.reader("R1").unwrap().unwrap().revoked, "re-registered");
+    s.record_refusal("1311234567", Some("R1"), Some("C9"), "assertion_replayed")
+        .unwrap();
+    let got = s.refusals(10).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].reason, "assertion_replayed");
 }
 
 fn facilities_by_token(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {

@@ -58,6 +58,15 @@ pub struct TerminalArgs {
     /// encoding of face files: utf-8 or shift_jis
     #[arg(long, default_value = "utf-8")]
     pub face_encoding: String,
+    /// the card emulation's file (`onshi registry import` makes `<db stem>.cards.sqlite`):
+    /// the cards patients place on this terminal's reader
+    #[arg(long)]
+    pub cards: Option<PathBuf>,
+    /// this terminal's certified-reader device key (made on first start, mode 0600;
+    /// default `<exchange>/reader.key.json`); register its public key at the central with
+    /// `onshi reader register`
+    #[arg(long)]
+    pub reader_key: Option<PathBuf>,
     /// share of `face: auto` authentications that fail (0.0–1.0), for load tests
     #[arg(long, default_value_t = 0.0)]
     pub face_failure_rate: f64,
@@ -134,7 +143,34 @@ pub fn run_terminal(a: &TerminalArgs) -> Result<()> {
     let token = a.token.as_deref().context(
         "--token (or env ONSHI_TOKEN) is required: the facility's token for the central",
     )?;
-    let client = Arc::new(HttpCentral::new(central, token)?);
+    let mut client = HttpCentral::new(central, token)?;
+    if let Some(cards) = &a.cards {
+        let cards = onshi_card::CardStore::open_with_key_file(cards)
+            .with_context(|| format!("--cards {}", cards.display()))?;
+        let key_path = a
+            .reader_key
+            .clone()
+            .unwrap_or_else(|| cfg.exchange.join("reader.key.json"));
+        let key = onshi_card::ReaderKey::load_or_create(
+            &key_path,
+            &format!("reader-{}", cfg.facility.as_str()),
+        )?;
+        eprintln!(
+            "certified reader {} (public key {}); register it once at the central: onshi reader register --db <central db> --facility {} --id {} --public-key {}",
+            key.id,
+            key.public_key_hex(),
+            cfg.facility.as_str(),
+            key.id,
+            key.public_key_hex()
+        );
+        client = client.with_reader(crate::client::ReaderLink {
+            reader: Arc::new(onshi_card::CertifiedReader::new(key, Arc::new(cards))),
+            facility: cfg.facility.clone(),
+        });
+    } else {
+        eprintln!("no --cards: this terminal has no card reader (card reads are refused)");
+    }
+    let client = Arc::new(client);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(serve(cfg, client, a.listen, async {
         let _ = tokio::signal::ctrl_c().await;

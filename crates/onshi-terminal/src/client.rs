@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use onshi_card::{IdentityAttempt, PinHasher, Reader};
+use onshi_card::{CardStore, CertifiedReader, IdentityAttempt, ReaderKey};
 use onshi_central::outage::{
     OutageError, OutageService, SearchInput, SearchResponse, SelectResponse,
 };
-use onshi_central::{CardConfirmation, Central, ConfirmationResponse, NumbersConfirmation};
-use onshi_domain::card::{IdentityFailure, IdentityOutcome};
+use onshi_central::{
+    CardConfirmation, Central, ConfirmationResponse, NonceGrant, NumbersConfirmation,
+};
 use onshi_domain::numbers::MedicalInstitutionCode;
-use onshi_store::ChipStore;
 use serde::Serialize;
 
 /// A boxed future, so the trait can be used as `dyn CentralClient`.
@@ -64,6 +64,19 @@ pub enum Identity {
 }
 
 impl Identity {
+    /// What the reader does with the card for this attempt.
+    fn attempt(&self) -> Result<IdentityAttempt, ClientError> {
+        Ok(match self {
+            Identity::Face { matched } => IdentityAttempt::Face { matched: *matched },
+            Identity::Pin(p) => {
+                IdentityAttempt::Pin(onshi_card::Pin::parse(&p.0).map_err(internal)?)
+            }
+            Identity::Visual { staff_id } => IdentityAttempt::Visual {
+                staff_id: staff_id.clone(),
+            },
+        })
+    }
+
     pub fn method(&self) -> &'static str {
         match self {
             Identity::Face { .. } => "face",
@@ -128,24 +141,39 @@ fn refusal_message(bytes: &[u8]) -> String {
         .unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(500).collect())
 }
 
+/// The facility's certified reader, as a client uses it: the reader and the facility it is
+/// registered for.
+#[derive(Clone)]
+pub struct ReaderLink {
+    pub reader: Arc<CertifiedReader>,
+    pub facility: MedicalInstitutionCode,
+}
+
+impl ReaderLink {
+    /// The identity step at the reader, signed over the central's nonce. The PIN goes to the
+    /// card emulation only; what leaves is the signed outcome.
+    async fn assert(&self, nonce: &str, req: &CardRead) -> Result<CardConfirmation, ClientError> {
+        let attempt = req.identity.attempt()?;
+        let reader = self.reader.clone();
+        let facility = self.facility.as_str().to_string();
+        let nonce = nonce.to_string();
+        let serial = req.card_serial.clone();
+        let (date, consent) = (req.confirmation_date, req.limit_consent);
+        tokio::task::spawn_blocking(move || {
+            reader.assert(&facility, &nonce, &serial, date, consent, &attempt)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+    }
+}
+
 /// A real central over HTTP (`onshi central`), authenticated as one facility.
 pub struct HttpCentral {
     base: String,
-    token: String,
+    token: secrecy::SecretString,
     http: reqwest::Client,
-}
-
-#[derive(Serialize)]
-struct ReaderBody<'a> {
-    card_serial: &'a str,
-    confirmation_date: NaiveDate,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    face: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pin: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    visual_staff_id: Option<&'a str>,
-    limit_consent: bool,
+    reader: Option<ReaderLink>,
 }
 
 impl HttpCentral {
@@ -157,9 +185,16 @@ impl HttpCentral {
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         Ok(HttpCentral {
             base: base.trim_end_matches('/').to_string(),
-            token: token.to_string(),
+            token: secrecy::SecretString::from(token.to_string()),
             http,
+            reader: None,
         })
+    }
+
+    /// With the facility's certified reader (without one, card reads are refused).
+    pub fn with_reader(mut self, reader: ReaderLink) -> Self {
+        self.reader = Some(reader);
+        self
     }
 
     async fn post<T: Serialize + ?Sized, R: serde::de::DeserializeOwned>(
@@ -170,7 +205,7 @@ impl HttpCentral {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.token))
             .json(body)
             .send()
             .await
@@ -199,22 +234,14 @@ impl CentralClient for HttpCentral {
         req: &'a CardRead,
     ) -> BoxFut<'a, Result<ConfirmationResponse, ClientError>> {
         Box::pin(async move {
-            let mut body = ReaderBody {
-                card_serial: &req.card_serial,
-                confirmation_date: req.confirmation_date,
-                face: None,
-                pin: None,
-                visual_staff_id: None,
-                limit_consent: req.limit_consent,
+            let Some(link) = &self.reader else {
+                return Err(no_reader());
             };
-            match &req.identity {
-                Identity::Face { matched } => {
-                    body.face = Some(if *matched { "ok" } else { "fail" })
-                }
-                Identity::Pin(p) => body.pin = Some(&p.0),
-                Identity::Visual { staff_id } => body.visual_staff_id = Some(staff_id),
-            }
-            self.post("/v1/reader/confirm", &body).await
+            let grant: NonceGrant = self
+                .post("/v1/confirmations/card/nonce", &serde_json::json!({}))
+                .await?;
+            let assertion = link.assert(&grant.nonce, req).await?;
+            self.post("/v1/confirmations/card", &assertion).await
         })
     }
 
@@ -249,29 +276,45 @@ impl CentralClient for HttpCentral {
     }
 }
 
-/// The central's services and the emulated chip in this process (for `onshi demo`).
+/// The central's services and a certified reader over the card emulation, in this process
+/// (for `onshi demo`). The reader's device key is made at start and registered at the central
+/// for the facility, as a reader is certified at installation.
 pub struct InProcessCentral {
     central: Central,
-    chips: Arc<dyn ChipStore>,
-    pins: PinHasher,
+    reader: Option<ReaderLink>,
     facility: MedicalInstitutionCode,
     outage: Option<OutageService>,
 }
 
 impl InProcessCentral {
-    pub fn new(
-        central: Central,
-        chips: Arc<dyn ChipStore>,
-        pins: PinHasher,
-        facility: MedicalInstitutionCode,
-    ) -> Self {
+    pub fn new(central: Central, cards: Arc<CardStore>, facility: MedicalInstitutionCode) -> Self {
+        let reader = Self::install_reader(&central, cards, &facility)
+            .map_err(|e| tracing::error!(error = %e, "the in-process reader was not registered"))
+            .ok();
         InProcessCentral {
             central,
-            chips,
-            pins,
+            reader,
             facility,
             outage: None,
         }
+    }
+
+    fn install_reader(
+        central: &Central,
+        cards: Arc<CardStore>,
+        facility: &MedicalInstitutionCode,
+    ) -> Result<ReaderLink, String> {
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).map_err(|e| e.to_string())?;
+        let key = ReaderKey::generate(&format!("local-{}-{}", facility.as_str(), hex::encode(b)))
+            .map_err(|e| e.to_string())?;
+        central
+            .register_reader(facility, &key.id, &key.public_key_hex())
+            .map_err(|e| e.to_string())?;
+        Ok(ReaderLink {
+            reader: Arc::new(CertifiedReader::new(key, cards)),
+            facility: facility.clone(),
+        })
     }
 
     /// With the central's outage-mode service (without it the outage calls are refused, as a
@@ -317,6 +360,13 @@ fn outage_refusal(e: OutageError) -> ClientError {
     }
 }
 
+fn no_reader() -> ClientError {
+    ClientError::Refused {
+        status: 503,
+        message: "no certified card reader is configured for this terminal".into(),
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> ClientError {
     ClientError::Refused {
         status: 500,
@@ -330,31 +380,13 @@ impl CentralClient for InProcessCentral {
         req: &'a CardRead,
     ) -> BoxFut<'a, Result<ConfirmationResponse, ClientError>> {
         Box::pin(async move {
-            let attempt = match &req.identity {
-                Identity::Face { matched } => IdentityAttempt::Face { matched: *matched },
-                Identity::Pin(p) => {
-                    IdentityAttempt::Pin(onshi_card::Pin::parse(&p.0).map_err(internal)?)
-                }
-                Identity::Visual { staff_id } => IdentityAttempt::Visual {
-                    staff_id: staff_id.clone(),
-                },
+            let Some(link) = &self.reader else {
+                return Err(no_reader());
             };
-            let reader = Reader::new(self.chips.as_ref(), &self.pins);
-            let identity = match reader.identify(&req.card_serial, &attempt) {
-                Ok(o) => o,
-                Err(onshi_card::CardError::UnknownCard(_)) => IdentityOutcome::Refused {
-                    failure: IdentityFailure::ChipUnreadable,
-                },
-                Err(e) => return Err(internal(e)),
-            };
-            let c = CardConfirmation {
-                confirmation_date: req.confirmation_date,
-                card_serial: req.card_serial.clone(),
-                identity,
-                limit_consent: req.limit_consent,
-            };
+            let grant = self.central.issue_nonce(&self.facility).map_err(internal)?;
+            let assertion = link.assert(&grant.nonce, req).await?;
             self.central
-                .confirm_by_card(&self.facility, &c)
+                .confirm_by_card(&self.facility, &assertion)
                 .await
                 .map_err(internal)
         })

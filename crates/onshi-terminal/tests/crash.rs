@@ -50,7 +50,7 @@ async fn killed_terminal_answers_every_request_exactly_once_after_restart() {
         false,
     );
     let mut names = Vec::new();
-    let mut term = start_terminal(&c.base, dir.path(), &[]);
+    let mut term = start_terminal(&c, dir.path(), &[]);
     for round in 0..4 {
         for i in 0..40 {
             let name = format!("OQSsiquc01req_r{round}_{i:03}.xml");
@@ -61,7 +61,7 @@ async fn killed_terminal_answers_every_request_exactly_once_after_restart() {
         tokio::time::sleep(Duration::from_millis(5 + 20 * round as u64)).await;
         term.child.kill().unwrap();
         term.child.wait().unwrap();
-        term = start_terminal(&c.base, dir.path(), &[]);
+        term = start_terminal(&c, dir.path(), &[]);
     }
     // wait until every request has been answered and taken
     let start = Instant::now();

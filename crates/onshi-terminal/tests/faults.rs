@@ -21,8 +21,7 @@ async fn slow_down_and_refusing_central_each_give_an_abnormal_end_and_the_termin
     let central = Central::new(c.store.clone(), c.store.clone(), Arc::new(SystemClock));
     let inner: Arc<dyn CentralClient> = Arc::new(InProcessCentral::new(
         central,
-        c.store.clone(),
-        c.pins.clone(),
+        c.cards.clone(),
         facility.clone(),
     ));
     let faulty = Arc::new(FaultyCentral::new(inner));

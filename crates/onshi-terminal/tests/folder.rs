@@ -29,7 +29,7 @@ async fn ask(dir: &std::path::Path, name: &str, bytes: &[u8]) -> (Encoding, Qual
 async fn r5_r7_every_result_class_by_numbers_in_both_encodings() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let kyokai = c.fx.kyokai.as_str().to_string();
     let kumiai = c.fx.kumiai.as_str().to_string();
     // (number set, expected 資格有効性)
@@ -120,7 +120,7 @@ async fn r5_r7_every_result_class_by_numbers_in_both_encodings() {
 async fn malformed_requests_get_an_abnormal_end_that_says_what_is_wrong() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let good = String::from_utf8(single_request(
         c.fx.kyokai.as_str(),
         "1001",
@@ -201,8 +201,10 @@ async fn central_down_is_an_abnormal_end_and_the_terminal_keeps_running() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
+    let c = start_central().await; // only for the card emulation and the reader's key
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(
+    let t = start_terminal_at(
+        &c,
         &format!("http://127.0.0.1:{port}"),
         dir.path(),
         &["--central-timeout-ms", "1500"],
@@ -229,7 +231,7 @@ async fn central_down_is_an_abnormal_end_and_the_terminal_keeps_running() {
 async fn reference_number_is_registered_and_returned_with_later_results() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let single = String::from_utf8(single_request(
         c.fx.kyokai.as_str(),
         "1001",
@@ -279,7 +281,7 @@ async fn reference_number_is_registered_and_returned_with_later_results() {
 async fn bulk_upload_gives_a_reception_number_and_fetch_returns_units_with_counts() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let ky = c.fx.kyokai.as_str();
     let ku = c.fx.kumiai.as_str();
     let entry = |ins: &str, sym: &str, num: &str, birth: &str| {
@@ -352,7 +354,7 @@ async fn sjis_request_whose_answer_cannot_be_sjis_is_an_explicit_error() {
     let rep = onshi_central::import::import(
         c.store.as_ref(),
         &hasher,
-        &c.pins,
+        &c.cards,
         Some(onshi_central::import::Input {
             name: "q".into(),
             reader: q.as_bytes(),
@@ -363,7 +365,7 @@ async fn sjis_request_whose_answer_cannot_be_sjis_is_an_explicit_error() {
     .unwrap();
     assert!(rep.committed, "{:?}", rep.errors);
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let req = single_request(c.fx.kyokai.as_str(), "1001", "4040", "00", "19700101", true);
     put_request(t.dir.as_path(), "OQSsiquc01req_kichi.xml", &req);
     let b = wait_answer(t.dir.as_path(), "OQSsiquc01req_kichi.xml", T).await;

@@ -19,7 +19,7 @@ async fn bench_request_to_answer_latency() {
         .unwrap_or(500);
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let req = single_request(
         c.fx.kyokai.as_str(),
         "1001",

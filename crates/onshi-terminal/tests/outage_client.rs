@@ -50,19 +50,14 @@ async fn r13_r14_in_process_outage_search_refused_then_enabled_found_and_chosen(
     );
 
     // without the outage service: refused as a central without the mode configured
-    let bare = InProcessCentral::new(
-        central.clone(),
-        c.store.clone(),
-        c.pins.clone(),
-        facility.clone(),
-    );
+    let bare = InProcessCentral::new(central.clone(), c.cards.clone(), facility.clone());
     match bare.outage_search(&tanaka()).await {
         Err(ClientError::Refused { status: 503, .. }) => {}
         other => panic!("{other:?}"),
     }
 
     let client = Arc::new(
-        InProcessCentral::new(central, c.store.clone(), c.pins.clone(), facility.clone())
+        InProcessCentral::new(central, c.cards.clone(), facility.clone())
             .with_outage(outage.clone()),
     );
     // not enabled: refused (403) with the central's reason

@@ -19,7 +19,7 @@ fn face_file(dir: &std::path::Path, v: &Value) -> QualificationResponse {
 async fn r1_r5_r6_face_confirmations_land_in_the_face_folder_and_history() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     for (serial, validity) in [
         ("C0001", "1"),
         ("C0003", "2"),
@@ -87,7 +87,7 @@ async fn r1_r5_r6_face_confirmations_land_in_the_face_folder_and_history() {
 async fn r15_r3_face_failure_then_visual_confirmation_records_the_staff_member() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let (_, v) = place(&t.api, json!({"card_serial": "C0002", "face": "fail", "visual_staff_id": "受付02", "confirmation_date": "2026-11-25"})).await;
     assert_eq!(v["outcome"], "confirmed", "{v}");
     assert_eq!(v["attempts"][0]["result"], "face_mismatch");
@@ -120,7 +120,7 @@ async fn r15_r3_face_failure_then_visual_confirmation_records_the_staff_member()
 async fn every_card_error_class_at_the_reader() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let day = "2026-11-25";
     let cases = [
         (
@@ -207,7 +207,7 @@ async fn every_card_error_class_at_the_reader() {
 async fn cli_reader_place_exits_nonzero_on_refusal_and_history_lists() {
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
-    let t = start_terminal(&c.base, dir.path(), &[]);
+    let t = start_terminal(&c, dir.path(), &[]);
     let bin = env!("CARGO_BIN_EXE_onshi-terminal");
     let run = |args: &[&str]| {
         let d = t.dir.clone();

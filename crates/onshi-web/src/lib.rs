@@ -16,10 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDate;
-use onshi_card::{IdentityAttempt, Pin, PinHasher, Reader};
+use onshi_card::{CardStore, PinHasher};
 use onshi_central::{CardConfirmation, Central, NumbersConfirmation};
-use onshi_domain::card::IdentityOutcome;
 use onshi_domain::kana;
+use onshi_domain::numbers::MedicalInstitutionCode;
 use onshi_store::{ChipStore, Facility, FacilityStore, HistoryFilter};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -39,21 +39,25 @@ pub struct AppState {
     pub facilities: Arc<dyn FacilityStore>,
     pub chips: Arc<dyn ChipStore>,
     pub pins: Arc<PinHasher>,
+    /// the card emulation (portal login; the demo's in-process readers)
+    pub cards: Arc<CardStore>,
     outage: Option<outage::OutageApp>,
 }
 
 impl AppState {
+    /// `cards` is the card emulation, used only by the patient portal's login (the patient's
+    /// own card and phone, emulated); the confirmation routes never touch it.
     pub fn new(
         central: Central,
         facilities: Arc<dyn FacilityStore>,
-        chips: Arc<dyn ChipStore>,
-        pins: PinHasher,
+        cards: Arc<CardStore>,
     ) -> Self {
         AppState {
             central,
             facilities,
-            chips,
-            pins: Arc::new(pins),
+            pins: Arc::new(cards.secrets().clone()),
+            chips: cards.clone(),
+            cards,
             outage: None,
         }
     }
@@ -173,10 +177,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/facility", get(whoami))
+        .route("/v1/confirmations/card/nonce", post(card_nonce))
         .route("/v1/confirmations/card", post(confirm_card))
+        .route("/v1/readers/{id}/revoke", post(revoke_own_reader))
         .route("/v1/confirmations/numbers", post(confirm_numbers))
         .route("/v1/confirmations", get(list_confirmations))
-        .route("/v1/reader/confirm", post(reader_confirm))
         .merge(outage::routes())
         .merge(assess::routes())
         .merge(portal::routes())
@@ -189,6 +194,78 @@ async fn openapi() -> impl IntoResponse {
 
 async fn whoami(AuthFacility(f): AuthFacility) -> Json<Facility> {
     Json(f)
+}
+
+/// A single-use nonce for the next card confirmation of this facility (R1–R3: the reader
+/// signs its identity outcome over it).
+async fn card_nonce(
+    State(st): State<AppState>,
+    AuthFacility(f): AuthFacility,
+) -> Result<Response, ApiError> {
+    let g = st
+        .central
+        .issue_nonce(&f.code)
+        .map_err(ApiError::internal)?;
+    Ok(Json(g).into_response())
+}
+
+/// A facility takes one of its own readers out of service (lost, stolen, replaced).
+async fn revoke_own_reader(
+    State(st): State<AppState>,
+    AuthFacility(f): AuthFacility,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let done = st
+        .central
+        .trust()
+        .revoke_reader(&id, Some(f.code.as_str()))
+        .map_err(ApiError::internal)?;
+    if !done {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            field: Some("id".into()),
+            rule: "reader".into(),
+            message: format!("no active reader {id} of this facility"),
+        });
+    }
+    Ok(Json(serde_json::json!({ "reader": id, "revoked": true })).into_response())
+}
+
+/// Body of `POST /v1/operator/readers`: a certified reader's device key for a facility.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterReader {
+    pub facility: String,
+    pub id: String,
+    /// ed25519 public key, 64 hex digits
+    pub public_key: String,
+}
+
+/// Validates and registers a reader (the operator's API and the CLI share it).
+pub fn register_reader(central: &Central, r: &RegisterReader) -> Result<(), ApiError> {
+    let code = MedicalInstitutionCode::parse(&r.facility)
+        .map_err(|e| ApiError::bad(Some("facility"), "format", e.to_string()))?;
+    if r.id.is_empty() || r.id.len() > 64 || !r.id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::bad(
+            Some("id"),
+            "format",
+            "1 to 64 printable ASCII characters",
+        ));
+    }
+    let key_ok = hex::decode(&r.public_key)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .is_some_and(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok());
+    if !key_ok {
+        return Err(ApiError::bad(
+            Some("public_key"),
+            "format",
+            "an ed25519 public key, 64 hex digits",
+        ));
+    }
+    central
+        .register_reader(&code, &r.id, &r.public_key)
+        .map_err(ApiError::internal)
 }
 
 async fn confirm_card(
@@ -265,95 +342,6 @@ async fn list_confirmations(
         .history(&f.code, &filter)
         .map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({ "facility": f.code, "confirmations": rows })).into_response())
-}
-
-/// Body of `POST /v1/reader/confirm`: the emulated face-auth card reader. Exactly one of
-/// `face`, `pin`, `visual_staff_id`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReaderRequest {
-    pub card_serial: String,
-    /// defaults to today (JST)
-    pub confirmation_date: Option<NaiveDate>,
-    /// "ok" or "fail": what the emulated camera decides
-    pub face: Option<String>,
-    pub pin: Option<String>,
-    /// 目視確認 mode: the staff member who ticked 目視で本人確認完了 (R3)
-    pub visual_staff_id: Option<String>,
-    #[serde(default)]
-    pub limit_consent: bool,
-}
-
-impl ReaderRequest {
-    fn attempt(&self) -> Result<IdentityAttempt, ApiError> {
-        let given = [
-            self.face.is_some(),
-            self.pin.is_some(),
-            self.visual_staff_id.is_some(),
-        ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if given != 1 {
-            return Err(ApiError::bad(
-                Some("face"),
-                "identity_method",
-                "give exactly one of face (\"ok\"/\"fail\"), pin, visual_staff_id (R1)",
-            ));
-        }
-        if let Some(f) = &self.face {
-            return match f.as_str() {
-                "ok" => Ok(IdentityAttempt::Face { matched: true }),
-                "fail" => Ok(IdentityAttempt::Face { matched: false }),
-                _ => Err(ApiError::bad(
-                    Some("face"),
-                    "enum",
-                    "face must be \"ok\" or \"fail\"",
-                )),
-            };
-        }
-        if let Some(p) = &self.pin {
-            return Pin::parse(p)
-                .map(IdentityAttempt::Pin)
-                .map_err(|e| ApiError::bad(Some("pin"), "format", e.to_string()));
-        }
-        Ok(IdentityAttempt::Visual {
-            staff_id: self.visual_staff_id.clone().unwrap_or_default(),
-        })
-    }
-}
-
-async fn reader_confirm(
-    State(st): State<AppState>,
-    AuthFacility(f): AuthFacility,
-    JsonBody(req): JsonBody<ReaderRequest>,
-) -> Result<Response, ApiError> {
-    let attempt = req.attempt()?;
-    let reader = Reader::new(st.chips.as_ref(), &st.pins);
-    let identity: IdentityOutcome = match reader.identify(&req.card_serial, &attempt) {
-        Ok(o) => o,
-        Err(onshi_card::CardError::UnknownCard(_)) => {
-            // No chip to talk to: let the central record and answer it as an unknown card.
-            IdentityOutcome::Refused {
-                failure: onshi_domain::card::IdentityFailure::ChipUnreadable,
-            }
-        }
-        Err(e) => return Err(ApiError::internal(e)),
-    };
-    let confirmation = CardConfirmation {
-        confirmation_date: req
-            .confirmation_date
-            .unwrap_or_else(|| st.central.clock().today()),
-        card_serial: req.card_serial.clone(),
-        identity,
-        limit_consent: req.limit_consent,
-    };
-    let r = st
-        .central
-        .confirm_by_card_json(&f.code, &confirmation)
-        .await
-        .map_err(ApiError::internal)?;
-    Ok(json_text(r.json))
 }
 
 /// A response body that is already JSON text.

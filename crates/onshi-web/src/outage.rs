@@ -228,6 +228,12 @@ pub fn routes() -> Router<AppState> {
             post(operator_cancel),
         )
         .route("/v1/operator/outage/audit", get(operator_audit))
+        // certified readers (issue 10): the operator registers and revokes device keys
+        .route("/v1/operator/readers", post(operator_register_reader))
+        .route(
+            "/v1/operator/readers/{id}/revoke",
+            post(operator_revoke_reader),
+        )
         .route(
             "/v1/operator/outage/facilities/{code}",
             get(operator_facility),
@@ -594,4 +600,34 @@ async fn operator_facility(
         "events": events,
     }))
     .into_response())
+}
+
+async fn operator_register_reader(
+    State(st): State<AppState>,
+    AuthOperator(_op): AuthOperator,
+    JsonBody(r): JsonBody<crate::RegisterReader>,
+) -> Result<Response, ApiError> {
+    crate::register_reader(&st.central, &r)?;
+    Ok(axum::Json(serde_json::json!({ "reader": r.id, "facility": r.facility })).into_response())
+}
+
+async fn operator_revoke_reader(
+    State(st): State<AppState>,
+    AuthOperator(_op): AuthOperator,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let done = st
+        .central
+        .trust()
+        .revoke_reader(&id, None)
+        .map_err(internal)?;
+    if !done {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            field: Some("id".into()),
+            rule: "reader".into(),
+            message: format!("no active reader {id}"),
+        });
+    }
+    Ok(axum::Json(serde_json::json!({ "reader": id, "revoked": true })).into_response())
 }

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 
 struct App {
     base: String,
+    /// the certified readers of the clinic and of the pharmacy
+    readers: Vec<(String, onshi_card::CertifiedReader)>,
     clinic: String,
     pharmacy: String,
     http: reqwest::Client,
@@ -28,11 +30,14 @@ async fn spawn() -> App {
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
     let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards = Arc::new(
+        onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins.clone()).unwrap(),
+    );
     let fx = fixture::build();
     let report = import::import(
         store.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "q.csv".into(),
             reader: fx.qualifications_csv.as_bytes(),
@@ -60,11 +65,27 @@ async fn spawn() -> App {
             .unwrap();
     }
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, store.clone(), store, pins);
+    let mut readers = Vec::new();
+    for code in [CLINIC, PHARMACY] {
+        let key = onshi_card::ReaderKey::generate(&format!("reader-{code}")).unwrap();
+        central
+            .register_reader(
+                &MedicalInstitutionCode::parse(code).unwrap(),
+                &key.id,
+                &key.public_key_hex(),
+            )
+            .unwrap();
+        readers.push((
+            code.to_string(),
+            onshi_card::CertifiedReader::new(key, cards.clone()),
+        ));
+    }
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
     App {
+        readers,
         base: format!("http://{addr}"),
         clinic: "tok-clinic".into(),
         pharmacy: "tok-pharmacy".into(),
@@ -100,8 +121,49 @@ impl App {
         (status, r.json().await.unwrap())
     }
 
+    /// A card on the certified reader of the facility of `token`: the attempt in `body`
+    /// (`face` "ok"/"fail", `pin`, or `visual_staff_id`), signed over a fresh nonce.
+    async fn read_at(&self, token: &str, body: Value) -> (u16, Value) {
+        let (s, g) = self
+            .post(token, "/v1/confirmations/card/nonce", json!({}))
+            .await;
+        assert_eq!(s, 200, "{g}");
+        let code = if token == self.clinic {
+            CLINIC
+        } else {
+            PHARMACY
+        };
+        let reader = &self.readers.iter().find(|(c, _)| c == code).unwrap().1;
+        let attempt = if let Some(f) = body["face"].as_str() {
+            onshi_card::IdentityAttempt::Face { matched: f == "ok" }
+        } else if let Some(p) = body["pin"].as_str() {
+            onshi_card::IdentityAttempt::Pin(onshi_card::Pin::parse(p).unwrap())
+        } else {
+            onshi_card::IdentityAttempt::Visual {
+                staff_id: body["visual_staff_id"].as_str().unwrap_or("").into(),
+            }
+        };
+        let date = body["confirmation_date"].as_str().unwrap_or(DAY);
+        let a = reader
+            .assert(
+                code,
+                g["nonce"].as_str().unwrap(),
+                body["card_serial"].as_str().unwrap(),
+                chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+                body["limit_consent"].as_bool().unwrap_or(false),
+                &attempt,
+            )
+            .unwrap();
+        self.post(
+            token,
+            "/v1/confirmations/card",
+            serde_json::to_value(&a).unwrap(),
+        )
+        .await
+    }
+
     async fn read(&self, body: Value) -> Value {
-        let (s, v) = self.post(&self.clinic, "/v1/reader/confirm", body).await;
+        let (s, v) = self.read_at(&self.clinic, body).await;
         assert_eq!(s, 200, "{v}");
         v
     }
@@ -439,9 +501,8 @@ async fn r6_history_is_per_facility_and_filters_by_date_and_patient() {
     )
     .await;
     let (_, v) = app
-        .post(
+        .read_at(
             &app.pharmacy,
-            "/v1/reader/confirm",
             json!({"card_serial": app.serial("pinless"), "confirmation_date": DAY, "face": "ok"}),
         )
         .await;
@@ -488,24 +549,17 @@ async fn r6_history_is_per_facility_and_filters_by_date_and_patient() {
 #[tokio::test]
 async fn bad_input_is_refused_naming_the_field() {
     let app = spawn().await;
+    // an assertion without its reader is not even read
     let (s, v) = app
         .post(
             &app.clinic,
-            "/v1/reader/confirm",
-            json!({"card_serial": "C0001", "pin": "12"}),
+            "/v1/confirmations/card",
+            json!({"card_serial": "C0001", "nonce": "00", "confirmation_date": DAY,
+                   "identity": {"result": "verified", "method": "face", "staff_id": null}}),
         )
         .await;
-    assert_eq!(s, 400);
-    assert_eq!(v["error"]["field"], "pin");
-    let (s, v) = app
-        .post(
-            &app.clinic,
-            "/v1/reader/confirm",
-            json!({"card_serial": "C0001"}),
-        )
-        .await;
-    assert_eq!(s, 400);
-    assert_eq!(v["error"]["rule"], "identity_method");
+    assert!(s == 422 || s == 400, "{s}");
+    assert_eq!(v["error"]["field"], "reader_id", "{v}");
     let (s, v) = app
         .post(&app.clinic, "/v1/confirmations/numbers", json!({"confirmation_date": DAY, "query": {"insurer_number": "01130019", "symbol": "1", "number": "1", "birthdate": "1980-01-01"}}))
         .await;
@@ -527,11 +581,7 @@ async fn bad_input_is_refused_naming_the_field() {
 async fn every_call_needs_a_facility_token() {
     let app = spawn().await;
     let (s, v) = app
-        .post(
-            "wrong",
-            "/v1/reader/confirm",
-            json!({"card_serial": "C0001", "face": "ok"}),
-        )
+        .post("wrong", "/v1/confirmations/card/nonce", json!({}))
         .await;
     assert_eq!(s, 401);
     assert_eq!(v["error"]["rule"], "auth");
@@ -557,7 +607,7 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
     let file: Value = serde_json::from_str(include_str!("../../../docs/api/openapi.json")).unwrap();
     assert_eq!(served, file);
     for path in [
-        "/v1/reader/confirm",
+        "/v1/confirmations/card/nonce",
         "/v1/confirmations/card",
         "/v1/confirmations/numbers",
         "/v1/confirmations",

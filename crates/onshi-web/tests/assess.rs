@@ -12,8 +12,11 @@ async fn spawn() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards = Arc::new(
+        onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins.clone()).unwrap(),
+    );
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, store.clone(), store, pins);
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));

@@ -65,6 +65,9 @@ async fn spawn() -> App {
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
     let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards = Arc::new(
+        onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins.clone()).unwrap(),
+    );
     let fx = fixture::build();
     for (q, c) in [
         (fx.qualifications_csv.clone(), Some(fx.cards_csv.clone())),
@@ -73,7 +76,7 @@ async fn spawn() -> App {
         let report = import::import(
             store.as_ref(),
             &hasher,
-            &pins,
+            &cards,
             Some(Input {
                 name: "q.csv".into(),
                 reader: q.as_bytes(),
@@ -125,7 +128,7 @@ async fn spawn() -> App {
             .with_timezone(&Utc),
     });
     let central = Central::new(store.clone(), store.clone(), clock.clone());
-    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins).with_outage(
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone()).with_outage(
         OutageApp::with_clock(store, clock.clone(), OutageConfig::default()),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -1,38 +1,85 @@
 //! The security suite over the real central: a real HTTP server on a random port, a real
-//! SQLite file. Each test is an attack tried as an outsider would, and must fail.
+//! SQLite file, the card emulation in its own file. Each test is an attack tried as an
+//! outsider (or a compromised device) would, and must fail — and be recorded.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use onshi_card::PinHasher;
+use chrono::NaiveDate;
+use onshi_card::{CardAssertion, CardStore, CertifiedReader, IdentityAttempt, Pin, ReaderKey};
+use onshi_central::fixture::{self, Fixture};
+use onshi_central::import::{self, Input};
 use onshi_central::{Central, SystemClock};
-use onshi_domain::numbers::MedicalInstitutionCode;
-use onshi_store::{Facility, FacilityStore, SqliteStore};
+use onshi_domain::card::IdentityOutcome;
+use onshi_domain::codes::IdentityMethod;
+use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
+use onshi_store::{Facility, FacilityStore, SqliteStore, TrustStore};
+use serde_json::{Value, json};
 
 struct App {
     base: String,
     store: Arc<SqliteStore>,
     http: reqwest::Client,
+    fx: Fixture,
+    clinic_reader: CertifiedReader,
+    pharmacy_reader: CertifiedReader,
     _dir: tempfile::TempDir,
 }
 
 const CLINIC: &str = "1311234567";
+const PHARMACY: &str = "1341234567";
+const DAY: &str = "2026-11-25";
 
-fn clinic() -> Facility {
+fn facility(code: &str) -> Facility {
     Facility {
-        code: MedicalInstitutionCode::parse(CLINIC).unwrap(),
-        name: "clinic".into(),
+        code: MedicalInstitutionCode::parse(code).unwrap(),
+        name: code.into(),
     }
 }
 
-async fn spawn() -> App {
+fn day() -> NaiveDate {
+    NaiveDate::parse_from_str(DAY, "%Y-%m-%d").unwrap()
+}
+
+async fn spawn_with(nonce_ttl: Duration) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
-    let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards = Arc::new(CardStore::open_with_key_file(dir.path().join("cards.sqlite")).unwrap());
+    let fx = fixture::build();
+    let report = import::import(
+        store.as_ref(),
+        &MyNumberHasher::new(b"test-key-0123456789").unwrap(),
+        &cards,
+        Some(Input {
+            name: "q.csv".into(),
+            reader: fx.qualifications_csv.as_bytes(),
+        }),
+        Some(Input {
+            name: "c.csv".into(),
+            reader: fx.cards_csv.as_bytes(),
+        }),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(report.committed, "{:?}", report.errors);
     store
-        .upsert_facility(&clinic(), &onshi_web::token_hash("tok-old"))
+        .upsert_facility(&facility(CLINIC), &onshi_web::token_hash("tok-old"))
         .unwrap();
-    let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins);
+    store
+        .upsert_facility(&facility(PHARMACY), &onshi_web::token_hash("tok-pharmacy"))
+        .unwrap();
+    let central =
+        Central::new(store.clone(), store.clone(), Arc::new(SystemClock)).with_nonce_ttl(nonce_ttl);
+    let reader = |code: &str| {
+        let key = ReaderKey::generate(&format!("reader-{code}")).unwrap();
+        central
+            .register_reader(&facility(code).code, &key.id, &key.public_key_hex())
+            .unwrap();
+        CertifiedReader::new(key, cards.clone())
+    };
+    let clinic_reader = reader(CLINIC);
+    let pharmacy_reader = reader(PHARMACY);
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
@@ -40,8 +87,15 @@ async fn spawn() -> App {
         base: format!("http://{addr}"),
         store,
         http: reqwest::Client::new(),
+        fx,
+        clinic_reader,
+        pharmacy_reader,
         _dir: dir,
     }
+}
+
+async fn spawn() -> App {
+    spawn_with(Duration::from_secs(120)).await
 }
 
 impl App {
@@ -55,6 +109,268 @@ impl App {
             .status()
             .as_u16()
     }
+
+    async fn post(&self, token: &str, path: &str, body: &impl serde::Serialize) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn nonce(&self, token: &str) -> String {
+        let (s, v) = self
+            .post(token, "/v1/confirmations/card/nonce", &json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["nonce"].as_str().unwrap().to_string()
+    }
+
+    fn serial(&self, key: &str) -> &'static str {
+        self.fx.person(key).card_serial.unwrap()
+    }
+
+    /// The clinic's reader reads the valid card by face over a fresh nonce.
+    async fn honest(&self, attempt: &IdentityAttempt) -> CardAssertion {
+        let nonce = self.nonce("tok-old").await;
+        self.clinic_reader
+            .assert(CLINIC, &nonce, self.serial("valid"), day(), false, attempt)
+            .unwrap()
+    }
+
+    async fn confirm(&self, token: &str, a: &CardAssertion) -> Value {
+        let (s, v) = self.post(token, "/v1/confirmations/card", a).await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    fn refusal_reasons(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .store
+            .refusals(100)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.reason)
+            .collect();
+        v.reverse();
+        v
+    }
+}
+
+fn refused_as(v: &Value, class: &str) {
+    assert_eq!(v["segment_of_result"], "9", "{v}");
+    assert_eq!(v["error"]["class"], class, "{v}");
+    assert!(
+        v["result_list"].as_array().is_none_or(|l| l.is_empty()),
+        "{v}"
+    );
+}
+
+const FACE: IdentityAttempt = IdentityAttempt::Face { matched: true };
+
+#[tokio::test]
+async fn r1_an_honest_signed_assertion_confirms_and_a_bare_identity_claim_is_not_even_read() {
+    let app = spawn().await;
+    let v = app.confirm("tok-old", &app.honest(&FACE).await).await;
+    assert_eq!(v["segment_of_result"], "1", "{v}");
+    assert_eq!(v["identity_method"], "face");
+    // the attack of issue 10: any token plus a card serial and a claimed identity
+    let (s, _) = app
+        .post(
+            "tok-old",
+            "/v1/confirmations/card",
+            &json!({"confirmation_date": DAY, "card_serial": app.serial("valid"),
+                    "identity": {"result": "verified", "method": "face", "staff_id": null}}),
+        )
+        .await;
+    assert!(s == 400 || s == 422, "{s}");
+}
+
+#[tokio::test]
+async fn unsigned_forged_and_tampered_assertions_are_refused_and_recorded() {
+    let app = spawn().await;
+    let mut unsigned = app.honest(&FACE).await;
+    unsigned.reader_signature = None;
+    refused_as(
+        &app.confirm("tok-old", &unsigned).await,
+        "assertion_unsigned",
+    );
+    // signed by a key the central does not know, under the clinic reader's id
+    let mut forged = app.honest(&FACE).await;
+    ReaderKey::generate("reader-1311234567")
+        .unwrap()
+        .sign_assertion(CLINIC, &mut forged);
+    refused_as(&app.confirm("tok-old", &forged).await, "assertion_forged");
+    // an honest face refusal turned into a success on the way
+    let mut tampered = app.honest(&IdentityAttempt::Face { matched: false }).await;
+    tampered.identity = IdentityOutcome::Verified {
+        method: IdentityMethod::Face,
+        staff_id: None,
+    };
+    refused_as(&app.confirm("tok-old", &tampered).await, "assertion_forged");
+    // another card put in an honest assertion
+    let mut swapped = app.honest(&FACE).await;
+    swapped.card_serial = app.serial("lost").into();
+    refused_as(&app.confirm("tok-old", &swapped).await, "assertion_forged");
+    assert_eq!(
+        app.refusal_reasons(),
+        [
+            "assertion_unsigned",
+            "assertion_forged",
+            "assertion_forged",
+            "assertion_forged"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_assertion_is_refused() {
+    let app = spawn().await;
+    let a = app.honest(&FACE).await;
+    assert_eq!(app.confirm("tok-old", &a).await["segment_of_result"], "1");
+    refused_as(&app.confirm("tok-old", &a).await, "assertion_replayed");
+    // and a nonce the central never issued
+    let mut made_up = app.honest(&FACE).await;
+    made_up.nonce = "00".repeat(32);
+    app.clinic_reader_sign(&mut made_up);
+    refused_as(
+        &app.confirm("tok-old", &made_up).await,
+        "assertion_replayed",
+    );
+    assert_eq!(
+        app.refusal_reasons(),
+        ["assertion_replayed", "assertion_replayed"]
+    );
+}
+
+impl App {
+    /// What a compromised clinic reader could do: sign anything with the real key.
+    fn clinic_reader_sign(&self, a: &mut CardAssertion) {
+        self.clinic_reader.sign_assertion(CLINIC, a);
+    }
+}
+
+#[tokio::test]
+async fn an_expired_nonce_is_refused() {
+    let app = spawn_with(Duration::from_millis(200)).await;
+    let a = app.honest(&FACE).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    refused_as(&app.confirm("tok-old", &a).await, "assertion_expired");
+    assert_eq!(app.refusal_reasons(), ["assertion_expired"]);
+}
+
+#[tokio::test]
+async fn other_facility_nonces_readers_and_assertions_are_refused() {
+    let app = spawn().await;
+    // the pharmacy's nonce, in an assertion the clinic's reader signed for the clinic
+    let pharmacy_nonce = app.nonce("tok-pharmacy").await;
+    let a = app
+        .clinic_reader
+        .assert(
+            CLINIC,
+            &pharmacy_nonce,
+            app.serial("valid"),
+            day(),
+            false,
+            &FACE,
+        )
+        .unwrap();
+    refused_as(&app.confirm("tok-old", &a).await, "assertion_foreign_nonce");
+    // the pharmacy's reader's honest assertion, sent with the clinic's token
+    let nonce = app.nonce("tok-old").await;
+    let a = app
+        .pharmacy_reader
+        .assert(PHARMACY, &nonce, app.serial("valid"), day(), false, &FACE)
+        .unwrap();
+    refused_as(&app.confirm("tok-old", &a).await, "reader_foreign");
+    // the clinic's assertion sent by the pharmacy
+    let a = app.honest(&FACE).await;
+    refused_as(&app.confirm("tok-pharmacy", &a).await, "reader_foreign");
+    // an unknown reader id
+    let mut a = app.honest(&FACE).await;
+    a.reader_id = "nobody".into();
+    refused_as(&app.confirm("tok-old", &a).await, "reader_unknown");
+    let refusals = app.store.refusals(10).unwrap();
+    assert_eq!(refusals.len(), 4);
+    assert!(refusals.iter().any(|r| r.facility == PHARMACY));
+}
+
+#[tokio::test]
+async fn a_revoked_reader_is_refused_from_the_next_assertion_on() {
+    let app = spawn().await;
+    let before = app.honest(&FACE).await;
+    let (s, v) = app
+        .post(
+            "tok-pharmacy",
+            &format!("/v1/readers/{}/revoke", app.clinic_reader.id()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 404, "another facility cannot revoke it: {v}");
+    let (s, v) = app
+        .post(
+            "tok-old",
+            &format!("/v1/readers/{}/revoke", app.clinic_reader.id()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    refused_as(&app.confirm("tok-old", &before).await, "reader_revoked");
+    let after = app.honest(&FACE).await;
+    refused_as(&app.confirm("tok-old", &after).await, "reader_revoked");
+}
+
+#[tokio::test]
+async fn r1_a_pin_success_needs_the_chips_own_signature() {
+    let app = spawn().await;
+    // the honest way: the chip accepted the PIN and signed
+    let a = app
+        .honest(&IdentityAttempt::Pin(Pin::parse("1234").unwrap()))
+        .await;
+    assert!(a.card_signature.is_some());
+    let v = app.confirm("tok-old", &a).await;
+    assert_eq!(v["segment_of_result"], "1", "{v}");
+    assert_eq!(v["identity_method"], "pin");
+    // a compromised reader claims a PIN success without the card
+    let mut claim = app.honest(&FACE).await;
+    claim.identity = IdentityOutcome::Verified {
+        method: IdentityMethod::Pin,
+        staff_id: None,
+    };
+    app.clinic_reader_sign(&mut claim);
+    refused_as(
+        &app.confirm("tok-old", &claim).await,
+        "card_signature_missing",
+    );
+    // … or with the chip signature of another card
+    let other = app.serial("lost");
+    let mut stolen = app
+        .honest(&IdentityAttempt::Pin(Pin::parse("1234").unwrap()))
+        .await;
+    let nonce = app.nonce("tok-old").await;
+    let real = app
+        .clinic_reader
+        .assert(
+            CLINIC,
+            &nonce,
+            other,
+            day(),
+            false,
+            &IdentityAttempt::Pin(Pin::parse("2222").unwrap()),
+        )
+        .unwrap();
+    assert!(real.card_signature.is_some());
+    stolen.card_signature = real.card_signature;
+    app.clinic_reader_sign(&mut stolen);
+    refused_as(
+        &app.confirm("tok-old", &stolen).await,
+        "card_signature_invalid",
+    );
 }
 
 #[tokio::test]
@@ -63,7 +379,7 @@ async fn old_token_is_refused_right_after_re_keying_and_a_removed_token_at_once(
     // used once, so a cache (if there were one) would hold it
     assert_eq!(app.whoami("tok-old").await, 200);
     app.store
-        .upsert_facility(&clinic(), &onshi_web::token_hash("tok-new"))
+        .upsert_facility(&facility(CLINIC), &onshi_web::token_hash("tok-new"))
         .unwrap();
     assert_eq!(
         app.whoami("tok-old").await,
@@ -71,7 +387,9 @@ async fn old_token_is_refused_right_after_re_keying_and_a_removed_token_at_once(
         "old token after re-keying"
     );
     assert_eq!(app.whoami("tok-new").await, 200);
-    app.store.revoke_facility_token(&clinic().code).unwrap();
+    app.store
+        .revoke_facility_token(&facility(CLINIC).code)
+        .unwrap();
     assert_eq!(app.whoami("tok-new").await, 401, "removed token");
     assert_eq!(app.whoami("").await, 401);
 }

@@ -24,6 +24,10 @@ pub struct BenchArgs {
     /// concurrent connections
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// signed card assertions made before the measurement (each nonce is single-use: a
+    /// measurement sending more than this counts the replays as errors)
+    #[arg(long, default_value_t = 100_000)]
+    signed_requests: usize,
     /// seconds per measurement
     #[arg(long, default_value_t = 5.0)]
     seconds: f64,
@@ -157,9 +161,28 @@ fn sample_serials(db: &std::path::Path, max: usize) -> Result<Vec<String>> {
 fn measure(a: &BenchArgs, db: &std::path::Path) -> Result<(Figures, Figures)> {
     let serials = sample_serials(db, 20_000)?;
     let store = Arc::new(SqliteStore::open(db)?);
-    let keys = crate::keys::load_or_create(&crate::keys::default_path(db), db)?;
+    crate::keys::load_or_create(&crate::keys::default_path(db), db)?;
     let token = crate::add_facility(&store, "1319999999", "ベンチマーク診療所")?;
-    let state = crate::app_state(store, keys);
+    let cards = Arc::new(crate::open_cards(&crate::keys::cards_path(db))?);
+    let facility = onshi_domain::numbers::MedicalInstitutionCode::parse("1319999999")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = onshi_web::AppState::new(
+        onshi_central::Central::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(onshi_central::SystemClock),
+        )
+        .with_nonce_ttl(Duration::from_secs(3600)),
+        store.clone(),
+        cards.clone(),
+    );
+    // a certified reader of the bench clinic; each request is its signed assertion over a
+    // nonce issued beforehand (a nonce is single-use, so each body is sent once)
+    let key = onshi_card::ReaderKey::generate("bench-reader")?;
+    state
+        .central
+        .register_reader(&facility, &key.id, &key.public_key_hex())?;
+    let reader = onshi_card::CertifiedReader::new(key, cards);
 
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(a.server_threads)
@@ -168,8 +191,9 @@ fn measure(a: &BenchArgs, db: &std::path::Path) -> Result<(Figures, Figures)> {
     let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = state.clone();
     server_rt.spawn(async move {
-        let _ = onshi_web::serve(listener, state, async {
+        let _ = onshi_web::serve(listener, served, async {
             let _ = stop_rx.await;
         })
         .await;
@@ -184,27 +208,38 @@ fn measure(a: &BenchArgs, db: &std::path::Path) -> Result<(Figures, Figures)> {
         format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
     ]);
     let date = onshi_central::Clock::today(&onshi_central::SystemClock);
-    let confirm_reqs: Arc<Vec<Vec<u8>>> = Arc::new(
-        serials
-            .iter()
-            .map(|s| {
-                let body = format!(
-                    "{{\"confirmation_date\":\"{date}\",\"card_serial\":\"{s}\",\"identity\":{{\"result\":\"verified\",\"method\":\"face\",\"staff_id\":null}}}}"
-                );
+    let make_reqs = |n: usize| -> Result<Arc<Vec<Vec<u8>>>> {
+        let mut v = Vec::with_capacity(n);
+        for i in 0..n {
+            let s = &serials[i % serials.len()];
+            let nonce = state.central.issue_nonce(&facility)?.nonce;
+            let a = reader.assert(
+                facility.as_str(),
+                &nonce,
+                s,
+                date,
+                false,
+                &onshi_card::IdentityAttempt::Face { matched: true },
+            )?;
+            let body = serde_json::to_string(&a)?;
+            v.push(
                 format!(
                     "POST /v1/confirmations/card HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                     body.len()
                 )
-                .into_bytes()
-            })
-            .collect(),
-    );
+                .into_bytes(),
+            );
+        }
+        Ok(Arc::new(v))
+    };
+    let warm_reqs = make_reqs(2_000)?;
+    let confirm_reqs = make_reqs(a.signed_requests)?;
     // warm-up, then the two measurements
     client_rt.block_on(load(
         addr,
         a.concurrency,
         Duration::from_millis(500),
-        confirm_reqs.clone(),
+        warm_reqs,
     ))?;
     let health = client_rt.block_on(load(addr, a.concurrency, dur, health_req))?;
     let confirm = client_rt.block_on(load(addr, a.concurrency, dur, confirm_reqs))?;

@@ -94,7 +94,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         std::fs::write(&fac_path, serde_json::to_vec_pretty(&v)?)?;
         v
     };
-    let keys = crate::keys::load_or_create(&crate::keys::default_path(&db), &db)?;
+    crate::keys::load_or_create(&crate::keys::default_path(&db), &db)?;
+    let cards = Arc::new(crate::open_cards(&crate::keys::cards_path(&db))?);
     let examples: serde_json::Value = std::fs::read(&summary_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -110,7 +111,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         if a.no_serve {
             return Ok(());
         }
-        let state = crate::app_state(store, keys);
+        let state = crate::app_state(store, cards);
         crate::terminal_cmd::start_demo_terminals(&a.data, &state, &[CLINIC.0, PHARMACY.0]).await?;
         onshi_web::serve(listener, state, crate::shutdown_signal()).await?;
         Ok(())
@@ -136,7 +137,7 @@ fn print_banner(
     for f in facilities {
         println!("  {} {}  token {}", f.code, f.name, f.token);
     }
-    println!("cards to try (POST {base}/v1/reader/confirm):");
+    println!("cards to try (place them on a demo terminal's certified reader, below):");
     if let Some(list) = examples.get("examples").and_then(|v| v.as_array()) {
         let mut shown = std::collections::HashSet::new();
         for e in list {
@@ -167,8 +168,7 @@ fn print_banner(
     if let Some(f) = facilities.first() {
         println!("try:");
         println!(
-            "  curl -s -H 'Authorization: Bearer {}' -H 'Content-Type: application/json' \\\n    -d '{{\"card_serial\":\"<serial>\",\"face\":\"ok\"}}' {base}/v1/reader/confirm",
-            f.token
+            "  onshi reader place --exchange <terminal folder below> --card <serial> --pin <PIN>"
         );
         println!(
             "  curl -s -H 'Authorization: Bearer {}' '{base}/v1/confirmations?limit=5'",

@@ -1,4 +1,4 @@
-//! The deployment's secret keys (My Number hash, PIN hash), generated on first run and kept
+//! The central's secret key (the My Number hash), generated on first run and kept
 //! in a file readable only by its owner. Losing the file makes the stored hashes unmatchable,
 //! so it sits beside the database it belongs to, and a database that already holds keyed
 //! data refuses to start without it (see docs/security.md).
@@ -11,21 +11,25 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use onshi_card::PinHasher;
 use onshi_domain::numbers::MyNumberHasher;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 #[derive(Serialize, Deserialize)]
+/// (Older key files also held a `pin_key`: the chips' secret now lives with the card
+/// emulation, `<cards>.keys.json`, and the field is ignored.)
 struct KeyFile {
     my_number_key: Zeroizing<String>,
-    pin_key: Zeroizing<String>,
 }
 
 /// The keys, in types that do not print them and wipe them when dropped.
 pub struct Keys {
     pub my_number: MyNumberHasher,
-    pub pins: PinHasher,
+}
+
+/// The card emulation's file for a database: `<db stem>.cards.sqlite` beside it.
+pub fn cards_path(db: &Path) -> PathBuf {
+    db.with_extension("cards.sqlite")
 }
 
 /// Default key file for a database: `<db>.keys.json`.
@@ -41,29 +45,22 @@ fn random_hex() -> Result<Zeroizing<String>> {
     Ok(Zeroizing::new(hex::encode(b.as_ref())))
 }
 
-/// Whether `db` holds data made with the keys: persons (keyed My Number hashes) or chips
-/// (keyed PIN hashes). A missing or empty file holds none.
+/// Whether `db` holds data made with the key: persons (keyed My Number hashes). A missing or
+/// empty file holds none.
 pub fn holds_keyed_data(db: &Path) -> Result<bool> {
     if !db.exists() {
         return Ok(false);
     }
     let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .with_context(|| format!("opening {}", db.display()))?;
-    for table in ["person", "chip"] {
-        let exists: bool = c.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
-            [table],
-            |r| r.get(0),
-        )?;
-        if exists {
-            let any: bool =
-                c.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {table})"), [], |r| {
-                    r.get(0)
-                })?;
-            if any {
-                return Ok(true);
-            }
-        }
+    let exists: bool = c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'person')",
+        [],
+        |r| r.get(0),
+    )?;
+    if exists {
+        let any: bool = c.query_row("SELECT EXISTS (SELECT 1 FROM person)", [], |r| r.get(0))?;
+        return Ok(any);
     }
     Ok(false)
 }
@@ -91,7 +88,6 @@ pub fn load_or_create(path: &Path, db: &Path) -> Result<Keys> {
 fn create(path: &Path) -> Result<()> {
     let kf = KeyFile {
         my_number_key: random_hex()?,
-        pin_key: random_hex()?,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -151,8 +147,7 @@ fn load(path: &Path) -> Result<Keys> {
         .with_context(|| format!("key file {} is not valid", path.display()))?;
     let mk =
         Zeroizing::new(hex::decode(kf.my_number_key.as_str()).context("my_number_key is not hex")?);
-    let pk = Zeroizing::new(hex::decode(kf.pin_key.as_str()).context("pin_key is not hex")?);
-    if mk.len() < 16 || pk.len() < 16 {
+    if mk.len() < 16 {
         bail!(
             "key file {}: keys must be at least 16 bytes",
             path.display()
@@ -160,7 +155,6 @@ fn load(path: &Path) -> Result<Keys> {
     }
     Ok(Keys {
         my_number: MyNumberHasher::new(&mk).map_err(|e| anyhow::anyhow!("{e}"))?,
-        pins: PinHasher::new(&pk).map_err(|e| anyhow::anyhow!("{e}"))?,
     })
 }
 
@@ -217,8 +211,8 @@ mod tests {
         let k = load_or_create(&path, &db).unwrap();
         let raw: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let pin_key = raw["pin_key"].as_str().unwrap();
-        let shown = format!("{:?} {:?}", k.pins, k.my_number);
-        assert!(!shown.contains(&pin_key[..16]), "{shown}");
+        let key = raw["my_number_key"].as_str().unwrap();
+        let shown = format!("{:?}", k.my_number);
+        assert!(!shown.contains(&key[..16]), "{shown}");
     }
 }

@@ -35,6 +35,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; the size does not matter
 enum Cmd {
     /// Central + demo facilities on an embedded SQLite file with a synthetic population.
     Demo(demo::DemoArgs),
@@ -300,7 +301,8 @@ pub(crate) fn do_import(
     let q = open_input(qualifications)?;
     let c = open_input(cards)?;
     let mut bar = progress::Progress::new("import", None);
-    let report = import::import(&store, &keys.my_number, &keys.pins, q, c, &mut |n| {
+    let cards_world = open_cards(&keys::cards_path(db))?;
+    let report = import::import(&store, &keys.my_number, &cards_world, q, c, &mut |n| {
         bar.set(n)
     })?;
     bar.finish();
@@ -351,17 +353,27 @@ fn registry_import(
     }
 }
 
-/// Builds the application state over an SQLite store.
-pub(crate) fn app_state(store: Arc<SqliteStore>, keys: keys::Keys) -> onshi_web::AppState {
+/// Opens the card emulation's file (with its own key file beside it).
+pub(crate) fn open_cards(path: &Path) -> Result<onshi_card::CardStore> {
+    onshi_card::CardStore::open_with_key_file(path)
+        .with_context(|| format!("opening the card emulation {}", path.display()))
+}
+
+/// Builds the application state over an SQLite store and the card emulation (the latter for
+/// the patient portal's login only).
+pub(crate) fn app_state(
+    store: Arc<SqliteStore>,
+    cards: Arc<onshi_card::CardStore>,
+) -> onshi_web::AppState {
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    onshi_web::AppState::new(central, store.clone(), store.clone(), keys.pins)
-        .with_outage_store(store)
+    onshi_web::AppState::new(central, store.clone(), cards).with_outage_store(store)
 }
 
 fn run_central(a: CentralArgs) -> Result<()> {
-    let keys = keys::load_or_create(&a.keys.unwrap_or_else(|| keys::default_path(&a.db)), &a.db)?;
+    keys::load_or_create(&a.keys.unwrap_or_else(|| keys::default_path(&a.db)), &a.db)?;
     let store = Arc::new(SqliteStore::open(&a.db)?);
-    let state = app_state(store, keys);
+    let cards = Arc::new(open_cards(&keys::cards_path(&a.db))?);
+    let state = app_state(store, cards);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)

@@ -17,6 +17,28 @@ pub enum ReaderCmd {
     /// Place a card: face (ok|fail|auto), PIN, or 目視確認 by a staff member; consents.
     /// Exits non-zero when the card was not confirmed.
     Place(PlaceArgs),
+    /// Register a certified reader's device key at the central for a facility (the public
+    /// key a terminal prints at start).
+    Register {
+        /// the central's database
+        #[arg(long)]
+        db: PathBuf,
+        /// 10-digit 医療機関コード
+        #[arg(long)]
+        facility: String,
+        #[arg(long)]
+        id: String,
+        /// ed25519 public key, 64 hex digits
+        #[arg(long)]
+        public_key: String,
+    },
+    /// Revoke a certified reader: its assertions are refused from now on.
+    Revoke {
+        #[arg(long)]
+        db: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
 }
 
 pub fn run_terminal(t: TerminalCmd) -> Result<ExitCode> {
@@ -33,6 +55,39 @@ pub fn run_terminal(t: TerminalCmd) -> Result<ExitCode> {
 pub fn run_reader(r: ReaderCmd) -> Result<ExitCode> {
     match r {
         ReaderCmd::Place(p) => cli::reader_place(&p),
+        ReaderCmd::Register {
+            db,
+            facility,
+            id,
+            public_key,
+        } => {
+            let store = std::sync::Arc::new(onshi_store::SqliteStore::open(&db)?);
+            let central = onshi_central::Central::new(
+                store.clone(),
+                store,
+                std::sync::Arc::new(onshi_central::SystemClock),
+            );
+            onshi_web::register_reader(
+                &central,
+                &onshi_web::RegisterReader {
+                    facility: facility.clone(),
+                    id: id.clone(),
+                    public_key,
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.field.unwrap_or_default(), e.message))?;
+            println!("reader {id} registered for facility {facility}");
+            Ok(ExitCode::SUCCESS)
+        }
+        ReaderCmd::Revoke { db, id } => {
+            let store = onshi_store::SqliteStore::open(&db)?;
+            if onshi_store::TrustStore::revoke_reader(&store, &id, None)? {
+                println!("reader {id} revoked");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                anyhow::bail!("no active reader {id}")
+            }
+        }
     }
 }
 
@@ -50,12 +105,8 @@ pub async fn start_demo_terminals(
         let facility = MedicalInstitutionCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?;
         let dir = data.join("terminals").join(code);
         let cfg = onshi_terminal::Config::new(facility.clone(), &dir);
-        let mut client = InProcessCentral::new(
-            state.central.clone(),
-            state.chips.clone(),
-            onshi_card::PinHasher::clone(&state.pins),
-            facility,
-        );
+        let mut client =
+            InProcessCentral::new(state.central.clone(), state.cards.clone(), facility);
         if let Some(outage) = state.outage_service() {
             // the desk's 事後確認 worklist searches in the outage mode through it
             client = client.with_outage(outage.clone());

@@ -154,19 +154,62 @@ async fn acknowledged_confirmations_survive_a_killed_central() {
     )
     .unwrap();
     let token = token.trim().to_string();
+    // the clinic's certified reader over the card emulation the import made, registered
+    let key =
+        onshi_card::ReaderKey::load_or_create(&dir.path().join("reader.key.json"), "R1").unwrap();
+    let out = onshi(&[
+        "reader",
+        "register",
+        "--db",
+        dbs,
+        "--facility",
+        "1311234567",
+        "--id",
+        "R1",
+        "--public-key",
+        &key.public_key_hex(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cards =
+        onshi_card::CardStore::open_with_key_file(dir.path().join("c.cards.sqlite")).unwrap();
+    let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
     let (mut server, url) = start_central(&db);
     let http = reqwest::Client::new();
     let mut acked = Vec::new();
     for i in 0..40 {
         let serial = ["C0001", "C0002", "C0003", "C0004"][i % 4];
-        let r = http
-            .post(format!("{url}/v1/reader/confirm"))
+        let g: serde_json::Value = http
+            .post(format!("{url}/v1/confirmations/card/nonce"))
             .bearer_auth(&token)
-            .json(&serde_json::json!({"card_serial": serial, "confirmation_date": "2026-11-25", "face": "ok"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let a = reader
+            .assert(
+                "1311234567",
+                g["nonce"].as_str().unwrap(),
+                serial,
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+                false,
+                &onshi_card::IdentityAttempt::Face { matched: true },
+            )
+            .unwrap();
+        let r = http
+            .post(format!("{url}/v1/confirmations/card"))
+            .bearer_auth(&token)
+            .json(&a)
             .send()
             .await
             .unwrap();
         let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["segment_of_result"], "1", "{v}");
         acked.push(v["confirmation_id"].as_i64().unwrap());
     }
     // kill -9: no chance to flush anything

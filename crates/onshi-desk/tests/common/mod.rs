@@ -40,11 +40,14 @@ pub async fn start_world() -> World {
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).expect("store"));
     let hasher = MyNumberHasher::new(b"test-key-0123456789").expect("key");
     let pins = PinHasher::new(b"test-pin-key-0123456789").expect("key");
+    let cards = Arc::new(
+        onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins.clone()).expect("key"),
+    );
     let fx = fixture::build();
     let report = import::import(
         store.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "q.csv".into(),
             reader: fx.qualifications_csv.as_bytes(),
@@ -58,7 +61,7 @@ pub async fn start_world() -> World {
     .expect("import");
     assert!(report.committed, "fixture import: {:?}", report.errors);
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins.clone());
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -75,8 +78,7 @@ pub async fn start_world() -> World {
         let cfg = onshi_terminal::Config::new(facility.clone(), &tdir);
         let client = Arc::new(InProcessCentral::new(
             state.central.clone(),
-            state.chips.clone(),
-            PinHasher::clone(&state.pins),
+            state.cards.clone(),
             facility,
         ));
         let t =

@@ -15,6 +15,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start; the size does not matter
 enum Cmd {
     /// Run the terminal (or `terminal history`).
     Terminal(cli::TerminalCmd),

@@ -25,6 +25,9 @@ pub struct CentralServer {
     pub fx: Fixture,
     pub store: Arc<SqliteStore>,
     pub pins: PinHasher,
+    /// the card emulation (its file, with its key file beside it)
+    pub cards: Arc<onshi_card::CardStore>,
+    pub cards_path: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -33,12 +36,14 @@ pub async fn start_central() -> CentralServer {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
-    let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards_path = dir.path().join("cards.sqlite");
+    let cards = Arc::new(onshi_card::CardStore::open_with_key_file(&cards_path).unwrap());
+    let pins = cards.secrets().clone();
     let fx = fixture::build();
     let report = import::import(
         store.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "q.csv".into(),
             reader: fx.qualifications_csv.as_bytes(),
@@ -61,7 +66,7 @@ pub async fn start_central() -> CentralServer {
         )
         .unwrap();
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, store.clone(), store.clone(), pins.clone());
+    let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
@@ -70,6 +75,8 @@ pub async fn start_central() -> CentralServer {
         fx,
         store,
         pins,
+        cards,
+        cards_path,
         _dir: dir,
     }
 }
@@ -92,8 +99,33 @@ pub fn exchange(dir: &Path) -> onshi_terminal::Exchange {
     onshi_terminal::Exchange::new(dir)
 }
 
-/// Starts `onshi-terminal terminal` against `central` on `dir` and waits until its API is up.
-pub fn start_terminal(central: &str, dir: &Path, extra: &[&str]) -> TerminalProc {
+/// Starts `onshi-terminal terminal` against `c` on `dir`, with a certified reader over the
+/// card emulation (its device key made here and registered at the central, as at
+/// installation), and waits until its API is up.
+pub fn start_terminal(c: &CentralServer, dir: &Path, extra: &[&str]) -> TerminalProc {
+    start_terminal_at(c, &c.base, dir, extra)
+}
+
+/// As [`start_terminal`], pointed at `central` (e.g. a port where nothing listens).
+pub fn start_terminal_at(
+    c: &CentralServer,
+    central: &str,
+    dir: &Path,
+    extra: &[&str],
+) -> TerminalProc {
+    std::fs::create_dir_all(dir).unwrap();
+    let key_path = dir.join("reader.key.json");
+    let key = onshi_card::ReaderKey::load_or_create(&key_path, "reader-test").unwrap();
+    onshi_store::TrustStore::register_reader(
+        c.store.as_ref(),
+        &onshi_store::ReaderRecord {
+            id: key.id.clone(),
+            facility: CLINIC.into(),
+            public_key: key.public_key_hex(),
+            revoked: false,
+        },
+    )
+    .unwrap();
     let info = exchange(dir).info_path();
     let _ = std::fs::remove_file(&info);
     let child = Command::new(env!("CARGO_BIN_EXE_onshi-terminal"))
@@ -107,6 +139,10 @@ pub fn start_terminal(central: &str, dir: &Path, extra: &[&str]) -> TerminalProc
         ])
         .arg(dir)
         .args(["--token", TOKEN])
+        .arg("--cards")
+        .arg(&c.cards_path)
+        .arg("--reader-key")
+        .arg(&key_path)
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -1,0 +1,264 @@
+//! The card emulation's own file (`cards.sqlite`): the chips of every emulated card — PIN
+//! under a keyed hash, failure counter, lock, photo reference. It is the "physical" world
+//! the patients carry from facility to facility: every terminal's reader opens this file
+//! (SQLite serialises the writers of several processes), the central never does.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use onshi_store::{ChipRow, ChipStore, PinTry, StoreError, UpsertOutcome};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{CardError, LOCK_AFTER, Pin, PinHasher};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS chip (
+    serial    TEXT PRIMARY KEY,
+    pin_hash  TEXT,
+    failures  INTEGER NOT NULL DEFAULT 0,
+    locked    INTEGER NOT NULL DEFAULT 0,
+    photo_ref TEXT
+) WITHOUT ROWID;
+";
+
+/// The chips of the emulated cards, with the secret their PIN hashes and card keys come from.
+pub struct CardStore {
+    conn: Mutex<Connection>,
+    secrets: PinHasher,
+}
+
+fn db(e: rusqlite::Error) -> CardError {
+    CardError::Store(StoreError::Db(e))
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Conflict("card store lock poisoned".into())
+}
+
+impl CardStore {
+    /// Opens (creating if needed) the card emulation's file.
+    pub fn open(path: impl AsRef<Path>, secrets: PinHasher) -> Result<Self, CardError> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| CardError::Store(e.into()))?;
+        }
+        let c = Connection::open(path).map_err(db)?;
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        let _: String = c
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(db)?;
+        c.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        c.execute_batch(SCHEMA).map_err(db)?;
+        Ok(CardStore {
+            conn: Mutex::new(c),
+            secrets,
+        })
+    }
+
+    /// Opens the card emulation's file with its own secret, kept in `<path>.keys.json`
+    /// (mode 0600), made on first use. A card file that holds chips but whose key file is
+    /// missing refuses to open: new keys would make every PIN hash unmatchable.
+    pub fn open_with_key_file(path: impl AsRef<Path>) -> Result<Self, CardError> {
+        let path = path.as_ref();
+        let mut kp = path.as_os_str().to_owned();
+        kp.push(".keys.json");
+        let key_path = std::path::PathBuf::from(kp);
+        let key_err = |e: String| CardError::Key(format!("{}: {e}", key_path.display()));
+        if !key_path.exists() {
+            if path.exists() {
+                let probe = CardStore::open(path, PinHasher::new(&[0u8; 32])?)?;
+                if probe.count()? > 0 {
+                    return Err(key_err(format!(
+                        "missing, but the card file {} holds chips hashed with it; restore                          the key file from your backup (no new key is made)",
+                        path.display()
+                    )));
+                }
+            }
+            let mut b = zeroize::Zeroizing::new([0u8; 32]);
+            getrandom::fill(b.as_mut()).map_err(|e| key_err(e.to_string()))?;
+            let body = zeroize::Zeroizing::new(format!(
+                "{{\n  \"card_key\": \"{}\"\n}}\n",
+                hex::encode(b.as_ref())
+            ));
+            crate::assertion::write_private(&key_path, body.as_bytes())
+                .map_err(|e| key_err(e.to_string()))?;
+        }
+        let raw =
+            zeroize::Zeroizing::new(std::fs::read(&key_path).map_err(|e| key_err(e.to_string()))?);
+        #[derive(serde::Deserialize)]
+        struct KeyFile {
+            card_key: zeroize::Zeroizing<String>,
+        }
+        let kf: KeyFile = serde_json::from_slice(&raw).map_err(|e| key_err(e.to_string()))?;
+        let key = zeroize::Zeroizing::new(
+            hex::decode(kf.card_key.as_str()).map_err(|e| key_err(e.to_string()))?,
+        );
+        CardStore::open(path, PinHasher::new(&key)?)
+    }
+
+    /// The secret of this card world (PIN hashes, card keys).
+    pub fn secrets(&self) -> &PinHasher {
+        &self.secrets
+    }
+
+    /// Starts issuing cards in one transaction (all or nothing; dropped = rolled back).
+    pub fn begin_issue(&self) -> Result<CardIssue<'_>, CardError> {
+        let guard = self.conn.lock().map_err(|_| poisoned())?;
+        guard.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        Ok(CardIssue {
+            guard,
+            secrets: &self.secrets,
+            done: false,
+        })
+    }
+
+    /// Number of cards in the emulation.
+    pub fn count(&self) -> Result<u64, CardError> {
+        let c = self.conn.lock().map_err(|_| poisoned())?;
+        c.query_row("SELECT count(*) FROM chip", [], |r| r.get(0))
+            .map_err(db)
+    }
+}
+
+fn chip_row(c: &Connection, serial: &str) -> rusqlite::Result<Option<ChipRow>> {
+    c.prepare_cached(
+        "SELECT serial, pin_hash, failures, locked, photo_ref FROM chip WHERE serial = ?1",
+    )?
+    .query_row([serial], |r| {
+        Ok(ChipRow {
+            serial: r.get(0)?,
+            pin_hash: r.get(1)?,
+            failures: r.get(2)?,
+            locked: r.get(3)?,
+            photo_ref: r.get(4)?,
+        })
+    })
+    .optional()
+}
+
+impl ChipStore for CardStore {
+    fn chip(&self, serial: &str) -> onshi_store::Result<Option<ChipRow>> {
+        let c = self.conn.lock().map_err(|_| poisoned())?;
+        Ok(chip_row(&c, serial)?)
+    }
+
+    fn try_pin(
+        &self,
+        serial: &str,
+        candidate_hash: &str,
+        lock_after: u32,
+    ) -> onshi_store::Result<Option<PinTry>> {
+        use subtle::ConstantTimeEq;
+        let mut c = self.conn.lock().map_err(|_| poisoned())?;
+        // IMMEDIATE: the write lock is taken before the row is read, so a reader in another
+        // process sharing this file cannot interleave either (R1: the lock holds at 3).
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(Option<String>, u32, bool)> = tx
+            .query_row(
+                "SELECT pin_hash, failures, locked FROM chip WHERE serial = ?1",
+                [serial],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((stored, failures, locked)) = row else {
+            return Ok(None);
+        };
+        let Some(stored) = stored else {
+            return Ok(Some(PinTry::NotSet));
+        };
+        if locked || failures >= lock_after {
+            return Ok(Some(PinTry::Locked));
+        }
+        let right: bool = stored.as_bytes().ct_eq(candidate_hash.as_bytes()).into();
+        let out = if right {
+            if failures != 0 {
+                tx.execute("UPDATE chip SET failures = 0 WHERE serial = ?1", [serial])?;
+            }
+            PinTry::Accepted
+        } else {
+            let failures = failures + 1;
+            let locked = failures >= lock_after;
+            tx.execute(
+                "UPDATE chip SET failures = ?2, locked = ?3 WHERE serial = ?1",
+                params![serial, failures, locked],
+            )?;
+            PinTry::Rejected { failures, locked }
+        };
+        tx.commit()?;
+        Ok(Some(out))
+    }
+}
+
+/// Cards being issued, in one transaction of the card file.
+pub struct CardIssue<'a> {
+    guard: std::sync::MutexGuard<'a, Connection>,
+    secrets: &'a PinHasher,
+    done: bool,
+}
+
+impl CardIssue<'_> {
+    /// Issues (or re-issues) a card: its chip with the PIN's keyed hash (none for a PIN-less
+    /// card, R2), locked if the municipality's file says so. A card re-issued with the same
+    /// PIN keeps its own failure counter and lock. Returns the public key (hex) of the card's
+    /// 利用者証明用電子証明書, for the central's certificate record, and what happened.
+    pub fn issue(
+        &mut self,
+        serial: &str,
+        pin: Option<&Pin>,
+        pin_locked: bool,
+    ) -> Result<(String, UpsertOutcome), CardError> {
+        let mut chip = self.secrets.issue(serial, pin, pin_locked);
+        let existing = chip_row(&self.guard, serial).map_err(db)?;
+        if let Some(e) = &existing
+            && e.pin_hash == chip.pin_hash
+        {
+            chip.failures = e.failures;
+            chip.locked = e.locked || pin_locked;
+            if chip.locked {
+                chip.failures = chip.failures.max(LOCK_AFTER);
+            }
+        }
+        let outcome = match &existing {
+            Some(e) if *e == chip => UpsertOutcome::Unchanged,
+            Some(_) => UpsertOutcome::Updated,
+            None => UpsertOutcome::Inserted,
+        };
+        if outcome != UpsertOutcome::Unchanged {
+            self.guard
+                .prepare_cached(
+                    "INSERT INTO chip (serial, pin_hash, failures, locked, photo_ref) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(serial) DO UPDATE SET \
+                     pin_hash = excluded.pin_hash, failures = excluded.failures, \
+                     locked = excluded.locked, photo_ref = excluded.photo_ref",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        chip.serial,
+                        chip.pin_hash,
+                        chip.failures,
+                        chip.locked,
+                        chip.photo_ref
+                    ])
+                })
+                .map_err(db)?;
+        }
+        Ok((self.secrets.public_key_hex(serial), outcome))
+    }
+
+    pub fn commit(mut self) -> Result<(), CardError> {
+        self.guard.execute_batch("COMMIT").map_err(db)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for CardIssue<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.guard.execute_batch("ROLLBACK");
+        }
+    }
+}
