@@ -189,11 +189,13 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     let registry = Arc::new(SqliteStore::open(dir.path().join("central.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
     let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards =
+        Arc::new(onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins).unwrap());
     let fx = fixture::build();
     let report = import::import(
         registry.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "q.csv".into(),
             reader: fx.qualifications_csv.as_bytes(),
@@ -207,12 +209,11 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     .unwrap();
     assert!(report.committed, "{:?}", report.errors);
     let central = Central::new(registry.clone(), registry.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, registry.clone(), registry.clone(), pins.clone());
+    let state = onshi_web::AppState::new(central, registry.clone(), cards.clone());
     let facility = MedicalInstitutionCode::parse(CLINIC).unwrap();
     let client = Arc::new(InProcessCentral::new(
         state.central.clone(),
-        state.chips.clone(),
-        PinHasher::clone(&state.pins),
+        state.cards.clone(),
         facility.clone(),
     ));
     let cfg = onshi_terminal::Config::new(facility, &dir.path().join("clinic"));
