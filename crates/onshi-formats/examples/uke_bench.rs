@@ -10,8 +10,8 @@ use std::io::{BufRead, BufReader, BufWriter, Read};
 use std::time::Instant;
 
 use onshi_formats::uke::{
-    ClaimParts, ClaimReader, Co, Days, FileItem, Ho, InsurerNo, Ir, Iy, Jd, Num, Re, Record, Si,
-    Sn, Sy, UkeClaim, UkeWriter, YearMonth, Ymd,
+    ClaimParts, ClaimReader, Co, Days, FileItem, Ho, InsurerNo, Ir, Iy, Jd, Num, Re, Record,
+    RecordReader, Si, Sn, Sy, UkeClaim, UkeWriter, YearMonth, Ymd,
 };
 
 /// A small deterministic generator (xorshift), so every run writes the same file.
@@ -184,6 +184,36 @@ fn full_width_digit(c: char) -> char {
         .unwrap_or(c)
 }
 
+/// CPU time of this thread so far (Linux `/proc/thread-self/schedstat`), in seconds: on a
+/// shared machine it shows the work done apart from the time spent waiting for a core.
+fn cpu_s() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
+/// A phase's wall and CPU seconds.
+struct Phase {
+    wall: Instant,
+    cpu: Option<f64>,
+}
+impl Phase {
+    fn start() -> Phase {
+        Phase {
+            wall: Instant::now(),
+            cpu: cpu_s(),
+        }
+    }
+    fn end(&self) -> (f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu, cpu_s()) {
+            (Some(a), Some(b)) => b - a,
+            _ => f64::NAN,
+        };
+        (wall, cpu)
+    }
+}
+
 fn main() {
     let claims: u64 = std::env::args()
         .nth(1)
@@ -208,7 +238,7 @@ fn main() {
     };
 
     // write: build each claim and write it, streaming (the month is never held in memory)
-    let t = Instant::now();
+    let t = Phase::start();
     let mut g = Gen(0x9e37_79b9_7f4a_7c15);
     let mut w = UkeWriter::new(BufWriter::with_capacity(
         1 << 16,
@@ -230,12 +260,12 @@ fn main() {
     w.write_record(&Record::Go(go)).expect("GO");
     let records = w.records_written();
     w.finish().expect("finish");
-    let write_s = t.elapsed().as_secs_f64();
+    let (write_s, write_cpu) = t.end();
     let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let mb = bytes as f64 / 1e6;
 
     // read back, streaming, checking every field and the record order
-    let t = Instant::now();
+    let t = Phase::start();
     let mut read_claims = 0u64;
     let mut read_points = 0u64;
     for item in ClaimReader::new(BufReader::with_capacity(
@@ -251,11 +281,24 @@ fn main() {
             Err(e) => panic!("read error: {e}"),
         }
     }
-    let read_s = t.elapsed().as_secs_f64();
+    let (read_s, read_cpu) = t.end();
     assert_eq!((read_claims, read_points), (claims, points));
 
+    // the records alone, without grouping them into claims
+    let t = Phase::start();
+    let mut read_records = 0u64;
+    for r in RecordReader::new(BufReader::with_capacity(
+        1 << 16,
+        File::open(&path).expect("open"),
+    )) {
+        r.unwrap_or_else(|e| panic!("read error: {e}"));
+        read_records += 1;
+    }
+    let (records_s, records_cpu) = t.end();
+    assert_eq!(read_records, records);
+
     // baseline: a plain line split of the same file (read each line, split on ',')
-    let t = Instant::now();
+    let t = Phase::start();
     let mut lines = 0u64;
     let mut fields = 0u64;
     let mut r = BufReader::with_capacity(1 << 16, File::open(&path).expect("open"));
@@ -271,36 +314,45 @@ fn main() {
             Err(e) => panic!("{e}"),
         }
     }
-    let base_s = t.elapsed().as_secs_f64();
+    let (base_s, base_cpu) = t.end();
     // and the raw read of the file, to see the disk / page cache part
-    let t = Instant::now();
+    let t = Phase::start();
     let mut raw = Vec::new();
     File::open(&path)
         .and_then(|mut f| f.read_to_end(&mut raw))
         .expect("read");
-    let raw_s = t.elapsed().as_secs_f64();
-    let _ = std::fs::remove_file(&path);
+    let (raw_s, raw_cpu) = t.end();
+    if std::env::var_os("UKE_BENCH_KEEP").is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
 
     println!("UKE benchmark: {claims} claims, {records} records, {mb:.1} MB ({bytes} bytes)");
     println!(
-        "write (build + check + encode):  {write_s:7.3} s  {:>10.0} claims/s  {:7.1} MB/s",
+        "write (build + check + encode):  {write_s:7.3} s (cpu {write_cpu:6.3} s)  {:>10.0} claims/s  {:7.1} MB/s",
         claims as f64 / write_s,
         mb / write_s
     );
     println!(
-        "read  (decode + check + group):  {read_s:7.3} s  {:>10.0} claims/s  {:7.1} MB/s",
+        "read  (decode + check + group):  {read_s:7.3} s (cpu {read_cpu:6.3} s)  {:>10.0} claims/s  {:7.1} MB/s",
         claims as f64 / read_s,
         mb / read_s
     );
     println!(
-        "baseline line split:             {base_s:7.3} s  {:>10.0} claims/s  {:7.1} MB/s  ({lines} lines, {fields} fields)",
+        "  of which records alone:        {records_s:7.3} s (cpu {records_cpu:6.3} s)  {:>10.0} claims/s  {:7.1} MB/s",
+        claims as f64 / records_s,
+        mb / records_s
+    );
+    println!(
+        "baseline line split:             {base_s:7.3} s (cpu {base_cpu:6.3} s)  {:>10.0} claims/s  {:7.1} MB/s  ({lines} lines, {fields} fields)",
         claims as f64 / base_s,
         mb / base_s
     );
-    println!("raw read of the file:            {raw_s:7.3} s");
+    println!("raw read of the file:            {raw_s:7.3} s (cpu {raw_cpu:6.3} s)");
     println!(
-        "read / baseline: {:.2}x slower; write / baseline: {:.2}x slower",
+        "read / baseline: {:.2}x (cpu {:.2}x); write / baseline: {:.2}x (cpu {:.2}x)",
         read_s / base_s,
-        write_s / base_s
+        read_cpu / base_cpu,
+        write_s / base_s,
+        write_cpu / base_cpu
     );
 }

@@ -88,7 +88,7 @@ impl UkeClaim {
     pub fn new(re: Re) -> Self {
         UkeClaim {
             re,
-            body: Vec::new(),
+            body: Vec::with_capacity(12),
             line: 0,
         }
     }

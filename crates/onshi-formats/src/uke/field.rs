@@ -95,7 +95,11 @@ impl FieldSpec {
         if text.is_empty() {
             return self.required.then_some(Rule::Required);
         }
-        if let Some(ch) = text.chars().find(|c| forbidden(*c)) {
+        // The kinds made of digits (and the full-width one, all double-byte) cannot hold a
+        // separator, a quote or a control character: only the others need the scan.
+        if matches!(self.kind, Kind::Text | Kind::Ascii | Kind::FullWidth)
+            && let Some(ch) = text.chars().find(|c| forbidden(*c))
+        {
             return Some(Rule::ForbiddenChar(ch));
         }
         if raw.len() > self.max {

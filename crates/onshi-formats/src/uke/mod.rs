@@ -192,28 +192,39 @@ impl Record {
         out
     }
 
-    /// Builds a record from fields already checked against its layout (`fields[0]` is the id).
-    pub(crate) fn from_checked(mut fields: Vec<String>) -> Record {
-        let id = fields.first().cloned().unwrap_or_default();
-        let f = fields.as_mut_slice();
-        match id.as_str() {
-            "IR" => Record::Ir(Ir::from_fields(f)),
-            "RE" => Record::Re(Re::from_fields(f)),
-            "HO" => Record::Ho(Ho::from_fields(f)),
-            "KO" => Record::Ko(Ko::from_fields(f)),
-            "SN" => Record::Sn(Sn::from_fields(f)),
-            "JD" => Record::Jd(Jd::from_fields(f)),
-            "MF" => Record::Mf(Mf::from_fields(f)),
-            "SY" => Record::Sy(Sy::from_fields(f)),
-            "SI" => Record::Si(Si::from_fields(f)),
-            "IY" => Record::Iy(Iy::from_fields(f)),
-            "TO" => Record::To(To::from_fields(f)),
-            "CO" => Record::Co(Co::from_fields(f)),
-            "SJ" => Record::Sj(Sj::from_fields(f)),
-            "GO" => Record::Go(Go::from_fields(f)),
-            _ => {
-                fields.remove(0);
-                Record::Other { id, fields }
+    /// Builds a record from fields already checked against its layout (`fields[0]` is the
+    /// id), taking the values out of `fields` and leaving it empty.
+    pub(crate) fn from_checked_in(fields: &mut Vec<String>) -> Record {
+        let id = fields.first().map(String::as_str).unwrap_or("");
+        let known = match id {
+            "IR" => Some(Record::Ir(Ir::from_fields(fields))),
+            "RE" => Some(Record::Re(Re::from_fields(fields))),
+            "HO" => Some(Record::Ho(Ho::from_fields(fields))),
+            "KO" => Some(Record::Ko(Ko::from_fields(fields))),
+            "SN" => Some(Record::Sn(Sn::from_fields(fields))),
+            "JD" => Some(Record::Jd(Jd::from_fields(fields))),
+            "MF" => Some(Record::Mf(Mf::from_fields(fields))),
+            "SY" => Some(Record::Sy(Sy::from_fields(fields))),
+            "SI" => Some(Record::Si(Si::from_fields(fields))),
+            "IY" => Some(Record::Iy(Iy::from_fields(fields))),
+            "TO" => Some(Record::To(To::from_fields(fields))),
+            "CO" => Some(Record::Co(Co::from_fields(fields))),
+            "SJ" => Some(Record::Sj(Sj::from_fields(fields))),
+            "GO" => Some(Record::Go(Go::from_fields(fields))),
+            _ => None,
+        };
+        match known {
+            Some(r) => {
+                fields.clear();
+                r
+            }
+            None => {
+                let mut all = fields.drain(..);
+                let id = all.next().unwrap_or_default();
+                Record::Other {
+                    id,
+                    fields: all.collect(),
+                }
             }
         }
     }

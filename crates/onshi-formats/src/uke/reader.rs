@@ -24,6 +24,7 @@ pub struct RecordReader<R> {
     buf: Vec<u8>,
     done: bool,
     eof_mark: bool,
+    texts: Vec<String>,
 }
 
 impl<R: BufRead> RecordReader<R> {
@@ -34,6 +35,7 @@ impl<R: BufRead> RecordReader<R> {
             buf: Vec::with_capacity(512),
             done: false,
             eof_mark: false,
+            texts: Vec::with_capacity(48),
         }
     }
 
@@ -144,17 +146,21 @@ impl<R: BufRead> Iterator for RecordReader<R> {
                 UkeError::line(line, &id, Rule::ForbiddenChar('\r')).into()
             ));
         }
-        Some(parse_line(line, body))
+        Some(parse_line(line, body, &mut self.texts))
     }
 }
 
 /// Parses one record (the bytes without CR LF).
-pub(crate) fn parse_line(line: u64, body: &[u8]) -> Result<Record, UkeErrors> {
+pub(crate) fn parse_line(
+    line: u64,
+    body: &[u8],
+    texts: &mut Vec<String>,
+) -> Result<Record, UkeErrors> {
     if body.is_empty() {
         return Err(UkeError::line(line, "", Rule::EmptyLine).into());
     }
-    let raws: Vec<&[u8]> = body.split(|&b| b == b',').collect();
-    let id_raw = raws.first().copied().unwrap_or_default();
+    let count = body.iter().filter(|&&b| b == b',').count() + 1;
+    let id_raw = body.split(|&b| b == b',').next().unwrap_or_default();
     let id = std::str::from_utf8(id_raw).unwrap_or("");
     if !valid_id(id) {
         let shown = if id.is_ascii() { id } else { "" };
@@ -162,21 +168,21 @@ pub(crate) fn parse_line(line: u64, body: &[u8]) -> Result<Record, UkeErrors> {
     }
     let layout = Record::layout(id);
     if let Some(spec) = layout
-        && spec.len() != raws.len()
+        && spec.len() != count
     {
         return Err(UkeError::line(
             line,
             id,
             Rule::FieldCount {
                 expected: spec.len(),
-                found: raws.len(),
+                found: count,
             },
         )
         .into());
     }
     let mut errors = Vec::new();
-    let mut texts = Vec::with_capacity(raws.len());
-    for (i, raw) in raws.iter().enumerate() {
+    texts.clear();
+    for (i, raw) in body.split(|&b| b == b',').enumerate() {
         let spec = layout.and_then(|s| s.get(i));
         match decode(raw) {
             Ok(text) => {
@@ -199,7 +205,7 @@ pub(crate) fn parse_line(line: u64, body: &[u8]) -> Result<Record, UkeErrors> {
         }
     }
     if errors.is_empty() {
-        Ok(Record::from_checked(texts))
+        Ok(Record::from_checked_in(texts))
     } else {
         Err(UkeErrors(errors))
     }
@@ -233,6 +239,9 @@ pub(crate) fn field_error(
 
 /// Decodes one field strictly: Windows-31J, and in the form onshi would write back.
 fn decode(raw: &[u8]) -> Result<String, Rule> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
     if raw.is_ascii() {
         // ASCII bytes are the same characters in Windows-31J (0x5C and 0x7E included).
         return String::from_utf8(raw.to_vec()).map_err(|_| Rule::NotShiftJis);

@@ -566,7 +566,7 @@ fn known_record(id: &'static str) -> BoxedStrategy<Record> {
     fields
         .prop_map(move |mut f| {
             f.insert(0, id.to_owned());
-            Record::from_checked(f)
+            Record::from_checked_in(&mut f)
         })
         .boxed()
 }
