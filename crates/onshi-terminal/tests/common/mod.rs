@@ -28,6 +28,8 @@ pub struct CentralServer {
     /// the card emulation (its file, with its key file beside it)
     pub cards: Arc<onshi_card::CardStore>,
     pub cards_path: PathBuf,
+    /// the folder of the central's files (registry, history, card emulation, keys)
+    pub dir: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -77,6 +79,7 @@ pub async fn start_central() -> CentralServer {
         pins,
         cards,
         cards_path,
+        dir: dir.path().to_path_buf(),
         _dir: dir,
     }
 }
@@ -113,6 +116,17 @@ pub fn start_terminal_at(
     dir: &Path,
     extra: &[&str],
 ) -> TerminalProc {
+    start_terminal_logged(c, central, dir, extra, None)
+}
+
+/// As [`start_terminal_at`], its log (`RUST_LOG=debug`) written to `log` when given.
+pub fn start_terminal_logged(
+    c: &CentralServer,
+    central: &str,
+    dir: &Path,
+    extra: &[&str],
+    log: Option<&Path>,
+) -> TerminalProc {
     std::fs::create_dir_all(dir).unwrap();
     let key_path = dir.join("reader.key.json");
     let key = onshi_card::ReaderKey::load_or_create(&key_path, "reader-test").unwrap();
@@ -144,9 +158,12 @@ pub fn start_terminal_at(
         .arg("--reader-key")
         .arg(&key_path)
         .args(extra)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::inherit(),
+        })
         .spawn()
         .expect("spawn onshi-terminal");
     // owned at once, so that a failed start still kills and reaps the process
