@@ -62,7 +62,7 @@ impl Desk {
     }
 
     pub fn open_at(terminal: Terminal, path: &Path) -> Result<Self, VisitError> {
-        let visits = VisitStore::open(path)?;
+        let visits = VisitStore::open_with_clock(path, terminal.clock().clone())?;
         let code = terminal.config().facility.as_str().to_string();
         let facility = facility_type(&code);
         let claims_path = path.with_file_name(claims::CLAIMS_FILE);

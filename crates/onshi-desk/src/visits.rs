@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
+use onshi_central::clock::{Clock, SystemClock};
 use onshi_domain::desk::{Claim, Decision, FacilityType, Moushitatesho, Presented, Situation};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -32,49 +33,7 @@ pub enum VisitError {
     Other(String),
 }
 
-const SCHEMA: &str = "
-PRAGMA secure_delete = ON;
-CREATE TABLE IF NOT EXISTS visit (
-    id INTEGER PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    service_date TEXT NOT NULL,
-    facility TEXT NOT NULL,
-    patient_label TEXT,
-    birth_date TEXT,
-    situation TEXT NOT NULL,
-    form_state TEXT NOT NULL DEFAULT 'not_asked',
-    charged_at TEXT,
-    charged_percent INTEGER,
-    claim TEXT,
-    form_purged_at TEXT,
-    card_serial TEXT
-);
-CREATE TABLE IF NOT EXISTS visit_step (
-    id INTEGER PRIMARY KEY,
-    visit_id INTEGER NOT NULL REFERENCES visit(id),
-    at TEXT NOT NULL,
-    staff TEXT,
-    action TEXT NOT NULL,
-    next_step TEXT NOT NULL,
-    share_percent INTEGER,
-    claim_basis TEXT,
-    rules TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS unconfirmed (
-    visit_id INTEGER PRIMARY KEY REFERENCES visit(id),
-    since TEXT NOT NULL,
-    cause TEXT NOT NULL,
-    resolved_at TEXT,
-    source TEXT,
-    audit_id INTEGER,
-    staff TEXT
-);
-CREATE TABLE IF NOT EXISTS moushitatesho (
-    visit_id INTEGER PRIMARY KEY REFERENCES visit(id),
-    form TEXT NOT NULL,
-    received_at TEXT NOT NULL
-);
-";
+const SCHEMA: &str = include_str!("visits.sql");
 
 /// One step of a visit: who did what and what the engine said next.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -147,16 +106,8 @@ pub struct AfterFact {
 #[derive(Clone)]
 pub struct VisitStore {
     conn: Arc<Mutex<Connection>>,
-}
-
-fn now_jst() -> String {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).unwrap_or_else(|| {
-        chrono::FixedOffset::east_opt(0).unwrap_or_else(|| unreachable!("offset 0 is valid"))
-    });
-    chrono::Utc::now()
-        .with_timezone(&jst)
-        .format("%Y-%m-%dT%H:%M:%S%:z")
-        .to_string()
+    /// Where the time of each step comes from (the terminal's clock at the desk; tests pin it).
+    clock: Arc<dyn Clock>,
 }
 
 fn facility_code(f: FacilityType) -> &'static str {
@@ -186,12 +137,26 @@ fn stored_situation(s: &Situation) -> Result<String, VisitError> {
 impl VisitStore {
     /// Opens (or creates) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, VisitError> {
+        Self::open_with_clock(path, Arc::new(SystemClock))
+    }
+
+    /// Opens (or creates) the store at `path`, stamping steps with `clock`.
+    pub fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, VisitError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(VisitStore {
             conn: Arc::new(Mutex::new(conn)),
+            clock,
         })
+    }
+
+    /// Now in Japan, as stored (`2026-11-25T10:15:02+09:00`).
+    fn now_jst(&self) -> String {
+        self.clock
+            .now_jst()
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
     }
 
     fn with<T>(
@@ -213,7 +178,7 @@ impl VisitStore {
         let id = self.with(|c| {
             c.execute(
                 "INSERT INTO visit (created_at, service_date, facility, situation) VALUES (?1, ?2, ?3, ?4)",
-                params![now_jst(), s.service_date.to_string(), facility_code(s.facility), json],
+                params![self.now_jst(), s.service_date.to_string(), facility_code(s.facility), json],
             )?;
             Ok(c.last_insert_rowid())
         })?;
@@ -250,7 +215,7 @@ impl VisitStore {
                 tx.execute(
                     "INSERT INTO moushitatesho (visit_id, form, received_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT(visit_id) DO UPDATE SET form = excluded.form",
-                    params![id, form, now_jst()],
+                    params![id, form, self.now_jst()],
                 )?;
             }
             tx.commit()?;
@@ -269,7 +234,7 @@ impl VisitStore {
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO unconfirmed (visit_id, since, cause) VALUES (?1, ?2, ?3)",
-                params![id, now_jst(), cause],
+                params![id, self.now_jst(), cause],
             )?;
             Ok(())
         })
@@ -286,7 +251,7 @@ impl VisitStore {
         self.with(|c| {
             let n = c.execute(
                 "UPDATE unconfirmed SET resolved_at = ?2, source = ?3, audit_id = ?4, staff = ?5 WHERE visit_id = ?1 AND resolved_at IS NULL",
-                params![id, now_jst(), source, audit_id, staff],
+                params![id, self.now_jst(), source, audit_id, staff],
             )?;
             if n == 0 {
                 return Err(VisitError::NotFound(id));
@@ -366,7 +331,7 @@ impl VisitStore {
         self.with(|c| {
             let n = c.execute(
                 "UPDATE visit SET charged_at = COALESCE(charged_at, ?2), charged_percent = ?3, claim = ?4 WHERE id = ?1",
-                params![id, now_jst(), percent, claim],
+                params![id, self.now_jst(), percent, claim],
             )?;
             if n == 0 {
                 return Err(VisitError::NotFound(id));
@@ -414,7 +379,7 @@ impl VisitStore {
         self.with(|c| {
             c.execute(
                 "INSERT INTO visit_step (visit_id, at, staff, action, next_step, share_percent, claim_basis, rules) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![id, now_jst(), staff, action, next, d.share.as_ref().map(|s| s.percent), basis, rules],
+                params![id, self.now_jst(), staff, action, next, d.share.as_ref().map(|s| s.percent), basis, rules],
             )?;
             Ok(())
         })
@@ -581,7 +546,7 @@ impl VisitStore {
             }
             tx.execute(
                 "UPDATE visit SET form_state = 'purged', form_purged_at = ?2 WHERE id = ?1 AND form_state = 'shown'",
-                params![id, now_jst()],
+                params![id, self.now_jst()],
             )?;
             tx.commit()?;
             Ok(deleted > 0)

@@ -97,12 +97,82 @@ pub struct PlaceError {
     pub message: String,
 }
 
+/// What one identity attempt came to: `ok`, or the central's error class (serialized as the
+/// class string, e.g. `face_mismatch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptResult {
+    Ok,
+    CardUnknown,
+    CardRevoked,
+    ChipBroken,
+    CertificateExpired,
+    /// R2: a PIN was given for a PIN-less card.
+    PinNotSet,
+    PinWrong,
+    PinLocked,
+    /// R15: staff may switch to 目視確認.
+    FaceMismatch,
+    /// R3: 目視確認 without the staff member.
+    StaffMissing,
+    ChipUnreadable,
+    /// The central did not answer in time.
+    CentralUnreachable,
+    /// A class this terminal does not know.
+    Other,
+}
+
+impl AttemptResult {
+    /// From the central's error class (`None`: the attempt succeeded).
+    pub fn from_class(class: Option<&str>) -> Self {
+        match class {
+            None => AttemptResult::Ok,
+            Some("card_unknown") => AttemptResult::CardUnknown,
+            Some("card_revoked") => AttemptResult::CardRevoked,
+            Some("chip_broken") => AttemptResult::ChipBroken,
+            Some("certificate_expired") => AttemptResult::CertificateExpired,
+            Some("pin_not_set") => AttemptResult::PinNotSet,
+            Some("pin_wrong") => AttemptResult::PinWrong,
+            Some("pin_locked") => AttemptResult::PinLocked,
+            Some("face_mismatch") => AttemptResult::FaceMismatch,
+            Some("staff_missing") => AttemptResult::StaffMissing,
+            Some("chip_unreadable") => AttemptResult::ChipUnreadable,
+            Some(_) => AttemptResult::Other,
+        }
+    }
+
+    /// Identity was not established; the reader moves on to the next attempt, if any.
+    pub fn is_identity_refusal(self) -> bool {
+        matches!(
+            self,
+            AttemptResult::PinWrong
+                | AttemptResult::PinLocked
+                | AttemptResult::PinNotSet
+                | AttemptResult::FaceMismatch
+                | AttemptResult::StaffMissing
+        )
+    }
+}
+
+/// How a reader session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOutcome {
+    /// The central answered 正常終了 (any 資格有効性).
+    Confirmed,
+    /// The central could not confirm this card: revoked, certificate past grace, unknown …
+    Error,
+    /// Identity was not established.
+    Refused,
+    /// No answer from the central in time.
+    Unreachable,
+}
+
 /// One identity attempt and what came of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
     pub method: &'static str,
-    /// "ok", or the error class (`face_mismatch`, `pin_wrong`, …)
-    pub result: String,
+    pub result: AttemptResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -110,10 +180,7 @@ pub struct Attempt {
 /// What the session ended with.
 #[derive(Debug, Clone, Serialize)]
 pub struct Session {
-    /// `confirmed` (the central answered 正常終了, any 資格有効性), `error` (the central could
-    /// not confirm this card: revoked, certificate past grace, unknown …), `refused` (identity
-    /// not established), `unreachable` (no answer from the central in time)
-    pub outcome: &'static str,
+    pub outcome: SessionOutcome,
     pub attempts: Vec<Attempt>,
     pub segment_of_result: Option<String>,
     pub qualification_validity: Option<String>,
@@ -133,14 +200,6 @@ pub(crate) struct ReaderFacts {
     pub identity_method: Option<String>,
     pub staff_id: Option<String>,
 }
-
-const IDENTITY_REFUSALS: &[&str] = &[
-    "pin_wrong",
-    "pin_locked",
-    "pin_not_set",
-    "face_mismatch",
-    "staff_missing",
-];
 
 impl Terminal {
     fn attempts(&self, p: &PlaceCard) -> Result<Vec<Identity>, PlaceError> {
@@ -232,7 +291,7 @@ impl Terminal {
                     let (code, msg) = Self::client_error(&e);
                     done.push(Attempt {
                         method,
-                        result: "central_unreachable".into(),
+                        result: AttemptResult::CentralUnreachable,
                         message: Some(msg.clone()),
                     });
                     let header = self.reader_header(date);
@@ -241,9 +300,9 @@ impl Terminal {
                     let id = self.record("face", None, &resp, None, Some(&facts), Some(&p.consent));
                     return Ok(Session {
                         outcome: if code == codes::CENTRAL_UNREACHABLE {
-                            "unreachable"
+                            SessionOutcome::Unreachable
                         } else {
-                            "error"
+                            SessionOutcome::Error
                         },
                         attempts: done,
                         segment_of_result: Some("9".into()),
@@ -256,13 +315,12 @@ impl Terminal {
                     });
                 }
                 Ok(c) => {
-                    let class = c.error.as_ref().map(|e| e.class.clone());
-                    let refused = class
-                        .as_deref()
-                        .is_some_and(|k| IDENTITY_REFUSALS.contains(&k));
+                    let result =
+                        AttemptResult::from_class(c.error.as_ref().map(|e| e.class.as_str()));
+                    let refused = result.is_identity_refusal();
                     done.push(Attempt {
                         method,
-                        result: class.clone().unwrap_or_else(|| "ok".into()),
+                        result,
                         message: c.error.as_ref().map(|e| e.message.clone()),
                     });
                     if refused && i + 1 < n {
@@ -317,11 +375,11 @@ impl Terminal {
             Some(&p.consent),
         );
         let outcome = if refused {
-            "refused"
+            SessionOutcome::Refused
         } else if c.segment_of_result == "1" {
-            "confirmed"
+            SessionOutcome::Confirmed
         } else {
-            "error"
+            SessionOutcome::Error
         };
         Ok(Session {
             outcome,

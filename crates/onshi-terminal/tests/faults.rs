@@ -76,7 +76,10 @@ async fn slow_down_and_refusing_central_each_give_an_abnormal_end_and_the_termin
         )
         .await
         .unwrap();
-    assert_eq!(s.outcome, "unreachable");
+    assert_eq!(
+        s.outcome,
+        onshi_terminal::reader::SessionOutcome::Unreachable
+    );
     assert!(!run.is_finished());
     run.abort();
 }

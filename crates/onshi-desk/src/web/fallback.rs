@@ -321,7 +321,7 @@ pub(crate) async fn apply(
         }
         _ => return Err("操作が分かりません".into()),
     };
-    let decision = assess(&s).map_err(|e| format!("この内容は記録できません：{}", e.message))?;
+    let decision = assess(&s).map_err(|e| super::refusal(&e))?;
     d.visits
         .update(v.id, &s, staff, &what, &decision)
         .map_err(|e| e.to_string())?;

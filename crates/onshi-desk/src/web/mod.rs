@@ -180,6 +180,25 @@ pub(crate) fn urlencode(s: &str) -> String {
 
 // ------------------------------------------------------------------------------- labels
 
+/// The engine's refusal of a fact, as the clerk reads it: the Japanese for the refusals a
+/// clerk meets at the reader (R2, R4), the engine's own message otherwise. The rule is the
+/// engine's; only the words are the desk's.
+pub(crate) fn refusal(e: &onshi_domain::desk::DeskError) -> String {
+    match (e.field.as_str(), e.rule) {
+        ("my_number_card.pin", "R2") => {
+            "暗証番号：暗証番号を設定していないカードでは、暗証番号による本人確認はできません（R2）"
+                .into()
+        }
+        ("my_number_card.face", "R4") => {
+            "顔認証：患者さん本人がカードリーダーの前にいないため、顔認証はできません（R4）".into()
+        }
+        ("my_number_card.visual", "R4") => {
+            "目視確認：患者さん本人がいないため、目視確認はできません（R4）".into()
+        }
+        _ => format!("この内容は記録できません：{}（{}）", e.message, e.rule),
+    }
+}
+
 pub(crate) fn percent_label(p: u8) -> String {
     if p >= 100 {
         "10割".into()

@@ -12,16 +12,16 @@
 
 use onshi_domain::codes::QualificationValidity;
 use onshi_domain::desk::{
-    Attempt, DocumentShown, EquipmentFailure, FailureCause, OnlineResult, PatientPresence,
-    PinAttempt, Presented, QualificationSeen, Situation, assess,
+    Attempt, DocumentShown, EquipmentFailure, FailureCause, OnlineResult, PinAttempt, Presented,
+    QualificationSeen, Situation, assess, validate,
 };
 use onshi_domain::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber};
 use onshi_domain::wareki::WarekiDate;
-use onshi_terminal::reader::{Consents, PlaceCard, Session};
+use onshi_terminal::reader::{AttemptResult, Consents, PlaceCard, Session, SessionOutcome};
 
 use super::fallback::shown_card;
 use super::visit::ReaderMode;
-use super::{Params, p};
+use super::{Params, p, refusal};
 use crate::Desk;
 use crate::moushitatesho::ERAS;
 use crate::visits::Visit;
@@ -39,11 +39,10 @@ pub(crate) async fn reader(
         .card_of(v.id)
         .map_err(|e| e.to_string())?
         .ok_or("先に「カードを受け取った」を押してください")?;
-    let Some(card) = s.my_number_card.shown().cloned() else {
+    if s.my_number_card.shown().is_none() {
         return Err("先に「カードを受け取った」を押してください".into());
-    };
+    }
     let mode = ReaderMode::parse(p(params, "mode")).ok_or("本人確認の方法を選んでください")?;
-    let absent = s.patient_presence == PatientPresence::Absent;
     let mut place = PlaceCard {
         card_serial: serial.clone(),
         confirmation_date: Some(s.service_date),
@@ -58,11 +57,19 @@ pub(crate) async fn reader(
             operation: p(params, "consent_operation") == "on",
         },
     };
+    // the attempt as a fact: whether it may be made at all is the engine's to say (R2: no PIN
+    // on a PIN-less card; R4: no face or visual check without the patient at the reader)
+    let mut attempted = s.clone();
+    if let Some(c) = shown_card(&mut attempted) {
+        match mode {
+            ReaderMode::Face => c.face = Attempt::Failed,
+            ReaderMode::Pin => c.pin = PinAttempt::Failed,
+            ReaderMode::Visual => c.visual = Attempt::Failed,
+        }
+    }
+    validate(&attempted).map_err(|e| refusal(&e))?;
     match mode {
         ReaderMode::Face => {
-            if s.patient_presence != PatientPresence::AtDesk {
-                return Err("顔認証：患者さん本人がカードリーダーの前にいないため、顔認証はできません（R4）".into());
-            }
             place.face = Some(
                 if p(params, "face_result") == "fail" {
                     "fail"
@@ -72,54 +79,45 @@ pub(crate) async fn reader(
                 .into(),
             );
         }
-        ReaderMode::Pin => {
-            if !card.pin_set {
-                return Err("暗証番号：暗証番号を設定していないカードでは、暗証番号による本人確認はできません（R2）".into());
-            }
-            let pin = p(params, "pin");
-            if pin.len() != 4 || !pin.chars().all(|c| c.is_ascii_digit()) {
-                return Err("暗証番号：4桁の数字を入力してください".into());
-            }
-            place.pin = Some(pin.to_string());
-        }
+        ReaderMode::Pin => place.pin = Some(p(params, "pin").to_string()),
         ReaderMode::Visual => {
-            if absent {
-                return Err(
-                    "目視確認：患者さん本人がいないため、目視確認はできません（R4）".into(),
-                );
-            }
             if p(params, "visual_done") != "on" {
                 return Err(
                     "目視確認：写真と本人を見比べて「目視で本人確認完了」に✓を入れてください（R3）"
                         .into(),
                 );
             }
-            let sid = p(params, "visual_staff");
-            if sid.is_empty() {
-                return Err("目視確認：確認した職員IDを入力してください（だれが確認したかを記録します、R3）".into());
-            }
-            place.visual_staff_id = Some(sid.to_string());
+            place.visual_staff_id = Some(p(params, "visual_staff").to_string());
         }
     }
+    // the format of the PIN and the staff member of a 目視確認 are the terminal's to check
     let session: Session = d
         .terminal
         .place_card(&place)
         .await
-        .map_err(|e| format!("カードリーダー：{e}"))?;
+        .map_err(|e| match e.field {
+            "pin" => "暗証番号：4桁の数字を入力してください".to_string(),
+            "visual_staff_id" => {
+                "目視確認：確認した職員IDを入力してください（だれが確認したかを記録します、R3）"
+                    .to_string()
+            }
+            _ => format!("カードリーダー：{e}"),
+        })?;
     let Some(c) = shown_card(&mut s) else {
         return Err("カードがありません".into());
     };
     let result = session
         .attempts
         .last()
-        .map(|a| a.result.clone())
-        .unwrap_or_default();
+        .map(|a| a.result)
+        .unwrap_or(AttemptResult::Other);
+    let confirmed = session.outcome == SessionOutcome::Confirmed;
     let what;
     match mode {
         ReaderMode::Face => {
-            c.face = if result == "ok" || session.outcome == "confirmed" {
+            c.face = if result == AttemptResult::Ok || confirmed {
                 Attempt::Succeeded
-            } else if result == "face_mismatch" {
+            } else if result == AttemptResult::FaceMismatch {
                 Attempt::Failed
             } else {
                 c.face
@@ -134,15 +132,15 @@ pub(crate) async fn reader(
             );
         }
         ReaderMode::Pin => {
-            c.pin = match result.as_str() {
-                "ok" => PinAttempt::Succeeded,
-                "pin_locked" => PinAttempt::Locked,
-                "pin_not_set" => {
+            c.pin = match result {
+                AttemptResult::Ok => PinAttempt::Succeeded,
+                AttemptResult::PinLocked => PinAttempt::Locked,
+                AttemptResult::PinNotSet => {
                     c.pin_set = false;
                     PinAttempt::NotTried
                 }
-                "pin_wrong" => PinAttempt::Failed,
-                _ if session.outcome == "confirmed" => PinAttempt::Succeeded,
+                AttemptResult::PinWrong => PinAttempt::Failed,
+                _ if confirmed => PinAttempt::Succeeded,
                 _ => c.pin,
             };
             what = format!(
@@ -166,7 +164,7 @@ pub(crate) async fn reader(
     }
     let mut message = session.error_message.clone();
     match session.outcome {
-        "confirmed" => {
+        SessionOutcome::Confirmed => {
             let validity = session
                 .qualification_validity
                 .as_deref()
@@ -212,7 +210,7 @@ pub(crate) async fn reader(
             });
             message = None;
         }
-        "unreachable" => {
+        SessionOutcome::Unreachable => {
             s.equipment_failure = Some(EquipmentFailure {
                 cause: FailureCause::FacilityNetwork,
                 oqs_reachable: Some(false),
@@ -222,25 +220,24 @@ pub(crate) async fn reader(
                     .into(),
             );
         }
-        "error" => {
-            let cause = if result.contains("chip") {
-                FailureCause::IcChipBroken
-            } else if result.contains("cert")
-                || result.contains("revoked")
-                || result.contains("expired")
-            {
-                FailureCause::CertificateExpired
-            } else {
-                FailureCause::CardSurfaceDamaged
+        SessionOutcome::Error => {
+            let cause = match result {
+                AttemptResult::ChipBroken | AttemptResult::ChipUnreadable => {
+                    FailureCause::IcChipBroken
+                }
+                AttemptResult::CertificateExpired | AttemptResult::CardRevoked => {
+                    FailureCause::CertificateExpired
+                }
+                _ => FailureCause::CardSurfaceDamaged,
             };
             s.equipment_failure = Some(EquipmentFailure {
                 cause,
                 oqs_reachable: None,
             });
         }
-        _ => {}
+        SessionOutcome::Refused => {}
     }
-    let decision = assess(&s).map_err(|e| format!("この内容は記録できません：{}", e.message))?;
+    let decision = assess(&s).map_err(|e| refusal(&e))?;
     d.visits
         .update(v.id, &s, staff, &what, &decision)
         .map_err(|e| e.to_string())?;
@@ -312,7 +309,7 @@ pub(crate) async fn numbers_query(
     let bytes = request
         .write(onshi_formats::terminal_xml::Encoding::Utf8)
         .map_err(|e| format!("照会電文を作れません：{e}"))?;
-    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S%3f");
+    let stamp = d.terminal.clock().now_utc().format("%Y%m%d%H%M%S%3f");
     let name = format!("OQSsiquc01req_desk{}_{stamp}.xml", v.id);
     let res_name = name.replacen("req", "res", 1);
     let ex = d.terminal.exchange().clone();
@@ -366,7 +363,7 @@ pub(crate) async fn numbers_query(
         "記号・番号等でオンライン確認（{res_name}）：{}",
         validity.label()
     );
-    let decision = assess(&s).map_err(|e| format!("この内容は記録できません：{}", e.message))?;
+    let decision = assess(&s).map_err(|e| refusal(&e))?;
     d.visits
         .update(v.id, &s, staff, &what, &decision)
         .map_err(|e| e.to_string())?;

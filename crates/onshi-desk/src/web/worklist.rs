@@ -274,7 +274,7 @@ fn resolve_found(
     if s.birth_date.is_none() {
         s.birth_date = birth;
     }
-    let decision = assess(&s).map_err(|e| format!("この内容は記録できません：{}", e.message))?;
+    let decision = assess(&s).map_err(|e| super::refusal(&e))?;
     let what = format!("事後確認：システム障害時モードの検索で資格を確認（照会記録 {audit_id}）");
     d.visits
         .update(v.id, &s, staff, &what, &decision)
