@@ -25,6 +25,7 @@ use crate::review::parts_by_day;
 
 /// Facts a 不詳 claim carries in its 摘要 (R20), read from the free comments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TekiyouFacts {
     pub fusho: bool,
     pub address: Option<String>,

@@ -283,11 +283,18 @@ impl PayerService {
         };
         match self.store.record_submission(&sub, &reviewed)? {
             Recorded::New(row) => {
-                let out = self.outcome(row, false)?;
-                if let Err(e) = self.write_renrakusho_file(payer, out.submission.id) {
+                let mut by_status = BTreeMap::new();
+                for c in &reviewed {
+                    *by_status.entry(c.status.code().to_string()).or_insert(0) += 1;
+                }
+                if let Err(e) = self.write_renrakusho_file(&row, &reviewed) {
                     tracing::warn!(error = %e, "could not write the 資格確認結果連絡書 file");
                 }
-                Ok(out)
+                Ok(IntakeOutcome {
+                    submission: row,
+                    duplicate: false,
+                    by_status,
+                })
             }
             Recorded::Duplicate(row) => self.outcome(row, true),
         }
@@ -594,11 +601,44 @@ impl PayerService {
             .submission(payer, submission_id)?
             .ok_or_else(|| ServiceError::NotFound(format!("submission {submission_id}")))?;
         let claims = self.store.claims_of_submission(payer, submission_id)?;
+        let reviewed: Vec<ReviewedClaim> = claims.into_iter().map(|c| c.reviewed).collect();
+        Ok(renrakusho_doc(&sub, &reviewed))
+    }
+
+    /// The 連絡書 as CSV (UTF-8, CR LF), one line per part (or one per claim without parts).
+    pub fn renrakusho_csv(&self, payer: PayerCode, submission_id: i64) -> Result<String> {
+        Ok(renrakusho_csv_of(&self.renrakusho(payer, submission_id)?))
+    }
+
+    fn write_renrakusho_file(&self, sub: &SubmissionRow, reviewed: &[ReviewedClaim]) -> Result<()> {
+        let Some(dir) = &self.out_dir else {
+            return Ok(());
+        };
+        let d = dir.join(&sub.facility);
+        std::fs::create_dir_all(&d)?;
+        let csv = renrakusho_csv_of(&renrakusho_doc(sub, reviewed));
+        let name = format!(
+            "kekka-renrakusho-{}-{}-{}.csv",
+            sub.payer.code(),
+            sub.billing_month,
+            sub.id
+        );
+        let tmp = d.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, csv)?;
+        std::fs::rename(&tmp, d.join(name))?;
+        Ok(())
+    }
+}
+
+/// The 資格確認結果連絡書 of a file: each claim whose insurer part the payer changed or could
+/// not confirm (処理区分 = the SN 確認区分).
+pub fn renrakusho_doc(sub: &SubmissionRow, claims: &[ReviewedClaim]) -> serde_json::Value {
+    {
         let entries: Vec<serde_json::Value> = claims
             .iter()
-            .filter(|c| c.reviewed.kubun != KakuninKubun::Unchanged)
+            .filter(|c| c.kubun != KakuninKubun::Unchanged)
             .map(|c| {
-                let cl = &c.reviewed.claim;
+                let cl = &c.claim;
                 json!({
                     "receipt_number": cl.receipt_number,
                     "service_month": cl.service_month,
@@ -610,10 +650,10 @@ impl PayerService {
                         "number": cl.numbers.number,
                         "branch": cl.numbers.branch,
                     },
-                    "shori_kubun": c.reviewed.kubun.code(),
-                    "shori_kubun_label": c.reviewed.kubun.label(),
-                    "status": c.reviewed.status.code(),
-                    "parts": c.reviewed.parts.iter().map(|p| json!({
+                    "shori_kubun": c.kubun.code(),
+                    "shori_kubun_label": c.kubun.label(),
+                    "status": c.status.code(),
+                    "parts": c.parts.iter().map(|p| json!({
                         "insurer_number": p.bill_to.insurer_number,
                         "symbol": p.bill_to.symbol,
                         "number": p.bill_to.number,
@@ -622,24 +662,25 @@ impl PayerService {
                         "points": p.points,
                         "copay_yen": p.copay_yen,
                     })).collect::<Vec<_>>(),
-                    "reason": c.reviewed.reason,
+                    "reason": c.reason,
                 })
             })
             .collect();
-        Ok(json!({
+        json!({
             "format": "onshi-kekka-renrakusho/1",
-            "payer": payer.code(),
+            "payer": sub.payer.code(),
             "facility": sub.facility,
             "billing_month": sub.billing_month,
             "file_sha256": sub.file_sha256,
             "submission_id": sub.id,
             "entries": entries,
-        }))
+        })
     }
+}
 
-    /// The 連絡書 as CSV (UTF-8, CR LF), one line per part (or one per claim without parts).
-    pub fn renrakusho_csv(&self, payer: PayerCode, submission_id: i64) -> Result<String> {
-        let doc = self.renrakusho(payer, submission_id)?;
+/// The 連絡書 as CSV (UTF-8, CR LF), one line per part (or one per claim without parts).
+pub fn renrakusho_csv_of(doc: &serde_json::Value) -> String {
+    {
         let mut out = String::from(
             "レセプト番号,診療年月,氏名,請求保険者番号,請求記号,請求番号,処理区分,処理区分名,\
              保険者番号,記号,番号,枝番,診療日,点数\r\n",
@@ -687,31 +728,11 @@ impl PayerService {
                 ));
             }
         }
-        Ok(out)
+        out
     }
+}
 
-    fn write_renrakusho_file(&self, payer: PayerCode, submission_id: i64) -> Result<()> {
-        let Some(dir) = &self.out_dir else {
-            return Ok(());
-        };
-        let sub = self
-            .store
-            .submission(payer, submission_id)?
-            .ok_or_else(|| ServiceError::NotFound(format!("submission {submission_id}")))?;
-        let d = dir.join(&sub.facility);
-        std::fs::create_dir_all(&d)?;
-        let csv = self.renrakusho_csv(payer, submission_id)?;
-        let name = format!(
-            "kekka-renrakusho-{}-{}-{submission_id}.csv",
-            payer.code(),
-            sub.billing_month
-        );
-        let tmp = d.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, csv)?;
-        std::fs::rename(&tmp, d.join(name))?;
-        Ok(())
-    }
-
+impl PayerService {
     /// R11: the insurer's members of 70 and over whose share charged at the window differs
     /// from the share of their qualification. The claim is not returned; the insurer collects
     /// the difference from the patient (positive) or refunds it (negative).

@@ -404,47 +404,30 @@ fn submission_row(r: &rusqlite::Row<'_>) -> Result<SubmissionRow> {
 const CLAIM_COLS: &str = "c.id, c.submission_id, c.facility, c.billing_month, c.status, \
      c.kakunin_kubun, c.identified, c.person_id, c.reason, c.facts, c.evidence";
 
-fn parts_of(c: &Connection, claim_id: i64) -> Result<Vec<ClaimPart>> {
-    let mut st = c.prepare_cached(
-        "SELECT insurer_number, symbol, number, branch, days, points, copay_yen, \
-         share_percent FROM claim_part WHERE claim_id = ?1 ORDER BY part_no",
-    )?;
-    let mut rows = st.query(params![claim_id])?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next()? {
-        let ins: String = r.get(0)?;
-        out.push(ClaimPart {
+const PART_COLS: &str = "claim_id, insurer_number, symbol, number, branch, days, points, \
+     copay_yen, share_percent";
+
+fn part_row(r: &rusqlite::Row<'_>) -> Result<(i64, ClaimPart)> {
+    let ins: String = r.get(1)?;
+    Ok((
+        r.get(0)?,
+        ClaimPart {
             bill_to: BillTo {
                 insurer_number: onshi_domain::numbers::InsurerNumber::parse(&ins)
                     .map_err(|e| corrupt("claim_part.insurer_number", e))?,
-                symbol: r.get(1)?,
-                number: r.get(2)?,
-                branch: r.get(3)?,
+                symbol: r.get(2)?,
+                number: r.get(3)?,
+                branch: r.get(4)?,
             },
-            days: from_json("claim_part.days", &r.get::<_, String>(4)?)?,
-            points: r.get::<_, i64>(5)? as u64,
-            copay_yen: r.get::<_, i64>(6)? as u64,
-            share_percent: r.get::<_, Option<i64>>(7)?.map(|v| v as u8),
-        });
-    }
-    Ok(out)
+            days: from_json("claim_part.days", &r.get::<_, String>(5)?)?,
+            points: r.get::<_, i64>(6)? as u64,
+            copay_yen: r.get::<_, i64>(7)? as u64,
+            share_percent: r.get::<_, Option<i64>>(8)?.map(|v| v as u8),
+        },
+    ))
 }
 
-fn worklist_of(c: &Connection, claim_id: i64) -> Result<Option<(Vec<Evidence>, TekiyouFacts)>> {
-    let row: Option<(String, String)> = c
-        .prepare_cached("SELECT candidates, facts FROM worklist WHERE claim_id = ?1")?
-        .query_row(params![claim_id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    row.map(|(a, b)| {
-        Ok((
-            from_json("worklist.candidates", &a)?,
-            from_json("worklist.facts", &b)?,
-        ))
-    })
-    .transpose()
-}
-
-fn claim_row(c: &Connection, r: &rusqlite::Row<'_>) -> Result<StoredClaim> {
+fn claim_row(r: &rusqlite::Row<'_>) -> Result<StoredClaim> {
     let id: i64 = r.get(0)?;
     let status: String = r.get(4)?;
     let kubun: String = r.get(5)?;
@@ -462,15 +445,17 @@ fn claim_row(c: &Connection, r: &rusqlite::Row<'_>) -> Result<StoredClaim> {
             identified: r.get::<_, i64>(6)? != 0,
             person_id: r.get(7)?,
             reason: r.get(8)?,
-            parts: parts_of(c, id)?,
+            parts: Vec::new(),
             evidence: evidence
                 .map(|e| from_json("claim.evidence", &e))
                 .transpose()?,
-            worklist: worklist_of(c, id)?,
+            worklist: None,
         },
     })
 }
 
+/// Claims matching `where_sql` (over `claim c`), with their parts and worklist candidates:
+/// three queries whatever the number of claims.
 fn query_claims(
     c: &Connection,
     where_sql: &str,
@@ -480,8 +465,41 @@ fn query_claims(
     let mut st = c.prepare_cached(&sql)?;
     let mut rows = st.query(p)?;
     let mut out = Vec::new();
+    let mut at = std::collections::HashMap::new();
     while let Some(r) = rows.next()? {
-        out.push(claim_row(c, r)?);
+        let cl = claim_row(r)?;
+        at.insert(cl.id, out.len());
+        out.push(cl);
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {PART_COLS} FROM claim_part WHERE claim_id IN \
+         (SELECT c.id FROM claim c WHERE {where_sql}) ORDER BY claim_id, part_no"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let mut rows = st.query(p)?;
+    while let Some(r) = rows.next()? {
+        let (id, part) = part_row(r)?;
+        if let Some(i) = at.get(&id) {
+            out[*i].reviewed.parts.push(part);
+        }
+    }
+    let sql = format!(
+        "SELECT claim_id, candidates, facts FROM worklist WHERE claim_id IN \
+         (SELECT c.id FROM claim c WHERE {where_sql})"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let mut rows = st.query(p)?;
+    while let Some(r) = rows.next()? {
+        let id: i64 = r.get(0)?;
+        if let Some(i) = at.get(&id) {
+            out[*i].reviewed.worklist = Some((
+                from_json("worklist.candidates", &r.get::<_, String>(1)?)?,
+                from_json("worklist.facts", &r.get::<_, String>(2)?)?,
+            ));
+        }
     }
     Ok(out)
 }
