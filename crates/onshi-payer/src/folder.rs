@@ -33,6 +33,7 @@ pub fn scan_once(
     at: &str,
 ) -> Result<Vec<FolderResult>, ServiceError> {
     let mut out = Vec::new();
+    let mut found = Vec::new();
     for payer in [PayerCode::Kikin, PayerCode::Kokuhoren] {
         let pdir = inbox.join(payer.code());
         let Ok(facilities) = std::fs::read_dir(&pdir) else {
@@ -65,34 +66,44 @@ pub fn scan_once(
                 .collect();
             files.sort();
             for file in files {
-                out.push(take_one(svc, payer, &code, &file, at)?);
+                found.push((payer, code.clone(), file));
             }
         }
+    }
+    // one durable commit for everything the scan accepts
+    let mut loaded = Vec::with_capacity(found.len());
+    for (payer, code, file) in found {
+        let bytes = std::fs::read(&file)?;
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("RECEIPTC.UKE")
+            .to_string();
+        loaded.push((payer, code, file, name, bytes));
+    }
+    let subs: Vec<Submitted<'_>> = loaded
+        .iter()
+        .map(|(payer, code, _, name, bytes)| Submitted {
+            payer: *payer,
+            facility: code,
+            file_name: name,
+            bytes,
+            source: "folder",
+            at,
+        })
+        .collect();
+    let results = svc.intake_batch(&subs)?;
+    for ((_, _, file, name, _), r) in loaded.iter().zip(results) {
+        out.push(answer(file, name, r)?);
     }
     Ok(out)
 }
 
-fn take_one(
-    svc: &PayerService,
-    payer: PayerCode,
-    facility: &str,
+fn answer(
     file: &Path,
-    at: &str,
+    name: &str,
+    r: Result<crate::service::IntakeOutcome, ServiceError>,
 ) -> Result<FolderResult, ServiceError> {
-    let bytes = std::fs::read(file)?;
-    let name = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("RECEIPTC.UKE")
-        .to_string();
-    let r = svc.intake_uke(&Submitted {
-        payer,
-        facility,
-        file_name: &name,
-        bytes: &bytes,
-        source: "folder",
-        at,
-    });
     let (accepted, doc) = match r {
         Ok(o) => (true, json!({ "accepted": true, "outcome": o })),
         Err(ServiceError::Refused(reasons)) => (

@@ -80,6 +80,12 @@ pub struct Refusal {
     pub reason: String,
 }
 
+/// A file ready to record.
+enum Prepared {
+    New(NewSubmission, Vec<ReviewedClaim>),
+    Duplicate(SubmissionRow),
+}
+
 /// The payer service.
 #[derive(Clone)]
 pub struct PayerService {
@@ -228,14 +234,13 @@ impl PayerService {
         self.intake_parsed(f, parsed)
     }
 
-    /// Intake of a file already read into the payer's model (the UKE reader's errors, if any,
-    /// come as `read_errors`): refused whole on any error, else reviewed and recorded whole;
-    /// the same bytes twice are recognised.
-    pub fn intake_parsed(
+    /// Everything of an intake but recording: the duplicate check, validation, review and
+    /// identification.
+    fn prepare_intake(
         &self,
         f: &Submitted<'_>,
         parsed: std::result::Result<ParsedFile, Vec<LineError>>,
-    ) -> Result<IntakeOutcome> {
+    ) -> Result<Prepared> {
         let Submitted {
             payer,
             facility,
@@ -252,7 +257,7 @@ impl PayerService {
             .into_iter()
             .find(|s| s.file_sha256 == sha)
         {
-            return self.outcome(prev, true);
+            return Ok(Prepared::Duplicate(prev));
         }
         let parsed = parsed.map_err(ServiceError::Refused)?;
         let registered = self.store.facility(payer, facility)?.is_some();
@@ -281,23 +286,88 @@ impl PayerService {
             received_at: at.to_string(),
             source: source.to_string(),
         };
-        match self.store.record_submission(&sub, &reviewed)? {
-            Recorded::New(row) => {
-                let mut by_status = BTreeMap::new();
-                for c in &reviewed {
-                    *by_status.entry(c.status.code().to_string()).or_insert(0) += 1;
+        Ok(Prepared::New(sub, reviewed))
+    }
+
+    /// Intake of a file already read into the payer's model (the UKE reader's errors, if any,
+    /// come as `parsed`): refused whole on any error, else reviewed and recorded whole; the
+    /// same bytes twice are recognised.
+    pub fn intake_parsed(
+        &self,
+        f: &Submitted<'_>,
+        parsed: std::result::Result<ParsedFile, Vec<LineError>>,
+    ) -> Result<IntakeOutcome> {
+        let p = self.prepare_intake(f, parsed)?;
+        self.record(vec![p])?
+            .pop()
+            .ok_or_else(|| ServiceError::NotFound("intake outcome".into()))
+    }
+
+    /// Intake of several UKE files with one durable commit for all those accepted (as a
+    /// folder scan or a bulk upload takes them). Each file is still accepted or refused on its
+    /// own; the outcome of each is in the same order.
+    pub fn intake_batch(&self, files: &[Submitted<'_>]) -> Result<Vec<Result<IntakeOutcome>>> {
+        let mut prepared = Vec::with_capacity(files.len());
+        let mut out: Vec<Option<Result<IntakeOutcome>>> = Vec::with_capacity(files.len());
+        for f in files {
+            let parsed = crate::uke_intake::read_uke(f.bytes, &self.settings.fusho_insurer_numbers);
+            match self.prepare_intake(f, parsed) {
+                Ok(p) => {
+                    prepared.push(p);
+                    out.push(None);
                 }
-                if let Err(e) = self.write_renrakusho_file(&row, &reviewed) {
-                    tracing::warn!(error = %e, "could not write the 資格確認結果連絡書 file");
+                Err(e @ (ServiceError::Refused(_) | ServiceError::Rule { .. })) => {
+                    out.push(Some(Err(e)))
                 }
-                Ok(IntakeOutcome {
-                    submission: row,
-                    duplicate: false,
-                    by_status,
-                })
+                Err(e) => return Err(e),
             }
-            Recorded::Duplicate(row) => self.outcome(row, true),
         }
+        let mut done = self.record(prepared)?.into_iter();
+        Ok(out
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or_else(|| {
+                    done.next()
+                        .ok_or_else(|| ServiceError::NotFound("intake outcome".into()))
+                })
+            })
+            .collect())
+    }
+
+    fn record(&self, prepared: Vec<Prepared>) -> Result<Vec<IntakeOutcome>> {
+        let news: Vec<(&NewSubmission, &[ReviewedClaim])> = prepared
+            .iter()
+            .filter_map(|p| match p {
+                Prepared::New(s, r) => Some((s, r.as_slice())),
+                Prepared::Duplicate(_) => None,
+            })
+            .collect();
+        let mut recorded = self.store.record_submissions(&news)?.into_iter();
+        let mut out = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            match p {
+                Prepared::Duplicate(row) => out.push(self.outcome(row, true)?),
+                Prepared::New(_, reviewed) => match recorded.next() {
+                    Some(Recorded::New(row)) => {
+                        let mut by_status = BTreeMap::new();
+                        for c in &reviewed {
+                            *by_status.entry(c.status.code().to_string()).or_insert(0) += 1;
+                        }
+                        if let Err(e) = self.write_renrakusho_file(&row, &reviewed) {
+                            tracing::warn!(error = %e, "could not write the 資格確認結果連絡書 file");
+                        }
+                        out.push(IntakeOutcome {
+                            submission: row,
+                            duplicate: false,
+                            by_status,
+                        });
+                    }
+                    Some(Recorded::Duplicate(row)) => out.push(self.outcome(row, true)?),
+                    None => return Err(ServiceError::NotFound("recorded submission".into())),
+                },
+            }
+        }
+        Ok(out)
     }
 
     fn outcome(&self, submission: SubmissionRow, duplicate: bool) -> Result<IntakeOutcome> {
@@ -361,6 +431,29 @@ impl PayerService {
         billing_month: YearMonth,
         at: &str,
     ) -> Result<Vec<serde_json::Value>> {
+        let (w, statements) = self.prepare_settlement(payer, facility, billing_month, at)?;
+        self.store.settle(&w)?;
+        self.write_statements(facility, payer, billing_month, &statements)?;
+        Ok(statements)
+    }
+
+    /// What settling one facility's month would write, and its statements (nothing stored).
+    fn prepare_settlement(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+        at: &str,
+    ) -> Result<(SettlementWrite, Vec<serde_json::Value>)> {
+        if self
+            .store
+            .statement(payer, facility, billing_month)?
+            .is_some()
+        {
+            return Err(ServiceError::Store(PayerStoreError::Conflict(format!(
+                "facility {facility} billing month {billing_month} is already settled"
+            ))));
+        }
         let claims = self.store.claims_of_month(payer, facility, billing_month)?;
         if claims.is_empty() {
             return Err(ServiceError::NotFound(format!(
@@ -537,7 +630,7 @@ impl PayerService {
                 })
             })
             .collect();
-        self.store.settle(&SettlementWrite {
+        let w = SettlementWrite {
             payer,
             facility: facility.to_string(),
             billing_month,
@@ -549,11 +642,21 @@ impl PayerService {
             payments,
             statement: json!(statements),
             scrubbed,
-        })?;
+        };
+        Ok((w, statements))
+    }
+
+    fn write_statements(
+        &self,
+        facility: &str,
+        payer: PayerCode,
+        billing_month: YearMonth,
+        statements: &[serde_json::Value],
+    ) -> Result<()> {
         if let Some(dir) = &self.out_dir {
             let d = dir.join(facility);
             std::fs::create_dir_all(&d)?;
-            for st in &statements {
+            for st in statements {
                 let sha = st["file_sha256"].as_str().unwrap_or_default();
                 let name = format!(
                     "settlement-{}-{billing_month}-{}.json",
@@ -565,7 +668,7 @@ impl PayerService {
                 std::fs::rename(&tmp, d.join(name))?;
             }
         }
-        Ok(statements)
+        Ok(())
     }
 
     /// Settles every facility of the billing month that has no open worklist item; returns
@@ -577,18 +680,27 @@ impl PayerService {
         at: &str,
     ) -> Result<MonthSettlement> {
         let mut out = MonthSettlement::default();
+        let mut writes = Vec::new();
         for f in self.store.facilities_of_month(payer, billing_month)? {
             if self.store.statement(payer, &f, billing_month)?.is_some() {
                 continue;
             }
-            match self.settle_facility(payer, &f, billing_month, at) {
-                Ok(s) => out.statements.extend(s),
+            match self.prepare_settlement(payer, &f, billing_month, at) {
+                Ok((w, sts)) => writes.push((w, sts)),
                 Err(e @ ServiceError::Rule { .. }) => out.refused.push(Refusal {
                     facility: f,
                     reason: e.to_string(),
                 }),
                 Err(e) => return Err(e),
             }
+        }
+        // one transaction for the month: every facility settled, or none
+        let (ws, stss): (Vec<SettlementWrite>, Vec<Vec<serde_json::Value>>) =
+            writes.into_iter().unzip();
+        self.store.settle_all(&ws)?;
+        for (w, sts) in ws.iter().zip(stss) {
+            self.write_statements(&w.facility, payer, billing_month, &sts)?;
+            out.statements.extend(sts);
         }
         Ok(out)
     }

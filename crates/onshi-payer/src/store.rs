@@ -268,7 +268,17 @@ pub trait PayerStore: Send + Sync {
     fn facility(&self, payer: PayerCode, code: &str) -> Result<Option<FacilityRow>>;
 
     /// Records a file with all its claims, or recognises it as already recorded.
-    fn record_submission(&self, s: &NewSubmission, claims: &[ReviewedClaim]) -> Result<Recorded>;
+    fn record_submission(&self, s: &NewSubmission, claims: &[ReviewedClaim]) -> Result<Recorded> {
+        let mut r = self.record_submissions(&[(s, claims)])?;
+        r.pop()
+            .ok_or_else(|| PayerStoreError::Corrupt("no outcome for a submission".into()))
+    }
+    /// Records several files in one transaction (one durable commit for the batch); each is
+    /// new or recognised as a duplicate (also of an earlier file of the same batch).
+    fn record_submissions(
+        &self,
+        batch: &[(&NewSubmission, &[ReviewedClaim])],
+    ) -> Result<Vec<Recorded>>;
     fn submission(&self, payer: PayerCode, id: i64) -> Result<Option<SubmissionRow>>;
     fn list_submissions(
         &self,
@@ -312,7 +322,11 @@ pub trait PayerStore: Send + Sync {
     ) -> Result<Vec<Weight>>;
     fn add_payments(&self, rows: &[PaymentRow]) -> Result<()>;
 
-    fn settle(&self, w: &SettlementWrite) -> Result<()>;
+    fn settle(&self, w: &SettlementWrite) -> Result<()> {
+        self.settle_all(std::slice::from_ref(w))
+    }
+    /// Several settlements in one transaction: all or none.
+    fn settle_all(&self, ws: &[SettlementWrite]) -> Result<()>;
     fn statement(
         &self,
         payer: PayerCode,
@@ -604,96 +618,18 @@ impl PayerStore for SqlitePayerStore {
         })
     }
 
-    fn record_submission(&self, s: &NewSubmission, claims: &[ReviewedClaim]) -> Result<Recorded> {
+    fn record_submissions(
+        &self,
+        batch: &[(&NewSubmission, &[ReviewedClaim])],
+    ) -> Result<Vec<Recorded>> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let existing = tx
-                .prepare_cached(&format!(
-                    "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 AND file_sha256 = ?2"
-                ))?
-                .query_row(params![s.payer.code(), s.file_sha256], |r| {
-                    Ok(submission_row(r))
-                })
-                .optional()?
-                .transpose()?;
-            if let Some(row) = existing {
-                return Ok(Recorded::Duplicate(row));
+            let mut out = Vec::with_capacity(batch.len());
+            for (s, claims) in batch {
+                out.push(record_one(&tx, s, claims)?);
             }
-            let total_points: u64 = claims.iter().map(|c| c.claim.points).sum();
-            tx.execute(
-                "INSERT INTO submission (payer, facility, billing_month, file_sha256, file_name, \
-                 received_at, source, claims, total_points) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    s.payer.code(),
-                    s.facility,
-                    s.billing_month.to_string(),
-                    s.file_sha256,
-                    s.file_name,
-                    s.received_at,
-                    s.source,
-                    claims.len() as i64,
-                    total_points as i64
-                ],
-            )?;
-            let sub_id = tx.last_insert_rowid();
-            {
-                let mut ins = tx.prepare_cached(
-                    "INSERT INTO claim (submission_id, payer, facility, billing_month, \
-                     service_month, receipt_number, claimed_insurer, fusho, status, \
-                     kakunin_kubun, identified, person_id, reason, points, copay_yen, \
-                     amount_yen, facts, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-                     ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                )?;
-                let mut wl = tx.prepare_cached(
-                    "INSERT INTO worklist (claim_id, payer, candidates, facts, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for rc in claims {
-                    let cl = &rc.claim;
-                    ins.execute(params![
-                        sub_id,
-                        s.payer.code(),
-                        s.facility,
-                        s.billing_month.to_string(),
-                        cl.service_month.to_string(),
-                        cl.receipt_number,
-                        cl.numbers.insurer_raw,
-                        cl.is_fusho(),
-                        rc.status.code(),
-                        rc.kubun.code(),
-                        rc.identified,
-                        rc.person_id,
-                        rc.reason,
-                        cl.points as i64,
-                        cl.copay_yen as i64,
-                        cl.amount_yen() as i64,
-                        to_json("claim.facts", cl)?,
-                        rc.evidence
-                            .as_ref()
-                            .map(|e| to_json("claim.evidence", e))
-                            .transpose()?,
-                    ])?;
-                    let id = tx.last_insert_rowid();
-                    insert_parts(&tx, id, &rc.parts)?;
-                    if let Some((cands, facts)) = &rc.worklist {
-                        wl.execute(params![
-                            id,
-                            s.payer.code(),
-                            to_json("worklist.candidates", cands)?,
-                            to_json("worklist.facts", facts)?,
-                            s.received_at
-                        ])?;
-                    }
-                }
-            }
-            let row = tx
-                .prepare_cached(&format!(
-                    "SELECT {SUBMISSION_COLS} FROM submission WHERE id = ?1"
-                ))?
-                .query_row(params![sub_id], |r| Ok(submission_row(r)))??;
             tx.commit()?;
-            Ok(Recorded::New(row))
+            Ok(out)
         })
     }
 
@@ -919,65 +855,67 @@ impl PayerStore for SqlitePayerStore {
         })
     }
 
-    fn settle(&self, w: &SettlementWrite) -> Result<()> {
+    fn settle_all(&self, ws: &[SettlementWrite]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let done: Option<String> = tx
-                .query_row(
-                    "SELECT settled_at FROM settlement WHERE payer = ?1 AND facility = ?2 \
+            for w in ws {
+                let done: Option<String> = tx
+                    .query_row(
+                        "SELECT settled_at FROM settlement WHERE payer = ?1 AND facility = ?2 \
                      AND billing_month = ?3",
-                    params![w.payer.code(), w.facility, w.billing_month.to_string()],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if done.is_some() {
-                return Err(PayerStoreError::Conflict(format!(
-                    "facility {} billing month {} is already settled",
-                    w.facility, w.billing_month
-                )));
-            }
-            {
-                let mut up =
-                    tx.prepare_cached("UPDATE claim SET status = ?1 WHERE id = ?2 AND payer = ?3")?;
-                for (ids, st) in [
-                    (&w.settled, ClaimStatus::Settled),
-                    (&w.apportioned, ClaimStatus::Apportioned),
-                    (&w.unapportioned, ClaimStatus::Unapportioned),
-                ] {
-                    for id in ids {
-                        up.execute(params![st.code(), id, w.payer.code()])?;
+                        params![w.payer.code(), w.facility, w.billing_month.to_string()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if done.is_some() {
+                    return Err(PayerStoreError::Conflict(format!(
+                        "facility {} billing month {} is already settled",
+                        w.facility, w.billing_month
+                    )));
+                }
+                {
+                    let mut up = tx.prepare_cached(
+                        "UPDATE claim SET status = ?1 WHERE id = ?2 AND payer = ?3",
+                    )?;
+                    for (ids, st) in [
+                        (&w.settled, ClaimStatus::Settled),
+                        (&w.apportioned, ClaimStatus::Apportioned),
+                        (&w.unapportioned, ClaimStatus::Unapportioned),
+                    ] {
+                        for id in ids {
+                            up.execute(params![st.code(), id, w.payer.code()])?;
+                        }
+                    }
+                    let mut sh = tx.prepare_cached(
+                        "INSERT INTO pool_share (payer, facility, billing_month, service_month, \
+                     insurer_number, share_yen, inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?;
+                    for s in &w.shares {
+                        let mut inputs = s.inputs.clone();
+                        inputs["share"] = serde_json::to_value(&s.share)
+                            .map_err(|e| corrupt("pool_share.inputs", e))?;
+                        sh.execute(params![
+                            w.payer.code(),
+                            w.facility,
+                            w.billing_month.to_string(),
+                            s.service_month.to_string(),
+                            s.share.insurer_number.as_str(),
+                            s.share.share_yen as i64,
+                            to_json("pool_share.inputs", &inputs)?
+                        ])?;
                     }
                 }
-                let mut sh = tx.prepare_cached(
-                    "INSERT INTO pool_share (payer, facility, billing_month, service_month, \
-                     insurer_number, share_yen, inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?;
-                for s in &w.shares {
-                    let mut inputs = s.inputs.clone();
-                    inputs["share"] = serde_json::to_value(&s.share)
-                        .map_err(|e| corrupt("pool_share.inputs", e))?;
-                    sh.execute(params![
-                        w.payer.code(),
-                        w.facility,
-                        w.billing_month.to_string(),
-                        s.service_month.to_string(),
-                        s.share.insurer_number.as_str(),
-                        s.share.share_yen as i64,
-                        to_json("pool_share.inputs", &inputs)?
-                    ])?;
+                add_payments_tx(&tx, &w.payments)?;
+                {
+                    let mut up = tx.prepare_cached("UPDATE claim SET facts = ?1 WHERE id = ?2")?;
+                    let mut wl =
+                        tx.prepare_cached("UPDATE worklist SET facts = '{}' WHERE claim_id = ?1")?;
+                    for (id, facts) in &w.scrubbed {
+                        up.execute(params![to_json("claim.facts", facts)?, id])?;
+                        wl.execute(params![id])?;
+                    }
                 }
-            }
-            add_payments_tx(&tx, &w.payments)?;
-            {
-                let mut up = tx.prepare_cached("UPDATE claim SET facts = ?1 WHERE id = ?2")?;
-                let mut wl =
-                    tx.prepare_cached("UPDATE worklist SET facts = '{}' WHERE claim_id = ?1")?;
-                for (id, facts) in &w.scrubbed {
-                    up.execute(params![to_json("claim.facts", facts)?, id])?;
-                    wl.execute(params![id])?;
-                }
-            }
-            tx.execute(
+                tx.execute(
                 "INSERT INTO settlement (payer, facility, billing_month, settled_at, statement) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -988,6 +926,7 @@ impl PayerStore for SqlitePayerStore {
                     to_json("settlement.statement", &w.statement)?
                 ],
             )?;
+            }
             tx.commit()?;
             // R27: the old pages in the write-ahead log go too
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
@@ -1066,6 +1005,99 @@ impl PayerStore for SqlitePayerStore {
             Ok(out)
         })
     }
+}
+
+fn record_one(
+    tx: &Transaction<'_>,
+    s: &NewSubmission,
+    claims: &[ReviewedClaim],
+) -> Result<Recorded> {
+    let existing = tx
+        .prepare_cached(&format!(
+            "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 AND file_sha256 = ?2"
+        ))?
+        .query_row(params![s.payer.code(), s.file_sha256], |r| {
+            Ok(submission_row(r))
+        })
+        .optional()?
+        .transpose()?;
+    if let Some(row) = existing {
+        return Ok(Recorded::Duplicate(row));
+    }
+    let total_points: u64 = claims.iter().map(|c| c.claim.points).sum();
+    tx.execute(
+        "INSERT INTO submission (payer, facility, billing_month, file_sha256, file_name, \
+             received_at, source, claims, total_points) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            s.payer.code(),
+            s.facility,
+            s.billing_month.to_string(),
+            s.file_sha256,
+            s.file_name,
+            s.received_at,
+            s.source,
+            claims.len() as i64,
+            total_points as i64
+        ],
+    )?;
+    let sub_id = tx.last_insert_rowid();
+    {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO claim (submission_id, payer, facility, billing_month, \
+                 service_month, receipt_number, claimed_insurer, fusho, status, \
+                 kakunin_kubun, identified, person_id, reason, points, copay_yen, \
+                 amount_yen, facts, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        )?;
+        let mut wl = tx.prepare_cached(
+            "INSERT INTO worklist (claim_id, payer, candidates, facts, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for rc in claims {
+            let cl = &rc.claim;
+            ins.execute(params![
+                sub_id,
+                s.payer.code(),
+                s.facility,
+                s.billing_month.to_string(),
+                cl.service_month.to_string(),
+                cl.receipt_number,
+                cl.numbers.insurer_raw,
+                cl.is_fusho(),
+                rc.status.code(),
+                rc.kubun.code(),
+                rc.identified,
+                rc.person_id,
+                rc.reason,
+                cl.points as i64,
+                cl.copay_yen as i64,
+                cl.amount_yen() as i64,
+                to_json("claim.facts", cl)?,
+                rc.evidence
+                    .as_ref()
+                    .map(|e| to_json("claim.evidence", e))
+                    .transpose()?,
+            ])?;
+            let id = tx.last_insert_rowid();
+            insert_parts(tx, id, &rc.parts)?;
+            if let Some((cands, facts)) = &rc.worklist {
+                wl.execute(params![
+                    id,
+                    s.payer.code(),
+                    to_json("worklist.candidates", cands)?,
+                    to_json("worklist.facts", facts)?,
+                    s.received_at
+                ])?;
+            }
+        }
+    }
+    let row = tx
+        .prepare_cached(&format!(
+            "SELECT {SUBMISSION_COLS} FROM submission WHERE id = ?1"
+        ))?
+        .query_row(params![sub_id], |r| Ok(submission_row(r)))??;
+    Ok(Recorded::New(row))
 }
 
 fn add_payments_tx(tx: &Transaction<'_>, rows: &[PaymentRow]) -> Result<()> {

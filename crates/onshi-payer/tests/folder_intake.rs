@@ -70,3 +70,46 @@ fn folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one() {
         1
     );
 }
+
+#[test]
+fn a_batch_accepts_and_refuses_each_file_on_its_own_with_one_commit() {
+    use onshi_payer::service::Submitted;
+    let w = world();
+    let good = uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3])],
+    );
+    let bad = uke_bytes(
+        "2",
+        FACILITY,
+        "202612",
+        &[claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3])],
+    );
+    let sub = |b: &'static [u8]| Submitted {
+        payer: PayerCode::Kikin,
+        facility: FACILITY,
+        file_name: "RECEIPTC.UKE",
+        bytes: b,
+        source: "api",
+        at: "2026-12-10T00:00:00Z",
+    };
+    let good: &'static [u8] = Box::leak(good.into_boxed_slice());
+    let bad: &'static [u8] = Box::leak(bad.into_boxed_slice());
+    // the same good file twice in one batch: recorded once, the second a duplicate
+    let r = w
+        .service
+        .intake_batch(&[sub(good), sub(bad), sub(good)])
+        .unwrap();
+    assert!(matches!(&r[0], Ok(o) if !o.duplicate));
+    assert!(r[1].is_err());
+    assert!(matches!(&r[2], Ok(o) if o.duplicate));
+    assert_eq!(
+        w.store
+            .list_submissions(PayerCode::Kikin, None)
+            .unwrap()
+            .len(),
+        1
+    );
+}
