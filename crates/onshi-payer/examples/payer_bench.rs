@@ -122,7 +122,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let person_of = |i: u64| Person {
         name: format!("患者{i}"),
         name_kana: kana(i, 'ア'),
-        sex: if i.is_multiple_of(2) { Sex::Male } else { Sex::Female },
+        sex: if i.is_multiple_of(2) {
+            Sex::Male
+        } else {
+            Sex::Female
+        },
         birthdate: birth0 + Duration::days((i % 25_000) as i64),
         post_number: None,
         address: Some(format!("東京都千代田区{}丁目", i % 9000)),

@@ -625,3 +625,105 @@ async fn r23_notices_are_dated_and_time_limited() {
         .await;
     assert_eq!(v["notices"], json!([]));
 }
+
+/// Signs in on the screens with a token; returns the session cookie.
+async fn sign_in(s: &Server, token: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .post(format!("{}/payer/login", s.base))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let c = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"));
+    c.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn r22_worklist_screen_escapes_what_it_shows_and_needs_the_csrf_token() {
+    let s = spawn().await;
+    let mut evil = claim(1, "渡辺太郎", "202611", None, "777777777", &[8]);
+    evil.name = "<script>alert(1)</script>".into();
+    let (st, _) = s
+        .submit(FAC, uke_bytes("1", FACILITY, "202612", &[evil]))
+        .await;
+    assert_eq!(st, 201);
+    let cookie = sign_in(&s, STAFF1).await;
+    let page = s
+        .http
+        .get(format!("{}/payer/worklist", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("保険者の特定"));
+    assert!(!page.contains("<script>alert(1)</script>"), "unescaped");
+    assert!(
+        page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"),
+        "{page}"
+    );
+    // a form post without the session's CSRF token is refused, with it the choice is made
+    let (_, wl) = s.get(STAFF1, "/v1/payer/worklist").await;
+    let id = wl["items"][0]["claim"]["id"].as_i64().unwrap();
+    let pid = wl["items"][0]["candidates"][0]["person_id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let url = format!("{}/payer/worklist/{id}", s.base);
+    let r = s
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .form(&[("csrf", "forged"), ("person_id", pid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = s
+        .http
+        .post(&url)
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("person_id", pid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("請求先を決定しました"));
+    // an insurer's session does not reach the staff screens; no session goes to the login
+    let ic = sign_in(&s, &insurer_token(&b())).await;
+    let r = s
+        .http
+        .get(format!("{}/payer/worklist", s.base))
+        .header("cookie", &ic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let page = s
+        .http
+        .get(format!("{}/insurer/", s.base))
+        .header("cookie", &ic)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("請求と按分"));
+}
