@@ -329,6 +329,9 @@ fn writer_refuses_values_that_do_not_fit() {
         }
     );
     assert_eq!(rule(with("𠮷野家")), Rule::Unencodable('𠮷'));
+    // the JIS wave dash has no Windows-31J code (its full-width tilde U+FF5E has)
+    assert_eq!(rule(with("１日３回〜")), Rule::Unencodable('〜'));
+    assert!(with("１日３回～").is_ok());
     // U+00A5 would be written as 0x5C and read back as a backslash
     let mut sy = match records(&sjis(&[SY])).remove(0).unwrap() {
         Record::Sy(s) => s,
