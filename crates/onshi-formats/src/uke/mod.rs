@@ -17,7 +17,10 @@
 //! - [`UkeWriter`]: writes records or claims over `impl Write`, refusing values that do not fit;
 //!   [`UkeFile::write`] writes a whole file.
 //! - [`UkeClaim`]: the records of one claim and the facts others need (insurer number, person,
-//!   service month and days, points, 一部負担金, free comments).
+//!   service month and days, points, 一部負担金, free comments, SN 確認区分, 不詳, the line it
+//!   was read from); [`UkeClaim::from_parts`] lays out a claim for a claim builder, with the
+//!   constructors [`Ir::new`], [`Re::new`], [`Ho::new`], [`Ko::new`], [`Sn::facility`],
+//!   [`Jd::counted`], [`Sy::coded`], [`Sy::uncoded`], [`Co::free`]; [`Go::for_claims`].
 //! - The 不詳 values of R20 ([`FUSHOU_INSURER`] …) and the free-comment code.
 //!
 //! # Rules of the file (checked by the reader, kept by the writer)
