@@ -297,6 +297,16 @@ fn main() {
     let (records_s, records_cpu) = t.end();
     assert_eq!(read_records, records);
 
+    // peak memory so far (write and read), before the raw read below loads the whole file
+    let peak_kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        });
+
     // baseline: a plain line split of the same file (read each line, split on ',')
     let t = Phase::start();
     let mut lines = 0u64;
@@ -347,6 +357,12 @@ fn main() {
         claims as f64 / base_s,
         mb / base_s
     );
+    if let Some(kb) = peak_kb {
+        println!(
+            "peak resident memory while writing and reading: {:.1} MB",
+            kb as f64 / 1e3
+        );
+    }
     println!("raw read of the file:            {raw_s:7.3} s (cpu {raw_cpu:6.3} s)");
     println!(
         "read / baseline: {:.2}x (cpu {:.2}x); write / baseline: {:.2}x (cpu {:.2}x)",
