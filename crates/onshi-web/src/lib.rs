@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod assess;
+pub mod oqs_api;
 pub mod outage;
 pub mod outage_screens;
 pub mod portal;

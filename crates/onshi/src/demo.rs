@@ -19,6 +19,9 @@ pub struct DemoArgs {
     data: PathBuf,
     #[arg(long, default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
+    /// the OQS Web API of cloud receipt software (auth + search)
+    #[arg(long, default_value = "127.0.0.1:8471")]
+    web_api_listen: SocketAddr,
     /// size of the synthetic population made on first start
     #[arg(long, default_value_t = 10_000)]
     persons: u64,
@@ -112,6 +115,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             return Ok(());
         }
         let state = crate::app_state(store, cards);
+        crate::serve_web_api(a.web_api_listen, state.clone()).await?;
         crate::terminal_cmd::start_demo_terminals(&a.data, &state, &[CLINIC.0, PHARMACY.0]).await?;
         onshi_web::serve(listener, state, crate::shutdown_signal()).await?;
         Ok(())

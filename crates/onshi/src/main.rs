@@ -78,6 +78,9 @@ struct CentralArgs {
     /// secret key file (default: <db>.keys.json)
     #[arg(long)]
     keys: Option<PathBuf>,
+    /// also serve the OQS Web API of cloud receipt software (auth + search) on this address
+    #[arg(long)]
+    web_api_listen: Option<SocketAddr>,
 }
 
 #[derive(Subcommand)]
@@ -381,9 +384,32 @@ fn run_central(a: CentralArgs) -> Result<()> {
             .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
         println!("central listening on http://{addr}  (OpenAPI: http://{addr}/v1/openapi.json)");
+        if let Some(web) = a.web_api_listen {
+            serve_web_api(web, state.clone()).await?;
+        }
         onshi_web::serve(listener, state, shutdown_signal()).await?;
         Ok(())
     })
+}
+
+/// The OQS Web API (docs/api/web-api.md) on a listener of its own, in the background.
+pub(crate) async fn serve_web_api(at: SocketAddr, state: onshi_web::AppState) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("binding {at} (Web API)"))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "  Web API:  http://{addr}{}  and  …{}",
+        onshi_web::oqs_api::AUTH_PATH,
+        onshi_web::oqs_api::SEARCH_PATH
+    );
+    let app = onshi_web::oqs_api::router(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "web api listener");
+        }
+    });
+    Ok(())
 }
 
 pub(crate) async fn shutdown_signal() {

@@ -20,6 +20,7 @@
 
 pub mod common;
 pub mod face;
+pub mod json;
 pub mod muquc01;
 pub mod muquc02;
 pub mod siimm01;
