@@ -69,7 +69,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(format!("onshi-web-api-id-token:{token}").as_bytes()))
+    hex::encode(Sha256::digest(
+        format!("onshi-web-api-id-token:{token}").as_bytes(),
+    ))
 }
 
 fn refusal(status: StatusCode, code: &str, message: &str) -> Response {
@@ -116,7 +118,11 @@ async fn auth(State(w): State<WebApi>, body: Bytes) -> Response {
     };
     let mut raw = [0u8; 32];
     if getrandom::fill(&mut raw).is_err() {
-        return refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no randomness");
+        return refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "no randomness",
+        );
     }
     let token = hex::encode(raw);
     let now = Instant::now();
@@ -216,7 +222,12 @@ async fn search(State(w): State<WebApi>, headers: HeaderMap, body: Bytes) -> Res
         arbitrary_file_identifier: req.header.arbitrary_file_identifier.clone(),
         ..header.clone()
     };
-    match w.state.central.confirm_by_numbers(&facility, &confirmation).await {
+    match w
+        .state
+        .central
+        .confirm_by_numbers(&facility, &confirmation)
+        .await
+    {
         Ok(c) => {
             let (h, b) = answer::from_central(
                 &c,
@@ -228,7 +239,10 @@ async fn search(State(w): State<WebApi>, headers: HeaderMap, body: Bytes) -> Res
         }
         Err(e) => {
             tracing::error!(error = %e, "web api: confirmation failed");
-            bad(answer::codes::CENTRAL_REFUSED, "資格確認を実行できませんでした")
+            bad(
+                answer::codes::CENTRAL_REFUSED,
+                "資格確認を実行できませんでした",
+            )
         }
     }
 }

@@ -29,11 +29,14 @@ async fn spawn() -> Api {
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
     let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
+    let cards = Arc::new(
+        onshi_card::CardStore::open(dir.path().join("cards.sqlite"), pins.clone()).unwrap(),
+    );
     let fx = fixture::build();
     let report = import::import(
         store.as_ref(),
         &hasher,
-        &pins,
+        &cards,
         Some(Input {
             name: "q.csv".into(),
             reader: fx.qualifications_csv.as_bytes(),
@@ -58,7 +61,7 @@ async fn spawn() -> Api {
             .unwrap();
     }
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
-    let state = onshi_web::AppState::new(central, store.clone(), store, pins);
+    let state = onshi_web::AppState::new(central, store.clone(), cards);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = onshi_web::oqs_api::router(state);
@@ -86,7 +89,10 @@ impl Api {
     }
 
     async fn search(&self, token: Option<&str>, body: &Value) -> (u16, Value) {
-        let mut r = self.http.post(format!("{}{SEARCH_PATH}", self.base)).json(body);
+        let mut r = self
+            .http
+            .post(format!("{}{SEARCH_PATH}", self.base))
+            .json(body);
         if let Some(t) = token {
             r = r.header("Authorization", t);
         }
@@ -118,11 +124,17 @@ async fn r7_web_api_confirms_by_numbers_and_answers_the_xmlmsg_as_json() {
     let api = spawn().await;
     let (status, auth) = api.token(CLINIC, "key-clinic").await;
     assert_eq!(status, 200, "{auth}");
-    let token = auth["result"]["idToken"].as_str().expect("idToken").to_string();
+    let token = auth["result"]["idToken"]
+        .as_str()
+        .expect("idToken")
+        .to_string();
     assert_eq!(auth["result"]["expiresIn"], 3600);
     let kyokai = api.fx.kyokai.as_str().to_string();
     let (status, v) = api
-        .search(Some(&token), &request(CLINIC, &kyokai, "1001", "2001", "19800402"))
+        .search(
+            Some(&token),
+            &request(CLINIC, &kyokai, "1001", "2001", "19800402"),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     // read as receipt software does: a generic tree, ResultList as a list
@@ -133,15 +145,24 @@ async fn r7_web_api_confirms_by_numbers_and_answers_the_xmlmsg_as_json() {
     let body = &v["XmlMsg"]["MessageBody"];
     assert_eq!(body["ProcessingResultStatus"], "1");
     assert_eq!(body["QualificationValidity"], "1");
-    let list = body["ResultList"].as_array().expect("ResultList is an array");
+    let list = body["ResultList"]
+        .as_array()
+        .expect("ResultList is an array");
     assert_eq!(list.len(), 1);
     let r = &list[0]["ResultOfQualificationConfirmation"];
     assert_eq!(r["InsurerNumber"], kyokai.as_str());
-    assert!(r["InsurerNumber"].as_str().unwrap().chars().all(|c| c.is_ascii_digit()));
+    assert!(
+        r["InsurerNumber"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    );
     assert_eq!(r["InsuredIdentificationNumber"], "2001");
     assert_eq!(r["Birthdate"], "19800402");
     assert!(
-        r["PersonalFamilyClassification"].is_string() || r["InsuredPartialContributionRatio"].is_string(),
+        r["PersonalFamilyClassification"].is_string()
+            || r["InsuredPartialContributionRatio"].is_string(),
         "{r}"
     );
 }
@@ -185,7 +206,10 @@ async fn web_api_answers_a_malformed_message_with_an_abnormal_end_naming_the_ele
     let h = &v["XmlMsg"]["MessageHeader"];
     assert_eq!(h["SegmentOfResult"], "9", "{v}");
     assert_eq!(h["ErrorCode"], "1003");
-    assert!(h["ErrorMessage"].as_str().unwrap().contains("Birthdate"), "{v}");
+    assert!(
+        h["ErrorMessage"].as_str().unwrap().contains("Birthdate"),
+        "{v}"
+    );
     // not JSON at all
     let r = api
         .http

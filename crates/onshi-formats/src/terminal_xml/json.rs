@@ -144,7 +144,10 @@ fn write_element(
 /// A JSON message (`{"XmlMsg": {...}}`) as UTF-8 XML text that the message readers take.
 pub fn json_to_xml_text(v: &Value) -> Result<String, XmlError> {
     let Value::Object(m) = v else {
-        return Err(XmlError::invalid("", "a message is a JSON object {\"XmlMsg\": {…}}"));
+        return Err(XmlError::invalid(
+            "",
+            "a message is a JSON object {\"XmlMsg\": {…}}",
+        ));
     };
     let Some(root) = m.get("XmlMsg") else {
         return Err(XmlError::Missing {
