@@ -115,7 +115,12 @@ pub(crate) fn encode_record(
             buf.push(b',');
         }
         let start = buf.len();
-        let problem = if let Some(ch) = text.chars().find(|c| super::field::forbidden(*c)) {
+        // A known field's check (after encoding) finds forbidden characters itself; a field of
+        // an unknown record has no layout, so it is scanned here.
+        let unchecked = spec
+            .is_none()
+            .then(|| text.chars().find(|c| super::field::forbidden(*c)));
+        let problem = if let Some(Some(ch)) = unchecked {
             Some(Rule::ForbiddenChar(ch))
         } else {
             match encode_into(text, buf) {
@@ -142,14 +147,19 @@ fn encode_into(text: &str, buf: &mut Vec<u8>) -> Result<(), Rule> {
         buf.extend_from_slice(text.as_bytes());
         return Ok(());
     }
-    let (bytes, _, unmappable) = SHIFT_JIS.encode(text);
-    if !unmappable {
-        let back = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&bytes);
-        if back.as_deref() == Some(text) {
-            buf.extend_from_slice(&bytes);
-            return Ok(());
+    let start = buf.len();
+    let mut encoder = SHIFT_JIS.new_encoder();
+    if let Some(max) = encoder.max_buffer_length_from_utf8_without_replacement(text.len()) {
+        buf.reserve(max);
+        let (result, _) = encoder.encode_from_utf8_to_vec_without_replacement(text, buf, true);
+        if result == encoding_rs::EncoderResult::InputEmpty {
+            let back = SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&buf[start..]);
+            if back.as_deref() == Some(text) {
+                return Ok(());
+            }
         }
     }
+    buf.truncate(start);
     // Find the character at fault.
     for ch in text.chars() {
         let mut tmp = [0u8; 4];
