@@ -34,6 +34,8 @@ pub const QUAL_HEADER: &str = "my_number,insurer_number,insurer_name,card_classi
 /// The columns added to the qualifications file after [`QUAL_HEADER`] (the format's first
 /// version, still accepted): the card / 資格確認書 dates.
 pub const QUAL_HEADER_CARD_DATES: &str = ",card_issuance_date,card_valid_from,card_valid_to";
+/// The columns added after the card dates: other name, 性別2, certificates.
+pub const QUAL_HEADER_DETAILS: &str = ",name_of_other,name_of_other_kana,sex2,elderly_certificate_date,limit_certificate_classification,limit_certificate_date,limit_valid_from,limit_valid_to,limit_long_term_date,specific_diseases";
 pub const CARD_HEADER: &str =
     "my_number,card_serial,pin,cert_expiry,status,name,name_kana,sex,birthdate,address";
 
@@ -60,6 +62,8 @@ impl Fixture {
 /// Builds the fixture. Every qualification carries its card / 資格確認書 dates: an insurance
 /// card valid from the qualification date, except `koki` (資格確認書 2026-08-01 – 2027-07-31,
 /// issued 2026-07-15) and `nocard` (資格確認書 2025-12-02 – 2030-12-01, issued 2025-11-10).
+/// `pinless` also has a 通称名, a 限度額適用認定証 (ア… 01) and a 特定疾病療養受療証 (人工透析),
+/// `elderly` the 高齢受給者証's issue date, `locked` a 性別2, `nocard` 未就学区分 2 (就学中).
 /// Case keys:
 /// - `valid`     PIN 1234, 協会けんぽ, valid (R5 有効)
 /// - `pinless`   PIN-less card, valid (R2)
@@ -233,7 +237,7 @@ pub fn build() -> Fixture {
             mn("valid")
         ),
         format!(
-            "{},{kyo},01,1001,2002,00,1,鈴木　花子,鈴木　花子,スズキ　ハナコ,2,19920715,{addr},おんし工業株式会社,20200401,,,030,,,,,",
+            "{},{kyo},01,1001,2002,00,1,鈴木　花子,鈴木　花子,スズキ　ハナコ,2,19920715,{addr},おんし工業株式会社,20200401,,,030,,,,A04,",
             mn("pinless")
         ),
         format!(
@@ -281,11 +285,31 @@ pub fn build() -> Fixture {
             mn("multiple")
         ),
     ];
-    let mut qualifications_csv = format!("{QUAL_HEADER}{QUAL_HEADER_CARD_DATES}");
+    let mut qualifications_csv =
+        format!("{QUAL_HEADER}{QUAL_HEADER_CARD_DATES}{QUAL_HEADER_DETAILS}");
     qualifications_csv.push('\n');
     let koki_mn = mn("koki");
     let nocard_mn = mn("nocard");
+    let details = |row: &str| -> &'static str {
+        let of = |k: &str| row.starts_with(&mn(k));
+        if of("pinless") {
+            // a 通称名, a 限度額適用認定証 and a 特定疾病療養受療証 (人工透析)
+            ",鈴木　はな,スズキ　ハナ,,,01,20260325,20260401,20270331,,1:20250310:20250401::10000"
+        } else if of("elderly") {
+            ",,,,20240620,,,,,,"
+        } else if of("locked") {
+            ",,,2,,,,,,,"
+        } else {
+            ",,,,,,,,,,"
+        }
+    };
     for row in q {
+        // 未就学区分 2 (就学中) registered for the schoolchild
+        let row = if row.starts_with(&nocard_mn) {
+            format!("{row}2")
+        } else {
+            row
+        };
         qualifications_csv.push_str(&row);
         // The card / 資格確認書 dates: an insurance card issued when the qualification began
         // (valid from then, no end printed); 後期 and the person with no My Number card hold a
@@ -299,6 +323,7 @@ pub fn build() -> Fixture {
             format!(",{qdate},{qdate},")
         };
         qualifications_csv.push_str(&dates);
+        qualifications_csv.push_str(details(&row));
         qualifications_csv.push('\n');
     }
     let mut cards_csv = String::from(CARD_HEADER);

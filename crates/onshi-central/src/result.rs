@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use onshi_domain::card::CertCheck;
 use onshi_domain::codes::{
-    IdentityMethod, LimitConsent, QualificationValidity, ReferenceClassification,
+    IdentityMethod, LimitConsent, PreschoolClass, QualificationValidity, ReferenceClassification,
 };
 use onshi_domain::kana;
 use onshi_domain::qualification::Qualification;
@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ElderlyRecipientCertificateInfo {
+    /// 交付年月日
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub elderly_recipient_certificate_date: Option<String>,
     pub elderly_recipient_valid_start_date: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub elderly_recipient_valid_end_date: Option<String>,
@@ -27,8 +30,37 @@ pub struct ElderlyRecipientCertificateInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct LimitApplicationCertificateRelatedInfo {
+    /// OQSCD011 限度額適用認定証区分
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_application_certificate_classification: Option<String>,
+    /// OQSCD012 限度額適用区分
     pub limit_application_certificate_classification_flag: String,
     pub limit_application_certificate_classification_flag_label: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_application_certificate_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_application_certificate_valid_start_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_application_certificate_valid_end_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit_application_certificate_long_term_date: Option<String>,
+}
+
+/// One `SpecificDiseasesCertificateInfo` (特定疾病療養受療証), given with the same consent as
+/// the 限度額 information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SpecificDiseasesCertificateInfo {
+    /// OQSCD013: 1 人工透析, 2 血友病, 3 HIV
+    pub specific_diseases_disease_category: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub specific_diseases_certificate_date: Option<String>,
+    pub specific_diseases_valid_start_date: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub specific_diseases_valid_end_date: Option<String>,
+    /// 自己負担限度額 per month, yen
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub specific_diseases_self_pay: Option<String>,
 }
 
 /// One `ResultOfQualificationConfirmation`.
@@ -43,9 +75,17 @@ pub struct ResultOfQualificationConfirmation {
     pub personal_family_classification: String,
     pub insured_name: String,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_of_other: Option<String>,
     /// half-width katakana, as the OQS sends it
     pub name_kana: String,
+    /// half-width katakana
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub name_of_other_kana: Option<String>,
     pub sex1: String,
+    /// 性別2, where registered
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sex2: Option<String>,
     pub birthdate: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub address: Option<String>,
@@ -76,6 +116,9 @@ pub struct ResultOfQualificationConfirmation {
     pub limit_application_certificate_related_cons_flg: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub limit_application_certificate_related_info: Option<LimitApplicationCertificateRelatedInfo>,
+    /// the 特定疾病療養受療証 (with the 限度額 consent; empty list → absent)
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub specific_diseases_certificate_list: Vec<SpecificDiseasesCertificateInfo>,
 }
 
 fn ratio3(p: u8) -> String {
@@ -93,6 +136,9 @@ impl ResultOfQualificationConfirmation {
     ) -> Self {
         let q: &Qualification = &rec.qualification;
         let p = &person.person;
+        let d = &q.details;
+        let ymd = |x: Option<NaiveDate>| x.map(format_yyyymmdd);
+        let consented = limit_consent == LimitConsent::Consented;
         ResultOfQualificationConfirmation {
             insured_card_classification: q.card_classification.code().into(),
             insurer_number: q.insurer_number.as_str().into(),
@@ -102,8 +148,14 @@ impl ResultOfQualificationConfirmation {
             personal_family_classification: q.family_class.code().into(),
             insured_name: q.insured_name.clone(),
             name: rec.registered_name.clone(),
+            name_of_other: d.name_of_other.clone(),
             name_kana: kana::to_halfwidth_katakana(&p.name_kana),
+            name_of_other_kana: d
+                .name_of_other_kana
+                .as_deref()
+                .map(kana::to_halfwidth_katakana),
             sex1: p.sex.code().into(),
+            sex2: d.sex2.map(|x| x.code().into()),
             birthdate: format_yyyymmdd(p.birthdate),
             address: p.address.clone(),
             post_number: p.post_number.clone(),
@@ -116,10 +168,17 @@ impl ResultOfQualificationConfirmation {
             insured_partial_contribution_ratio: q
                 .share_on(p.birthdate, on)
                 .map(|(pct, _)| ratio3(pct)),
-            preschool_classification: q.preschool.then(|| "1".to_string()),
+            preschool_classification: if q.preschool {
+                Some(PreschoolClass::Preschool.code().into())
+            } else if d.in_school {
+                Some(PreschoolClass::InSchool.code().into())
+            } else {
+                None
+            },
             insurer_name: q.insurer_name.clone(),
             elderly_recipient_certificate_info: q.elderly.as_ref().map(|e| {
                 ElderlyRecipientCertificateInfo {
+                    elderly_recipient_certificate_date: ymd(d.elderly_certificate_date),
                     elderly_recipient_valid_start_date: format_yyyymmdd(e.valid_from),
                     elderly_recipient_valid_end_date: e.valid_to.map(format_yyyymmdd),
                     elderly_recipient_contribution_ratio: ratio3(e.ratio),
@@ -128,12 +187,34 @@ impl ResultOfQualificationConfirmation {
             limit_application_certificate_related_cons_flg: limit_consent.code().into(),
             limit_application_certificate_related_info: match (limit_consent, q.limit_class) {
                 (LimitConsent::Consented, Some(l)) => {
+                    let c = &d.limit_certificate;
                     Some(LimitApplicationCertificateRelatedInfo {
+                        limit_application_certificate_classification: c
+                            .classification
+                            .map(|x| x.code().into()),
                         limit_application_certificate_classification_flag: l.code().into(),
                         limit_application_certificate_classification_flag_label: l.label().into(),
+                        limit_application_certificate_date: ymd(c.issued_on),
+                        limit_application_certificate_valid_start_date: ymd(c.valid_from),
+                        limit_application_certificate_valid_end_date: ymd(c.valid_to),
+                        limit_application_certificate_long_term_date: ymd(c.long_term_date),
                     })
                 }
                 _ => None,
+            },
+            specific_diseases_certificate_list: if consented {
+                d.specific_diseases
+                    .iter()
+                    .map(|c| SpecificDiseasesCertificateInfo {
+                        specific_diseases_disease_category: c.category.code().into(),
+                        specific_diseases_certificate_date: ymd(c.issued_on),
+                        specific_diseases_valid_start_date: format_yyyymmdd(c.valid_from),
+                        specific_diseases_valid_end_date: ymd(c.valid_to),
+                        specific_diseases_self_pay: c.self_pay.map(|y| y.to_string()),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
             },
         }
     }

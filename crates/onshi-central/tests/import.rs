@@ -541,3 +541,79 @@ fn post_number_and_card_dates_reach_the_result_of_a_card_holder() {
         Some("1000001")
     );
 }
+
+/// The details reach the result: 通称名 and its half-width kana, 性別2, the 高齢受給者証's issue
+/// date, and — with the 限度額 consent only — the 限度額 certificate and the 特定疾病 list.
+#[test]
+fn details_reach_the_result_and_certificates_only_with_consent() {
+    use onshi_central::ResultOfQualificationConfirmation as R;
+    use onshi_domain::codes::LimitConsent;
+    let e = env();
+    let fx = fixture::build();
+    assert!(
+        e.run(Some(&fx.qualifications_csv), Some(&fx.cards_csv))
+            .committed
+    );
+    let on = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let of = |serial: &str| {
+        let card = e.store.card(serial).unwrap().unwrap();
+        e.store
+            .person_with_history(card.person_id)
+            .unwrap()
+            .unwrap()
+    };
+    let (p, h) = of("C0002"); // pinless
+    let without = R::build(&p, &h[0], on, LimitConsent::NotConsented);
+    assert_eq!(without.name_of_other.as_deref(), Some("鈴木　はな"));
+    assert_eq!(without.name_of_other_kana.as_deref(), Some("ｽｽﾞｷ ﾊﾅ"));
+    assert!(without.limit_application_certificate_related_info.is_none());
+    assert!(without.specific_diseases_certificate_list.is_empty());
+    let with = R::build(&p, &h[0], on, LimitConsent::Consented);
+    let l = with
+        .limit_application_certificate_related_info
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        l.limit_application_certificate_classification.as_deref(),
+        Some("01")
+    );
+    assert_eq!(l.limit_application_certificate_classification_flag, "A04");
+    assert_eq!(
+        l.limit_application_certificate_valid_start_date.as_deref(),
+        Some("20260401")
+    );
+    assert_eq!(
+        l.limit_application_certificate_valid_end_date.as_deref(),
+        Some("20270331")
+    );
+    assert_eq!(
+        l.limit_application_certificate_date.as_deref(),
+        Some("20260325")
+    );
+    let sd = &with.specific_diseases_certificate_list;
+    assert_eq!(sd.len(), 1);
+    assert_eq!(sd[0].specific_diseases_disease_category, "1");
+    assert_eq!(sd[0].specific_diseases_valid_start_date, "20250401");
+    assert_eq!(sd[0].specific_diseases_self_pay.as_deref(), Some("10000"));
+    let json = serde_json::to_value(&with).unwrap();
+    assert_eq!(
+        json["SpecificDiseasesCertificateList"][0]["SpecificDiseasesDiseaseCategory"],
+        "1"
+    );
+
+    let (p, h) = of("C0008"); // elderly
+    let r = R::build(&p, &h[0], on, LimitConsent::NotConsented);
+    let el = r.elderly_recipient_certificate_info.unwrap();
+    assert_eq!(
+        el.elderly_recipient_certificate_date.as_deref(),
+        Some("20240620")
+    );
+    assert_eq!(el.elderly_recipient_contribution_ratio, "020");
+    let (p, h) = of("C0010"); // locked: 性別2
+    assert_eq!(
+        R::build(&p, &h[0], on, LimitConsent::NotConsented)
+            .sex2
+            .as_deref(),
+        Some("2")
+    );
+}

@@ -75,13 +75,14 @@ code_table!(
 });
 
 code_table!(
-    /// 資格有効性 (OQSCD006), R5.
+    /// 資格有効性 (OQSCD006), R5; 6 有効（未登録） is for 医療扶助 only.
     QualificationValidity, "OQSCD006 資格有効性", "qualification_validity", {
     Valid = "1", "有効";
     Invalid = "2", "無効";
     InvalidNewerExists = "3", "無効（新しい資格あり）";
     NotFound = "4", "該当資格なし";
     Multiple = "5", "複数該当";
+    ValidUnregistered = "6", "有効（未登録）";
 });
 
 code_table!(
@@ -101,7 +102,7 @@ code_table!(
 });
 
 code_table!(
-    /// 被保険者証区分 (OQSCD010).
+    /// 被保険者証区分 (OQSCD010); A1 is 医療扶助 (the 医療券).
     CardClassification, "OQSCD010 被保険者証区分", "card_classification", {
     General = "01", "一般";
     Retired = "02", "退職";
@@ -110,6 +111,7 @@ code_table!(
     QualificationCertificate = "05", "資格証明書";
     SpecialRetired = "06", "特例退職";
     SelfDefense = "07", "自衛官";
+    MedicalAid = "A1", "医療扶助";
 });
 
 code_table!(
@@ -139,6 +141,21 @@ code_table!(
     B08 = "B08", "低所得Ⅰ（境）";
     B09 = "B09", "一般Ⅱ";
     B10 = "B10", "一般Ⅰ";
+});
+
+code_table!(
+    /// 特定疾病 (OQSCD013): the 特定疾病療養受療証's disease category.
+    SpecificDisease, "OQSCD013 特定疾病", "specific_disease", {
+    Dialysis = "1", "人工透析";
+    Hemophilia = "2", "血友病";
+    Hiv = "3", "HIV";
+});
+
+code_table!(
+    /// 未就学区分 (OQSCD015): 1 未就学, 2 就学中.
+    PreschoolClass, "OQSCD015 未就学区分", "preschool", {
+    Preschool = "1", "未就学";
+    InSchool = "2", "就学中";
 });
 
 code_table!(
@@ -203,6 +220,7 @@ mod tests {
         assert_eq!(QualificationValidity::InvalidNewerExists.code(), "3");
         assert_eq!(QualificationValidity::NotFound.code(), "4");
         assert_eq!(QualificationValidity::Multiple.code(), "5");
+        assert_eq!(QualificationValidity::ValidUnregistered.code(), "6");
     }
 
     #[test]

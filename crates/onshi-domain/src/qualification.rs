@@ -9,7 +9,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::codes::{
-    CardClassification, FamilyClass, LimitClass, QualificationValidity, ReasonOfLoss,
+    CardClassification, FamilyClass, LimitCertificateClassification, LimitClass,
+    QualificationValidity, ReasonOfLoss, SpecificDisease,
 };
 use crate::cost_share::{self, IncomeClass};
 use crate::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, Sex};
@@ -46,6 +47,55 @@ pub struct CardDates {
     pub valid_to: Option<NaiveDate>,
 }
 
+/// The 限度額適用認定証 (or 限度額適用・標準負担額減額認定証) the insurer issued: what the OQS answers in
+/// `LimitApplicationCertificateRelatedInfo` besides the class ([`Qualification::limit_class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LimitCertificate {
+    /// OQSCD011 限度額適用認定証区分
+    pub classification: Option<LimitCertificateClassification>,
+    pub issued_on: Option<NaiveDate>,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_to: Option<NaiveDate>,
+    /// 長期入院該当年月日 (low-income long-stay)
+    pub long_term_date: Option<NaiveDate>,
+}
+
+impl LimitCertificate {
+    pub fn is_empty(&self) -> bool {
+        *self == LimitCertificate::default()
+    }
+}
+
+/// One 特定疾病療養受療証 (`SpecificDiseasesCertificateInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecificDiseaseCertificate {
+    pub category: SpecificDisease,
+    pub issued_on: Option<NaiveDate>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
+    /// 自己負担限度額 per month in yen (10,000; 20,000 for high-income dialysis patients)
+    pub self_pay: Option<u32>,
+}
+
+/// What a registration holds beyond the core of a qualification: the other name, 性別2, the
+/// 高齢受給者証's issue date, the 限度額 and 特定疾病 certificates, 未就学区分 2. All optional: files
+/// and registries of earlier versions have none of it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct QualificationDetails {
+    /// 通称名 or other name registered for the person (`NameOfOther`)
+    pub name_of_other: Option<String>,
+    /// its kana (`NameOfOtherKana`)
+    pub name_of_other_kana: Option<String>,
+    /// 性別2 (`Sex2`): the sex as printed on the card where it differs from 性別1
+    pub sex2: Option<Sex>,
+    /// 高齢受給者証 交付年月日 (`ElderlyRecipientCertificateDate`)
+    pub elderly_certificate_date: Option<NaiveDate>,
+    pub limit_certificate: LimitCertificate,
+    pub specific_diseases: Vec<SpecificDiseaseCertificate>,
+    /// 未就学区分 2 就学中 (the insurer registered it explicitly)
+    pub in_school: bool,
+}
+
 /// One registered qualification of a person under one insurer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Qualification {
@@ -72,6 +122,8 @@ pub struct Qualification {
     /// the card / 資格確認書 dates
     #[serde(default)]
     pub card_dates: CardDates,
+    #[serde(default)]
+    pub details: QualificationDetails,
 }
 
 impl Qualification {
@@ -247,6 +299,7 @@ mod tests {
             limit_class: None,
             preschool: false,
             card_dates: CardDates::default(),
+            details: QualificationDetails::default(),
         }
     }
 

@@ -53,6 +53,18 @@ CREATE TABLE IF NOT EXISTS qualification (
     card_issued_on        TEXT,
     card_valid_from       TEXT,
     card_valid_to         TEXT,
+    -- the qualification's details (other name, 性別2, certificates); preschool 2 = 就学中
+    name_of_other         TEXT,
+    name_of_other_kana    TEXT,
+    sex2                  TEXT,
+    elderly_issued_on     TEXT,
+    limit_certificate     TEXT,
+    limit_issued_on       TEXT,
+    limit_valid_from      TEXT,
+    limit_valid_to        TEXT,
+    limit_long_term_date  TEXT,
+    -- JSON list of the 特定疾病療養受療証 (most have none: NULL)
+    specific_diseases     TEXT,
     UNIQUE (person_id, insurer_number, qualification_date)
 );
 CREATE INDEX IF NOT EXISTS qualification_by_number ON qualification (insurer_number, number_key);

@@ -8,15 +8,17 @@ use std::sync::Mutex;
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
 use onshi_domain::codes::{
-    CardClassification, FamilyClass, IdentityMethod, LimitClass, ReasonOfLoss,
-    ReferenceClassification,
+    CardClassification, FamilyClass, IdentityMethod, LimitCertificateClassification, LimitClass,
+    ReasonOfLoss, ReferenceClassification,
 };
 use onshi_domain::kana;
 use onshi_domain::numbers::{
     BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode,
     MyNumberHash, Sex,
 };
-use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification};
+use onshi_domain::qualification::{
+    CardDates, ElderlyInfo, LimitCertificate, Person, Qualification, QualificationDetails,
+};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::{
@@ -34,6 +36,16 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("qualification", "card_issued_on", "TEXT"),
     ("qualification", "card_valid_from", "TEXT"),
     ("qualification", "card_valid_to", "TEXT"),
+    ("qualification", "name_of_other", "TEXT"),
+    ("qualification", "name_of_other_kana", "TEXT"),
+    ("qualification", "sex2", "TEXT"),
+    ("qualification", "elderly_issued_on", "TEXT"),
+    ("qualification", "limit_certificate", "TEXT"),
+    ("qualification", "limit_issued_on", "TEXT"),
+    ("qualification", "limit_valid_from", "TEXT"),
+    ("qualification", "limit_valid_to", "TEXT"),
+    ("qualification", "limit_long_term_date", "TEXT"),
+    ("qualification", "specific_diseases", "TEXT"),
 ];
 
 /// Adds the [`ADDED_COLUMNS`] a file lacks (one `ALTER TABLE … ADD COLUMN` each).
@@ -324,7 +336,9 @@ const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer
     card_classification, symbol, number, branch, family_class, insured_name, employer, \
     qualification_date, disqualification_date, reason_of_loss, contribution_ratio, \
     elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool, \
-    card_issued_on, card_valid_from, card_valid_to";
+    card_issued_on, card_valid_from, card_valid_to, name_of_other, name_of_other_kana, sex2, \
+    elderly_issued_on, limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
+    limit_long_term_date, specific_diseases";
 
 /// The card, its holder and the holder's history in one statement (card and person columns
 /// first, then `QUAL_COLS` from [`QUAL_OFFSET`], NULL when the person has none).
@@ -334,7 +348,10 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
     q.employer, q.qualification_date, q.disqualification_date, q.reason_of_loss, \
     q.contribution_ratio, q.elderly_ratio, q.elderly_valid_from, q.elderly_valid_to, \
-    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to \
+    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
+    q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
+    q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
+    q.specific_diseases \
     FROM card c LEFT JOIN person p ON p.id = c.person_id \
     LEFT JOIN qualification q ON q.person_id = p.id \
     WHERE c.serial = ?1 ORDER BY q.qualification_date, q.id";
@@ -356,6 +373,7 @@ fn qual_from_offset(r: &Row<'_>, o: usize) -> Result<QualificationRecord> {
         }),
         _ => None,
     };
+    let preschool = r.get::<_, i64>(o + 20)?;
     let q = Qualification {
         insurer_number: InsurerNumber::parse(&s(3)?).map_err(|e| corrupt("insurer", e))?,
         insurer_name: s(4)?,
@@ -379,11 +397,35 @@ fn qual_from_offset(r: &Row<'_>, o: usize) -> Result<QualificationRecord> {
             .map(|c| LimitClass::parse(&c))
             .transpose()
             .map_err(|e| corrupt("limit_class", e))?,
-        preschool: r.get::<_, i64>(o + 20)? != 0,
+        preschool: preschool == 1,
         card_dates: CardDates {
             issued_on: opt_date_col(os(21)?)?,
             valid_from: opt_date_col(os(22)?)?,
             valid_to: opt_date_col(os(23)?)?,
+        },
+        details: QualificationDetails {
+            name_of_other: os(24)?,
+            name_of_other_kana: os(25)?,
+            sex2: os(26)?
+                .map(|c| Sex::parse(&c))
+                .transpose()
+                .map_err(|e| corrupt("sex2", e))?,
+            elderly_certificate_date: opt_date_col(os(27)?)?,
+            limit_certificate: LimitCertificate {
+                classification: os(28)?
+                    .map(|c| LimitCertificateClassification::parse(&c))
+                    .transpose()
+                    .map_err(|e| corrupt("limit_certificate", e))?,
+                issued_on: opt_date_col(os(29)?)?,
+                valid_from: opt_date_col(os(30)?)?,
+                valid_to: opt_date_col(os(31)?)?,
+                long_term_date: opt_date_col(os(32)?)?,
+            },
+            specific_diseases: match os(33)? {
+                Some(j) => serde_json::from_str(&j).map_err(|e| corrupt("specific_diseases", e))?,
+                None => Vec::new(),
+            },
+            in_school: preschool == 2,
         },
     };
     Ok(QualificationRecord {
@@ -698,6 +740,16 @@ impl SqliteImport<'_> {
         {
             return Ok(UpsertOutcome::Unchanged);
         }
+        let d = &q.details;
+        let lc = &d.limit_certificate;
+        let diseases = if d.specific_diseases.is_empty() {
+            None
+        } else {
+            Some(
+                serde_json::to_string(&d.specific_diseases)
+                    .map_err(|e| corrupt("specific_diseases", e))?,
+            )
+        };
         let vals = params![
             person,
             registered_name,
@@ -719,10 +771,26 @@ impl SqliteImport<'_> {
             q.elderly.as_ref().map(|e| iso(e.valid_from)),
             q.elderly.as_ref().and_then(|e| e.valid_to.map(iso)),
             q.limit_class.map(|l| l.code()),
-            i64::from(q.preschool),
+            if q.preschool {
+                1
+            } else if d.in_school {
+                2
+            } else {
+                0
+            },
             q.card_dates.issued_on.map(iso),
             q.card_dates.valid_from.map(iso),
             q.card_dates.valid_to.map(iso),
+            d.name_of_other,
+            d.name_of_other_kana,
+            d.sex2.map(|x| x.code()),
+            d.elderly_certificate_date.map(iso),
+            lc.classification.map(|c| c.code()),
+            lc.issued_on.map(iso),
+            lc.valid_from.map(iso),
+            lc.valid_to.map(iso),
+            lc.long_term_date.map(iso),
+            diseases,
         ];
         self.c()
             .prepare_cached(
@@ -731,8 +799,11 @@ impl SqliteImport<'_> {
                  family_class, insured_name, employer, qualification_date, disqualification_date, \
                  reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
                  elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
-                 card_valid_to) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, \
-                 ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
+                 card_valid_to, name_of_other, name_of_other_kana, sex2, elderly_issued_on, \
+                 limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
+                 limit_long_term_date, specific_diseases) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
+                 ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34) \
                  ON CONFLICT(person_id, insurer_number, qualification_date) DO UPDATE SET \
                  registered_name = excluded.registered_name, insurer_name = excluded.insurer_name, \
                  card_classification = excluded.card_classification, symbol = excluded.symbol, \
@@ -747,7 +818,16 @@ impl SqliteImport<'_> {
                  elderly_valid_to = excluded.elderly_valid_to, \
                  limit_class = excluded.limit_class, preschool = excluded.preschool, \
                  card_issued_on = excluded.card_issued_on, \
-                 card_valid_from = excluded.card_valid_from, card_valid_to = excluded.card_valid_to",
+                 card_valid_from = excluded.card_valid_from, card_valid_to = excluded.card_valid_to, \
+                 name_of_other = excluded.name_of_other, \
+                 name_of_other_kana = excluded.name_of_other_kana, sex2 = excluded.sex2, \
+                 elderly_issued_on = excluded.elderly_issued_on, \
+                 limit_certificate = excluded.limit_certificate, \
+                 limit_issued_on = excluded.limit_issued_on, \
+                 limit_valid_from = excluded.limit_valid_from, \
+                 limit_valid_to = excluded.limit_valid_to, \
+                 limit_long_term_date = excluded.limit_long_term_date, \
+                 specific_diseases = excluded.specific_diseases",
             )?
             .execute(vals)?;
         Ok(if existing.is_some() {

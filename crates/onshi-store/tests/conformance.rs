@@ -5,11 +5,15 @@
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
 use onshi_domain::codes::{CardClassification, FamilyClass, ReasonOfLoss, ReferenceClassification};
+use onshi_domain::codes::{LimitCertificateClassification, SpecificDisease};
 use onshi_domain::numbers::{
     BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode, MyNumber,
     MyNumberHasher, Sex,
 };
-use onshi_domain::qualification::{CardDates, Person, Qualification};
+use onshi_domain::qualification::{
+    CardDates, LimitCertificate, Person, Qualification, QualificationDetails,
+    SpecificDiseaseCertificate,
+};
 use onshi_store::*;
 
 fn d(s: &str) -> NaiveDate {
@@ -50,6 +54,7 @@ fn qual(number: &str, from: &str, to: Option<&str>) -> Qualification {
             valid_from: Some(d(from)),
             valid_to: to.map(d),
         },
+        details: QualificationDetails::default(),
     }
 }
 
@@ -160,6 +165,32 @@ fn upserts_report_what_changed(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::
     // a new 資格確認書 (other dates) is a change
     let mut reissued = lost.clone();
     reissued.card_dates.valid_to = Some(d("2030-12-01"));
+    assert_eq!(
+        tx.upsert_qualification(id, "n", &reissued).unwrap(),
+        UpsertOutcome::Updated
+    );
+    // the details round-trip too
+    reissued.details = QualificationDetails {
+        name_of_other: Some("田村　太郎".into()),
+        name_of_other_kana: Some("タムラ　タロウ".into()),
+        sex2: Some(Sex::Female),
+        elderly_certificate_date: Some(d("2026-07-20")),
+        limit_certificate: LimitCertificate {
+            classification: Some(LimitCertificateClassification::LimitAndReduction),
+            issued_on: Some(d("2026-03-25")),
+            valid_from: Some(d("2026-04-01")),
+            valid_to: Some(d("2027-03-31")),
+            long_term_date: Some(d("2026-09-01")),
+        },
+        specific_diseases: vec![SpecificDiseaseCertificate {
+            category: SpecificDisease::Dialysis,
+            issued_on: None,
+            valid_from: d("2025-04-01"),
+            valid_to: None,
+            self_pay: Some(10000),
+        }],
+        in_school: true,
+    };
     assert_eq!(
         tx.upsert_qualification(id, "n", &reissued).unwrap(),
         UpsertOutcome::Updated
@@ -297,7 +328,21 @@ fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
     {
         // what an earlier version's file looks like: no card date columns
         let c = rusqlite::Connection::open(&path).unwrap();
-        for col in ["card_issued_on", "card_valid_from", "card_valid_to"] {
+        for col in [
+            "card_issued_on",
+            "card_valid_from",
+            "card_valid_to",
+            "name_of_other",
+            "name_of_other_kana",
+            "sex2",
+            "elderly_issued_on",
+            "limit_certificate",
+            "limit_issued_on",
+            "limit_valid_from",
+            "limit_valid_to",
+            "limit_long_term_date",
+            "specific_diseases",
+        ] {
             c.execute_batch(&format!("ALTER TABLE qualification DROP COLUMN {col}"))
                 .unwrap();
         }

@@ -1179,6 +1179,99 @@ impl Generator {
                 row.limit_class.push_str(class.code());
             }
         }
+        // Details, drawn from a hash of the row (not the random stream, so the rest of the
+        // population does not change with them).
+        let h = mix(self.emitted.wrapping_mul(0x9E37_79B9)
+            ^ u64::from(member.branch)
+            ^ u64::try_from(from.num_days_from_ce()).unwrap_or(0));
+        let per_10k = h % 10_000;
+        if current && per_10k < 30 {
+            // 0.3 %: another registered name (a former family name used as 通称)
+            let other = &FAMILY_NAMES[(h >> 16) as usize % FAMILY_NAMES.len()];
+            row.name_of_other.push_str(other.kanji);
+            row.name_of_other.push('　');
+            row.name_of_other.push_str(self.members[m].given.0);
+            row.name_of_other_kana.push_str(other.kana);
+            row.name_of_other_kana.push('　');
+            row.name_of_other_kana.push_str(self.members[m].given.1);
+        }
+        if current && (30..32).contains(&per_10k) {
+            // 0.02 %: 性別2 registered
+            row.sex2
+                .push_str(if member.sex.code() == "1" { "2" } else { "1" });
+        }
+        if !row.elderly_valid_from.is_empty() {
+            let valid_from =
+                onshi_domain::wareki::parse_yyyymmdd(&row.elderly_valid_from).unwrap_or(from);
+            push_date(
+                &mut row.elderly_certificate_date,
+                sub_days(valid_from, 14).max(from),
+            );
+        }
+        let low_income = matches!(
+            row.limit_class.as_str(),
+            "B05" | "B06" | "B07" | "B08" | "A05" | "A06"
+        );
+        let certificate = if low_income && (h >> 20) % 100 < 60 {
+            // a 限度額適用・標準負担額減額認定証 (meals at the reduced rate in hospital)
+            Some("02")
+        } else if !row.limit_class.is_empty() && (h >> 20) % 100 < 2 {
+            Some("01")
+        } else {
+            None
+        };
+        if let Some(c) = certificate
+            && current
+        {
+            // valid for the August–July year, issued a week before (not before the qualification)
+            row.limit_certificate_classification.push_str(c);
+            let valid_from = self.cycle_start.max(from);
+            push_date(
+                &mut row.limit_certificate_date,
+                sub_days(valid_from, 7).max(from),
+            );
+            push_date(&mut row.limit_valid_from, valid_from);
+            push_date(&mut row.limit_valid_to, self.cycle_end.max(valid_from));
+        }
+        // 特定疾病療養受療証: 人工透析 about 0.2 % of the young, 0.8 % of 70+; 血友病 0.005 %,
+        // HIV 0.02 %
+        let dialysis: u64 = if matches!(bracket, AgeBracket::Koki75 | AgeBracket::Elderly70To74) {
+            800
+        } else {
+            200
+        };
+        let per_100k = (h >> 32) % 100_000;
+        let disease = if per_100k < dialysis {
+            Some((
+                "1",
+                if (h >> 8).is_multiple_of(10) {
+                    20_000
+                } else {
+                    10_000
+                },
+            ))
+        } else if per_100k < dialysis + 5 {
+            Some(("2", 10_000))
+        } else if per_100k < dialysis + 25 {
+            Some(("3", 10_000))
+        } else {
+            None
+        };
+        if let Some((category, self_pay)) = disease
+            && current
+        {
+            let since = add_days(from, (h >> 40) % 3000).min(r);
+            let since = NaiveDate::from_ymd_opt(since.year(), since.month(), 1)
+                .unwrap_or(since)
+                .max(from);
+            use std::fmt::Write as _;
+            let _ = write!(row.specific_diseases, "{category}:");
+            push_date(&mut row.specific_diseases, sub_days(since, 10).max(from));
+            row.specific_diseases.push(':');
+            push_date(&mut row.specific_diseases, since);
+            let _ = write!(row.specific_diseases, "::{self_pay}");
+        }
+
         let card = card_dates(
             self.ins.list[insurer].kind,
             from,

@@ -475,3 +475,41 @@ fn card_dates_follow_the_dated_facts() {
     eprintln!("資格確認書 holders: {with_end} of {current} current qualifications ({share:.3})");
     assert!((0.25..0.45).contains(&share), "share {share}");
 }
+
+/// The details come in realistic shares and import cleanly: 通称名 about 0.3 %, 限度額適用認定証
+/// for a minority, 特定疾病 (mostly 人工透析) a few per thousand, the 高齢受給者証 always with its
+/// issue date.
+#[test]
+fn details_come_in_realistic_shares() {
+    let p = population(20_000, 19);
+    let current: Vec<&QualificationRecord> = p
+        .quals
+        .iter()
+        .filter(|q| q.qualification.disqualification_date.is_none())
+        .collect();
+    let n = current.len() as f64;
+    let share = |f: &dyn Fn(&QualificationRecord) -> bool| {
+        current.iter().filter(|q| f(q)).count() as f64 / n
+    };
+    let other = share(&|q| q.qualification.details.name_of_other.is_some());
+    let limit = share(&|q| {
+        q.qualification
+            .details
+            .limit_certificate
+            .classification
+            .is_some()
+    });
+    let disease = share(&|q| !q.qualification.details.specific_diseases.is_empty());
+    eprintln!("通称名 {other:.4}, 限度額認定証 {limit:.4}, 特定疾病 {disease:.4}");
+    assert!((0.001..0.006).contains(&other), "{other}");
+    assert!((0.005..0.08).contains(&limit), "{limit}");
+    assert!((0.001..0.01).contains(&disease), "{disease}");
+    for q in &current {
+        let d = &q.qualification.details;
+        assert_eq!(
+            d.elderly_certificate_date.is_some(),
+            q.qualification.elderly.is_some()
+        );
+        assert!(d.name_of_other.is_some() == d.name_of_other_kana.is_some());
+    }
+}

@@ -6,9 +6,14 @@
 //! ([`codes`]), documented in `docs/formats/terminal-xml.md`.
 
 use onshi_central::{ConfirmationResponse, ResultOfQualificationConfirmation};
+use onshi_formats::terminal_xml::muquc01::BulkUploadResponse;
+use onshi_formats::terminal_xml::muquc02::BulkFetchResponse;
+use onshi_formats::terminal_xml::siimm01::RefRegistrationResponse;
+use onshi_formats::terminal_xml::siquc01::QualificationResponse;
 use onshi_formats::terminal_xml::{
-    ElderlyRecipientCertificateInfo, InsuredPart, LimitApplicationCertificateRelatedInfo,
-    LimitConsentPart, QualificationEntry, ResponseHeader, ResultBody, SearchInfoEcho, XmlError,
+    ElderlyRecipientCertificateInfo, Encoding, InsuredPart, LimitApplicationCertificateRelatedInfo,
+    LimitConsentPart, QualificationEntry, ResponseHeader, ResultBody, SearchInfoEcho,
+    SpecificDiseasesCertificateInfo, SpecificDiseasesConsentPart, XmlError,
 };
 
 /// The terminal's error codes.
@@ -79,6 +84,35 @@ pub fn request_error(e: &XmlError) -> (&'static str, String) {
     (code, format!("要求ファイルを処理できません: {e}"))
 }
 
+/// `SegmentOfResult` of a 異常終了 as onshi makes it; written as [`crate::Config::abnormal_segment`].
+pub const ABNORMAL: &str = "9";
+
+/// An answer the terminal writes: its header (the 異常終了 value is a setting) and its bytes.
+pub trait Answer {
+    fn header_mut(&mut self) -> &mut ResponseHeader;
+    fn encode(&self, enc: Encoding) -> Result<Vec<u8>, XmlError>;
+}
+
+macro_rules! answers {
+    ($($t:ty),+) => {$(
+        impl Answer for $t {
+            fn header_mut(&mut self) -> &mut ResponseHeader {
+                &mut self.header
+            }
+            fn encode(&self, enc: Encoding) -> Result<Vec<u8>, XmlError> {
+                self.write(enc)
+            }
+        }
+    )+};
+}
+
+answers!(
+    QualificationResponse,
+    RefRegistrationResponse,
+    BulkUploadResponse,
+    BulkFetchResponse
+);
+
 /// One central result entry as `ResultOfQualificationConfirmation`.
 pub fn entry(r: &ResultOfQualificationConfirmation) -> QualificationEntry {
     QualificationEntry {
@@ -91,8 +125,11 @@ pub fn entry(r: &ResultOfQualificationConfirmation) -> QualificationEntry {
             personal_family_classification: Some(r.personal_family_classification.clone()),
             insured_name: Some(r.insured_name.clone()),
             name: Some(r.name.clone()),
+            name_of_other: r.name_of_other.clone(),
             name_kana: Some(r.name_kana.clone()),
+            name_of_other_kana: r.name_of_other_kana.clone(),
             sex1: Some(r.sex1.clone()),
+            sex2: r.sex2.clone(),
             birthdate: Some(r.birthdate.clone()),
             address: r.address.clone(),
             post_number: r.post_number.clone(),
@@ -105,10 +142,10 @@ pub fn entry(r: &ResultOfQualificationConfirmation) -> QualificationEntry {
             preschool_classification: r.preschool_classification.clone(),
             reason_of_loss: r.reason_of_loss.clone(),
             insurer_name: Some(r.insurer_name.clone()),
-            ..InsuredPart::default()
         },
         elderly: r.elderly_recipient_certificate_info.as_ref().map(|e| {
             ElderlyRecipientCertificateInfo {
+                elderly_recipient_certificate_date: e.elderly_recipient_certificate_date.clone(),
                 elderly_recipient_valid_start_date: Some(
                     e.elderly_recipient_valid_start_date.clone(),
                 ),
@@ -116,7 +153,6 @@ pub fn entry(r: &ResultOfQualificationConfirmation) -> QualificationEntry {
                 elderly_recipient_contribution_ratio: Some(
                     e.elderly_recipient_contribution_ratio.clone(),
                 ),
-                ..ElderlyRecipientCertificateInfo::default()
             }
         }),
         limit_consent: LimitConsentPart {
@@ -129,11 +165,45 @@ pub fn entry(r: &ResultOfQualificationConfirmation) -> QualificationEntry {
             .limit_application_certificate_related_info
             .as_ref()
             .map(|l| LimitApplicationCertificateRelatedInfo {
+                limit_application_certificate_classification: l
+                    .limit_application_certificate_classification
+                    .clone(),
                 limit_application_certificate_classification_flag: Some(
                     l.limit_application_certificate_classification_flag.clone(),
                 ),
-                ..LimitApplicationCertificateRelatedInfo::default()
+                limit_application_certificate_date: l.limit_application_certificate_date.clone(),
+                limit_application_certificate_valid_start_date: l
+                    .limit_application_certificate_valid_start_date
+                    .clone(),
+                limit_application_certificate_valid_end_date: l
+                    .limit_application_certificate_valid_end_date
+                    .clone(),
+                limit_application_certificate_long_term_date: l
+                    .limit_application_certificate_long_term_date
+                    .clone(),
             }),
+        // one consent at the reader (限度額適用認定証等) covers the 限度額 and 特定疾病 information
+        specific_diseases_consent: SpecificDiseasesConsentPart {
+            specific_diseases_certificate_related_cons_flg: Some(
+                r.limit_application_certificate_related_cons_flg.clone(),
+            ),
+            ..SpecificDiseasesConsentPart::default()
+        },
+        specific_diseases: r
+            .specific_diseases_certificate_list
+            .iter()
+            .map(|c| SpecificDiseasesCertificateInfo {
+                specific_diseases_disease_category: Some(
+                    c.specific_diseases_disease_category.clone(),
+                ),
+                specific_diseases_certificate_date: c.specific_diseases_certificate_date.clone(),
+                specific_diseases_valid_start_date: Some(
+                    c.specific_diseases_valid_start_date.clone(),
+                ),
+                specific_diseases_valid_end_date: c.specific_diseases_valid_end_date.clone(),
+                specific_diseases_self_pay: c.specific_diseases_self_pay.clone(),
+            })
+            .collect(),
         ..QualificationEntry::default()
     }
 }
@@ -177,7 +247,7 @@ pub fn abnormal(
     code: &str,
     message: &str,
 ) -> (ResponseHeader, ResultBody) {
-    header.segment_of_result = "9".into();
+    header.segment_of_result = ABNORMAL.into();
     header.error_code = Some(code.into());
     header.error_message = Some(message.into());
     (header, ResultBody::error(code, message))

@@ -70,6 +70,27 @@ pub struct TerminalArgs {
     /// share of `face: auto` authentications that fail (0.0–1.0), for load tests
     #[arg(long, default_value_t = 0.0)]
     pub face_failure_rate: f64,
+    /// SegmentOfResult value of a 異常終了 (OQSCD003; sources disagree: 9 or 3)
+    #[arg(long, value_enum, default_value = "9")]
+    pub abnormal_segment: AbnormalSegment,
+}
+
+/// The `SegmentOfResult` value written for a 異常終了.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AbnormalSegment {
+    #[value(name = "9")]
+    Nine,
+    #[value(name = "3")]
+    Three,
+}
+
+impl AbnormalSegment {
+    pub fn code(self) -> &'static str {
+        match self {
+            AbnormalSegment::Nine => "9",
+            AbnormalSegment::Three => "3",
+        }
+    }
 }
 
 impl TerminalArgs {
@@ -84,6 +105,7 @@ impl TerminalArgs {
         let exchange = self.exchange.as_deref().context("--exchange is required")?;
         let mut cfg = Config::new(facility, exchange);
         cfg.central_timeout = Duration::from_millis(self.central_timeout_ms.max(1));
+        cfg.abnormal_segment = self.abnormal_segment.code().to_string();
         cfg.codes = CharacterCodes::parse(&self.character_codes)
             .map_err(|e| anyhow::anyhow!("--character-codes: {e}"))?;
         cfg.face_encoding = Encoding::from_name(&self.face_encoding).with_context(|| {

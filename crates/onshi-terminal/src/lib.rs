@@ -71,6 +71,9 @@ pub struct Config {
     pub settle: Duration,
     /// requests handled at the same time
     pub max_parallel: usize,
+    /// the `SegmentOfResult` value of a 異常終了: 9 in one public source, 3 in another
+    /// (default 9)
+    pub abnormal_segment: String,
 }
 
 impl Config {
@@ -85,6 +88,7 @@ impl Config {
             rescan_every: Duration::from_secs(1),
             settle: Duration::from_millis(200),
             max_parallel: 16,
+            abnormal_segment: answer::ABNORMAL.into(),
         }
     }
 }
@@ -421,12 +425,16 @@ impl Terminal {
     }
 
     /// Encodes an answer; if it holds a character the request's encoding cannot carry, the
-    /// answer becomes a 異常終了 saying so.
-    fn encode_or_explain<F>(&self, enc: Encoding, header: &ResponseHeader, write: F) -> Vec<u8>
-    where
-        F: FnOnce(Encoding) -> Result<Vec<u8>, XmlError>,
-    {
-        match write(enc) {
+    /// answer becomes a 異常終了 saying so. A 異常終了 is written with the configured
+    /// `SegmentOfResult` value ([`Config::abnormal_segment`]).
+    fn encode_or_explain<A: answer::Answer>(&self, enc: Encoding, resp: &mut A) -> Vec<u8> {
+        let abnormal = &self.inner.cfg.abnormal_segment;
+        let h = resp.header_mut();
+        if h.segment_of_result == answer::ABNORMAL {
+            h.segment_of_result = abnormal.clone();
+        }
+        let header = h.clone();
+        match resp.encode(enc) {
             Ok(b) => b,
             Err(e) => {
                 let msg = match &e {
@@ -435,15 +443,17 @@ impl Terminal {
                     ),
                     other => format!("応答を作成できません: {other}"),
                 };
-                let (h, b) = answer::abnormal(header.clone(), codes::UNREPRESENTABLE, &msg);
+                let (mut h, b) = answer::abnormal(header.clone(), codes::UNREPRESENTABLE, &msg);
+                h.segment_of_result = abnormal.clone();
                 QualificationResponse { header: h, body: b }
                     .write(enc)
                     .or_else(|_| {
-                        let (h, b) = answer::abnormal(
+                        let (mut h, b) = answer::abnormal(
                             header.clone(),
                             codes::UNREPRESENTABLE,
                             "encoding error",
                         );
+                        h.segment_of_result = abnormal.clone();
                         QualificationResponse { header: h, body: b }.write(Encoding::Utf8)
                     })
                     .unwrap_or_default()
@@ -457,11 +467,8 @@ impl Terminal {
         let (enc, header) = self.local_header(bytes, "2");
         let fail = |code: &str, msg: &str| {
             let (h, b) = answer::abnormal(header.clone(), code, msg);
-            let r = QualificationResponse { header: h, body: b };
-            (
-                self.encode_or_explain(enc, &r.header, |e| r.write(e)),
-                "9".to_string(),
-            )
+            let mut r = QualificationResponse { header: h, body: b };
+            (self.encode_or_explain(enc, &mut r), "9".to_string())
         };
         match kind {
             None => fail(
@@ -584,8 +591,8 @@ impl Terminal {
                     .await
             }
         };
-        let resp = QualificationResponse { header: h, body: b };
-        let out = self.encode_or_explain(enc, &resp.header, |e| resp.write(e));
+        let mut resp = QualificationResponse { header: h, body: b };
+        let out = self.encode_or_explain(enc, &mut resp);
         self.record("req", Some(name), &resp, central.as_ref(), None, None);
         (out, resp.header.segment_of_result.clone())
     }
@@ -634,10 +641,7 @@ impl Terminal {
             }
         }
         let seg = resp.header.segment_of_result.clone();
-        (
-            self.encode_or_explain(enc, &resp.header, |e| resp.write(e)),
-            seg,
-        )
+        (self.encode_or_explain(enc, &mut resp), seg)
     }
 
     fn answer_bulk_upload(
@@ -702,10 +706,7 @@ impl Terminal {
             }
         }
         let seg = resp.header.segment_of_result.clone();
-        (
-            self.encode_or_explain(enc, &resp.header, |e| resp.write(e)),
-            seg,
-        )
+        (self.encode_or_explain(enc, &mut resp), seg)
     }
 
     fn answer_bulk_fetch(
@@ -778,10 +779,7 @@ impl Terminal {
             }
         }
         let seg = resp.header.segment_of_result.clone();
-        (
-            self.encode_or_explain(enc, &resp.header, |e| resp.write(e)),
-            seg,
-        )
+        (self.encode_or_explain(enc, &mut resp), seg)
     }
 
     /// Confirms pending bulk entries, one by one, until aborted.

@@ -354,13 +354,13 @@ impl Terminal {
         for r in &mut b.results {
             apply_consents(r, &p.consent, &now);
         }
-        let resp = QualificationResponse { header: h, body: b };
+        let mut resp = QualificationResponse { header: h, body: b };
         let mut face_file = None;
         if !refused {
             let seq = self.inner.store.next("face").unwrap_or(0);
             let name = face_file_name(&now, seq);
             let enc = self.inner.cfg.face_encoding;
-            let bytes = self.encode_or_explain(enc, &resp.header, |e| resp.write(e));
+            let bytes = self.encode_or_explain(enc, &mut resp);
             match exchange::write_atomic(&self.inner.ex.face, &name, &bytes) {
                 Ok(()) => face_file = Some(name),
                 Err(e) => tracing::error!(error = %e, "face file not written"),
@@ -420,17 +420,30 @@ fn apply_consents(
 ) {
     let flag = |b: bool| Some(if b { "1" } else { "0" }.to_string());
     let time = |b: bool| b.then(|| now.to_string());
+    // A medical-information consent given at the reader can be used until the same time the
+    // next day (as the public face-file fixture shows: AvailableTime = ConsTime + 1 day).
+    let until = chrono::NaiveDateTime::parse_from_str(now, "%Y%m%d%H%M%S")
+        .ok()
+        .and_then(|t| t.checked_add_days(chrono::Days::new(1)))
+        .map(|t| t.format("%Y%m%d%H%M%S").to_string());
+    let available = |b: bool| if b { until.clone() } else { None };
     if c.limit {
         r.limit_consent
             .limit_application_certificate_related_cons_time = Some(now.to_string());
+        r.specific_diseases_consent
+            .specific_diseases_certificate_related_cons_time = Some(now.to_string());
     }
     let k = &mut r.consents;
     k.pharmacists_info_cons_flg = flag(c.drug);
     k.pharmacists_info_cons_time = time(c.drug);
+    k.pharmacists_info_available_time = available(c.drug);
     k.specific_health_checkups_info_cons_flg = flag(c.checkup);
     k.specific_health_checkups_info_cons_time = time(c.checkup);
+    k.specific_health_checkups_info_available_time = available(c.checkup);
     k.diagnosis_info_cons_flg = flag(c.diagnosis);
     k.diagnosis_info_cons_time = time(c.diagnosis);
+    k.diagnosis_info_available_time = available(c.diagnosis);
     k.operation_info_cons_flg = flag(c.operation);
     k.operation_info_cons_time = time(c.operation);
+    k.operation_info_available_time = available(c.operation);
 }

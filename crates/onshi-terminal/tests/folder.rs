@@ -390,3 +390,27 @@ async fn sjis_request_whose_answer_cannot_be_sjis_is_an_explicit_error() {
     let (_, r) = ask(t.dir.as_path(), "OQSsiquc01req_kichi8.xml", &req).await;
     assert_eq!(r.body.results[0].insured.name.as_deref(), Some("𠮷田　一"));
 }
+
+/// SegmentOfResult of a 異常終了 is 9 in one public source and 3 in another: a setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abnormal_segment_of_result_is_a_setting() {
+    let c = start_central().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_terminal(&c, dir.path(), &["--abnormal-segment", "3"]);
+    // a wrong check digit: refused at the terminal
+    let bad = single_request("01130013", "1001", "2001", "00", "19800402", false);
+    let (_, r) = ask(t.dir.as_path(), "OQSsiquc01req_seg3.xml", &bad).await;
+    assert_eq!(r.header.segment_of_result, "3");
+    assert_eq!(r.header.error_code.as_deref(), Some("1004"));
+    // a normal answer keeps 1
+    let good = single_request(
+        c.fx.kyokai.as_str(),
+        "1001",
+        "2001",
+        "00",
+        "19800402",
+        false,
+    );
+    let (_, r) = ask(t.dir.as_path(), "OQSsiquc01req_seg1.xml", &good).await;
+    assert_eq!(r.header.segment_of_result, "1");
+}

@@ -357,6 +357,7 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
                 limit_class: None,
                 preschool: false,
                 card_dates: Default::default(),
+                details: Default::default(),
             },
         )
         .unwrap();

@@ -339,7 +339,9 @@ fn share_view(decision: &Decision, v: &Visit) -> Option<ShareView> {
 fn online_view(v: &Visit) -> Option<OnlineView> {
     let o = v.situation.online.as_ref()?;
     let (class, text) = match o.validity {
-        QualificationValidity::Valid => ("ok", "資格（有効）"),
+        QualificationValidity::Valid | QualificationValidity::ValidUnregistered => {
+            ("ok", "資格（有効）")
+        }
         QualificationValidity::Invalid | QualificationValidity::InvalidNewerExists => {
             ("ng", "資格（無効）")
         }

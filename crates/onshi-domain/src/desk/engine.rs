@@ -257,10 +257,12 @@ impl<'a> Walk<'a> {
         if let Some(online) = &s.online {
             // Validated: an online result only comes with an established identity.
             return match online.validity {
-                QualificationValidity::Valid => match &online.qualification {
-                    Some(q) => CardTrack::Valid(q),
-                    None => CardTrack::AwaitOnline,
-                },
+                QualificationValidity::Valid | QualificationValidity::ValidUnregistered => {
+                    match &online.qualification {
+                        Some(q) => CardTrack::Valid(q),
+                        None => CardTrack::AwaitOnline,
+                    }
+                }
                 QualificationValidity::Multiple => match &online.qualification {
                     Some(q) => {
                         self.note(

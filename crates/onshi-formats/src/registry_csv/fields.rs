@@ -380,3 +380,90 @@ pub(crate) fn post_number(s: &str) -> Result<String, Fault> {
         .map(char::from)
         .collect())
 }
+
+/// The 特定疾病療養受療証 of a qualification: entries separated by `;`, each
+/// `category:issued:valid_from:valid_to:self_pay` — category OQSCD013 (1 人工透析, 2 血友病,
+/// 3 HIV), dates `YYYYMMDD` (issued and valid_to may be empty), self_pay the monthly limit in
+/// yen (digits, may be empty). E.g. `1:20240325:20240401::10000`.
+pub(crate) fn specific_diseases(
+    s: &str,
+) -> Result<Vec<onshi_domain::qualification::SpecificDiseaseCertificate>, Fault> {
+    use onshi_domain::codes::SpecificDisease;
+    use onshi_domain::qualification::SpecificDiseaseCertificate;
+    let mut out = Vec::new();
+    for (i, entry) in s.split(';').map(str::trim).enumerate() {
+        let n = i + 1;
+        let bad = |what: String| {
+            Fault::new(
+                rule::FORMAT,
+                format!(
+                    "entry {n} {}: {what} (each entry is category:issued:valid_from:valid_to:self_pay, e.g. 1:20240325:20240401::10000)",
+                    quote(entry)
+                ),
+            )
+        };
+        let parts: Vec<&str> = entry.split(':').map(str::trim).collect();
+        let [category, issued, from, to, self_pay] = parts[..] else {
+            return Err(bad(format!("has {} parts, not 5", parts.len())));
+        };
+        let category =
+            SpecificDisease::parse_for("specific_diseases", category).map_err(code_fault)?;
+        let opt_date = |p: &str| -> Result<Option<NaiveDate>, Fault> {
+            if p.is_empty() {
+                Ok(None)
+            } else {
+                date(p).map(Some)
+            }
+        };
+        let issued_on = opt_date(issued)?;
+        let valid_from = match opt_date(from)? {
+            Some(d) => d,
+            None => return Err(bad("valid_from is required".into())),
+        };
+        let valid_to = opt_date(to)?;
+        if valid_to.is_some_and(|t| t < valid_from) {
+            return Err(Fault::new(
+                rule::ORDER,
+                format!("entry {n} {}: valid_to is before valid_from", quote(entry)),
+            ));
+        }
+        let self_pay = if self_pay.is_empty() {
+            None
+        } else if self_pay.len() <= 7 && self_pay.bytes().all(|b| b.is_ascii_digit()) {
+            self_pay.parse::<u32>().ok()
+        } else {
+            return Err(bad(format!(
+                "self_pay {} is not yen in digits",
+                quote(self_pay)
+            )));
+        };
+        out.push(SpecificDiseaseCertificate {
+            category,
+            issued_on,
+            valid_from,
+            valid_to,
+            self_pay,
+        });
+    }
+    Ok(out)
+}
+
+/// The field a list of 特定疾病療養受療証 is written as (see [`specific_diseases`]).
+pub(crate) fn specific_diseases_field(
+    list: &[onshi_domain::qualification::SpecificDiseaseCertificate],
+) -> String {
+    let date = |d: Option<NaiveDate>| d.map(wareki::format_yyyymmdd).unwrap_or_default();
+    list.iter()
+        .map(|c| {
+            format!(
+                "{}:{}:{}:{}:{}",
+                c.category.code(),
+                date(c.issued_on),
+                date(Some(c.valid_from)),
+                date(c.valid_to),
+                c.self_pay.map(|y| y.to_string()).unwrap_or_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}

@@ -18,27 +18,37 @@
 //! - the three `elderly_*` fields together or not at all (`all_or_nothing`);
 //! - ratios 10, 20 or 30 percent, "030" or "30" (`ratio`);
 //! - `post_number` empty or 7 digits, "123-4567" accepted and stored as "1234567" (`format`);
-//! - `card_valid_from` not after `card_valid_to` (`order`).
+//! - `card_valid_from` not after `card_valid_to`, `limit_valid_from` not after `limit_valid_to`
+//!   (`order`); `elderly_certificate_date` only with the `elderly_*` fields (`only_with`);
+//! - `name_of_other_kana` in kana, `sex2` OQSCD007, `limit_certificate_classification`
+//!   OQSCD011, `preschool` OQSCD015 (1 未就学, 2 就学中), `specific_diseases` a `;`-list of
+//!   `category:issued:valid_from:valid_to:self_pay`.
 //!
 //! The header is [`QUALIFICATION_COLUMNS`], or its first [`QUALIFICATION_COLUMNS_REQUIRED`] or
-//! more columns: files of earlier versions stop before the card / 資格確認書 dates.
+//! more columns: files of earlier versions stop before the card / 資格確認書 dates or before
+//! the details (`name_of_other` …).
 
 use std::io::{self, Read, Write};
 
 use chrono::NaiveDate;
-use onshi_domain::codes::{CardClassification, FamilyClass, LimitClass, ReasonOfLoss};
+use onshi_domain::codes::{
+    CardClassification, FamilyClass, LimitCertificateClassification, LimitClass, PreschoolClass,
+    ReasonOfLoss,
+};
 use onshi_domain::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, MyNumber};
-use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification};
+use onshi_domain::qualification::{
+    CardDates, ElderlyInfo, LimitCertificate, Person, Qualification, QualificationDetails,
+};
 
 use super::fields::{self, Fault, Fields, Opt, code_fault, format_fault};
-use super::source::{RecordSource, quote};
+use super::source::RecordSource;
 use super::{RowError, rule};
 
 /// The qualifications file's header, in order.
 ///
 /// Columns after the first [`QUALIFICATION_COLUMNS_REQUIRED`] were added later: a file may end
 /// its header (and rows) before any of them, as files of earlier versions do.
-pub const QUALIFICATION_COLUMNS: [&str; 28] = [
+pub const QUALIFICATION_COLUMNS: [&str; 38] = [
     "my_number",
     "insurer_number",
     "insurer_name",
@@ -67,6 +77,16 @@ pub const QUALIFICATION_COLUMNS: [&str; 28] = [
     "card_issuance_date",
     "card_valid_from",
     "card_valid_to",
+    "name_of_other",
+    "name_of_other_kana",
+    "sex2",
+    "elderly_certificate_date",
+    "limit_certificate_classification",
+    "limit_certificate_date",
+    "limit_valid_from",
+    "limit_valid_to",
+    "limit_long_term_date",
+    "specific_diseases",
 ];
 
 /// The columns every qualifications file has (the format's first version ends there).
@@ -100,6 +120,16 @@ const PRESCHOOL: usize = 24;
 const CARD_ISSUANCE_DATE: usize = 25;
 const CARD_VALID_FROM: usize = 26;
 const CARD_VALID_TO: usize = 27;
+const NAME_OF_OTHER: usize = 28;
+const NAME_OF_OTHER_KANA: usize = 29;
+const SEX2: usize = 30;
+const ELDERLY_CERTIFICATE_DATE: usize = 31;
+const LIMIT_CERTIFICATE_CLASSIFICATION: usize = 32;
+const LIMIT_CERTIFICATE_DATE: usize = 33;
+const LIMIT_VALID_FROM: usize = 34;
+const LIMIT_VALID_TO: usize = 35;
+const LIMIT_LONG_TERM_DATE: usize = 36;
+const SPECIFIC_DISEASES: usize = 37;
 
 /// One accepted row of the qualifications file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,11 +173,21 @@ pub struct QualificationCsvRow {
     pub card_issuance_date: String,
     pub card_valid_from: String,
     pub card_valid_to: String,
+    pub name_of_other: String,
+    pub name_of_other_kana: String,
+    pub sex2: String,
+    pub elderly_certificate_date: String,
+    pub limit_certificate_classification: String,
+    pub limit_certificate_date: String,
+    pub limit_valid_from: String,
+    pub limit_valid_to: String,
+    pub limit_long_term_date: String,
+    pub specific_diseases: String,
 }
 
 impl QualificationCsvRow {
     /// The fields in column order.
-    pub fn fields(&self) -> [&str; 28] {
+    pub fn fields(&self) -> [&str; 38] {
         [
             &self.my_number,
             &self.insurer_number,
@@ -177,6 +217,16 @@ impl QualificationCsvRow {
             &self.card_issuance_date,
             &self.card_valid_from,
             &self.card_valid_to,
+            &self.name_of_other,
+            &self.name_of_other_kana,
+            &self.sex2,
+            &self.elderly_certificate_date,
+            &self.limit_certificate_classification,
+            &self.limit_certificate_date,
+            &self.limit_valid_from,
+            &self.limit_valid_to,
+            &self.limit_long_term_date,
+            &self.specific_diseases,
         ]
     }
 
@@ -211,6 +261,16 @@ impl QualificationCsvRow {
             &mut self.card_issuance_date,
             &mut self.card_valid_from,
             &mut self.card_valid_to,
+            &mut self.name_of_other,
+            &mut self.name_of_other_kana,
+            &mut self.sex2,
+            &mut self.elderly_certificate_date,
+            &mut self.limit_certificate_classification,
+            &mut self.limit_certificate_date,
+            &mut self.limit_valid_from,
+            &mut self.limit_valid_to,
+            &mut self.limit_long_term_date,
+            &mut self.specific_diseases,
         ] {
             s.clear();
         }
@@ -220,6 +280,7 @@ impl QualificationCsvRow {
     pub fn from_record(rec: &QualificationRecord) -> Self {
         let p = &rec.person;
         let q = &rec.qualification;
+        let d = &q.details;
         let date = |d: Option<NaiveDate>| {
             d.map(onshi_domain::wareki::format_yyyymmdd)
                 .unwrap_or_default()
@@ -258,12 +319,28 @@ impl QualificationCsvRow {
                 .unwrap_or_default(),
             preschool: if q.preschool {
                 "1".into()
+            } else if q.details.in_school {
+                "2".into()
             } else {
                 String::new()
             },
             card_issuance_date: date(q.card_dates.issued_on),
             card_valid_from: date(q.card_dates.valid_from),
             card_valid_to: date(q.card_dates.valid_to),
+            name_of_other: d.name_of_other.clone().unwrap_or_default(),
+            name_of_other_kana: d.name_of_other_kana.clone().unwrap_or_default(),
+            sex2: d.sex2.map(|x| x.code().to_string()).unwrap_or_default(),
+            elderly_certificate_date: date(d.elderly_certificate_date),
+            limit_certificate_classification: d
+                .limit_certificate
+                .classification
+                .map(|c| c.code().to_string())
+                .unwrap_or_default(),
+            limit_certificate_date: date(d.limit_certificate.issued_on),
+            limit_valid_from: date(d.limit_certificate.valid_from),
+            limit_valid_to: date(d.limit_certificate.valid_to),
+            limit_long_term_date: date(d.limit_certificate.long_term_date),
+            specific_diseases: fields::specific_diseases_field(&d.specific_diseases),
         }
     }
 }
@@ -344,7 +421,7 @@ pub fn read_qualifications<R: Read>(
     })
 }
 
-fn parse_row(mut f: Fields<'_, 28>) -> Result<QualificationRecord, Vec<RowError>> {
+fn parse_row(mut f: Fields<'_, 38>) -> Result<QualificationRecord, Vec<RowError>> {
     let my_number = f.req(MY_NUMBER, fields::my_number);
     let insurer_number = f.req(INSURER_NUMBER, fields::insurer_number);
     let insurer_name = f.req(INSURER_NAME, fields::text);
@@ -382,21 +459,27 @@ fn parse_row(mut f: Fields<'_, 28>) -> Result<QualificationRecord, Vec<RowError>
         LimitClass::parse_for(QUALIFICATION_COLUMNS[LIMIT_CLASS], s).map_err(code_fault)
     });
     let preschool = f.opt(PRESCHOOL, |s| {
-        if s == "1" {
-            Ok(true)
-        } else {
-            Err(Fault::new(
-                rule::UNKNOWN_CODE,
-                format!(
-                    "preschool: OQSCD015 未就学区分 is \"1\" or empty, got {}",
-                    quote(s)
-                ),
-            ))
-        }
+        PreschoolClass::parse_for(QUALIFICATION_COLUMNS[PRESCHOOL], s).map_err(code_fault)
     });
     let card_issuance_date = f.opt(CARD_ISSUANCE_DATE, fields::date);
     let card_valid_from = f.opt(CARD_VALID_FROM, fields::date);
     let card_valid_to = f.opt(CARD_VALID_TO, fields::date);
+    let name_of_other = f.opt(NAME_OF_OTHER, fields::text);
+    let name_of_other_kana = f.opt(NAME_OF_OTHER_KANA, fields::kana_name);
+    let sex2 = f.opt(SEX2, fields::sex);
+    let elderly_certificate_date = f.opt(ELDERLY_CERTIFICATE_DATE, fields::date);
+    let limit_certificate_classification = f.opt(LIMIT_CERTIFICATE_CLASSIFICATION, |s| {
+        LimitCertificateClassification::parse_for(
+            QUALIFICATION_COLUMNS[LIMIT_CERTIFICATE_CLASSIFICATION],
+            s,
+        )
+        .map_err(code_fault)
+    });
+    let limit_certificate_date = f.opt(LIMIT_CERTIFICATE_DATE, fields::date);
+    let limit_valid_from = f.opt(LIMIT_VALID_FROM, fields::date);
+    let limit_valid_to = f.opt(LIMIT_VALID_TO, fields::date);
+    let limit_long_term_date = f.opt(LIMIT_LONG_TERM_DATE, fields::date);
+    let specific_diseases = f.opt(SPECIFIC_DISEASES, fields::specific_diseases);
 
     // Dates in order.
     if let (Some(b), Some(q)) = (birthdate, qualification_date)
@@ -485,6 +568,30 @@ fn parse_row(mut f: Fields<'_, 28>) -> Result<QualificationRecord, Vec<RowError>
         );
     }
 
+    if let (Opt::Value(from), Opt::Value(to)) = (limit_valid_from.as_ref(), limit_valid_to.as_ref())
+        && from > to
+    {
+        f.fault(
+            LIMIT_VALID_TO,
+            Fault::new(
+                rule::ORDER,
+                format!(
+                    "limit_valid_to {} is before limit_valid_from {}",
+                    ymd(*to),
+                    ymd(*from)
+                ),
+            ),
+        );
+    }
+    if !elderly_certificate_date.is_empty() && elderly_ratio.is_empty() {
+        f.fault(
+            ELDERLY_CERTIFICATE_DATE,
+            Fault::new(
+                rule::ONLY_WITH,
+                "allowed only with the elderly_* fields (a 高齢受給者証)",
+            ),
+        );
+    }
     if let (Opt::Value(from), Opt::Value(to)) = (card_valid_from.as_ref(), card_valid_to.as_ref())
         && from > to
     {
@@ -541,11 +648,26 @@ fn parse_row(mut f: Fields<'_, 28>) -> Result<QualificationRecord, Vec<RowError>
                 contribution_ratio: contribution_ratio.value(),
                 elderly,
                 limit_class: limit_class.value(),
-                preschool: preschool.value().unwrap_or(false),
+                preschool: preschool.as_ref().value() == Some(&PreschoolClass::Preschool),
                 card_dates: CardDates {
                     issued_on: card_issuance_date.value(),
                     valid_from: card_valid_from.value(),
                     valid_to: card_valid_to.value(),
+                },
+                details: QualificationDetails {
+                    name_of_other: name_of_other.value(),
+                    name_of_other_kana: name_of_other_kana.value(),
+                    sex2: sex2.value(),
+                    elderly_certificate_date: elderly_certificate_date.value(),
+                    limit_certificate: LimitCertificate {
+                        classification: limit_certificate_classification.value(),
+                        issued_on: limit_certificate_date.value(),
+                        valid_from: limit_valid_from.value(),
+                        valid_to: limit_valid_to.value(),
+                        long_term_date: limit_long_term_date.value(),
+                    },
+                    specific_diseases: specific_diseases.value().unwrap_or_default(),
+                    in_school: preschool.value() == Some(PreschoolClass::InSchool),
                 },
             },
         })

@@ -54,6 +54,7 @@ fn qrow() -> QualificationCsvRow {
         card_issuance_date: "20150410".into(),
         card_valid_from: "20150401".into(),
         card_valid_to: String::new(),
+        ..QualificationCsvRow::default()
     }
 }
 
@@ -851,6 +852,16 @@ fn set_q(row: &mut QualificationCsvRow, fields: &[String]) {
         card_issuance_date: next(),
         card_valid_from: next(),
         card_valid_to: next(),
+        name_of_other: next(),
+        name_of_other_kana: next(),
+        sex2: next(),
+        elderly_certificate_date: next(),
+        limit_certificate_classification: next(),
+        limit_certificate_date: next(),
+        limit_valid_from: next(),
+        limit_valid_to: next(),
+        limit_long_term_date: next(),
+        specific_diseases: next(),
     };
 }
 
@@ -1146,7 +1157,11 @@ fn a_header_shorter_than_the_first_version_or_out_of_order_is_refused() {
         .expect("short header");
     assert_eq!((e.rule, e.column.as_str()), (rule::HEADER, "preschool"));
     assert!(e.message.contains("missing preschool"), "{e}");
-    assert!(e.message.contains("or its first 25 to 27 columns"), "{e}");
+    let older = format!(
+        "or its first 25 to {} columns",
+        QUALIFICATION_COLUMNS.len() - 1
+    );
+    assert!(e.message.contains(&older), "{e}");
     let mut cols = QUALIFICATION_COLUMNS.to_vec();
     cols.swap(25, 27);
     let e = read_qualifications("q.csv", cols.join(",").as_bytes())
@@ -1156,4 +1171,56 @@ fn a_header_shorter_than_the_first_version_or_out_of_order_is_refused() {
         (e.rule, e.column.as_str()),
         (rule::HEADER, "card_issuance_date")
     );
+}
+
+#[test]
+fn details_other_name_sex2_certificates_and_in_school_are_read() {
+    let mut row = qrow();
+    row.name_of_other = "田村　太郎".into();
+    row.name_of_other_kana = "たむら　たろう".into();
+    row.sex2 = "2".into();
+    row.preschool = "2".into();
+    row.limit_certificate_classification = "02".into();
+    row.limit_certificate_date = "20260325".into();
+    row.limit_valid_from = "20260401".into();
+    row.limit_valid_to = "20270331".into();
+    row.limit_long_term_date = "20260901".into();
+    row.specific_diseases = "1:20240325:20240401::10000;3::20250101:20251231:".into();
+    let r = q_ok(row.clone());
+    let d = &r.qualification.details;
+    assert_eq!(d.name_of_other.as_deref(), Some("田村　太郎"));
+    assert_eq!(d.sex2, Some(Sex::Female));
+    assert!(d.in_school && !r.qualification.preschool);
+    assert_eq!(
+        d.limit_certificate.classification.map(|c| c.code()),
+        Some("02")
+    );
+    assert_eq!(d.specific_diseases.len(), 2);
+    assert_eq!(d.specific_diseases[0].self_pay, Some(10000));
+    assert_eq!(d.specific_diseases[1].issued_on, None);
+    // written back the same (kana normalised to katakana as everywhere)
+    let back = QualificationCsvRow::from_record(&r);
+    assert_eq!(back.specific_diseases, row.specific_diseases);
+    assert_eq!(back.preschool, "2");
+
+    let mut bad = row.clone();
+    bad.specific_diseases = "4:20240325:20240401::".into();
+    one(q_errors(bad), "specific_diseases", rule::UNKNOWN_CODE);
+    let mut bad = row.clone();
+    bad.specific_diseases = "1:20240325".into();
+    let e = one(q_errors(bad), "specific_diseases", rule::FORMAT);
+    assert!(
+        e.message
+            .contains("category:issued:valid_from:valid_to:self_pay"),
+        "{e}"
+    );
+    let mut bad = row.clone();
+    bad.limit_valid_to = "20260331".into();
+    one(q_errors(bad), "limit_valid_to", rule::ORDER);
+    let mut bad = row.clone();
+    bad.elderly_certificate_date = "20260720".into();
+    one(q_errors(bad), "elderly_certificate_date", rule::ONLY_WITH);
+    let mut bad = row;
+    bad.preschool = "3".into();
+    one(q_errors(bad), "preschool", rule::UNKNOWN_CODE);
 }

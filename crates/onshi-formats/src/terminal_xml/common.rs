@@ -335,11 +335,31 @@ leaves!(
 );
 
 leaves!(
+    /// 特定疾病 consent and when it was given.
+    SpecificDiseasesConsentPart {
+        specific_diseases_certificate_related_cons_flg: "SpecificDiseasesCertificateRelatedConsFlg",
+        specific_diseases_certificate_related_cons_time: "SpecificDiseasesCertificateRelatedConsTime",
+    }
+);
+
+leaves!(
+    /// One `SpecificDiseasesCertificateInfo` of `SpecificDiseasesCertificateList`
+    /// (特定疾病療養受療証).
+    SpecificDiseasesCertificateInfo {
+        /// OQSCD013: 1 人工透析, 2 血友病, 3 HIV
+        specific_diseases_disease_category: "SpecificDiseasesDiseaseCategory",
+        specific_diseases_certificate_date: "SpecificDiseasesCertificateDate",
+        specific_diseases_valid_start_date: "SpecificDiseasesValidStartDate",
+        specific_diseases_valid_end_date: "SpecificDiseasesValidEndDate",
+        /// monthly self-pay limit, yen
+        specific_diseases_self_pay: "SpecificDiseasesSelfPay",
+    }
+);
+
+leaves!(
     /// The consents given at the reader (OQSCD016 0 なし / 1 あり / 2 期限切れ) and the
     /// 照会番号 the facility registered for this qualification.
     ConsentPart {
-        specific_diseases_certificate_related_cons_flg: "SpecificDiseasesCertificateRelatedConsFlg",
-        specific_diseases_certificate_related_cons_time: "SpecificDiseasesCertificateRelatedConsTime",
         pharmacists_info_cons_flg: "PharmacistsInfoConsFlg",
         pharmacists_info_cons_time: "PharmacistsInfoConsTime",
         pharmacists_info_available_time: "PharmacistsInfoAvailableTime",
@@ -358,13 +378,18 @@ leaves!(
 
 /// One `ResultOfQualificationConfirmation`, in element order: [`InsuredPart`],
 /// `ElderlyRecipientCertificateInfo`, [`LimitConsentPart`],
-/// `LimitApplicationCertificateRelatedInfo`, [`ConsentPart`].
+/// `LimitApplicationCertificateRelatedInfo`, [`SpecificDiseasesConsentPart`],
+/// `SpecificDiseasesCertificateList`, [`ConsentPart`]. Readers match elements by name, so
+/// the order is onshi's (SPEC's list order), not a rule.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct QualificationEntry {
     pub insured: InsuredPart,
     pub elderly: Option<ElderlyRecipientCertificateInfo>,
     pub limit_consent: LimitConsentPart,
     pub limit_info: Option<LimitApplicationCertificateRelatedInfo>,
+    pub specific_diseases_consent: SpecificDiseasesConsentPart,
+    /// written as `SpecificDiseasesCertificateList` when not empty
+    pub specific_diseases: Vec<SpecificDiseasesCertificateInfo>,
     pub consents: ConsentPart,
 }
 
@@ -383,6 +408,16 @@ impl QualificationEntry {
             l.write(w);
             w.close();
         }
+        self.specific_diseases_consent.write(w);
+        if !self.specific_diseases.is_empty() {
+            w.open("SpecificDiseasesCertificateList");
+            for c in &self.specific_diseases {
+                w.open("SpecificDiseasesCertificateInfo");
+                c.write(w);
+                w.close();
+            }
+            w.close();
+        }
         self.consents.write(w);
         w.close();
     }
@@ -397,6 +432,15 @@ impl QualificationEntry {
             limit_info: el
                 .child("LimitApplicationCertificateRelatedInfo")
                 .map(LimitApplicationCertificateRelatedInfo::read),
+            specific_diseases_consent: SpecificDiseasesConsentPart::read(el),
+            specific_diseases: el
+                .child("SpecificDiseasesCertificateList")
+                .map(|l| {
+                    l.children_named("SpecificDiseasesCertificateInfo")
+                        .map(SpecificDiseasesCertificateInfo::read)
+                        .collect()
+                })
+                .unwrap_or_default(),
             consents: ConsentPart::read(el),
         }
     }

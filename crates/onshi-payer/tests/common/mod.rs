@@ -63,6 +63,7 @@ pub fn qual(
         limit_class: None,
         preschool: false,
         card_dates: Default::default(),
+        details: Default::default(),
     }
 }
 
