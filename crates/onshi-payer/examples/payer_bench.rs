@@ -98,6 +98,7 @@ fn qual(
         limit_class: None,
         preschool: false,
         card_dates: Default::default(),
+        details: Default::default(),
     }
 }
 
