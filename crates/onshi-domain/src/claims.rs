@@ -198,23 +198,11 @@ pub fn fushou_is_koki(
 /// that help the payer find the insurer (R22).
 pub fn fushou_comments(m: &Moushitatesho) -> Vec<String> {
     let mut out = vec![FUSHOU_HEAD.to_string()];
-    let mut push = |label: &str, value: Option<&str>| {
-        if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            out.push(to_fullwidth(&format!("{label}：{v}")));
-        }
-    };
-    push("住所", m.address.as_deref());
-    push("居所", m.other_residence.as_deref());
-    push("事業所名", m.employer.as_deref());
-    push("連絡先", m.phone.as_deref());
-    push("保険種別", m.insurance_type.map(|t| t.label()));
-    push("保険者名", m.insurer_name.as_deref());
-    push("氏名", m.name.as_deref());
-    push("フリガナ", m.name_kana.as_deref());
-    let birth = m.birth_date.map(|w| w.to_string());
-    push("生年月日", birth.as_deref());
-    push("性別", m.sex.map(|s| s.label()));
-    push("保険証の交付時期", m.card_issued.map(|c| c.label()));
+    out.extend(
+        crate::desk::tekiyou::declaration_items(m)
+            .into_iter()
+            .map(|(label, v)| to_fullwidth(&format!("{label}：{v}"))),
+    );
     out
 }
 

@@ -4,13 +4,14 @@
 
 use super::situation::Moushitatesho;
 
-/// The 摘要 text for a claim filed with insurer number and numbers 不詳. Only what the form
-/// holds is written; items are separated by 「、」.
-pub fn fushou_tekiyou(m: &Moushitatesho) -> String {
-    let mut items: Vec<String> = Vec::new();
-    let mut push = |label: &str, value: Option<&str>| {
+/// The 申立書's details that go into a 不詳 claim's 摘要 (R20), as (label, value), in order:
+/// address, 居所, employer, phone, then what helps the payer find the insurer (R22). Only what
+/// the form holds.
+pub fn declaration_items(m: &Moushitatesho) -> Vec<(&'static str, String)> {
+    let mut items = Vec::new();
+    let mut push = |label: &'static str, value: Option<&str>| {
         if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
-            items.push(format!("{label}：{v}"));
+            items.push((label, v.to_string()));
         }
     };
     push("住所", m.address.as_deref());
@@ -25,6 +26,16 @@ pub fn fushou_tekiyou(m: &Moushitatesho) -> String {
     push("生年月日", birth.as_deref());
     push("性別", m.sex.map(|s| s.label()));
     push("保険証の交付時期", m.card_issued.map(|c| c.label()));
+    items
+}
+
+/// The 摘要 text for a claim filed with insurer number and numbers 不詳. Only what the form
+/// holds is written; items are separated by 「、」.
+pub fn fushou_tekiyou(m: &Moushitatesho) -> String {
+    let items: Vec<String> = declaration_items(m)
+        .into_iter()
+        .map(|(label, v)| format!("{label}：{v}"))
+        .collect();
     if items.is_empty() {
         "不詳（被保険者資格申立書による）".to_string()
     } else {
