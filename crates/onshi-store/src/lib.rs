@@ -1,5 +1,6 @@
-//! Storage for onshi: the storage interface and its SQLite implementation (PostgreSQL comes
-//! behind the same traits; `tests/conformance.rs` is the one suite every backend must pass).
+//! Storage for onshi: the storage interface and its two implementations, SQLite (one file,
+//! [`SqliteStore`]) and PostgreSQL ([`PostgresStore`], `postgres://…`). `tests/conformance.rs`
+//! and `tests/outage_conformance.rs` are the suites every backend must pass.
 //!
 //! Boundary rules:
 //! - the traits speak domain types (`onshi-domain`); no SQL leaks out;
@@ -19,9 +20,11 @@ use onshi_domain::qualification::{Person, Qualification};
 use serde::{Deserialize, Serialize};
 
 pub mod outage;
+pub mod postgres;
 pub mod sqlite;
 pub mod trust;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use trust::{ReaderRecord, Refusal, TrustStore};
 
@@ -31,6 +34,12 @@ pub type PersonId = i64;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Pg(#[from] tokio_postgres::Error),
+    #[error("PostgreSQL connection: {0}")]
+    Pool(String),
+    #[error("schema migration failed: {0}")]
+    Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -268,3 +277,17 @@ pub trait ImportStore {
 /// The whole storage interface.
 pub trait Store: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore {}
 impl<T: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore> Store for T {}
+
+/// Everything the central keeps: the storage interface and the outage-mode tables.
+pub trait CentralStore: Store + outage::OutageStore {}
+impl<T: Store + outage::OutageStore> CentralStore for T {}
+
+/// Opens the store `db` names: a `postgres://…` (or `postgresql://…`) URL opens the
+/// PostgreSQL store, anything else is an SQLite file path.
+pub fn open(db: &str) -> Result<std::sync::Arc<dyn CentralStore>> {
+    if postgres::is_url(db) {
+        Ok(std::sync::Arc::new(PostgresStore::open(db)?))
+    } else {
+        Ok(std::sync::Arc::new(SqliteStore::open(db)?))
+    }
+}

@@ -62,6 +62,64 @@ fn add_missing_columns(w: &Connection) -> Result<()> {
 }
 const HISTORY_SCHEMA: &str = include_str!("history.sql");
 
+/// The versioned schema of the SQLite files (refinery; the applied versions are kept in
+/// `onshi_schema_history` inside each file). Version 1 is the schema as it stood when the
+/// versioning began, written so that it also applies over a file made before (every statement
+/// `IF NOT EXISTS`, the later columns added by [`add_missing_columns`]). A change from now on
+/// is a new version appended here.
+pub mod migrations {
+    /// `(version, name, sql)` of the registry file's migrations, oldest first.
+    pub const REGISTRY: &[(i32, &str, &str)] = &[
+        (1, "registry", super::SCHEMA),
+        (2, "outage", crate::outage::SCHEMA),
+        (3, "trust", crate::trust::SCHEMA),
+    ];
+    /// The same for the history file.
+    pub const HISTORY: &[(i32, &str, &str)] = &[(1, "history", super::HISTORY_SCHEMA)];
+
+    pub(super) fn runner(all: &[(i32, &str, &str)]) -> refinery::Runner {
+        let ms: Vec<refinery::Migration> = all
+            .iter()
+            .filter_map(|(v, name, sql)| {
+                refinery::Migration::unapplied(&format!("V{v}__{name}"), sql).ok()
+            })
+            .collect();
+        let mut r = refinery::Runner::new(&ms).set_abort_divergent(true);
+        r.set_migration_table_name("onshi_schema_history");
+        r
+    }
+}
+
+/// Applies the pending migrations of `all` to `w`. Two processes opening one new file at once
+/// may both try a version; the loser finds it applied on the second run.
+fn migrate(w: &mut Connection, all: &[(i32, &str, &str)]) -> Result<()> {
+    let first = migrations::runner(all).run(w);
+    if first.is_ok() {
+        return Ok(());
+    }
+    migrations::runner(all)
+        .run(w)
+        .map(|_| ())
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
+/// The schema version of an SQLite registry or history file (0 before versioning).
+pub fn schema_version(c: &Connection) -> Result<i32> {
+    let has: bool = c.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'onshi_schema_history')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        return Ok(0);
+    }
+    Ok(c.query_row(
+        "SELECT COALESCE(max(version), 0) FROM onshi_schema_history",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// The history file that belongs to a registry file: `central.sqlite` →
 /// `central.history.sqlite`.
 pub fn history_path(registry: &Path) -> PathBuf {
@@ -167,8 +225,8 @@ fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
 
 /// Opens the writer connection of a file in WAL mode with `schema` applied and the automatic
 /// checkpoint off (the background checkpointer does it).
-fn open_writer(path: &Path, schema: &str) -> Result<Connection> {
-    let w = open_conn(
+fn open_writer(path: &Path, schema: &[(i32, &str, &str)]) -> Result<Connection> {
+    let mut w = open_conn(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -181,7 +239,7 @@ fn open_writer(path: &Path, schema: &str) -> Result<Connection> {
             path.display()
         )));
     }
-    w.execute_batch(schema)?;
+    migrate(&mut w, schema)?;
     w.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(w)
 }
@@ -217,12 +275,10 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(dir)?;
         }
-        let w = open_writer(&path, SCHEMA)?;
+        let w = open_writer(&path, migrations::REGISTRY)?;
         add_missing_columns(&w)?;
-        w.execute_batch(crate::outage::SCHEMA)?;
-        w.execute_batch(crate::trust::SCHEMA)?;
         let history_path = history_path(&path);
-        let hw = open_writer(&history_path, HISTORY_SCHEMA)?;
+        let hw = open_writer(&history_path, migrations::HISTORY)?;
         Ok(SqliteStore {
             _checkpointers: [
                 start_checkpointer(&path)?,
@@ -239,6 +295,11 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The schema version of the registry file.
+    pub fn schema_version(&self) -> Result<i32> {
+        self.with_reader(schema_version)
     }
 
     pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {

@@ -1,6 +1,6 @@
 //! The storage conformance suite: every backend must pass it. Each check takes a fresh,
-//! empty store from the backend's factory. Today: SQLite (PostgreSQL joins behind the same
-//! checks).
+//! empty store from the backend's factory: SQLite (a new file) and PostgreSQL (a new database
+//! on the test server, dropped afterwards; without a server the PostgreSQL tests fail).
 
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
@@ -311,6 +311,18 @@ fn sqlite_backend_conforms() {
     });
 }
 
+#[test]
+fn postgres_backend_conforms() {
+    suite(&|| {
+        let db = onshi_store::postgres::TestDatabase::create().unwrap();
+        let s = PostgresStore::open(db.url()).unwrap();
+        (
+            Box::new(s) as Box<dyn Store>,
+            Box::new(db) as Box<dyn std::any::Any>,
+        )
+    });
+}
+
 /// A registry file made before the card / 資格確認書 dates existed opens unchanged: the
 /// columns are added, old rows read with no dates, new rows keep theirs.
 #[test]
@@ -358,4 +370,161 @@ fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
     );
     tx.commit().unwrap();
     assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
+}
+
+/// Runs SQL on a PostgreSQL database from a test (its own runtime, on its own thread).
+fn pg_exec(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            c.batch_execute(&sql).await.unwrap();
+        })
+    })
+    .join()
+    .unwrap();
+}
+
+/// A PostgreSQL database made by schema 1 (before the card / 資格確認書 dates) is upgraded by
+/// the versioned migrations when opened: its rows read with no dates, new rows keep theirs.
+#[test]
+fn postgres_database_of_schema_1_is_migrated_to_the_latest() {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    {
+        let old = PostgresStore::open_at(db.url(), Some(1)).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 1);
+    }
+    // rows written by a schema-1 central (its columns only)
+    let insurer = qual("3", "2020-04-01", None).insurer_number;
+    pg_exec(
+        db.url(),
+        &format!(
+            "INSERT INTO person (id, my_number_hash, name, name_kana, name_key, kana_key, sex, \
+         birthdate) VALUES (1, 'h1', '田中　太郎', 'タナカ　タロウ', 'k', 'k', '1', '1980-04-02'); \
+         INSERT INTO qualification (person_id, registered_name, insurer_number, insurer_name, \
+         card_classification, symbol, number, number_key, branch, family_class, insured_name, \
+         employer, qualification_date, contribution_ratio) VALUES (1, '田中　太郎', '{}', \
+         '全国健康保険協会東京支部', '01', '1001', '3', '3', '00', '1', '田中　太郎', \
+         'おんし工業', '2020-04-01', 30);",
+            insurer.as_str()
+        ),
+    );
+    let s = PostgresStore::open(db.url()).unwrap();
+    assert_eq!(
+        s.schema_version().unwrap(),
+        onshi_store::postgres::migrations::latest()
+    );
+    let h = s.qualifications(1).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].qualification.card_dates, CardDates::default());
+    let mut tx = s.begin_import().unwrap();
+    let mut q = h[0].qualification.clone();
+    q.card_dates = qual("3", "2020-04-01", None).card_dates;
+    assert_eq!(
+        tx.upsert_qualification(1, "田中　太郎", &q).unwrap(),
+        UpsertOutcome::Updated
+    );
+    tx.commit().unwrap();
+    assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
+    // opening again applies nothing more
+    drop(s);
+    let s = PostgresStore::open(db.url()).unwrap();
+    assert_eq!(
+        s.schema_version().unwrap(),
+        onshi_store::postgres::migrations::latest()
+    );
+}
+
+/// The history is partitioned by month, the coming months' partitions made ahead at open, and
+/// a confirmation lands in its month's partition.
+#[test]
+fn postgres_history_is_partitioned_by_month_ahead_of_time() {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    let s = PostgresStore::open(db.url()).unwrap();
+    let parts = s.history_partitions().unwrap();
+    assert!(
+        parts.contains(&"confirmation_default".to_string()),
+        "{parts:?}"
+    );
+    let monthly = parts
+        .iter()
+        .filter(|p| p.len() == "confirmation_2026_12".len());
+    assert!(
+        monthly.count() >= 12,
+        "a year of months made ahead: {parts:?}"
+    );
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    let today = d("1970-01-01") + chrono::Days::new(days);
+    let this_month = format!("confirmation_{}", today.format("%Y_%m"));
+    assert!(parts.contains(&this_month), "{parts:?}");
+    let mut e = entry("1311234567", "2026-11-20", "1");
+    e.confirmation_date = today;
+    s.append_confirmations(&[e]).unwrap();
+    let (url, table) = (db.url().to_string(), this_month.clone());
+    let n: i64 = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get(0)
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(n, 1, "the row is in {this_month}");
+}
+
+/// A registry file made before the schema was versioned (no `onshi_schema_history`, no card
+/// date columns) is brought to the latest version by the migrations when opened, its rows kept.
+#[test]
+fn sqlite_registry_made_before_versioning_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("unversioned.sqlite");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let mut tx = s.begin_import().unwrap();
+        let id = tx.insert_person(&hash(4), &person()).unwrap();
+        tx.upsert_qualification(id, "田中　太郎", &qual("4", "2020-04-01", None))
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch("DROP TABLE onshi_schema_history").unwrap();
+        for col in ["card_issued_on", "card_valid_from", "card_valid_to"] {
+            c.execute_batch(&format!("ALTER TABLE qualification DROP COLUMN {col}"))
+                .unwrap();
+        }
+        assert_eq!(onshi_store::sqlite::schema_version(&c).unwrap(), 0);
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let latest = onshi_store::sqlite::migrations::REGISTRY.last().unwrap().0;
+    assert_eq!(s.schema_version().unwrap(), latest);
+    let h = s.qualifications(1).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].qualification.card_dates, CardDates::default());
+    drop(s);
+    // and opening it again changes nothing
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), latest);
+    assert_eq!(s.counts().unwrap().persons, 1);
 }

@@ -1,5 +1,7 @@
 //! Conformance checks of the outage-mode storage (R13, R14): every backend of
-//! [`onshi_store::outage::OutageStore`] must pass them. Today: SQLite.
+//! [`onshi_store::outage::OutageStore`] must pass them. Each check runs on SQLite (a new file)
+//! and on PostgreSQL (a new database on the test server, dropped afterwards; without a server
+//! the PostgreSQL runs fail).
 
 use chrono::NaiveDate;
 use onshi_domain::kana;
@@ -11,17 +13,43 @@ use onshi_store::*;
 const AT: &str = "2026-11-25T10:00:00.000+09:00";
 const CLINIC: &str = "1311234567";
 
-fn sqlite() -> (tempfile::TempDir, SqliteStore) {
+fn on_sqlite(check: fn(&dyn CentralStore)) {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path().join("o.sqlite")).unwrap();
-    (dir, s)
+    check(&s);
+}
+
+fn on_postgres(check: fn(&dyn CentralStore)) {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    let s = PostgresStore::open(db.url()).unwrap();
+    check(&s);
+    drop(s);
+    drop(db);
+}
+
+/// One `#[test]` per backend for each check.
+macro_rules! on_both {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $check() {
+                super::on_sqlite(super::$check);
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $check() {
+                super::on_postgres(super::$check);
+            })*
+        }
+    };
 }
 
 fn code(c: &str) -> MedicalInstitutionCode {
     MedicalInstitutionCode::parse(c).unwrap()
 }
 
-fn with_facility(s: &SqliteStore) {
+fn with_facility(s: &dyn CentralStore) {
     s.upsert_facility(
         &Facility {
             code: code(CLINIC),
@@ -43,10 +71,8 @@ fn new_request() -> NewRequest {
     }
 }
 
-#[test]
-fn r13_steps_follow_the_transition_table_and_are_logged() {
-    let (_d, s) = sqlite();
-    with_facility(&s);
+fn r13_steps_follow_the_transition_table_and_are_logged(s: &dyn CentralStore) {
+    with_facility(s);
     let r = s.create_request(&new_request()).unwrap();
     assert_eq!(r.state, OutageState::Requested);
     // only one open request per facility
@@ -108,10 +134,8 @@ fn r13_steps_follow_the_transition_table_and_are_logged() {
     assert!(s.create_request(&new_request()).is_ok());
 }
 
-#[test]
-fn r13_enabled_request_and_listing_per_facility() {
-    let (_d, s) = sqlite();
-    with_facility(&s);
+fn r13_enabled_request_and_listing_per_facility(s: &dyn CentralStore) {
+    with_facility(s);
     assert!(s.enabled_request(CLINIC).unwrap().is_none());
     let r = s.create_request(&new_request()).unwrap();
     for st in [
@@ -145,14 +169,12 @@ fn r13_enabled_request_and_listing_per_facility() {
     assert!(other.is_empty());
 }
 
-#[test]
-fn r13_contact_only_for_registered_facilities_and_operators_by_token() {
-    let (_d, s) = sqlite();
+fn r13_contact_only_for_registered_facilities_and_operators_by_token(s: &dyn CentralStore) {
     assert!(matches!(
         s.set_facility_contact(&code(CLINIC), "0312345678", None, AT),
         Err(StoreError::Conflict(_))
     ));
-    with_facility(&s);
+    with_facility(s);
     s.set_facility_contact(&code(CLINIC), "0312345678", Some("c@example.jp"), AT)
         .unwrap();
     let c = s.facility_contact(CLINIC).unwrap().unwrap();
@@ -166,9 +188,7 @@ fn r13_contact_only_for_registered_facilities_and_operators_by_token() {
     assert!(s.operator_by_token_hash("h1").unwrap().is_none());
 }
 
-#[test]
-fn r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order() {
-    let (_d, s) = sqlite();
+fn r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order(s: &dyn CentralStore) {
     let entry = |fac: &str, kind: AuditKind, ids: Vec<PersonId>| AuditEntry {
         id: 0,
         facility: fac.into(),
@@ -213,9 +233,7 @@ fn r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order() {
     assert_eq!(refused.len(), 1);
 }
 
-#[test]
-fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex() {
-    let (_d, s) = sqlite();
+fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex(s: &dyn CentralStore) {
     let hasher = MyNumberHasher::new(b"conformance-key-123").unwrap();
     let d = |x: &str| NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap();
     let person = |name: &str, kana: &str, sex: Sex, birth: &str| Person {
@@ -271,3 +289,11 @@ fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex() {
         Err(StoreError::Conflict(_))
     ));
 }
+
+on_both!(
+    r13_steps_follow_the_transition_table_and_are_logged,
+    r13_enabled_request_and_listing_per_facility,
+    r13_contact_only_for_registered_facilities_and_operators_by_token,
+    r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order,
+    r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex,
+);

@@ -1,0 +1,1174 @@
+//! PostgreSQL implementation of the storage interface (`postgres://…` URLs).
+//!
+//! Driver and pool: `tokio-postgres` with a `deadpool-postgres` pool. The store traits are
+//! synchronous and are called from the central's tokio worker threads, so the store owns a
+//! small runtime of its own: every connection's I/O task runs there, and a call waits for its
+//! answer with `futures_executor::block_on` — which, unlike a nested `Runtime::block_on` (what
+//! the synchronous `postgres` crate does), does not panic inside another runtime. The calling
+//! thread is blocked for the round trip, as it is for an SQLite read.
+//!
+//! Schema: versioned migrations ([`migrations`], refinery) applied at open under an advisory
+//! lock; the confirmation history is partitioned by month and the partitions of the coming
+//! months are made at every open (docs/scale.md).
+
+mod outage;
+mod trust;
+
+use std::future::Future;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use onshi_domain::card::CertStatus;
+use onshi_domain::codes::{
+    CardClassification, FamilyClass, IdentityMethod, LimitClass, ReasonOfLoss,
+    ReferenceClassification,
+};
+use onshi_domain::kana;
+use onshi_domain::numbers::{
+    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode,
+    MyNumberHash, Sex,
+};
+use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::{
+    CardCert, CardWithHistory, ConfirmationEntry, Facility, FacilityStore, HistoryFilter,
+    HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, QualificationRecord,
+    RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
+};
+
+/// The versioned schema of the PostgreSQL backend, oldest first.
+pub mod migrations {
+    /// `(version, name, sql)` of every migration.
+    pub const ALL: &[(i32, &str, &str)] = &[
+        (1, "registry", include_str!("migrations/V1__registry.sql")),
+        (
+            2,
+            "card_dates",
+            include_str!("migrations/V2__card_dates.sql"),
+        ),
+    ];
+
+    /// The refinery runner of the migrations up to `target` (all when `None`).
+    pub fn runner(target: Option<i32>) -> refinery::Runner {
+        let ms: Vec<refinery::Migration> = ALL
+            .iter()
+            .filter_map(|(v, name, sql)| {
+                refinery::Migration::unapplied(&format!("V{v}__{name}"), sql).ok()
+            })
+            .collect();
+        let mut r = refinery::Runner::new(&ms)
+            .set_abort_divergent(true)
+            .set_target(match target {
+                Some(t) => refinery::Target::Version(t),
+                None => refinery::Target::Latest,
+            });
+        r.set_migration_table_name("onshi_schema_history");
+        r
+    }
+
+    /// The newest schema version.
+    pub fn latest() -> i32 {
+        ALL.last().map(|m| m.0).unwrap_or(0)
+    }
+}
+
+/// Months of history partitions made ahead of the current one at every open.
+const PARTITIONS_AHEAD: i32 = 12;
+
+/// Whether `db` names a PostgreSQL database rather than an SQLite file.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+fn pool_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Pool(e.to_string())
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// PostgreSQL-backed store.
+pub struct PostgresStore {
+    rt: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    url_redacted: String,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // dropping a runtime inside another runtime's task would panic; this never waits
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/db`), applies the pending migrations and
+    /// makes the coming months' history partitions.
+    pub fn open(url: &str) -> Result<Self> {
+        Self::open_at(url, None)
+    }
+
+    /// Like [`PostgresStore::open`], migrating only up to schema `target` (for upgrade tests).
+    pub fn open_at(url: &str, target: Option<i32>) -> Result<Self> {
+        let cfg = tokio_postgres::Config::from_str(url)
+            .map_err(|e| StoreError::Pool(format!("bad PostgreSQL URL {}: {e}", redact(url))))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("onshi-pg")
+            .enable_all()
+            .build()?;
+        let mgr = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(16)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(pool_err)?;
+        let store = PostgresStore {
+            rt: Some(rt),
+            pool,
+            url_redacted: redact(url),
+        };
+        store.migrate(target)?;
+        Ok(store)
+    }
+
+    /// The URL this store was opened with, password hidden.
+    pub fn url(&self) -> &str {
+        &self.url_redacted
+    }
+
+    /// Runs `f` to completion on the calling thread, with the store's runtime as the
+    /// context for the I/O it starts (new pooled connections).
+    pub(crate) fn block<F: Future>(&self, f: F) -> F::Output {
+        let _guard = self.rt.as_ref().map(|rt| rt.enter());
+        futures_executor::block_on(f)
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Pool(format!("PostgreSQL at {}: {e}", self.url_redacted)))
+    }
+
+    fn migrate(&self, target: Option<i32>) -> Result<()> {
+        self.block(async {
+            let mut c = self.conn().await?;
+            // one migrating process at a time (the lock is the connection's)
+            c.batch_execute("SELECT pg_advisory_lock(7235001)").await?;
+            let client: &mut tokio_postgres::Client = &mut c;
+            let out = migrations::runner(target)
+                .run_async(client)
+                .await
+                .map_err(|e| StoreError::Migration(e.to_string()));
+            let unlock = c.batch_execute("SELECT pg_advisory_unlock(7235001)").await;
+            out?;
+            unlock?;
+            c.execute(
+                "SELECT onshi_history_partitions((now() - interval '1 month')::date, $1)",
+                &[&(PARTITIONS_AHEAD + 2)],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    /// The schema version the database is at (the highest applied migration).
+    pub fn schema_version(&self) -> Result<i32> {
+        self.block(async {
+            let c = self.conn().await?;
+            let r = c
+                .query_one(
+                    "SELECT COALESCE(max(version), 0)::int4 FROM onshi_schema_history",
+                    &[],
+                )
+                .await?;
+            Ok(r.try_get(0)?)
+        })
+    }
+
+    /// Names of the history's partitions, oldest first (`confirmation_YYYY_MM`, and
+    /// `confirmation_default` for rows of months without one).
+    pub fn history_partitions(&self) -> Result<Vec<String>> {
+        self.block(async {
+            let c = self.conn().await?;
+            let rows = c
+                .query(
+                    "SELECT c.relname::text FROM pg_inherits i \
+                     JOIN pg_class c ON c.oid = i.inhrelid \
+                     JOIN pg_class p ON p.oid = i.inhparent \
+                     WHERE p.relname = 'confirmation' ORDER BY 1",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        })
+    }
+
+    /// Whether the database holds data made with the keys (persons: keyed My Number hashes).
+    pub fn holds_keyed_data(&self) -> Result<bool> {
+        self.block(async {
+            let c = self.conn().await?;
+            let r = c
+                .query_one("SELECT EXISTS (SELECT 1 FROM person)", &[])
+                .await?;
+            Ok(r.try_get(0)?)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// rows
+
+const PERSON_COLS: &str = "id, name, name_kana, sex, birthdate, post_number, address";
+
+fn person_from_offset(r: &Row, o: usize) -> Result<PersonRecord> {
+    let sex: String = r.try_get(o + 3)?;
+    Ok(PersonRecord {
+        id: r.try_get(o)?,
+        person: Person {
+            name: r.try_get(o + 1)?,
+            name_kana: r.try_get(o + 2)?,
+            sex: Sex::parse(&sex).map_err(|e| corrupt("person.sex", e))?,
+            birthdate: r.try_get(o + 4)?,
+            post_number: r.try_get(o + 5)?,
+            address: r.try_get(o + 6)?,
+        },
+    })
+}
+
+const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer_name, \
+    card_classification, symbol, number, branch, family_class, insured_name, employer, \
+    qualification_date, disqualification_date, reason_of_loss, contribution_ratio, \
+    elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool, \
+    card_issued_on, card_valid_from, card_valid_to";
+
+const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.status, \
+    p.id, p.name, p.name_kana, p.sex, p.birthdate, p.post_number, p.address, \
+    q.id, q.person_id, q.registered_name, q.insurer_number, q.insurer_name, \
+    q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
+    q.employer, q.qualification_date, q.disqualification_date, q.reason_of_loss, \
+    q.contribution_ratio, q.elderly_ratio, q.elderly_valid_from, q.elderly_valid_to, \
+    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to \
+    FROM card c LEFT JOIN person p ON p.id = c.person_id \
+    LEFT JOIN qualification q ON q.person_id = p.id \
+    WHERE c.serial = $1 ORDER BY q.qualification_date, q.id";
+const QUAL_OFFSET: usize = 11;
+
+fn small(v: Option<i16>, what: &str) -> Result<Option<u8>> {
+    v.map(|x| u8::try_from(x).map_err(|e| corrupt(what, e)))
+        .transpose()
+}
+
+fn qual_from_offset(r: &Row, o: usize) -> Result<QualificationRecord> {
+    let s = |i: usize| -> Result<String> { Ok(r.try_get::<_, String>(o + i)?) };
+    let os = |i: usize| -> Result<Option<String>> { Ok(r.try_get::<_, Option<String>>(o + i)?) };
+    let od = |i: usize| -> Result<Option<NaiveDate>> { Ok(r.try_get(o + i)?) };
+    let elderly = match (small(r.try_get(o + 16)?, "elderly_ratio")?, od(17)?) {
+        (Some(ratio), Some(valid_from)) => Some(ElderlyInfo {
+            ratio,
+            valid_from,
+            valid_to: od(18)?,
+        }),
+        _ => None,
+    };
+    let q = Qualification {
+        insurer_number: InsurerNumber::parse(&s(3)?).map_err(|e| corrupt("insurer", e))?,
+        insurer_name: s(4)?,
+        card_classification: CardClassification::parse(&s(5)?)
+            .map_err(|e| corrupt("card_classification", e))?,
+        symbol: InsuredSymbol::parse(&s(6)?).map_err(|e| corrupt("symbol", e))?,
+        number: InsuredNumber::parse(&s(7)?).map_err(|e| corrupt("number", e))?,
+        branch: BranchNumber::parse(&s(8)?).map_err(|e| corrupt("branch", e))?,
+        family_class: FamilyClass::parse(&s(9)?).map_err(|e| corrupt("family_class", e))?,
+        insured_name: s(10)?,
+        employer: os(11)?,
+        qualification_date: r.try_get(o + 12)?,
+        disqualification_date: od(13)?,
+        reason_of_loss: os(14)?
+            .map(|c| ReasonOfLoss::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("reason_of_loss", e))?,
+        contribution_ratio: small(r.try_get(o + 15)?, "contribution_ratio")?,
+        elderly,
+        limit_class: os(19)?
+            .map(|c| LimitClass::parse(&c))
+            .transpose()
+            .map_err(|e| corrupt("limit_class", e))?,
+        preschool: r.try_get(o + 20)?,
+        card_dates: CardDates {
+            issued_on: od(21)?,
+            valid_from: od(22)?,
+            valid_to: od(23)?,
+        },
+    };
+    Ok(QualificationRecord {
+        id: r.try_get(o)?,
+        person_id: r.try_get(o + 1)?,
+        registered_name: s(2)?,
+        qualification: q,
+    })
+}
+
+fn card_from_row(r: &Row) -> Result<CardCert> {
+    let status: String = r.try_get(3)?;
+    Ok(CardCert {
+        serial: r.try_get(0)?,
+        person_id: r.try_get(1)?,
+        cert_expiry: r.try_get(2)?,
+        status: CertStatus::parse(&status).ok_or_else(|| corrupt("card.status", &status))?,
+    })
+}
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+async fn query_quals(
+    c: &Object,
+    where_sql: &str,
+    p: &Params<'_>,
+) -> Result<Vec<QualificationRecord>> {
+    let st = c
+        .prepare_cached(&format!(
+            "SELECT {QUAL_COLS} FROM qualification WHERE {where_sql} \
+             ORDER BY qualification_date, id"
+        ))
+        .await?;
+    let rows = c.query(&st, p).await?;
+    rows.iter().map(|r| qual_from_offset(r, 0)).collect()
+}
+
+async fn person_by_id(c: &Object, id: PersonId) -> Result<Option<PersonRecord>> {
+    let st = c
+        .prepare_cached(&format!("SELECT {PERSON_COLS} FROM person WHERE id = $1"))
+        .await?;
+    c.query_opt(&st, &[&id])
+        .await?
+        .map(|r| person_from_offset(&r, 0))
+        .transpose()
+}
+
+async fn card_by_serial(c: &Object, serial: &str) -> Result<Option<CardCert>> {
+    let st = c
+        .prepare_cached("SELECT serial, person_id, cert_expiry, status FROM card WHERE serial = $1")
+        .await?;
+    c.query_opt(&st, &[&serial])
+        .await?
+        .map(|r| card_from_row(&r))
+        .transpose()
+}
+
+/// A `SELECT … WHERE` built from optional filters, with its bound values.
+pub(crate) struct Filtered {
+    sql: String,
+    args: Vec<Box<dyn ToSql + Sync + Send>>,
+}
+
+impl Filtered {
+    /// `base` ends in a `WHERE` condition using `$1` for `first` when given.
+    pub(crate) fn new(base: &str, first: Option<Box<dyn ToSql + Sync + Send>>) -> Self {
+        Filtered {
+            sql: base.to_string(),
+            args: first.into_iter().collect(),
+        }
+    }
+
+    /// Adds `AND <col> <op> $n` when `v` is present.
+    pub(crate) fn and<T: ToSql + Sync + Send + 'static>(&mut self, cond: &str, v: Option<T>) {
+        if let Some(v) = v {
+            self.args.push(Box::new(v));
+            self.sql
+                .push_str(&format!(" AND {cond} ${}", self.args.len()));
+        }
+    }
+
+    /// Runs it newest first (`ORDER BY id DESC`), at most `limit` rows.
+    pub(crate) async fn newest_first(mut self, c: &Object, limit: i64) -> Result<Vec<Row>> {
+        self.args.push(Box::new(limit));
+        self.sql
+            .push_str(&format!(" ORDER BY id DESC LIMIT ${}", self.args.len()));
+        let st = c.prepare_cached(&self.sql).await?;
+        let p: Vec<&(dyn ToSql + Sync)> = self
+            .args
+            .iter()
+            .map(|a| a.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        Ok(c.query(&st, &p).await?)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// traits
+
+impl RegistryRead for PostgresStore {
+    fn card(&self, serial: &str) -> Result<Option<CardCert>> {
+        self.block(async {
+            let c = self.conn().await?;
+            card_by_serial(&c, serial).await
+        })
+    }
+
+    fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
+        self.block(async {
+            let c = self.conn().await?;
+            person_by_id(&c, id).await
+        })
+    }
+
+    fn qualifications(&self, person: PersonId) -> Result<Vec<QualificationRecord>> {
+        self.block(async {
+            let c = self.conn().await?;
+            query_quals(&c, "person_id = $1", &[&person]).await
+        })
+    }
+
+    fn person_with_history(
+        &self,
+        id: PersonId,
+    ) -> Result<Option<(PersonRecord, Vec<QualificationRecord>)>> {
+        self.block(async {
+            let c = self.conn().await?;
+            let Some(p) = person_by_id(&c, id).await? else {
+                return Ok(None);
+            };
+            let h = query_quals(&c, "person_id = $1", &[&id]).await?;
+            Ok(Some((p, h)))
+        })
+    }
+
+    fn card_with_history(&self, serial: &str) -> Result<Option<CardWithHistory>> {
+        self.block(async {
+            let c = self.conn().await?;
+            let st = c.prepare_cached(CARD_WITH_HISTORY).await?;
+            let rows = c.query(&st, &[&serial]).await?;
+            let Some(first) = rows.first() else {
+                return Ok(None);
+            };
+            let card = card_from_row(first)?;
+            if first.try_get::<_, Option<i64>>(4)?.is_none() {
+                return Ok(Some((card, None)));
+            }
+            let person = person_from_offset(first, 4)?;
+            let mut quals = Vec::new();
+            for r in &rows {
+                if r.try_get::<_, Option<i64>>(QUAL_OFFSET)?.is_some() {
+                    quals.push(qual_from_offset(r, QUAL_OFFSET)?);
+                }
+            }
+            Ok(Some((card, Some((person, quals)))))
+        })
+    }
+
+    fn qualifications_by_number(
+        &self,
+        insurer: &InsurerNumber,
+        number_key: &str,
+    ) -> Result<Vec<QualificationRecord>> {
+        self.block(async {
+            let c = self.conn().await?;
+            query_quals(
+                &c,
+                "insurer_number = $1 AND number_key = $2",
+                &[&insurer.as_str(), &number_key],
+            )
+            .await
+        })
+    }
+
+    fn counts(&self) -> Result<RegistryCounts> {
+        self.block(async {
+            let c = self.conn().await?;
+            let r = c
+                .query_one(
+                    "SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM qualification), \
+                     (SELECT count(*) FROM card), (SELECT count(*) FROM insurer), \
+                     (SELECT count(*) FROM confirmation)",
+                    &[],
+                )
+                .await?;
+            let n = |i: usize| -> Result<u64> { Ok(r.try_get::<_, i64>(i)?.max(0) as u64) };
+            Ok(RegistryCounts {
+                persons: n(0)?,
+                qualifications: n(1)?,
+                cards: n(2)?,
+                insurers: n(3)?,
+                confirmations: n(4)?,
+            })
+        })
+    }
+}
+
+impl HistoryStore for PostgresStore {
+    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.block(async {
+            let c = self.conn().await?;
+            // ids first (in order), then one multi-row INSERT: one statement, one commit
+            let st = c
+                .prepare_cached(
+                    "SELECT nextval('confirmation_id_seq') FROM generate_series(1, $1::int4)",
+                )
+                .await?;
+            let n = i32::try_from(batch.len()).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            let mut ids: Vec<i64> = c
+                .query(&st, &[&n])
+                .await?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+            ids.sort_unstable();
+            let col = |f: &dyn Fn(&ConfirmationEntry) -> Option<String>| -> Vec<Option<String>> {
+                batch.iter().map(f).collect()
+            };
+            let facility = col(&|e| Some(e.facility.clone()));
+            let processed = col(&|e| Some(e.processed_at.clone()));
+            let date: Vec<NaiveDate> = batch.iter().map(|e| e.confirmation_date).collect();
+            let refc = col(&|e| Some(e.reference_classification.code().to_string()));
+            let im = col(&|e| e.identity_method.map(|m| m.code().to_string()));
+            let staff = col(&|e| e.staff_id.clone());
+            let serial = col(&|e| e.card_serial.clone());
+            let person: Vec<Option<i64>> = batch.iter().map(|e| e.person_id).collect();
+            let birth: Vec<Option<NaiveDate>> = batch.iter().map(|e| e.birthdate).collect();
+            let kana = col(&|e| e.kana_key.clone());
+            let outcome = col(&|e| Some(e.outcome.clone()));
+            let result = col(&|e| Some(e.result.get().to_string()));
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO confirmation (id, facility, processed_at, confirmation_date, \
+                     reference_classification, identity_method, staff_id, card_serial, \
+                     person_id, birthdate, kana_key, outcome, result) \
+                     SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::date[], \
+                     $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::date[], \
+                     $11::text[], $12::text[], $13::text[])",
+                )
+                .await?;
+            c.execute(
+                &st,
+                &[
+                    &ids, &facility, &processed, &date, &refc, &im, &staff, &serial, &person,
+                    &birth, &kana, &outcome, &result,
+                ],
+            )
+            .await?;
+            Ok(ids)
+        })
+    }
+
+    fn list_confirmations(
+        &self,
+        facility: &str,
+        f: &HistoryFilter,
+    ) -> Result<Vec<ConfirmationEntry>> {
+        let mut q = Filtered::new(
+            "SELECT id, facility, processed_at, confirmation_date, reference_classification, \
+             identity_method, staff_id, card_serial, person_id, birthdate, kana_key, outcome, \
+             result FROM confirmation WHERE facility = $1",
+            Some(Box::new(facility.to_string())),
+        );
+        q.and("confirmation_date >=", f.from);
+        q.and("confirmation_date <=", f.to);
+        q.and("birthdate =", f.birthdate);
+        q.and("kana_key =", f.kana_key.clone());
+        q.and("card_serial =", f.card_serial.clone());
+        q.and("outcome =", f.outcome.clone());
+        q.and("id <", f.before_id);
+        let limit = i64::from(f.limit.unwrap_or(100).min(1000));
+        self.block(async {
+            let c = self.conn().await?;
+            let rows = q.newest_first(&c, limit).await?;
+            rows.iter()
+                .map(|r| {
+                    let rc: String = r.try_get(4)?;
+                    let im: Option<String> = r.try_get(5)?;
+                    let res: String = r.try_get(12)?;
+                    Ok(ConfirmationEntry {
+                        id: r.try_get(0)?,
+                        facility: r.try_get(1)?,
+                        processed_at: r.try_get(2)?,
+                        confirmation_date: r.try_get(3)?,
+                        reference_classification: ReferenceClassification::parse(&rc)
+                            .map_err(|e| corrupt("reference_classification", e))?,
+                        identity_method: im
+                            .map(|m| IdentityMethod::parse(&m))
+                            .transpose()
+                            .map_err(|e| corrupt("identity_method", e))?,
+                        staff_id: r.try_get(6)?,
+                        card_serial: r.try_get(7)?,
+                        person_id: r.try_get(8)?,
+                        birthdate: r.try_get(9)?,
+                        kana_key: r.try_get(10)?,
+                        outcome: r.try_get(11)?,
+                        result: serde_json::value::RawValue::from_string(res)
+                            .map_err(|e| corrupt("result", e))?,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+impl FacilityStore for PostgresStore {
+    fn upsert_facility(&self, f: &Facility, token_hash: &str) -> Result<()> {
+        self.block(async {
+            let c = self.conn().await?;
+            c.execute(
+                "INSERT INTO facility (code, name, token_hash) VALUES ($1, $2, $3) \
+                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, \
+                 token_hash = EXCLUDED.token_hash",
+                &[&f.code.as_str(), &f.name, &token_hash],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>> {
+        self.block(async {
+            let c = self.conn().await?;
+            let st = c
+                .prepare_cached("SELECT code, name FROM facility WHERE token_hash = $1")
+                .await?;
+            let Some(r) = c.query_opt(&st, &[&token_hash]).await? else {
+                return Ok(None);
+            };
+            let code: String = r.try_get(0)?;
+            Ok(Some(Facility {
+                code: MedicalInstitutionCode::parse(&code)
+                    .map_err(|e| corrupt("facility.code", e))?,
+                name: r.try_get(1)?,
+            }))
+        })
+    }
+
+    fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool> {
+        self.block(async {
+            let c = self.conn().await?;
+            // not a hex digest, so no token's hash ever equals it
+            let n = c
+                .execute(
+                    "UPDATE facility SET token_hash = 'revoked:' || code WHERE code = $1",
+                    &[&code.as_str()],
+                )
+                .await?;
+            Ok(n > 0)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// import
+
+/// One import transaction on one pooled connection. Dropped without `commit`, it rolls back.
+struct PgImport<'a> {
+    store: &'a PostgresStore,
+    conn: Option<Object>,
+}
+
+impl PgImport<'_> {
+    fn c(&self) -> Result<&Object> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| StoreError::Conflict("the import transaction is over".into()))
+    }
+
+    fn run<T>(&self, f: impl AsyncFnOnce(&Object) -> Result<T>) -> Result<T> {
+        let c = self.c()?;
+        self.store.block(f(c))
+    }
+}
+
+impl Drop for PgImport<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            let rolled_back = self.store.block(c.batch_execute("ROLLBACK"));
+            if rolled_back.is_err() {
+                // never hand a connection with an open transaction back to the pool
+                let _ = Object::take(c);
+            }
+        }
+    }
+}
+
+impl ImportStore for PostgresStore {
+    fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>> {
+        let c = self.block(async {
+            let c = self.conn().await?;
+            c.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                .await?;
+            Ok::<_, StoreError>(c)
+        })?;
+        Ok(Box::new(PgImport {
+            store: self,
+            conn: Some(c),
+        }))
+    }
+}
+
+fn person_values(p: &Person) -> (String, String, String, String, &'static str) {
+    (
+        p.name.clone(),
+        p.name_kana.clone(),
+        kana::name_key(&p.name),
+        kana::kana_key(&p.name_kana),
+        p.sex.code(),
+    )
+}
+
+async fn write_qualification(
+    c: &Object,
+    person: PersonId,
+    registered_name: &str,
+    q: &Qualification,
+    check_existing: bool,
+) -> Result<UpsertOutcome> {
+    let existing = if !check_existing {
+        None
+    } else {
+        query_quals(
+            c,
+            "person_id = $1 AND insurer_number = $2 AND qualification_date = $3",
+            &[&person, &q.insurer_number.as_str(), &q.qualification_date],
+        )
+        .await?
+        .into_iter()
+        .next()
+    };
+    if let Some(e) = &existing
+        && e.qualification == *q
+        && e.registered_name == registered_name
+    {
+        return Ok(UpsertOutcome::Unchanged);
+    }
+    let st = c
+        .prepare_cached(
+            "INSERT INTO qualification (person_id, registered_name, insurer_number, \
+             insurer_name, card_classification, symbol, number, number_key, branch, \
+             family_class, insured_name, employer, qualification_date, disqualification_date, \
+             reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
+             elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
+             card_valid_to) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+             ON CONFLICT (person_id, insurer_number, qualification_date) DO UPDATE SET \
+             registered_name = EXCLUDED.registered_name, insurer_name = EXCLUDED.insurer_name, \
+             card_classification = EXCLUDED.card_classification, symbol = EXCLUDED.symbol, \
+             number = EXCLUDED.number, number_key = EXCLUDED.number_key, \
+             branch = EXCLUDED.branch, family_class = EXCLUDED.family_class, \
+             insured_name = EXCLUDED.insured_name, employer = EXCLUDED.employer, \
+             disqualification_date = EXCLUDED.disqualification_date, \
+             reason_of_loss = EXCLUDED.reason_of_loss, \
+             contribution_ratio = EXCLUDED.contribution_ratio, \
+             elderly_ratio = EXCLUDED.elderly_ratio, \
+             elderly_valid_from = EXCLUDED.elderly_valid_from, \
+             elderly_valid_to = EXCLUDED.elderly_valid_to, \
+             limit_class = EXCLUDED.limit_class, preschool = EXCLUDED.preschool, \
+             card_issued_on = EXCLUDED.card_issued_on, \
+             card_valid_from = EXCLUDED.card_valid_from, card_valid_to = EXCLUDED.card_valid_to",
+        )
+        .await?;
+    let number_key = q.number.key();
+    let contribution = q.contribution_ratio.map(i16::from);
+    let elderly_ratio = q.elderly.as_ref().map(|e| i16::from(e.ratio));
+    let elderly_from = q.elderly.as_ref().map(|e| e.valid_from);
+    let elderly_to = q.elderly.as_ref().and_then(|e| e.valid_to);
+    let reason = q.reason_of_loss.map(|r| r.code());
+    let limit = q.limit_class.map(|l| l.code());
+    c.execute(
+        &st,
+        &[
+            &person,
+            &registered_name,
+            &q.insurer_number.as_str(),
+            &q.insurer_name,
+            &q.card_classification.code(),
+            &q.symbol.as_str(),
+            &q.number.as_str(),
+            &number_key,
+            &q.branch.as_str(),
+            &q.family_class.code(),
+            &q.insured_name,
+            &q.employer,
+            &q.qualification_date,
+            &q.disqualification_date,
+            &reason,
+            &contribution,
+            &elderly_ratio,
+            &elderly_from,
+            &elderly_to,
+            &limit,
+            &q.preschool,
+            &q.card_dates.issued_on,
+            &q.card_dates.valid_from,
+            &q.card_dates.valid_to,
+        ],
+    )
+    .await?;
+    Ok(if existing.is_some() {
+        UpsertOutcome::Updated
+    } else {
+        UpsertOutcome::Inserted
+    })
+}
+
+impl ImportTx for PgImport<'_> {
+    fn registry_is_empty(&mut self) -> Result<bool> {
+        self.run(async |c| {
+            let r = c
+                .query_one("SELECT NOT EXISTS (SELECT 1 FROM person)", &[])
+                .await?;
+            Ok(r.try_get(0)?)
+        })
+    }
+
+    fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        let (name, kana_name, name_key, kana_key, sex) = person_values(p);
+        self.run(async |c| {
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, \
+                     sex, birthdate, post_number, address) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                )
+                .await?;
+            let r = c
+                .query_one(
+                    &st,
+                    &[
+                        &h.as_str(),
+                        &name,
+                        &kana_name,
+                        &name_key,
+                        &kana_key,
+                        &sex,
+                        &p.birthdate,
+                        &p.post_number,
+                        &p.address,
+                    ],
+                )
+                .await?;
+            Ok(r.try_get(0)?)
+        })
+    }
+
+    fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
+        self.run(async |c| {
+            let st = c
+                .prepare_cached(&format!(
+                    "SELECT {PERSON_COLS} FROM person WHERE my_number_hash = $1"
+                ))
+                .await?;
+            c.query_opt(&st, &[&h.as_str()])
+                .await?
+                .map(|r| person_from_offset(&r, 0))
+                .transpose()
+        })
+    }
+
+    fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        let (name, kana_name, name_key, kana_key, sex) = person_values(p);
+        self.run(async |c| {
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, \
+                     sex, birthdate, post_number, address) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (my_number_hash) DO UPDATE \
+                     SET my_number_hash = EXCLUDED.my_number_hash RETURNING id",
+                )
+                .await?;
+            let r = c
+                .query_one(
+                    &st,
+                    &[
+                        &h.as_str(),
+                        &name,
+                        &kana_name,
+                        &name_key,
+                        &kana_key,
+                        &sex,
+                        &p.birthdate,
+                        &p.post_number,
+                        &p.address,
+                    ],
+                )
+                .await?;
+            Ok(r.try_get(0)?)
+        })
+    }
+
+    fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
+        let (name, kana_name, name_key, kana_key, sex) = person_values(p);
+        self.run(async |c| {
+            let st = c
+                .prepare_cached(
+                    "UPDATE person SET name = $2, name_kana = $3, name_key = $4, kana_key = $5, \
+                     sex = $6, birthdate = $7, post_number = $8, address = $9 WHERE id = $1",
+                )
+                .await?;
+            c.execute(
+                &st,
+                &[
+                    &id,
+                    &name,
+                    &kana_name,
+                    &name_key,
+                    &kana_key,
+                    &sex,
+                    &p.birthdate,
+                    &p.post_number,
+                    &p.address,
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
+    fn update_post_number(&mut self, id: PersonId, post_number: &str) -> Result<()> {
+        self.run(async |c| {
+            let st = c
+                .prepare_cached("UPDATE person SET post_number = $2 WHERE id = $1")
+                .await?;
+            c.execute(&st, &[&id, &post_number]).await?;
+            Ok(())
+        })
+    }
+
+    fn upsert_insurer(&mut self, number: &InsurerNumber, name: &str) -> Result<()> {
+        let kind = serde_json::to_value(number.kind())
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        self.run(async |c| {
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO insurer (insurer_number, name, kind) VALUES ($1, $2, $3) \
+                     ON CONFLICT (insurer_number) DO UPDATE SET name = EXCLUDED.name \
+                     WHERE insurer.name <> EXCLUDED.name",
+                )
+                .await?;
+            c.execute(&st, &[&number.as_str(), &name, &kind]).await?;
+            Ok(())
+        })
+    }
+
+    fn upsert_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<UpsertOutcome> {
+        self.run(async |c| write_qualification(c, person, registered_name, q, true).await)
+    }
+
+    fn insert_new_qualification(
+        &mut self,
+        person: PersonId,
+        registered_name: &str,
+        q: &Qualification,
+    ) -> Result<()> {
+        self.run(async |c| {
+            write_qualification(c, person, registered_name, q, false)
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn qualifications_of(
+        &mut self,
+        person: PersonId,
+        insurer: &InsurerNumber,
+    ) -> Result<Vec<QualificationRecord>> {
+        self.run(async |c| {
+            query_quals(
+                c,
+                "person_id = $1 AND insurer_number = $2",
+                &[&person, &insurer.as_str()],
+            )
+            .await
+        })
+    }
+
+    fn upsert_card(&mut self, card: &CardCert) -> Result<UpsertOutcome> {
+        self.run(async |c| {
+            let existing = card_by_serial(c, &card.serial).await?;
+            if existing.as_ref() == Some(card) {
+                return Ok(UpsertOutcome::Unchanged);
+            }
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO card (serial, person_id, cert_expiry, status) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (serial) DO UPDATE SET \
+                     person_id = EXCLUDED.person_id, cert_expiry = EXCLUDED.cert_expiry, \
+                     status = EXCLUDED.status",
+                )
+                .await?;
+            c.execute(
+                &st,
+                &[
+                    &card.serial,
+                    &card.person_id,
+                    &card.cert_expiry,
+                    &card.status.code(),
+                ],
+            )
+            .await?;
+            Ok(if existing.is_some() {
+                UpsertOutcome::Updated
+            } else {
+                UpsertOutcome::Inserted
+            })
+        })
+    }
+
+    fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>> {
+        self.run(async |c| card_by_serial(c, serial).await)
+    }
+
+    fn set_card_key(&mut self, serial: &str, public_key: &str) -> Result<()> {
+        self.run(async |c| {
+            let st = c
+                .prepare_cached(
+                    "INSERT INTO card_key (serial, public_key) VALUES ($1, $2) \
+                     ON CONFLICT (serial) DO UPDATE SET public_key = EXCLUDED.public_key \
+                     WHERE card_key.public_key <> EXCLUDED.public_key",
+                )
+                .await?;
+            c.execute(&st, &[&serial, &public_key]).await?;
+            Ok(())
+        })
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let c = self
+            .conn
+            .take()
+            .ok_or_else(|| StoreError::Conflict("the import transaction is over".into()))?;
+        match self.store.block(c.batch_execute("COMMIT")) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = Object::take(c);
+                Err(e.into())
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// scratch databases for tests
+
+/// The server the PostgreSQL tests use: `ONSHI_TEST_PG` or the machine's local server.
+pub fn test_server_url() -> String {
+    std::env::var("ONSHI_TEST_PG").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database on the test server (`CREATE DATABASE onshi_test_<random>`),
+/// dropped again when this value is dropped. For tests: without a server it fails, it does not
+/// skip.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+/// Runs an admin statement on its own thread and runtime (callers may be inside a runtime).
+fn admin(url: &str, sql: String) -> Result<()> {
+    let url = url.to_string();
+    std::thread::spawn(move || -> Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, NoTls).await?;
+            let driver = tokio::spawn(conn);
+            client.batch_execute(&sql).await?;
+            drop(client);
+            let _ = driver.await;
+            Ok(())
+        })
+    })
+    .join()
+    .map_err(|_| StoreError::Pool("the admin thread panicked".into()))?
+}
+
+impl TestDatabase {
+    /// Creates the database on [`test_server_url`].
+    pub fn create() -> Result<Self> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let admin_url = test_server_url();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!(
+            "onshi_test_{}_{nanos}_{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        admin(&admin_url, format!("CREATE DATABASE {name}")).map_err(|e| {
+            StoreError::Pool(format!(
+                "the PostgreSQL tests need a server at {} (set ONSHI_TEST_PG): {e}",
+                redact(&admin_url)
+            ))
+        })?;
+        let url = match admin_url.rfind('/') {
+            Some(i) if i > admin_url.find("://").map(|s| s + 2).unwrap_or(0) => {
+                let (base, rest) = admin_url.split_at(i);
+                let query = rest.find('?').map(|q| &rest[q..]).unwrap_or("");
+                format!("{base}/{name}{query}")
+            }
+            _ => format!("{admin_url}/{name}"),
+        };
+        Ok(TestDatabase {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Err(e) = admin(
+            &self.admin_url,
+            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        ) {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
