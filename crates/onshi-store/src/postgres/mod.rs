@@ -21,15 +21,17 @@ use chrono::NaiveDate;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use onshi_domain::card::CertStatus;
 use onshi_domain::codes::{
-    CardClassification, FamilyClass, IdentityMethod, LimitClass, ReasonOfLoss,
-    ReferenceClassification,
+    CardClassification, FamilyClass, IdentityMethod, LimitCertificateClassification, LimitClass,
+    ReasonOfLoss, ReferenceClassification,
 };
 use onshi_domain::kana;
 use onshi_domain::numbers::{
     BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode,
     MyNumberHash, Sex,
 };
-use onshi_domain::qualification::{CardDates, ElderlyInfo, Person, Qualification};
+use onshi_domain::qualification::{
+    CardDates, ElderlyInfo, LimitCertificate, Person, Qualification, QualificationDetails,
+};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -49,16 +51,22 @@ pub mod migrations {
             "card_dates",
             include_str!("migrations/V2__card_dates.sql"),
         ),
+        (
+            3,
+            "qualification_details",
+            include_str!("migrations/V3__qualification_details.sql"),
+        ),
     ];
 
     /// The refinery runner of the migrations up to `target` (all when `None`).
-    pub fn runner(target: Option<i32>) -> refinery::Runner {
+    pub fn runner(target: Option<i32>) -> crate::Result<refinery::Runner> {
         let ms: Vec<refinery::Migration> = ALL
             .iter()
-            .filter_map(|(v, name, sql)| {
-                refinery::Migration::unapplied(&format!("V{v}__{name}"), sql).ok()
+            .map(|(v, name, sql)| {
+                refinery::Migration::unapplied(&format!("V{v}__{name}"), sql)
+                    .map_err(|e| crate::StoreError::Migration(format!("V{v}__{name}: {e}")))
             })
-            .collect();
+            .collect::<crate::Result<_>>()?;
         let mut r = refinery::Runner::new(&ms)
             .set_abort_divergent(true)
             .set_target(match target {
@@ -66,7 +74,7 @@ pub mod migrations {
                 None => refinery::Target::Latest,
             });
         r.set_migration_table_name("onshi_schema_history");
-        r
+        Ok(r)
     }
 
     /// The newest schema version.
@@ -183,7 +191,7 @@ impl PostgresStore {
             // one migrating process at a time (the lock is the connection's)
             c.batch_execute("SELECT pg_advisory_lock(7235001)").await?;
             let client: &mut tokio_postgres::Client = &mut c;
-            let out = migrations::runner(target)
+            let out = migrations::runner(target)?
                 .run_async(client)
                 .await
                 .map_err(|e| StoreError::Migration(e.to_string()));
@@ -267,7 +275,9 @@ const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer
     card_classification, symbol, number, branch, family_class, insured_name, employer, \
     qualification_date, disqualification_date, reason_of_loss, contribution_ratio, \
     elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool, \
-    card_issued_on, card_valid_from, card_valid_to";
+    card_issued_on, card_valid_from, card_valid_to, name_of_other, name_of_other_kana, sex2, \
+    elderly_issued_on, limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
+    limit_long_term_date, specific_diseases, in_school";
 
 const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.status, \
     p.id, p.name, p.name_kana, p.sex, p.birthdate, p.post_number, p.address, \
@@ -275,7 +285,10 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
     q.employer, q.qualification_date, q.disqualification_date, q.reason_of_loss, \
     q.contribution_ratio, q.elderly_ratio, q.elderly_valid_from, q.elderly_valid_to, \
-    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to \
+    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
+    q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
+    q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
+    q.specific_diseases, q.in_school \
     FROM card c LEFT JOIN person p ON p.id = c.person_id \
     LEFT JOIN qualification q ON q.person_id = p.id \
     WHERE c.serial = $1 ORDER BY q.qualification_date, q.id";
@@ -326,6 +339,30 @@ fn qual_from_offset(r: &Row, o: usize) -> Result<QualificationRecord> {
             issued_on: od(21)?,
             valid_from: od(22)?,
             valid_to: od(23)?,
+        },
+        details: QualificationDetails {
+            name_of_other: os(24)?,
+            name_of_other_kana: os(25)?,
+            sex2: os(26)?
+                .map(|c| Sex::parse(&c))
+                .transpose()
+                .map_err(|e| corrupt("sex2", e))?,
+            elderly_certificate_date: od(27)?,
+            limit_certificate: LimitCertificate {
+                classification: os(28)?
+                    .map(|c| LimitCertificateClassification::parse(&c))
+                    .transpose()
+                    .map_err(|e| corrupt("limit_certificate", e))?,
+                issued_on: od(29)?,
+                valid_from: od(30)?,
+                valid_to: od(31)?,
+                long_term_date: od(32)?,
+            },
+            specific_diseases: match os(33)? {
+                Some(j) => serde_json::from_str(&j).map_err(|e| corrupt("specific_diseases", e))?,
+                None => Vec::new(),
+            },
+            in_school: r.try_get(o + 34)?,
         },
     };
     Ok(QualificationRecord {
@@ -773,8 +810,11 @@ async fn write_qualification(
              family_class, insured_name, employer, qualification_date, disqualification_date, \
              reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
              elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
-             card_valid_to) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24) \
+             card_valid_to, name_of_other, name_of_other_kana, sex2, elderly_issued_on, \
+             limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
+             limit_long_term_date, specific_diseases, in_school) VALUES ($1, $2, $3, $4, $5, \
+             $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
+             $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
              ON CONFLICT (person_id, insurer_number, qualification_date) DO UPDATE SET \
              registered_name = EXCLUDED.registered_name, insurer_name = EXCLUDED.insurer_name, \
              card_classification = EXCLUDED.card_classification, symbol = EXCLUDED.symbol, \
@@ -789,7 +829,16 @@ async fn write_qualification(
              elderly_valid_to = EXCLUDED.elderly_valid_to, \
              limit_class = EXCLUDED.limit_class, preschool = EXCLUDED.preschool, \
              card_issued_on = EXCLUDED.card_issued_on, \
-             card_valid_from = EXCLUDED.card_valid_from, card_valid_to = EXCLUDED.card_valid_to",
+             card_valid_from = EXCLUDED.card_valid_from, card_valid_to = EXCLUDED.card_valid_to, \
+             name_of_other = EXCLUDED.name_of_other, \
+             name_of_other_kana = EXCLUDED.name_of_other_kana, sex2 = EXCLUDED.sex2, \
+             elderly_issued_on = EXCLUDED.elderly_issued_on, \
+             limit_certificate = EXCLUDED.limit_certificate, \
+             limit_issued_on = EXCLUDED.limit_issued_on, \
+             limit_valid_from = EXCLUDED.limit_valid_from, \
+             limit_valid_to = EXCLUDED.limit_valid_to, \
+             limit_long_term_date = EXCLUDED.limit_long_term_date, \
+             specific_diseases = EXCLUDED.specific_diseases, in_school = EXCLUDED.in_school",
         )
         .await?;
     let number_key = q.number.key();
@@ -799,6 +848,18 @@ async fn write_qualification(
     let elderly_to = q.elderly.as_ref().and_then(|e| e.valid_to);
     let reason = q.reason_of_loss.map(|r| r.code());
     let limit = q.limit_class.map(|l| l.code());
+    let d = &q.details;
+    let lc = &d.limit_certificate;
+    let diseases = if d.specific_diseases.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&d.specific_diseases)
+                .map_err(|e| corrupt("specific_diseases", e))?,
+        )
+    };
+    let sex2 = d.sex2.map(|x| x.code());
+    let limit_cert = lc.classification.map(|c| c.code());
     c.execute(
         &st,
         &[
@@ -826,6 +887,17 @@ async fn write_qualification(
             &q.card_dates.issued_on,
             &q.card_dates.valid_from,
             &q.card_dates.valid_to,
+            &d.name_of_other,
+            &d.name_of_other_kana,
+            &sex2,
+            &d.elderly_certificate_date,
+            &limit_cert,
+            &lc.issued_on,
+            &lc.valid_from,
+            &lc.valid_to,
+            &lc.long_term_date,
+            &diseases,
+            &d.in_school,
         ],
     )
     .await?;
