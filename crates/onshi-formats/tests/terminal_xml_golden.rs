@@ -185,7 +185,7 @@ fn face_result_lost_qualification_r6() {
         },
     };
     roundtrip_single_response(
-        &face::face_file_name("20261125093012", 1).replace(".xml", "_lost.xml"),
+        &face::face_file_name("20261125093012", 1),
         &r,
         Encoding::Utf8,
     );

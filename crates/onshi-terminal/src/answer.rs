@@ -34,6 +34,9 @@ pub mod codes {
     pub const UNKNOWN_RECEPTION: &str = "1007";
     /// the message is larger than the terminal accepts
     pub const TOO_LARGE: &str = "1008";
+    /// a message kind the real system has but onshi's terminal does not offer
+    /// (`OQSmuimm01req_`, the 訪問診療 / オンライン診療 / 医療扶助 bulk kinds)
+    pub const NOT_OFFERED: &str = "1009";
     /// the central did not answer within the bound (default 10 s) or could not be reached
     pub const CENTRAL_UNREACHABLE: &str = "2001";
     /// the central answered with an error (e.g. the facility's token is refused)

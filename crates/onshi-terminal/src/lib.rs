@@ -478,8 +478,20 @@ impl Terminal {
                 ),
             ),
             Some(MessageKind::BulkRefRegistration) => fail(
-                codes::WRONG_MESSAGE,
+                codes::NOT_OFFERED,
                 "OQSmuimm01req（照会番号の一括登録）はこの端末では扱えません。OQSsiimm01req を1件ずつ送ってください。",
+            ),
+            Some(MessageKind::BulkOnline) => fail(
+                codes::NOT_OFFERED,
+                "OQSmuonq（オンライン診療の一括照会）はこの端末では提供していません。OQSmuquc01req / OQSsiquc01req をお使いください。",
+            ),
+            Some(MessageKind::BulkHomeVisit) => fail(
+                codes::NOT_OFFERED,
+                "OQSmuhvq（訪問診療の一括照会）はこの端末では提供していません。OQSmuquc01req / OQSsiquc01req をお使いください。",
+            ),
+            Some(MessageKind::BulkMedicalAid) => fail(
+                codes::NOT_OFFERED,
+                "OQSmutic（医療扶助の一括照会）はこの端末では提供していません。",
             ),
             Some(MessageKind::Single) => self.answer_single(name, bytes, enc, header).await,
             Some(MessageKind::RefRegistration) => self.answer_ref(bytes, enc, header),

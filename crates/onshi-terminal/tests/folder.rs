@@ -189,6 +189,30 @@ async fn malformed_requests_get_an_abnormal_end_that_says_what_is_wrong() {
     // an unknown message kind is answered too
     let (_, r) = ask(t.dir.as_path(), "OQSxxxxx99req_1.xml", good.as_bytes()).await;
     assert_eq!(r.header.error_code.as_deref(), Some("1002"));
+    // the bulk kinds for 訪問診療 / オンライン診療 / 医療扶助 and the bulk 照会番号 registration
+    // get a clear "not offered" answer under their own name, never a parse error
+    for name in [
+        "OQSmuhvq01req_1.xml",
+        "OQSmuonq02req_1.xml",
+        "OQSmutic01req_1.xml",
+        "OQSmuimm01req_1.xml",
+    ] {
+        let (_, r) = ask(
+            t.dir.as_path(),
+            name,
+            b"<XmlMsg><MessageHeader/><MessageBody/></XmlMsg>",
+        )
+        .await;
+        assert_eq!(r.header.error_code.as_deref(), Some("1009"), "{name}");
+        assert!(
+            r.header
+                .error_message
+                .unwrap_or_default()
+                .contains("扱えません")
+                || name != "OQSmuimm01req_1.xml"
+        );
+        assert_eq!(r.body.processing_result_code.as_deref(), Some("1009"));
+    }
     // and the terminal is still alive and answering
     let (_, r) = ask(t.dir.as_path(), "OQSsiquc01req_after.xml", good.as_bytes()).await;
     assert!(r.is_confirmed());

@@ -284,15 +284,24 @@ pub enum MessageKind {
     BulkFetch,
     /// `OQSmuimm01req_` bulk reference-number registration (recognised, not supported)
     BulkRefRegistration,
+    /// `OQSmuonq01req_` / `OQSmuonq02req_` bulk for オンライン診療 (recognised, not offered)
+    BulkOnline,
+    /// `OQSmuhvq01req_` / `OQSmuhvq02req_` bulk for 訪問診療 (recognised, not offered)
+    BulkHomeVisit,
+    /// `OQSmutic01req_` / `OQSmutic02req_` bulk for 医療扶助 (recognised, not offered)
+    BulkMedicalAid,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 5] = [
+    pub const ALL: [MessageKind; 8] = [
         MessageKind::Single,
         MessageKind::RefRegistration,
         MessageKind::BulkUpload,
         MessageKind::BulkFetch,
         MessageKind::BulkRefRegistration,
+        MessageKind::BulkOnline,
+        MessageKind::BulkHomeVisit,
+        MessageKind::BulkMedicalAid,
     ];
 
     /// The request file-name prefix.
@@ -303,14 +312,37 @@ impl MessageKind {
             MessageKind::BulkUpload => "OQSmuquc01req_",
             MessageKind::BulkFetch => "OQSmuquc02req_",
             MessageKind::BulkRefRegistration => "OQSmuimm01req_",
+            MessageKind::BulkOnline => "OQSmuonq",
+            MessageKind::BulkHomeVisit => "OQSmuhvq",
+            MessageKind::BulkMedicalAid => "OQSmutic",
         }
+    }
+
+    /// The kinds onshi's terminal recognises but does not offer: answered with a clear
+    /// "not offered" error, never as an unknown or unreadable message.
+    pub fn is_offered(self) -> bool {
+        !matches!(
+            self,
+            MessageKind::BulkRefRegistration
+                | MessageKind::BulkOnline
+                | MessageKind::BulkHomeVisit
+                | MessageKind::BulkMedicalAid
+        )
     }
 
     /// Tells the kind from a request file name.
     pub fn from_request_file(name: &str) -> Option<Self> {
-        MessageKind::ALL
-            .into_iter()
-            .find(|k| name.starts_with(k.request_prefix()))
+        MessageKind::ALL.into_iter().find(|k| {
+            let p = k.request_prefix();
+            match name.strip_prefix(p) {
+                // the 訪問診療 / オンライン診療 / 医療扶助 kinds: 01 upload or 02 fetch
+                Some(rest) if !p.ends_with('_') => {
+                    rest.starts_with("01req_") || rest.starts_with("02req_")
+                }
+                Some(_) => true,
+                None => false,
+            }
+        })
     }
 }
 

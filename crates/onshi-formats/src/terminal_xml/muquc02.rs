@@ -73,7 +73,8 @@ pub struct BulkFetchResponse {
     pub number_of_normal_end: Option<u32>,
     /// `NumberOfErrors`: units with ProcessingResultStatus 2
     pub number_of_errors: Option<u32>,
-    /// in `BulkConfirmUnitList`, only once every entry is processed
+    /// `BulkConfirmUnit` elements directly under `MessageBody` (as public bulk readers expect),
+    /// only once every entry is processed
     pub units: Vec<BulkConfirmUnit>,
 }
 
@@ -105,14 +106,10 @@ impl BulkFetchResponse {
                 w.leaf(name, &n.to_string());
             }
         }
-        if !self.units.is_empty() {
-            w.open("BulkConfirmUnitList");
-            for u in &self.units {
-                w.open("BulkConfirmUnit");
-                w.leaf("SequenceNumber", &u.sequence_number.to_string());
-                u.result.write_inner(&mut w);
-                w.close();
-            }
+        for u in &self.units {
+            w.open("BulkConfirmUnit");
+            w.leaf("SequenceNumber", &u.sequence_number.to_string());
+            u.result.write_inner(&mut w);
             w.close();
         }
         w.close();
@@ -125,9 +122,15 @@ impl BulkFetchResponse {
         let bp = "XmlMsg/MessageBody";
         let body = root.required_child("XmlMsg", "MessageBody")?;
         let mut units = Vec::new();
-        if let Some(list) = body.child("BulkConfirmUnitList") {
-            for (i, u) in list.children_named("BulkConfirmUnit").enumerate() {
-                let p = format!("{bp}/BulkConfirmUnitList/BulkConfirmUnit[{}]", i + 1);
+        // directly under MessageBody; onshi's earlier answers nested them in a
+        // `BulkConfirmUnitList`, still read
+        let (holder, hp) = match body.child("BulkConfirmUnitList") {
+            Some(list) => (list, format!("{bp}/BulkConfirmUnitList")),
+            None => (body, bp.to_string()),
+        };
+        {
+            for (i, u) in holder.children_named("BulkConfirmUnit").enumerate() {
+                let p = format!("{hp}/BulkConfirmUnit[{}]", i + 1);
                 let seq =
                     parse_count(&p, u, "SequenceNumber")?.ok_or_else(|| XmlError::Missing {
                         path: join(&p, "SequenceNumber"),

@@ -153,8 +153,31 @@ fn response_file_names() {
         Some(MessageKind::BulkFetch)
     );
     assert_eq!(MessageKind::from_request_file("foo.xml"), None);
+    // the 訪問診療 / オンライン診療 / 医療扶助 bulk kinds are recognised (answered "not offered")
+    for (name, kind) in [
+        ("OQSmuhvq01req_a.xml", MessageKind::BulkHomeVisit),
+        ("OQSmuhvq02req_a.xml", MessageKind::BulkHomeVisit),
+        ("OQSmuonq01req_a.xml", MessageKind::BulkOnline),
+        ("OQSmuonq02req_a.xml", MessageKind::BulkOnline),
+        ("OQSmutic01req_a.xml", MessageKind::BulkMedicalAid),
+        ("OQSmutic02req_a.xml", MessageKind::BulkMedicalAid),
+    ] {
+        assert_eq!(MessageKind::from_request_file(name), Some(kind), "{name}");
+        assert!(!kind.is_offered());
+    }
+    assert_eq!(MessageKind::from_request_file("OQSmuhvq03req_a.xml"), None);
+    // the face file name ends with the 14-digit timestamp as its last `_` field
+    let name = face::face_file_name("20261125093000", 7);
+    assert_eq!(name, "OQSsiquc01res_face_000007_20261125093000.xml");
+    let last = name.trim_end_matches(".xml").rsplit('_').next();
+    assert_eq!(last, Some("20261125093000"));
     assert_eq!(
-        face::parse_face_file_name(&face::face_file_name("20261125093000", 7)),
+        face::parse_face_file_name(&name),
+        Some(("20261125093000".into(), 7))
+    );
+    // the earlier layout is still recognised
+    assert_eq!(
+        face::parse_face_file_name("OQSsiquc01res_face_20261125093000_000007.xml"),
         Some(("20261125093000".into(), 7))
     );
 }
