@@ -125,7 +125,7 @@ fn prepare(a: &BenchArgs, n: u64) -> Result<PathBuf> {
     eprintln!("synth {n}: {:.1} s", t.elapsed().as_secs_f64());
     let t = Instant::now();
     let report = crate::do_import(
-        &db,
+        &crate::db::Db::Sqlite(db.clone()),
         Some(synth_dir.join("qualifications.csv")),
         Some(synth_dir.join("cards.csv")),
         None,
@@ -162,7 +162,7 @@ fn measure(a: &BenchArgs, db: &std::path::Path) -> Result<(Figures, Figures)> {
     let serials = sample_serials(db, 20_000)?;
     let store = Arc::new(SqliteStore::open(db)?);
     crate::keys::load_or_create(&crate::keys::default_path(db), db)?;
-    let token = crate::add_facility(&store, "1319999999", "ベンチマーク診療所")?;
+    let token = crate::add_facility(&*store, "1319999999", "ベンチマーク診療所")?;
     let cards = Arc::new(crate::open_cards(&crate::keys::cards_path(db))?);
     let facility = onshi_domain::numbers::MedicalInstitutionCode::parse("1319999999")
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -64,7 +64,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let summary = crate::synth(&synth_dir, a.persons, a.seed, today)?;
         std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
         let report = crate::do_import(
-            &db,
+            &crate::db::Db::Sqlite(db.clone()),
             Some(synth_dir.join("qualifications.csv")),
             Some(synth_dir.join("cards.csv")),
             None,
@@ -87,7 +87,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     } else {
         let mut v = Vec::new();
         for (code, name) in [CLINIC, PHARMACY] {
-            let token = crate::add_facility(&store, code, name)?;
+            let token = crate::add_facility(&*store, code, name)?;
             v.push(DemoFacility {
                 code: code.into(),
                 name: name.into(),

@@ -3,6 +3,7 @@
 mod assess_cmd;
 mod bench;
 mod claims_cmd;
+mod db;
 mod demo;
 mod keys;
 mod outage_cmd;
@@ -21,7 +22,9 @@ use clap::{Args, Parser, Subcommand};
 use onshi_central::import::{self, Input};
 use onshi_central::{Central, SystemClock};
 use onshi_domain::numbers::MedicalInstitutionCode;
-use onshi_store::{Facility, FacilityStore, SqliteStore};
+use onshi_store::{CentralStore, Facility, FacilityStore};
+
+use crate::db::{Db, Opened};
 
 #[derive(Parser)]
 #[command(
@@ -69,13 +72,13 @@ enum Cmd {
 
 #[derive(Args)]
 struct CentralArgs {
-    /// SQLite database file
+    /// SQLite database file, or a PostgreSQL URL (`postgres://user@host:5432/onshi`)
     #[arg(long)]
-    db: PathBuf,
+    db: Db,
     /// address to listen on
     #[arg(long, default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
-    /// secret key file (default: <db>.keys.json)
+    /// secret key file (default: <db>.keys.json beside an SQLite file; required with PostgreSQL)
     #[arg(long)]
     keys: Option<PathBuf>,
     /// also serve the OQS Web API of cloud receipt software (auth + search) on this address
@@ -87,8 +90,9 @@ struct CentralArgs {
 enum RegistryCmd {
     /// Import the insurers' CSV files: all rows or nothing.
     Import {
+        /// SQLite database file or PostgreSQL URL
         #[arg(long)]
-        db: PathBuf,
+        db: Db,
         #[arg(long)]
         qualifications: Option<PathBuf>,
         #[arg(long)]
@@ -114,8 +118,9 @@ enum RegistryCmd {
 enum FacilityCmd {
     /// Register (or re-key) a facility; prints its new API token once.
     Add {
+        /// SQLite database file or PostgreSQL URL
         #[arg(long)]
-        db: PathBuf,
+        db: Db,
         /// 10-digit 医療機関コード
         #[arg(long)]
         code: String,
@@ -124,8 +129,9 @@ enum FacilityCmd {
     },
     /// Remove a facility's API token: it stops working at once (re-key with `add`).
     Revoke {
+        /// SQLite database file or PostgreSQL URL
         #[arg(long)]
-        db: PathBuf,
+        db: Db,
         /// 10-digit 医療機関コード
         #[arg(long)]
         code: String,
@@ -175,14 +181,14 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         Cmd::Facility(FacilityCmd::Add { db, code, name }) => {
-            let store = SqliteStore::open(&db)?;
-            let token = add_facility(&store, &code, &name)?;
+            let store = db.open()?;
+            let token = add_facility(&*store, &code, &name)?;
             println!("{token}");
         }
         Cmd::Facility(FacilityCmd::Revoke { db, code }) => {
             let code =
                 MedicalInstitutionCode::parse(&code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
-            let store = SqliteStore::open(&db)?;
+            let store = db.open()?;
             if !store.revoke_facility_token(&code)? {
                 bail!("facility {} is not registered", code.as_str());
             }
@@ -201,7 +207,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
 }
 
 /// Registers a facility with a fresh random token and returns the token.
-pub(crate) fn add_facility(store: &SqliteStore, code: &str, name: &str) -> Result<String> {
+pub(crate) fn add_facility(store: &dyn FacilityStore, code: &str, name: &str) -> Result<String> {
     let code = MedicalInstitutionCode::parse(code).map_err(|e| anyhow::anyhow!("--code: {e}"))?;
     let mut b = [0u8; 24];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
@@ -291,7 +297,7 @@ fn open_input(p: Option<PathBuf>) -> Result<Option<Input<BufReader<File>>>> {
 }
 
 pub(crate) fn do_import(
-    db: &Path,
+    db: &Db,
     qualifications: Option<PathBuf>,
     cards: Option<PathBuf>,
     keys: Option<PathBuf>,
@@ -299,13 +305,14 @@ pub(crate) fn do_import(
     if qualifications.is_none() && cards.is_none() {
         bail!("give --qualifications and/or --cards");
     }
-    let keys = keys::load_or_create(&keys.unwrap_or_else(|| keys::default_path(db)), db)?;
-    let store = SqliteStore::open(db)?;
+    let keys_path = db.keys_path(keys)?;
+    let keys = db.load_keys(&keys_path)?;
+    let store = db.open()?;
     let q = open_input(qualifications)?;
     let c = open_input(cards)?;
     let mut bar = progress::Progress::new("import", None);
-    let cards_world = open_cards(&keys::cards_path(db))?;
-    let report = import::import(&store, &keys.my_number, &cards_world, q, c, &mut |n| {
+    let cards_world = open_cards(&db.cards_path(&keys_path))?;
+    let report = import::import(&*store, &keys.my_number, &cards_world, q, c, &mut |n| {
         bar.set(n)
     })?;
     bar.finish();
@@ -313,7 +320,7 @@ pub(crate) fn do_import(
 }
 
 fn registry_import(
-    db: &Path,
+    db: &Db,
     qualifications: Option<PathBuf>,
     cards: Option<PathBuf>,
     keys: Option<PathBuf>,
@@ -362,10 +369,10 @@ pub(crate) fn open_cards(path: &Path) -> Result<onshi_card::CardStore> {
         .with_context(|| format!("opening the card emulation {}", path.display()))
 }
 
-/// Builds the application state over an SQLite store and the card emulation (the latter for
-/// the patient portal's login only).
-pub(crate) fn app_state(
-    store: Arc<SqliteStore>,
+/// Builds the application state over a store (SQLite or PostgreSQL) and the card emulation
+/// (the latter for the patient portal's login only).
+pub(crate) fn app_state<S: CentralStore + 'static>(
+    store: Arc<S>,
     cards: Arc<onshi_card::CardStore>,
 ) -> onshi_web::AppState {
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
@@ -373,10 +380,13 @@ pub(crate) fn app_state(
 }
 
 fn run_central(a: CentralArgs) -> Result<()> {
-    keys::load_or_create(&a.keys.unwrap_or_else(|| keys::default_path(&a.db)), &a.db)?;
-    let store = Arc::new(SqliteStore::open(&a.db)?);
-    let cards = Arc::new(open_cards(&keys::cards_path(&a.db))?);
-    let state = app_state(store, cards);
+    let keys_path = a.db.keys_path(a.keys.clone())?;
+    a.db.load_keys(&keys_path)?;
+    let cards = Arc::new(open_cards(&a.db.cards_path(&keys_path))?);
+    let state = match a.db.open_typed()? {
+        Opened::Sqlite(s) => app_state(s, cards),
+        Opened::Postgres(s) => app_state(s, cards),
+    };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)

@@ -3,22 +3,19 @@
 //! offered over HTTP, so that nobody reachable from the network can change the number an
 //! operator must call back.
 
-use std::path::PathBuf;
-
 use anyhow::{Result, anyhow};
 use clap::{Args, Subcommand};
 use onshi_central::Clock;
 use onshi_domain::numbers::MedicalInstitutionCode;
-use onshi_store::SqliteStore;
-use onshi_store::outage::OutageStore;
 
 /// `onshi operator …`
 #[derive(Subcommand)]
 pub enum OperatorCmd {
     /// Register (or re-key) a call-centre operator; prints the new token once.
     Add {
+        /// SQLite database file or PostgreSQL URL
         #[arg(long)]
-        db: PathBuf,
+        db: crate::db::Db,
         /// the operator's name, as recorded with every step they take
         #[arg(long)]
         name: String,
@@ -29,8 +26,9 @@ pub enum OperatorCmd {
 /// (保険医療機関届), the only number the R13 call-back is accepted on.
 #[derive(Args)]
 pub struct PhoneArgs {
+    /// SQLite database file or PostgreSQL URL
     #[arg(long)]
-    pub db: PathBuf,
+    pub db: crate::db::Db,
     /// 10-digit 医療機関コード of a registered facility
     #[arg(long)]
     pub code: String,
@@ -56,7 +54,7 @@ pub fn run_operator(cmd: OperatorCmd) -> Result<()> {
             if name.is_empty() {
                 return Err(anyhow!("--name: an operator name is required"));
             }
-            let store = SqliteStore::open(&db)?;
+            let store = db.open()?;
             let mut b = [0u8; 24];
             getrandom::fill(&mut b).map_err(|e| anyhow!("no system randomness: {e}"))?;
             let token = format!("onshi_op_{}", hex::encode(b));
@@ -80,7 +78,7 @@ pub fn run_phone(a: PhoneArgs) -> Result<()> {
     {
         return Err(anyhow!("--email: not an e-mail address: {e:?}"));
     }
-    let store = SqliteStore::open(&a.db)?;
+    let store = a.db.open()?;
     store.set_facility_contact(&code, &phone, email, &now())?;
     println!("{} call-back number {phone}", code.as_str());
     Ok(())

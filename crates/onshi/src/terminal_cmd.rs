@@ -20,9 +20,9 @@ pub enum ReaderCmd {
     /// Register a certified reader's device key at the central for a facility (the public
     /// key a terminal prints at start).
     Register {
-        /// the central's database
+        /// the central's database (SQLite file or PostgreSQL URL)
         #[arg(long)]
-        db: PathBuf,
+        db: crate::db::Db,
         /// 10-digit 医療機関コード
         #[arg(long)]
         facility: String,
@@ -34,8 +34,9 @@ pub enum ReaderCmd {
     },
     /// Revoke a certified reader: its assertions are refused from now on.
     Revoke {
+        /// the central's database (SQLite file or PostgreSQL URL)
         #[arg(long)]
-        db: PathBuf,
+        db: crate::db::Db,
         #[arg(long)]
         id: String,
     },
@@ -61,12 +62,10 @@ pub fn run_reader(r: ReaderCmd) -> Result<ExitCode> {
             id,
             public_key,
         } => {
-            let store = std::sync::Arc::new(onshi_store::SqliteStore::open(&db)?);
-            let central = onshi_central::Central::new(
-                store.clone(),
-                store,
-                std::sync::Arc::new(onshi_central::SystemClock),
-            );
+            let central = match db.open_typed()? {
+                crate::db::Opened::Sqlite(s) => central_over(s),
+                crate::db::Opened::Postgres(s) => central_over(s),
+            };
             onshi_web::register_reader(
                 &central,
                 &onshi_web::RegisterReader {
@@ -80,8 +79,8 @@ pub fn run_reader(r: ReaderCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ReaderCmd::Revoke { db, id } => {
-            let store = onshi_store::SqliteStore::open(&db)?;
-            if onshi_store::TrustStore::revoke_reader(&store, &id, None)? {
+            let store = db.open()?;
+            if store.revoke_reader(&id, None)? {
                 println!("reader {id} revoked");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -89,6 +88,16 @@ pub fn run_reader(r: ReaderCmd) -> Result<ExitCode> {
             }
         }
     }
+}
+
+fn central_over<S: onshi_store::CentralStore + 'static>(
+    store: std::sync::Arc<S>,
+) -> onshi_central::Central {
+    onshi_central::Central::new(
+        store.clone(),
+        store,
+        std::sync::Arc::new(onshi_central::SystemClock),
+    )
 }
 
 /// Starts one in-process terminal per facility under `data/terminals/<code>/` and prints

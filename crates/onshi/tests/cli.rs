@@ -96,14 +96,14 @@ impl Drop for Server {
 }
 
 fn start_central(db: &Path) -> (Server, String) {
+    start_central_on(&["--db", db.to_str().unwrap()])
+}
+
+fn start_central_on(db_args: &[&str]) -> (Server, String) {
     let mut child = Command::new(BIN)
-        .args([
-            "central",
-            "--db",
-            db.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
+        .arg("central")
+        .args(db_args)
+        .args(["--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -266,4 +266,156 @@ fn a_database_with_data_and_no_key_file_refuses_to_start_and_says_what_to_restor
         c.to_str().unwrap(),
     ]);
     assert!(!out.status.success(), "import without its keys");
+}
+
+/// The whole CLI on PostgreSQL: `registry import`, `facility add`, `operator add`, `reader
+/// register` and `central` all take a `postgres://…` URL, and the central confirms cards with
+/// every acknowledged confirmation in the database's history (nothing lands in a file).
+#[tokio::test]
+async fn the_cli_runs_the_central_on_postgresql() {
+    let pg = onshi_store::postgres::TestDatabase::create().unwrap();
+    let url = pg.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (q, c) = write_fixture(dir.path());
+    let keys = dir.path().join("central.keys.json");
+    let keys_s = keys.to_str().unwrap();
+    // without --keys a PostgreSQL database has nowhere to keep them: refused, nothing written
+    let out = onshi(&[
+        "registry",
+        "import",
+        "--db",
+        &url,
+        "--cards",
+        c.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--keys"));
+    let import = [
+        "registry",
+        "import",
+        "--db",
+        &url,
+        "--keys",
+        keys_s,
+        "--qualifications",
+        q.to_str().unwrap(),
+        "--cards",
+        c.to_str().unwrap(),
+    ];
+    let out = onshi(&import);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("qualifications inserted 13"), "{s}");
+    let s = String::from_utf8_lossy(&onshi(&import).stdout).to_string();
+    assert!(s.contains("inserted 0 updated 0 unchanged 13"), "{s}");
+    assert!(
+        !dir.path().join("postgres:").exists(),
+        "the URL is not taken as a folder"
+    );
+    let out = onshi(&[
+        "facility",
+        "add",
+        "--db",
+        &url,
+        "--code",
+        "1311234567",
+        "--name",
+        "テスト医院",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let out = onshi(&["operator", "add", "--db", &url, "--name", "山田"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key =
+        onshi_card::ReaderKey::load_or_create(&dir.path().join("reader.key.json"), "R1").unwrap();
+    let out = onshi(&[
+        "reader",
+        "register",
+        "--db",
+        &url,
+        "--facility",
+        "1311234567",
+        "--id",
+        "R1",
+        "--public-key",
+        &key.public_key_hex(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // the card emulation lives beside the key file
+    let cards =
+        onshi_card::CardStore::open_with_key_file(keys.with_extension("cards.sqlite")).unwrap();
+    let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
+    let (server, base) = start_central_on(&["--db", &url, "--keys", keys_s]);
+    let http = reqwest::Client::new();
+    let mut acked = Vec::new();
+    for serial in ["C0001", "C0002", "C0003"] {
+        let g: serde_json::Value = http
+            .post(format!("{base}/v1/confirmations/card/nonce"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let a = reader
+            .assert(
+                "1311234567",
+                g["nonce"].as_str().unwrap(),
+                serial,
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+                false,
+                &onshi_card::IdentityAttempt::Face { matched: true },
+            )
+            .unwrap();
+        let v: serde_json::Value = http
+            .post(format!("{base}/v1/confirmations/card"))
+            .bearer_auth(&token)
+            .json(&a)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["segment_of_result"], "1", "{v}");
+        acked.push(v["confirmation_id"].as_i64().unwrap());
+    }
+    drop(server);
+    use onshi_store::{HistoryStore, RegistryRead};
+    let store = tokio::task::spawn_blocking(move || onshi_store::PostgresStore::open(&url))
+        .await
+        .unwrap()
+        .unwrap();
+    let c = store.counts().unwrap();
+    assert_eq!((c.persons > 0, c.confirmations), (true, 3));
+    let listed: Vec<i64> = store
+        .list_confirmations("1311234567", &onshi_store::HistoryFilter::default())
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    acked.reverse();
+    assert_eq!(
+        listed, acked,
+        "every acknowledged confirmation, newest first"
+    );
+    drop(store);
+    drop(pg);
 }
