@@ -77,27 +77,28 @@ pub mod migrations {
     /// The same for the history file.
     pub const HISTORY: &[(i32, &str, &str)] = &[(1, "history", super::HISTORY_SCHEMA)];
 
-    pub(super) fn runner(all: &[(i32, &str, &str)]) -> refinery::Runner {
+    pub(super) fn runner(all: &[(i32, &str, &str)]) -> crate::Result<refinery::Runner> {
         let ms: Vec<refinery::Migration> = all
             .iter()
-            .filter_map(|(v, name, sql)| {
-                refinery::Migration::unapplied(&format!("V{v}__{name}"), sql).ok()
+            .map(|(v, name, sql)| {
+                refinery::Migration::unapplied(&format!("V{v}__{name}"), sql)
+                    .map_err(|e| crate::StoreError::Migration(format!("V{v}__{name}: {e}")))
             })
-            .collect();
+            .collect::<crate::Result<_>>()?;
         let mut r = refinery::Runner::new(&ms).set_abort_divergent(true);
         r.set_migration_table_name("onshi_schema_history");
-        r
+        Ok(r)
     }
 }
 
 /// Applies the pending migrations of `all` to `w`. Two processes opening one new file at once
 /// may both try a version; the loser finds it applied on the second run.
 fn migrate(w: &mut Connection, all: &[(i32, &str, &str)]) -> Result<()> {
-    let first = migrations::runner(all).run(w);
+    let first = migrations::runner(all)?.run(w);
     if first.is_ok() {
         return Ok(());
     }
-    migrations::runner(all)
+    migrations::runner(all)?
         .run(w)
         .map(|_| ())
         .map_err(|e| StoreError::Migration(e.to_string()))

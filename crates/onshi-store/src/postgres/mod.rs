@@ -187,11 +187,12 @@ impl PostgresStore {
 
     fn migrate(&self, target: Option<i32>) -> Result<()> {
         self.block(async {
+            let runner = migrations::runner(target)?;
             let mut c = self.conn().await?;
             // one migrating process at a time (the lock is the connection's)
             c.batch_execute("SELECT pg_advisory_lock(7235001)").await?;
             let client: &mut tokio_postgres::Client = &mut c;
-            let out = migrations::runner(target)?
+            let out = runner
                 .run_async(client)
                 .await
                 .map_err(|e| StoreError::Migration(e.to_string()));
