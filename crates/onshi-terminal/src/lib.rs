@@ -309,7 +309,27 @@ impl Terminal {
         let _guard = InflightGuard(inner, name.to_string());
         let _permit = inner.sem.acquire().await.ok();
         let req_path = inner.ex.req.join(name);
-        let bytes = match tokio::fs::read(&req_path).await {
+        // A request over the size limit is answered without being read whole: its first
+        // bytes (for the header's echo) and its size stand for it.
+        let size = match tokio::fs::metadata(&req_path).await {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(_) => 0,
+        };
+        let too_large = size > txml::MAX_MESSAGE_BYTES as u64;
+        let read = async {
+            if too_large {
+                use tokio::io::AsyncReadExt;
+                let f = tokio::fs::File::open(&req_path).await?;
+                let mut head = Vec::with_capacity(4096);
+                f.take(4096).read_to_end(&mut head).await?;
+                head.extend_from_slice(format!("\n<!-- size {size} -->").as_bytes());
+                Ok(head)
+            } else {
+                tokio::fs::read(&req_path).await
+            }
+        };
+        let bytes = match read.await {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(source) => {
@@ -351,7 +371,11 @@ impl Terminal {
             self.mark_done(name, &hash, &res_name)?;
             return self.remove_request(&req_path);
         }
-        let (out, segment) = self.answer(name, &bytes, &hash).await;
+        let (out, segment) = if too_large {
+            self.answer_too_large(&bytes, size)
+        } else {
+            self.answer(name, &bytes, &hash).await
+        };
         exchange::stage(res_dir, &res_name, &out).map_err(io(&res_path))?;
         inner
             .store
@@ -459,6 +483,21 @@ impl Terminal {
                     .unwrap_or_default()
             }
         }
+    }
+
+    /// The answer to a request over [`txml::MAX_MESSAGE_BYTES`], from its first bytes only.
+    fn answer_too_large(&self, head: &[u8], size: u64) -> (Vec<u8>, String) {
+        let (enc, header) = self.local_header(head, "2");
+        let msg = format!(
+            "要求ファイルが大きすぎます（{size} バイト、上限 {} バイト）。分割して送ってください。",
+            txml::MAX_MESSAGE_BYTES
+        );
+        let (h, b) = answer::abnormal(header, codes::TOO_LARGE, &msg);
+        let mut r = QualificationResponse { header: h, body: b };
+        (
+            self.encode_or_explain(enc, &mut r),
+            answer::ABNORMAL.to_string(),
+        )
     }
 
     /// The answer to one request file: bytes and its SegmentOfResult.

@@ -438,3 +438,33 @@ async fn abnormal_segment_of_result_is_a_setting() {
     let (_, r) = ask(t.dir.as_path(), "OQSsiquc01req_seg1.xml", &good).await;
     assert_eq!(r.header.segment_of_result, "1");
 }
+
+/// A request over the size limit gets a 1008 answer, read only at its head (issue 11 item 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_size_limit_is_answered_without_being_read_whole() {
+    let c = start_central().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_terminal(&c, dir.path(), &[]);
+    let mut big = single_request(
+        c.fx.kyokai.as_str(),
+        "1001",
+        "2001",
+        "00",
+        "19800402",
+        false,
+    );
+    big.resize(onshi_formats::terminal_xml::MAX_MESSAGE_BYTES + 1024, b' ');
+    let (_, r) = ask(t.dir.as_path(), "OQSsiquc01req_big.xml", &big).await;
+    assert_eq!(r.header.error_code.as_deref(), Some("1008"));
+    assert!(
+        r.header
+            .error_message
+            .unwrap_or_default()
+            .contains("大きすぎます")
+    );
+    // the header's date was still echoed from the head of the file
+    assert_eq!(
+        r.header.qualification_confirmation_date.as_deref(),
+        Some(DAY)
+    );
+}
