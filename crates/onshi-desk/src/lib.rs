@@ -15,6 +15,7 @@
 pub mod claims;
 pub mod moushitatesho;
 pub mod print;
+pub mod staff;
 pub mod visits;
 pub mod web;
 
@@ -37,7 +38,14 @@ pub struct Desk {
     pub facility: FacilityType,
     /// The month's claims from these visits (`claims.sqlite` beside `desk.sqlite`).
     pub claims: claims::Claims,
+    /// The facility's staff accounts (`staff.sqlite` beside `desk.sqlite`).
+    pub staff: staff::StaffStore,
+    /// A desk session ends after this long without activity.
+    pub session_idle: std::time::Duration,
 }
+
+/// A desk session's default idle limit: 30 minutes.
+pub const SESSION_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// Clinic or pharmacy from the 医療機関コード's 点数表 digit (4 = 調剤).
 pub fn facility_type(code: &str) -> FacilityType {
@@ -71,11 +79,15 @@ impl Desk {
                 claims::ClaimsError::Sql(e) => VisitError::Sql(e),
                 other => VisitError::Other(other.to_string()),
             })?;
+        let staff = staff::StaffStore::open(&path.with_file_name(staff::STAFF_FILE))
+            .map_err(|e| VisitError::Other(e.to_string()))?;
         Ok(Desk {
             terminal,
             visits,
             facility,
             claims,
+            staff,
+            session_idle: SESSION_IDLE,
         })
     }
 }

@@ -21,7 +21,6 @@ async fn start_visit_on(b: &Driver, desk: &str, presence: &str, day: &str) {
     )
     .await;
     b.choose(presence).await;
-    b.type_in("[name=staff]", "S01").await;
     b.click("受付を始める").await;
     assert!(
         b.url().await.contains("/desk/visits/"),
@@ -48,7 +47,10 @@ async fn same_as_assess(b: &Driver, desk: &str) {
         .and_then(|s| s.split(['?', '/']).next())
         .unwrap_or_default()
         .to_string();
-    let json = reqwest::get(format!("{desk}/desk/visits/{id}/situation.json"))
+    let json = common::signed_in(desk, "S01")
+        .await
+        .get(format!("{desk}/desk/visits/{id}/situation.json"))
+        .send()
         .await
         .expect("situation")
         .text()
@@ -79,9 +81,18 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     let w = start_world().await;
     let b = Driver::start().await;
 
-    // ------------------------------------------------------------------ home
+    // ------------------------------------------------------------------ login, home
     b.goto(&format!("{}/desk/", w.clinic)).await;
+    assert!(
+        b.url().await.contains("/desk/login"),
+        "nobody signed in yet"
+    );
+    b.type_in("#staff_id", "S01").await;
+    b.shot("00-login").await;
+    b.type_in("#password", common::PASSWORD).await;
+    b.click("ログイン").await;
     let home = b.text("body").await;
+    assert!(home.contains("受付 一郎（S01）"), "{home}");
     assert!(home.contains("受付を始めて"), "{home}");
     b.shot("01-home").await;
 
@@ -102,12 +113,12 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
         "the rule behind it is shown"
     );
     b.shot("04-visual-mode").await;
-    // a new user forgets the tick first: the screen says what is missing (R3)
-    b.type_in("[name=visual_staff]", "S01").await;
+    // a new user forgets the tick first: the screen says what is missing (R3); who checked
+    // is the signed-in staff member
+    assert!(b.text("#visual_staff").await.contains("S01"));
     b.click("カードリーダーで確認する").await;
     assert!(b.text("#error").await.contains("目視で本人確認完了"));
     b.choose("目視で本人確認完了").await;
-    b.type_in("[name=visual_staff]", "S01").await;
     b.click("カードリーダーで確認する").await;
     assert!(b.text("#online-result").await.contains("資格（有効）"));
     assert!(b.text("#identity").await.contains("目視確認（職員 S01）"));
@@ -225,6 +236,7 @@ async fn browser_desk_walkthrough_r2_r3_r4_r6_r7_r9_r10_r15_r16_r19_r24() {
     b.click("3割で会計した").await;
 
     // ---------------- 5. pharmacy, a proxy with a PIN-less card → prescription (R4)
+    common::log_in(&b, &w.pharmacy, "S02").await;
     start_visit(&b, &w.pharmacy, "代理人").await;
     b.type_in("[name=card_serial]", "C0009").await;
     b.choose("暗証番号を設定していないカード").await;

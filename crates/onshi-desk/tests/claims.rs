@@ -28,10 +28,10 @@ fn enc(s: &str) -> String {
 }
 
 impl Desk {
-    fn new(base: &str) -> Self {
+    async fn new(base: &str) -> Self {
         Desk {
             base: base.to_string(),
-            http: reqwest::Client::new(),
+            http: common::signed_in(base, "S01").await,
         }
     }
 
@@ -210,7 +210,7 @@ fn free_comments(c: &UkeClaim) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r17_card_confirmed_online_claim_carries_those_numbers_and_sn_01() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 298, 890).await;
@@ -235,7 +235,7 @@ async fn r17_card_confirmed_online_claim_carries_those_numbers_and_sn_01() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r19_lost_qualification_from_the_invalid_result_is_claimed_under_the_lost_numbers() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0003").await;
     d.declare(
         &v,
@@ -267,7 +267,7 @@ async fn r19_lost_qualification_from_the_invalid_result_is_claimed_under_the_los
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r20_fushou_claim_carries_the_declaration_in_the_tekiyou_and_goes_to_the_declared_payer() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     // 資格情報なし, 国保 declared → 国保連
     let (v, id) = d.card_visit("C0004").await;
     d.declare(
@@ -324,7 +324,7 @@ async fn r20_fushou_claim_carries_the_declaration_in_the_tekiyou_and_goes_to_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r20_fushou_insurer_number_and_unknown_type_payer_are_facility_settings() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (status, _) = d
         .put_json(
             "/desk/api/claims/settings",
@@ -370,7 +370,7 @@ async fn r20_fushou_insurer_number_and_unknown_type_payer_are_facility_settings(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     // content before 会計 is refused
     let (status, _) = d
@@ -401,7 +401,7 @@ async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_content_names_every_field_and_a_bad_file_records_nothing() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     let mut bad = content(298, 890);
@@ -434,7 +434,7 @@ async fn bad_content_names_every_field_and_a_bad_file_records_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn month_close_is_blocked_while_content_is_missing_then_idempotent() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     let (status, body) = d
@@ -454,7 +454,7 @@ async fn month_close_is_blocked_while_content_is_missing_then_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0004").await;
     d.declare(
         &v,
@@ -511,7 +511,7 @@ async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0009").await;
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 298, 300).await;
@@ -530,7 +530,7 @@ async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_file() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (v, id) = d.card_visit("C0004").await;
     let address = "東京都港区芝公園4-2-8-R27";
     d.declare(
@@ -594,7 +594,7 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let (status, body) = d
         .post_json(
             "/desk/api/claims/settlement",
@@ -614,7 +614,7 @@ async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pharmacy_month_is_not_closed_into_a_medical_claim_file() {
     let w = start_world().await;
-    let d = Desk::new(&w.pharmacy);
+    let d = Desk::new(&w.pharmacy).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 120, 360).await;

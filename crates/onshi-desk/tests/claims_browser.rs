@@ -41,8 +41,8 @@ async fn post(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_claims_screen_r17_r20_content_close_and_download() {
     let w = start_world().await;
-    let http = reqwest::Client::new();
     let base = &w.clinic;
+    let http = common::signed_in(base, "S01").await;
     // a patient confirmed by card, and one with nothing registered who declares (R20)
     let mut visits = Vec::new();
     for (serial, declare) in [("C0001", false), ("C0004", true)] {
@@ -108,6 +108,7 @@ async fn browser_claims_screen_r17_r20_content_close_and_download() {
     }
 
     let b = Driver::start().await;
+    common::log_in(&b, base, "S01").await;
     b.goto(&format!("{base}/desk/claims?month=202611")).await;
     let open = b.text("#open-items").await;
     assert!(open.contains("診療内容"), "{open}");

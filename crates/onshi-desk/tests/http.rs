@@ -23,10 +23,10 @@ fn enc(s: &str) -> String {
 }
 
 impl Desk {
-    fn new(base: &str) -> Self {
+    async fn new(base: &str) -> Self {
         Desk {
             base: base.to_string(),
-            http: reqwest::Client::new(),
+            http: common::signed_in(base, "S01").await,
         }
     }
 
@@ -84,7 +84,7 @@ fn next_of(body: &str) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r8_r9_reader_broken_then_portal_screen_confirms_the_current_qualification() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let v = d.visit("at_desk").await;
     d.act(&v, &[("action", "card_received"), ("card_serial", "C0001")])
         .await;
@@ -118,7 +118,7 @@ async fn r8_r9_reader_broken_then_portal_screen_confirms_the_current_qualificati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r12_r13_r14_power_cut_outage_mode_requested_enabled_and_searched() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let v = d.visit("at_desk").await;
     d.act(&v, &[("action", "card_received"), ("card_serial", "C0001")])
         .await;
@@ -166,7 +166,7 @@ async fn r12_r13_r14_power_cut_outage_mode_requested_enabled_and_searched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r20_not_found_moushitatesho_fushou_claim_then_numbers_brought_later_then_r27_purge() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let v = d.visit("at_desk").await;
     d.act(&v, &[("action", "card_received"), ("card_serial", "C0004")])
         .await;
@@ -269,7 +269,7 @@ async fn r20_not_found_moushitatesho_fushou_claim_then_numbers_brought_later_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r1_r2_r3_refusals_name_the_field_and_never_crash() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let v = d.visit("at_desk").await;
     // the reader before the card
     let (status, _, body) = d
@@ -298,19 +298,15 @@ async fn r1_r2_r3_refusals_name_the_field_and_never_crash() {
         .await;
     assert_eq!(status, 400);
     assert!(body.contains("暗証番号：暗証番号を設定していないカード"));
-    // 目視確認 without the staff id (R3)
+    // 目視確認 without ticking 目視で本人確認完了 (R3)
     let (status, _, body) = d
         .post(
             &format!("{v}/act"),
-            &[
-                ("action", "reader"),
-                ("mode", "visual"),
-                ("visual_done", "on"),
-            ],
+            &[("action", "reader"), ("mode", "visual")],
         )
         .await;
     assert_eq!(status, 400);
-    assert!(body.contains("確認した職員ID"));
+    assert!(body.contains("「目視で本人確認完了」に✓"), "{body}");
     // unknown actions, bad numbers, unknown visits
     let (status, _, _) = d.post(&format!("{v}/act"), &[("action", "??")]).await;
     assert_eq!(status, 400);
@@ -378,13 +374,14 @@ async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
         listener,
         std::future::pending(),
     ));
+    // the desk answers (its login page: nobody is signed in)
     let body = reqwest::get(format!("http://{addr}/desk/"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(body.contains("受付を始める"));
+    assert!(body.contains("受付 ログイン"), "{body}");
     let ok = reqwest::get(format!("http://{addr}/healthz"))
         .await
         .unwrap();
@@ -394,7 +391,7 @@ async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r2_consents_given_on_a_pinless_card_reach_the_terminal_history() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let v = d.visit("at_desk").await;
     d.act(
         &v,
@@ -435,7 +432,7 @@ async fn r2_consents_given_on_a_pinless_card_reach_the_terminal_history() {
 async fn r11_r24_a_patient_over_70_pays_the_declared_share_and_the_insurer_settles_the_difference()
 {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic);
+    let d = Desk::new(&w.clinic).await;
     let v = d.visit("at_desk").await;
     d.act(&v, &[("action", "card_received"), ("card_serial", "C0008")])
         .await;
@@ -491,41 +488,46 @@ async fn r11_r24_a_patient_over_70_pays_the_declared_share_and_the_insurer_settl
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r3_a_japanese_staff_id_is_kept_and_written_on_each_step() {
+async fn r3_the_signed_in_staff_member_is_written_on_each_step_and_as_the_visual_checker() {
     let w = start_world().await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = http
-        .post(format!("{}/desk/visits", w.clinic))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "presence=at_desk&service_date={DAY}&staff={}",
-            enc("受付02")
-        ))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
-    let visit = r.headers()["location"].to_str().unwrap().to_string();
-    let cookie = cookie.split(';').next().unwrap().to_string();
-    let r = http
-        .post(format!("{}{visit}/act", w.clinic))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("Cookie", &cookie)
-        .body("action=no_card")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let page = http
-        .get(format!("{}{visit}", w.clinic))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(page.matches("<td>受付02</td>").count(), 2, "{page}");
+    let http = common::signed_in(&w.clinic, "S02").await;
+    let post = |path: String, body: String| {
+        http.post(format!("{}{path}", w.clinic))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // a staff id typed into the form is not who is recorded: the session's is
+    let r = post(
+        "/desk/visits".into(),
+        format!("presence=at_desk&service_date={DAY}&staff={}", enc("誰か")),
+    )
+    .await
+    .unwrap();
+    let visit = r.url().path().to_string();
+    post(
+        format!("{visit}/act"),
+        "action=card_received&card_serial=C0001".into(),
+    )
+    .await
+    .unwrap();
+    let page = post(
+        format!("{visit}/act"),
+        format!(
+            "action=reader&mode=visual&visual_done=on&visual_staff={}",
+            enc("S99")
+        ),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert_eq!(page.matches("<td>S02</td>").count(), 3, "{page}");
+    assert!(!page.contains("誰か") && !page.contains("S99"), "{page}");
+    assert!(page.contains("目視確認（職員 S02）"), "{page}");
+    assert!(
+        page.contains("受付 二郎（S02）"),
+        "the header says who is signed in"
+    );
 }

@@ -5,6 +5,8 @@
 //! a real central (onshi-web with the outage mode, SQLite, the fixture registry) over HTTP
 //! through a fault-injecting client.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -164,6 +166,7 @@ async fn start() -> World {
     cfg.central_timeout = std::time::Duration::from_secs(5);
     let t = onshi_terminal::Terminal::open(cfg, fault.clone(), clock).expect("terminal");
     let desk = onshi_desk::Desk::open(t).expect("desk");
+    common::add_staff(&desk);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -171,12 +174,13 @@ async fn start() -> World {
     tokio::spawn(async move {
         let _ = axum::serve(l, onshi_desk::router(desk)).await;
     });
+    let desk_url = format!("http://{a}");
     World {
         central: central_url,
-        desk: format!("http://{a}"),
+        http: common::signed_in(&desk_url, "S02").await,
+        desk: desk_url,
         fault,
         fx,
-        http: reqwest::Client::new(),
         _dir: dir,
     }
 }

@@ -62,6 +62,9 @@ enum Cmd {
     /// The emulated face-auth card reader of a running terminal.
     #[command(subcommand)]
     Reader(terminal_cmd::ReaderCmd),
+    /// The reception desk's staff accounts of a terminal (log in at /desk/).
+    #[command(subcommand)]
+    Staff(terminal_cmd::StaffCmd),
     /// The facility's claims: visit contents, month check and close, UKE files, settlement.
     #[command(subcommand)]
     Claims(claims_cmd::ClaimsCmd),
@@ -200,6 +203,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Assess(a) => return assess_cmd::run(a),
         Cmd::Terminal(t) => return terminal_cmd::run_terminal(t),
         Cmd::Reader(r) => return terminal_cmd::run_reader(r),
+        Cmd::Staff(c) => return terminal_cmd::run_staff(c),
         Cmd::Claims(c) => return claims_cmd::run(c),
         Cmd::Payer(c) => return payer_cmd::run(c),
     }

@@ -122,6 +122,8 @@ pub async fn start_demo_terminals(
         }
         let client = Arc::new(client);
         let t = onshi_terminal::Terminal::open(cfg, client, Arc::new(onshi_central::SystemClock))?;
+        let password = demo_staff_password(data)?;
+        staff_store(&dir)?.set(DEMO_STAFF.0, DEMO_STAFF.1, &password)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         println!(
@@ -129,7 +131,10 @@ pub async fn start_demo_terminals(
             dir.display(),
             dir.display()
         );
-        println!("         reception desk (受付画面): http://{addr}/desk/");
+        println!(
+            "         reception desk (受付画面): http://{addr}/desk/  (log in as staff {} with password {password})",
+            DEMO_STAFF.0
+        );
         println!("         claims (請求):            http://{addr}/desk/claims");
         tokio::spawn(onshi_terminal::api::serve(
             t.clone(),
@@ -144,4 +149,78 @@ pub async fn start_demo_terminals(
         dirs.push(dir);
     }
     Ok(dirs)
+}
+
+/// `onshi staff …`: the reception desk's staff accounts of one terminal (an administrator's
+/// command; the password is read from standard input, never from the command line).
+#[derive(Subcommand)]
+pub enum StaffCmd {
+    /// Add a staff account, or set its name and password (first line of stdin, 8+ characters).
+    Add {
+        /// the terminal's exchange folder
+        #[arg(long)]
+        exchange: PathBuf,
+        /// the staff id written on every step of a visit (1–32 characters, no spaces)
+        #[arg(long)]
+        id: String,
+        /// the name shown at the desk
+        #[arg(long)]
+        name: String,
+    },
+    /// List the staff accounts (ids and names; never a password).
+    List {
+        #[arg(long)]
+        exchange: PathBuf,
+    },
+}
+
+fn staff_store(exchange: &Path) -> Result<onshi_desk::staff::StaffStore> {
+    let ex = onshi_terminal::exchange::Exchange::new(exchange);
+    std::fs::create_dir_all(&ex.data)?;
+    Ok(onshi_desk::staff::StaffStore::open(
+        &ex.data.join(onshi_desk::staff::STAFF_FILE),
+    )?)
+}
+
+pub fn run_staff(c: StaffCmd) -> Result<ExitCode> {
+    match c {
+        StaffCmd::Add { exchange, id, name } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            staff_store(&exchange)?.set(&id, &name, password)?;
+            println!("staff {id} ({name}) can log in at the desk");
+        }
+        StaffCmd::List { exchange } => {
+            for s in staff_store(&exchange)?.list()? {
+                println!("{}\t{}", s.staff_id, s.name);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo's staff account at each demo desk.
+pub const DEMO_STAFF: (&str, &str) = ("S01", "受付 デモ");
+
+/// A demo password for the demo desks: random, kept in `<data>/demo-staff-password` (mode
+/// 0600) so that it stays the same across restarts, and printed by `onshi demo`.
+pub fn demo_staff_password(data: &Path) -> Result<String> {
+    let path = data.join("demo-staff-password");
+    if let Ok(p) = std::fs::read_to_string(&path)
+        && p.trim().len() >= 8
+    {
+        return Ok(p.trim().to_string());
+    }
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+    let p = format!("demo-{}", hex::encode(b));
+    std::fs::create_dir_all(data)?;
+    std::fs::write(&path, &p)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(p)
 }

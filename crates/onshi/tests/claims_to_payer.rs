@@ -48,6 +48,36 @@ struct Desk {
     http: reqwest::Client,
 }
 
+/// A client signed in at the desk as S01, sending the desk's Origin and the session's CSRF
+/// token as the desk's own pages do.
+async fn signed_in(base: &str) -> reqwest::Client {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let page = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap()
+        .post(format!("{base}/desk/login"))
+        .header("Origin", base)
+        .form(&[("staff_id", "S01"), ("password", "desk-password-1")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let at = page.find(marker).expect("signed in") + marker.len();
+    let token = page[at..].split('"').next().unwrap_or_default();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", base.parse().unwrap());
+    headers.insert("x-csrf-token", token.parse().unwrap());
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 impl Desk {
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> String {
         let body = form
@@ -221,6 +251,9 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
         onshi_terminal::Terminal::open(cfg, client, Arc::new(SystemClock)).expect("terminal");
     let data = terminal.exchange().data.clone();
     let desk = onshi_desk::Desk::open(terminal).expect("desk");
+    desk.staff
+        .set("S01", "受付 一郎", "desk-password-1")
+        .expect("staff");
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let desk_url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move {
@@ -228,7 +261,7 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     });
     let d = Desk {
         base: desk_url.clone(),
-        http: reqwest::Client::new(),
+        http: signed_in(&desk_url).await,
     };
 
     // the payer (支払基金) over the same registry, with the clinic's hook and a past of payments

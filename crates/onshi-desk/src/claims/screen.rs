@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::Datelike;
@@ -14,13 +14,14 @@ use onshi_central::clock::{Clock, SystemClock};
 use onshi_domain::claims::Payer;
 use onshi_domain::desk::ClaimBasis;
 use onshi_domain::wareki::WarekiDate;
-use onshi_ui::{Layout, NavLink};
+use onshi_ui::Layout;
 use serde::Deserialize;
 
+use super::ClaimsError;
 use super::build::{self, FiledClaim, Severity};
 use super::content::{Diagnosis, VisitContent};
-use super::{Claims, ClaimsError};
 use crate::Desk;
+use crate::web::Screen;
 
 pub fn routes() -> Router<Desk> {
     Router::new()
@@ -29,17 +30,10 @@ pub fn routes() -> Router<Desk> {
         .route("/desk/claims/close", post(close))
 }
 
-/// The header of the desk's screens, with the 請求 link current.
-fn layout() -> Layout {
-    Layout::new("請求 — onshi 受付")
-        .brand("受付")
-        .nav(vec![
-            NavLink::new("home", "受付", "/desk/"),
-            NavLink::new("history", "資格確認履歴", "/desk/history"),
-            NavLink::new("unconfirmed", "事後確認", "/desk/unconfirmed"),
-            NavLink::new("claims", "請求", "/desk/claims"),
-        ])
-        .current("claims")
+/// The header of the desk's screens (who is signed in, the CSRF token of the forms), with
+/// the 請求 link current.
+fn layout(sc: &Screen) -> Layout {
+    sc.layout("請求 — onshi 受付", "claims")
 }
 
 struct OpenRow {
@@ -192,15 +186,16 @@ fn this_month() -> String {
     build::month_of(SystemClock.today())
 }
 
-fn page(claims: &Claims, month: &str, message: Option<String>, error: Option<String>) -> Response {
+fn page(sc: &Screen, month: &str, message: Option<String>, error: Option<String>) -> Response {
+    let claims = &sc.desk.claims;
     let view = match claims.month(month) {
         Ok(v) => v,
         Err(e) => {
             let fallback = this_month();
             if month != fallback {
-                return page(claims, &fallback, None, Some(e.to_string()));
+                return page(sc, &fallback, None, Some(e.to_string()));
             }
-            return onshi_ui::page(&onshi_ui::MessagePage::error(layout(), e.to_string()));
+            return onshi_ui::page(&onshi_ui::MessagePage::error(layout(sc), e.to_string()));
         }
     };
     let mut pending = Vec::new();
@@ -281,7 +276,7 @@ fn page(claims: &Claims, month: &str, message: Option<String>, error: Option<Str
         .collect();
     let blocking = view.blocking().next().is_some();
     onshi_ui::page(&ClaimsPage {
-        layout: layout(),
+        layout: layout(sc),
         month: month.to_string(),
         month_label: month_label(month),
         billing_label: month_label(&view.billing_month),
@@ -300,12 +295,12 @@ fn page(claims: &Claims, month: &str, message: Option<String>, error: Option<Str
     })
 }
 
-async fn show(State(desk): State<Desk>, Query(q): Query<MonthQuery>) -> Response {
+async fn show(sc: Screen, Query(q): Query<MonthQuery>) -> Response {
     let month = q
         .month
         .filter(|m| build::month_range(m).is_some())
         .unwrap_or_else(this_month);
-    page(&desk.claims, &month, q.msg.map(message_text), q.err)
+    page(&sc, &month, q.msg.map(message_text), q.err)
 }
 
 fn message_text(code: String) -> String {
@@ -356,7 +351,8 @@ fn back(month: &str, key: &str, value: &str) -> Response {
     .into_response()
 }
 
-async fn content(State(desk): State<Desk>, Form(f): Form<ContentForm>) -> Response {
+async fn content(sc: Screen, Form(f): Form<ContentForm>) -> Response {
+    let desk = &sc.desk;
     let number = |field: &str, label: &str, v: &str| -> Result<u32, String> {
         v.trim()
             .parse::<u32>()
@@ -364,15 +360,15 @@ async fn content(State(desk): State<Desk>, Form(f): Form<ContentForm>) -> Respon
     };
     let points = match number("points", "合計点数", &f.points) {
         Ok(p) => p,
-        Err(e) => return page(&desk.claims, &f.month, None, Some(e)),
+        Err(e) => return page(&sc, &f.month, None, Some(e)),
     };
     let yen = match number("charged_yen", "一部負担金", &f.charged_yen) {
         Ok(p) => p,
-        Err(e) => return page(&desk.claims, &f.month, None, Some(e)),
+        Err(e) => return page(&sc, &f.month, None, Some(e)),
     };
     let visit = match desk.visits.get(f.visit_id) {
         Ok(v) => v,
-        Err(e) => return page(&desk.claims, &f.month, None, Some(e.to_string())),
+        Err(e) => return page(&sc, &f.month, None, Some(e.to_string())),
     };
     let none_if_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_string());
     let content = VisitContent {
@@ -400,7 +396,7 @@ async fn content(State(desk): State<Desk>, Form(f): Form<ContentForm>) -> Respon
     };
     match desk.claims.record_content(f.visit_id, &content) {
         Ok(()) => back(&f.month, "msg", "content"),
-        Err(e) => page(&desk.claims, &f.month, None, Some(japanese(&e))),
+        Err(e) => page(&sc, &f.month, None, Some(japanese(&e))),
     }
 }
 
@@ -421,10 +417,11 @@ struct CloseForm {
     month: String,
 }
 
-async fn close(State(desk): State<Desk>, Form(f): Form<CloseForm>) -> Response {
+async fn close(sc: Screen, Form(f): Form<CloseForm>) -> Response {
+    let desk = &sc.desk;
     match desk.claims.close(&f.month, None) {
         Ok(true) => back(&f.month, "msg", "closed"),
         Ok(false) => back(&f.month, "msg", "already"),
-        Err(e) => page(&desk.claims, &f.month, None, Some(japanese(&e))),
+        Err(e) => page(&sc, &f.month, None, Some(japanese(&e))),
     }
 }

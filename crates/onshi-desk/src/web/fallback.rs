@@ -111,12 +111,12 @@ pub(crate) async fn apply(
         }
         "reader" => return super::reader::reader(d, v, s, params, staff).await,
         "visual_failed" => {
-            let staff_id = p(params, "visual_staff");
             let Some(card) = shown_card(&mut s) else {
                 return Err("先にカードを受け取ってください".into());
             };
             card.visual = Attempt::Failed;
-            card.visual_staff_id = Some(staff_id.to_string()).filter(|x| !x.is_empty());
+            // R3: the staff member who judged is the signed-in one
+            card.visual_staff_id = staff.map(str::to_string);
             "目視確認：本人と確認できない".into()
         }
         "equipment" => {

@@ -35,6 +35,7 @@ use onshi_ui::{Layout, MessagePage, NavLink};
 
 use crate::Desk;
 
+pub mod auth;
 pub mod fallback;
 pub mod history;
 pub mod moushitatesho;
@@ -55,8 +56,24 @@ pub const NAV: [(&str, &str, &str); 4] = [
 ];
 
 pub fn router(desk: Desk) -> Router {
+    let idle = tower_sessions::cookie::time::Duration::seconds(
+        i64::try_from(desk.session_idle.as_secs()).unwrap_or(i64::MAX),
+    );
+    let sessions = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+        .with_name(format!(
+            "onshi_desk_{}",
+            desk.terminal.config().facility.as_str()
+        ))
+        .with_path("/desk")
+        .with_http_only(true)
+        .with_secure(false)
+        .with_same_site(tower_sessions::cookie::SameSite::Strict)
+        .with_expiry(tower_sessions::Expiry::OnInactivity(idle))
+        .with_always_save(true);
     Router::new()
         .route("/desk", get(|| async { Redirect::to("/desk/") }))
+        .route("/desk/login", get(auth::login_form).post(auth::login))
+        .route("/desk/logout", post(auth::logout))
         .route("/desk/", get(reception::home))
         .route("/desk/visits", post(reception::new_visit))
         .route("/desk/visits/{id}", get(visit::show))
@@ -76,32 +93,42 @@ pub fn router(desk: Desk) -> Router {
         .route("/desk/history", get(history::page))
         .merge(worklist::routes())
         .merge(crate::claims::web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            desk.clone(),
+            auth::guard,
+        ))
+        .layer(sessions)
         .with_state(desk)
 }
 
 // ------------------------------------------------------------------------------- the screen
 
 /// What every screen of the desk needs: the desk, who is at it, and the form token.
-pub(crate) struct Screen {
+pub struct Screen {
     pub desk: Desk,
-    /// The staff member recorded on each step.
+    /// The signed-in staff member's id, recorded on each step (and as the 目視確認 staff, R3).
     pub staff: Option<String>,
-    /// The CSRF token every form carries (when someone is signed in).
+    /// As shown in the header.
+    pub staff_name: Option<String>,
+    /// The session's CSRF token every form carries.
     pub csrf: Option<String>,
 }
 
 impl Screen {
-    pub fn new(desk: Desk, staff: Option<String>) -> Self {
-        Screen {
-            desk,
-            staff,
-            csrf: None,
-        }
-    }
-
-    /// The common layout: the facility, the desk's links, the one marked current.
+    /// The common layout: the facility, the desk's links, the one marked current, who is
+    /// signed in (with the logout form and the CSRF token the page's forms carry).
     pub fn layout(&self, title: impl Into<String>, current: &str) -> Layout {
-        layout_of(&self.desk, title).current(current)
+        let signed_in = match (&self.staff, &self.csrf) {
+            (Some(id), Some(csrf)) => Some(onshi_ui::SignedIn {
+                name: format!("{}（{id}）", self.staff_name.as_deref().unwrap_or("")),
+                logout_action: "/desk/logout".into(),
+                csrf: csrf.clone(),
+            }),
+            _ => None,
+        };
+        layout_of(&self.desk, title)
+            .current(current)
+            .signed_in(signed_in)
     }
 
     pub fn staff(&self) -> &str {
@@ -321,37 +348,12 @@ impl axum::extract::FromRequestParts<Desk> for Screen {
         parts: &mut axum::http::request::Parts,
         d: &Desk,
     ) -> Result<Self, Response> {
-        Ok(Screen::new(d.clone(), staff_of(&parts.headers)))
+        let signed = auth::signed(parts);
+        Ok(Screen {
+            desk: d.clone(),
+            staff: signed.as_ref().map(|s| s.staff_id.clone()),
+            staff_name: signed.as_ref().map(|s| s.name.clone()),
+            csrf: signed.map(|s| s.csrf),
+        })
     }
-}
-
-pub(crate) fn staff_of(headers: &axum::http::HeaderMap) -> Option<String> {
-    let cookie = headers.get(axum::http::header::COOKIE)?.to_str().ok()?;
-    cookie.split(';').find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == "desk_staff" && !v.is_empty())
-            .then(|| percent_decode(v))
-            .flatten()
-    })
-}
-
-/// Decodes `%XX` escapes (the staff id is kept percent-encoded in its cookie); `None` when
-/// the result is not UTF-8 or an escape is broken.
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out)
-        .ok()
-        .filter(|t| t.chars().count() <= 32)
 }

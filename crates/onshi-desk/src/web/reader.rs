@@ -87,7 +87,8 @@ pub(crate) async fn reader(
                         .into(),
                 );
             }
-            place.visual_staff_id = Some(p(params, "visual_staff").to_string());
+            // R3: who confirmed by sight is the signed-in staff member
+            place.visual_staff_id = Some(staff.unwrap_or("").to_string());
         }
     }
     // the format of the PIN and the staff member of a 目視確認 are the terminal's to check

@@ -2,13 +2,12 @@
 
 use askama::Template;
 use axum::Form;
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use onshi_domain::desk::{FacilityType, PatientPresence, Presented, Situation, assess};
 use onshi_ui::Layout;
 
-use super::{Params, Screen, bad_request, basis_label, internal, p, percent_label, urlencode};
+use super::{Params, Screen, bad_request, basis_label, internal, p, percent_label};
 
 /// One line of the recent visits.
 pub(crate) struct VisitRow {
@@ -26,7 +25,6 @@ struct Home {
     error: Option<String>,
     pharmacy: bool,
     today: String,
-    staff: String,
     open_items: usize,
     visits: Vec<VisitRow>,
 }
@@ -62,7 +60,6 @@ pub(crate) async fn home(sc: Screen) -> Response {
         error: None,
         pharmacy: d.facility == FacilityType::Pharmacy,
         today: d.today().to_string(),
-        staff: sc.staff().to_string(),
         open_items: super::worklist::open_items(d).map(|l| l.len()).unwrap_or(0),
         visits,
     })
@@ -105,20 +102,9 @@ pub(crate) async fn new_visit(sc: Screen, Form(params): Form<Params>) -> Respons
         Ok(x) => x,
         Err(e) => return bad_request(d, "受付", e.to_string()),
     };
-    let staff = Some(p(&params, "staff").to_string())
-        .filter(|s| !s.is_empty())
-        .or(sc.staff.clone());
-    match d.visits.create(&situation, staff.as_deref(), &decision) {
-        Ok(id) => {
-            let mut r = Redirect::to(&format!("/desk/visits/{id}")).into_response();
-            if let Some(s) = staff.filter(|s| s.chars().count() <= 32)
-                && let Ok(v) =
-                    format!("desk_staff={}; Path=/desk; SameSite=Strict", urlencode(&s)).parse()
-            {
-                r.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            r
-        }
+    // the signed-in staff member receives the patient
+    match d.visits.create(&situation, sc.staff.as_deref(), &decision) {
+        Ok(id) => Redirect::to(&format!("/desk/visits/{id}")).into_response(),
         Err(e) => internal(d, e),
     }
 }

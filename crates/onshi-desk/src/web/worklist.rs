@@ -306,7 +306,7 @@ async fn search(sc: Screen, Path(id): Path<i64>, Form(params): Form<Params>) -> 
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let staff = opt(&params, "staff_id").or_else(|| sc.staff.clone());
+    let staff = sc.staff.clone();
     let input = SearchInput {
         staff_id: staff.clone(),
         birthdate: opt(&params, "birthdate"),
@@ -371,7 +371,7 @@ async fn select(sc: Screen, Path(id): Path<i64>, Form(params): Form<Params>) -> 
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let staff = opt(&params, "staff_id").or_else(|| sc.staff.clone());
+    let staff = sc.staff.clone();
     let (Ok(search_id), Ok(candidate)) = (
         p(&params, "search_id").parse::<i64>(),
         p(&params, "candidate").parse::<u32>(),

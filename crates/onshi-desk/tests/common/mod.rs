@@ -84,6 +84,7 @@ pub async fn start_world() -> World {
         let t =
             onshi_terminal::Terminal::open(cfg, client, Arc::new(SystemClock)).expect("terminal");
         let desk = onshi_desk::Desk::open(t).expect("desk");
+        add_staff(&desk);
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -533,6 +534,61 @@ pub fn enc(s: &str) -> String {
     out
 }
 
+/// The password of the tests' staff accounts.
+pub const PASSWORD: &str = "desk-password-1";
+
+/// A staff id and name made of markup, quotes and `&` (for the XSS test; a valid id: no
+/// spaces, 30 characters).
+pub const HOSTILE: &str = "<script>alert('x')</script>\"&'";
+
+/// The tests' staff accounts: S01 受付 一郎, S02 受付 二郎, and [`HOSTILE`].
+pub fn add_staff(desk: &onshi_desk::Desk) {
+    desk.staff.set("S01", "受付 一郎", PASSWORD).expect("staff");
+    desk.staff.set("S02", "受付 二郎", PASSWORD).expect("staff");
+    desk.staff.set(HOSTILE, HOSTILE, PASSWORD).expect("staff");
+}
+
+/// A client signed in at a desk as `staff`: it keeps the session cookie and sends the desk's
+/// Origin and the session's CSRF token with every request, as the desk's own pages do.
+pub async fn signed_in(base: &str, staff: &str) -> reqwest::Client {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let http = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .expect("client");
+    let r = http
+        .post(format!("{base}/desk/login"))
+        .header("Origin", base)
+        .form(&[("staff_id", staff), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("login");
+    let page = r.text().await.expect("page");
+    let token = csrf_of(&page).unwrap_or_else(|| panic!("not signed in:\n{page}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", base.parse().expect("origin"));
+    headers.insert("x-csrf-token", token.parse().expect("token"));
+    reqwest::Client::builder()
+        .cookie_provider(jar)
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// The CSRF token a page's forms carry.
+pub fn csrf_of(page: &str) -> Option<String> {
+    let at = page.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().map(str::to_string)
+}
+
+/// In a browser: the login page, the staff id and password, ログイン.
+pub async fn log_in(b: &Driver, base: &str, staff: &str) {
+    b.goto(&format!("{base}/desk/login")).await;
+    b.type_in("#staff_id", staff).await;
+    b.type_in("#password", PASSWORD).await;
+    b.click("ログイン").await;
+}
+
 /// A clerk's browser without the browser: form posts and page loads over HTTP.
 pub struct DeskClient {
     pub base: String,
@@ -540,10 +596,15 @@ pub struct DeskClient {
 }
 
 impl DeskClient {
-    pub fn new(base: &str) -> Self {
+    /// Signed in as S01.
+    pub async fn new(base: &str) -> Self {
+        Self::as_staff(base, "S01").await
+    }
+
+    pub async fn as_staff(base: &str, staff: &str) -> Self {
         DeskClient {
             base: base.to_string(),
-            http: reqwest::Client::new(),
+            http: signed_in(base, staff).await,
         }
     }
 
