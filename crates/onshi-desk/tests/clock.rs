@@ -1,6 +1,8 @@
 //! The desk reads time from one clock, the terminal's: with the clock pinned, a new visit's
 //! day of service and the time of each step are the pinned ones, whatever the machine's date.
 
+mod common;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -28,6 +30,7 @@ async fn the_desk_dates_visits_and_steps_by_the_terminals_pinned_clock() {
     let at = Utc.with_ymd_and_hms(2026, 11, 25, 1, 15, 0).unwrap();
     let t = onshi_terminal::Terminal::open(cfg, client, Arc::new(Pinned(at))).unwrap();
     let desk = onshi_desk::Desk::open(t).unwrap();
+    common::add_staff(&desk);
     assert_eq!(desk.today().to_string(), "2026-11-25");
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", l.local_addr().unwrap());
@@ -35,7 +38,8 @@ async fn the_desk_dates_visits_and_steps_by_the_terminals_pinned_clock() {
     tokio::spawn(async move {
         let _ = axum::serve(l, onshi_desk::router(desk)).await;
     });
-    let r = reqwest::Client::new()
+    let http = common::signed_in(&base, "S01").await;
+    let r = http
         .post(format!("{base}/desk/visits"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body("presence=at_desk&staff=S01")
@@ -47,7 +51,9 @@ async fn the_desk_dates_visits_and_steps_by_the_terminals_pinned_clock() {
     let v = visits.get(id).unwrap();
     assert_eq!(v.service_date.to_string(), "2026-11-25");
     assert_eq!(v.steps[0].at, "2026-11-25T10:15:00+09:00");
-    let home = reqwest::get(format!("{base}/desk/"))
+    let home = http
+        .get(format!("{base}/desk/"))
+        .send()
         .await
         .unwrap()
         .text()
