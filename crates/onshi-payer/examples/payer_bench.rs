@@ -102,6 +102,21 @@ fn qual(
     }
 }
 
+/// CPU seconds used by this process so far (user + system, from /proc/self/stat), to read the
+/// figures on a shared machine where wall time includes waiting for other work.
+fn cpu_s() -> f64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    let Some(rest) = s.rsplit(')').next() else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // fields 14 and 15 of stat are the 12th and 13th after the command name
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let n: u64 = args
@@ -307,7 +322,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 4. baseline: only read the same files, in the same run (2 threads, as the intake)
     let threads = 2;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let read_claims: u64 = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
             .map(|k| {
@@ -327,9 +342,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
     });
-    let t_read = t.elapsed();
+    let (t_read, c_read) = (t.elapsed(), cpu_s() - c);
     let fusho = PayerSettings::default().fusho_insurer_numbers;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let model_claims: usize = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
             .map(|k| {
@@ -350,10 +365,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap_or(0)).sum()
     });
-    let t_model = t.elapsed();
+    let (t_model, c_model) = (t.elapsed(), cpu_s() - c);
 
     // 5. intake: read, validate, review (R21), identify (R22), record — 2 threads
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let at = "2026-12-10T00:00:00Z";
     let results: Vec<std::collections::BTreeMap<String, u64>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..threads)
@@ -395,7 +410,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let t_intake = t.elapsed();
+    let (t_intake, c_intake) = (t.elapsed(), cpu_s() - c);
     let mut by_status = std::collections::BTreeMap::new();
     for r in &results {
         for (k, v) in r {
@@ -425,13 +440,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t_decide = t.elapsed();
 
     // 7. settlement with 按分 (R22), statements, payment record, R27 scrub
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let out = svc.settle_month(
         PayerCode::Kikin,
         YearMonth::parse("202612").ok_or("month")?,
         at,
     )?;
-    let t_settle = t.elapsed();
+    let (t_settle, c_settle) = (t.elapsed(), cpu_s() - c);
     // check: every pool's shares sum exactly to the pool
     let mut pools = 0;
     let mut pooled_yen = 0u64;
@@ -453,7 +468,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let secs = |d: std::time::Duration| d.as_secs_f64();
     println!(
-        "payer benchmark: {n} claims in {nf} files ({:.1} MB of UKE), 2 threads",
+        "payer benchmark: {n} claims in {nf} files ({:.1} MB of UKE), 2 threads, intake batches of {BATCH} files",
         total_bytes as f64 / 1e6
     );
     println!(
@@ -464,20 +479,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(t_past)
     );
     println!(
-        "baseline, read only (UKE reader):           {:>7.2} s  {:>9.0} claims/s  ({read_claims} claims)",
+        "baseline, read only (UKE reader):        {:>7.2} s wall {:>7.2} s CPU  {:>8.0} claims/s  ({read_claims} claims)",
         secs(t_read),
+        c_read,
         read_claims as f64 / secs(t_read)
     );
     println!(
-        "baseline, read into the payer's model:      {:>7.2} s  {:>9.0} claims/s  ({model_claims} claims)",
+        "baseline, read into the payer's model:   {:>7.2} s wall {:>7.2} s CPU  {:>8.0} claims/s  ({model_claims} claims)",
         secs(t_model),
+        c_model,
         model_claims as f64 / secs(t_model)
     );
     println!(
-        "intake (read, validate, 振替, 特定, record): {:>7.2} s  {:>9.0} claims/s  = {:.1}× the read-only time",
+        "intake (read, check, 振替, 特定, record): {:>7.2} s wall {:>7.2} s CPU  {:>8.0} claims/s  = {:.1}× the read-only wall time, {:.1}× its CPU",
         secs(t_intake),
+        c_intake,
         n as f64 / secs(t_intake),
-        secs(t_intake) / secs(t_read)
+        secs(t_intake) / secs(t_read),
+        c_intake / c_read.max(0.01)
     );
     println!("  by status: {by_status:?}");
     println!(
@@ -485,13 +504,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(t_decide)
     );
     println!(
-        "settlement (按分, statements, payments):    {:>7.2} s  ({} statements, {pools} pools, {pooled_yen} yen pooled, shares exact: {exact})",
+        "settlement (按分, statements, payments): {:>7.2} s wall {:>7.2} s CPU  ({} statements, {pools} pools, {pooled_yen} yen pooled, shares exact: {exact})",
         secs(t_settle),
+        c_settle,
         out.statements.len()
     );
     println!(
-        "intake + settlement: {:.2} s",
-        secs(t_intake) + secs(t_settle)
+        "intake + settlement: {:.2} s wall, {:.2} s CPU",
+        secs(t_intake) + secs(t_settle),
+        c_intake + c_settle
     );
+    if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at the end: {}", l.trim());
+    }
     Ok(())
 }
