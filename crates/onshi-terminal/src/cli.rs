@@ -58,6 +58,10 @@ pub struct TerminalArgs {
     /// encoding of face files: utf-8 or shift_jis
     #[arg(long, default_value = "utf-8")]
     pub face_encoding: String,
+    /// the CA certificate (PEM) that signed the central's TLS certificate, for an https://
+    /// central (`onshi demo` prints its path)
+    #[arg(long)]
+    pub central_ca: Option<PathBuf>,
     /// the card emulation's file (`onshi registry import` makes `<db stem>.cards.sqlite`):
     /// the cards patients place on this terminal's reader
     #[arg(long)]
@@ -165,7 +169,11 @@ pub fn run_terminal(a: &TerminalArgs) -> Result<()> {
     let token = a.token.as_deref().context(
         "--token (or env ONSHI_TOKEN) is required: the facility's token for the central",
     )?;
-    let mut client = HttpCentral::new(central, token)?;
+    let ca = match &a.central_ca {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("--central-ca {}", p.display()))?),
+        None => None,
+    };
+    let mut client = HttpCentral::with_ca(central, token, ca.as_deref())?;
     if let Some(cards) = &a.cards {
         let cards = onshi_card::CardStore::open_with_key_file(cards)
             .with_context(|| format!("--cards {}", cards.display()))?;

@@ -179,8 +179,38 @@ pub struct HttpCentral {
 impl HttpCentral {
     /// `base` like `http://127.0.0.1:8470`; `token` the facility's bearer token.
     pub fn new(base: &str, token: &str) -> Result<Self, ClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
+        Self::with_ca(base, token, None)
+    }
+
+    /// As [`HttpCentral::new`], trusting the CA certificate `ca_pem` (PEM) for an `https://`
+    /// central (TLS by rustls). An `http://` central is refused unless it is on loopback.
+    pub fn with_ca(base: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Self, ClientError> {
+        let bad = |m: String| ClientError::Refused {
+            status: 0,
+            message: m,
+        };
+        if let Some(rest) = base.strip_prefix("http://") {
+            let host = rest.split(['/', ':']).next().unwrap_or("");
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+                || rest.starts_with("[::1]");
+            if !loopback {
+                return Err(bad(format!(
+                    "{base}: plain HTTP to the central only on loopback; use https://"
+                )));
+            }
+        }
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(Duration::from_secs(5));
+        if let Some(pem) = ca_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| bad(format!("the central's CA certificate: {e}")))?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b
             .build()
             .map_err(|e| ClientError::Unreachable(e.to_string()))?;
         Ok(HttpCentral {

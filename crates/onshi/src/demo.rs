@@ -33,6 +33,9 @@ pub struct DemoArgs {
     /// prepare the data and print what would be served, then exit
     #[arg(long)]
     no_serve: bool,
+    /// serve the central over plain HTTP instead of TLS (loopback only)
+    #[arg(long)]
+    plain_http: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -104,32 +107,63 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(serde_json::Value::Null);
 
+    // TLS by default: a local CA made on first start (plain HTTP only by --plain-http)
+    let tls = if a.plain_http {
+        crate::tls_choice(None, None, true, a.listen)?;
+        None
+    } else {
+        let files = onshi_tls::ensure_local_ca(&a.data.join("tls"))?;
+        Some((
+            onshi_tls::ServerTls::from_files(&files.cert, &files.key)?,
+            files,
+        ))
+    };
+
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
-        print_banner(addr, &db, &facilities, &examples, store.counts()?);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        print_banner(scheme, addr, &db, &facilities, &examples, store.counts()?);
+        if let Some((_, files)) = &tls {
+            println!("TLS: the central's certificate is signed by the demo's local CA");
+            println!("  {}", files.ca.display());
+            println!(
+                "  trust it: curl --cacert {} {scheme}://{addr}/healthz",
+                files.ca.display()
+            );
+            println!(
+                "  (browsers: import it as a certificate authority; terminals: onshi terminal --central-ca {})",
+                files.ca.display()
+            );
+        }
         if a.no_serve {
             return Ok(());
         }
         let state = crate::app_state(store, cards);
         crate::serve_web_api(a.web_api_listen, state.clone()).await?;
         crate::terminal_cmd::start_demo_terminals(&a.data, &state, &[CLINIC.0, PHARMACY.0]).await?;
-        onshi_web::serve(listener, state, crate::shutdown_signal()).await?;
+        match tls {
+            Some((tls, _)) => {
+                onshi_web::serve_tls(listener, state, tls, crate::shutdown_signal()).await?
+            }
+            None => onshi_web::serve(listener, state, crate::shutdown_signal()).await?,
+        }
         Ok(())
     })
 }
 
 fn print_banner(
+    scheme: &str,
     addr: SocketAddr,
     db: &std::path::Path,
     facilities: &[DemoFacility],
     examples: &serde_json::Value,
     counts: onshi_store::RegistryCounts,
 ) {
-    let base = format!("http://{addr}");
+    let base = format!("{scheme}://{addr}");
     println!("onshi demo — central OQS on {}", db.display());
     println!(
         "  registry: {} persons, {} qualifications, {} cards, {} insurers",

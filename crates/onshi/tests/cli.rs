@@ -95,15 +95,16 @@ impl Drop for Server {
     }
 }
 
-fn start_central(db: &Path) -> (Server, String) {
-    start_central_on(&["--db", db.to_str().unwrap()])
+fn start_central(db: &Path, extra: &[&str]) -> (Server, String) {
+    start_central_on(&["--db", db.to_str().unwrap()], extra)
 }
 
-fn start_central_on(db_args: &[&str]) -> (Server, String) {
+fn start_central_on(db_args: &[&str], extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(BIN)
         .arg("central")
         .args(db_args)
         .args(["--listen", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -113,7 +114,7 @@ fn start_central_on(db_args: &[&str]) -> (Server, String) {
     BufReader::new(stdout).read_line(&mut line).unwrap();
     let url = line
         .split_whitespace()
-        .find(|w| w.starts_with("http://"))
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
         .unwrap_or_else(|| panic!("no URL in {line:?}"))
         .to_string();
     (Server(child), url)
@@ -177,8 +178,26 @@ async fn acknowledged_confirmations_survive_a_killed_central() {
     let cards =
         onshi_card::CardStore::open_with_key_file(dir.path().join("c.cards.sqlite")).unwrap();
     let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
-    let (mut server, url) = start_central(&db);
-    let http = reqwest::Client::new();
+    // over TLS, with a certificate from a local CA the client trusts
+    let ca = onshi_tls::make_local_ca(&["localhost", "127.0.0.1"]).unwrap();
+    let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
+    std::fs::write(&cert, &ca.cert_pem).unwrap();
+    std::fs::write(&key, &ca.key_pem).unwrap();
+    let (mut server, url) = start_central(
+        &db,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(url.starts_with("https://"), "{url}");
+    let http = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
     let mut acked = Vec::new();
     for i in 0..40 {
         let serial = ["C0001", "C0002", "C0003", "C0004"][i % 4];
@@ -251,7 +270,14 @@ fn a_database_with_data_and_no_key_file_refuses_to_start_and_says_what_to_restor
     assert!(out.status.success());
     let keys = db.with_extension("sqlite.keys.json");
     std::fs::remove_file(&keys).unwrap();
-    let out = onshi(&["central", "--db", db_s, "--listen", "127.0.0.1:0"]);
+    let out = onshi(&[
+        "central",
+        "--db",
+        db_s,
+        "--listen",
+        "127.0.0.1:0",
+        "--plain-http",
+    ]);
     assert!(!out.status.success(), "started without its keys");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Restore the key file"), "{err}");
@@ -361,7 +387,7 @@ async fn the_cli_runs_the_central_on_postgresql() {
     let cards =
         onshi_card::CardStore::open_with_key_file(keys.with_extension("cards.sqlite")).unwrap();
     let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
-    let (server, base) = start_central_on(&["--db", &url, "--keys", keys_s]);
+    let (server, base) = start_central_on(&["--db", &url, "--keys", keys_s], &["--plain-http"]);
     let http = reqwest::Client::new();
     let mut acked = Vec::new();
     for serial in ["C0001", "C0002", "C0003"] {
@@ -418,4 +444,26 @@ async fn the_cli_runs_the_central_on_postgresql() {
     );
     drop(store);
     drop(pg);
+}
+
+#[test]
+fn the_central_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.sqlite");
+    let db_s = db.to_str().unwrap();
+    let out = onshi(&["central", "--db", db_s, "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tls-cert"), "{err}");
+    let out = onshi(&[
+        "central",
+        "--db",
+        db_s,
+        "--listen",
+        "0.0.0.0:0",
+        "--plain-http",
+    ]);
+    assert!(!out.status.success(), "plain HTTP off loopback");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only allowed on a loopback address"), "{err}");
 }

@@ -35,6 +35,11 @@ pub struct CentralServer {
 
 /// Starts the central on a random port in this process (needs a tokio runtime).
 pub async fn start_central() -> CentralServer {
+    start_central_with(None).await
+}
+
+/// As [`start_central`], over TLS when `tls` is given (`base` is then `https://…`).
+pub async fn start_central_with(tls: Option<onshi_tls::ServerTls>) -> CentralServer {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
@@ -71,9 +76,22 @@ pub async fn start_central() -> CentralServer {
     let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match tls {
+        Some(tls) => {
+            tokio::spawn(onshi_web::serve_tls(
+                listener,
+                state,
+                tls,
+                std::future::pending(),
+            ));
+        }
+        None => {
+            tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
+        }
+    }
     CentralServer {
-        base: format!("http://{addr}"),
+        base: format!("{scheme}://{addr}"),
         fx,
         store,
         pins,

@@ -1,0 +1,253 @@
+//! TLS for onshi's links (issue 10, docs/security.md): serving an axum router over rustls,
+//! loading a certificate and key from PEM files, and a local certificate authority (rcgen)
+//! for `onshi demo` and tests. Plain HTTP is allowed only on a loopback address, and only
+//! when asked for explicitly ([`plain_http_allowed`]).
+//!
+//! Crypto is rustls with the `ring` provider; no home-made cryptography.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("TLS: {0}")]
+    Config(String),
+    #[error("certificate authority: {0}")]
+    Ca(String),
+}
+
+/// A server's TLS configuration (certificate chain and key).
+#[derive(Clone)]
+pub struct ServerTls(Arc<rustls::ServerConfig>);
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerTls(..)")
+    }
+}
+
+impl ServerTls {
+    /// From a PEM certificate chain and a PEM private key.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TlsError::Config(format!("certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(TlsError::Config(
+                "certificate: no certificate in the PEM".into(),
+            ));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| TlsError::Config(format!("private key: {e}")))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Config(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Config(e.to_string()))?;
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(ServerTls(Arc::new(cfg)))
+    }
+
+    /// From PEM files.
+    pub fn from_files(cert: &Path, key: &Path) -> Result<Self, TlsError> {
+        let read = |p: &Path| {
+            std::fs::read(p).map_err(|e| TlsError::File {
+                path: p.display().to_string(),
+                message: e.to_string(),
+            })
+        };
+        Self::from_pem(&read(cert)?, &read(key)?)
+    }
+}
+
+/// Whether plain HTTP may be served on `addr`: only on loopback (tests, one machine).
+pub fn plain_http_allowed(addr: SocketAddr) -> bool {
+    addr.ip().is_loopback()
+}
+
+/// Serves `app` over TLS on `listener` until `shutdown` resolves (connections in progress
+/// finish on their own). A failed handshake only closes that connection.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: ServerTls,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.0);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => {
+                let (tcp, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                tokio::spawn(async move {
+                    let stream = match acceptor.accept(tcp).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                    };
+                    let svc = hyper_util::service::TowerToHyperService::new(app);
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        .await
+                    {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// A local certificate authority and one server certificate it signed (PEM).
+pub struct LocalCa {
+    /// the CA certificate: what clients trust
+    pub ca_pem: String,
+    /// the server certificate, for `names` (DNS names or IP addresses)
+    pub cert_pem: String,
+    /// the server's private key
+    pub key_pem: String,
+}
+
+impl std::fmt::Debug for LocalCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalCa(..)")
+    }
+}
+
+/// Makes a fresh CA and a server certificate for `names` (e.g. `localhost`, `127.0.0.1`).
+pub fn make_local_ca(names: &[&str]) -> Result<LocalCa, TlsError> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    let ca_err = |e: rcgen::Error| TlsError::Ca(e.to_string());
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(ca_err)?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "onshi local CA (demo)");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().map_err(ca_err)?;
+    let ca_cert = ca.self_signed(&ca_key).map_err(ca_err)?;
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let mut server = CertificateParams::new(names).map_err(ca_err)?;
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "onshi local server");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let key = KeyPair::generate().map_err(ca_err)?;
+    let cert = server.signed_by(&key, &ca_cert, &ca_key).map_err(ca_err)?;
+    Ok(LocalCa {
+        ca_pem: ca_cert.pem(),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// Where [`ensure_local_ca`] keeps its files.
+#[derive(Debug, Clone)]
+pub struct LocalCaFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The local CA under `dir` (`ca.pem`, `server.pem`, `server.key` mode 0600), made on first
+/// use for `localhost` and `127.0.0.1`.
+pub fn ensure_local_ca(dir: &Path) -> Result<LocalCaFiles, TlsError> {
+    let files = LocalCaFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    };
+    if files.ca.exists() && files.cert.exists() && files.key.exists() {
+        return Ok(files);
+    }
+    let ca = make_local_ca(&["localhost", "127.0.0.1"])?;
+    let write = |p: &Path, b: &[u8]| {
+        onshi_card::assertion::write_private(p, b).map_err(|e| TlsError::File {
+            path: p.display().to_string(),
+            message: e.to_string(),
+        })
+    };
+    write(&files.key, ca.key_pem.as_bytes())?;
+    write(&files.cert, ca.cert_pem.as_bytes())?;
+    write(&files.ca, ca.ca_pem.as_bytes())?;
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        assert!(plain_http_allowed("127.0.0.1:8470".parse().unwrap()));
+        assert!(plain_http_allowed("[::1]:8470".parse().unwrap()));
+        assert!(!plain_http_allowed("0.0.0.0:8470".parse().unwrap()));
+        assert!(!plain_http_allowed("192.168.1.10:8470".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_pem_is_a_clear_error() {
+        let e = ServerTls::from_pem(b"not a certificate", b"nor a key").unwrap_err();
+        assert!(e.to_string().contains("certificate"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_client_trusting_the_local_ca_talks_tls_and_one_that_does_not_is_refused() {
+        let ca = make_local_ca(&["localhost", "127.0.0.1"]).unwrap();
+        let tls = ServerTls::from_pem(ca.cert_pem.as_bytes(), ca.key_pem.as_bytes()).unwrap();
+        let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(serve(l, app, tls, std::future::pending()));
+        let trusting = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap())
+            .build()
+            .unwrap();
+        for host in ["127.0.0.1", "localhost"] {
+            let r = trusting
+                .get(format!("https://{host}:{}/healthz", addr.port()))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.text().await.unwrap(), "ok");
+        }
+        let stranger = reqwest::Client::builder().use_rustls_tls().build().unwrap();
+        assert!(
+            stranger
+                .get(format!("https://127.0.0.1:{}/healthz", addr.port()))
+                .send()
+                .await
+                .is_err(),
+            "a client without the CA must not connect"
+        );
+        assert!(
+            reqwest::get(format!("http://127.0.0.1:{}/healthz", addr.port()))
+                .await
+                .is_err(),
+            "no plain HTTP on a TLS port"
+        );
+    }
+}
