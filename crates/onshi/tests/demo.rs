@@ -16,9 +16,9 @@ impl Drop for Demo {
     }
 }
 
-/// The first `http://…` in a line, up to the next blank.
+/// The first `https://…` or `http://…` in a line, up to the next blank.
 fn url_in(line: &str) -> Option<String> {
-    let start = line.find("http://")?;
+    let start = line.find("https://").or_else(|| line.find("http://"))?;
     Some(
         line[start..]
             .split_whitespace()
@@ -77,9 +77,25 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     let desk = desk.unwrap_or_else(|| panic!("the banner names a desk:\n{seen}"));
     let web_api = web_api.unwrap_or_else(|| panic!("the banner names the Web API:\n{seen}"));
     let http = reqwest::Client::new();
+    // the central speaks TLS with a certificate of the demo's local CA
+    assert!(api.starts_with("https://"), "{api}");
+    let ca = std::fs::read(data.path().join("demo/tls/ca.pem")).expect("the demo's CA");
+    let trusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .build()
+        .unwrap();
     let base = api.trim_end_matches("/v1");
-    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    let health = trusting
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert!(health.status().is_success());
+    assert!(
+        http.get(format!("{base}/healthz")).send().await.is_err(),
+        "a client that does not trust the CA gets no answer"
+    );
     let desk_base = desk.trim_end_matches("/desk/");
     for path in ["/desk/", "/desk/claims"] {
         let r = http.get(format!("{desk_base}{path}")).send().await.unwrap();
