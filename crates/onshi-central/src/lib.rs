@@ -8,6 +8,9 @@
 //! before its response is returned (group commit, see [`history`]).
 
 pub mod clock;
+/// The hand-made test registry (one person per case), for the tests of the crates above: only
+/// with the `fixture` feature, never in a build that ships.
+#[cfg(any(test, feature = "fixture"))]
 pub mod fixture;
 pub mod history;
 pub mod import;
