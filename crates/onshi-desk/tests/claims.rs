@@ -15,18 +15,6 @@ struct Desk {
     http: reqwest::Client,
 }
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl Desk {
     async fn new(base: &str) -> Self {
         Desk {
@@ -36,21 +24,7 @@ impl Desk {
     }
 
     async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("post");
-        let url = r.url().path().to_string();
-        (r.status().as_u16(), url, r.text().await.expect("text"))
+        common::post_form(&self.http, &format!("{}{path}", self.base), form).await
     }
 
     async fn visit(&self) -> (String, i64) {

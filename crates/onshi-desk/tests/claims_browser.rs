@@ -9,33 +9,10 @@ mod common;
 
 use common::{DAY, Driver, start_world};
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 async fn post(http: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> String {
-    let body = form
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    let r = http
-        .post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .expect("post");
-    assert!(r.status().is_success(), "{url}: {}", r.status());
-    r.url().path().to_string()
+    let (status, path, _) = common::post_form(http, url, form).await;
+    assert!((200..300).contains(&status), "{url}: {status}");
+    path
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

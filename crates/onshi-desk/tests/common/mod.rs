@@ -534,6 +534,28 @@ pub fn enc(s: &str) -> String {
     out
 }
 
+/// Posts a form (percent-encoded) to `url`: status, final path (after redirects) and body.
+pub async fn post_form(
+    http: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> (u16, String, String) {
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = http
+        .post(url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    let path = r.url().path().to_string();
+    (r.status().as_u16(), path, r.text().await.expect("text"))
+}
+
 /// The password of the tests' staff accounts.
 pub const PASSWORD: &str = "desk-password-1";
 
@@ -621,20 +643,6 @@ impl DeskClient {
 
     /// Status, final path (after redirects) and body of a form post.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .expect("post");
-        let url = r.url().path().to_string();
-        (r.status().as_u16(), url, r.text().await.expect("text"))
+        post_form(&self.http, &format!("{}{path}", self.base), form).await
     }
 }
