@@ -131,6 +131,24 @@ pub struct PurgeRecord {
     pub reason: String,
 }
 
+/// A `filed_file` row in the column order of [`FILE_COLUMNS`].
+fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredFile> {
+    Ok(StoredFile {
+        billing_month: r.get(0)?,
+        payer: r.get(1)?,
+        kind: r.get(2)?,
+        service_month: r.get(3)?,
+        sha256: r.get(4)?,
+        claims: r.get(5)?,
+        points: r.get::<_, i64>(6)? as u64,
+        created_at: r.get(7)?,
+    })
+}
+
+/// The columns [`file_row`] reads.
+const FILE_COLUMNS: &str =
+    "billing_month, payer, kind, service_month, sha256, claims, points, created_at";
+
 #[derive(Clone)]
 pub struct ClaimStore {
     conn: Arc<Mutex<Connection>>,
@@ -375,22 +393,11 @@ impl ClaimStore {
 
     pub fn files(&self, service_month: &str) -> Result<Vec<StoredFile>, ClaimsError> {
         self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT billing_month, payer, kind, service_month, sha256, claims, points, created_at FROM filed_file WHERE service_month = ?1 ORDER BY billing_month, kind, payer",
-            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {FILE_COLUMNS} FROM filed_file WHERE service_month = ?1 ORDER BY billing_month, kind, payer"
+            ))?;
             let rows = stmt
-                .query_map(params![service_month], |r| {
-                    Ok(StoredFile {
-                        billing_month: r.get(0)?,
-                        payer: r.get(1)?,
-                        kind: r.get(2)?,
-                        service_month: r.get(3)?,
-                        sha256: r.get(4)?,
-                        claims: r.get(5)?,
-                        points: r.get::<_, i64>(6)? as u64,
-                        created_at: r.get(7)?,
-                    })
-                })?
+                .query_map(params![service_month], file_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
         })
@@ -400,20 +407,9 @@ impl ClaimStore {
     pub fn file_by_digest(&self, sha256: &str) -> Result<Option<StoredFile>, ClaimsError> {
         self.with(|c| {
             Ok(c.query_row(
-                "SELECT billing_month, payer, kind, service_month, sha256, claims, points, created_at FROM filed_file WHERE sha256 = ?1",
+                &format!("SELECT {FILE_COLUMNS} FROM filed_file WHERE sha256 = ?1"),
                 params![sha256],
-                |r| {
-                    Ok(StoredFile {
-                        billing_month: r.get(0)?,
-                        payer: r.get(1)?,
-                        kind: r.get(2)?,
-                        service_month: r.get(3)?,
-                        sha256: r.get(4)?,
-                        claims: r.get(5)?,
-                        points: r.get::<_, i64>(6)? as u64,
-                        created_at: r.get(7)?,
-                    })
-                },
+                file_row,
             )
             .optional()?)
         })
