@@ -96,7 +96,11 @@ pub async fn serve(
                     }
                 };
                 let acceptor = acceptor.clone();
-                let app = app.clone();
+                // the client's address, as `axum::serve(.., into_make_service_with_connect_info)`
+                // gives it (per-client rate limits)
+                let app = app
+                    .clone()
+                    .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
                 tokio::spawn(async move {
                     let stream = match acceptor.accept(tcp).await {
                         Ok(s) => s,

@@ -43,6 +43,8 @@ pub struct AppState {
     /// the card emulation (portal login; the demo's in-process readers)
     pub cards: Arc<CardStore>,
     outage: Option<outage::OutageApp>,
+    /// the portal's login rate limits (per client address, per card)
+    portal_limits: portal::Limits,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             chips: cards.clone(),
             cards,
             outage: None,
+            portal_limits: portal::Limits::default(),
         }
     }
 
@@ -173,7 +176,9 @@ impl FromRequestParts<AppState> for AuthFacility {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+/// The central's routes; `tls` says the server speaks TLS (the portal's cookie is then
+/// Secure).
+pub fn router(state: AppState, tls: bool) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/v1/openapi.json", get(openapi))
@@ -185,7 +190,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/confirmations", get(list_confirmations))
         .merge(outage::routes())
         .merge(assess::routes())
-        .merge(portal::routes())
+        .merge(portal::routes(tls))
         .with_state(state)
 }
 
@@ -356,9 +361,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state, false).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Serves the router over TLS (rustls) on `listener` until `shutdown` resolves.
@@ -368,5 +376,5 @@ pub async fn serve_tls(
     tls: onshi_tls::ServerTls,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    onshi_tls::serve(listener, router(state), tls, shutdown).await
+    onshi_tls::serve(listener, router(state, true), tls, shutdown).await
 }

@@ -2,41 +2,156 @@
 //! signs in with the card and its PIN and sees the screen of their health-insurance
 //! qualification that a clerk can check at the desk when the card cannot be read.
 //!
-//! - `GET  /portal` — sign-in
-//! - `POST /portal` — card serial + PIN (form-encoded) → the qualification screen
+//! - `GET  /portal` — the sign-in form, or the signed-in holder's qualification screen
+//! - `POST /portal/login` — card serial + PIN (form-encoded); on success a new session and a
+//!   redirect to `/portal`
+//! - `POST /portal/logout` — ends the session (the form carries the session's CSRF token)
 //!
 //! The PIN goes to `onshi_card::Reader` only (the chip checks it and counts failures: 3 wrong
-//! PINs lock it, as at the reader). A PIN-less card (顔認証マイナンバーカード) cannot sign in at
-//! all (R2), and the page says why. The R9 caveat is shown too: when the online result is
-//! 資格（無効） or 資格情報なし, the portal has no current qualification to show either.
+//! PINs lock it, as at the reader). The session is kept on the server (tower-sessions: the
+//! cookie `onshi_portal` holds only its id; HttpOnly, SameSite=Strict, Secure when served over
+//! TLS, path `/portal`, ended after [`SESSION_IDLE`] without activity or on logout).
+//!
+//! What an attacker learns from a login is nothing about the card:
+//! - every refused login — unknown card, wrong PIN, locked card, PIN-less card
+//!   (顔認証マイナンバーカード, R2), malformed input — gets the one same answer
+//!   ([`REFUSED`]: status 401, the same page byte for byte, the serial not echoed);
+//! - every answer to `POST /portal/login` leaves no earlier than [`ANSWER_FLOOR`] after the
+//!   request came, so a wrong PIN (a write transaction in the card emulation) and an unknown
+//!   card (one read) take the same time from outside;
+//! - logins are rate-limited per client address ([`PER_CLIENT`]) and per card serial
+//!   ([`PER_CARD`]), counted before the card is looked at (governor's keyed GCRA limiters);
+//!   over the limit the answer is 429 with `Retry-After`, the same for every card;
+//! - a form post must carry an `Origin` equal to the portal's own, and the logout form the
+//!   session's CSRF token (compared in constant time), as at the desk.
+//!
+//! The R9 caveat is shown too: when the online result is 資格（無効） or 資格情報なし, the portal
+//! has no current qualification to show either.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use onshi_card::{IdentityAttempt, Pin, Reader};
-use onshi_domain::card::{IdentityFailure, IdentityOutcome};
+use onshi_domain::card::IdentityOutcome;
 use onshi_domain::qualification::{Outcome, evaluate_by_card};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
 
-use onshi_ui::Layout;
+use onshi_ui::{Layout, SignedIn};
 
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/portal", get(sign_in).post(signed_in))
+/// How long a portal session lives without activity.
+pub const SESSION_IDLE: Duration = Duration::from_secs(10 * 60);
+/// No answer to a login leaves earlier than this after the request came (one timing for
+/// every outcome).
+pub const ANSWER_FLOOR: Duration = Duration::from_millis(250);
+/// Logins per client address: a burst of 10, then one every 6 s.
+pub const PER_CLIENT: (u32, Duration) = (10, Duration::from_secs(6));
+/// Logins per card serial: a burst of 5, then one every 2 minutes.
+pub const PER_CARD: (u32, Duration) = (5, Duration::from_secs(120));
+/// The one answer to every refused login.
+pub const REFUSED: &str = "ログインできませんでした。カード番号と暗証番号（数字4桁）を確かめてください。暗証番号を3回続けて間違えるとロックされます（解除はお住まいの市区町村の窓口です）。暗証番号を設定していないカード（顔認証マイナンバーカード）ではログインできません（R2）。窓口では顔認証または目視確認で資格確認できます。";
+/// The answer over the rate limit.
+const TOO_MANY: &str = "ログインの試行が多すぎます。しばらく待ってからもう一度お試しください。";
+/// Keys kept by a limiter before the stale ones are dropped.
+const LIMITER_KEYS: usize = 50_000;
+
+const KEY: &str = "portal";
+
+/// What the session keeps: the signed-in card and the session's CSRF token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Signed {
+    serial: String,
+    csrf: String,
 }
 
-/// The portal's one screen: the sign-in form (with the reason of a refusal), or the holder's
+/// The portal's login limiters (shared by every request of one server).
+#[derive(Clone)]
+pub struct Limits {
+    per_client: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    per_card: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Limits(..)")
+    }
+}
+
+fn quota((burst, every): (u32, Duration)) -> Quota {
+    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+    Quota::with_period(every)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_client: Arc::new(RateLimiter::hashmap(quota(PER_CLIENT))),
+            per_card: Arc::new(RateLimiter::hashmap(quota(PER_CARD))),
+        }
+    }
+}
+
+impl Limits {
+    /// Counts one login of `client` on `serial`; `Err` is how long to wait.
+    fn admit(&self, client: IpAddr, serial: &str) -> Result<(), Duration> {
+        use governor::clock::{Clock, DefaultClock};
+        let now = DefaultClock::default().now();
+        if self.per_client.len() > LIMITER_KEYS {
+            self.per_client.retain_recent();
+        }
+        if self.per_card.len() > LIMITER_KEYS {
+            self.per_card.retain_recent();
+        }
+        self.per_client
+            .check_key(&client)
+            .map_err(|n| n.wait_time_from(now))?;
+        self.per_card
+            .check_key(&serial.to_string())
+            .map_err(|n| n.wait_time_from(now))
+    }
+}
+
+/// The portal's routes, with their own session layer; `secure` marks the cookie Secure (when
+/// served over TLS).
+pub fn routes(secure: bool) -> Router<AppState> {
+    let idle = tower_sessions::cookie::time::Duration::seconds(SESSION_IDLE.as_secs() as i64);
+    let sessions = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+        .with_name("onshi_portal")
+        .with_path("/portal")
+        .with_http_only(true)
+        .with_secure(secure)
+        .with_same_site(tower_sessions::cookie::SameSite::Strict)
+        .with_expiry(tower_sessions::Expiry::OnInactivity(idle));
+    Router::new()
+        .route("/portal", get(portal))
+        .route("/portal/login", post(login))
+        .route("/portal/logout", post(logout))
+        .layer(sessions)
+}
+
+/// The portal's one screen: the sign-in form (with the refusal or a message), or the holder's
 /// qualification screen once signed in.
 #[derive(Template)]
 #[template(path = "web/portal.html")]
 struct PortalPage {
     layout: Layout,
     error: Option<String>,
-    serial: String,
+    message: Option<String>,
     screen: Option<Screen>,
 }
 
@@ -69,20 +184,147 @@ fn layout() -> Layout {
         .brand("マイナポータル — 健康保険証の資格情報（エミュレーター）")
 }
 
-fn page(error: Option<&str>, serial: &str, screen: Option<Screen>, status: StatusCode) -> Response {
+fn sign_in_page(status: StatusCode, error: Option<&str>, message: Option<&str>) -> Response {
     onshi_ui::page_with(
         status,
         &PortalPage {
             layout: layout(),
             error: error.map(str::to_string),
-            serial: serial.to_string(),
-            screen,
+            message: message.map(str::to_string),
+            screen: None,
         },
     )
 }
 
-async fn sign_in() -> Response {
-    page(None, "", None, StatusCode::OK)
+#[derive(Deserialize)]
+struct PortalQuery {
+    bye: Option<String>,
+}
+
+/// `GET /portal`: the screen of the signed-in card's holder, else the sign-in form.
+async fn portal(State(st): State<AppState>, session: Session, q: Query<PortalQuery>) -> Response {
+    let signed: Option<Signed> = session.get(KEY).await.ok().flatten();
+    match signed {
+        Some(s) => screen(&st, &s),
+        None => {
+            let bye = q.bye.is_some().then_some("ログアウトしました。");
+            sign_in_page(StatusCode::OK, None, bye)
+        }
+    }
+}
+
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The form post comes from the portal's own page: its `Origin` is `http(s)://<Host>`.
+fn origin_ok(h: &HeaderMap) -> bool {
+    let (Some(host), Some(origin)) = (header_str(h, header::HOST), header_str(h, header::ORIGIN))
+    else {
+        return false;
+    };
+    origin == format!("http://{host}") || origin == format!("https://{host}")
+}
+
+fn forbidden() -> Response {
+    sign_in_page(
+        StatusCode::FORBIDDEN,
+        Some("ほかのサイトからの送信は受け付けません。マイナポータルの画面から操作してください。"),
+        None,
+    )
+}
+
+/// `POST /portal/login`. Every answer leaves at [`ANSWER_FLOOR`] after the request at the
+/// earliest.
+async fn login(State(st): State<AppState>, session: Session, req: Request) -> Response {
+    let until = tokio::time::Instant::now() + ANSWER_FLOOR;
+    let answer = login_answer(&st, &session, req).await;
+    tokio::time::sleep_until(until).await;
+    answer
+}
+
+async fn login_answer(st: &AppState, session: &Session, req: Request) -> Response {
+    if !origin_ok(req.headers()) {
+        return forbidden();
+    }
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    let Ok(body) = to_bytes(req.into_body(), 4096).await else {
+        return sign_in_page(StatusCode::UNAUTHORIZED, Some(REFUSED), None);
+    };
+    let serial = form_value(&body, "card_serial").unwrap_or_default();
+    let serial = serial.trim();
+    // bounded key, whatever was sent
+    let serial = serial.get(..64).unwrap_or(serial);
+    if let Err(wait) = st.portal_limits.admit(client, serial) {
+        tracing::warn!(%client, "portal: login over the rate limit");
+        let mut r = sign_in_page(StatusCode::TOO_MANY_REQUESTS, Some(TOO_MANY), None);
+        let secs = wait.as_secs().max(1).to_string();
+        if let Ok(v) = HeaderValue::from_str(&secs) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let pin = form_value(&body, "pin").unwrap_or_default();
+    if !verified(st, serial, &pin) {
+        return sign_in_page(StatusCode::UNAUTHORIZED, Some(REFUSED), None);
+    }
+    let mut token = [0u8; 32];
+    if getrandom::fill(&mut token).is_err() {
+        return sign_in_page(StatusCode::INTERNAL_SERVER_ERROR, Some(REFUSED), None);
+    }
+    let signed = Signed {
+        serial: serial.to_string(),
+        csrf: hex::encode(token),
+    };
+    // a new session id at login (no fixation), then the card in it
+    if session.cycle_id().await.is_err() || session.insert(KEY, &signed).await.is_err() {
+        return sign_in_page(StatusCode::INTERNAL_SERVER_ERROR, Some(REFUSED), None);
+    }
+    Redirect::to("/portal").into_response()
+}
+
+/// Whether the chip accepts `pin` for `serial` (the chip counts a wrong PIN). Every way of
+/// failing is the same `false`.
+fn verified(st: &AppState, serial: &str, pin: &str) -> bool {
+    if serial.is_empty() {
+        return false;
+    }
+    let Ok(pin) = Pin::parse(pin) else {
+        return false;
+    };
+    let reader = Reader::new(st.chips.as_ref(), st.pins.as_ref());
+    match reader.identify(serial, &IdentityAttempt::Pin(pin)) {
+        Ok(IdentityOutcome::Verified { .. }) => true,
+        Ok(IdentityOutcome::Refused { .. }) | Err(onshi_card::CardError::UnknownCard(_)) => false,
+        Err(e) => {
+            tracing::error!(error = %e, "portal: chip");
+            false
+        }
+    }
+}
+
+/// `POST /portal/logout`: the session's CSRF token in the form; the session ends.
+async fn logout(session: Session, req: Request) -> Response {
+    if !origin_ok(req.headers()) {
+        return forbidden();
+    }
+    let signed: Option<Signed> = session.get(KEY).await.ok().flatten();
+    let Some(signed) = signed else {
+        return Redirect::to("/portal").into_response();
+    };
+    let Ok(body) = to_bytes(req.into_body(), 4096).await else {
+        return forbidden();
+    };
+    let given = form_value(&body, "csrf").unwrap_or_default();
+    if !bool::from(given.as_bytes().ct_eq(signed.csrf.as_bytes())) {
+        return forbidden();
+    }
+    let _ = session.flush().await;
+    Redirect::to("/portal?bye=1").into_response()
 }
 
 /// Reads `application/x-www-form-urlencoded`; never panics.
@@ -113,57 +355,9 @@ fn decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-async fn signed_in(State(st): State<AppState>, body: Bytes) -> Response {
-    let serial = form_value(&body, "card_serial").unwrap_or_default();
-    let serial = serial.trim().to_string();
-    let pin = form_value(&body, "pin").unwrap_or_default();
-    let refuse = |m: &str| page(Some(m), &serial, None, StatusCode::UNAUTHORIZED);
-    if serial.is_empty() || serial.len() > 64 {
-        return refuse("カード番号を入力してください。");
-    }
-    let reader = Reader::new(st.chips.as_ref(), st.pins.as_ref());
-    match reader.has_pin(&serial) {
-        Ok(Some(true)) => {}
-        Ok(Some(false)) => {
-            return refuse(
-                "このカードは暗証番号を設定していないカード（顔認証マイナンバーカード）のため、マイナポータルにはログインできません（R2）。窓口では顔認証または目視確認で資格確認できます。資格情報の画面が必要なときは、資格確認書などをご利用ください。",
-            );
-        }
-        Ok(None) => {
-            return refuse("このカードは登録されていません。カード番号を確かめてください。");
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "portal: chip");
-            return refuse("カードを読み取れませんでした。");
-        }
-    }
-    let Ok(pin) = Pin::parse(&pin) else {
-        return refuse("暗証番号は数字4桁で入力してください。");
-    };
-    match reader.identify(&serial, &IdentityAttempt::Pin(pin)) {
-        Ok(IdentityOutcome::Verified { .. }) => {}
-        Ok(IdentityOutcome::Refused { failure }) => {
-            let m = match failure {
-                IdentityFailure::PinWrong { remaining } => {
-                    format!("暗証番号が違います。あと{remaining}回間違えるとロックされます。")
-                }
-                IdentityFailure::PinLocked => {
-                    "暗証番号がロックされています。解除はお住まいの市区町村の窓口です。".into()
-                }
-                other => other.message_ja(),
-            };
-            return refuse(&m);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "portal: identify");
-            return refuse("カードを読み取れませんでした。");
-        }
-    }
-    screen(&st, &serial)
-}
-
-/// The qualification screen of the card's holder, on today's date.
-fn screen(st: &AppState, serial: &str) -> Response {
+/// The qualification screen of the signed-in card's holder, on today's date.
+fn screen(st: &AppState, signed: &Signed) -> Response {
+    let serial = signed.serial.as_str();
     let registry = st.central.registry();
     let today = st.central.clock().today();
     let found = registry.card(serial).and_then(|c| match c {
@@ -173,20 +367,18 @@ fn screen(st: &AppState, serial: &str) -> Response {
     let (person, history) = match found {
         Ok(Some(x)) => x,
         Ok(None) => {
-            return page(
-                Some("このカードの情報が見つかりません。"),
-                serial,
-                None,
+            return sign_in_page(
                 StatusCode::NOT_FOUND,
+                Some("このカードの情報が見つかりません。"),
+                None,
             );
         }
         Err(e) => {
             tracing::error!(error = %e, "portal: registry");
-            return page(
-                Some("ただいま表示できません。"),
-                serial,
-                None,
+            return sign_in_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
+                Some("ただいま表示できません。"),
+                None,
             );
         }
     };
@@ -216,7 +408,20 @@ fn screen(st: &AppState, serial: &str) -> Response {
         today: today.to_string(),
         shown,
     };
-    page(None, serial, Some(screen), StatusCode::OK)
+    let layout = layout().signed_in(Some(SignedIn {
+        name: format!("{}さん", p.name),
+        logout_action: "/portal/logout".into(),
+        csrf: signed.csrf.clone(),
+    }));
+    onshi_ui::page_with(
+        StatusCode::OK,
+        &PortalPage {
+            layout,
+            error: None,
+            message: None,
+            screen: Some(screen),
+        },
+    )
 }
 
 #[cfg(test)]
