@@ -69,6 +69,59 @@ impl ServerTls {
     }
 }
 
+/// The listener options every onshi server shares (`#[command(flatten)]`): TLS from PEM
+/// files, or plain HTTP by the explicit `--plain-http`, on loopback only.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ListenTls {
+    /// the server's certificate chain (PEM) for TLS
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// the server's private key (PEM)
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// serve plain HTTP instead of TLS: only on a loopback address (tests, one machine)
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub plain_http: bool,
+}
+
+impl ListenTls {
+    /// The TLS configuration asked for on `listen`; `None` for plain HTTP, which is refused
+    /// off loopback and when not asked for.
+    pub fn choose(&self, listen: SocketAddr) -> Result<Option<ServerTls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Ok(Some(ServerTls::from_files(c, k)?)),
+            _ if self.plain_http && plain_http_allowed(listen) => Ok(None),
+            _ if self.plain_http => Err(TlsError::Config(format!(
+                "--plain-http is only allowed on a loopback address, not {listen}: give --tls-cert and --tls-key"
+            ))),
+            _ => Err(TlsError::Config(
+                "give --tls-cert and --tls-key (PEM; `onshi demo` makes a local CA under <data>/tls/), or --plain-http on a loopback address".into(),
+            )),
+        }
+    }
+}
+
+/// Serves `app` on `listener` over TLS, or plain HTTP when `tls` is `None` (both give the
+/// handlers the client's address as `ConnectInfo<SocketAddr>`).
+pub async fn serve_either(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    tls: Option<ServerTls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    match tls {
+        Some(tls) => serve(listener, app, tls, shutdown).await,
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
+}
+
 /// Whether plain HTTP may be served on `addr`: only on loopback (tests, one machine).
 pub fn plain_http_allowed(addr: SocketAddr) -> bool {
     addr.ip().is_loopback()
@@ -209,6 +262,31 @@ mod tests {
         assert!(plain_http_allowed("[::1]:8470".parse().unwrap()));
         assert!(!plain_http_allowed("0.0.0.0:8470".parse().unwrap()));
         assert!(!plain_http_allowed("192.168.1.10:8470".parse().unwrap()));
+    }
+
+    #[test]
+    fn plain_http_must_be_asked_for_and_stays_on_loopback() {
+        let lo: SocketAddr = "127.0.0.1:8470".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:8470".parse().unwrap();
+        let none = ListenTls::default();
+        assert!(
+            none.choose(lo)
+                .unwrap_err()
+                .to_string()
+                .contains("--tls-cert")
+        );
+        let plain = ListenTls {
+            plain_http: true,
+            ..ListenTls::default()
+        };
+        assert!(plain.choose(lo).unwrap().is_none());
+        assert!(
+            plain
+                .choose(any)
+                .unwrap_err()
+                .to_string()
+                .contains("loopback")
+        );
     }
 
     #[test]

@@ -109,7 +109,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     // TLS by default: a local CA made on first start (plain HTTP only by --plain-http)
     let tls = if a.plain_http {
-        crate::tls_choice(None, None, true, a.listen)?;
+        onshi_tls::ListenTls {
+            plain_http: true,
+            ..Default::default()
+        }
+        .choose(a.listen)?;
         None
     } else {
         let files = onshi_tls::ensure_local_ca(&a.data.join("tls"))?;

@@ -87,34 +87,8 @@ struct CentralArgs {
     /// also serve the OQS Web API of cloud receipt software (auth + search) on this address
     #[arg(long)]
     web_api_listen: Option<SocketAddr>,
-    /// the server's certificate chain (PEM) for TLS
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// the server's private key (PEM)
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// serve plain HTTP instead of TLS: only on a loopback address (tests, one machine)
-    #[arg(long, conflicts_with = "tls_cert")]
-    plain_http: bool,
-}
-
-/// The TLS configuration asked for, `None` for plain HTTP (refused off loopback).
-pub(crate) fn tls_choice(
-    cert: Option<&Path>,
-    key: Option<&Path>,
-    plain_http: bool,
-    listen: SocketAddr,
-) -> Result<Option<onshi_tls::ServerTls>> {
-    match (cert, key) {
-        (Some(c), Some(k)) => Ok(Some(onshi_tls::ServerTls::from_files(c, k)?)),
-        _ if plain_http && onshi_tls::plain_http_allowed(listen) => Ok(None),
-        _ if plain_http => bail!(
-            "--plain-http is only allowed on a loopback address, not {listen}: give --tls-cert and --tls-key"
-        ),
-        _ => bail!(
-            "give --tls-cert and --tls-key (PEM; `onshi demo` makes a local CA under <data>/tls/), or --plain-http on a loopback address"
-        ),
-    }
+    #[command(flatten)]
+    tls: onshi_tls::ListenTls,
 }
 
 #[derive(Subcommand)]
@@ -415,12 +389,7 @@ fn run_central(a: CentralArgs) -> Result<()> {
     let keys_path = a.db.keys_path(a.keys.clone())?;
     a.db.load_keys(&keys_path)?;
     let cards = Arc::new(open_cards(&a.db.cards_path(&keys_path))?);
-    let tls = tls_choice(
-        a.tls_cert.as_deref(),
-        a.tls_key.as_deref(),
-        a.plain_http,
-        a.listen,
-    )?;
+    let tls = a.tls.choose(a.listen)?;
     let state = match a.db.open_typed()? {
         Opened::Sqlite(s) => app_state(s, cards),
         Opened::Postgres(s) => app_state(s, cards),

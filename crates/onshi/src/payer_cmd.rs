@@ -57,6 +57,8 @@ pub struct ServeArgs {
     svc: ServiceArgs,
     #[arg(long, default_value = "127.0.0.1:8490")]
     listen: SocketAddr,
+    #[command(flatten)]
+    tls: onshi_tls::ListenTls,
     /// intake folder: INBOX/<payer>/<医療機関コード>/*.UKE, scanned every 2 seconds
     #[arg(long)]
     inbox: Option<PathBuf>,
@@ -258,6 +260,7 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
 }
 
 fn serve(a: ServeArgs) -> Result<()> {
+    let tls = a.tls.choose(a.listen)?;
     let svc = service(&a.svc)?;
     let app = PayerApp::new(svc.clone());
     let rt = tokio::runtime::Runtime::new()?;
@@ -288,10 +291,12 @@ fn serve(a: ServeArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("binding {}", a.listen))?;
-        println!("payer listening on http://{}/payer/login", listener.local_addr()?);
-        axum::serve(listener, router(app))
-            .with_graceful_shutdown(crate::shutdown_signal())
-            .await?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!(
+            "payer listening on {scheme}://{}/payer/login",
+            listener.local_addr()?
+        );
+        onshi_tls::serve_either(listener, router(app), tls, crate::shutdown_signal()).await?;
         Ok(())
     })
 }

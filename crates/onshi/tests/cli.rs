@@ -467,3 +467,24 @@ fn the_central_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("only allowed on a loopback address"), "{err}");
 }
+
+#[test]
+fn the_payer_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("p.sqlite");
+    let reg = dir.path().join("c.sqlite");
+    let (db_s, reg_s) = (db.to_str().unwrap(), reg.to_str().unwrap());
+    let payer = |extra: &[&str]| {
+        let mut args = vec!["payer", "serve", "--db", db_s, "--registry", reg_s];
+        args.extend_from_slice(extra);
+        onshi(&args)
+    };
+    let out = payer(&["--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tls-cert"), "{err}");
+    let out = payer(&["--listen", "0.0.0.0:0", "--plain-http"]);
+    assert!(!out.status.success(), "plain HTTP off loopback");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only allowed on a loopback address"), "{err}");
+}
