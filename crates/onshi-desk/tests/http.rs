@@ -372,6 +372,7 @@ async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
     tokio::spawn(onshi_terminal::api::serve(
         t,
         listener,
+        None,
         std::future::pending(),
     ));
     // the desk answers (its login page: nobody is signed in)

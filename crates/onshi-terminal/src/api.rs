@@ -1,7 +1,13 @@
-//! The terminal's own HTTP API (JSON, loopback), for the screens to come and for
-//! `onshi reader place`: the reader session and the confirmation history.
+//! The terminal's own HTTP API (JSON), for `onshi reader place` and other programs of the
+//! facility: the reader session and the confirmation history.
 //!
-//! - `GET  /healthz`
+//! Served over TLS (rustls, `--tls-cert`/`--tls-key`), or plain HTTP only by `--plain-http`
+//! on loopback. Every `/v1` call carries `Authorization: Bearer <token>`: the terminal makes
+//! a fresh random token at each start and writes it to `<exchange>/.terminal/api.token` (mode
+//! 0600, [`TOKEN_FILE`]), where the programs of the same user account find it; others are
+//! refused with 401. The desk's screens served beside the API have their own staff login.
+//!
+//! - `GET  /healthz` (no token)
 //! - `GET  /v1/terminal` — facility and folders
 //! - `POST /v1/reader/place` — one reader session ([`crate::reader::PlaceCard`])
 //! - `GET  /v1/history?from=&to=&birthdate=&kana=&card_serial=&limit=` — newest first; dates
@@ -29,12 +35,83 @@ fn bad(field: Option<&str>, rule: &str, message: impl Into<String>) -> Response 
         .into_response()
 }
 
-pub fn router(t: Terminal) -> Router {
+/// The name of the API token's file in the terminal's data folder.
+pub const TOKEN_FILE: &str = "api.token";
+
+/// The terminal API's bearer token (random, per start); its `Debug` shows nothing.
+#[derive(Clone)]
+pub struct ApiToken(std::sync::Arc<secrecy::SecretString>);
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(..)")
+    }
+}
+
+impl ApiToken {
+    /// A fresh 192-bit random token.
+    pub fn generate() -> std::io::Result<Self> {
+        let mut b = [0u8; 24];
+        getrandom::fill(&mut b).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Self::from(hex::encode(b)))
+    }
+
+    /// Whether `given` is this token (constant time).
+    pub fn matches(&self, given: &str) -> bool {
+        use secrecy::ExposeSecret;
+        use subtle::ConstantTimeEq;
+        bool::from(given.as_bytes().ct_eq(self.0.expose_secret().as_bytes()))
+    }
+
+    /// The token's text, to hand to a client.
+    pub fn expose(&self) -> &str {
+        use secrecy::ExposeSecret;
+        self.0.expose_secret()
+    }
+}
+
+impl From<String> for ApiToken {
+    fn from(s: String) -> Self {
+        ApiToken(std::sync::Arc::new(secrecy::SecretString::from(s)))
+    }
+}
+
+/// The token of the terminal whose data folder is `data` (as written by [`serve`]).
+pub fn read_token(data: &std::path::Path) -> std::io::Result<ApiToken> {
+    let raw = std::fs::read_to_string(data.join(TOKEN_FILE))?;
+    Ok(ApiToken::from(raw.trim().to_string()))
+}
+
+async fn require_token(
+    State(token): State<ApiToken>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if given.is_some_and(|g| token.matches(g)) {
+        return next.run(req).await;
+    }
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": {"field": "Authorization", "rule": "auth",
+            "message": "the terminal's API token is required (Authorization: Bearer <token> from the terminal's api.token)"}})),
+    )
+        .into_response()
+}
+
+/// The API (every `/v1` route behind `token`), with the screens of [`EXTRA_ROUTES`] beside it.
+pub fn router(t: Terminal, token: ApiToken) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .route("/v1/terminal", get(info))
         .route("/v1/reader/place", post(place))
         .route("/v1/history", get(history))
+        .route_layer(axum::middleware::from_fn_with_state(token, require_token))
+        .route("/healthz", get(|| async { "ok" }))
         .with_state(t.clone())
         .merge(EXTRA_ROUTES.get().map(|f| f(t)).unwrap_or_default())
 }
@@ -130,21 +207,27 @@ async fn history(
     }
 }
 
-/// Serves the API on `listener` and records its address in `terminal.json`.
+/// Serves the API on `listener` (over TLS when `tls` is given), writes a fresh API token to
+/// [`TOKEN_FILE`] (mode 0600) and records the API's address in `terminal.json`.
 pub async fn serve(
     t: Terminal,
     listener: tokio::net::TcpListener,
+    tls: Option<onshi_tls::ServerTls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
+    let token = ApiToken::generate()?;
+    let data = &t.exchange().data;
+    std::fs::create_dir_all(data)?;
+    onshi_card::assertion::write_private(&data.join(TOKEN_FILE), token.expose().as_bytes())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let info = crate::TerminalInfo {
-        api: format!("http://{addr}"),
+        api: format!("{scheme}://{addr}"),
         facility: t.config().facility.as_str().to_string(),
         pid: std::process::id(),
     };
     let bytes = serde_json::to_vec_pretty(&info).map_err(std::io::Error::other)?;
     crate::exchange::write_atomic(&t.exchange().data, "terminal.json", &bytes)?;
-    axum::serve(listener, router(t))
-        .with_graceful_shutdown(shutdown)
-        .await
+    onshi_tls::serve_either(listener, router(t, token), tls, shutdown).await
 }

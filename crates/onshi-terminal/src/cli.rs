@@ -46,9 +46,13 @@ pub struct TerminalArgs {
     /// the facility's bearer token for the central (or env ONSHI_TOKEN)
     #[arg(long, env = "ONSHI_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// address of the terminal's own API (reader sessions, history)
+    /// address of the terminal's own API (reader sessions, history) and the desk's screens
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+    /// TLS of the terminal's own API and desk (`--tls-cert`, `--tls-key`), or `--plain-http`
+    /// on loopback
+    #[command(flatten)]
+    pub api_tls: onshi_tls::ListenTls,
     /// bound on each call to the central, in milliseconds
     #[arg(long, default_value_t = 10_000)]
     pub central_timeout_ms: u64,
@@ -122,6 +126,7 @@ impl TerminalArgs {
             bail!("--face-failure-rate: must be between 0 and 1");
         }
         cfg.face_failure_rate = self.face_failure_rate;
+        cfg.api_tls = self.api_tls.tls_cert.is_some();
         Ok(cfg)
     }
 }
@@ -131,6 +136,7 @@ pub async fn serve(
     cfg: Config,
     client: Arc<dyn CentralClient>,
     listen: SocketAddr,
+    tls: Option<onshi_tls::ServerTls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let t = Terminal::open(cfg, client, Arc::new(SystemClock))?;
@@ -139,15 +145,16 @@ pub async fn serve(
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let ex = t.exchange().clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "terminal {}  api http://{addr}\n  req  {}\n  res  {}\n  face {}",
+        "terminal {}  api {scheme}://{addr}\n  req  {}\n  res  {}\n  face {}",
         t.config().facility.as_str(),
         ex.req.display(),
         ex.res.display(),
         ex.face.display()
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let api = tokio::spawn(crate::api::serve(t.clone(), listener, {
+    let api = tokio::spawn(crate::api::serve(t.clone(), listener, tls, {
         let mut rx = stop_rx.clone();
         async move {
             let _ = rx.changed().await;
@@ -165,6 +172,7 @@ pub async fn serve(
 /// `onshi terminal --central URL …`: a terminal talking HTTP to a central.
 pub fn run_terminal(a: &TerminalArgs) -> Result<()> {
     let cfg = a.config()?;
+    let api_tls = a.api_tls.choose(a.listen)?;
     let central = a.central.as_deref().context("--central URL is required")?;
     let token = a.token.as_deref().context(
         "--token (or env ONSHI_TOKEN) is required: the facility's token for the central",
@@ -202,7 +210,7 @@ pub fn run_terminal(a: &TerminalArgs) -> Result<()> {
     }
     let client = Arc::new(client);
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(serve(cfg, client, a.listen, async {
+    rt.block_on(serve(cfg, client, a.listen, api_tls, async {
         let _ = tokio::signal::ctrl_c().await;
     }))
 }
@@ -234,6 +242,50 @@ pub struct PlaceArgs {
     /// print the whole session as JSON
     #[arg(long)]
     pub json: bool,
+    /// the CA certificate (PEM) of the terminal's TLS certificate, for a terminal whose API
+    /// is served over https (`onshi demo` prints its path)
+    #[arg(long)]
+    pub terminal_ca: Option<PathBuf>,
+}
+
+/// A client of a running terminal's API: its address and its API token (read from the
+/// terminal's data folder), over TLS trusting `ca` when given.
+pub struct TerminalApi {
+    pub info: TerminalInfo,
+    token: crate::api::ApiToken,
+    http: reqwest::Client,
+}
+
+impl TerminalApi {
+    pub fn open(exchange: &Path, ca: Option<&Path>) -> Result<Self> {
+        let info = terminal_info(exchange)?;
+        let data = Exchange::new(exchange).data;
+        let token = crate::api::read_token(&data).with_context(|| {
+            format!(
+                "the terminal's API token ({}) cannot be read: run as the terminal's user",
+                data.join(crate::api::TOKEN_FILE).display()
+            )
+        })?;
+        let mut b = reqwest::Client::builder().use_rustls_tls();
+        if let Some(p) = ca {
+            let pem = std::fs::read(p).with_context(|| format!("--terminal-ca {}", p.display()))?;
+            b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).with_context(
+                || format!("--terminal-ca {}: not a PEM certificate", p.display()),
+            )?);
+        }
+        Ok(TerminalApi {
+            info,
+            token,
+            http: b.build()?,
+        })
+    }
+
+    /// A request to `path` of the API, with the token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.info.api))
+            .bearer_auth(self.token.expose())
+    }
 }
 
 /// Reads `terminal.json` of a running terminal.
@@ -252,7 +304,8 @@ pub fn terminal_info(exchange: &Path) -> Result<TerminalInfo> {
 /// Runs `reader place`; returns the process exit code (0 only when the central confirmed).
 pub fn reader_place(a: &PlaceArgs) -> Result<std::process::ExitCode> {
     let consent = Consents::parse_list(&a.consent).map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let info = terminal_info(&a.exchange)?;
+    let api = TerminalApi::open(&a.exchange, a.terminal_ca.as_deref())?;
+    let info = &api.info;
     let body = serde_json::json!({
         "card_serial": a.card,
         "confirmation_date": a.date,
@@ -265,8 +318,8 @@ pub fn reader_place(a: &PlaceArgs) -> Result<std::process::ExitCode> {
         .enable_all()
         .build()?;
     let (status, v): (u16, serde_json::Value) = rt.block_on(async {
-        let r = reqwest::Client::new()
-            .post(format!("{}/v1/reader/place", info.api))
+        let r = api
+            .request(reqwest::Method::POST, "/v1/reader/place")
             .json(&body)
             .timeout(Duration::from_secs(60))
             .send()

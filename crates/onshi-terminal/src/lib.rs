@@ -74,6 +74,9 @@ pub struct Config {
     /// the `SegmentOfResult` value of a 異常終了: 9 in one public source, 3 in another
     /// (default 9)
     pub abnormal_segment: String,
+    /// the terminal's own API (and the desk beside it) is served over TLS: the desk's
+    /// session cookie is then Secure
+    pub api_tls: bool,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
             settle: Duration::from_millis(200),
             max_parallel: 16,
             abnormal_segment: answer::ABNORMAL.into(),
+            api_tls: false,
         }
     }
 }

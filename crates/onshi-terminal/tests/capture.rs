@@ -134,7 +134,7 @@ async fn no_pin_or_my_number_in_clear_on_the_wire_in_any_file_or_log() {
     ] {
         let mut body = body;
         body["confirmation_date"] = json!("2026-11-25");
-        let (s, v) = place(&t.api, body).await;
+        let (s, v) = place(&t, body).await;
         assert_eq!(s, 200, "{v}");
         assert_eq!(v["outcome"], outcome, "{v}");
     }

@@ -242,7 +242,7 @@ async fn central_down_is_an_abnormal_end_and_the_terminal_keeps_running() {
         assert!(r.header.error_message.unwrap().contains("接続できません"));
     }
     let (s, v) = place(
-        &t.api,
+        &t,
         serde_json::json!({"card_serial": "C0001", "face": "ok"}),
     )
     .await;
@@ -285,7 +285,7 @@ async fn reference_number_is_registered_and_returned_with_later_results() {
         Some("000123")
     );
     // and on the patient's own card confirmation at the reader
-    let (_, v) = place(&t.api, serde_json::json!({"card_serial": "C0001", "face": "ok", "confirmation_date": "2026-11-25"})).await;
+    let (_, v) = place(&t, serde_json::json!({"card_serial": "C0001", "face": "ok", "confirmation_date": "2026-11-25"})).await;
     assert_eq!(
         v["response"]["body"]["results"][0]["consents"]["reference_number"], "000123",
         "{v}"

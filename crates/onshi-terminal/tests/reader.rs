@@ -28,7 +28,7 @@ async fn r1_r5_r6_face_confirmations_land_in_the_face_folder_and_history() {
         ("C0011", "5"),
     ] {
         let (s, v) = place(
-            &t.api,
+            &t,
             json!({"card_serial": serial, "face": "ok", "confirmation_date": "2026-11-25",
             "consent": {"limit": true, "drug": true, "diagnosis": true}}),
         )
@@ -56,12 +56,7 @@ async fn r1_r5_r6_face_confirmations_land_in_the_face_folder_and_history() {
         }
     }
     // R6: the lost qualification's old numbers stay in the terminal's history
-    let h: Value = reqwest::get(format!("{}/v1/history?birthdate=19851111", t.api))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, h) = t.get_json("/v1/history?birthdate=19851111").await;
     let row = &h["confirmations"][0];
     assert_eq!(row["validity"], "2", "{h}");
     assert_eq!(row["insurer_number"], c.fx.kumiai.as_str());
@@ -70,16 +65,9 @@ async fn r1_r5_r6_face_confirmations_land_in_the_face_folder_and_history() {
     assert_eq!(row["disqualification_date"], "20261001");
     assert_eq!(row["consents"]["drug"], true);
     // listable by date and patient (kana in any width)
-    let h: Value = reqwest::get(format!("{}/v1/history?from=2026-11-25&to=20261125&kana=%E3%81%9F%E3%81%AA%E3%81%8B%20%E3%81%9F%E3%82%8D%E3%81%86", t.api)).await.unwrap().json().await.unwrap();
+    let (_, h) = t.get_json("/v1/history?from=2026-11-25&to=20261125&kana=%E3%81%9F%E3%81%AA%E3%81%8B%20%E3%81%9F%E3%82%8D%E3%81%86").await;
     assert_eq!(h["confirmations"].as_array().unwrap().len(), 1, "{h}");
-    let (s, _) = (
-        reqwest::get(format!("{}/v1/history?from=2026-13-01", t.api))
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        (),
-    );
+    let (s, _) = t.get_json("/v1/history?from=2026-13-01").await;
     assert_eq!(s, 400);
 }
 
@@ -88,29 +76,20 @@ async fn r15_r3_face_failure_then_visual_confirmation_records_the_staff_member()
     let c = start_central().await;
     let dir = tempfile::tempdir().unwrap();
     let t = start_terminal(&c, dir.path(), &[]);
-    let (_, v) = place(&t.api, json!({"card_serial": "C0002", "face": "fail", "visual_staff_id": "受付02", "confirmation_date": "2026-11-25"})).await;
+    let (_, v) = place(&t, json!({"card_serial": "C0002", "face": "fail", "visual_staff_id": "受付02", "confirmation_date": "2026-11-25"})).await;
     assert_eq!(v["outcome"], "confirmed", "{v}");
     assert_eq!(v["attempts"][0]["result"], "face_mismatch");
     assert_eq!(v["attempts"][1]["method"], "visual");
     assert_eq!(v["attempts"][1]["result"], "ok");
-    let h: Value = reqwest::get(format!("{}/v1/history?limit=1", t.api))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, h) = t.get_json("/v1/history?limit=1").await;
     assert_eq!(h["confirmations"][0]["staff_id"], "受付02");
     assert_eq!(h["confirmations"][0]["identity_method"], "visual");
     // visual without a staff id is refused before anything happens (R3)
-    let (s, v) = place(
-        &t.api,
-        json!({"card_serial": "C0002", "visual_staff_id": " "}),
-    )
-    .await;
+    let (s, v) = place(&t, json!({"card_serial": "C0002", "visual_staff_id": " "})).await;
     assert_eq!(s, 400);
     assert_eq!(v["error"]["field"], "visual_staff_id");
     // face failure alone: refused, no face file
-    let (_, v) = place(&t.api, json!({"card_serial": "C0001", "face": "fail"})).await;
+    let (_, v) = place(&t, json!({"card_serial": "C0001", "face": "fail"})).await;
     assert_eq!(v["outcome"], "refused");
     assert!(v["face_file"].is_null());
     assert_eq!(v["error_code"], "3008");
@@ -161,7 +140,7 @@ async fn every_card_error_class_at_the_reader() {
         ),
     ];
     for (body, outcome, class, code) in cases {
-        let (s, v) = place(&t.api, body.clone()).await;
+        let (s, v) = place(&t, body.clone()).await;
         assert_eq!(s, 200);
         assert_eq!(v["outcome"], outcome, "{body} → {v}");
         assert_eq!(
@@ -183,20 +162,20 @@ async fn every_card_error_class_at_the_reader() {
     // 3 wrong PINs lock; then face still works (R15)
     for _ in 0..2 {
         place(
-            &t.api,
+            &t,
             json!({"card_serial": "C0001", "pin": "0000", "confirmation_date": day}),
         )
         .await;
     }
     let (_, v) = place(
-        &t.api,
+        &t,
         json!({"card_serial": "C0001", "pin": "1234", "face": "ok", "confirmation_date": day}),
     )
     .await;
     assert_eq!(v["outcome"], "confirmed", "{v}");
     // grace: usable until the end of the 3rd month after expiry
     let (_, v) = place(
-        &t.api,
+        &t,
         json!({"card_serial": "C0005", "face": "ok", "confirmation_date": "2026-11-30"}),
     )
     .await;

@@ -209,7 +209,7 @@ async fn receipt_software_registers_a_patient_from_every_answer_class() {
 
     // face: the patient's own card at the reader (PostNumber included)
     let (s, v) = place(
-        &t.api,
+        &t,
         serde_json::json!({"card_serial": "C0001", "face": "ok"}),
     )
     .await;

@@ -148,7 +148,15 @@ pub fn run(a: DemoArgs) -> Result<()> {
         }
         let state = crate::app_state(store, cards);
         crate::serve_web_api(a.web_api_listen, state.clone()).await?;
-        crate::terminal_cmd::start_demo_terminals(&a.data, &state, &[CLINIC.0, PHARMACY.0]).await?;
+        // the terminals' API and desks: TLS with the same local CA's certificate (127.0.0.1)
+        let terminal_tls = tls.as_ref().map(|(t, f)| (t, f.ca.as_path()));
+        crate::terminal_cmd::start_demo_terminals(
+            &a.data,
+            &state,
+            &[CLINIC.0, PHARMACY.0],
+            terminal_tls,
+        )
+        .await?;
         match tls {
             Some((tls, _)) => {
                 onshi_web::serve_tls(listener, state, tls, crate::shutdown_signal()).await?

@@ -101,11 +101,13 @@ fn central_over<S: onshi_store::CentralStore + 'static>(
 }
 
 /// Starts one in-process terminal per facility under `data/terminals/<code>/` and prints
-/// their exchange folders.
+/// their exchange folders; their API and desk are served over `tls` when given (`ca` is the
+/// CA file to trust, printed in the hints).
 pub async fn start_demo_terminals(
     data: &Path,
     state: &onshi_web::AppState,
     facilities: &[&str],
+    tls: Option<(&onshi_tls::ServerTls, &Path)>,
 ) -> Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
     let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
@@ -113,7 +115,8 @@ pub async fn start_demo_terminals(
     for code in facilities {
         let facility = MedicalInstitutionCode::parse(code).map_err(|e| anyhow::anyhow!("{e}"))?;
         let dir = data.join("terminals").join(code);
-        let cfg = onshi_terminal::Config::new(facility.clone(), &dir);
+        let mut cfg = onshi_terminal::Config::new(facility.clone(), &dir);
+        cfg.api_tls = tls.is_some();
         let mut client =
             InProcessCentral::new(state.central.clone(), state.cards.clone(), facility);
         if let Some(outage) = state.outage_service() {
@@ -126,19 +129,24 @@ pub async fn start_demo_terminals(
         staff_store(&dir)?.set(DEMO_STAFF.0, DEMO_STAFF.1, &password)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let (scheme, ca_hint) = match tls {
+            Some((_, ca)) => ("https", format!(" --terminal-ca {}", ca.display())),
+            None => ("http", String::new()),
+        };
         println!(
-            "  {code}  {}  (api http://{addr}; try: onshi reader place --exchange {} --card <serial> --face ok)",
+            "  {code}  {}  (api {scheme}://{addr}; try: onshi reader place --exchange {}{ca_hint} --card <serial> --face ok)",
             dir.display(),
             dir.display()
         );
         println!(
-            "         reception desk (受付画面): http://{addr}/desk/  (log in as staff {} with password {password})",
+            "         reception desk (受付画面): {scheme}://{addr}/desk/  (log in as staff {} with password {password})",
             DEMO_STAFF.0
         );
-        println!("         claims (請求):            http://{addr}/desk/claims");
+        println!("         claims (請求):            {scheme}://{addr}/desk/claims");
         tokio::spawn(onshi_terminal::api::serve(
             t.clone(),
             listener,
+            tls.map(|(t, _)| t.clone()),
             std::future::pending(),
         ));
         tokio::spawn(async move {

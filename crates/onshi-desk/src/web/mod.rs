@@ -66,7 +66,7 @@ pub fn router(desk: Desk) -> Router {
         ))
         .with_path("/desk")
         .with_http_only(true)
-        .with_secure(false)
+        .with_secure(desk.terminal.config().api_tls)
         .with_same_site(tower_sessions::cookie::SameSite::Strict)
         .with_expiry(tower_sessions::Expiry::OnInactivity(idle))
         .with_always_save(true);

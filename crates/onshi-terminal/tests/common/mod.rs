@@ -107,6 +107,29 @@ pub struct TerminalProc {
     pub child: Child,
     pub dir: PathBuf,
     pub api: String,
+    /// the terminal API's token (from its data folder)
+    pub token: String,
+    /// a client of the API (trusting the API's CA when it is served over TLS)
+    pub http: reqwest::Client,
+}
+
+impl TerminalProc {
+    /// A request to the terminal's API with its token.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(&self.token)
+    }
+
+    /// GET `path` of the API (with the token) as JSON.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
 }
 
 impl Drop for TerminalProc {
@@ -145,6 +168,37 @@ pub fn start_terminal_logged(
     extra: &[&str],
     log: Option<&Path>,
 ) -> TerminalProc {
+    start_terminal_full(c, central, dir, extra, log, None)
+}
+
+/// As [`start_terminal`], its own API over TLS with `cert`/`key` (PEM files) and the test's
+/// client trusting `ca`.
+pub fn start_terminal_api_tls(
+    c: &CentralServer,
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    ca: &Path,
+    extra: &[&str],
+) -> TerminalProc {
+    let mut args = vec![
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    start_terminal_full(c, &c.base, dir, &args, None, Some(ca))
+}
+
+fn start_terminal_full(
+    c: &CentralServer,
+    central: &str,
+    dir: &Path,
+    extra: &[&str],
+    log: Option<&Path>,
+    api_ca: Option<&Path>,
+) -> TerminalProc {
     std::fs::create_dir_all(dir).unwrap();
     let key_path = dir.join("reader.key.json");
     let key = onshi_card::ReaderKey::load_or_create(&key_path, "reader-test").unwrap();
@@ -160,6 +214,12 @@ pub fn start_terminal_logged(
     .unwrap();
     let info = exchange(dir).info_path();
     let _ = std::fs::remove_file(&info);
+    // the terminal's own API: TLS when the test gives a certificate, else plain on loopback
+    let plain: &[&str] = if extra.contains(&"--tls-cert") {
+        &[]
+    } else {
+        &["--plain-http"]
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_onshi-terminal"))
         .args([
             "terminal",
@@ -176,6 +236,7 @@ pub fn start_terminal_logged(
         .arg("--reader-key")
         .arg(&key_path)
         .args(extra)
+        .args(plain)
         .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" })
         .stdout(Stdio::null())
         .stderr(match log {
@@ -185,10 +246,18 @@ pub fn start_terminal_logged(
         .spawn()
         .expect("spawn onshi-terminal");
     // owned at once, so that a failed start still kills and reaps the process
+    let mut http = reqwest::Client::builder().use_rustls_tls();
+    if let Some(ca) = api_ca {
+        http = http.add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap(),
+        );
+    }
     let mut proc = TerminalProc {
         child,
         dir: dir.to_path_buf(),
         api: String::new(),
+        token: String::new(),
+        http: http.build().unwrap(),
     };
     let start = Instant::now();
     loop {
@@ -197,6 +266,10 @@ pub fn start_terminal_logged(
             && i.pid == proc.child.id()
         {
             proc.api = i.api;
+            proc.token = onshi_terminal::api::read_token(&exchange(dir).data)
+                .unwrap()
+                .expose()
+                .to_string();
             return proc;
         }
         assert!(
@@ -276,9 +349,9 @@ pub fn single_request(
 }
 
 /// POSTs a reader session to the terminal's API.
-pub async fn place(api: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{api}/v1/reader/place"))
+pub async fn place(t: &TerminalProc, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = t
+        .request(reqwest::Method::POST, "/v1/reader/place")
         .json(&body)
         .timeout(Duration::from_secs(30))
         .send()
