@@ -183,3 +183,60 @@ async fn no_pin_or_my_number_in_clear_on_the_wire_in_any_file_or_log() {
     }
     assert!(checked > 100, "only {checked} values read");
 }
+
+/// With TLS on the terminal–central link, what crosses the wire is ciphertext: the captured
+/// bytes carry no PIN, no My Number, no card serial, not even the request path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_the_terminal_central_traffic_shows_nothing_in_clear() {
+    let ca = onshi_tls::make_local_ca(&["localhost", "127.0.0.1"]).unwrap();
+    let tls =
+        onshi_tls::ServerTls::from_pem(ca.cert_pem.as_bytes(), ca.key_pem.as_bytes()).unwrap();
+    let c = start_central_with(Some(tls)).await;
+    let (proxy, traffic) = recording_proxy(c.base.trim_start_matches("https://").to_string()).await;
+    let proxy = proxy.replace("http://", "https://");
+    let ca_file = c.dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let tdir = tempfile::tempdir().unwrap();
+    let t = start_terminal_at(
+        &c,
+        &proxy,
+        tdir.path(),
+        &["--central-ca", ca_file.to_str().unwrap()],
+    );
+    for body in [
+        json!({"card_serial": "C0001", "pin": "1234"}),
+        json!({"card_serial": "C0003", "pin": "2222"}),
+        json!({"card_serial": "C0002", "face": "ok"}),
+    ] {
+        let mut body = body;
+        body["confirmation_date"] = json!("2026-11-25");
+        let (s, v) = place(&t, body).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["outcome"], "confirmed", "{v}");
+    }
+    drop(t);
+    let traffic = traffic.lock().unwrap().clone();
+    assert!(traffic.len() > 2_000, "the proxy carried the confirmations");
+    for clear in [
+        &b"/v1/confirmations"[..],
+        b"reader_signature",
+        b"C0001",
+        b"C0003",
+        b"Bearer",
+    ] {
+        assert!(
+            !contains(&traffic, clear),
+            "{} in clear on a TLS link",
+            String::from_utf8_lossy(clear)
+        );
+    }
+    for pin in ["1234", "2222"] {
+        assert!(
+            !standalone(&traffic, pin.as_bytes()),
+            "PIN {pin} on the wire"
+        );
+    }
+    for p in &c.fx.persons {
+        assert!(!contains(&traffic, p.my_number.as_bytes()), "a My Number");
+    }
+}

@@ -23,7 +23,28 @@ struct App {
     fx: Fixture,
     clinic_reader: CertifiedReader,
     pharmacy_reader: CertifiedReader,
+    cards: Arc<CardStore>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
+}
+
+/// Serves a central over `store` (a fresh process: its own nonce table); the server stops
+/// when the returned sender is dropped or fires.
+async fn serve_central(
+    store: &Arc<SqliteStore>,
+    cards: &Arc<CardStore>,
+    nonce_ttl: Duration,
+) -> (String, Central, tokio::sync::oneshot::Sender<()>) {
+    let central =
+        Central::new(store.clone(), store.clone(), Arc::new(SystemClock)).with_nonce_ttl(nonce_ttl);
+    let state = onshi_web::AppState::new(central.clone(), store.clone(), cards.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(onshi_web::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    (format!("http://{addr}"), central, tx)
 }
 
 const CLINIC: &str = "1311234567";
@@ -68,8 +89,7 @@ async fn spawn_with(nonce_ttl: Duration) -> App {
     store
         .upsert_facility(&facility(PHARMACY), &onshi_web::token_hash("tok-pharmacy"))
         .unwrap();
-    let central =
-        Central::new(store.clone(), store.clone(), Arc::new(SystemClock)).with_nonce_ttl(nonce_ttl);
+    let (base, central, stop) = serve_central(&store, &cards, nonce_ttl).await;
     let reader = |code: &str| {
         let key = ReaderKey::generate(&format!("reader-{code}")).unwrap();
         central
@@ -79,17 +99,15 @@ async fn spawn_with(nonce_ttl: Duration) -> App {
     };
     let clinic_reader = reader(CLINIC);
     let pharmacy_reader = reader(PHARMACY);
-    let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(onshi_web::serve(listener, state, std::future::pending()));
     App {
-        base: format!("http://{addr}"),
+        base,
         store,
         http: reqwest::Client::new(),
         fx,
         clinic_reader,
         pharmacy_reader,
+        cards,
+        stop: Some(stop),
         _dir: dir,
     }
 }
@@ -99,6 +117,18 @@ async fn spawn() -> App {
 }
 
 impl App {
+    /// Stops the central and starts a new one over the same files (a restart).
+    async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let (base, _, stop) =
+            serve_central(&self.store, &self.cards, Duration::from_secs(120)).await;
+        self.base = base;
+        self.stop = Some(stop);
+        self.http = reqwest::Client::new();
+    }
+
     async fn whoami(&self, token: &str) -> u16 {
         self.http
             .get(format!("{}/v1/facility", self.base))
@@ -242,6 +272,29 @@ async fn a_replayed_assertion_is_refused() {
         &app.confirm("tok-old", &made_up).await,
         "assertion_replayed",
     );
+    assert_eq!(
+        app.refusal_reasons(),
+        ["assertion_replayed", "assertion_replayed"]
+    );
+}
+
+/// Nonces live in the central's memory only: a restart forgets every nonce issued before
+/// it, so an assertion over one is refused by the restarted central (single use holds across
+/// restarts; the reader asks again).
+#[tokio::test]
+async fn a_nonce_issued_before_a_restart_is_refused_after_it() {
+    let mut app = spawn().await;
+    let before = app.honest(&FACE).await;
+    let old_base = app.base.clone();
+    app.restart().await;
+    assert_ne!(app.base, old_base);
+    refused_as(&app.confirm("tok-old", &before).await, "assertion_replayed");
+    let after = app.honest(&FACE).await;
+    assert_eq!(
+        app.confirm("tok-old", &after).await["segment_of_result"],
+        "1"
+    );
+    refused_as(&app.confirm("tok-old", &after).await, "assertion_replayed");
     assert_eq!(
         app.refusal_reasons(),
         ["assertion_replayed", "assertion_replayed"]

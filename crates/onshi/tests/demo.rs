@@ -96,9 +96,22 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
         http.get(format!("{base}/healthz")).send().await.is_err(),
         "a client that does not trust the CA gets no answer"
     );
+    // the desks (and the terminals' API beside them) speak TLS from the same CA
+    assert!(desk.starts_with("https://"), "{desk}");
     let desk_base = desk.trim_end_matches("/desk/");
+    assert!(
+        http.get(format!("{desk_base}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "a client that does not trust the CA gets no desk"
+    );
     for path in ["/desk/", "/desk/claims"] {
-        let r = http.get(format!("{desk_base}{path}")).send().await.unwrap();
+        let r = trusting
+            .get(format!("{desk_base}{path}"))
+            .send()
+            .await
+            .unwrap();
         // the screens may ask the clerk to log in first; either way they are served
         assert!(
             r.status().is_success() || r.status().is_redirection(),
