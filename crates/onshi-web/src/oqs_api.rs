@@ -14,8 +14,14 @@
 //! the message JSON mapping (`onshi_formats::terminal_xml::json`), so folder and Web API answers
 //! cannot drift apart. A bad request is answered like a bad request file: 異常終了 with the
 //! error code and a message naming the element. The facility comes from the idToken, never from
-//! the body: a request for another 医療機関コード is refused. The real service also requires a
-//! TLS client certificate; onshi's listener does not check one yet.
+//! the body: a request for another 医療機関コード is refused.
+//!
+//! As the real service, the Web API requires a TLS client certificate
+//! ([`router_requiring_client_certificates`], served by `onshi_tls` with a client CA): the
+//! handshake refuses a client without one or with one of another CA, and `auth` and `search`
+//! refuse a certificate that was not issued for the facility of the credentials or of the
+//! idToken (its subject alternative name `<医療機関コード>.facility.onshi`). [`router`] without
+//! client certificates is for plain HTTP on loopback only (tests, one machine).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -53,10 +59,24 @@ struct WebApi {
     /// sha256(idToken) → facility, expiry
     tokens: Arc<Mutex<HashMap<String, (MedicalInstitutionCode, Instant)>>>,
     codes: CharacterCodes,
+    /// every call must come with the facility's TLS client certificate
+    client_certificates: bool,
 }
 
-/// The Web API's router, for a listener of its own.
+/// The Web API's router, for a listener of its own, without client certificates (plain HTTP
+/// on loopback).
 pub fn router(state: AppState) -> Router {
+    build(state, false)
+}
+
+/// The Web API's router for a TLS listener that asks for client certificates
+/// (`onshi_tls::ServerTls::from_pem_requiring_clients`): each call's certificate must be the
+/// facility's.
+pub fn router_requiring_client_certificates(state: AppState) -> Router {
+    build(state, true)
+}
+
+fn build(state: AppState, client_certificates: bool) -> Router {
     Router::new()
         .route(AUTH_PATH, post(auth))
         .route(SEARCH_PATH, post(search))
@@ -65,7 +85,26 @@ pub fn router(state: AppState) -> Router {
             state,
             tokens: Arc::new(Mutex::new(HashMap::new())),
             codes: CharacterCodes::default(),
+            client_certificates,
         })
+}
+
+type ClientCert = Option<axum::Extension<onshi_tls::PeerCertificate>>;
+
+/// Whether the call's client certificate (when they are required) is the facility's.
+fn certificate_ok(w: &WebApi, cert: &ClientCert, facility: &str) -> bool {
+    !w.client_certificates
+        || cert
+            .as_ref()
+            .is_some_and(|axum::Extension(c)| c.is_for_facility(facility))
+}
+
+fn wrong_certificate() -> Response {
+    refusal(
+        StatusCode::FORBIDDEN,
+        "client_certificate",
+        "the TLS client certificate is not this facility's",
+    )
 }
 
 fn digest(token: &str) -> String {
@@ -90,7 +129,7 @@ struct Credentials {
     api_key: String,
 }
 
-async fn auth(State(w): State<WebApi>, body: Bytes) -> Response {
+async fn auth(State(w): State<WebApi>, cert: ClientCert, body: Bytes) -> Response {
     let creds: Credentials = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => {
@@ -101,6 +140,9 @@ async fn auth(State(w): State<WebApi>, body: Bytes) -> Response {
             );
         }
     };
+    if !certificate_ok(&w, &cert, &creds.medical_institution_code) {
+        return wrong_certificate();
+    }
     let store = w.state.facilities.clone();
     let hash = token_hash(&creds.api_key);
     let found = tokio::task::spawn_blocking(move || store.facility_by_token_hash(&hash))
@@ -166,7 +208,12 @@ fn answer_json(resp: &QualificationResponse) -> Response {
     }
 }
 
-async fn search(State(w): State<WebApi>, headers: HeaderMap, body: Bytes) -> Response {
+async fn search(
+    State(w): State<WebApi>,
+    cert: ClientCert,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(facility) = facility_of(&w, &headers) else {
         return refusal(
             StatusCode::UNAUTHORIZED,
@@ -174,6 +221,9 @@ async fn search(State(w): State<WebApi>, headers: HeaderMap, body: Bytes) -> Res
             "Authorization: an idToken from the auth call is required (expired after an hour)",
         );
     };
+    if !certificate_ok(&w, &cert, facility.as_str()) {
+        return wrong_certificate();
+    }
     let clock = w.state.central.clock();
     let now = clock.now_jst();
     let header = ResponseHeader {

@@ -25,6 +25,12 @@ struct Api {
 }
 
 async fn spawn() -> Api {
+    spawn_with(None).await
+}
+
+/// As [`spawn`], over TLS asking for client certificates of `ca` when given (the client of the
+/// returned `Api` has no certificate; see [`Api::with_identity`]).
+async fn spawn_with(ca: Option<&onshi_tls::LocalCa>) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
@@ -64,12 +70,28 @@ async fn spawn() -> Api {
     let state = onshi_web::AppState::new(central, store.clone(), cards);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = onshi_web::oqs_api::router(state);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let base = match ca {
+        None => {
+            let app = onshi_web::oqs_api::router(state);
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            format!("http://{addr}")
+        }
+        Some(ca) => {
+            let tls = onshi_tls::ServerTls::from_pem_requiring_clients(
+                ca.cert_pem.as_bytes(),
+                ca.key_pem.as_bytes(),
+                ca.ca_pem.as_bytes(),
+            )
+            .unwrap();
+            let app = onshi_web::oqs_api::router_requiring_client_certificates(state);
+            tokio::spawn(onshi_tls::serve(listener, app, tls, std::future::pending()));
+            format!("https://{addr}")
+        }
+    };
     Api {
-        base: format!("http://{addr}"),
+        base,
         http: reqwest::Client::new(),
         fx,
         _dir: dir,
@@ -77,6 +99,26 @@ async fn spawn() -> Api {
 }
 
 impl Api {
+    /// The same API through a client trusting `ca`, presenting `identity` when given.
+    fn with_identity(
+        &self,
+        ca: &onshi_tls::LocalCa,
+        identity: Option<&onshi_tls::ClientCert>,
+    ) -> Api {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap());
+        if let Some(c) = identity {
+            b = b.identity(reqwest::Identity::from_pem(c.identity_pem().as_bytes()).unwrap());
+        }
+        Api {
+            base: self.base.clone(),
+            http: b.build().unwrap(),
+            fx: fixture::build(),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     async fn token(&self, code: &str, key: &str) -> (u16, Value) {
         let r = self
             .http
@@ -221,4 +263,62 @@ async fn web_api_answers_a_malformed_message_with_an_abnormal_end_naming_the_ele
         .unwrap();
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["XmlMsg"]["MessageHeader"]["SegmentOfResult"], "9", "{v}");
+}
+
+/// As the real service, the Web API over TLS asks for the facility's client certificate: none,
+/// one of another CA, or plain HTTP get no connection; another facility's certificate is
+/// refused at auth and at search; the facility's own is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_api_requires_the_facilitys_client_certificate() {
+    let ca = onshi_tls::make_local_ca_with_clients(&["127.0.0.1"], &[CLINIC, OTHER]).unwrap();
+    let foreign = onshi_tls::make_local_ca_with_clients(&["127.0.0.1"], &[CLINIC]).unwrap();
+    let server = spawn_with(Some(&ca)).await;
+    let url = format!("{}{AUTH_PATH}", server.base);
+    let creds = json!({"medicalInstitutionCode": CLINIC, "apiKey": "key-clinic"});
+    // no certificate, a foreign CA's certificate: the handshake fails, no answer
+    for (what, api) in [
+        ("without", server.with_identity(&ca, None)),
+        (
+            "foreign",
+            server.with_identity(&ca, Some(&foreign.clients[0])),
+        ),
+    ] {
+        let r = api.http.post(&url).json(&creds).send().await;
+        let answered = match r {
+            Ok(r) => r.text().await.is_ok(),
+            Err(_) => false,
+        };
+        assert!(
+            !answered,
+            "a client {what} a certificate of the CA was served"
+        );
+    }
+    let plain = url.replace("https://", "http://");
+    assert!(
+        reqwest::Client::new()
+            .post(&plain)
+            .json(&creds)
+            .send()
+            .await
+            .is_err(),
+        "no plain HTTP on the TLS port"
+    );
+    // the other facility's certificate with the clinic's credentials
+    let other = server.with_identity(&ca, Some(&ca.clients[1]));
+    let (s, v) = other.token(CLINIC, "key-clinic").await;
+    assert_eq!(s, 403, "{v}");
+    assert_eq!(v["error"]["code"], "client_certificate", "{v}");
+    // the clinic's own
+    let clinic = server.with_identity(&ca, Some(&ca.clients[0]));
+    let (s, v) = clinic.token(CLINIC, "key-clinic").await;
+    assert_eq!(s, 200, "{v}");
+    let token = v["result"]["idToken"].as_str().unwrap().to_string();
+    let fx = &server.fx;
+    let body = request(CLINIC, fx.kyokai.as_str(), "1001", "2001", "19800402");
+    let (s, v) = clinic.search(Some(&token), &body).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["XmlMsg"]["MessageHeader"]["SegmentOfResult"], "1", "{v}");
+    // the clinic's idToken through the other facility's certificate
+    let (s, v) = other.search(Some(&token), &body).await;
+    assert_eq!(s, 403, "{v}");
 }

@@ -109,14 +109,16 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     // TLS by default: a local CA made on first start (plain HTTP only by --plain-http)
     let tls = if a.plain_http {
-        onshi_tls::ListenTls {
+        let plain = onshi_tls::ListenTls {
             plain_http: true,
             ..Default::default()
-        }
-        .choose(a.listen)?;
+        };
+        plain.choose(a.listen)?;
+        plain.choose(a.web_api_listen)?;
         None
     } else {
-        let files = onshi_tls::ensure_local_ca(&a.data.join("tls"))?;
+        let files =
+            onshi_tls::ensure_local_ca_with_clients(&a.data.join("tls"), &[CLINIC.0, PHARMACY.0])?;
         Some((
             onshi_tls::ServerTls::from_files(&files.cert, &files.key)?,
             files,
@@ -142,12 +144,28 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 "  (browsers: import it as a certificate authority; terminals: onshi terminal --central-ca {})",
                 files.ca.display()
             );
+            let tls_dir = files.ca.parent().unwrap_or(std::path::Path::new("."));
+            for (code, _) in [CLINIC, PHARMACY] {
+                let (cert, key) = onshi_tls::client_files(tls_dir, code);
+                println!(
+                    "  client certificate of {code} (Web API): --cert {} --key {}",
+                    cert.display(),
+                    key.display()
+                );
+            }
         }
         if a.no_serve {
             return Ok(());
         }
         let state = crate::app_state(store, cards);
-        crate::serve_web_api(a.web_api_listen, state.clone()).await?;
+        // the Web API: TLS asking for a facility's client certificate of the same local CA
+        let web_tls = match &tls {
+            Some((_, f)) => Some(onshi_tls::ServerTls::from_files_requiring_clients(
+                &f.cert, &f.key, &f.ca,
+            )?),
+            None => None,
+        };
+        crate::serve_web_api(a.web_api_listen, state.clone(), web_tls).await?;
         // the terminals' API and desks: TLS with the same local CA's certificate (127.0.0.1)
         let terminal_tls = tls.as_ref().map(|(t, f)| (t, f.ca.as_path()));
         crate::terminal_cmd::start_demo_terminals(

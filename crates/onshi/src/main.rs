@@ -87,6 +87,11 @@ struct CentralArgs {
     /// also serve the OQS Web API of cloud receipt software (auth + search) on this address
     #[arg(long)]
     web_api_listen: Option<SocketAddr>,
+    /// the CA (PEM) whose client certificates the Web API accepts (one per facility, subject
+    /// alternative name `<医療機関コード>.facility.onshi`); required with TLS and
+    /// --web-api-listen
+    #[arg(long)]
+    web_api_client_ca: Option<PathBuf>,
     #[command(flatten)]
     tls: onshi_tls::ListenTls,
 }
@@ -390,6 +395,14 @@ fn run_central(a: CentralArgs) -> Result<()> {
     a.db.load_keys(&keys_path)?;
     let cards = Arc::new(open_cards(&a.db.cards_path(&keys_path))?);
     let tls = a.tls.choose(a.listen)?;
+    let web_tls = match a.web_api_listen {
+        Some(at) => Some(a.tls.choose_requiring_clients(
+            at,
+            a.web_api_client_ca.as_deref(),
+            "--web-api-client-ca",
+        )?),
+        None => None,
+    };
     let state = match a.db.open_typed()? {
         Opened::Sqlite(s) => app_state(s, cards),
         Opened::Postgres(s) => app_state(s, cards),
@@ -404,8 +417,8 @@ fn run_central(a: CentralArgs) -> Result<()> {
         println!(
             "central listening on {scheme}://{addr}  (OpenAPI: {scheme}://{addr}/v1/openapi.json)"
         );
-        if let Some(web) = a.web_api_listen {
-            serve_web_api(web, state.clone()).await?;
+        if let (Some(web), Some(web_tls)) = (a.web_api_listen, web_tls) {
+            serve_web_api(web, state.clone(), web_tls).await?;
         }
         match tls {
             Some(tls) => onshi_web::serve_tls(listener, state, tls, shutdown_signal()).await?,
@@ -415,20 +428,35 @@ fn run_central(a: CentralArgs) -> Result<()> {
     })
 }
 
-/// The OQS Web API (docs/api/web-api.md) on a listener of its own, in the background.
-pub(crate) async fn serve_web_api(at: SocketAddr, state: onshi_web::AppState) -> Result<()> {
+/// The OQS Web API (docs/api/web-api.md) on a listener of its own, in the background: over
+/// TLS asking for the facilities' client certificates when `tls` is given, else plain HTTP
+/// (loopback, checked by the caller).
+pub(crate) async fn serve_web_api(
+    at: SocketAddr,
+    state: onshi_web::AppState,
+    tls: Option<onshi_tls::ServerTls>,
+) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(at)
         .await
         .with_context(|| format!("binding {at} (Web API)"))?;
     let addr = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "  Web API:  http://{addr}{}  and  …{}",
+        "  Web API:  {scheme}://{addr}{}  and  …{}{}",
         onshi_web::oqs_api::AUTH_PATH,
-        onshi_web::oqs_api::SEARCH_PATH
+        onshi_web::oqs_api::SEARCH_PATH,
+        if tls.is_some() {
+            "  (a facility's client certificate required)"
+        } else {
+            ""
+        }
     );
-    let app = onshi_web::oqs_api::router(state);
+    let app = match tls {
+        Some(_) => onshi_web::oqs_api::router_requiring_client_certificates(state),
+        None => onshi_web::oqs_api::router(state),
+    };
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        if let Err(e) = onshi_tls::serve_either(listener, app, tls, std::future::pending()).await {
             tracing::error!(error = %e, "web api listener");
         }
     });

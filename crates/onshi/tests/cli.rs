@@ -466,6 +466,27 @@ fn the_central_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
     assert!(!out.status.success(), "plain HTTP off loopback");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("only allowed on a loopback address"), "{err}");
+    // the Web API over TLS asks for client certificates: their CA must be given
+    let ca = onshi_tls::make_local_ca(&["127.0.0.1"]).unwrap();
+    let (cert, key) = (dir.path().join("s.pem"), dir.path().join("s.key"));
+    std::fs::write(&cert, &ca.cert_pem).unwrap();
+    std::fs::write(&key, &ca.key_pem).unwrap();
+    let out = onshi(&[
+        "central",
+        "--db",
+        db_s,
+        "--listen",
+        "127.0.0.1:0",
+        "--web-api-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--web-api-client-ca"), "{err}");
 }
 
 #[test]

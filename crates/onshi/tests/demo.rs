@@ -121,8 +121,29 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     }
     let token = token.unwrap_or_else(|| panic!("the banner prints the clinic's token:\n{seen}"));
     {
+        // over TLS with the clinic's client certificate from the demo's CA; none: no answer
+        assert!(web_api.starts_with("https://"), "{web_api}");
         let auth = web_api.split("/oqs-api-pro").next().unwrap_or_default();
-        let r = http
+        let tls_dir = data.path().join("demo/tls");
+        let mut identity = std::fs::read(tls_dir.join("client-1311234567.pem")).unwrap();
+        identity.extend(std::fs::read(tls_dir.join("client-1311234567.key")).unwrap());
+        let clinic = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+            .identity(reqwest::Identity::from_pem(&identity).unwrap())
+            .build()
+            .unwrap();
+        let without = trusting
+            .post(format!("{auth}/oqs-api-pro/MSA12020/ILI12020SV01/auth"))
+            .json(&serde_json::json!({"medicalInstitutionCode": "1311234567", "apiKey": token}))
+            .send()
+            .await;
+        let answered = match without {
+            Ok(r) => r.text().await.is_ok(),
+            Err(_) => false,
+        };
+        assert!(!answered, "no client certificate, no Web API");
+        let r = clinic
             .post(format!("{auth}/oqs-api-pro/MSA12020/ILI12020SV01/auth"))
             .json(&serde_json::json!({"medicalInstitutionCode": "1311234567", "apiKey": token}))
             .send()
