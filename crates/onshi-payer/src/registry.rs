@@ -32,6 +32,23 @@ pub trait PayerRegistry: Send + Sync {
         insurer: &InsurerNumber,
         number: &str,
     ) -> RegistryResult<Vec<PersonHistory>>;
+    /// Every person holding a qualification under `insurer` with this number, each with only
+    /// the qualifications under that insurer and number. Enough to settle a claim valid as
+    /// claimed (R21: from the 2022-02 claims such a claim is never re-assigned, so the rest of
+    /// the history does not matter); anything else asks [`holders_of`](Self::holders_of).
+    fn claimed_holders(
+        &self,
+        insurer: &InsurerNumber,
+        number: &str,
+    ) -> RegistryResult<Vec<PersonHistory>> {
+        let mut hs = self.holders_of(insurer, number)?;
+        let key = kana::name_key(number);
+        for h in &mut hs {
+            h.qualifications
+                .retain(|q| q.insurer_number == *insurer && q.number.key() == key);
+        }
+        Ok(hs)
+    }
     /// Persons whose kana name (exact-match key), birth date and sex are these, at most
     /// `limit`, with their qualifications.
     fn persons_by_facts(
@@ -69,6 +86,31 @@ impl PayerRegistry for SqliteStore {
         for id in ids {
             if let Some(h) = with_history(self, id)? {
                 out.push(h);
+            }
+        }
+        Ok(out)
+    }
+
+    fn claimed_holders(
+        &self,
+        insurer: &InsurerNumber,
+        number: &str,
+    ) -> RegistryResult<Vec<PersonHistory>> {
+        // one indexed query for the qualifications, one primary-key read per holder
+        let key = kana::name_key(number);
+        let mut out: Vec<PersonHistory> = Vec::new();
+        for q in self.qualifications_by_number(insurer, &key)? {
+            match out.iter_mut().find(|h| h.person_id == q.person_id) {
+                Some(h) => h.qualifications.push(q.qualification),
+                None => {
+                    if let Some(p) = self.person(q.person_id)? {
+                        out.push(PersonHistory {
+                            person_id: p.id,
+                            person: p.person,
+                            qualifications: vec![q.qualification],
+                        });
+                    }
+                }
             }
         }
         Ok(out)

@@ -22,7 +22,7 @@ use crate::review::review;
 use crate::rules::{PayerCalendar, PayerSettings};
 use crate::store::{
     ClaimStatus, Decision, NewSubmission, PayerStore, PayerStoreError, PaymentRow, PoolShareRow,
-    Recorded, ReviewedClaim, SettlementWrite, StoredClaim, SubmissionRow,
+    Recorded, ReviewedClaim, SettleClaim, SettlementWrite, StoredClaim, SubmissionRow,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -145,14 +145,41 @@ pub async fn call_hook(
 impl PayerService {
     /// Reviews one claim (R21) and, when review cannot settle it, identifies it (R22).
     pub fn process_claim(&self, claim: &Claim) -> Result<ReviewedClaim> {
+        self.process(claim.clone())
+    }
+
+    fn process(&self, claim: Claim) -> Result<ReviewedClaim> {
         let mut reason_prefix = String::new();
         let mut person_hint = None;
         if let ClaimedInsurer::Known(ins) = &claim.numbers.insurer {
+            // the common case first: valid as claimed, decided by the claimed numbers alone
+            // (exactly what the full review decides, since from the 2022-02 claims such a
+            // claim is never re-assigned)
+            if claim.service_month >= self.calendar.valid_claim_never_reassigned_from {
+                let holders = self.registry.claimed_holders(ins, &claim.numbers.number)?;
+                let r = review(&claim, &holders, &self.calendar);
+                if matches!(
+                    r.kubun,
+                    KakuninKubun::Unchanged | KakuninKubun::BranchIdentified
+                ) {
+                    return Ok(ReviewedClaim {
+                        claim,
+                        status: ClaimStatus::Assigned,
+                        kubun: r.kubun,
+                        identified: false,
+                        person_id: r.person_id,
+                        reason: r.reason,
+                        parts: r.parts,
+                        evidence: None,
+                        worklist: None,
+                    });
+                }
+            }
             let holders = self.registry.holders_of(ins, &claim.numbers.number)?;
-            let r = review(claim, &holders, &self.calendar);
+            let r = review(&claim, &holders, &self.calendar);
             if r.kubun != KakuninKubun::Unconfirmable {
                 return Ok(ReviewedClaim {
-                    claim: claim.clone(),
+                    claim,
                     status: ClaimStatus::Assigned,
                     kubun: r.kubun,
                     identified: false,
@@ -172,7 +199,7 @@ impl PayerService {
             claim.sex,
             self.settings.candidate_limit,
         )?;
-        Ok(match identify(claim, &candidates) {
+        Ok(match identify(&claim, &candidates) {
             Identification::Assigned { evidence } => {
                 let same_as_claimed = matches!(&claim.numbers.insurer, ClaimedInsurer::Known(i)
                     if evidence.parts.len() == 1 && evidence.parts[0].bill_to.insurer_number == *i);
@@ -184,7 +211,7 @@ impl PayerService {
                     KakuninKubun::Furikae
                 };
                 ReviewedClaim {
-                    claim: claim.clone(),
+                    claim,
                     status: ClaimStatus::Assigned,
                     kubun,
                     identified: true,
@@ -199,7 +226,7 @@ impl PayerService {
                 }
             }
             Identification::Several { candidates, facts } => ReviewedClaim {
-                claim: claim.clone(),
+                claim,
                 status: ClaimStatus::Worklist,
                 kubun: KakuninKubun::Unconfirmable,
                 identified: false,
@@ -213,7 +240,7 @@ impl PayerService {
                 worklist: Some((candidates, facts)),
             },
             Identification::None { searched, .. } => ReviewedClaim {
-                claim: claim.clone(),
+                claim,
                 status: ClaimStatus::Pool,
                 kubun: KakuninKubun::Unconfirmable,
                 identified: false,
@@ -274,13 +301,14 @@ impl PayerService {
             return Err(ServiceError::Refused(errs));
         }
         let mut reviewed = Vec::with_capacity(parsed.claims.len());
-        for c in &parsed.claims {
-            reviewed.push(self.process_claim(c)?);
+        let billing_month = parsed.header.billing_month;
+        for c in parsed.claims {
+            reviewed.push(self.process(c)?);
         }
         let sub = NewSubmission {
             payer,
             facility: facility.to_string(),
-            billing_month: parsed.header.billing_month,
+            billing_month,
             file_sha256: sha,
             file_name: file_name.to_string(),
             received_at: at.to_string(),
@@ -454,7 +482,9 @@ impl PayerService {
                 "facility {facility} billing month {billing_month} is already settled"
             ))));
         }
-        let claims = self.store.claims_of_month(payer, facility, billing_month)?;
+        let claims = self
+            .store
+            .settlement_claims(payer, facility, billing_month)?;
         if claims.is_empty() {
             return Err(ServiceError::NotFound(format!(
                 "no claims of facility {facility} for billing month {billing_month}"
@@ -462,8 +492,8 @@ impl PayerService {
         }
         let open: Vec<u32> = claims
             .iter()
-            .filter(|c| c.reviewed.status == ClaimStatus::Worklist)
-            .map(|c| c.reviewed.claim.receipt_number)
+            .filter(|c| c.status == ClaimStatus::Worklist)
+            .map(|c| c.receipt_number)
             .collect();
         if !open.is_empty() {
             return Err(ServiceError::Rule {
@@ -489,29 +519,26 @@ impl PayerService {
         // one statement per submitted file: its claims' lines
         let mut lines: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
         let mut pay: BTreeMap<(String, YearMonth), (u64, u64)> = BTreeMap::new();
-        let mut pools: BTreeMap<YearMonth, Vec<&StoredClaim>> = BTreeMap::new();
+        let mut pools: BTreeMap<YearMonth, Vec<&SettleClaim>> = BTreeMap::new();
         for c in &claims {
-            match c.reviewed.status {
+            match c.status {
                 ClaimStatus::Assigned => {
                     settled.push(c.id);
-                    for p in &c.reviewed.parts {
+                    for p in &c.parts {
                         let e = pay
-                            .entry((
-                                p.bill_to.insurer_number.to_string(),
-                                c.reviewed.claim.service_month,
-                            ))
+                            .entry((p.bill_to.insurer_number.to_string(), c.service_month))
                             .or_default();
                         e.0 += p.amount_yen();
                         e.1 += 1;
                     }
-                    let parts = &c.reviewed.parts;
+                    let parts = &c.parts;
                     let mut line = json!({
-                        "receipt_number": c.reviewed.claim.receipt_number,
-                        "service_month": c.reviewed.claim.service_month,
+                        "receipt_number": c.receipt_number,
+                        "service_month": c.service_month,
                         "status": "settled",
-                        "settled_by": if c.reviewed.identified { "identification" } else { "review" },
+                        "settled_by": if c.identified { "identification" } else { "review" },
                         "insurer_number": parts.first().map(|p| p.bill_to.insurer_number.to_string()),
-                        "kakunin_kubun": c.reviewed.kubun.code(),
+                        "kakunin_kubun": c.kubun.code(),
                         "points": parts.iter().map(|p| p.points).sum::<u64>(),
                         "amount_yen": parts.iter().map(|p| p.amount_yen()).sum::<u64>(),
                     });
@@ -530,23 +557,17 @@ impl PayerService {
                     }
                     lines.entry(c.submission_id).or_default().push(line);
                 }
-                ClaimStatus::Pool => pools
-                    .entry(c.reviewed.claim.service_month)
-                    .or_default()
-                    .push(c),
+                ClaimStatus::Pool => pools.entry(c.service_month).or_default().push(c),
                 _ => {}
             }
         }
         let mut shares = Vec::new();
         let mut pool_docs = Vec::new();
         for (sm, pooled) in &pools {
-            let pool_yen: u64 = pooled.iter().map(|c| c.reviewed.claim.amount_yen()).sum();
+            let pool_yen: u64 = pooled.iter().map(|c| c.amount_yen).sum();
             let (from, to) = self.settings.reference_period(*sm);
             let weights = self.store.payments_to(payer, facility, from, to)?;
-            let receipts: Vec<u32> = pooled
-                .iter()
-                .map(|c| c.reviewed.claim.receipt_number)
-                .collect();
+            let receipts: Vec<u32> = pooled.iter().map(|c| c.receipt_number).collect();
             let inputs = json!({
                 "reference_period": {"from": from, "to": to},
                 "pool_yen": pool_yen,
@@ -585,14 +606,14 @@ impl PayerService {
             };
             for c in pooled {
                 lines.entry(c.submission_id).or_default().push(json!({
-                    "receipt_number": c.reviewed.claim.receipt_number,
-                    "service_month": c.reviewed.claim.service_month,
+                    "receipt_number": c.receipt_number,
+                    "service_month": c.service_month,
                     "status": status.0,
                     "settled_by": status.1,
                     "insurer_number": null,
-                    "kakunin_kubun": c.reviewed.kubun.code(),
-                    "points": c.reviewed.claim.points,
-                    "amount_yen": c.reviewed.claim.amount_yen(),
+                    "kakunin_kubun": c.kubun.code(),
+                    "points": c.points,
+                    "amount_yen": c.amount_yen,
                 }));
             }
         }
@@ -611,8 +632,7 @@ impl PayerService {
         // R27: once paid, the 申立書 details in the 摘要 have served their purpose
         let scrubbed: Vec<(i64, Claim)> = claims
             .iter()
-            .filter(|c| !c.reviewed.claim.tekiyou.is_empty())
-            .map(|c| (c.id, scrub_moushitatesho(&c.reviewed.claim)))
+            .filter_map(|c| Some((c.id, scrub_moushitatesho(c.with_tekiyou.as_ref()?))))
             .collect();
         let statements: Vec<serde_json::Value> = lines
             .into_iter()
@@ -680,28 +700,89 @@ impl PayerService {
         at: &str,
     ) -> Result<MonthSettlement> {
         let mut out = MonthSettlement::default();
-        let mut writes = Vec::new();
-        for f in self.store.facilities_of_month(payer, billing_month)? {
-            if self.store.statement(payer, &f, billing_month)?.is_some() {
-                continue;
+        let facilities = self.store.facilities_of_month(payer, billing_month)?;
+        // the facilities are read and computed on every core; the writes are one transaction
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let prepare = |f: &String| -> Result<Option<(SettlementWrite, Vec<serde_json::Value>)>> {
+            if self.store.statement(payer, f, billing_month)?.is_some() {
+                return Ok(None);
             }
-            match self.prepare_settlement(payer, &f, billing_month, at) {
-                Ok((w, sts)) => writes.push((w, sts)),
+            self.prepare_settlement(payer, f, billing_month, at)
+                .map(Some)
+        };
+        let mut prepared: Vec<(usize, Result<Option<_>>)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (facilities, prepare) = (&facilities, &prepare);
+                    s.spawn(move || {
+                        facilities
+                            .iter()
+                            .enumerate()
+                            .skip(k)
+                            .step_by(threads)
+                            .map(|(i, f)| (i, prepare(f)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        if prepared.len() != facilities.len() {
+            return Err(ServiceError::NotFound(
+                "a settlement worker stopped before its facilities were done".into(),
+            ));
+        }
+        prepared.sort_by_key(|(i, _)| *i);
+        let mut ws = Vec::new();
+        let mut stss = Vec::new();
+        for ((_, r), f) in prepared.into_iter().zip(&facilities) {
+            match r {
+                Ok(Some((w, sts))) => {
+                    ws.push(w);
+                    stss.push(sts);
+                }
+                Ok(None) => {}
                 Err(e @ ServiceError::Rule { .. }) => out.refused.push(Refusal {
-                    facility: f,
+                    facility: f.clone(),
                     reason: e.to_string(),
                 }),
                 Err(e) => return Err(e),
             }
         }
         // one transaction for the month: every facility settled, or none
-        let (ws, stss): (Vec<SettlementWrite>, Vec<Vec<serde_json::Value>>) =
-            writes.into_iter().unzip();
         self.store.settle_all(&ws)?;
-        for (w, sts) in ws.iter().zip(stss) {
-            self.write_statements(&w.facility, payer, billing_month, &sts)?;
-            out.statements.extend(sts);
+        // the statement files once the settlement is committed, on every core
+        let written: Vec<Result<()>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..threads)
+                .map(|k| {
+                    let (ws, stss) = (&ws, &stss);
+                    s.spawn(move || {
+                        ws.iter()
+                            .zip(stss)
+                            .skip(k)
+                            .step_by(threads)
+                            .map(|(w, sts)| {
+                                self.write_statements(&w.facility, payer, billing_month, sts)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        if written.len() != ws.len() {
+            return Err(ServiceError::NotFound(
+                "a statement writer stopped before its files were done".into(),
+            ));
         }
+        written.into_iter().collect::<Result<Vec<()>>>()?;
+        out.statements = stss.into_iter().flatten().collect();
         Ok(out)
     }
 

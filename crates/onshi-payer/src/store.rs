@@ -5,7 +5,7 @@
 //! own rows; each method is one transaction (a submission with all its claims is stored whole
 //! or not at all); no SQL leaks out.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -185,6 +185,25 @@ pub struct StoredClaim {
     pub reviewed: ReviewedClaim,
 }
 
+/// What settling reads of a claim: its status and amounts with its parts, and its facts only
+/// when its 摘要 carries details to scrub after payment (R27).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettleClaim {
+    pub id: i64,
+    pub submission_id: i64,
+    pub receipt_number: u32,
+    pub service_month: YearMonth,
+    pub status: ClaimStatus,
+    pub kubun: KakuninKubun,
+    pub identified: bool,
+    pub points: u64,
+    /// what the insurer pays for the whole claim
+    pub amount_yen: u64,
+    pub parts: Vec<ClaimPart>,
+    /// the stored facts, when the 摘要 is not empty
+    pub with_tekiyou: Option<Claim>,
+}
+
 /// What recording a file did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
@@ -293,6 +312,32 @@ pub trait PayerStore: Send + Sync {
         facility: &str,
         billing_month: YearMonth,
     ) -> Result<Vec<StoredClaim>>;
+    /// The claims of a facility's billing month as settlement reads them (no facts but those
+    /// to scrub), in id order.
+    fn settlement_claims(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+    ) -> Result<Vec<SettleClaim>> {
+        Ok(self
+            .claims_of_month(payer, facility, billing_month)?
+            .into_iter()
+            .map(|c| SettleClaim {
+                id: c.id,
+                submission_id: c.submission_id,
+                receipt_number: c.reviewed.claim.receipt_number,
+                service_month: c.reviewed.claim.service_month,
+                status: c.reviewed.status,
+                kubun: c.reviewed.kubun,
+                identified: c.reviewed.identified,
+                points: c.reviewed.claim.points,
+                amount_yen: c.reviewed.claim.amount_yen(),
+                parts: c.reviewed.parts,
+                with_tekiyou: (!c.reviewed.claim.tekiyou.is_empty()).then_some(c.reviewed.claim),
+            })
+            .collect())
+    }
     /// Facilities with claims in the billing month.
     fn facilities_of_month(
         &self,
@@ -346,9 +391,12 @@ pub trait PayerStore: Send + Sync {
     fn shares_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<PoolShareRow>>;
 }
 
-/// The SQLite payer store (`payer.sqlite`): WAL, `synchronous=FULL`, one connection.
+/// The SQLite payer store (`payer.sqlite`): WAL, `synchronous=FULL`, one writer connection
+/// and a pool of read-only connections (WAL readers never wait for the writer).
 pub struct SqlitePayerStore {
     conn: Mutex<Connection>,
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl SqlitePayerStore {
@@ -369,7 +417,35 @@ impl SqlitePayerStore {
         c.execute_batch(SCHEMA)?;
         Ok(SqlitePayerStore {
             conn: Mutex::new(c),
+            path: path.to_path_buf(),
+            readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Runs `f` on a read-only connection from the pool (opened on first need).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self
+            .readers
+            .lock()
+            .map_err(|_| PayerStoreError::Conflict("payer store lock poisoned".into()))?
+            .pop();
+        let c = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c
+            }
+        };
+        let out = f(&c);
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.push(c);
+        }
+        out
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -571,7 +647,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn principal_by_token_hash(&self, token_hash: &str) -> Result<Option<Principal>> {
-        self.with(|c| {
+        self.read(|c| {
             let row: Option<(String, String, String)> = c
                 .prepare_cached("SELECT role, payer, subject FROM principal WHERE token_hash = ?1")?
                 .query_row(params![token_hash], |r| {
@@ -602,7 +678,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn facility(&self, payer: PayerCode, code: &str) -> Result<Option<FacilityRow>> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(c.prepare_cached(
                 "SELECT name, hook_url FROM facility WHERE payer = ?1 AND code = ?2",
             )?
@@ -634,7 +710,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn submission(&self, payer: PayerCode, id: i64) -> Result<Option<SubmissionRow>> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 AND id = ?2"
             ))?
@@ -649,7 +725,7 @@ impl PayerStore for SqlitePayerStore {
         payer: PayerCode,
         facility: Option<&str>,
     ) -> Result<Vec<SubmissionRow>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {SUBMISSION_COLS} FROM submission WHERE payer = ?1 \
                  AND (?2 IS NULL OR facility = ?2) ORDER BY id DESC LIMIT 500"
@@ -664,7 +740,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn claims_of_submission(&self, payer: PayerCode, id: i64) -> Result<Vec<StoredClaim>> {
-        self.with(|c| {
+        self.read(|c| {
             query_claims(
                 c,
                 "c.payer = ?1 AND c.submission_id = ?2",
@@ -674,7 +750,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn claim(&self, payer: PayerCode, id: i64) -> Result<Option<StoredClaim>> {
-        self.with(|c| {
+        self.read(|c| {
             Ok(query_claims(c, "c.payer = ?1 AND c.id = ?2", &[&payer.code(), &id])?.pop())
         })
     }
@@ -686,7 +762,7 @@ impl PayerStore for SqlitePayerStore {
         billing_month: YearMonth,
     ) -> Result<Vec<StoredClaim>> {
         let m = billing_month.to_string();
-        self.with(|c| {
+        self.read(|c| {
             query_claims(
                 c,
                 "c.payer = ?1 AND c.facility = ?2 AND c.billing_month = ?3",
@@ -695,12 +771,78 @@ impl PayerStore for SqlitePayerStore {
         })
     }
 
+    fn settlement_claims(
+        &self,
+        payer: PayerCode,
+        facility: &str,
+        billing_month: YearMonth,
+    ) -> Result<Vec<SettleClaim>> {
+        let m = billing_month.to_string();
+        self.read(|c| {
+            // the facts are read only when the 摘要 is not empty (compact JSON writes an
+            // empty one as `"tekiyou":[]`; a quote inside a string is always escaped)
+            let mut st = c.prepare_cached(
+                "SELECT id, submission_id, receipt_number, service_month, status, \
+                 kakunin_kubun, identified, amount_yen, points, \
+                 CASE WHEN instr(facts, '\"tekiyou\":[]') = 0 THEN facts END \
+                 FROM claim WHERE payer = ?1 AND facility = ?2 AND billing_month = ?3 \
+                 ORDER BY id",
+            )?;
+            let mut rows = st.query(params![payer.code(), facility, m])?;
+            let mut out: Vec<SettleClaim> = Vec::new();
+            while let Some(r) = rows.next()? {
+                let status: String = r.get(4)?;
+                let kubun: String = r.get(5)?;
+                let facts: Option<String> = r.get(9)?;
+                out.push(SettleClaim {
+                    id: r.get(0)?,
+                    submission_id: r.get(1)?,
+                    receipt_number: r.get::<_, i64>(2)? as u32,
+                    service_month: month_of(&r.get::<_, String>(3)?)?,
+                    status: ClaimStatus::parse(&status)
+                        .ok_or_else(|| corrupt("claim.status", &status))?,
+                    kubun: KakuninKubun::parse(&kubun)
+                        .ok_or_else(|| corrupt("claim.kakunin_kubun", &kubun))?,
+                    identified: r.get::<_, i64>(6)? != 0,
+                    amount_yen: r.get::<_, i64>(7)? as u64,
+                    points: r.get::<_, i64>(8)? as u64,
+                    parts: Vec::new(),
+                    with_tekiyou: facts
+                        .map(|f| from_json::<Claim>("claim.facts", &f))
+                        .transpose()?
+                        .filter(|cl| !cl.tekiyou.is_empty()),
+                });
+            }
+            if out.is_empty() {
+                return Ok(out);
+            }
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PART_COLS} FROM claim_part WHERE claim_id IN \
+                 (SELECT id FROM claim WHERE payer = ?1 AND facility = ?2 \
+                 AND billing_month = ?3) ORDER BY claim_id, part_no"
+            ))?;
+            let mut rows = st.query(params![payer.code(), facility, m])?;
+            // both in id order: walk them together
+            let mut i = 0;
+            while let Some(r) = rows.next()? {
+                let (id, part) = part_row(r)?;
+                while i < out.len() && out[i].id < id {
+                    i += 1;
+                }
+                if i < out.len() && out[i].id == id {
+                    out[i].parts.push(part);
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn facilities_of_month(
         &self,
         payer: PayerCode,
         billing_month: YearMonth,
     ) -> Result<Vec<String>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT DISTINCT facility FROM submission WHERE payer = ?1 AND billing_month = ?2 \
                  ORDER BY facility",
@@ -713,7 +855,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn worklist(&self, payer: PayerCode, open_only: bool) -> Result<Vec<WorklistItem>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT claim_id, candidates, facts, created_at, decided_at, decided_by, decision \
                  FROM worklist WHERE payer = ?1 AND (?2 = 0 OR decided_at IS NULL) \
@@ -729,7 +871,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn worklist_item(&self, payer: PayerCode, claim_id: i64) -> Result<Option<WorklistItem>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT claim_id, candidates, facts, created_at, decided_at, decided_by, decision \
                  FROM worklist WHERE payer = ?1 AND claim_id = ?2",
@@ -821,7 +963,7 @@ impl PayerStore for SqlitePayerStore {
         from: YearMonth,
         to: YearMonth,
     ) -> Result<Vec<Weight>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT insurer_number, SUM(amount_yen) FROM payment WHERE payer = ?1 \
                  AND facility = ?2 AND service_month BETWEEN ?3 AND ?4 \
@@ -940,7 +1082,7 @@ impl PayerStore for SqlitePayerStore {
         facility: &str,
         billing_month: YearMonth,
     ) -> Result<Option<serde_json::Value>> {
-        self.with(|c| {
+        self.read(|c| {
             let s: Option<String> = c
                 .query_row(
                     "SELECT statement FROM settlement WHERE payer = ?1 AND facility = ?2 \
@@ -971,7 +1113,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn claims_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<StoredClaim>> {
-        self.with(|c| {
+        self.read(|c| {
             query_claims(
                 c,
                 "c.payer = ?1 AND c.id IN (SELECT claim_id FROM claim_part WHERE insurer_number = ?2)",
@@ -981,7 +1123,7 @@ impl PayerStore for SqlitePayerStore {
     }
 
     fn shares_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<PoolShareRow>> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT facility, billing_month, service_month, inputs FROM pool_share \
                  WHERE payer = ?1 AND insurer_number = ?2 ORDER BY billing_month, facility",
