@@ -322,6 +322,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir: Some(dir.join("out")),
     };
 
+    eprintln!("phase: baseline");
     // 4. baseline: only read the same files, in the same run (2 threads, as the intake)
     let threads = 2;
     let (t, c) = (Instant::now(), cpu_s());
@@ -369,6 +370,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let (t_model, c_model) = (t.elapsed(), cpu_s() - c);
 
+    eprintln!("phase: intake");
     // 5. intake: read, validate, review (R21), identify (R22), record — 2 threads
     let (t, c) = (Instant::now(), cpu_s());
     let at = "2026-12-10T00:00:00Z";
@@ -420,6 +422,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    eprintln!("phase: worklist");
     // 6. the worklist: staff decide (here: the first candidate), not timed as machine work
     let t = Instant::now();
     let mut decided = 0;
@@ -441,6 +444,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let t_decide = t.elapsed();
 
+    eprintln!("phase: settlement");
     // 7. settlement with 按分 (R22), statements, payment record, R27 scrub
     let (t, c) = (Instant::now(), cpu_s());
     let out = svc.settle_month(

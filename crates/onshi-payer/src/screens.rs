@@ -645,7 +645,7 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
         .iter()
         .map(|n| {
             format!(
-                "{}（{}・{}）{}年{}月診療: {}",
+                "{}（{}・{}）{}年{}月診療: {}［措置の期間: {} から {}］",
                 n["member"]["name"].as_str().unwrap_or_default(),
                 n["member"]["symbol"].as_str().unwrap_or_default(),
                 n["member"]["number"].as_str().unwrap_or_default(),
@@ -659,7 +659,11 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
                     .unwrap_or_default()
                     .get(4..)
                     .unwrap_or_default(),
-                n["text"].as_str().unwrap_or_default()
+                n["text"].as_str().unwrap_or_default(),
+                n["measure"]["in_force_from"].as_str().unwrap_or_default(),
+                n["measure"]["in_force_until"]
+                    .as_str()
+                    .unwrap_or("終了日は未定（当分の間）"),
             )
         })
         .collect();

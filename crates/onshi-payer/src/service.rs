@@ -660,7 +660,11 @@ impl PayerService {
             unapportioned,
             shares,
             payments,
-            statement: json!(statements),
+            // serialized once, here (on the worker's core), not inside the month's transaction
+            statement: serde_json::to_string(&statements).map_err(|e| ServiceError::Rule {
+                rule: "R22",
+                message: format!("the statement could not be written: {e}"),
+            })?,
             scrubbed,
         };
         Ok((w, statements))

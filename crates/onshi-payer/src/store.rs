@@ -272,7 +272,8 @@ pub struct SettlementWrite {
     pub shares: Vec<PoolShareRow>,
     /// added to the payment record
     pub payments: Vec<PaymentRow>,
-    pub statement: serde_json::Value,
+    /// the statements of the facility's files, as stored (JSON)
+    pub statement: String,
     /// R27: the claims' facts with the 申立書 details (摘要 address, 事業所名, phone …)
     /// removed, written over the stored facts; their worklist facts are cleared too
     pub scrubbed: Vec<(i64, Claim)>,
@@ -391,6 +392,11 @@ pub trait PayerStore: Send + Sync {
     fn shares_for_insurer(&self, payer: PayerCode, insurer: &str) -> Result<Vec<PoolShareRow>>;
 }
 
+/// The writer's page cache, in KiB (negative: SQLite's unit for a size in KiB).
+const WRITER_CACHE_KIB: i64 = -65_536;
+/// How much of the file a reader maps.
+const READER_MMAP_BYTES: i64 = 1 << 32;
+
 /// The SQLite payer store (`payer.sqlite`): WAL, `synchronous=FULL`, one writer connection
 /// and a pool of read-only connections (WAL readers never wait for the writer).
 pub struct SqlitePayerStore {
@@ -414,6 +420,8 @@ impl SqlitePayerStore {
         // R27: deleted and overwritten content is zeroed, not left in free pages
         c.pragma_update(None, "secure_delete", "ON")?;
         c.busy_timeout(std::time::Duration::from_secs(10))?;
+        // a month of claims touches the claim table's indexes all over: keep them in memory
+        c.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         c.execute_batch(SCHEMA)?;
         Ok(SqlitePayerStore {
             conn: Mutex::new(c),
@@ -438,6 +446,8 @@ impl SqlitePayerStore {
                         | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )?;
                 c.busy_timeout(std::time::Duration::from_secs(10))?;
+                // reads map the file instead of copying pages
+                c.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
                 c
             }
         };
@@ -1016,11 +1026,31 @@ impl PayerStore for SqlitePayerStore {
                     )));
                 }
                 {
+                    // the claims billed to their parts in one statement: every assigned
+                    // claim of the facility's month, which must be exactly those prepared
+                    let n = tx
+                        .prepare_cached(
+                            "UPDATE claim SET status = 'settled' WHERE payer = ?1 \
+                             AND facility = ?2 AND billing_month = ?3 AND status = 'assigned'",
+                        )?
+                        .execute(params![
+                            w.payer.code(),
+                            w.facility,
+                            w.billing_month.to_string()
+                        ])?;
+                    if n != w.settled.len() {
+                        return Err(PayerStoreError::Conflict(format!(
+                            "facility {} billing month {}: {n} claims to settle, {} prepared; \
+                             the claims changed meanwhile",
+                            w.facility,
+                            w.billing_month,
+                            w.settled.len()
+                        )));
+                    }
                     let mut up = tx.prepare_cached(
                         "UPDATE claim SET status = ?1 WHERE id = ?2 AND payer = ?3",
                     )?;
                     for (ids, st) in [
-                        (&w.settled, ClaimStatus::Settled),
                         (&w.apportioned, ClaimStatus::Apportioned),
                         (&w.unapportioned, ClaimStatus::Unapportioned),
                     ] {
@@ -1065,7 +1095,7 @@ impl PayerStore for SqlitePayerStore {
                     w.facility,
                     w.billing_month.to_string(),
                     w.settled_at,
-                    to_json("settlement.statement", &w.statement)?
+                    w.statement
                 ],
             )?;
             }
