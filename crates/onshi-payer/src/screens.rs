@@ -385,7 +385,12 @@ fn worklist_page(app: &PayerApp, p: &Principal, csrf: &str, notice: Option<Strin
                             .map(|p| p.bill_to.insurer_number.to_string())
                             .collect::<Vec<_>>()
                             .join(" / "),
-                        matched: e.matched.join("・"),
+                        matched: e
+                            .matched
+                            .iter()
+                            .map(|m| matched_label(m))
+                            .collect::<Vec<_>>()
+                            .join("・"),
                     })
                     .collect(),
             }
@@ -516,7 +521,7 @@ struct InsurerClaimRow {
     kubun: String,
     days: String,
     points: u64,
-    amount: u64,
+    amount: String,
     reason: String,
 }
 
@@ -524,11 +529,45 @@ struct ShareRow {
     facility: String,
     billing_month: String,
     service_month: String,
-    pool: u64,
-    paid: u64,
-    total: u64,
-    extra: u64,
-    share: u64,
+    /// the reference period of the payments weighed
+    period: String,
+    /// the pooled claims' レセプト番号
+    receipts: String,
+    pool: String,
+    paid: String,
+    total: String,
+    extra: String,
+    share: String,
+}
+
+/// Yen with thousands separators (`-1,230`).
+fn yen(v: i64) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if v < 0 { format!("-{out}") } else { out }
+}
+
+/// What identification matched, in words (identify.rs's codes).
+fn matched_label(m: &str) -> String {
+    match m {
+        "kana_name" => "カナ氏名".into(),
+        "birthdate" => "生年月日".into(),
+        "sex" => "性別".into(),
+        "qualification_covers_days" => "診療日に資格あり".into(),
+        "address" => "住所".into(),
+        "employer" => "事業所名".into(),
+        "phone" => "電話番号".into(),
+        other => match other.strip_prefix("staff:") {
+            Some(by) => format!("職員判断（{by}）"),
+            None => other.to_string(),
+        },
+    }
 }
 
 struct R11Row {
@@ -537,9 +576,9 @@ struct R11Row {
     name: String,
     age: i64,
     share: String,
-    charged: i64,
-    due: i64,
-    diff: i64,
+    charged: String,
+    due: String,
+    diff: String,
     action: &'static str,
 }
 
@@ -604,7 +643,7 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
                         .collect::<Vec<_>>()
                         .join(","),
                     points: pt.points,
-                    amount: pt.amount_yen(),
+                    amount: yen(pt.amount_yen() as i64),
                     reason: r.reason.clone(),
                 })
                 .collect::<Vec<_>>()
@@ -616,11 +655,27 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
             facility: s.facility,
             billing_month: s.billing_month.to_string(),
             service_month: s.service_month.to_string(),
-            pool: s.share.pool_yen,
-            paid: s.share.paid_yen,
-            total: s.share.total_paid_yen,
-            extra: s.share.extra_yen,
-            share: s.share.share_yen,
+            period: format!(
+                "{}〜{}",
+                s.inputs["reference_period"]["from"]
+                    .as_str()
+                    .unwrap_or_default(),
+                s.inputs["reference_period"]["to"]
+                    .as_str()
+                    .unwrap_or_default()
+            ),
+            receipts: s.inputs["receipt_numbers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            pool: yen(s.share.pool_yen as i64),
+            paid: yen(s.share.paid_yen as i64),
+            total: yen(s.share.total_paid_yen as i64),
+            extra: yen(s.share.extra_yen as i64),
+            share: yen(s.share.share_yen as i64),
         })
         .collect();
     let r11 = r11
@@ -631,9 +686,9 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
             name: e["name"].as_str().unwrap_or_default().to_string(),
             age: e["age"].as_i64().unwrap_or_default(),
             share: format!("{}割", e["share_percent"].as_i64().unwrap_or_default() / 10),
-            charged: e["charged_yen"].as_i64().unwrap_or_default(),
-            due: e["due_yen"].as_i64().unwrap_or_default(),
-            diff: e["difference_yen"].as_i64().unwrap_or_default(),
+            charged: yen(e["charged_yen"].as_i64().unwrap_or_default()),
+            due: yen(e["due_yen"].as_i64().unwrap_or_default()),
+            diff: yen(e["difference_yen"].as_i64().unwrap_or_default()),
             action: if e["action"] == "collect" {
                 "患者から徴収"
             } else {
