@@ -1,6 +1,9 @@
 //! `onshi demo`: the central on an embedded SQLite file under a data folder, filled with a
 //! synthetic population on first start, with a demo clinic and a demo pharmacy registered,
-//! printing the URLs, the facilities' tokens and cards to try.
+//! printing the URLs, the facilities' tokens and cards to try; and the payer (支払基金 and
+//! 国保連 in one payer database over the same registry) on its own port, with the staff's,
+//! the facilities' and some insurers' logins, so the demo's claims can be submitted and
+//! settled.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +12,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::Args;
 use onshi_central::{Clock, SystemClock};
+use onshi_payer::api::{new_token, now, token_hash};
+use onshi_payer::model::{PayerCode, YearMonth};
+use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role, SqlitePayerStore};
 use onshi_store::{RegistryRead, SqliteStore};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +28,9 @@ pub struct DemoArgs {
     /// the OQS Web API of cloud receipt software (auth + search)
     #[arg(long, default_value = "127.0.0.1:8471")]
     web_api_listen: SocketAddr,
+    /// the payer's API and screens (支払基金 and 国保連)
+    #[arg(long, default_value = "127.0.0.1:8490")]
+    payer_listen: SocketAddr,
     /// size of the synthetic population made on first start
     #[arg(long, default_value_t = 10_000)]
     persons: u64,
@@ -42,6 +51,15 @@ pub struct DemoArgs {
 struct DemoFacility {
     code: String,
     name: String,
+    token: String,
+}
+
+/// A login to the demo payer: who, at which payer, and the token (shown in the banner).
+#[derive(Serialize, Deserialize)]
+struct DemoPayerLogin {
+    payer: String,
+    role: String,
+    subject: String,
     token: String,
 }
 
@@ -125,6 +143,16 @@ pub fn run(a: DemoArgs) -> Result<()> {
         ))
     };
 
+    let payer_dir = a.data.join("payer");
+    let payer_logins = prepare_payer(&payer_dir, &examples, SystemClock.today())?;
+    let payer_svc = onshi_payer::service::PayerService {
+        store: Arc::new(SqlitePayerStore::open(payer_dir.join("payer.sqlite"))?),
+        registry: store.clone(),
+        calendar: onshi_payer::rules::PayerCalendar::default(),
+        settings: onshi_payer::rules::PayerSettings::default(),
+        out_dir: Some(payer_dir.join("out")),
+    };
+
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)
@@ -154,9 +182,26 @@ pub fn run(a: DemoArgs) -> Result<()> {
                 );
             }
         }
+        let payer_listener = tokio::net::TcpListener::bind(a.payer_listen)
+            .await
+            .with_context(|| format!("binding {}", a.payer_listen))?;
+        print_payer_banner(
+            scheme,
+            payer_listener.local_addr()?,
+            &payer_dir,
+            &payer_logins,
+        );
         if a.no_serve {
             return Ok(());
         }
+        // the payer: TLS with the same local CA's certificate, as the central
+        crate::payer_cmd::start(
+            payer_svc,
+            payer_listener,
+            tls.as_ref().map(|(t, _)| t.clone()),
+            Some(payer_dir.join("inbox")),
+            std::future::pending(),
+        )?;
         let state = crate::app_state(store, cards);
         // the Web API: TLS asking for a facility's client certificate of the same local CA
         let web_tls = match &tls {
@@ -240,6 +285,130 @@ fn print_banner(
         );
         println!(
             "  curl -s -H 'Authorization: Bearer {}' '{base}/v1/confirmations?limit=5'",
+            f.token
+        );
+    }
+}
+
+/// The payer's side of the demo, made on first start: the demo clinic and pharmacy registered
+/// with both payers, a staff login per payer, a login per facility and payer (to submit), a
+/// login for up to three insurers of each payer from the synthetic population, and a past of
+/// payments (the 12 months before this one) for 按分 to weigh by. Later starts read the logins
+/// back.
+fn prepare_payer(
+    dir: &std::path::Path,
+    examples: &serde_json::Value,
+    today: chrono::NaiveDate,
+) -> Result<Vec<DemoPayerLogin>> {
+    let path = dir.join("logins.json");
+    if path.exists() {
+        return Ok(serde_json::from_slice(&std::fs::read(&path)?)?);
+    }
+    std::fs::create_dir_all(dir)?;
+    let store = SqlitePayerStore::open(dir.join("payer.sqlite"))?;
+    let insurers: std::collections::BTreeSet<onshi_domain::numbers::InsurerNumber> = examples
+        .get("examples")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("insurer_number")?.as_str())
+        .filter_map(|s| onshi_domain::numbers::InsurerNumber::parse(s).ok())
+        .collect();
+    let this_month = YearMonth::of(today);
+    let at = now();
+    let mut logins = Vec::new();
+    let mut issue = |payer: PayerCode, role: Role, subject: &str| -> Result<()> {
+        let token = new_token().map_err(|e| anyhow::anyhow!("random: {e}"))?;
+        store.add_principal(
+            &token_hash(&token),
+            &Principal {
+                role,
+                payer,
+                subject: subject.to_string(),
+            },
+            &at,
+        )?;
+        logins.push(DemoPayerLogin {
+            payer: payer.code().into(),
+            role: role.code().into(),
+            subject: subject.into(),
+            token,
+        });
+        Ok(())
+    };
+    for payer in [PayerCode::Kikin, PayerCode::Kokuhoren] {
+        issue(payer, Role::Staff, "デモ審査担当")?;
+        for (code, name) in [CLINIC, PHARMACY] {
+            store.upsert_facility(&FacilityRow {
+                payer,
+                code: code.into(),
+                name: name.into(),
+                hook_url: None,
+            })?;
+            issue(payer, Role::Facility, code)?;
+        }
+        let mine: Vec<String> = insurers
+            .iter()
+            .filter(|i| PayerCode::of_insurer(i) == payer)
+            .map(|i| i.to_string())
+            .collect();
+        for i in mine.iter().take(3) {
+            issue(payer, Role::Insurer, i)?;
+        }
+        let past = onshi_payer::synth::past_payments(
+            payer,
+            &[CLINIC.0.to_string(), PHARMACY.0.to_string()],
+            &mine,
+            this_month.plus(-12),
+            this_month.plus(-1),
+            1,
+        );
+        store.add_payments(&past)?;
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&logins)?)?;
+    Ok(logins)
+}
+
+fn print_payer_banner(
+    scheme: &str,
+    addr: SocketAddr,
+    dir: &std::path::Path,
+    logins: &[DemoPayerLogin],
+) {
+    let base = format!("{scheme}://{addr}");
+    println!(
+        "payer (審査支払機関: 1 支払基金, 2 国保連) on {}",
+        dir.display()
+    );
+    println!(
+        "  payer screens: {base}/payer/login  (sign in with a token below; insurers see {base}/insurer/)"
+    );
+    println!("  payer API:     {base}/v1/payer  (docs/payer.md)");
+    println!(
+        "  folder intake: {}/<payer>/<医療機関コード>/*.UKE",
+        dir.join("inbox").display()
+    );
+    println!("payer logins (token, also Authorization: Bearer <token>):");
+    for l in logins {
+        let who = match l.role.as_str() {
+            "staff" => "staff",
+            "facility" => "facility",
+            _ => "insurer",
+        };
+        println!(
+            "  payer {} {who:<8} {:<14} token {}",
+            l.payer, l.subject, l.token
+        );
+    }
+    if let Some(f) = logins.iter().find(|l| l.role == "facility") {
+        println!("submit the clinic's month (the UKE file from its 請求 screen):");
+        println!(
+            "  curl -s{} -H 'Authorization: Bearer {}' --data-binary @RECEIPTC.UKE '{base}/v1/payer/submissions?file_name=RECEIPTC.UKE'",
+            if scheme == "https" {
+                " --cacert <the demo's CA above>"
+            } else {
+                ""
+            },
             f.token
         );
     }

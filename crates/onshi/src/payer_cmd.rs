@@ -262,32 +262,8 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
 fn serve(a: ServeArgs) -> Result<()> {
     let tls = a.tls.choose(a.listen)?;
     let svc = service(&a.svc)?;
-    let app = PayerApp::new(svc.clone());
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        if let Some(inbox) = a.inbox.clone() {
-            std::fs::create_dir_all(&inbox)?;
-            let svc = svc.clone();
-            tokio::spawn(async move {
-                loop {
-                    let (s, i) = (svc.clone(), inbox.clone());
-                    match tokio::task::spawn_blocking(move || {
-                        onshi_payer::folder::scan_once(&s, &i, &now())
-                    })
-                    .await
-                    {
-                        Ok(Ok(r)) => {
-                            for f in r {
-                                tracing::info!(file = %f.file.display(), accepted = f.accepted, "folder intake");
-                            }
-                        }
-                        Ok(Err(e)) => tracing::error!(error = %e, "folder intake"),
-                        Err(e) => tracing::error!(error = %e, "folder intake task"),
-                    }
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-            });
-        }
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
             .with_context(|| format!("binding {}", a.listen))?;
@@ -296,7 +272,49 @@ fn serve(a: ServeArgs) -> Result<()> {
             "payer listening on {scheme}://{}/payer/login",
             listener.local_addr()?
         );
-        onshi_tls::serve_either(listener, router(app), tls, crate::shutdown_signal()).await?;
+        start(svc, listener, tls, a.inbox.clone(), crate::shutdown_signal())?
+            .await
+            .context("the payer's server task")??;
         Ok(())
     })
+}
+
+/// Starts the payer's HTTP API and screens on `listener`, and the folder intake when `inbox`
+/// is given (INBOX/<payer>/<医療機関コード>/*.UKE, scanned every 2 seconds). Runs on the
+/// current tokio runtime; the returned task ends after `shutdown` (its requests finished) or
+/// on a server error.
+pub fn start(
+    svc: PayerService,
+    listener: tokio::net::TcpListener,
+    tls: Option<onshi_tls::ServerTls>,
+    inbox: Option<PathBuf>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    if let Some(inbox) = inbox {
+        std::fs::create_dir_all(&inbox)?;
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            loop {
+                let (s, i) = (svc.clone(), inbox.clone());
+                match tokio::task::spawn_blocking(move || {
+                    onshi_payer::folder::scan_once(&s, &i, &now())
+                })
+                .await
+                {
+                    Ok(Ok(r)) => {
+                        for f in r {
+                            tracing::info!(file = %f.file.display(), accepted = f.accepted, "folder intake");
+                        }
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "folder intake"),
+                    Err(e) => tracing::error!(error = %e, "folder intake task"),
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
+    }
+    let app = PayerApp::new(svc);
+    Ok(tokio::spawn(async move {
+        onshi_tls::serve_either(listener, router(app), tls, shutdown).await
+    }))
 }

@@ -1,6 +1,7 @@
 //! `onshi demo` as a user starts it: the real binary on free loopback ports with a small
 //! synthetic population; the central answers, each demo terminal serves its desk and 請求 screen,
-//! and the Web API gives an idToken for a demo facility's token. Stopped after the checks.
+//! the Web API gives an idToken for a demo facility's token, and the payer takes the clinic's
+//! UKE file, shows it to its staff and settles the month. Stopped after the checks.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -34,7 +35,8 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     let data = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
         .args(["demo", "--persons", "300", "--listen", "127.0.0.1:0"])
-        .args(["--web-api-listen", "127.0.0.1:0", "--data"])
+        .args(["--web-api-listen", "127.0.0.1:0"])
+        .args(["--payer-listen", "127.0.0.1:0", "--data"])
         .arg(data.path().join("demo"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -52,14 +54,31 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     });
     let deadline = Instant::now() + Duration::from_secs(120);
     let (mut api, mut desk, mut web_api, mut token) = (None, None, None, None);
+    let (mut payer, mut payer_staff, mut payer_clinic) = (None, None, None);
     let mut seen = Vec::new();
-    while Instant::now() < deadline && (api.is_none() || desk.is_none() || web_api.is_none()) {
+    while Instant::now() < deadline
+        && (api.is_none()
+            || desk.is_none()
+            || web_api.is_none()
+            || payer.is_none()
+            || payer_staff.is_none()
+            || payer_clinic.is_none())
+    {
         let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) else {
             continue;
         };
         let t = line.trim_start();
         if t.starts_with("API:") {
             api = url_in(t);
+        } else if t.starts_with("payer screens:") {
+            payer = url_in(t);
+        } else if let Some(rest) = t.strip_prefix("payer 1 ") {
+            let tok = rest.split("token ").nth(1).map(|s| s.trim().to_string());
+            if rest.starts_with("staff") {
+                payer_staff = payer_staff.or(tok);
+            } else if rest.starts_with("facility") && rest.contains("1311234567") {
+                payer_clinic = payer_clinic.or(tok);
+            }
         } else if t.contains("Web API:") {
             web_api = url_in(t);
         } else if desk.is_none() && t.contains("/desk/") && !t.contains("claims") {
@@ -152,5 +171,120 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
         let v: serde_json::Value = r.json().await.unwrap();
         assert!(v["result"]["idToken"].is_string(), "{v}\n{seen}");
     }
+    // the payer: the clinic submits a month (one claim of a patient the registry knows, valid
+    // as claimed), staff see it, the month is settled
+    let payer = payer.unwrap_or_else(|| panic!("the banner names the payer:\n{seen}"));
+    assert!(payer.starts_with("https://"), "the payer speaks TLS too: {payer}");
+    let payer_base = payer.trim_end_matches("/payer/login");
+    let staff = payer_staff.unwrap_or_else(|| panic!("the banner prints a staff login:\n{seen}"));
+    let clinic =
+        payer_clinic.unwrap_or_else(|| panic!("the banner prints the clinic's login:\n{seen}"));
+    let summary: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data.path().join("demo/synth/summary.json")).expect("the demo's summary"),
+    )
+    .unwrap();
+    let patient = summary["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["case"] == "regular"
+                && e["insurer_number"]
+                    .as_str()
+                    .is_some_and(|i| i.len() == 8 && !i.starts_with("39"))
+        })
+        .unwrap_or_else(|| panic!("a valid case insured outside 国保: {summary}"))
+        .clone();
+    let (st, body) = {
+        let r = trusting
+            .post(format!(
+                "{payer_base}/v1/payer/submissions?file_name=RECEIPTC.UKE"
+            ))
+            .bearer_auth(&clinic)
+            .body(uke_of(&patient))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    };
+    assert_eq!(st, 201, "{body}\n{patient}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["by_status"], serde_json::json!({"assigned": 1}), "{v}");
+    let r = trusting
+        .get(format!("{payer_base}/v1/payer/submissions"))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = trusting
+        .post(format!("{payer_base}/v1/payer/settlements"))
+        .bearer_auth(&staff)
+        .json(&serde_json::json!({"billing_month": months().0}))
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["statements"][0]["facility"], "1311234567", "{v}");
+    assert_eq!(v["statements"][0]["claims"][0]["status"], "settled", "{v}");
+    // the screens ask for a login
+    let r = trusting
+        .get(format!("{payer_base}/payer/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status().is_success() || r.status().is_redirection(),
+        "{}",
+        r.status()
+    );
     drop(demo);
+}
+
+/// This month and the one before (the demo's population is made around today).
+fn months() -> (String, String) {
+    use chrono::Datelike;
+    let today = chrono::Utc::now().date_naive();
+    let prev = today.with_day(1).unwrap() - chrono::Duration::days(1);
+    (
+        format!("{:04}{:02}", today.year(), today.month()),
+        format!("{:04}{:02}", prev.year(), prev.month()),
+    )
+}
+
+/// A one-claim UKE file (医科) of the demo clinic for this patient, written from the public
+/// layout: IR, RE HO SN JD, GO. Only ASCII text (a valid Windows-31J file): the payer matches
+/// the claim by its numbers and the birth date.
+fn uke_of(p: &serde_json::Value) -> Vec<u8> {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let (billing, service) = months();
+    let birth = s("birthdate").replace('-', "");
+    let mut re: Vec<String> = vec![
+        "RE".into(),
+        "1".into(),
+        "1112".into(),
+        service,
+        "DEMO PATIENT".into(),
+        "1".into(),
+        birth,
+    ];
+    re.extend(std::iter::repeat_n(String::new(), 31));
+    let days: Vec<&str> = (1..=31).map(|d| if d == 1 { "1" } else { "" }).collect();
+    let mut text = format!(
+        "IR,1,13,1,1234567,,ONSHI DEMO CLINIC,{billing},00,0312345678\r\n{}\r\n",
+        re.join(",")
+    );
+    text.push_str(&format!(
+        "HO,{},{},{},1,500,,,,,,1500,,,\r\nSN,1,01,,,,{},,\r\nJD,1,{}\r\nGO,1,500,99\r\n",
+        s("insurer_number"),
+        s("symbol"),
+        s("number"),
+        s("branch"),
+        days.join(",")
+    ));
+    let mut v = text.into_bytes();
+    v.push(0x1A);
+    v
 }
