@@ -272,9 +272,15 @@ fn serve(a: ServeArgs) -> Result<()> {
             "payer listening on {scheme}://{}/payer/login",
             listener.local_addr()?
         );
-        start(svc, listener, tls, a.inbox.clone(), crate::shutdown_signal())?
-            .await
-            .context("the payer's server task")??;
+        start(
+            svc,
+            listener,
+            tls,
+            a.inbox.clone(),
+            crate::shutdown_signal(),
+        )?
+        .await
+        .context("the payer's server task")??;
         Ok(())
     })
 }

@@ -174,7 +174,10 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     // the payer: the clinic submits a month (one claim of a patient the registry knows, valid
     // as claimed), staff see it, the month is settled
     let payer = payer.unwrap_or_else(|| panic!("the banner names the payer:\n{seen}"));
-    assert!(payer.starts_with("https://"), "the payer speaks TLS too: {payer}");
+    assert!(
+        payer.starts_with("https://"),
+        "the payer speaks TLS too: {payer}"
+    );
     let payer_base = payer.trim_end_matches("/payer/login");
     let staff = payer_staff.unwrap_or_else(|| panic!("the banner prints a staff login:\n{seen}"));
     let clinic =
