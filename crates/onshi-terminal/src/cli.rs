@@ -66,6 +66,13 @@ pub struct TerminalArgs {
     /// central (`onshi demo` prints its path)
     #[arg(long)]
     pub central_ca: Option<PathBuf>,
+    /// the facility's TLS client certificate (PEM) for a central that asks for one
+    /// (`onshi central --client-ca`); with --client-key
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// the private key (PEM) of --client-cert
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
     /// the card emulation's file (`onshi registry import` makes `<db stem>.cards.sqlite`):
     /// the cards patients place on this terminal's reader
     #[arg(long)]
@@ -181,7 +188,21 @@ pub fn run_terminal(a: &TerminalArgs) -> Result<()> {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("--central-ca {}", p.display()))?),
         None => None,
     };
-    let mut client = HttpCentral::with_ca(central, token, ca.as_deref())?;
+    let identity = match (&a.client_cert, &a.client_key) {
+        (Some(c), Some(k)) => {
+            let mut pem =
+                std::fs::read(c).with_context(|| format!("--client-cert {}", c.display()))?;
+            pem.extend(std::fs::read(k).with_context(|| format!("--client-key {}", k.display()))?);
+            Some(zeroize::Zeroizing::new(pem))
+        }
+        _ => None,
+    };
+    let mut client = HttpCentral::with_tls(
+        central,
+        token,
+        ca.as_deref(),
+        identity.as_ref().map(|p| p.as_slice()),
+    )?;
     if let Some(cards) = &a.cards {
         let cards = onshi_card::CardStore::open_with_key_file(cards)
             .with_context(|| format!("--cards {}", cards.display()))?;

@@ -185,6 +185,17 @@ impl HttpCentral {
     /// As [`HttpCentral::new`], trusting the CA certificate `ca_pem` (PEM) for an `https://`
     /// central (TLS by rustls). An `http://` central is refused unless it is on loopback.
     pub fn with_ca(base: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Self, ClientError> {
+        Self::with_tls(base, token, ca_pem, None)
+    }
+
+    /// As [`HttpCentral::with_ca`], presenting the facility's TLS client certificate
+    /// (`identity_pem`: certificate and private key, PEM) when given.
+    pub fn with_tls(
+        base: &str,
+        token: &str,
+        ca_pem: Option<&[u8]>,
+        identity_pem: Option<&[u8]>,
+    ) -> Result<Self, ClientError> {
         let bad = |m: String| ClientError::Refused {
             status: 0,
             message: m,
@@ -209,6 +220,11 @@ impl HttpCentral {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| bad(format!("the central's CA certificate: {e}")))?;
             b = b.add_root_certificate(cert);
+        }
+        if let Some(pem) = identity_pem {
+            let id = reqwest::Identity::from_pem(pem)
+                .map_err(|e| bad(format!("the facility's client certificate: {e}")))?;
+            b = b.identity(id);
         }
         let http = b
             .build()

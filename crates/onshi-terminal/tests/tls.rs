@@ -151,3 +151,81 @@ async fn the_terminal_api_refuses_callers_without_its_token() {
         assert_eq!(mode & 0o777, 0o600, "{token_file:?}");
     }
 }
+
+/// A central that asks for client certificates: the terminal presenting its facility's
+/// certificate confirms; without one, with another facility's, or with one of a foreign CA it
+/// confirms nothing (the facility token alone is not enough). The patient portal on the same
+/// listener needs no client certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_central_asking_for_client_certificates_serves_only_the_facilitys_own() {
+    let ca =
+        onshi_tls::make_local_ca_with_clients(&["localhost", "127.0.0.1"], &[CLINIC, "1341234567"])
+            .unwrap();
+    let foreign = onshi_tls::make_local_ca_with_clients(&["127.0.0.1"], &[CLINIC]).unwrap();
+    let tls = onshi_tls::ServerTls::from_pem_with_optional_clients(
+        ca.cert_pem.as_bytes(),
+        ca.key_pem.as_bytes(),
+        ca.ca_pem.as_bytes(),
+    )
+    .unwrap();
+    let c = start_central_with_client_certificates(tls).await;
+    let ca_file = c.dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let write_client = |name: &str, cc: &onshi_tls::ClientCert| {
+        let (cert, key) = (
+            c.dir.join(format!("{name}.pem")),
+            c.dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert, &cc.cert_pem).unwrap();
+        std::fs::write(&key, &cc.key_pem).unwrap();
+        (
+            cert.to_str().unwrap().to_string(),
+            key.to_str().unwrap().to_string(),
+        )
+    };
+    let clinic = write_client("clinic", &ca.clients[0]);
+    let pharmacy = write_client("pharmacy", &ca.clients[1]);
+    let stranger = write_client("stranger", &foreign.clients[0]);
+    let card = json!({"card_serial": "C0001", "face": "ok", "confirmation_date": "2026-11-25"});
+    let ca_arg = ca_file.to_str().unwrap();
+    for (what, cert, expect_confirmed) in [
+        ("the clinic's certificate", Some(&clinic), true),
+        ("no certificate", None, false),
+        ("the pharmacy's certificate", Some(&pharmacy), false),
+        ("a foreign CA's certificate", Some(&stranger), false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["--central-ca", ca_arg, "--central-timeout-ms", "3000"];
+        if let Some((cert, key)) = cert {
+            args.extend(["--client-cert", cert.as_str(), "--client-key", key.as_str()]);
+        }
+        let t = start_terminal(&c, dir.path(), &args);
+        let (s, v) = place(&t, card.clone()).await;
+        assert_eq!(s, 200, "{what}: {v}");
+        assert_eq!(v["outcome"] == "confirmed", expect_confirmed, "{what}: {v}");
+    }
+    let browser = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let portal = browser
+        .get(format!("{}/portal", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        portal.status().as_u16(),
+        200,
+        "the portal needs no client certificate"
+    );
+    // a facility token alone, without the certificate: refused
+    let r = browser
+        .post(format!("{}/v1/confirmations/card/nonce", c.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}

@@ -48,13 +48,25 @@ impl ServerTls {
         key_pem: &[u8],
         client_ca_pem: &[u8],
     ) -> Result<Self, TlsError> {
-        Self::build(cert_pem, key_pem, Some(client_ca_pem))
+        Self::build(cert_pem, key_pem, Some((client_ca_pem, false)))
+    }
+
+    /// As [`ServerTls::from_pem_requiring_clients`], but a client may also connect without a
+    /// certificate (one of another CA is still refused): the routes that need one check
+    /// [`PeerCertificate`] themselves (the central: facilities' calls need it, the patient
+    /// portal does not).
+    pub fn from_pem_with_optional_clients(
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        client_ca_pem: &[u8],
+    ) -> Result<Self, TlsError> {
+        Self::build(cert_pem, key_pem, Some((client_ca_pem, true)))
     }
 
     fn build(
         cert_pem: &[u8],
         key_pem: &[u8],
-        client_ca_pem: Option<&[u8]>,
+        client_ca_pem: Option<(&[u8], bool)>,
     ) -> Result<Self, TlsError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
             .collect::<Result<_, _>>()
@@ -72,7 +84,7 @@ impl ServerTls {
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let builder = match client_ca_pem {
             None => builder.with_no_client_auth(),
-            Some(pem) => {
+            Some((pem, optional)) => {
                 let mut roots = rustls::RootCertStore::empty();
                 for c in CertificateDer::pem_slice_iter(pem) {
                     let c = c.map_err(|e| TlsError::Config(format!("client CA: {e}")))?;
@@ -88,9 +100,15 @@ impl ServerTls {
                 let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                     Arc::new(roots),
                     provider,
-                )
-                .build()
-                .map_err(|e| TlsError::Config(format!("client CA: {e}")))?;
+                );
+                let verifier = if optional {
+                    verifier.allow_unauthenticated()
+                } else {
+                    verifier
+                };
+                let verifier = verifier
+                    .build()
+                    .map_err(|e| TlsError::Config(format!("client CA: {e}")))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };
@@ -194,6 +212,27 @@ impl ListenTls {
 }
 
 impl ListenTls {
+    /// As [`ListenTls::choose`], with client certificates of the CA in `client_ca` accepted
+    /// (optional at the handshake, see [`ServerTls::from_pem_with_optional_clients`]) when
+    /// given; `client_ca` without TLS is an error.
+    pub fn choose_with_optional_clients(
+        &self,
+        listen: SocketAddr,
+        client_ca: Option<&Path>,
+    ) -> Result<Option<ServerTls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key, client_ca) {
+            (Some(c), Some(k), Some(ca)) => Ok(Some(ServerTls::from_pem_with_optional_clients(
+                &read_file(c)?,
+                &read_file(k)?,
+                &read_file(ca)?,
+            )?)),
+            (_, _, Some(_)) => Err(TlsError::Config(
+                "client certificates need TLS: give --tls-cert and --tls-key".into(),
+            )),
+            _ => self.choose(listen),
+        }
+    }
+
     /// As [`ListenTls::choose`] for a listener of the same server on `listen` that asks for
     /// client certificates of the CA in `client_ca` (required with TLS; `flag` names the
     /// option that gives it, for the message).

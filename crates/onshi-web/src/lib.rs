@@ -45,6 +45,8 @@ pub struct AppState {
     outage: Option<outage::OutageApp>,
     /// the portal's login rate limits (per client address, per card)
     portal_limits: portal::Limits,
+    /// every facility call must come with the facility's TLS client certificate
+    client_certificates: bool,
 }
 
 impl AppState {
@@ -63,7 +65,17 @@ impl AppState {
             cards,
             outage: None,
             portal_limits: portal::Limits::default(),
+            client_certificates: false,
         }
+    }
+
+    /// Every facility call (`/v1` with a bearer token) must also come with the facility's TLS
+    /// client certificate (served by `onshi_tls` with a client CA,
+    /// `ServerTls::from_pem_with_optional_clients`): its subject alternative name
+    /// `<医療機関コード>.facility.onshi` must be the token's facility.
+    pub fn with_client_certificates(mut self) -> Self {
+        self.client_certificates = true;
+        self
     }
 
     /// The outage-mode service, when configured (for terminals running in this process).
@@ -172,6 +184,20 @@ impl FromRequestParts<AppState> for AuthFacility {
             .facility_by_token_hash(&token_hash(token))
             .map_err(ApiError::internal)?
             .ok_or_else(|| unauthorized("unknown facility token"))?;
+        if st.client_certificates {
+            let ok = parts
+                .extensions
+                .get::<onshi_tls::PeerCertificate>()
+                .is_some_and(|c| c.is_for_facility(f.code.as_str()));
+            if !ok {
+                return Err(ApiError {
+                    status: StatusCode::FORBIDDEN,
+                    field: None,
+                    rule: "client_certificate".into(),
+                    message: "this facility's TLS client certificate is required".into(),
+                });
+            }
+        }
         Ok(AuthFacility(f))
     }
 }

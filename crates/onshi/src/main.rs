@@ -92,6 +92,10 @@ struct CentralArgs {
     /// --web-api-listen
     #[arg(long)]
     web_api_client_ca: Option<PathBuf>,
+    /// the CA (PEM) of the facilities' TLS client certificates: with it, every facility call
+    /// to the API must also present the facility's certificate (terminals: --client-cert)
+    #[arg(long)]
+    client_ca: Option<PathBuf>,
     #[command(flatten)]
     tls: onshi_tls::ListenTls,
 }
@@ -394,7 +398,9 @@ fn run_central(a: CentralArgs) -> Result<()> {
     let keys_path = a.db.keys_path(a.keys.clone())?;
     a.db.load_keys(&keys_path)?;
     let cards = Arc::new(open_cards(&a.db.cards_path(&keys_path))?);
-    let tls = a.tls.choose(a.listen)?;
+    let tls = a
+        .tls
+        .choose_with_optional_clients(a.listen, a.client_ca.as_deref())?;
     let web_tls = match a.web_api_listen {
         Some(at) => Some(a.tls.choose_requiring_clients(
             at,
@@ -406,6 +412,11 @@ fn run_central(a: CentralArgs) -> Result<()> {
     let state = match a.db.open_typed()? {
         Opened::Sqlite(s) => app_state(s, cards),
         Opened::Postgres(s) => app_state(s, cards),
+    };
+    let state = if a.client_ca.is_some() {
+        state.with_client_certificates()
+    } else {
+        state
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {

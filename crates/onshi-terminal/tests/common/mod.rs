@@ -40,6 +40,19 @@ pub async fn start_central() -> CentralServer {
 
 /// As [`start_central`], over TLS when `tls` is given (`base` is then `https://…`).
 pub async fn start_central_with(tls: Option<onshi_tls::ServerTls>) -> CentralServer {
+    start_central_full(tls, false).await
+}
+
+/// As [`start_central_with`], every facility call needing the facility's TLS client
+/// certificate (`tls` should accept client certificates).
+pub async fn start_central_with_client_certificates(tls: onshi_tls::ServerTls) -> CentralServer {
+    start_central_full(Some(tls), true).await
+}
+
+async fn start_central_full(
+    tls: Option<onshi_tls::ServerTls>,
+    client_certificates: bool,
+) -> CentralServer {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
@@ -74,6 +87,11 @@ pub async fn start_central_with(tls: Option<onshi_tls::ServerTls>) -> CentralSer
         .unwrap();
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
     let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
+    let state = if client_certificates {
+        state.with_client_certificates()
+    } else {
+        state
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let scheme = if tls.is_some() { "https" } else { "http" };
