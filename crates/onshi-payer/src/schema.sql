@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS facility (
 );
 
 -- One accepted file. A file is recognised again by its SHA-256 (never stored twice).
+-- settled_at: when its month was settled; from then its assigned claims read as settled.
 CREATE TABLE IF NOT EXISTS submission (
     id            INTEGER PRIMARY KEY,
     payer         TEXT NOT NULL,
@@ -32,12 +33,14 @@ CREATE TABLE IF NOT EXISTS submission (
     source        TEXT NOT NULL,
     claims        INTEGER NOT NULL,
     total_points  INTEGER NOT NULL,
+    settled_at    TEXT,
     UNIQUE (payer, file_sha256)
 );
 CREATE INDEX IF NOT EXISTS submission_by_facility ON submission (payer, facility, billing_month);
 
--- One claim (レセプト) as reviewed. status: assigned (billed to the parts below), worklist
--- (staff decide), pool (按分), settled, apportioned (settled through 按分), unapportioned (no
+-- One claim (レセプト) as reviewed. status: assigned (billed to the parts below; read as
+-- settled once its file is settled), worklist (staff decide), pool (按分), settled (databases
+-- of schema 1), apportioned (settled through 按分), unapportioned (no
 -- basis to share on).
 CREATE TABLE IF NOT EXISTS claim (
     id              INTEGER PRIMARY KEY,
@@ -130,4 +133,4 @@ CREATE TABLE IF NOT EXISTS settlement (
     PRIMARY KEY (payer, facility, billing_month)
 );
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;

@@ -423,6 +423,14 @@ impl SqlitePayerStore {
         // a month of claims touches the claim table's indexes all over: keep them in memory
         c.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
         c.execute_batch(SCHEMA)?;
+        // settled files are marked (schema 2); in an older database the column is added, and
+        // its claims settled before carry their own status
+        let has_mark: bool = c
+            .prepare("SELECT 1 FROM pragma_table_info('submission') WHERE name = 'settled_at'")?
+            .exists([])?;
+        if !has_mark {
+            c.execute_batch("ALTER TABLE submission ADD COLUMN settled_at TEXT;")?;
+        }
         Ok(SqlitePayerStore {
             conn: Mutex::new(c),
             path: path.to_path_buf(),
@@ -501,8 +509,15 @@ fn submission_row(r: &rusqlite::Row<'_>) -> Result<SubmissionRow> {
     })
 }
 
-const CLAIM_COLS: &str = "c.id, c.submission_id, c.facility, c.billing_month, c.status, \
-     c.kakunin_kubun, c.identified, c.person_id, c.reason, c.facts, c.evidence";
+/// The claim columns read; the status as read: an assigned claim of a settled file is settled
+/// (the settlement marks the file, in the same transaction, rather than rewriting each claim
+/// row).
+const CLAIM_COLS: &str = concat!(
+    "c.id, c.submission_id, c.facility, c.billing_month, ",
+    "CASE WHEN c.status = 'assigned' AND (SELECT s.settled_at FROM submission s ",
+    "WHERE s.id = c.submission_id) IS NOT NULL THEN 'settled' ELSE c.status END, ",
+    "c.kakunin_kubun, c.identified, c.person_id, c.reason, c.facts, c.evidence"
+);
 
 const PART_COLS: &str = "claim_id, insurer_number, symbol, number, branch, days, points, \
      copay_yen, share_percent";
@@ -792,11 +807,13 @@ impl PayerStore for SqlitePayerStore {
             // the facts are read only when the 摘要 is not empty (compact JSON writes an
             // empty one as `"tekiyou":[]`; a quote inside a string is always escaped)
             let mut st = c.prepare_cached(
-                "SELECT id, submission_id, receipt_number, service_month, status, \
+                "SELECT c.id, c.submission_id, c.receipt_number, c.service_month, \
+                 CASE WHEN c.status = 'assigned' AND (SELECT s.settled_at FROM submission s \
+                 WHERE s.id = c.submission_id) IS NOT NULL THEN 'settled' ELSE c.status END, \
                  kakunin_kubun, identified, amount_yen, points, \
                  CASE WHEN instr(facts, '\"tekiyou\":[]') = 0 THEN facts END \
-                 FROM claim WHERE payer = ?1 AND facility = ?2 AND billing_month = ?3 \
-                 ORDER BY id",
+                 FROM claim c WHERE c.payer = ?1 AND c.facility = ?2 \
+                 AND c.billing_month = ?3 ORDER BY c.id",
             )?;
             let mut rows = st.query(params![payer.code(), facility, m])?;
             let mut out: Vec<SettleClaim> = Vec::new();
@@ -1026,19 +1043,22 @@ impl PayerStore for SqlitePayerStore {
                     )));
                 }
                 {
-                    // the claims billed to their parts in one statement: every assigned
-                    // claim of the facility's month, which must be exactly those prepared
-                    let n = tx
+                    // the claims billed to their parts are settled with their files: every
+                    // assigned claim of the facility's unsettled files of the month (which
+                    // must be exactly those prepared) reads as settled from this commit on
+                    // (CLAIM_COLS), without rewriting a million claim rows
+                    let n: i64 = tx
                         .prepare_cached(
-                            "UPDATE claim SET status = 'settled' WHERE payer = ?1 \
-                             AND facility = ?2 AND billing_month = ?3 AND status = 'assigned'",
+                            "SELECT count(*) FROM claim c JOIN submission s \
+                             ON s.id = c.submission_id WHERE c.payer = ?1 AND c.facility = ?2 \
+                             AND c.billing_month = ?3 AND c.status = 'assigned' \
+                             AND s.settled_at IS NULL",
                         )?
-                        .execute(params![
-                            w.payer.code(),
-                            w.facility,
-                            w.billing_month.to_string()
-                        ])?;
-                    if n != w.settled.len() {
+                        .query_row(
+                            params![w.payer.code(), w.facility, w.billing_month.to_string()],
+                            |r| r.get(0),
+                        )?;
+                    if n as usize != w.settled.len() {
                         return Err(PayerStoreError::Conflict(format!(
                             "facility {} billing month {}: {n} claims to settle, {} prepared; \
                              the claims changed meanwhile",
@@ -1047,6 +1067,16 @@ impl PayerStore for SqlitePayerStore {
                             w.settled.len()
                         )));
                     }
+                    tx.prepare_cached(
+                        "UPDATE submission SET settled_at = ?4 WHERE payer = ?1 \
+                         AND facility = ?2 AND billing_month = ?3 AND settled_at IS NULL",
+                    )?
+                    .execute(params![
+                        w.payer.code(),
+                        w.facility,
+                        w.billing_month.to_string(),
+                        w.settled_at
+                    ])?;
                     let mut up = tx.prepare_cached(
                         "UPDATE claim SET status = ?1 WHERE id = ?2 AND payer = ?3",
                     )?;

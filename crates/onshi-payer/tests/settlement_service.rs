@@ -7,7 +7,7 @@ use common::*;
 use onshi_payer::intake::{FileHeader, ParsedFile};
 use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::service::{ServiceError, Submitted};
-use onshi_payer::store::{PayerStore, PaymentRow};
+use onshi_payer::store::{ClaimStatus, PayerStore, PaymentRow};
 
 fn file(claims: Vec<onshi_payer::model::Claim>) -> ParsedFile {
     ParsedFile {
@@ -208,6 +208,29 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
     );
     assert_eq!(transferred["insurer_number"], b().to_string());
     assert_eq!(transferred["amount_yen"], 8640);
+    // the stored claims read as settled too: billed ones settled, pooled ones through 按分
+    let stored = w
+        .store
+        .claims_of_month(PayerCode::Kikin, FACILITY, m)
+        .unwrap();
+    assert!(!stored.is_empty());
+    for c in &stored {
+        assert!(
+            matches!(
+                c.reviewed.status,
+                ClaimStatus::Settled | ClaimStatus::Apportioned
+            ),
+            "claim {} is {:?} after settlement",
+            c.reviewed.claim.receipt_number,
+            c.reviewed.status
+        );
+    }
+    // a month settled is not settled twice
+    assert!(
+        w.service
+            .settle_facility(PayerCode::Kikin, FACILITY, m, at)
+            .is_err()
+    );
     // the shares joined the payment record
     let weights = w
         .store
