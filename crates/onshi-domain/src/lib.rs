@@ -13,6 +13,7 @@ pub mod codes;
 pub mod cost_share;
 pub mod desk;
 pub mod kana;
+pub mod medinfo;
 pub mod numbers;
 pub mod qualification;
 pub mod wareki;

@@ -19,11 +19,13 @@ use onshi_domain::numbers::{InsurerNumber, MedicalInstitutionCode, MyNumberHash}
 use onshi_domain::qualification::{Person, Qualification};
 use serde::{Deserialize, Serialize};
 
+pub mod medinfo;
 pub mod outage;
 pub mod postgres;
 pub mod sqlite;
 pub mod trust;
 
+pub use medinfo::{MedicalInfoStore, ViewsOf};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use trust::{ReaderRecord, Refusal, TrustStore};
@@ -275,8 +277,14 @@ pub trait ImportStore {
 }
 
 /// The whole storage interface.
-pub trait Store: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore {}
-impl<T: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore> Store for T {}
+pub trait Store:
+    RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore + MedicalInfoStore
+{
+}
+impl<T: RegistryRead + HistoryStore + FacilityStore + TrustStore + ImportStore + MedicalInfoStore>
+    Store for T
+{
+}
 
 /// Everything the central keeps: the storage interface and the outage-mode tables.
 pub trait CentralStore: Store + outage::OutageStore {}

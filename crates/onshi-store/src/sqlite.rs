@@ -73,6 +73,7 @@ pub mod migrations {
         (1, "registry", super::SCHEMA),
         (2, "outage", crate::outage::SCHEMA),
         (3, "trust", crate::trust::SCHEMA),
+        (4, "medinfo", crate::medinfo::SCHEMA),
     ];
     /// The same for the history file.
     pub const HISTORY: &[(i32, &str, &str)] = &[(1, "history", super::HISTORY_SCHEMA)];

@@ -87,6 +87,128 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     history_appends_in_batches_and_filters(make);
     trust_keys_and_readers(make);
     facilities_by_token(make);
+    medical_information_consents_and_views(make);
+}
+
+fn medical_information_consents_and_views(
+    make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
+) {
+    use onshi_domain::medinfo::*;
+    let (s, _keep) = make();
+    let mut tx = s.begin_import().unwrap();
+    let pid = tx.insert_new_person(&hash(1), &person()).unwrap();
+    let other = tx.insert_new_person(&hash(2), &person()).unwrap();
+    tx.commit().unwrap();
+    let drug = |on: &str, name: &str| DrugRecord {
+        source: DrugSource::Dispensing,
+        dispensed_on: d(on),
+        prescribed_on: Some(d(on)),
+        dispenser_code: "1341234567".into(),
+        dispenser_name: "おんし薬局".into(),
+        prescriber_code: Some("1311234567".into()),
+        prescriber_name: Some("おんし内科".into()),
+        in_out: "2".into(),
+        drug_code: "620004109".into(),
+        drug_name: name.into(),
+        ingredient: None,
+        quantity: "3".into(),
+        unit: "錠".into(),
+        usage: Some("1日3回毎食後".into()),
+        special_instruction: None,
+        times: Some("7".into()),
+        id_class: "1".into(),
+    };
+    let recs = MedicalRecords {
+        drugs: vec![
+            drug("2026-10-02", "ロキソプロフェン"),
+            drug("2026-06-01", "古い薬"),
+        ],
+        diagnoses: vec![DiagnosisRecord {
+            treated_on: d("2026-10-02"),
+            facility_code: "1311234567".into(),
+            facility_name: "おんし内科".into(),
+            code: "150000110".into(),
+            name: "虫垂切除術".into(),
+            id_class: "50".into(),
+            quantity: None,
+            times: Some("1".into()),
+            unit: None,
+            operation: true,
+        }],
+        checkups: vec![CheckupItem {
+            checked_on: d("2026-05-10"),
+            item_code: "9N001000000000001".into(),
+            item_name: "身長".into(),
+            data_type: "PQ".into(),
+            value: "170.2".into(),
+            unit: Some("cm".into()),
+            oid: None,
+            value_name: None,
+        }],
+    };
+    s.add_medical_records(&[(pid, recs.clone())]).unwrap();
+    let all = s.medical_records(pid, None, None).unwrap();
+    assert_eq!(all.drugs.len(), 2);
+    assert_eq!(all.drugs[0].drug_name, "古い薬", "oldest first");
+    assert_eq!(all.diagnoses, recs.diagnoses);
+    assert_eq!(all.checkups, recs.checkups);
+    let recent = s
+        .medical_records(pid, Some(d("2026-09-01")), Some(d("2026-10-31")))
+        .unwrap();
+    assert_eq!(recent.drugs.len(), 1);
+    assert!(recent.checkups.is_empty());
+    assert!(s.medical_records(other, None, None).unwrap().is_empty());
+
+    let at = d("2026-11-25").and_hms_opt(9, 30, 10).unwrap();
+    assert_eq!(
+        s.latest_consent(pid, "1311234567", MedicalInfoKind::Drug)
+            .unwrap(),
+        None
+    );
+    let old = ConsentGrant::given(pid, "1311234567", MedicalInfoKind::Drug, at - CONSENT_LASTS);
+    let new = ConsentGrant::given(pid, "1311234567", MedicalInfoKind::Drug, at);
+    s.record_consents(&[new.clone(), old]).unwrap();
+    assert_eq!(
+        s.latest_consent(pid, "1311234567", MedicalInfoKind::Drug)
+            .unwrap(),
+        Some(new)
+    );
+    assert_eq!(
+        s.latest_consent(pid, "1319999999", MedicalInfoKind::Drug)
+            .unwrap(),
+        None,
+        "a consent is given to one facility"
+    );
+    assert_eq!(
+        s.latest_consent(pid, "1311234567", MedicalInfoKind::Checkup)
+            .unwrap(),
+        None
+    );
+
+    let view = |fac: &str, p: i64, granted: bool| MedicalView {
+        id: 0,
+        at,
+        facility: fac.into(),
+        person_id: p,
+        kind: MedicalInfoKind::Drug,
+        channel: "YZKsiquc01/2".into(),
+        granted,
+    };
+    let a = s.record_view(&view("1311234567", pid, true)).unwrap();
+    let b = s.record_view(&view("1341234567", pid, false)).unwrap();
+    s.record_view(&view("1311234567", other, true)).unwrap();
+    assert!(b > a);
+    let mine = s.medical_views(ViewsOf::Person(pid), 10).unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine[0].id, b, "newest first");
+    assert_eq!(mine[0].facility, "1341234567");
+    assert!(!mine[0].granted);
+    assert_eq!(mine[1].at, at);
+    let clinic = s
+        .medical_views(ViewsOf::Facility("1311234567"), 10)
+        .unwrap();
+    assert_eq!(clinic.len(), 2);
+    assert!(clinic.iter().all(|v| v.facility == "1311234567"));
 }
 
 fn import_is_all_or_nothing(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {

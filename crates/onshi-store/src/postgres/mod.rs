@@ -11,6 +11,7 @@
 //! lock; the confirmation history is partitioned by month and the partitions of the coming
 //! months are made at every open (docs/scale.md).
 
+mod medinfo;
 mod outage;
 mod trust;
 
@@ -56,6 +57,7 @@ pub mod migrations {
             "qualification_details",
             include_str!("migrations/V3__qualification_details.sql"),
         ),
+        (4, "medinfo", include_str!("migrations/V4__medinfo.sql")),
     ];
 
     /// The refinery runner of the migrations up to `target` (all when `None`).
