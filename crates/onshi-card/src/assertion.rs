@@ -38,6 +38,9 @@ pub struct CardAssertion {
     /// 限度額情報の提供に同意 (OQSCD001)
     #[serde(default)]
     pub limit_consent: bool,
+    /// the medical-information consents given on the reader's screens (R2), per kind
+    #[serde(default)]
+    pub medical_consent: onshi_domain::medinfo::MedicalConsents,
     pub identity: IdentityOutcome,
     /// the chip's signature over [`card_challenge`] (PIN verified only), hex
     #[serde(default)]
@@ -66,6 +69,7 @@ pub fn signed_bytes(facility: &str, a: &CardAssertion) -> Vec<u8> {
     let mut out = b"onshi-reader-assertion-v1".to_vec();
     let identity = serde_json::to_vec(&a.identity).unwrap_or_default();
     let date = a.confirmation_date.format("%Y-%m-%d").to_string();
+    let consents = a.medical_consent.flags();
     for f in [
         facility.as_bytes(),
         a.reader_id.as_bytes(),
@@ -73,6 +77,7 @@ pub fn signed_bytes(facility: &str, a: &CardAssertion) -> Vec<u8> {
         a.card_serial.as_bytes(),
         date.as_bytes(),
         if a.limit_consent { b"1" } else { b"0" },
+        consents.as_bytes(),
         &identity,
         a.card_signature.as_deref().unwrap_or("").as_bytes(),
     ] {
@@ -274,6 +279,30 @@ impl CertifiedReader {
         limit_consent: bool,
         attempt: &IdentityAttempt,
     ) -> Result<CardAssertion, CardError> {
+        self.assert_with_consents(
+            facility,
+            nonce,
+            card_serial,
+            confirmation_date,
+            limit_consent,
+            onshi_domain::medinfo::MedicalConsents::default(),
+            attempt,
+        )
+    }
+
+    /// As [`CertifiedReader::assert`], with the medical-information consents the patient gave
+    /// on the reader's screens (signed with the rest).
+    #[allow(clippy::too_many_arguments)]
+    pub fn assert_with_consents(
+        &self,
+        facility: &str,
+        nonce: &str,
+        card_serial: &str,
+        confirmation_date: NaiveDate,
+        limit_consent: bool,
+        medical_consent: onshi_domain::medinfo::MedicalConsents,
+        attempt: &IdentityAttempt,
+    ) -> Result<CardAssertion, CardError> {
         let reader = Reader::new(self.cards.as_ref(), self.cards.secrets());
         let challenge = card_challenge(facility, nonce, card_serial);
         let (identity, card_signature) =
@@ -293,11 +322,53 @@ impl CertifiedReader {
             card_serial: card_serial.to_string(),
             confirmation_date,
             limit_consent,
+            medical_consent,
             identity,
             card_signature,
             reader_signature: None,
         };
         self.key.sign_assertion(facility, &mut a);
         Ok(a)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onshi_domain::codes::IdentityMethod;
+    use onshi_domain::medinfo::MedicalConsents;
+
+    #[test]
+    fn the_medical_consents_are_signed_with_the_rest() {
+        let key = ReaderKey::generate("R1").unwrap();
+        let mut a = CardAssertion {
+            reader_id: "R1".into(),
+            nonce: "00".into(),
+            card_serial: "C1".into(),
+            confirmation_date: NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            limit_consent: false,
+            medical_consent: MedicalConsents {
+                drug: true,
+                ..Default::default()
+            },
+            identity: IdentityOutcome::Verified {
+                method: IdentityMethod::Face,
+                staff_id: None,
+            },
+            card_signature: None,
+            reader_signature: None,
+        };
+        key.sign_assertion("1311234567", &mut a);
+        let public = key.public_key_hex();
+        assert_eq!(
+            verify_reader("1311234567", &a, &public),
+            SignatureCheck::Valid
+        );
+        a.medical_consent.checkup = true;
+        assert_eq!(
+            verify_reader("1311234567", &a, &public),
+            SignatureCheck::Invalid,
+            "a consent added on the way breaks the reader's signature"
+        );
     }
 }

@@ -22,24 +22,29 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use chrono::Timelike;
 use onshi_card::assertion::{SignatureCheck, verify_card, verify_reader};
 use onshi_domain::card::{CertCheck, IdentityFailure, IdentityOutcome, check_certificate};
 use onshi_domain::codes::{IdentityMethod, LimitConsent, ReferenceClassification};
 use onshi_domain::kana;
+use onshi_domain::medinfo::{ConsentGrant, MedicalInfoKind};
 use onshi_domain::numbers::MedicalInstitutionCode;
 use onshi_domain::qualification::{
     NumbersQuery, Outcome, Qualification, evaluate_by_card, evaluate_by_numbers,
 };
 use onshi_domain::wareki::format_yyyymmdd;
 use onshi_store::{
-    ConfirmationEntry, HistoryFilter, HistoryStore, PersonId, PersonRecord, QualificationRecord,
-    ReaderRecord, RegistryRead, StoreError, TrustStore,
+    ConfirmationEntry, HistoryFilter, HistoryStore, MedicalInfoStore, PersonId, PersonRecord,
+    QualificationRecord, ReaderRecord, RegistryRead, StoreError, TrustStore,
 };
 use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use history::{HistoryError, HistoryWriter};
-pub use result::{ConfirmationError, ConfirmationResponse, ResultOfQualificationConfirmation};
+pub use result::{
+    ConfirmationError, ConfirmationResponse, MedicalConsentElements,
+    ResultOfQualificationConfirmation,
+};
 
 #[cfg(test)]
 mod tests {
@@ -116,6 +121,7 @@ fn with_confirmation_id(stored: &str, id: i64) -> Option<String> {
 pub struct Central {
     registry: Arc<dyn RegistryRead>,
     trust: Arc<dyn TrustStore>,
+    medinfo: Arc<dyn MedicalInfoStore>,
     nonces: Nonces,
     history_store: Arc<dyn HistoryStore>,
     history: HistoryWriter,
@@ -160,13 +166,14 @@ impl Draft {
 }
 
 impl Central {
-    pub fn new<S: RegistryRead + TrustStore + 'static>(
+    pub fn new<S: RegistryRead + TrustStore + MedicalInfoStore + 'static>(
         registry: Arc<S>,
         history_store: Arc<dyn HistoryStore>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Central {
             trust: registry.clone(),
+            medinfo: registry.clone(),
             registry,
             nonces: Nonces {
                 map: Arc::new(Mutex::new(HashMap::new())),
@@ -378,7 +385,7 @@ impl Central {
         req: &CardConfirmation,
     ) -> Result<Confirmed, CentralError> {
         let draft = match self.verify_assertion(facility, req)? {
-            Ok(()) => self.card_draft(req)?,
+            Ok(()) => self.card_draft(facility, req)?,
             Err((class, message)) => {
                 let mut d = Draft::new(ReferenceClassification::Card);
                 d.card_serial = Some(req.card_serial.clone());
@@ -388,7 +395,11 @@ impl Central {
         self.finish(facility, req.confirmation_date, draft).await
     }
 
-    fn card_draft(&self, req: &CardConfirmation) -> Result<Draft, CentralError> {
+    fn card_draft(
+        &self,
+        facility: &MedicalInstitutionCode,
+        req: &CardConfirmation,
+    ) -> Result<Draft, CentralError> {
         let mut d = Draft::new(ReferenceClassification::Card);
         d.card_serial = Some(req.card_serial.clone());
         let Some((card, history)) = self.registry.card_with_history(&req.card_serial)? else {
@@ -457,8 +468,43 @@ impl Central {
         let outcome = evaluate_by_card(&plain, req.confirmation_date);
         d.validity = Some(outcome.validity());
         d.results = self.result_list(&person, &quals, &plain, &outcome, req);
+        if !d.results.is_empty() {
+            // R2: the consents given at the reader open the medical information to this
+            // facility for a while, whatever the identity method (a PIN-less card too)
+            let grants = self.record_consents(person.id, facility, req)?;
+            let elements = MedicalConsentElements::from_grants(&req.medical_consent, &grants);
+            for r in &mut d.results {
+                r.medical_consents = elements.clone();
+            }
+        }
         d.person = Some(person);
         Ok(d)
+    }
+
+    /// Records the medical-information consents of a card confirmation (given now, lasting
+    /// [`onshi_domain::medinfo::CONSENT_LASTS`]) and returns them.
+    fn record_consents(
+        &self,
+        person: PersonId,
+        facility: &MedicalInstitutionCode,
+        req: &CardConfirmation,
+    ) -> Result<Vec<ConsentGrant>, CentralError> {
+        let now = self.clock.now_jst().naive_local();
+        let now = now.with_nanosecond(0).unwrap_or(now);
+        let grants: Vec<ConsentGrant> = MedicalInfoKind::ALL
+            .into_iter()
+            .filter(|k| req.medical_consent.given(*k))
+            .map(|k| ConsentGrant::given(person, facility.as_str(), k, now))
+            .collect();
+        if !grants.is_empty() {
+            self.medinfo.record_consents(&grants)?;
+        }
+        Ok(grants)
+    }
+
+    /// The medical information store (R2).
+    pub fn medinfo(&self) -> &dyn MedicalInfoStore {
+        self.medinfo.as_ref()
     }
 
     fn result_list(

@@ -119,6 +119,84 @@ pub struct ResultOfQualificationConfirmation {
     /// the 特定疾病療養受療証 (with the 限度額 consent; empty list → absent)
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub specific_diseases_certificate_list: Vec<SpecificDiseasesCertificateInfo>,
+    /// the medical-information consents the central recorded with this confirmation (R2)
+    #[serde(flatten, default)]
+    pub medical_consents: MedicalConsentElements,
+}
+
+/// The consent elements of a result (OQSCD016 `1` あり, `0` なし; times yyyyMMddHHmmss JST):
+/// set from the consents the reader signed and the central recorded, absent when the
+/// confirmation was not by card.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MedicalConsentElements {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pharmacists_info_cons_flg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pharmacists_info_cons_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pharmacists_info_available_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub specific_health_checkups_info_cons_flg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub specific_health_checkups_info_cons_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub specific_health_checkups_info_available_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diagnosis_info_cons_flg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diagnosis_info_cons_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub diagnosis_info_available_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation_info_cons_flg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation_info_cons_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operation_info_available_time: Option<String>,
+}
+
+impl MedicalConsentElements {
+    /// The elements for what the reader signed (`given`) and the central recorded (`grants`).
+    pub fn from_grants(
+        given: &onshi_domain::medinfo::MedicalConsents,
+        grants: &[onshi_domain::medinfo::ConsentGrant],
+    ) -> Self {
+        use onshi_domain::medinfo::MedicalInfoKind as K;
+        let t = |x: chrono::NaiveDateTime| x.format("%Y%m%d%H%M%S").to_string();
+        let part = |k: K| -> (Option<String>, Option<String>, Option<String>) {
+            match grants
+                .iter()
+                .find(|g| g.kind == k)
+                .filter(|_| given.given(k))
+            {
+                Some(g) => (
+                    Some("1".into()),
+                    Some(t(g.given_at)),
+                    Some(t(g.available_until)),
+                ),
+                None => (Some("0".into()), None, None),
+            }
+        };
+        let (a, b, c) = part(K::Drug);
+        let (d, e, f) = part(K::Checkup);
+        let (g, h, i) = part(K::Diagnosis);
+        let (j, k, l) = part(K::Operation);
+        MedicalConsentElements {
+            pharmacists_info_cons_flg: a,
+            pharmacists_info_cons_time: b,
+            pharmacists_info_available_time: c,
+            specific_health_checkups_info_cons_flg: d,
+            specific_health_checkups_info_cons_time: e,
+            specific_health_checkups_info_available_time: f,
+            diagnosis_info_cons_flg: g,
+            diagnosis_info_cons_time: h,
+            diagnosis_info_available_time: i,
+            operation_info_cons_flg: j,
+            operation_info_cons_time: k,
+            operation_info_available_time: l,
+        }
+    }
 }
 
 fn ratio3(p: u8) -> String {
@@ -216,6 +294,7 @@ impl ResultOfQualificationConfirmation {
             } else {
                 Vec::new()
             },
+            medical_consents: MedicalConsentElements::default(),
         }
     }
 }

@@ -22,6 +22,7 @@
 
 mod generator;
 mod insurers;
+pub mod medinfo;
 mod tables;
 mod text;
 

@@ -11,9 +11,10 @@ use onshi_formats::terminal_xml::muquc02::BulkFetchResponse;
 use onshi_formats::terminal_xml::siimm01::RefRegistrationResponse;
 use onshi_formats::terminal_xml::siquc01::QualificationResponse;
 use onshi_formats::terminal_xml::{
-    ElderlyRecipientCertificateInfo, Encoding, InsuredPart, LimitApplicationCertificateRelatedInfo,
-    LimitConsentPart, QualificationEntry, ResponseHeader, ResultBody, SearchInfoEcho,
-    SpecificDiseasesCertificateInfo, SpecificDiseasesConsentPart, XmlError,
+    ConsentPart, ElderlyRecipientCertificateInfo, Encoding, InsuredPart,
+    LimitApplicationCertificateRelatedInfo, LimitConsentPart, QualificationEntry, ResponseHeader,
+    ResultBody, SearchInfoEcho, SpecificDiseasesCertificateInfo, SpecificDiseasesConsentPart,
+    XmlError,
 };
 
 /// The terminal's error codes.
@@ -207,7 +208,28 @@ pub fn entry(r: &ResultOfQualificationConfirmation) -> QualificationEntry {
                 specific_diseases_self_pay: c.specific_diseases_self_pay.clone(),
             })
             .collect(),
-        ..QualificationEntry::default()
+        consents: consent_part(&r.medical_consents),
+    }
+}
+
+/// The medical-information consent elements the central recorded (R2).
+fn consent_part(m: &onshi_central::MedicalConsentElements) -> ConsentPart {
+    ConsentPart {
+        pharmacists_info_cons_flg: m.pharmacists_info_cons_flg.clone(),
+        pharmacists_info_cons_time: m.pharmacists_info_cons_time.clone(),
+        pharmacists_info_available_time: m.pharmacists_info_available_time.clone(),
+        specific_health_checkups_info_cons_flg: m.specific_health_checkups_info_cons_flg.clone(),
+        specific_health_checkups_info_cons_time: m.specific_health_checkups_info_cons_time.clone(),
+        specific_health_checkups_info_available_time: m
+            .specific_health_checkups_info_available_time
+            .clone(),
+        diagnosis_info_cons_flg: m.diagnosis_info_cons_flg.clone(),
+        diagnosis_info_cons_time: m.diagnosis_info_cons_time.clone(),
+        diagnosis_info_available_time: m.diagnosis_info_available_time.clone(),
+        operation_info_cons_flg: m.operation_info_cons_flg.clone(),
+        operation_info_cons_time: m.operation_info_cons_time.clone(),
+        operation_info_available_time: m.operation_info_available_time.clone(),
+        reference_number: None,
     }
 }
 

@@ -93,6 +93,8 @@ pub struct CardRead {
     pub confirmation_date: NaiveDate,
     pub identity: Identity,
     pub limit_consent: bool,
+    /// the medical-information consents given on the reader's screens (R2)
+    pub medical_consent: onshi_domain::medinfo::MedicalConsents,
 }
 
 /// The central, as the terminal sees it.
@@ -158,9 +160,14 @@ impl ReaderLink {
         let facility = self.facility.as_str().to_string();
         let nonce = nonce.to_string();
         let serial = req.card_serial.clone();
-        let (date, consent) = (req.confirmation_date, req.limit_consent);
+        let (date, consent, medical) = (
+            req.confirmation_date,
+            req.limit_consent,
+            req.medical_consent,
+        );
         tokio::task::spawn_blocking(move || {
-            reader.assert(&facility, &nonce, &serial, date, consent, &attempt)
+            reader
+                .assert_with_consents(&facility, &nonce, &serial, date, consent, medical, &attempt)
         })
         .await
         .map_err(internal)?

@@ -42,6 +42,16 @@ pub struct Consents {
 }
 
 impl Consents {
+    /// The medical-information part, as the reader signs it for the central.
+    pub fn medical(&self) -> onshi_domain::medinfo::MedicalConsents {
+        onshi_domain::medinfo::MedicalConsents {
+            drug: self.drug,
+            checkup: self.checkup,
+            diagnosis: self.diagnosis,
+            operation: self.operation,
+        }
+    }
+
     /// Parses a list like `limit,drug,checkup,diagnosis,operation` (also `all`, `none`).
     pub fn parse_list(s: &str) -> Result<Self, String> {
         let mut c = Consents::default();
@@ -280,6 +290,7 @@ impl Terminal {
                 confirmation_date: date,
                 identity,
                 limit_consent: p.consent.limit,
+                medical_consent: p.consent.medical(),
             };
             let facts = ReaderFacts {
                 card_serial: read.card_serial.clone(),
@@ -413,37 +424,17 @@ impl Terminal {
     }
 }
 
+/// The time the 限度額 / 特定疾病 consent was given. The medical-information consents (R2) come
+/// from the central, which recorded them with the confirmation (see `answer::entry`).
 fn apply_consents(
     r: &mut onshi_formats::terminal_xml::QualificationEntry,
     c: &Consents,
     now: &str,
 ) {
-    let flag = |b: bool| Some(if b { "1" } else { "0" }.to_string());
-    let time = |b: bool| b.then(|| now.to_string());
-    // A medical-information consent given at the reader can be used until the same time the
-    // next day (as the public face-file fixture shows: AvailableTime = ConsTime + 1 day).
-    let until = chrono::NaiveDateTime::parse_from_str(now, "%Y%m%d%H%M%S")
-        .ok()
-        .and_then(|t| t.checked_add_days(chrono::Days::new(1)))
-        .map(|t| t.format("%Y%m%d%H%M%S").to_string());
-    let available = |b: bool| if b { until.clone() } else { None };
     if c.limit {
         r.limit_consent
             .limit_application_certificate_related_cons_time = Some(now.to_string());
         r.specific_diseases_consent
             .specific_diseases_certificate_related_cons_time = Some(now.to_string());
     }
-    let k = &mut r.consents;
-    k.pharmacists_info_cons_flg = flag(c.drug);
-    k.pharmacists_info_cons_time = time(c.drug);
-    k.pharmacists_info_available_time = available(c.drug);
-    k.specific_health_checkups_info_cons_flg = flag(c.checkup);
-    k.specific_health_checkups_info_cons_time = time(c.checkup);
-    k.specific_health_checkups_info_available_time = available(c.checkup);
-    k.diagnosis_info_cons_flg = flag(c.diagnosis);
-    k.diagnosis_info_cons_time = time(c.diagnosis);
-    k.diagnosis_info_available_time = available(c.diagnosis);
-    k.operation_info_cons_flg = flag(c.operation);
-    k.operation_info_cons_time = time(c.operation);
-    k.operation_info_available_time = available(c.operation);
 }

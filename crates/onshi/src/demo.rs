@@ -101,6 +101,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
             report.persons_created,
             report.warnings.len()
         );
+        let n = fill_medical_info(&*store, a.seed, today)?;
+        eprintln!("medical information (R2): {n} persons with drug, checkup or diagnosis records");
     }
     let fac_path = a.data.join("facilities.json");
     let facilities: Vec<DemoFacility> = if fac_path.exists() {
@@ -412,4 +414,34 @@ fn print_payer_banner(
             f.token
         );
     }
+
+/// Gives the imported persons synthetic medical information (R2: drug history, checkups,
+/// diagnoses; `onshi_synth::medinfo`), in batches of one transaction each. Returns how many
+/// persons have any.
+fn fill_medical_info(store: &SqliteStore, seed: u64, today: chrono::NaiveDate) -> Result<u64> {
+    use onshi_store::MedicalInfoStore;
+    let persons = store.counts()?.persons as i64;
+    let mut with_any = 0;
+    let mut batch = Vec::new();
+    let mut id = 0;
+    let mut seen = 0;
+    while seen < persons && id < persons * 2 + 16 {
+        id += 1;
+        let Some(p) = store.person(id)? else {
+            continue;
+        };
+        seen += 1;
+        let r =
+            onshi_synth::medinfo::records_for(seed, id, p.person.birthdate, p.person.sex, today);
+        if !r.is_empty() {
+            with_any += 1;
+            batch.push((id, r));
+        }
+        if batch.len() >= 1000 {
+            store.add_medical_records(&batch)?;
+            batch.clear();
+        }
+    }
+    store.add_medical_records(&batch)?;
+    Ok(with_any)
 }

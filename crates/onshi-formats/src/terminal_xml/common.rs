@@ -376,6 +376,33 @@ leaves!(
     }
 );
 
+impl ConsentPart {
+    /// Reads the consent elements; the drug consent also under the names one recent tool
+    /// writes (`PharmaceuticalInfoConsFlg`, `…ConsTime`, `…AvailableTime`) when the usual
+    /// `PharmacistsInfo…` ones are absent.
+    pub fn read_any(el: &Element) -> Self {
+        let mut c = ConsentPart::read(el);
+        let or = |v: &mut Option<String>, alt: &str| {
+            if v.is_none() {
+                *v = el.nonempty(alt);
+            }
+        };
+        or(
+            &mut c.pharmacists_info_cons_flg,
+            "PharmaceuticalInfoConsFlg",
+        );
+        or(
+            &mut c.pharmacists_info_cons_time,
+            "PharmaceuticalInfoConsTime",
+        );
+        or(
+            &mut c.pharmacists_info_available_time,
+            "PharmaceuticalInfoAvailableTime",
+        );
+        c
+    }
+}
+
 /// One `ResultOfQualificationConfirmation`, in element order: [`InsuredPart`],
 /// `ElderlyRecipientCertificateInfo`, [`LimitConsentPart`],
 /// `LimitApplicationCertificateRelatedInfo`, [`SpecificDiseasesConsentPart`],
@@ -441,7 +468,7 @@ impl QualificationEntry {
                         .collect()
                 })
                 .unwrap_or_default(),
-            consents: ConsentPart::read(el),
+            consents: ConsentPart::read_any(el),
         }
     }
 }

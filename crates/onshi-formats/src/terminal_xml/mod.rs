@@ -7,7 +7,9 @@
 //! - [`siimm01`] reference-number (照会番号) registration (`OQSsiimm01req_` / `…res_`);
 //! - [`muquc01`] bulk confirmation upload (`OQSmuquc01req_`), answered with a `ReceptionNumber`;
 //! - [`muquc02`] bulk confirmation fetch by `ReceptionNumber` (`OQSmuquc02req_`);
-//! - [`face`] the patient's own card confirmation at the reader (`OQSsiquc01res_face_…`).
+//! - [`face`] the patient's own card confirmation at the reader (`OQSsiquc01res_face_…`);
+//! - [`medinfo`] medical information under consent (R2): drugs `YZKsiquc01req_`, checkups
+//!   `TKKsiquc01req_`.
 //!
 //! Shared here: the encodings (UTF-8 and Shift_JIS, both ways; a character Shift_JIS cannot
 //! carry is an explicit [`XmlError::Unrepresentable`], never `?` or `&#…;`), the
@@ -18,9 +20,11 @@
 //! Boundary rules: parsers never panic, whatever the bytes; element names, nesting and code
 //! values are exactly the OQS ones; codes stay strings so leading zeros survive.
 
+#[macro_use]
 pub mod common;
 pub mod face;
 pub mod json;
+pub mod medinfo;
 pub mod muquc01;
 pub mod muquc02;
 pub mod siimm01;
@@ -290,10 +294,14 @@ pub enum MessageKind {
     BulkHomeVisit,
     /// `OQSmutic01req_` / `OQSmutic02req_` bulk for 医療扶助 (recognised, not offered)
     BulkMedicalAid,
+    /// `YZKsiquc01req_` 薬剤情報 (and 診療情報), R2
+    DrugInfo,
+    /// `TKKsiquc01req_` 特定健診情報, R2
+    CheckupInfo,
 }
 
 impl MessageKind {
-    pub const ALL: [MessageKind; 8] = [
+    pub const ALL: [MessageKind; 10] = [
         MessageKind::Single,
         MessageKind::RefRegistration,
         MessageKind::BulkUpload,
@@ -302,6 +310,8 @@ impl MessageKind {
         MessageKind::BulkOnline,
         MessageKind::BulkHomeVisit,
         MessageKind::BulkMedicalAid,
+        MessageKind::DrugInfo,
+        MessageKind::CheckupInfo,
     ];
 
     /// The request file-name prefix.
@@ -315,6 +325,8 @@ impl MessageKind {
             MessageKind::BulkOnline => "OQSmuonq",
             MessageKind::BulkHomeVisit => "OQSmuhvq",
             MessageKind::BulkMedicalAid => "OQSmutic",
+            MessageKind::DrugInfo => "YZKsiquc01req_",
+            MessageKind::CheckupInfo => "TKKsiquc01req_",
         }
     }
 

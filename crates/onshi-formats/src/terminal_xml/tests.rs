@@ -225,3 +225,24 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn the_drug_consent_is_read_under_either_name() {
+    let xml = |name: &str| {
+        format!(
+            "<ResultOfQualificationConfirmation><{name}ConsFlg>1</{name}ConsFlg>\
+             <{name}ConsTime>20261125093010</{name}ConsTime>\
+             <{name}AvailableTime>20261126093010</{name}AvailableTime>\
+             </ResultOfQualificationConfirmation>"
+        )
+    };
+    for name in ["PharmacistsInfo", "PharmaceuticalInfo"] {
+        let root = tree::parse(&xml(name)).unwrap();
+        let e = QualificationEntry::read(&root);
+        assert_eq!(e.consents.pharmacists_info_cons_flg.as_deref(), Some("1"));
+        assert_eq!(
+            e.consents.pharmacists_info_available_time.as_deref(),
+            Some("20261126093010")
+        );
+    }
+}
