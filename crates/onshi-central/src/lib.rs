@@ -14,6 +14,7 @@ pub mod clock;
 pub mod fixture;
 pub mod history;
 pub mod import;
+pub mod medinfo;
 pub mod outage;
 pub mod result;
 

@@ -12,12 +12,14 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use onshi_card::{CardStore, CertifiedReader, IdentityAttempt, ReaderKey};
+use onshi_central::medinfo::{MedicalInfoAnswer, MedicalInfoQuery};
 use onshi_central::outage::{
     OutageError, OutageService, SearchInput, SearchResponse, SelectResponse,
 };
 use onshi_central::{
     CardConfirmation, Central, ConfirmationResponse, NonceGrant, NumbersConfirmation,
 };
+use onshi_domain::medinfo::MedicalView;
 use onshi_domain::numbers::MedicalInstitutionCode;
 use serde::Serialize;
 
@@ -126,6 +128,21 @@ pub trait CentralClient: Send + Sync {
         candidate: u32,
         staff_id: Option<&'a str>,
     ) -> BoxFut<'a, Result<SelectResponse, ClientError>>;
+
+    /// Medical information under consent (R2).
+    fn medical_info<'a>(
+        &'a self,
+        q: &'a MedicalInfoQuery,
+    ) -> BoxFut<'a, Result<MedicalInfoAnswer, ClientError>>;
+
+    /// The facility's views of medical information, newest first.
+    fn medical_views<'a>(&'a self, limit: u32)
+    -> BoxFut<'a, Result<Vec<MedicalView>, ClientError>>;
+}
+
+#[derive(serde::Deserialize)]
+struct ViewsBody {
+    views: Vec<MedicalView>,
 }
 
 #[derive(Serialize)]
@@ -281,6 +298,33 @@ impl HttpCentral {
     }
 }
 
+impl HttpCentral {
+    async fn get<R: serde::de::DeserializeOwned>(&self, path: &str) -> Result<R, ClientError> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.token))
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let status = r.status().as_u16();
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        if status != 200 {
+            return Err(ClientError::Refused {
+                status,
+                message: refusal_message(&bytes),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Refused {
+            status,
+            message: format!("answer is not the expected response: {e}"),
+        })
+    }
+}
+
 impl CentralClient for HttpCentral {
     fn read_card<'a>(
         &'a self,
@@ -325,6 +369,24 @@ impl CentralClient for HttpCentral {
             };
             self.post(&format!("/v1/outage/search/{search_id}/select"), &body)
                 .await
+        })
+    }
+    fn medical_info<'a>(
+        &'a self,
+        q: &'a MedicalInfoQuery,
+    ) -> BoxFut<'a, Result<MedicalInfoAnswer, ClientError>> {
+        Box::pin(async move { self.post("/v1/medical-info", q).await })
+    }
+
+    fn medical_views<'a>(
+        &'a self,
+        limit: u32,
+    ) -> BoxFut<'a, Result<Vec<MedicalView>, ClientError>> {
+        Box::pin(async move {
+            let b: ViewsBody = self
+                .get(&format!("/v1/medical-info/views?limit={limit}"))
+                .await?;
+            Ok(b.views)
         })
     }
 }
@@ -482,6 +544,31 @@ impl CentralClient for InProcessCentral {
             .await
         })
     }
+    fn medical_info<'a>(
+        &'a self,
+        q: &'a MedicalInfoQuery,
+    ) -> BoxFut<'a, Result<MedicalInfoAnswer, ClientError>> {
+        let (central, code, q) = (self.central.clone(), self.facility.clone(), q.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || central.medical_info(&code, &q))
+                .await
+                .map_err(internal)?
+                .map_err(internal)
+        })
+    }
+
+    fn medical_views<'a>(
+        &'a self,
+        limit: u32,
+    ) -> BoxFut<'a, Result<Vec<MedicalView>, ClientError>> {
+        let (central, code) = (self.central.clone(), self.facility.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || central.medical_views_of_facility(&code, limit))
+                .await
+                .map_err(internal)?
+                .map_err(internal)
+        })
+    }
 }
 
 /// What [`FaultyCentral`] does to each call.
@@ -582,6 +669,25 @@ impl CentralClient for FaultyCentral {
             self.inner
                 .outage_select(search_id, candidate, staff_id)
                 .await
+        })
+    }
+    fn medical_info<'a>(
+        &'a self,
+        q: &'a MedicalInfoQuery,
+    ) -> BoxFut<'a, Result<MedicalInfoAnswer, ClientError>> {
+        Box::pin(async move {
+            self.apply().await?;
+            self.inner.medical_info(q).await
+        })
+    }
+
+    fn medical_views<'a>(
+        &'a self,
+        limit: u32,
+    ) -> BoxFut<'a, Result<Vec<MedicalView>, ClientError>> {
+        Box::pin(async move {
+            self.apply().await?;
+            self.inner.medical_views(limit).await
         })
     }
 }

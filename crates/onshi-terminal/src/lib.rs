@@ -20,6 +20,7 @@ pub mod api;
 pub mod cli;
 pub mod client;
 pub mod exchange;
+pub mod medinfo;
 pub mod reader;
 pub mod store;
 
@@ -34,6 +35,7 @@ use onshi_domain::kana;
 use onshi_domain::numbers::{InsuredNumber, InsuredSymbol, MedicalInstitutionCode};
 use onshi_domain::qualification::NumbersQuery;
 use onshi_domain::wareki::format_yyyymmdd;
+use onshi_formats::terminal_xml::medinfo::MedicalInfoMessage;
 use onshi_formats::terminal_xml::muquc01::{BulkUploadRequest, BulkUploadResponse};
 use onshi_formats::terminal_xml::muquc02::{BulkConfirmUnit, BulkFetchRequest, BulkFetchResponse};
 use onshi_formats::terminal_xml::siimm01::{RefRegistrationRequest, RefRegistrationResponse};
@@ -517,7 +519,7 @@ impl Terminal {
             None => fail(
                 codes::WRONG_MESSAGE,
                 &format!(
-                    "ファイル名 {name} から電文の種類が分かりません (OQSsiquc01req_ / OQSsiimm01req_ / OQSmuquc01req_ / OQSmuquc02req_)"
+                    "ファイル名 {name} から電文の種類が分かりません (OQSsiquc01req_ / OQSsiimm01req_ / OQSmuquc01req_ / OQSmuquc02req_ / YZKsiquc01req_ / TKKsiquc01req_)"
                 ),
             ),
             Some(MessageKind::BulkRefRegistration) => fail(
@@ -542,6 +544,14 @@ impl Terminal {
                 self.answer_bulk_upload(name, bytes, hash, enc, header)
             }
             Some(MessageKind::BulkFetch) => self.answer_bulk_fetch(bytes, enc, header),
+            Some(MessageKind::DrugInfo) => {
+                self.answer_medical_info(MedicalInfoMessage::Drug, bytes)
+                    .await
+            }
+            Some(MessageKind::CheckupInfo) => {
+                self.answer_medical_info(MedicalInfoMessage::Checkup, bytes)
+                    .await
+            }
         }
     }
 

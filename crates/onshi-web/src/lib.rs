@@ -214,6 +214,8 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .route("/v1/readers/{id}/revoke", post(revoke_own_reader))
         .route("/v1/confirmations/numbers", post(confirm_numbers))
         .route("/v1/confirmations", get(list_confirmations))
+        .route("/v1/medical-info", post(medical_info))
+        .route("/v1/medical-info/views", get(medical_views))
         .merge(outage::routes())
         .merge(assess::routes())
         .merge(portal::routes(tls))
@@ -374,6 +376,42 @@ async fn list_confirmations(
         .history(&f.code, &filter)
         .map_err(ApiError::internal)?;
     Ok(Json(serde_json::json!({ "facility": f.code, "confirmations": rows })).into_response())
+}
+
+/// R2: the patient's medical information, answered only under a valid consent given at this
+/// facility's reader; every answer is recorded as a view.
+async fn medical_info(
+    State(st): State<AppState>,
+    AuthFacility(f): AuthFacility,
+    JsonBody(q): JsonBody<onshi_central::medinfo::MedicalInfoQuery>,
+) -> Result<Response, ApiError> {
+    let central = st.central.clone();
+    let a = tokio::task::spawn_blocking(move || central.medical_info(&f.code, &q))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(a).into_response())
+}
+
+/// Query of `GET /v1/medical-info/views`.
+#[derive(Debug, Deserialize)]
+pub struct ViewsQuery {
+    pub limit: Option<u32>,
+}
+
+/// The views of medical information this facility made, newest first.
+async fn medical_views(
+    State(st): State<AppState>,
+    AuthFacility(f): AuthFacility,
+    q: Result<Query<ViewsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
+    let limit = q.limit.unwrap_or(100).min(1000);
+    let rows = st
+        .central
+        .medical_views_of_facility(&f.code, limit)
+        .map_err(ApiError::internal)?;
+    Ok(Json(serde_json::json!({ "facility": f.code, "views": rows })).into_response())
 }
 
 /// A response body that is already JSON text.

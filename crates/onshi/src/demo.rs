@@ -101,7 +101,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             report.persons_created,
             report.warnings.len()
         );
-        let n = fill_medical_info(&*store, a.seed, today)?;
+        let n = fill_medical_info(&store, a.seed, today)?;
         eprintln!("medical information (R2): {n} persons with drug, checkup or diagnosis records");
     }
     let fac_path = a.data.join("facilities.json");
