@@ -545,7 +545,7 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
     assert_eq!(again["recorded"], false);
     // not in the desk's or the claims' files, in any form the address was written
     let wide = onshi_domain::claims::to_fullwidth(address);
-    let data = w.clinic_dir.join(".terminal");
+    let data = onshi_terminal::exchange::default_data_dir(&w.clinic_dir);
     for entry in std::fs::read_dir(&data).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();

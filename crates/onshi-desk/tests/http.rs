@@ -247,9 +247,10 @@ async fn r20_not_found_moushitatesho_fushou_claim_then_numbers_brought_later_the
     assert!(!body.contains("data-basis=\"unknown\""), "{body}");
     // the claims work purges the 申立書 once settled (R27)
     let id: i64 = v.rsplit('/').next().unwrap().parse().unwrap();
-    let store =
-        onshi_desk::VisitStore::open(&w.clinic_dir.join(".terminal").join(onshi_desk::VISITS_FILE))
-            .unwrap();
+    let store = onshi_desk::VisitStore::open(
+        &onshi_terminal::exchange::default_data_dir(&w.clinic_dir).join(onshi_desk::VISITS_FILE),
+    )
+    .unwrap();
     assert!(onshi_desk::purge(&store, id).unwrap());
     let body = d
         .http
@@ -417,7 +418,7 @@ async fn r2_consents_given_on_a_pinless_card_reach_the_terminal_history() {
         .await;
     assert!(body.contains("資格（有効）"));
     let store = onshi_terminal::TerminalStore::open_read_only(
-        &w.clinic_dir.join(".terminal").join("terminal.sqlite"),
+        &onshi_terminal::exchange::default_data_dir(&w.clinic_dir).join("terminal.sqlite"),
     )
     .unwrap();
     let rows = store
@@ -530,5 +531,114 @@ async fn r3_the_signed_in_staff_member_is_written_on_each_step_and_as_the_visual
     assert!(
         page.contains("受付 二郎（S02）"),
         "the header says who is signed in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_the_visit_leads_to_the_consented_drug_information_and_refuses_the_rest() {
+    use onshi_domain::medinfo::{DrugRecord, DrugSource, MedicalInfoKind, MedicalRecords};
+    use onshi_store::{MedicalInfoStore, RegistryRead, ViewsOf};
+    let w = start_world().await;
+    let pid = w.store.card("C0002").unwrap().unwrap().person_id;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 10, 2).unwrap();
+    w.store
+        .add_medical_records(&[(
+            pid,
+            MedicalRecords {
+                drugs: vec![DrugRecord {
+                    source: DrugSource::Dispensing,
+                    dispensed_on: day,
+                    prescribed_on: Some(day),
+                    dispenser_code: "1341234567".into(),
+                    dispenser_name: "おんし薬局".into(),
+                    prescriber_code: None,
+                    prescriber_name: None,
+                    in_out: "2".into(),
+                    drug_code: "620000101".into(),
+                    drug_name: "<script>alert(1)</script>アムロジピン".into(),
+                    ingredient: None,
+                    quantity: "1".into(),
+                    unit: "錠".into(),
+                    usage: Some("1日1回朝食後".into()),
+                    special_instruction: None,
+                    times: Some("28".into()),
+                    id_class: "1".into(),
+                }],
+                ..MedicalRecords::default()
+            },
+        )])
+        .unwrap();
+    let d = Desk::new(&w.clinic).await;
+    let v = d.visit("at_desk").await;
+    d.act(&v, &[("action", "card_received"), ("card_serial", "C0002")])
+        .await;
+    // the PIN-less card by face, with consent to the drug information only
+    let body = d
+        .act(
+            &v,
+            &[
+                ("action", "reader"),
+                ("mode", "face"),
+                ("face_result", "ok"),
+                ("consent_drug", "on"),
+            ],
+        )
+        .await;
+    assert!(body.contains("資格（有効）"), "{body}");
+    assert!(
+        body.contains(&format!("{v}/medinfo/drug")),
+        "the visit links to it"
+    );
+    let (status, _, page) = d.post(&format!("{v}/medinfo/drug"), &[]).await;
+    assert_eq!(status, 405, "a GET screen");
+    let r = d
+        .http
+        .get(format!("{}{v}/medinfo/drug", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let page_drug = r.text().await.unwrap();
+    assert!(page_drug.contains("medinfo-drugs"), "{page_drug}");
+    assert!(
+        page_drug.contains("&#60;script&#62;alert(1)"),
+        "{page_drug}"
+    );
+    assert!(page_drug.contains("アムロジピン"));
+    assert!(!page_drug.contains("<script>alert(1)"), "escaped");
+    let page_checkup = d
+        .http
+        .get(format!("{}{v}/medinfo/checkup", d.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page_checkup.contains("medinfo-refused"), "{page_checkup}");
+    assert!(page_checkup.contains("同意がありません"));
+    let _ = page;
+    // not signed in: no screen
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{v}/medinfo/drug", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(anon.status(), 200);
+    // both views are recorded at the central, as the desk's
+    let views = w.store.medical_views(ViewsOf::Person(pid), 10).unwrap();
+    let kinds: Vec<_> = views
+        .iter()
+        .map(|x| (x.kind, x.granted, x.channel.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (MedicalInfoKind::Checkup, false, "desk"),
+            (MedicalInfoKind::Drug, true, "desk")
+        ]
     );
 }

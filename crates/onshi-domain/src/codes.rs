@@ -167,6 +167,13 @@ code_table!(
 });
 
 code_table!(
+    /// 処方箋発行選択 (OQSCD017), chosen by the patient at the reader: 1 電子, 2 紙.
+    PrescriptionIssue, "OQSCD017 処方箋発行選択", "prescription_issue", {
+    Electronic = "1", "電子処方箋";
+    Paper = "2", "紙の処方箋";
+});
+
+code_table!(
     /// 限度額情報提供の同意 (OQSCD001).
     LimitConsent, "OQSCD001 限度額同意", "limit_consent", {
     NotConsented = "0", "未同意";

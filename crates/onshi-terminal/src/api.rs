@@ -3,7 +3,7 @@
 //!
 //! Served over TLS (rustls, `--tls-cert`/`--tls-key`), or plain HTTP only by `--plain-http`
 //! on loopback. Every `/v1` call carries `Authorization: Bearer <token>`: the terminal makes
-//! a fresh random token at each start and writes it to `<exchange>/.terminal/api.token` (mode
+//! a fresh random token at each start and writes it to `<data>/api.token` (the data folder, default `<exchange>.terminal`) (mode
 //! 0600, [`TOKEN_FILE`]), where the programs of the same user account find it; others are
 //! refused with 401. The desk's screens served beside the API have their own staff login.
 //!

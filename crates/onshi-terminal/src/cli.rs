@@ -43,6 +43,10 @@ pub struct TerminalArgs {
     /// exchange folder (req/, res/, face/ are made inside)
     #[arg(long)]
     pub exchange: Option<PathBuf>,
+    /// the terminal's own files (its store, the desk's databases, the reader key), outside
+    /// the shared exchange folder (default: `<exchange>.terminal` beside it)
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// the facility's bearer token for the central (or env ONSHI_TOKEN)
     #[arg(long, env = "ONSHI_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -78,7 +82,7 @@ pub struct TerminalArgs {
     #[arg(long)]
     pub cards: Option<PathBuf>,
     /// this terminal's certified-reader device key (made on first start, mode 0600;
-    /// default `<exchange>/reader.key.json`); register its public key at the central with
+    /// default `<data>/reader.key.json`); register its public key at the central with
     /// `onshi reader register`
     #[arg(long)]
     pub reader_key: Option<PathBuf>,
@@ -119,6 +123,7 @@ impl TerminalArgs {
             .map_err(|e| anyhow::anyhow!("--facility: {e}"))?;
         let exchange = self.exchange.as_deref().context("--exchange is required")?;
         let mut cfg = Config::new(facility, exchange);
+        cfg.data = self.data.clone();
         cfg.central_timeout = Duration::from_millis(self.central_timeout_ms.max(1));
         cfg.abnormal_segment = self.abnormal_segment.code().to_string();
         cfg.codes = CharacterCodes::parse(&self.character_codes)
@@ -206,10 +211,11 @@ pub fn run_terminal(a: &TerminalArgs) -> Result<()> {
     if let Some(cards) = &a.cards {
         let cards = onshi_card::CardStore::open_with_key_file(cards)
             .with_context(|| format!("--cards {}", cards.display()))?;
-        let key_path = a
-            .reader_key
-            .clone()
-            .unwrap_or_else(|| cfg.exchange.join("reader.key.json"));
+        let key_path = a.reader_key.clone().unwrap_or_else(|| {
+            Exchange::with_data_opt(&cfg.exchange, cfg.data.as_deref())
+                .data
+                .join("reader.key.json")
+        });
         let key = onshi_card::ReaderKey::load_or_create(
             &key_path,
             &format!("reader-{}", cfg.facility.as_str()),
@@ -242,6 +248,9 @@ pub struct PlaceArgs {
     /// the terminal's exchange folder (its running terminal is found through it)
     #[arg(long)]
     pub exchange: PathBuf,
+    /// the terminal's data folder, if it was started with `--data`
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// card serial
     #[arg(long)]
     pub card: String,
@@ -257,6 +266,9 @@ pub struct PlaceArgs {
     /// consents: limit,drug,checkup,diagnosis,operation (or all / none)
     #[arg(long, default_value = "")]
     pub consent: String,
+    /// 処方箋発行選択 on the reader's screen: electronic or paper (PrescriptionIssueSelect)
+    #[arg(long, value_parser = ["electronic", "paper"])]
+    pub prescription: Option<String>,
     /// confirmation date YYYY-MM-DD (default today)
     #[arg(long)]
     pub date: Option<chrono::NaiveDate>,
@@ -278,9 +290,9 @@ pub struct TerminalApi {
 }
 
 impl TerminalApi {
-    pub fn open(exchange: &Path, ca: Option<&Path>) -> Result<Self> {
-        let info = terminal_info(exchange)?;
-        let data = Exchange::new(exchange).data;
+    pub fn open(exchange: &Path, data: Option<&Path>, ca: Option<&Path>) -> Result<Self> {
+        let info = terminal_info(exchange, data)?;
+        let data = Exchange::with_data_opt(exchange, data).data;
         let token = crate::api::read_token(&data).with_context(|| {
             format!(
                 "the terminal's API token ({}) cannot be read: run as the terminal's user",
@@ -310,8 +322,8 @@ impl TerminalApi {
 }
 
 /// Reads `terminal.json` of a running terminal.
-pub fn terminal_info(exchange: &Path) -> Result<TerminalInfo> {
-    let p = Exchange::new(exchange).info_path();
+pub fn terminal_info(exchange: &Path, data: Option<&Path>) -> Result<TerminalInfo> {
+    let p = Exchange::with_data_opt(exchange, data).info_path();
     let raw = std::fs::read(&p).with_context(|| {
         format!(
             "no running terminal found for {} ({} missing; start `onshi terminal --exchange …` first)",
@@ -325,7 +337,7 @@ pub fn terminal_info(exchange: &Path) -> Result<TerminalInfo> {
 /// Runs `reader place`; returns the process exit code (0 only when the central confirmed).
 pub fn reader_place(a: &PlaceArgs) -> Result<std::process::ExitCode> {
     let consent = Consents::parse_list(&a.consent).map_err(|e| anyhow::anyhow!("--{e}"))?;
-    let api = TerminalApi::open(&a.exchange, a.terminal_ca.as_deref())?;
+    let api = TerminalApi::open(&a.exchange, a.data.as_deref(), a.terminal_ca.as_deref())?;
     let info = &api.info;
     let body = serde_json::json!({
         "card_serial": a.card,
@@ -334,6 +346,7 @@ pub fn reader_place(a: &PlaceArgs) -> Result<std::process::ExitCode> {
         "pin": a.pin,
         "visual_staff_id": a.visual,
         "consent": consent,
+        "prescription": a.prescription,
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -428,6 +441,9 @@ pub fn reader_place(a: &PlaceArgs) -> Result<std::process::ExitCode> {
 pub struct HistoryArgs {
     #[arg(long)]
     pub exchange: PathBuf,
+    /// the terminal's data folder, if it was started with `--data`
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// from this confirmation date (YYYY-MM-DD or yyyyMMdd)
     #[arg(long)]
     pub from: Option<String>,
@@ -460,7 +476,7 @@ pub fn history(a: &HistoryArgs) -> Result<()> {
     let q = params
         .to_query()
         .map_err(|(f, m)| anyhow::anyhow!("--{f}: {m}"))?;
-    let path = Exchange::new(&a.exchange).store_path();
+    let path = Exchange::with_data_opt(&a.exchange, a.data.as_deref()).store_path();
     if !path.exists() {
         bail!("no terminal store at {}", path.display());
     }

@@ -24,7 +24,7 @@ pub mod medinfo;
 pub mod reader;
 pub mod store;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -59,6 +59,9 @@ use answer::codes;
 pub struct Config {
     pub facility: MedicalInstitutionCode,
     pub exchange: PathBuf,
+    /// the terminal's own files (its store, the desk's databases), outside the exchange
+    /// folder; `None`: [`exchange::default_data_dir`]
+    pub data: Option<PathBuf>,
     /// bound on every call to the central (default 10 s)
     pub central_timeout: Duration,
     /// `CharacterCodeIdentifier` code values (default 0 UTF-8 / 1 Shift_JIS)
@@ -86,6 +89,7 @@ impl Config {
         Config {
             facility,
             exchange: exchange.to_path_buf(),
+            data: None,
             central_timeout: Duration::from_secs(10),
             codes: CharacterCodes::default(),
             face_encoding: Encoding::Utf8,
@@ -125,10 +129,19 @@ struct Inner {
     store: TerminalStore,
     clock: Arc<dyn Clock>,
     inflight: Mutex<HashSet<String>>,
+    /// Answers made but not yet durably published (e.g. the disk is full), by request name and
+    /// content hash: a retry writes them again instead of asking the central a second time.
+    unwritten: Mutex<HashMap<(String, String), Made>>,
     bulk_wake: Notify,
     sem: Semaphore,
     rng: Mutex<rand::rngs::SmallRng>,
 }
+
+/// An answer made: its bytes and its `SegmentOfResult` (or result code).
+type Made = (Vec<u8>, String);
+
+/// Answers kept in memory, made but not yet written, before the terminal stops taking requests.
+const MAX_UNWRITTEN: usize = 64;
 
 /// Removes a name from the in-flight set when dropped.
 struct InflightGuard<'a>(&'a Inner, String);
@@ -157,7 +170,7 @@ impl Terminal {
         client: Arc<dyn CentralClient>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, TerminalError> {
-        let ex = Exchange::new(&cfg.exchange);
+        let ex = Exchange::with_data_opt(&cfg.exchange, cfg.data.as_deref());
         ex.prepare().map_err(|source| TerminalError::Io {
             path: ex.root.display().to_string(),
             source,
@@ -176,6 +189,7 @@ impl Terminal {
                 store,
                 clock,
                 inflight: Mutex::new(HashSet::new()),
+                unwritten: Mutex::new(HashMap::new()),
                 bulk_wake: Notify::new(),
                 sem,
                 rng: Mutex::new(rand::SeedableRng::seed_from_u64(seed)),
@@ -374,20 +388,59 @@ impl Terminal {
         }
         if res_path.exists() {
             // answered by an earlier run whose journal entry was lost, or by hand
+            if let Ok(mut m) = inner.unwritten.lock() {
+                m.remove(&(name.to_string(), hash.clone()));
+            }
             self.mark_done(name, &hash, &res_name)?;
             return self.remove_request(&req_path);
         }
-        let (out, segment) = if too_large {
-            self.answer_too_large(&bytes, size)
-        } else {
-            self.answer(name, &bytes, &hash).await
+        // An answer that could not be written (a full disk) is kept and written again on the
+        // next try: the central is asked once per request, never again by a rescan.
+        let key = (name.to_string(), hash.clone());
+        let kept = inner
+            .unwritten
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).cloned());
+        let (out, segment) = match kept {
+            Some(a) => a,
+            None => {
+                let waiting = inner.unwritten.lock().map(|m| m.len()).unwrap_or(0);
+                if waiting >= MAX_UNWRITTEN {
+                    // a clear stop: no more work while the answers made cannot be written
+                    return Err(TerminalError::Io {
+                        path: res_dir.display().to_string(),
+                        source: std::io::Error::other(format!(
+                            "{waiting} answers are waiting to be written (disk full?); not taking new requests"
+                        )),
+                    });
+                }
+                let a = if too_large {
+                    self.answer_too_large(&bytes, size)
+                } else {
+                    self.answer(name, &bytes, &hash).await
+                };
+                if let Ok(mut m) = inner.unwritten.lock() {
+                    m.insert(key.clone(), a.clone());
+                }
+                a
+            }
         };
-        exchange::stage(res_dir, &res_name, &out).map_err(io(&res_path))?;
-        inner
-            .store
-            .set_journal(name, &hash, &res_name, &self.now_iso(), &segment, "staged")?;
-        exchange::publish(res_dir, &res_name).map_err(io(&res_path))?;
-        self.mark_done(name, &hash, &res_name)?;
+        let written = (|| -> Result<(), TerminalError> {
+            exchange::stage(res_dir, &res_name, &out).map_err(io(&res_path))?;
+            inner
+                .store
+                .set_journal(name, &hash, &res_name, &self.now_iso(), &segment, "staged")?;
+            exchange::publish(res_dir, &res_name).map_err(io(&res_path))?;
+            self.mark_done(name, &hash, &res_name)
+        })();
+        if let Err(e) = written {
+            tracing::error!(file = %name, error = %e, "answer made but not written; it is kept and written on the next try, without asking the central again");
+            return Err(e);
+        }
+        if let Ok(mut m) = inner.unwritten.lock() {
+            m.remove(&key);
+        }
         self.remove_request(&req_path)
     }
 

@@ -97,6 +97,10 @@ pub struct PlaceCard {
     pub visual_staff_id: Option<String>,
     #[serde(default)]
     pub consent: Consents,
+    /// 処方箋発行選択 (OQSCD017) the patient chose on the reader's screen: `electronic` or
+    /// `paper`; written as `PrescriptionIssueSelect` into the result
+    #[serde(default)]
+    pub prescription: Option<onshi_domain::codes::PrescriptionIssue>,
 }
 
 /// Why a session could not even start (bad input from the operator).
@@ -364,6 +368,9 @@ impl Terminal {
         self.add_reference_numbers(&mut b.results);
         for r in &mut b.results {
             apply_consents(r, &p.consent, &now);
+        }
+        if !b.results.is_empty() {
+            b.prescription_issue_select = p.prescription.map(|x| x.code().to_string());
         }
         let mut resp = QualificationResponse { header: h, body: b };
         let mut face_file = None;

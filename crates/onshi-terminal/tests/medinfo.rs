@@ -124,7 +124,8 @@ async fn checkups(dir: &std::path::Path, name: &str, number: &str) -> CheckupInf
 async fn face(t: &TerminalProc, serial: &str, consent: Value) -> QualificationResponse {
     let (s, v) = place(
         &t.api,
-        json!({"card_serial": serial, "face": "ok", "consent": consent}),
+        json!({"card_serial": serial, "face": "ok", "consent": consent,
+               "prescription": "electronic"}),
     )
     .await;
     assert_eq!(s, 200, "{v}");
@@ -160,6 +161,8 @@ async fn r2_drug_information_only_with_consent_and_every_view_recorded() {
 
     // consent at the reader to drugs and 診療情報: signed, recorded by the central, in the result
     let f = face(&t, "C0001", json!({"drug": true, "diagnosis": true})).await;
+    // the patient chose an electronic prescription on the reader's screen (OQSCD017 1)
+    assert_eq!(f.body.prescription_issue_select.as_deref(), Some("1"));
     let k = &f.body.results[0].consents;
     assert_eq!(k.pharmacists_info_cons_flg.as_deref(), Some("1"));
     assert_eq!(k.diagnosis_info_cons_flg.as_deref(), Some("1"));

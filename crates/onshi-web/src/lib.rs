@@ -29,6 +29,7 @@ pub mod oqs_api;
 pub mod outage;
 pub mod outage_screens;
 pub mod portal;
+mod portal_medinfo;
 
 /// The OpenAPI document, checked in under docs/api/.
 pub const OPENAPI: &str = include_str!("../../../docs/api/openapi.json");

@@ -68,13 +68,13 @@ const TOO_MANY: &str = "ログインの試行が多すぎます。しばらく�
 /// Keys kept by a limiter before the stale ones are dropped.
 const LIMITER_KEYS: usize = 50_000;
 
-const KEY: &str = "portal";
+pub(crate) const KEY: &str = "portal";
 
 /// What the session keeps: the signed-in card and the session's CSRF token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Signed {
-    serial: String,
-    csrf: String,
+pub(crate) struct Signed {
+    pub(crate) serial: String,
+    pub(crate) csrf: String,
 }
 
 /// The portal's login limiters (shared by every request of one server).
@@ -141,6 +141,7 @@ pub fn routes(secure: bool) -> Router<AppState> {
         .route("/portal", get(portal))
         .route("/portal/login", post(login))
         .route("/portal/logout", post(logout))
+        .route("/portal/medinfo", get(crate::portal_medinfo::page))
         .layer(sessions)
 }
 
@@ -179,7 +180,7 @@ struct QualRow {
     share: String,
 }
 
-fn layout() -> Layout {
+pub(crate) fn layout() -> Layout {
     Layout::new("マイナポータル（onshi エミュレーター）")
         .brand("マイナポータル — 健康保険証の資格情報（エミュレーター）")
 }

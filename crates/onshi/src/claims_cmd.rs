@@ -14,7 +14,7 @@ use onshi_domain::claims::{FushouInsurer, Payer};
 
 #[derive(Args)]
 pub struct Where {
-    /// the terminal's data folder (holds desk.sqlite); default: <exchange>/.terminal
+    /// the terminal's data folder (holds desk.sqlite); default: <exchange>.terminal beside it
     #[arg(long)]
     data: Option<PathBuf>,
     /// the terminal's exchange folder (its data folder is used)

@@ -414,6 +414,7 @@ fn print_payer_banner(
             f.token
         );
     }
+}
 
 /// Gives the imported persons synthetic medical information (R2: drug history, checkups,
 /// diagnoses; `onshi_synth::medinfo`), in batches of one transaction each. Returns how many

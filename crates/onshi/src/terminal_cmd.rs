@@ -126,7 +126,7 @@ pub async fn start_demo_terminals(
         let client = Arc::new(client);
         let t = onshi_terminal::Terminal::open(cfg, client, Arc::new(onshi_central::SystemClock))?;
         let password = demo_staff_password(data)?;
-        staff_store(&dir)?.set(DEMO_STAFF.0, DEMO_STAFF.1, &password)?;
+        staff_store(&dir, None)?.set(DEMO_STAFF.0, DEMO_STAFF.1, &password)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (scheme, ca_hint) = match tls {
@@ -168,6 +168,9 @@ pub enum StaffCmd {
         /// the terminal's exchange folder
         #[arg(long)]
         exchange: PathBuf,
+        /// the terminal's data folder, if it was started with `--data`
+        #[arg(long)]
+        data: Option<PathBuf>,
         /// the staff id written on every step of a visit (1–32 characters, no spaces)
         #[arg(long)]
         id: String,
@@ -179,11 +182,14 @@ pub enum StaffCmd {
     List {
         #[arg(long)]
         exchange: PathBuf,
+        /// the terminal's data folder, if it was started with `--data`
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
-fn staff_store(exchange: &Path) -> Result<onshi_desk::staff::StaffStore> {
-    let ex = onshi_terminal::exchange::Exchange::new(exchange);
+fn staff_store(exchange: &Path, data: Option<&Path>) -> Result<onshi_desk::staff::StaffStore> {
+    let ex = onshi_terminal::exchange::Exchange::with_data_opt(exchange, data);
     std::fs::create_dir_all(&ex.data)?;
     Ok(onshi_desk::staff::StaffStore::open(
         &ex.data.join(onshi_desk::staff::STAFF_FILE),
@@ -192,15 +198,20 @@ fn staff_store(exchange: &Path) -> Result<onshi_desk::staff::StaffStore> {
 
 pub fn run_staff(c: StaffCmd) -> Result<ExitCode> {
     match c {
-        StaffCmd::Add { exchange, id, name } => {
+        StaffCmd::Add {
+            exchange,
+            data,
+            id,
+            name,
+        } => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
-            staff_store(&exchange)?.set(&id, &name, password)?;
+            staff_store(&exchange, data.as_deref())?.set(&id, &name, password)?;
             println!("staff {id} ({name}) can log in at the desk");
         }
-        StaffCmd::List { exchange } => {
-            for s in staff_store(&exchange)?.list()? {
+        StaffCmd::List { exchange, data } => {
+            for s in staff_store(&exchange, data.as_deref())?.list()? {
                 println!("{}\t{}", s.staff_id, s.name);
             }
         }

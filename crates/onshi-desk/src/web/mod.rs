@@ -10,6 +10,8 @@
 //!   a document confirmed online (R7), both through the terminal
 //! - [`moushitatesho`] — `GET|POST /desk/visits/{id}/moushitatesho` (R24, R25) and the
 //!   printable sheet `…/moushitatesho/print` (R26)
+//! - [`medinfo`] — `GET /desk/visits/{id}/medinfo/{kind}`: drug, checkup, diagnosis and
+//!   operation information under the patient's consent (R2), one screen per kind
 //! - [`history`] — `GET /desk/history` (R6) and `GET /desk/visits/{id}/situation.json`
 //! - [`worklist`] — `/desk/unconfirmed…`, the 事後確認 worklist (R12, R17)
 //! - `/desk/claims`, `/desk/api/…` — the 請求 screen and the claims API (`crate::claims`)
@@ -38,6 +40,7 @@ use crate::Desk;
 pub mod auth;
 pub mod fallback;
 pub mod history;
+pub mod medinfo;
 pub mod moushitatesho;
 pub mod reader;
 pub mod reception;
@@ -90,6 +93,7 @@ pub fn router(desk: Desk) -> Router {
             "/desk/visits/{id}/situation.json",
             get(history::situation_json),
         )
+        .route("/desk/visits/{id}/medinfo/{kind}", get(medinfo::page))
         .route("/desk/history", get(history::page))
         .merge(worklist::routes())
         .merge(crate::claims::web::routes())

@@ -56,6 +56,11 @@ pub(crate) async fn reader(
             diagnosis: p(params, "consent_diagnosis") == "on",
             operation: p(params, "consent_operation") == "on",
         },
+        prescription: match p(params, "prescription") {
+            "electronic" => Some(onshi_domain::codes::PrescriptionIssue::Electronic),
+            "paper" => Some(onshi_domain::codes::PrescriptionIssue::Paper),
+            _ => None,
+        },
     };
     // the attempt as a fact: whether it may be made at all is the engine's to say (R2: no PIN
     // on a PIN-less card; R4: no face or visual check without the patient at the reader)

@@ -31,6 +31,8 @@ pub struct World {
     pub pharmacy: String,
     pub fx: Fixture,
     pub clinic_dir: PathBuf,
+    /// the central's registry (to give persons medical information, R2)
+    pub store: Arc<SqliteStore>,
     _dir: tempfile::TempDir,
 }
 
@@ -100,6 +102,7 @@ pub async fn start_world() -> World {
         pharmacy: urls[1].clone(),
         fx,
         clinic_dir: dir.path().join(CLINIC),
+        store,
         _dir: dir,
     }
 }
