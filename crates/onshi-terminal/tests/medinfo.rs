@@ -123,7 +123,7 @@ async fn checkups(dir: &std::path::Path, name: &str, number: &str) -> CheckupInf
 
 async fn face(t: &TerminalProc, serial: &str, consent: Value) -> QualificationResponse {
     let (s, v) = place(
-        &t.api,
+        t,
         json!({"card_serial": serial, "face": "ok", "consent": consent,
                "prescription": "electronic"}),
     )
