@@ -26,7 +26,7 @@ use crate::chips::CardStore;
 use crate::{CardError, IdentityAttempt, Reader};
 
 /// A reader's signed report of the identity step on one card, over a central-issued nonce.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardAssertion {
     /// the certified reader that made it (registered at the central for the facility)

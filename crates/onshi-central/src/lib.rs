@@ -77,7 +77,7 @@ pub use onshi_card::CardAssertion as CardConfirmation;
 pub const NONCE_TTL: Duration = Duration::from_secs(120);
 
 /// A nonce issued to a facility for one card confirmation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NonceGrant {
     /// 32 random bytes, hex
     pub nonce: String,
@@ -91,7 +91,7 @@ struct Nonces {
 }
 
 /// A confirmation by the numbers of an insurance card / 資格確認書 (照会区分 2, R7).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NumbersConfirmation {
     pub confirmation_date: NaiveDate,
     pub query: NumbersQuery,

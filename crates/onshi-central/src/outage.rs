@@ -152,7 +152,7 @@ impl Actor {
 }
 
 /// Body of a request (R13 step 1: 医療機関コード, 医療機関・薬局名, 担当者名, 利用希望の旨).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestInput {
     /// only when an operator files the call; a facility's own request uses its token's code
     #[serde(default)]
@@ -166,7 +166,7 @@ pub struct RequestInput {
 }
 
 /// The usage report (利用報告書).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportInput {
     /// must be exactly [`REPORT_TITLE`]
     #[serde(default)]
@@ -186,7 +186,7 @@ pub struct ReportInput {
 
 /// Search conditions as typed on 資格情報照会（システム障害時）. Dates `YYYY-MM-DD` or
 /// `YYYYMMDD`; sex `1` 男 / `2` 女 / `3` 未設定 (OQSCD007).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchInput {
     /// who searches (kept in the audit); required
     #[serde(default)]
@@ -227,7 +227,7 @@ struct Criteria {
 }
 
 /// One line of a hit list: enough to tell people of the same name and birth date apart.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Candidate {
     /// 1-based; what staff choose with
     pub candidate: u32,
@@ -242,7 +242,8 @@ pub struct Candidate {
 }
 
 /// What a claim needs from the confirmation (R17): the numbers, and where they came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = OutageClaimBasis)]
 pub struct ClaimBasis {
     /// always `outage_search` (システム障害時モード)
     pub source: String,
@@ -260,7 +261,7 @@ pub struct ClaimBasis {
 }
 
 /// One qualification as shown on 資格情報確認.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShownQualification {
     #[serde(flatten)]
     pub result: ResultOfQualificationConfirmation,
@@ -270,7 +271,7 @@ pub struct ShownQualification {
 }
 
 /// 資格情報確認: the chosen person's qualification on the 資格確認日.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QualificationView {
     /// 資格有効性 (OQSCD006)
     pub qualification_validity: String,
@@ -280,7 +281,7 @@ pub struct QualificationView {
 }
 
 /// Answer of a search.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SearchResponse {
     /// audit id of this search; choose with it
     pub search_id: i64,
@@ -294,7 +295,7 @@ pub struct SearchResponse {
 }
 
 /// Answer of a choice.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SelectResponse {
     pub select_id: i64,
     pub search_id: i64,
@@ -303,7 +304,7 @@ pub struct SelectResponse {
 }
 
 /// A request with its log, as shown to its facility or an operator.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestView {
     #[serde(flatten)]
     pub request: OutageRequest,
@@ -314,7 +315,7 @@ pub struct RequestView {
 }
 
 /// What a facility sees of its own outage mode.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacilityStatus {
     pub facility: String,
     pub search_allowed: bool,
@@ -325,7 +326,7 @@ pub struct FacilityStatus {
 }
 
 /// An audit line with the chosen person's name, for display.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditView {
     #[serde(flatten)]
     pub entry: AuditEntry,

@@ -14,7 +14,7 @@ use onshi_store::{PersonRecord, QualificationRecord};
 use serde::{Deserialize, Serialize};
 
 /// 高齢受給者証情報.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ElderlyRecipientCertificateInfo {
     /// 交付年月日
@@ -27,7 +27,7 @@ pub struct ElderlyRecipientCertificateInfo {
 }
 
 /// 限度額適用認定証関連情報 (returned only with the patient's consent, OQSCD001 = 1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct LimitApplicationCertificateRelatedInfo {
     /// OQSCD011 限度額適用認定証区分
@@ -48,7 +48,7 @@ pub struct LimitApplicationCertificateRelatedInfo {
 
 /// One `SpecificDiseasesCertificateInfo` (特定疾病療養受療証), given with the same consent as
 /// the 限度額 information.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct SpecificDiseasesCertificateInfo {
     /// OQSCD013: 1 人工透析, 2 血友病, 3 HIV
@@ -64,7 +64,7 @@ pub struct SpecificDiseasesCertificateInfo {
 }
 
 /// One `ResultOfQualificationConfirmation`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct ResultOfQualificationConfirmation {
     pub insured_card_classification: String,
@@ -300,7 +300,7 @@ impl ResultOfQualificationConfirmation {
 }
 
 /// Why a confirmation could not be carried out (異常終了), with a stable class.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConfirmationError {
     /// stable class: `card_unknown`, `card_revoked`, `chip_broken`, `certificate_expired`,
     /// `pin_not_set`, `pin_wrong`, `pin_locked`, `face_mismatch`, `staff_missing`,
@@ -314,7 +314,7 @@ pub struct ConfirmationError {
 }
 
 /// What the central answers to one confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConfirmationResponse {
     /// id in the facility's confirmation history. Keep it the first field: the stored JSON
     /// gets its id spliced in at the front (`with_confirmation_id`).

@@ -45,7 +45,7 @@ pub fn certificate_usable_until(expiry: NaiveDate) -> NaiveDate {
 }
 
 /// What the certificate allows on a given day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CertCheck {
     Ok,
@@ -127,7 +127,7 @@ mod tests {
 
 /// How the reader established (or failed to establish) the holder's identity (R1, R2, R3).
 /// The reader reports this to the central; the central never sees a PIN.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum IdentityOutcome {
     Verified {
@@ -141,7 +141,7 @@ pub enum IdentityOutcome {
 }
 
 /// Why identity could not be established at the reader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "class", rename_all = "snake_case")]
 pub enum IdentityFailure {
     /// R2: a PIN-less card cannot use PIN identification.

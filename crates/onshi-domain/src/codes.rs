@@ -16,7 +16,7 @@ pub struct CodeError {
 macro_rules! code_table {
     ($(#[$m:meta])* $name:ident, $table:literal, $field:literal, { $($variant:ident = $code:literal, $label:literal;)+ }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant,)+ }
 

@@ -62,7 +62,7 @@ pub fn insurer_check_digit(body: &[u8]) -> u8 {
 }
 
 /// 法別番号 class of an insurer, derived from the insurer number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InsurerKind {
     /// 協会けんぽ (法別 01)
@@ -103,7 +103,7 @@ impl InsurerKind {
 }
 
 /// 保険者番号. 8 digits, or 6 digits for 国保; check digit verified on parse.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(into = "String")]
 pub struct InsurerNumber(String);
 
@@ -339,12 +339,12 @@ impl MyNumberHasher {
 
 /// 医療機関コード as the OQS uses it: 10 digits = 都道府県 (2) + 点数表 (1: 1 医科, 3 歯科,
 /// 4 調剤) + the 7-digit facility code.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(into = "String")]
 pub struct MedicalInstitutionCode(String);
 
 /// 点数表 of a facility.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FacilityKind {
     /// 医科
@@ -440,7 +440,7 @@ fn no_controls(field: &'static str, s: &str) -> Result<(), NumberError> {
 
 /// 被保険者証記号: as printed; full-width characters allowed; may be empty (many 国保 and
 /// 後期 cards have none). At most 38 characters (the OQS field length).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct InsuredSymbol(String);
 
@@ -469,7 +469,7 @@ impl InsuredSymbol {
 }
 
 /// 被保険者証番号: as printed, not empty, at most 38 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct InsuredNumber(String);
 
@@ -496,7 +496,7 @@ impl InsuredNumber {
 }
 
 /// 枝番: exactly two digits (individual numbers since 2021).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct BranchNumber(String);
 
@@ -520,7 +520,7 @@ impl BranchNumber {
 }
 
 /// 性別 (OQSCD007): 1 男 / 2 女 / 3 未設定.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     Male,

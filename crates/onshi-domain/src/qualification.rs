@@ -223,7 +223,7 @@ pub fn evaluate_by_card(history: &[Qualification], on: NaiveDate) -> Outcome<'_>
 }
 
 /// What the staff typed from an insurance card or 資格確認書 (照会区分 2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NumbersQuery {
     pub insurer_number: InsurerNumber,
     pub symbol: InsuredSymbol,

@@ -424,6 +424,21 @@ impl<'de> Deserialize<'de> for WarekiDate {
     }
 }
 
+/// In the OpenAPI document: a string, the display form ("令和元年5月1日").
+impl utoipa::PartialSchema for WarekiDate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "a date in the Japanese era calendar, e.g. 令和元年5月1日 (R1.5.1 also read)",
+            ))
+            .examples([serde_json::json!("令和7年12月2日")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for WarekiDate {}
+
 /// Splits a leading era name (kanji or initial letter) from the rest.
 fn split_era(s: &str) -> Option<(Era, &str)> {
     for era in Era::ALL {

@@ -90,14 +90,14 @@ pub struct ChipRow {
 }
 
 /// A facility known to the central, with the hash of its API token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Facility {
     pub code: MedicalInstitutionCode,
     pub name: String,
 }
 
 /// One entry of a facility's confirmation history (資格確認履歴, R6).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConfirmationEntry {
     /// assigned by the store
     pub id: i64,
@@ -110,13 +110,16 @@ pub struct ConfirmationEntry {
     /// who ticked 目視で本人確認完了 (R3), or who typed the numbers
     pub staff_id: Option<String>,
     pub card_serial: Option<String>,
+    #[schema(value_type = Option<i64>)]
     pub person_id: Option<PersonId>,
     pub birthdate: Option<NaiveDate>,
     /// kana_key of the patient's name, for filtering
     pub kana_key: Option<String>,
     /// "1".."5" (資格有効性) or an error class such as "pin_locked"
     pub outcome: String,
-    /// the response as returned, JSON (serialized once, by the caller)
+    /// the response as returned, JSON (serialized once, by the caller): a
+    /// `ConfirmationResponse`
+    #[schema(value_type = Object)]
     pub result: Box<serde_json::value::RawValue>,
 }
 

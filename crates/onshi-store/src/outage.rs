@@ -36,7 +36,7 @@ use crate::{PersonId, Result, SqliteStore, StoreError};
 pub const SCHEMA: &str = include_str!("outage.sql");
 
 /// State of an activation request (R13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageState {
     /// The facility asked for the function (by phone to the call centre, or over the API).
@@ -165,7 +165,7 @@ impl Step {
 
 /// An activation request with the time and actor of every step taken so far. Actors are
 /// `operator:<name>` or `facility:<code>` (with `/<staff>` when the facility named one).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutageRequest {
     pub id: i64,
     pub facility: String,
@@ -206,7 +206,7 @@ pub struct NewRequest {
 }
 
 /// One line of the procedure's event log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutageEvent {
     /// assigned by the store
     pub id: i64,
@@ -220,14 +220,14 @@ pub struct OutageEvent {
 }
 
 /// A call-centre operator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Operator {
     pub id: i64,
     pub name: String,
 }
 
 /// A facility's registered contact details, with its registered name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacilityContact {
     pub facility: String,
     pub registered_name: String,
@@ -252,7 +252,7 @@ pub struct PersonQuery {
 }
 
 /// Kind of an audit line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditKind {
     /// a search that ran
@@ -279,7 +279,7 @@ impl AuditKind {
 }
 
 /// One line of the search audit (R14; issue: criteria, hits, chosen person, staff, time).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     /// assigned by the store
     pub id: i64,
@@ -292,8 +292,10 @@ pub struct AuditEntry {
     pub criteria: serde_json::Value,
     pub hits: Option<u32>,
     /// the candidates shown, in order (candidate 1 is the first)
+    #[schema(value_type = Vec<i64>)]
     pub hit_person_ids: Vec<PersonId>,
     pub search_id: Option<i64>,
+    #[schema(value_type = Option<i64>)]
     pub chosen_person_id: Option<PersonId>,
     /// `hits`, `no_hits`, `too_many`; a 資格有効性 code for a choice; the rule of a refusal
     pub outcome: String,

@@ -19,7 +19,19 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/v1/assess", post(assess))
 }
 
-async fn assess(body: Bytes) -> Response {
+/// The desk's decision engine: what to do next, the share, the claim basis (R1–R27).
+///
+/// Pure: reads no registry and writes no history, so no token is needed. The same engine as
+/// `onshi assess`. The situation and decision shapes are documented field by field, with an
+/// example per path of annex 1 of 保発0710第1号, in docs/formats/assess.md. 400: the body does
+/// not parse (the error names the field); 422: the engine refuses the situation
+/// (contradictory facts, e.g. a portal screen with a PIN-less card, R2).
+#[utoipa::path(post, path = "/v1/assess", tag = "assess", security(()),
+    request_body = desk::Situation,
+    responses((status = 200, description = "the decision", body = desk::Decision),
+        (status = 400, description = "the body does not parse; names the field", body = crate::ErrorBody),
+        (status = 422, description = "the engine refuses the situation; names the field and the rule", body = crate::ErrorBody)))]
+pub(crate) async fn assess(body: Bytes) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return ApiError::bad(None, "json", "the body is not UTF-8 text").into_response();
     };

@@ -1,5 +1,6 @@
 //! HTTP API of the central (JSON, versioned under `/v1`), described by the OpenAPI document
-//! in `docs/api/openapi.json`, which the server also serves.
+//! generated from its types ([`openapi`]), served at `/v1/openapi.json` and checked in as
+//! `docs/api/openapi.json`.
 //!
 //! Boundary rules: every `/v1` call except the OpenAPI document and `/healthz` is made by a
 //! facility authenticated by its bearer token; the facility is taken from the token, never
@@ -25,14 +26,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub mod assess;
+pub mod openapi;
 pub mod oqs_api;
 pub mod outage;
 pub mod outage_screens;
 pub mod portal;
 mod portal_medinfo;
 
-/// The OpenAPI document, checked in under docs/api/.
-pub const OPENAPI: &str = include_str!("../../../docs/api/openapi.json");
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -92,14 +92,23 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(format!("onshi-token:{token}").as_bytes()))
 }
 
-/// A JSON error: `{"error": {"status", "field", "rule", "message"}}`.
-#[derive(Debug, Serialize)]
+/// A JSON error: `{"error": {"field", "rule", "message"}}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(skip)]
+    #[schema(ignore)]
     pub status: StatusCode,
+    /// the field (or header, query parameter) at fault, when there is one
     pub field: Option<String>,
+    /// the rule broken: `format`, `required`, `json`, `auth`, an R-number rule …
     pub rule: String,
     pub message: String,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ApiError,
 }
 
 impl ApiError {
@@ -125,7 +134,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status;
-        (status, Json(serde_json::json!({ "error": self }))).into_response()
+        (status, Json(ErrorBody { error: self })).into_response()
     }
 }
 
@@ -207,8 +216,8 @@ impl FromRequestParts<AppState> for AuthFacility {
 /// Secure).
 pub fn router(state: AppState, tls: bool) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/v1/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/v1/openapi.json", get(openapi_document))
         .route("/v1/facility", get(whoami))
         .route("/v1/confirmations/card/nonce", post(card_nonce))
         .route("/v1/confirmations/card", post(confirm_card))
@@ -223,16 +232,38 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .with_state(state)
 }
 
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// Liveness (the benchmark's trivial baseline endpoint).
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
+    responses((status = 200, description = "ok", body = String, content_type = "text/plain")))]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()),
+    responses((status = 200, description = "the OpenAPI document", body = Object)))]
+async fn openapi_document() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::document(),
+    )
+}
+
+/// The facility the token belongs to.
+#[utoipa::path(get, path = "/v1/facility", tag = "confirmation",
+    responses((status = 200, description = "the facility", body = Facility),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody)))]
 async fn whoami(AuthFacility(f): AuthFacility) -> Json<Facility> {
     Json(f)
 }
 
-/// A single-use nonce for the next card confirmation of this facility (R1–R3: the reader
-/// signs its identity outcome over it).
+/// A single-use nonce for the next card confirmation (R1–R3; docs/security.md).
+///
+/// Issued to the authenticated facility, usable once, within `expires_in_seconds`. The
+/// facility's certified reader signs its identity outcome over it.
+#[utoipa::path(post, path = "/v1/confirmations/card/nonce", tag = "confirmation",
+    responses((status = 200, description = "the nonce", body = onshi_central::NonceGrant),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody)))]
 async fn card_nonce(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -244,7 +275,13 @@ async fn card_nonce(
     Ok(Json(g).into_response())
 }
 
-/// A facility takes one of its own readers out of service (lost, stolen, replaced).
+/// Revoke one of the facility's own certified readers (lost, stolen, replaced): its
+/// assertions are refused from now on.
+#[utoipa::path(post, path = "/v1/readers/{id}/revoke", tag = "readers",
+    params(("id" = String, Path, description = "the reader's id")),
+    responses((status = 200, description = "revoked", body = ReaderRevoked),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody),
+        (status = 404, description = "no active reader of this facility by that id", body = ErrorBody)))]
 async fn revoke_own_reader(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -263,11 +300,29 @@ async fn revoke_own_reader(
             message: format!("no active reader {id} of this facility"),
         });
     }
-    Ok(Json(serde_json::json!({ "reader": id, "revoked": true })).into_response())
+    Ok(Json(ReaderRevoked {
+        reader: id,
+        revoked: true,
+    })
+    .into_response())
+}
+
+/// Answer of a revocation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReaderRevoked {
+    pub reader: String,
+    pub revoked: bool,
+}
+
+/// Answer of a reader's registration.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReaderRegistered {
+    pub reader: String,
+    pub facility: String,
 }
 
 /// Body of `POST /v1/operator/readers`: a certified reader's device key for a facility.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterReader {
     pub facility: String,
@@ -303,6 +358,23 @@ pub fn register_reader(central: &Central, r: &RegisterReader) -> Result<(), ApiE
         .map_err(ApiError::internal)
 }
 
+/// Card confirmation (照会区分 1): a certified reader's signed assertion (R1, R2, R3, R5, R6).
+///
+/// The reader established identity (face / PIN / 目視確認) and signs the outcome over a nonce
+/// from /v1/confirmations/card/nonce with its registered device key; for a PIN the card's chip
+/// also signs (card_signature) once it accepted the PIN, so no PIN reaches the central.
+/// Unsigned, forged, replayed, expired, other-facility and revoked-reader assertions are
+/// refused (error.class reader_unknown, reader_foreign, reader_revoked, assertion_unsigned,
+/// assertion_forged, assertion_replayed, assertion_foreign_nonce, assertion_expired,
+/// card_key_unknown, card_signature_missing, card_signature_invalid) and each refusal is
+/// recorded. Recorded in the facility's confirmation history before the answer is returned.
+#[utoipa::path(post, path = "/v1/confirmations/card", tag = "confirmation",
+    request_body = CardConfirmation,
+    responses((status = 200, description = "the confirmation result; errors of the confirmation itself (assertion refused, card revoked, certificate past grace, PIN locked …) come as segment_of_result \"9\" with an error object", body = onshi_central::ConfirmationResponse),
+        (status = 400, description = "bad input; names the field and the rule", body = ErrorBody),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape; names the field", body = ErrorBody)))]
 async fn confirm_card(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -316,6 +388,17 @@ async fn confirm_card(
     Ok(json_text(r.json))
 }
 
+/// Confirmation by insurance-card numbers (照会区分 2, R7).
+///
+/// Returns 有効 / 無効 / 無効（新しい資格あり） / 該当資格なし for the typed numbers and birth
+/// date; never returns a newer qualification.
+#[utoipa::path(post, path = "/v1/confirmations/numbers", tag = "confirmation",
+    request_body = NumbersConfirmation,
+    responses((status = 200, description = "the confirmation result", body = onshi_central::ConfirmationResponse),
+        (status = 400, description = "bad input; names the field and the rule", body = ErrorBody),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape; names the field", body = ErrorBody)))]
 async fn confirm_numbers(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -330,19 +413,39 @@ async fn confirm_numbers(
 }
 
 /// Query of `GET /v1/confirmations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// first confirmation date (YYYY-MM-DD)
     pub from: Option<NaiveDate>,
+    /// last confirmation date (YYYY-MM-DD)
     pub to: Option<NaiveDate>,
+    /// the patient's birth date (YYYY-MM-DD)
     pub birthdate: Option<NaiveDate>,
     /// patient's kana name; matched on its normalised key
     pub kana: Option<String>,
     pub card_serial: Option<String>,
+    /// "1".."5" (資格有効性) or an error class such as `pin_locked`
     pub outcome: Option<String>,
+    /// at most this many (default 100, at most 1000)
     pub limit: Option<u32>,
+    /// the page after this id (ids are newest first)
     pub before_id: Option<i64>,
 }
 
+/// One page of a facility's confirmation history, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryPage {
+    pub facility: MedicalInstitutionCode,
+    pub confirmations: Vec<onshi_store::ConfirmationEntry>,
+}
+
+/// The facility's confirmation history (資格確認履歴, R6), newest first.
+#[utoipa::path(get, path = "/v1/confirmations", tag = "confirmation",
+    params(HistoryQuery),
+    responses((status = 200, description = "history", body = HistoryPage),
+        (status = 400, description = "bad input; names the field and the rule", body = ErrorBody),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody)))]
 async fn list_confirmations(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -376,7 +479,11 @@ async fn list_confirmations(
         .central
         .history(&f.code, &filter)
         .map_err(ApiError::internal)?;
-    Ok(Json(serde_json::json!({ "facility": f.code, "confirmations": rows })).into_response())
+    Ok(Json(HistoryPage {
+        facility: f.code,
+        confirmations: rows,
+    })
+    .into_response())
 }
 
 /// R2: the patient's medical information, answered only under a valid consent given at this

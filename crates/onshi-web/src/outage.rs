@@ -21,14 +21,16 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use onshi_central::outage::{
-    Actor, OutageConfig, OutageError, OutageService, ReportInput, RequestInput, SearchInput,
+    Actor, AuditView, OutageConfig, OutageError, OutageService, ReportInput, RequestInput,
+    RequestView, SearchInput,
 };
 use onshi_central::{Clock, SystemClock};
 use onshi_store::outage::{
-    AuditFilter, AuditKind, Operator, OutageState, OutageStore, RequestFilter,
+    AuditFilter, AuditKind, FacilityContact, Operator, OutageEvent, OutageState, OutageStore,
+    RequestFilter,
 };
 use onshi_store::{Facility, RegistryRead};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::{ApiError, AppState, AuthFacility, JsonBody};
@@ -242,7 +244,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A JSON body that may be absent (an empty body reads as `T::default()`).
-struct OptJson<T>(T);
+pub(crate) struct OptJson<T>(T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequest<S> for OptJson<T> {
     type Rejection = ApiError;
@@ -259,6 +261,45 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Default> FromRequest<S> fo
     }
 }
 
+// --- answers -----------------------------------------------------------------------------
+
+/// A facility's own search audit.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FacilityAudit {
+    pub facility: String,
+    pub audit: Vec<AuditView>,
+}
+
+/// The search audit as an operator sees it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditList {
+    pub audit: Vec<AuditView>,
+}
+
+/// Requests, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RequestList {
+    pub requests: Vec<RequestView>,
+}
+
+/// A request as an operator sees it: with the facility's registered contact, to call back on
+/// (R13 step 2).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OperatorRequestView {
+    #[serde(flatten)]
+    pub view: RequestView,
+    pub registered_contact: Option<FacilityContact>,
+}
+
+/// A facility as the call centre sees it, with its outage log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FacilityDetail {
+    pub facility: String,
+    pub registered_name: String,
+    pub registered_contact: Option<FacilityContact>,
+    pub events: Vec<OutageEvent>,
+}
+
 // --- facility API ------------------------------------------------------------------------
 
 pub(crate) fn facility_actor(f: &Facility, staff: Option<&str>) -> Actor {
@@ -271,7 +312,10 @@ pub(crate) fn facility_actor(f: &Facility, staff: Option<&str>) -> Actor {
     }
 }
 
-async fn facility_status(
+/// Facility: can it search now, and where its requests stand (R13).
+#[utoipa::path(get, path = "/v1/outage", tag = "outage",
+    responses((status = 200, description = "status", body = onshi_central::outage::FacilityStatus), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn facility_status(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
 ) -> Result<Response, ApiError> {
@@ -279,7 +323,10 @@ async fn facility_status(
     Ok(axum::Json(s).into_response())
 }
 
-async fn facility_request(
+/// Facility: ask for the outage mode (R13 step 1).
+#[utoipa::path(post, path = "/v1/outage/requests", tag = "outage", request_body = RequestInput,
+    responses((status = 201, description = "created", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 409, description = "an open request exists", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn facility_request(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     JsonBody(input): JsonBody<RequestInput>,
@@ -290,7 +337,10 @@ async fn facility_request(
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
-async fn facility_request_view(
+/// Facility: one of its requests with its log.
+#[utoipa::path(get, path = "/v1/outage/requests/{id}", tag = "outage", params(("id" = i64, Path, description = "the request's id")),
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn facility_request_view(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     Path(id): Path<i64>,
@@ -301,13 +351,16 @@ async fn facility_request_view(
     Ok(axum::Json(v).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct StaffBody {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct StaffBody {
     #[serde(default)]
     staff_id: Option<String>,
 }
 
-async fn facility_cancel(
+/// Facility: withdraw its request before it is enabled.
+#[utoipa::path(post, path = "/v1/outage/requests/{id}/cancel", tag = "outage", params(("id" = i64, Path, description = "the request's id")), request_body(content = Option<StaffBody>, description = "optional: who withdraws it"),
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn facility_cancel(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     Path(id): Path<i64>,
@@ -320,7 +373,10 @@ async fn facility_cancel(
     Ok(axum::Json(v).into_response())
 }
 
-async fn facility_report(
+/// Facility: submit the usage report 「システム障害時機能の利用報告」 (R13 step 4).
+#[utoipa::path(post, path = "/v1/outage/requests/{id}/report", tag = "outage", params(("id" = i64, Path, description = "the request's id")), request_body = ReportInput,
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn facility_report(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     Path(id): Path<i64>,
@@ -332,7 +388,10 @@ async fn facility_report(
     Ok(axum::Json(v).into_response())
 }
 
-async fn search(
+/// Facility: 資格情報照会（システム障害時）, only while enabled (R14).
+#[utoipa::path(post, path = "/v1/outage/search", tag = "outage", request_body = SearchInput,
+    responses((status = 200, description = "result", body = onshi_central::outage::SearchResponse), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not enabled or the window has closed (rule r13_not_enabled / r13_window_closed); the attempt is recorded", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn search(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     JsonBody(input): JsonBody<SearchInput>,
@@ -346,14 +405,17 @@ async fn search(
     Ok(axum::Json(r).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct SelectBody {
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct SelectBody {
     candidate: u32,
     #[serde(default)]
     staff_id: Option<String>,
 }
 
-async fn select(
+/// Facility: choose a candidate of its search → the qualification (R14, R17).
+#[utoipa::path(post, path = "/v1/outage/search/{search_id}/select", tag = "outage", params(("search_id" = i64, Path, description = "the search's audit id")), request_body = SelectBody,
+    responses((status = 200, description = "the qualification", body = onshi_central::outage::SelectResponse), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not enabled or the window has closed", body = crate::ErrorBody), (status = 404, description = "no such search of this facility", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn select(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     Path(search_id): Path<i64>,
@@ -370,11 +432,15 @@ async fn select(
     Ok(axum::Json(r).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct AuditQuery {
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
+    /// operator only: one facility's lines (医療機関コード)
     facility: Option<String>,
+    /// `search`, `select` or `refused`
     kind: Option<String>,
     limit: Option<u32>,
+    /// the page after this id (newest first)
     before_id: Option<i64>,
 }
 
@@ -399,7 +465,10 @@ impl AuditQuery {
     }
 }
 
-async fn facility_audit(
+/// Facility: its own search audit, newest first.
+#[utoipa::path(get, path = "/v1/outage/audit", tag = "outage", params(AuditQuery),
+    responses((status = 200, description = "audit", body = FacilityAudit), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn facility_audit(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
     q: Result<Query<AuditQuery>, QueryRejection>,
@@ -408,24 +477,37 @@ async fn facility_audit(
     // R14 audit: a facility sees its own lines only, whatever it asks for.
     let filter = q.filter(Some(f.code.as_str().to_string()))?;
     let rows = service(&st)?.audit(&filter).map_err(api_error)?;
-    Ok(axum::Json(serde_json::json!({ "facility": f.code, "audit": rows })).into_response())
+    Ok(axum::Json(FacilityAudit {
+        facility: f.code.as_str().to_string(),
+        audit: rows,
+    })
+    .into_response())
 }
 
 // --- operator API ------------------------------------------------------------------------
 
-async fn operator_whoami(AuthOperator(o): AuthOperator) -> axum::Json<Operator> {
+/// Operator: who the token belongs to.
+#[utoipa::path(get, path = "/v1/operator/whoami", tag = "operator", security(("operatorToken" = [])),
+    responses((status = 200, description = "operator", body = Operator), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_whoami(AuthOperator(o): AuthOperator) -> axum::Json<Operator> {
     axum::Json(o)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
+    /// one facility's requests (医療機関コード)
     pub(crate) facility: Option<String>,
+    /// requested, verified, form_issued, enabled, closed, reported or cancelled
     state: Option<String>,
     limit: Option<u32>,
     before_id: Option<i64>,
 }
 
-async fn operator_list(
+/// Operator: requests, newest first.
+#[utoipa::path(get, path = "/v1/operator/outage/requests", tag = "operator", security(("operatorToken" = [])), params(ListQuery),
+    responses((status = 200, description = "requests", body = RequestList), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_list(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
     q: Result<Query<ListQuery>, QueryRejection>,
@@ -449,10 +531,13 @@ async fn operator_list(
             before_id: q.before_id,
         })
         .map_err(api_error)?;
-    Ok(axum::Json(serde_json::json!({ "requests": rows })).into_response())
+    Ok(axum::Json(RequestList { requests: rows }).into_response())
 }
 
-async fn operator_request(
+/// Operator: record a facility's call (R13 step 1).
+#[utoipa::path(post, path = "/v1/operator/outage/requests", tag = "operator", security(("operatorToken" = [])), request_body = RequestInput,
+    responses((status = 201, description = "created", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "unknown facility_code", body = crate::ErrorBody), (status = 409, description = "an open request exists", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_request(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
     JsonBody(input): JsonBody<RequestInput>,
@@ -463,7 +548,10 @@ async fn operator_request(
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }
 
-async fn operator_request_view(
+/// Operator: a request with its log and the facility's registered contact.
+#[utoipa::path(get, path = "/v1/operator/outage/requests/{id}", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")),
+    responses((status = 200, description = "the request", body = OperatorRequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_request_view(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
     Path(id): Path<i64>,
@@ -474,23 +562,24 @@ async fn operator_request_view(
         .store()
         .facility_contact(&v.request.facility)
         .map_err(internal)?;
-    let mut body = serde_json::to_value(&v).map_err(internal)?;
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert(
-            "registered_contact".into(),
-            serde_json::to_value(contact).unwrap_or_default(),
-        );
-    }
-    Ok(axum::Json(body).into_response())
+    Ok(axum::Json(OperatorRequestView {
+        view: v,
+        registered_contact: contact,
+    })
+    .into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct VerifyBody {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct VerifyBody {
     #[serde(default)]
     phone: Option<String>,
 }
 
-async fn operator_verify(
+/// Operator: the call-back was made on `phone` — accepted only if it is the registered
+/// number (R13 step 2).
+#[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/verify", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")), request_body = VerifyBody,
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not the registered number (r13_callback_number) or none registered (r13_no_registered_phone); logged", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_verify(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
     Path(id): Path<i64>,
@@ -507,13 +596,16 @@ async fn operator_verify(
     Ok(axum::Json(v).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct FormBody {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct FormBody {
     #[serde(default)]
     email: Option<String>,
 }
 
-async fn operator_issue_form(
+/// Operator: the usage-report form was e-mailed (R13 step 2); default the registered e-mail.
+#[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/issue-form", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")), request_body(content = Option<FormBody>, description = "optional: the address it went to"),
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_issue_form(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
     Path(id): Path<i64>,
@@ -526,13 +618,17 @@ async fn operator_issue_form(
     Ok(axum::Json(v).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct EnableBody {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct EnableBody {
     #[serde(default)]
     until: Option<String>,
 }
 
-async fn operator_enable(
+/// Operator: enable the function until `until` (default: end of the day, JST; at most 72 h)
+/// (R13 step 3).
+#[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/enable", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")), request_body(content = Option<EnableBody>, description = "optional: the end of the window"),
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_enable(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
     Path(id): Path<i64>,
@@ -545,7 +641,10 @@ async fn operator_enable(
     Ok(axum::Json(v).into_response())
 }
 
-async fn operator_close(
+/// Operator: end the window early.
+#[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/close", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")),
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_close(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
     Path(id): Path<i64>,
@@ -554,7 +653,10 @@ async fn operator_close(
     Ok(axum::Json(v).into_response())
 }
 
-async fn operator_cancel(
+/// Operator: withdraw a request before it is enabled.
+#[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/cancel", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")),
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_cancel(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
     Path(id): Path<i64>,
@@ -565,7 +667,10 @@ async fn operator_cancel(
     Ok(axum::Json(v).into_response())
 }
 
-async fn operator_audit(
+/// Operator: the search audit, all facilities or one.
+#[utoipa::path(get, path = "/v1/operator/outage/audit", tag = "operator", security(("operatorToken" = [])), params(AuditQuery),
+    responses((status = 200, description = "audit", body = AuditList), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_audit(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
     q: Result<Query<AuditQuery>, QueryRejection>,
@@ -573,10 +678,14 @@ async fn operator_audit(
     let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
     let filter = q.filter(q.facility.clone().filter(|f| !f.is_empty()))?;
     let rows = service(&st)?.audit(&filter).map_err(api_error)?;
-    Ok(axum::Json(serde_json::json!({ "audit": rows })).into_response())
+    Ok(axum::Json(AuditList { audit: rows }).into_response())
 }
 
-async fn operator_facility(
+/// Operator: a facility's registered name and contact, and its outage log (including refused
+/// searches with no request).
+#[utoipa::path(get, path = "/v1/operator/outage/facilities/{code}", tag = "operator", security(("operatorToken" = [])), params(("code" = String, Path, description = "医療機関コード, 10 digits")),
+    responses((status = 200, description = "facility", body = FacilityDetail), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "unknown facility", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_facility(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
     Path(code): Path<String>,
@@ -593,25 +702,35 @@ async fn operator_facility(
     };
     let contact = store.facility_contact(&code).map_err(internal)?;
     let events = store.facility_events(&code, 100).map_err(internal)?;
-    Ok(axum::Json(serde_json::json!({
-        "facility": code,
-        "registered_name": name,
-        "registered_contact": contact,
-        "events": events,
-    }))
+    Ok(axum::Json(FacilityDetail {
+        facility: code,
+        registered_name: name,
+        registered_contact: contact,
+        events,
+    })
     .into_response())
 }
 
-async fn operator_register_reader(
+/// Operator: register a certified reader's device key for a facility.
+#[utoipa::path(post, path = "/v1/operator/readers", tag = "readers", security(("operatorToken" = [])), request_body = crate::RegisterReader,
+    responses((status = 200, description = "registered", body = crate::ReaderRegistered), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_register_reader(
     State(st): State<AppState>,
     AuthOperator(_op): AuthOperator,
     JsonBody(r): JsonBody<crate::RegisterReader>,
 ) -> Result<Response, ApiError> {
     crate::register_reader(&st.central, &r)?;
-    Ok(axum::Json(serde_json::json!({ "reader": r.id, "facility": r.facility })).into_response())
+    Ok(axum::Json(crate::ReaderRegistered {
+        reader: r.id,
+        facility: r.facility,
+    })
+    .into_response())
 }
 
-async fn operator_revoke_reader(
+/// Operator: revoke a certified reader.
+#[utoipa::path(post, path = "/v1/operator/readers/{id}/revoke", tag = "readers", security(("operatorToken" = [])), params(("id" = String, Path, description = "the reader's id")),
+    responses((status = 200, description = "revoked", body = crate::ReaderRevoked), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no active reader by that id", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+pub(crate) async fn operator_revoke_reader(
     State(st): State<AppState>,
     AuthOperator(_op): AuthOperator,
     axum::extract::Path(id): axum::extract::Path<String>,
@@ -629,5 +748,9 @@ async fn operator_revoke_reader(
             message: format!("no active reader {id}"),
         });
     }
-    Ok(axum::Json(serde_json::json!({ "reader": id, "revoked": true })).into_response())
+    Ok(axum::Json(crate::ReaderRevoked {
+        reader: id,
+        revoked: true,
+    })
+    .into_response())
 }

@@ -11,6 +11,9 @@ use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
 use onshi_store::{Facility, FacilityStore, SqliteStore};
 use serde_json::{Value, json};
 
+#[path = "support/conform.rs"]
+mod conform;
+
 struct App {
     base: String,
     /// the certified readers of the clinic and of the pharmacy
@@ -106,7 +109,9 @@ impl App {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap())
+        let v: Value = r.json().await.unwrap();
+        conform::check("POST", path, status, &v);
+        (status, v)
     }
 
     async fn get(&self, token: &str, path: &str) -> (u16, Value) {
@@ -118,7 +123,9 @@ impl App {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap())
+        let v: Value = r.json().await.unwrap();
+        conform::check("GET", path, status, &v);
+        (status, v)
     }
 
     /// A card on the certified reader of the facility of `token`: the attempt in `body`
@@ -603,9 +610,19 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
         .send()
         .await
         .unwrap();
-    let served: Value = r.json().await.unwrap();
-    let file: Value = serde_json::from_str(include_str!("../../../docs/api/openapi.json")).unwrap();
-    assert_eq!(served, file);
+    let served = r.text().await.unwrap();
+    assert_eq!(
+        served,
+        onshi_web::openapi::document(),
+        "the server serves the document generated from its types"
+    );
+    let file = include_str!("../../../docs/api/openapi.json");
+    assert!(
+        served == file,
+        "docs/api/openapi.json is not the document generated from the types: \
+         run `cargo run -p onshi -- openapi > docs/api/openapi.json` and review the change"
+    );
+    let served: Value = serde_json::from_str(&served).unwrap();
     for path in [
         "/v1/confirmations/card/nonce",
         "/v1/confirmations/card",
@@ -614,4 +631,32 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
     ] {
         assert!(served["paths"].get(path).is_some(), "{path} documented");
     }
+}
+
+#[test]
+fn the_response_check_refuses_what_the_document_does_not_describe() {
+    let refused = |method: &'static str, path: &'static str, status: u16, body: Value| {
+        std::panic::catch_unwind(move || conform::check(method, path, status, &body)).is_err()
+    };
+    let facility = json!({"code": CLINIC, "name": "clinic"});
+    assert!(!refused("GET", "/v1/facility", 200, facility.clone()));
+    // a required member missing, a member of the wrong type, a member not documented
+    assert!(refused("GET", "/v1/facility", 200, json!({"code": CLINIC})));
+    assert!(refused("GET", "/v1/facility", 200, json!({"code": 1, "name": "x"})));
+    assert!(refused(
+        "GET",
+        "/v1/facility",
+        200,
+        json!({"code": CLINIC, "name": "clinic", "token": "t"})
+    ));
+    // nested: a history entry with an undocumented member
+    assert!(refused(
+        "GET",
+        "/v1/confirmations?limit=1",
+        200,
+        json!({"facility": CLINIC, "confirmations": [{"surprise": 1}]})
+    ));
+    // a status or a route the document does not have
+    assert!(refused("GET", "/v1/facility", 418, facility.clone()));
+    assert!(refused("GET", "/v1/nowhere", 200, facility));
 }

@@ -8,6 +8,9 @@ use onshi_domain::desk;
 use onshi_store::SqliteStore;
 use serde_json::{Value, json};
 
+#[path = "support/conform.rs"]
+mod conform;
+
 async fn spawn() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
@@ -32,7 +35,9 @@ async fn post(base: &str, body: &str) -> (u16, Value) {
         .await
         .unwrap();
     let status = r.status().as_u16();
-    (status, r.json().await.unwrap())
+    let v: Value = r.json().await.unwrap();
+    conform::check("POST", "/v1/assess", status, &v);
+    (status, v)
 }
 
 #[tokio::test]

@@ -17,6 +17,9 @@ use onshi_store::{Facility, FacilityStore, SqliteStore};
 use onshi_web::outage::{OutageApp, operator_token_hash};
 use serde_json::{Value, json};
 
+#[path = "support/conform.rs"]
+mod conform;
+
 const CLINIC: &str = "1311234567";
 const PHARMACY: &str = "1341234567";
 const CLINIC_PHONE: &str = "03-1234-5678";
@@ -156,7 +159,9 @@ impl App {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let v = r.json().await.unwrap_or(Value::Null);
+        conform::check("POST", path, status, &v);
+        (status, v)
     }
 
     async fn get(&self, token: &str, path: &str) -> (u16, Value) {
@@ -168,7 +173,9 @@ impl App {
             .await
             .unwrap();
         let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        let v = r.json().await.unwrap_or(Value::Null);
+        conform::check("GET", path, status, &v);
+        (status, v)
     }
 
     /// Runs the procedure up to `enabled` for the clinic; returns the request id.

@@ -16,6 +16,9 @@ use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
 use onshi_store::{Facility, FacilityStore, SqliteStore, TrustStore};
 use serde_json::{Value, json};
 
+#[path = "support/conform.rs"]
+mod conform;
+
 struct App {
     base: String,
     store: Arc<SqliteStore>,
@@ -150,7 +153,9 @@ impl App {
             .await
             .unwrap();
         let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        let v = r.json().await.unwrap_or(Value::Null);
+        conform::check("POST", path, s, &v);
+        (s, v)
     }
 
     async fn nonce(&self, token: &str) -> String {

@@ -71,6 +71,9 @@ enum Cmd {
     /// The payer (審査支払機関): claim intake, 振替, identification, 按分, settlement.
     #[command(subcommand)]
     Payer(payer_cmd::PayerCmd),
+    /// Print the central API's OpenAPI document (generated from its types; the checked-in
+    /// docs/api/openapi.json is this output).
+    Openapi,
 }
 
 #[derive(Args)]
@@ -217,6 +220,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Staff(c) => return terminal_cmd::run_staff(c),
         Cmd::Claims(c) => return claims_cmd::run(c),
         Cmd::Payer(c) => return payer_cmd::run(c),
+        Cmd::Openapi => print!("{}", onshi_web::openapi::document()),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

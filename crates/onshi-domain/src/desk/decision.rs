@@ -10,7 +10,7 @@ use crate::claims::{FiledNumbers, Payer};
 use crate::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber};
 
 /// A step the desk can take. Each has a stable snake_case code and a Japanese label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Ask for the My Number card (or スマホ保険証).
@@ -107,7 +107,7 @@ impl Step {
 }
 
 /// A step offered to staff, with its label and the rules it follows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepOffer {
     pub step: Step,
     pub label: String,
@@ -126,7 +126,7 @@ impl StepOffer {
 }
 
 /// How the holder's identity was established.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "method", rename_all = "snake_case")]
 pub enum Identity {
     /// 顔認証 at the reader (R1).
@@ -142,7 +142,7 @@ pub enum Identity {
 }
 
 /// Where the confirmed (or declared) qualification comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConfirmationSource {
     /// The online result by card: 資格（有効） (R5, R17).
@@ -185,7 +185,7 @@ impl ConfirmationSource {
 }
 
 /// How the qualification stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Confirmation {
     pub source: ConfirmationSource,
     /// The qualification confirmed or known, when there is one.
@@ -194,7 +194,7 @@ pub struct Confirmation {
 }
 
 /// The R8 class of the failure, for display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
     /// 資格（無効）.
@@ -208,7 +208,7 @@ pub enum FailureClass {
 }
 
 /// Where the share came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ShareSource {
     /// The ratio of the confirmed (or known) qualification.
@@ -222,7 +222,7 @@ pub enum ShareSource {
 }
 
 /// What the patient pays.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Share {
     /// Percent of the cost: 10, 20, 30, or 100 for 10割.
     pub percent: u8,
@@ -232,7 +232,7 @@ pub struct Share {
 }
 
 /// On what the claim is filed (3 of 保発0710第1号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimBasis {
     /// The current qualification, confirmed (R17).
@@ -246,7 +246,7 @@ pub enum ClaimBasis {
 }
 
 /// The claim as the desk leaves it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Claim {
     pub basis: ClaimBasis,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -276,7 +276,7 @@ pub struct Claim {
 }
 
 /// The insurer part of the claim file (see [`crate::claims`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClaimFile {
     /// 審査支払機関.
     pub payer: Payer,
@@ -308,15 +308,16 @@ impl Claim {
 }
 
 /// Something staff should know, in Japanese, with the rule it comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Note {
     #[serde(with = "rule_id")]
+    #[schema(value_type = String, example = "R17")]
     pub rule: RuleId,
     pub text: String,
 }
 
 /// The engine's answer for one situation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     pub service_date: NaiveDate,
     /// `true` once the next step is to charge the patient: share and claim are final for the

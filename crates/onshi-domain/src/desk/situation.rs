@@ -15,7 +15,7 @@ use crate::qualification::Qualification;
 use crate::wareki::WarekiDate;
 
 /// Everything known at the desk about one reception.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Situation {
     /// The day of service (診療日 / 調剤日). The engine reads no clock: this is "today".
@@ -76,7 +76,7 @@ pub struct Situation {
 }
 
 /// Clinic or pharmacy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FacilityType {
     /// 医療機関 (医科・歯科).
@@ -86,7 +86,7 @@ pub enum FacilityType {
 }
 
 /// Where the patient is (R4 and the PIN-less notice's 2 ②).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PatientPresence {
     /// At the desk, in front of the reader.
@@ -101,7 +101,7 @@ pub enum PatientPresence {
 }
 
 /// A thing the patient may have with them: not asked yet, asked and not there, or shown.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Presented<T> {
     /// Not asked yet (the default when the field is left out).
@@ -126,7 +126,7 @@ impl<T> Presented<T> {
 }
 
 /// The My Number card as presented, and the identity attempts at the reader.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CardAtDesk {
     /// Whether the card has a PIN set; `false` is a PIN-less card (顔認証マイナンバーカード, R2).
@@ -153,7 +153,7 @@ pub struct CardAtDesk {
 }
 
 /// Plastic card or smartphone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CardForm {
     #[default]
@@ -163,7 +163,7 @@ pub enum CardForm {
 }
 
 /// How one identity method went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Attempt {
     #[default]
@@ -173,7 +173,7 @@ pub enum Attempt {
 }
 
 /// How the PIN went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PinAttempt {
     #[default]
@@ -185,7 +185,7 @@ pub enum PinAttempt {
 }
 
 /// The online result of the confirmation by card (R5).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnlineResult {
     /// 資格有効性 (OQSCD006) as its code: "1" 有効, "2" 無効, "3" 無効（新しい資格あり）,
@@ -200,7 +200,7 @@ pub struct OnlineResult {
 }
 
 /// The numbers of a qualification as a screen, a document or the patient gives them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QualificationSeen {
     /// 保険者番号 (6 or 8 digits, check digit verified).
@@ -258,7 +258,7 @@ impl QualificationSeen {
 }
 
 /// A document (or the portal screen) as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentShown {
     /// The numbers it carries, as transcribed by staff.
@@ -277,7 +277,7 @@ pub struct DocumentShown {
 }
 
 /// Equipment-class failure (R8 b).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EquipmentFailure {
     pub cause: FailureCause,
@@ -295,7 +295,7 @@ impl EquipmentFailure {
 }
 
 /// The equipment causes of R8 (1(2) of 保発0710第1号).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureCause {
     /// 顔認証付きカードリーダーの故障.
@@ -355,7 +355,7 @@ impl FailureCause {
 }
 
 /// The system-outage mode (緊急時医療情報・資格確認機能, R12–R14).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutageMode {
     pub status: OutageStatus,
@@ -365,7 +365,7 @@ pub struct OutageMode {
 }
 
 /// Where the activation of the outage mode stands (R13).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutageStatus {
     NotRequested,
@@ -376,7 +376,7 @@ pub enum OutageStatus {
 }
 
 /// The result of an outage-mode search (R14).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "result", rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutageSearch {
     /// Found (the one staff picked when there were several).
@@ -387,7 +387,7 @@ pub enum OutageSearch {
 }
 
 /// A returning patient known from earlier visits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturningPatient {
     /// The qualification the facility holds from an earlier visit.
@@ -402,7 +402,7 @@ pub struct ReturningPatient {
 
 /// The 被保険者資格申立書 as submitted (annex 3; R24, R25). Every field may be empty: the
 /// patient fills it "as far as they can".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Moushitatesho {
     /// 「有効な保険証の交付を受けている」 ticked. Unticked: no valid qualification to claim on (R16).
@@ -474,7 +474,7 @@ impl Default for Moushitatesho {
 }
 
 /// 保険種別 on the 申立書.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InsuranceType {
     /// 社保 (健康保険組合, 共済組合, 全国健康保険協会).
@@ -502,7 +502,7 @@ impl InsuranceType {
 }
 
 /// 保険証の交付を受けた時期.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CardIssued {
     WithinAMonth,
