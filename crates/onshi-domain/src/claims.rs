@@ -33,7 +33,19 @@ pub const FUSHOU_NUMBER_KOKI: &str = "77777777";
 pub const FUSHOU_HEAD: &str = "不詳";
 
 /// 審査支払機関: the IR record's first field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Payer {
     /// 社会保険診療報酬支払基金 (code 1).
@@ -78,7 +90,9 @@ impl Payer {
 }
 
 /// Which 不詳 insurer number the facility writes (R20).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FushouInsurer {
     /// `77777777` (the default of the 2023 rule).
@@ -146,7 +160,9 @@ pub fn payer_for_declared(t: Option<InsuranceType>, settings: &ClaimSettings) ->
 }
 
 /// The insurer part of a claim as the 保険者 record (HO) and the SN record carry it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct FiledNumbers {
     /// 保険者番号 in the claim's 8 columns (a 6-digit 国保 number right-justified with spaces).
     pub insurer_number: String,

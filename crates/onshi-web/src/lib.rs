@@ -33,7 +33,6 @@ pub mod outage_screens;
 pub mod portal;
 mod portal_medinfo;
 
-
 /// Everything a handler needs.
 #[derive(Clone)]
 pub struct AppState {
@@ -168,6 +167,24 @@ where
     }
 }
 
+/// A path parameter whose rejection is a JSON [`ApiError`] (rule `path`), like every other
+/// error of the API.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|r| ApiError::bad(None, "path", r.body_text()))
+    }
+}
+
 /// The authenticated facility.
 pub struct AuthFacility(pub Facility);
 
@@ -285,7 +302,7 @@ async fn card_nonce(
 async fn revoke_own_reader(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let done = st
         .central

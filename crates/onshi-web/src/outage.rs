@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,7 @@ use onshi_store::{Facility, RegistryRead};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{ApiError, AppState, AuthFacility, JsonBody};
+use crate::{ApiError, ApiPath, AppState, AuthFacility, JsonBody};
 
 /// The outage-mode part of the application state.
 #[derive(Clone)]
@@ -325,7 +325,7 @@ pub(crate) async fn facility_status(
 
 /// Facility: ask for the outage mode (R13 step 1).
 #[utoipa::path(post, path = "/v1/outage/requests", tag = "outage", request_body = RequestInput,
-    responses((status = 201, description = "created", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 409, description = "an open request exists", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 201, description = "created", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 409, description = "an open request exists", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn facility_request(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -343,7 +343,7 @@ pub(crate) async fn facility_request(
 pub(crate) async fn facility_request_view(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let v = service(&st)?
         .request_view(id, Some(&f.code))
@@ -359,11 +359,11 @@ pub(crate) struct StaffBody {
 
 /// Facility: withdraw its request before it is enabled.
 #[utoipa::path(post, path = "/v1/outage/requests/{id}/cancel", tag = "outage", params(("id" = i64, Path, description = "the request's id")), request_body(content = Option<StaffBody>, description = "optional: who withdraws it"),
-    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn facility_cancel(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     OptJson(body): OptJson<StaffBody>,
 ) -> Result<Response, ApiError> {
     let staff = body.staff_id;
@@ -375,11 +375,11 @@ pub(crate) async fn facility_cancel(
 
 /// Facility: submit the usage report 「システム障害時機能の利用報告」 (R13 step 4).
 #[utoipa::path(post, path = "/v1/outage/requests/{id}/report", tag = "outage", params(("id" = i64, Path, description = "the request's id")), request_body = ReportInput,
-    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn facility_report(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     JsonBody(input): JsonBody<ReportInput>,
 ) -> Result<Response, ApiError> {
     let v = service(&st)?
@@ -390,7 +390,7 @@ pub(crate) async fn facility_report(
 
 /// Facility: 資格情報照会（システム障害時）, only while enabled (R14).
 #[utoipa::path(post, path = "/v1/outage/search", tag = "outage", request_body = SearchInput,
-    responses((status = 200, description = "result", body = onshi_central::outage::SearchResponse), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not enabled or the window has closed (rule r13_not_enabled / r13_window_closed); the attempt is recorded", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "result", body = onshi_central::outage::SearchResponse), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not enabled or the window has closed (rule r13_not_enabled / r13_window_closed); the attempt is recorded", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn search(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -414,11 +414,11 @@ pub(crate) struct SelectBody {
 
 /// Facility: choose a candidate of its search → the qualification (R14, R17).
 #[utoipa::path(post, path = "/v1/outage/search/{search_id}/select", tag = "outage", params(("search_id" = i64, Path, description = "the search's audit id")), request_body = SelectBody,
-    responses((status = 200, description = "the qualification", body = onshi_central::outage::SelectResponse), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not enabled or the window has closed", body = crate::ErrorBody), (status = 404, description = "no such search of this facility", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "the qualification", body = onshi_central::outage::SelectResponse), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not enabled or the window has closed", body = crate::ErrorBody), (status = 404, description = "no such search of this facility", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn select(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    Path(search_id): Path<i64>,
+    ApiPath(search_id): ApiPath<i64>,
     JsonBody(b): JsonBody<SelectBody>,
 ) -> Result<Response, ApiError> {
     let svc = service(&st)?.clone();
@@ -536,7 +536,7 @@ pub(crate) async fn operator_list(
 
 /// Operator: record a facility's call (R13 step 1).
 #[utoipa::path(post, path = "/v1/operator/outage/requests", tag = "operator", security(("operatorToken" = [])), request_body = RequestInput,
-    responses((status = 201, description = "created", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "unknown facility_code", body = crate::ErrorBody), (status = 409, description = "an open request exists", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 201, description = "created", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "unknown facility_code", body = crate::ErrorBody), (status = 409, description = "an open request exists", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn operator_request(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
@@ -554,7 +554,7 @@ pub(crate) async fn operator_request(
 pub(crate) async fn operator_request_view(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let svc = service(&st)?;
     let v = svc.request_view(id, None).map_err(api_error)?;
@@ -578,11 +578,11 @@ pub(crate) struct VerifyBody {
 /// Operator: the call-back was made on `phone` — accepted only if it is the registered
 /// number (R13 step 2).
 #[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/verify", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")), request_body = VerifyBody,
-    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not the registered number (r13_callback_number) or none registered (r13_no_registered_phone); logged", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 403, description = "not the registered number (r13_callback_number) or none registered (r13_no_registered_phone); logged", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn operator_verify(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     JsonBody(b): JsonBody<VerifyBody>,
 ) -> Result<Response, ApiError> {
     let phone = b.phone.filter(|p| !p.trim().is_empty()).ok_or_else(|| {
@@ -604,11 +604,11 @@ pub(crate) struct FormBody {
 
 /// Operator: the usage-report form was e-mailed (R13 step 2); default the registered e-mail.
 #[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/issue-form", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")), request_body(content = Option<FormBody>, description = "optional: the address it went to"),
-    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn operator_issue_form(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     OptJson(body): OptJson<FormBody>,
 ) -> Result<Response, ApiError> {
     let email = body.email;
@@ -627,11 +627,11 @@ pub(crate) struct EnableBody {
 /// Operator: enable the function until `until` (default: end of the day, JST; at most 72 h)
 /// (R13 step 3).
 #[utoipa::path(post, path = "/v1/operator/outage/requests/{id}/enable", tag = "operator", security(("operatorToken" = [])), params(("id" = i64, Path, description = "the request's id")), request_body(content = Option<EnableBody>, description = "optional: the end of the window"),
-    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+    responses((status = 200, description = "the request", body = onshi_central::outage::RequestView), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no such request for this caller", body = crate::ErrorBody), (status = 409, description = "the step does not fit the state", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn operator_enable(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     OptJson(body): OptJson<EnableBody>,
 ) -> Result<Response, ApiError> {
     let until = body.until;
@@ -647,7 +647,7 @@ pub(crate) async fn operator_enable(
 pub(crate) async fn operator_close(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let v = service(&st)?.close(&o, id).map_err(api_error)?;
     Ok(axum::Json(v).into_response())
@@ -659,7 +659,7 @@ pub(crate) async fn operator_close(
 pub(crate) async fn operator_cancel(
     State(st): State<AppState>,
     AuthOperator(o): AuthOperator,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Response, ApiError> {
     let v = service(&st)?
         .cancel(&Actor::Operator(o), id)
@@ -688,7 +688,7 @@ pub(crate) async fn operator_audit(
 pub(crate) async fn operator_facility(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let svc = service(&st)?;
     let store = svc.store();
@@ -712,8 +712,8 @@ pub(crate) async fn operator_facility(
 }
 
 /// Operator: register a certified reader's device key for a facility.
-#[utoipa::path(post, path = "/v1/operator/readers", tag = "readers", security(("operatorToken" = [])), request_body = crate::RegisterReader,
-    responses((status = 200, description = "registered", body = crate::ReaderRegistered), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/operator/readers", tag = "operator", security(("operatorToken" = [])), request_body = crate::RegisterReader,
+    responses((status = 200, description = "registered", body = crate::ReaderRegistered), (status = 400, description = "bad input; names the field and the rule", body = crate::ErrorBody), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody), (status = 415, description = "the body is not sent as application/json", body = crate::ErrorBody), (status = 422, description = "JSON of the wrong shape; names the member", body = crate::ErrorBody)))]
 pub(crate) async fn operator_register_reader(
     State(st): State<AppState>,
     AuthOperator(_op): AuthOperator,
@@ -728,12 +728,12 @@ pub(crate) async fn operator_register_reader(
 }
 
 /// Operator: revoke a certified reader.
-#[utoipa::path(post, path = "/v1/operator/readers/{id}/revoke", tag = "readers", security(("operatorToken" = [])), params(("id" = String, Path, description = "the reader's id")),
+#[utoipa::path(post, path = "/v1/operator/readers/{id}/revoke", tag = "operator", security(("operatorToken" = [])), params(("id" = String, Path, description = "the reader's id")),
     responses((status = 200, description = "revoked", body = crate::ReaderRevoked), (status = 401, description = "missing or unknown token", body = crate::ErrorBody), (status = 404, description = "no active reader by that id", body = crate::ErrorBody), (status = 503, description = "system-outage mode is not configured on this server", body = crate::ErrorBody)))]
 pub(crate) async fn operator_revoke_reader(
     State(st): State<AppState>,
     AuthOperator(_op): AuthOperator,
-    axum::extract::Path(id): axum::extract::Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let done = st
         .central

@@ -642,7 +642,12 @@ fn the_response_check_refuses_what_the_document_does_not_describe() {
     assert!(!refused("GET", "/v1/facility", 200, facility.clone()));
     // a required member missing, a member of the wrong type, a member not documented
     assert!(refused("GET", "/v1/facility", 200, json!({"code": CLINIC})));
-    assert!(refused("GET", "/v1/facility", 200, json!({"code": 1, "name": "x"})));
+    assert!(refused(
+        "GET",
+        "/v1/facility",
+        200,
+        json!({"code": 1, "name": "x"})
+    ));
     assert!(refused(
         "GET",
         "/v1/facility",

@@ -14,7 +14,19 @@ const fn ymd(year: i32, month: u32, day: u32) -> NaiveDate {
 }
 
 /// Which dated rule a row is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DatedRuleId {
     /// Full operation of the OQS (2021-10-20). The desk engine covers days of service from it.

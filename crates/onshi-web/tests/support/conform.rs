@@ -32,10 +32,17 @@ fn template(path: &str) -> Option<&'static str> {
 
 /// The schema of the documented answer `status` to `method path`, `None` for a body that is
 /// not JSON (text/plain). Panics when the route or the status is not documented.
-fn response_schema(method: &str, path: &str, status: u16) -> Option<(&'static str, &'static Value)> {
+fn response_schema(
+    method: &str,
+    path: &str,
+    status: u16,
+) -> Option<(&'static str, &'static Value)> {
     let t = template(path).unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
     let op = &DOC["paths"][t][method.to_ascii_lowercase()];
-    assert!(op.is_object(), "{method} {t} is not in the OpenAPI document");
+    assert!(
+        op.is_object(),
+        "{method} {t} is not in the OpenAPI document"
+    );
     let resp = &op["responses"][status.to_string()];
     assert!(
         resp.is_object(),
@@ -147,11 +154,9 @@ fn undocumented(schema: &'static Value, value: &Value, at: &str, out: &mut Vec<S
                 }
             }
         }
-        Value::Array(items) => {
-            if s["items"].is_object() {
-                for (i, v) in items.iter().enumerate() {
-                    undocumented(&s["items"], v, &format!("{at}/{i}"), out);
-                }
+        Value::Array(items) if s["items"].is_object() => {
+            for (i, v) in items.iter().enumerate() {
+                undocumented(&s["items"], v, &format!("{at}/{i}"), out);
             }
         }
         _ => {}
