@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Central, CentralError};
 
 /// A request for medical information, naming the patient by the insurance numbers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MedicalInfoQuery {
     pub insurer_number: InsurerNumber,
     #[serde(default)]
@@ -37,7 +37,7 @@ pub struct MedicalInfoQuery {
 }
 
 /// Who the answer is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Patient {
     pub name: String,
     pub name_kana: String,
@@ -46,7 +46,7 @@ pub struct Patient {
 }
 
 /// The central's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum MedicalInfoAnswer {
     /// every kind asked for had a valid consent

@@ -127,7 +127,7 @@ pub struct ResultOfQualificationConfirmation {
 /// The consent elements of a result (OQSCD016 `1` あり, `0` なし; times yyyyMMddHHmmss JST):
 /// set from the consents the reader signed and the central recorded, absent when the
 /// confirmation was not by card.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct MedicalConsentElements {
     #[serde(skip_serializing_if = "Option::is_none", default)]

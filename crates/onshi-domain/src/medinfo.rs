@@ -11,7 +11,19 @@ use serde::{Deserialize, Serialize};
 /// The kinds of medical information a patient consents to at the reader, one flag each in
 /// the qualification result (`PharmacistsInfoConsFlg`, `SpecificHealthCheckupsInfoConsFlg`,
 /// `DiagnosisInfoConsFlg`, `OperationInfoConsFlg`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum MedicalInfoKind {
     /// 薬剤情報
@@ -57,7 +69,7 @@ impl MedicalInfoKind {
 }
 
 /// The medical-information consents given on the reader's screens (one per kind).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MedicalConsents {
     #[serde(default)]
     pub drug: bool,
@@ -99,7 +111,7 @@ pub const CONSENT_LASTS: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 /// A consent as the central recorded it: who (person), to whom (facility), what, when given
 /// and until when it opens the information (JST wall-clock times).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsentGrant {
     pub person_id: i64,
     pub facility: String,
@@ -127,7 +139,7 @@ impl ConsentGrant {
 }
 
 /// Where a drug record comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DrugSource {
     /// from the monthly claims (`MeTrMonthInf`)
@@ -159,7 +171,7 @@ impl DrugSource {
 }
 
 /// One drug given on one day (one `DrugInf` under its `DiDateInf`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DrugRecord {
     pub source: DrugSource,
     /// the dispensing (or treatment) date, `DiDate`
@@ -194,7 +206,7 @@ pub struct DrugRecord {
 }
 
 /// One diagnosis or procedure item (one `MeTrInf`); `operation` marks a 手術.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DiagnosisRecord {
     pub treated_on: NaiveDate,
     pub facility_code: String,
@@ -212,7 +224,7 @@ pub struct DiagnosisRecord {
 }
 
 /// One result item of a specific health checkup (`HealthCheckupResultAndQuestionInfo`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckupItem {
     /// `EffectiveTime`: the checkup's date
     pub checked_on: NaiveDate,
@@ -230,7 +242,7 @@ pub struct CheckupItem {
 }
 
 /// Everything held for one person.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MedicalRecords {
     pub drugs: Vec<DrugRecord>,
     pub diagnoses: Vec<DiagnosisRecord>,
@@ -245,7 +257,7 @@ impl MedicalRecords {
 
 /// One view of a person's medical information by a facility (each is recorded and listable by
 /// the facility and by the patient).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MedicalView {
     /// assigned by the store
     pub id: i64,

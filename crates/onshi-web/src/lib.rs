@@ -503,8 +503,20 @@ async fn list_confirmations(
     .into_response())
 }
 
-/// R2: the patient's medical information, answered only under a valid consent given at this
-/// facility's reader; every answer is recorded as a view.
+/// Medical information under consent (R2): drugs, checkups, diagnoses.
+///
+/// The patient is named by the insurance numbers. Each kind asked for needs the patient's
+/// consent given at this facility's certified reader and not lapsed (a consent lasts one day).
+/// The answer's outcome is granted (patient and records), no_consent (kind, lapsed, message)
+/// or not_found. Every answer is recorded as a view. See docs/formats/terminal-xml.md
+/// (YZKsiquc01 / TKKsiquc01).
+#[utoipa::path(post, path = "/v1/medical-info", tag = "medical",
+    request_body = onshi_central::medinfo::MedicalInfoQuery,
+    responses((status = 200, description = "granted, no_consent or not_found", body = onshi_central::medinfo::MedicalInfoAnswer),
+        (status = 400, description = "bad input; names the field and the rule", body = ErrorBody),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody),
+        (status = 415, description = "not JSON", body = ErrorBody),
+        (status = 422, description = "JSON of the wrong shape; names the field", body = ErrorBody)))]
 async fn medical_info(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -519,12 +531,26 @@ async fn medical_info(
 }
 
 /// Query of `GET /v1/medical-info/views`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ViewsQuery {
+    /// at most this many (default 100, at most 1000)
     pub limit: Option<u32>,
 }
 
-/// The views of medical information this facility made, newest first.
+/// The views of medical information a facility made.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ViewsPage {
+    pub facility: MedicalInstitutionCode,
+    pub views: Vec<onshi_domain::medinfo::MedicalView>,
+}
+
+/// The facility's views of medical information, newest first (R2).
+#[utoipa::path(get, path = "/v1/medical-info/views", tag = "medical",
+    params(ViewsQuery),
+    responses((status = 200, description = "the views", body = ViewsPage),
+        (status = 400, description = "bad input; names the field and the rule", body = ErrorBody),
+        (status = 401, description = "missing or unknown facility token", body = ErrorBody)))]
 async fn medical_views(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
@@ -536,7 +562,11 @@ async fn medical_views(
         .central
         .medical_views_of_facility(&f.code, limit)
         .map_err(ApiError::internal)?;
-    Ok(Json(serde_json::json!({ "facility": f.code, "views": rows })).into_response())
+    Ok(Json(ViewsPage {
+        facility: f.code,
+        views: rows,
+    })
+    .into_response())
 }
 
 /// A response body that is already JSON text.

@@ -30,6 +30,8 @@ document is generated from the server's types (`onshi openapi`).";
         crate::revoke_own_reader,
         crate::confirm_numbers,
         crate::list_confirmations,
+        crate::medical_info,
+        crate::medical_views,
         assess::assess,
         outage::facility_status,
         outage::facility_request,
@@ -58,6 +60,7 @@ document is generated from the server's types (`onshi openapi`).";
     security(("facilityToken" = [])),
     tags(
         (name = "confirmation", description = "qualification confirmation (R1–R7) and its history"),
+        (name = "medical", description = "medical information under consent (R2)"),
         (name = "readers", description = "certified readers (docs/security.md)"),
         (name = "assess", description = "the desk's decision engine (docs/formats/assess.md)"),
         (name = "outage", description = "system-outage mode, the facility's side (R12–R14, R17)"),
