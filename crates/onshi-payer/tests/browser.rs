@@ -7,15 +7,13 @@
 //! Screenshots when ONSHI_SCREENSHOTS names a folder:
 //! `ONSHI_SCREENSHOTS=$PWD/docs/screens cargo test -p onshi-payer --test browser`.
 
-#[path = "common/browser.rs"]
-mod browser;
 mod common;
 
-use browser::Driver;
 use common::*;
 use onshi_payer::api::{PayerApp, router, token_hash};
 use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::store::{PayerStore, PaymentRow, Principal, Role};
+use onshi_webdriver::Driver;
 
 const STAFF: &str = "staff-browser-token";
 const FAC: &str = "facility-browser-token";

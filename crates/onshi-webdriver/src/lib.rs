@@ -1,7 +1,7 @@
-//! A small WebDriver client for headless Chromium (Debian's `chromium` and `chromium-driver`),
-//! the same as the desk's browser tests use: real clicks on the real screens, and full-page
-//! screenshots when ONSHI_SCREENSHOTS names a folder.
-#![allow(dead_code)]
+//! Test support, not shipped: a small WebDriver client for headless Chromium (Debian's
+//! `chromium` and `chromium-driver`) that the browser tests of the desk and of the payer share —
+//! real clicks on the real screens, and full-page screenshots when `ONSHI_SCREENSHOTS` names a
+//! folder. Fails loudly when the browser or the driver is missing.
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
