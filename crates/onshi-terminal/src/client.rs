@@ -278,24 +278,32 @@ impl HttpCentral {
             .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.token))
             .json(body)
             .send()
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        let status = r.status().as_u16();
-        let bytes = r
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        if status != 200 {
-            return Err(ClientError::Refused {
-                status,
-                message: refusal_message(&bytes),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Refused {
-            status,
-            message: format!("answer is not the expected response: {e}"),
-        })
+            .await;
+        answer(r).await
     }
+}
+
+/// The central's answer to one call: the decoded body of a 200, else the refusal with its
+/// message; a transport failure is `Unreachable`.
+async fn answer<R: serde::de::DeserializeOwned>(
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<R, ClientError> {
+    let r = sent.map_err(|e| ClientError::Unreachable(e.to_string()))?;
+    let status = r.status().as_u16();
+    let bytes = r
+        .bytes()
+        .await
+        .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+    if status != 200 {
+        return Err(ClientError::Refused {
+            status,
+            message: refusal_message(&bytes),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ClientError::Refused {
+        status,
+        message: format!("answer is not the expected response: {e}"),
+    })
 }
 
 impl HttpCentral {
@@ -305,23 +313,8 @@ impl HttpCentral {
             .get(format!("{}{path}", self.base))
             .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.token))
             .send()
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        let status = r.status().as_u16();
-        let bytes = r
-            .bytes()
-            .await
-            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-        if status != 200 {
-            return Err(ClientError::Refused {
-                status,
-                message: refusal_message(&bytes),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Refused {
-            status,
-            message: format!("answer is not the expected response: {e}"),
-        })
+            .await;
+        answer(r).await
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -182,6 +182,23 @@ where
             .await
             .map(|axum::extract::Path(v)| ApiPath(v))
             .map_err(|r| ApiError::bad(None, "path", r.body_text()))
+    }
+}
+
+/// A query string whose rejection is a JSON [`ApiError`] (rule `query`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|r| ApiError::bad(None, "query", r.body_text()))
     }
 }
 
@@ -466,9 +483,8 @@ pub struct HistoryPage {
 async fn list_confirmations(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    q: Result<Query<HistoryQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<HistoryQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
     if let (Some(a), Some(b)) = (q.from, q.to)
         && a > b
     {
@@ -554,9 +570,8 @@ pub struct ViewsPage {
 async fn medical_views(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    q: Result<Query<ViewsQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ViewsQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
     let limit = q.limit.unwrap_or(100).min(1000);
     let rows = st
         .central

@@ -14,8 +14,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, FromRequestParts, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +32,7 @@ use onshi_store::{Facility, RegistryRead};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{ApiError, ApiPath, AppState, AuthFacility, JsonBody};
+use crate::{ApiError, ApiPath, ApiQuery, AppState, AuthFacility, JsonBody};
 
 /// The outage-mode part of the application state.
 #[derive(Clone)]
@@ -471,9 +470,8 @@ impl AuditQuery {
 pub(crate) async fn facility_audit(
     State(st): State<AppState>,
     AuthFacility(f): AuthFacility,
-    q: Result<Query<AuditQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
     // R14 audit: a facility sees its own lines only, whatever it asks for.
     let filter = q.filter(Some(f.code.as_str().to_string()))?;
     let rows = service(&st)?.audit(&filter).map_err(api_error)?;
@@ -510,9 +508,8 @@ pub(crate) struct ListQuery {
 pub(crate) async fn operator_list(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
-    q: Result<Query<ListQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
     let state = match q.state.as_deref() {
         None | Some("") => None,
         Some(s) => Some(OutageState::parse(s).ok_or_else(|| {
@@ -673,9 +670,8 @@ pub(crate) async fn operator_cancel(
 pub(crate) async fn operator_audit(
     State(st): State<AppState>,
     AuthOperator(_): AuthOperator,
-    q: Result<Query<AuditQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|r| ApiError::bad(None, "query", r.body_text()))?;
     let filter = q.filter(q.facility.clone().filter(|f| !f.is_empty()))?;
     let rows = service(&st)?.audit(&filter).map_err(api_error)?;
     Ok(axum::Json(AuditList { audit: rows }).into_response())
