@@ -94,7 +94,12 @@ async fn spawn() -> (String, tempfile::TempDir) {
 
 fn run(base: &str, token: &str, tag_args: &[&str]) {
     let program = schemathesis();
+    // schemathesis keeps a cache in its working folder: a temporary one, not the checkout.
+    // One worker: with two, its test-case generator has failed with an internal error
+    // (hypothesis's AST cache shared between threads), which says nothing of the server.
+    let work = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(&program)
+        .current_dir(work.path())
         .arg("run")
         .arg(format!("{base}/v1/openapi.json"))
         .args(["--url", base])
@@ -104,7 +109,7 @@ fn run(base: &str, token: &str, tag_args: &[&str]) {
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "25", "--workers", "2", "--max-time", "60"])
+        .args(["--max-examples", "25", "--workers", "1", "--max-time", "60"])
         .args(["--seed", "20261202", "--no-color"])
         .args(tag_args)
         .env("SCHEMATHESIS_HOOKS", "")
