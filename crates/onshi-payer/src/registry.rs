@@ -10,7 +10,7 @@ use onshi_domain::kana;
 use onshi_domain::numbers::{InsurerNumber, Sex};
 use onshi_domain::qualification::{Person, Qualification};
 use onshi_store::outage::{OutageStore, PersonQuery};
-use onshi_store::{RegistryRead, SqliteStore};
+use onshi_store::{PostgresStore, RegistryRead, SqliteStore};
 use serde::{Deserialize, Serialize};
 
 /// A registry person with the qualifications registered for it.
@@ -60,7 +60,7 @@ pub trait PayerRegistry: Send + Sync {
     ) -> RegistryResult<Vec<PersonHistory>>;
 }
 
-fn with_history(s: &SqliteStore, id: i64) -> RegistryResult<Option<PersonHistory>> {
+fn with_history(s: &impl RegistryRead, id: i64) -> RegistryResult<Option<PersonHistory>> {
     Ok(s.person_with_history(id)?.map(|(p, qs)| PersonHistory {
         person_id: p.id,
         person: p.person,
@@ -68,78 +68,86 @@ fn with_history(s: &SqliteStore, id: i64) -> RegistryResult<Option<PersonHistory
     }))
 }
 
-impl PayerRegistry for SqliteStore {
-    fn holders_of(
-        &self,
-        insurer: &InsurerNumber,
-        number: &str,
-    ) -> RegistryResult<Vec<PersonHistory>> {
-        let key = kana::name_key(number);
-        let mut ids: Vec<i64> = self
-            .qualifications_by_number(insurer, &key)?
-            .into_iter()
-            .map(|q| q.person_id)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(h) = with_history(self, id)? {
-                out.push(h);
-            }
-        }
-        Ok(out)
-    }
-
-    fn claimed_holders(
-        &self,
-        insurer: &InsurerNumber,
-        number: &str,
-    ) -> RegistryResult<Vec<PersonHistory>> {
-        // one indexed query for the qualifications, one primary-key read per holder
-        let key = kana::name_key(number);
-        let mut out: Vec<PersonHistory> = Vec::new();
-        for q in self.qualifications_by_number(insurer, &key)? {
-            match out.iter_mut().find(|h| h.person_id == q.person_id) {
-                Some(h) => h.qualifications.push(q.qualification),
-                None => {
-                    if let Some(p) = self.person(q.person_id)? {
-                        out.push(PersonHistory {
-                            person_id: p.id,
-                            person: p.person,
-                            qualifications: vec![q.qualification],
-                        });
+/// The same reads over either backend of the registry.
+macro_rules! payer_registry {
+    ($store:ty) => {
+        impl PayerRegistry for $store {
+            fn holders_of(
+                &self,
+                insurer: &InsurerNumber,
+                number: &str,
+            ) -> RegistryResult<Vec<PersonHistory>> {
+                let key = kana::name_key(number);
+                let mut ids: Vec<i64> = self
+                    .qualifications_by_number(insurer, &key)?
+                    .into_iter()
+                    .map(|q| q.person_id)
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(h) = with_history(self, id)? {
+                        out.push(h);
                     }
                 }
+                Ok(out)
             }
-        }
-        Ok(out)
-    }
 
-    fn persons_by_facts(
-        &self,
-        kana_name: &str,
-        birthdate: NaiveDate,
-        sex: Sex,
-        limit: u32,
-    ) -> RegistryResult<Vec<PersonHistory>> {
-        let k = kana::kana_key(kana_name);
-        if k.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids = self.search_person_ids(&PersonQuery {
-            birthdate,
-            sex,
-            kana_key: Some(k),
-            name_key: None,
-            limit,
-        })?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(h) = with_history(self, id)? {
-                out.push(h);
+            fn claimed_holders(
+                &self,
+                insurer: &InsurerNumber,
+                number: &str,
+            ) -> RegistryResult<Vec<PersonHistory>> {
+                // one indexed query for the qualifications, one primary-key read per holder
+                let key = kana::name_key(number);
+                let mut out: Vec<PersonHistory> = Vec::new();
+                for q in self.qualifications_by_number(insurer, &key)? {
+                    match out.iter_mut().find(|h| h.person_id == q.person_id) {
+                        Some(h) => h.qualifications.push(q.qualification),
+                        None => {
+                            if let Some(p) = self.person(q.person_id)? {
+                                out.push(PersonHistory {
+                                    person_id: p.id,
+                                    person: p.person,
+                                    qualifications: vec![q.qualification],
+                                });
+                            }
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            fn persons_by_facts(
+                &self,
+                kana_name: &str,
+                birthdate: NaiveDate,
+                sex: Sex,
+                limit: u32,
+            ) -> RegistryResult<Vec<PersonHistory>> {
+                let k = kana::kana_key(kana_name);
+                if k.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids = self.search_person_ids(&PersonQuery {
+                    birthdate,
+                    sex,
+                    kana_key: Some(k),
+                    name_key: None,
+                    limit,
+                })?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(h) = with_history(self, id)? {
+                        out.push(h);
+                    }
+                }
+                Ok(out)
             }
         }
-        Ok(out)
-    }
+    };
 }
+
+payer_registry!(SqliteStore);
+payer_registry!(PostgresStore);

@@ -70,6 +70,25 @@ impl Db {
         })
     }
 
+    /// The PostgreSQL primary with its registry reads on the streaming replica `replica`
+    /// (`--db-replica`). Only for a PostgreSQL database.
+    pub fn open_with_replica(
+        &self,
+        replica: &str,
+        policy: onshi_store::postgres::ReplicaPolicy,
+    ) -> Result<Opened> {
+        let Db::Postgres(u) = self else {
+            bail!("--db-replica: a replica is for a PostgreSQL --db (postgres://…), not a file");
+        };
+        if !onshi_store::postgres::is_url(replica) {
+            bail!("--db-replica: expected a postgres://… URL of the primary's streaming replica");
+        }
+        Ok(Opened::Postgres(Arc::new(
+            PostgresStore::open_with_replica(u, replica, policy)
+                .with_context(|| format!("opening {}", self.display()))?,
+        )))
+    }
+
     pub fn open(&self) -> Result<Arc<dyn CentralStore>> {
         Ok(self.open_typed()?.shared())
     }

@@ -1,9 +1,10 @@
-//! `onshi demo`: the central on an embedded SQLite file under a data folder, filled with a
-//! synthetic population on first start, with a demo clinic and a demo pharmacy registered,
+//! `onshi demo`: the central on an embedded SQLite file under a data folder (or, with `--db
+//! postgres://…`, on a PostgreSQL database), filled with a synthetic population on first start, with a demo clinic and a demo pharmacy registered,
 //! printing the URLs, the facilities' tokens and cards to try; and the payer (支払基金 and
 //! 国保連 in one payer database over the same registry) on its own port, with the staff's,
 //! the facilities' and some insurers' logins, so the demo's claims can be submitted and
-//! settled.
+//! settled. The payer keeps its own SQLite file under the data folder on either backend; it
+//! reads the registry from the central's database.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,8 +15,11 @@ use clap::Args;
 use onshi_central::{Clock, SystemClock};
 use onshi_payer::api::{new_token, now, token_hash};
 use onshi_payer::model::{PayerCode, YearMonth};
+use onshi_payer::registry::PayerRegistry;
 use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role, SqlitePayerStore};
-use onshi_store::{RegistryRead, SqliteStore};
+use onshi_store::{CentralStore, MedicalInfoStore, RegistryRead};
+
+use crate::db::{Db, Opened};
 use serde::{Deserialize, Serialize};
 
 #[derive(Args)]
@@ -23,6 +27,11 @@ pub struct DemoArgs {
     /// data folder (database, keys, synthetic files)
     #[arg(long, default_value = "data/demo")]
     data: PathBuf,
+    /// the central's database: a PostgreSQL URL (`postgres://user@host:5432/db`; an empty
+    /// database, filled on first start, or one this data folder filled, whose keys are in the
+    /// data folder); default: an embedded SQLite file in the data folder
+    #[arg(long, value_name = "POSTGRES_URL")]
+    db: Option<String>,
     #[arg(long, default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
     /// the OQS Web API of cloud receipt software (auth + search)
@@ -72,10 +81,35 @@ pub fn run(a: DemoArgs) -> Result<()> {
             .with_context(|| format!("removing {}", a.data.display()))?;
     }
     std::fs::create_dir_all(&a.data)?;
-    let db = a.data.join("central.sqlite");
+    let (db, keys) = match &a.db {
+        None => (Db::Sqlite(a.data.join("central.sqlite")), None),
+        Some(url) if onshi_store::postgres::is_url(url) => (
+            Db::Postgres(url.clone()),
+            Some(a.data.join("central.keys.json")),
+        ),
+        Some(_) => anyhow::bail!(
+            "--db: expected a postgres://… URL (without --db the demo keeps an SQLite file in \
+             the data folder)"
+        ),
+    };
+    let keys_path = db.keys_path(keys.clone())?;
+    // refuses a database that holds data hashed with keys this folder does not have
+    db.load_keys(&keys_path)?;
+    match db.open_typed()? {
+        Opened::Sqlite(s) => run_on(a, &db, keys, &keys_path, s),
+        Opened::Postgres(s) => run_on(a, &db, keys, &keys_path, s),
+    }
+}
+
+fn run_on<S: CentralStore + PayerRegistry + 'static>(
+    a: DemoArgs,
+    db: &Db,
+    keys: Option<PathBuf>,
+    keys_path: &std::path::Path,
+    store: Arc<S>,
+) -> Result<()> {
     let synth_dir = a.data.join("synth");
     let summary_path = synth_dir.join("summary.json");
-    let store = Arc::new(SqliteStore::open(&db)?);
     if store.counts()?.persons == 0 {
         eprintln!(
             "first start: making a synthetic population of {} persons …",
@@ -85,10 +119,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let summary = crate::synth(&synth_dir, a.persons, a.seed, today)?;
         std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
         let report = crate::do_import(
-            &crate::db::Db::Sqlite(db.clone()),
+            db,
             Some(synth_dir.join("qualifications.csv")),
             Some(synth_dir.join("cards.csv")),
-            None,
+            keys,
         )?;
         if !report.committed {
             for e in report.errors.iter().take(20) {
@@ -101,7 +135,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             report.persons_created,
             report.warnings.len()
         );
-        let n = fill_medical_info(&store, a.seed, today)?;
+        let n = fill_medical_info(&*store, a.seed, today)?;
         eprintln!("medical information (R2): {n} persons with drug, checkup or diagnosis records");
     }
     let fac_path = a.data.join("facilities.json");
@@ -120,8 +154,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         std::fs::write(&fac_path, serde_json::to_vec_pretty(&v)?)?;
         v
     };
-    crate::keys::load_or_create(&crate::keys::default_path(&db), &db)?;
-    let cards = Arc::new(crate::open_cards(&crate::keys::cards_path(&db))?);
+    let cards = Arc::new(crate::open_cards(&db.cards_path(keys_path))?);
     let examples: serde_json::Value = std::fs::read(&summary_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -162,7 +195,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
             .with_context(|| format!("binding {}", a.listen))?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        print_banner(scheme, addr, &db, &facilities, &examples, store.counts()?);
+        print_banner(
+            scheme,
+            addr,
+            &db.display(),
+            &facilities,
+            &examples,
+            store.counts()?,
+        );
         if let Some((_, files)) = &tls {
             println!("TLS: the central's certificate is signed by the demo's local CA");
             println!("  {}", files.ca.display());
@@ -235,13 +275,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
 fn print_banner(
     scheme: &str,
     addr: SocketAddr,
-    db: &std::path::Path,
+    db: &str,
     facilities: &[DemoFacility],
     examples: &serde_json::Value,
     counts: onshi_store::RegistryCounts,
 ) {
     let base = format!("{scheme}://{addr}");
-    println!("onshi demo — central OQS on {}", db.display());
+    println!("onshi demo — central OQS on {db}");
     println!(
         "  registry: {} persons, {} qualifications, {} cards, {} insurers",
         counts.persons, counts.qualifications, counts.cards, counts.insurers
@@ -379,8 +419,9 @@ fn print_payer_banner(
 ) {
     let base = format!("{scheme}://{addr}");
     println!(
-        "payer (審査支払機関: 1 支払基金, 2 国保連) on {}",
-        dir.display()
+        "payer (審査支払機関: 1 支払基金, 2 国保連) on {} (its own SQLite file; the registry \
+         it reads is the central's)",
+        dir.join("payer.sqlite").display()
     );
     println!(
         "  payer screens: {base}/payer/login  (sign in with a token below; insurers see {base}/insurer/)"
@@ -419,8 +460,11 @@ fn print_payer_banner(
 /// Gives the imported persons synthetic medical information (R2: drug history, checkups,
 /// diagnoses; `onshi_synth::medinfo`), in batches of one transaction each. Returns how many
 /// persons have any.
-fn fill_medical_info(store: &SqliteStore, seed: u64, today: chrono::NaiveDate) -> Result<u64> {
-    use onshi_store::MedicalInfoStore;
+fn fill_medical_info(
+    store: &(impl RegistryRead + MedicalInfoStore),
+    seed: u64,
+    today: chrono::NaiveDate,
+) -> Result<u64> {
     let persons = store.counts()?.persons as i64;
     let mut with_any = 0;
     let mut batch = Vec::new();

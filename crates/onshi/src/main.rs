@@ -81,6 +81,17 @@ struct CentralArgs {
     /// SQLite database file, or a PostgreSQL URL (`postgres://user@host:5432/onshi`)
     #[arg(long)]
     db: Db,
+    /// a streaming replica (hot standby) of the PostgreSQL --db: the registry reads of the
+    /// confirmations and the outage search go to it, every write and the reads that must see
+    /// them to --db; a failing replica is read around (docs/scale.md)
+    #[arg(long, value_name = "POSTGRES_URL")]
+    db_replica: Option<String>,
+    /// a replica read without an answer within this many milliseconds is done on the primary
+    #[arg(long, default_value_t = 2000, requires = "db_replica")]
+    db_replica_timeout_ms: u64,
+    /// seconds a failed replica is left aside before it is tried again
+    #[arg(long, default_value_t = 5, requires = "db_replica")]
+    db_replica_retry_s: u64,
     /// address to listen on
     #[arg(long, default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
@@ -413,7 +424,17 @@ fn run_central(a: CentralArgs) -> Result<()> {
         )?),
         None => None,
     };
-    let state = match a.db.open_typed()? {
+    let opened = match &a.db_replica {
+        None => a.db.open_typed()?,
+        Some(replica) => a.db.open_with_replica(
+            replica,
+            onshi_store::postgres::ReplicaPolicy {
+                timeout: std::time::Duration::from_millis(a.db_replica_timeout_ms),
+                retry_after: std::time::Duration::from_secs(a.db_replica_retry_s),
+            },
+        )?,
+    };
+    let state = match opened {
         Opened::Sqlite(s) => app_state(s, cards),
         Opened::Postgres(s) => app_state(s, cards),
     };

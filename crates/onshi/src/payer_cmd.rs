@@ -43,7 +43,8 @@ pub struct Db {
 pub struct ServiceArgs {
     #[command(flatten)]
     db: Db,
-    /// the central's registry database (read only through the payer's role)
+    /// the central's registry database, an SQLite file or a `postgres://…` URL (read only
+    /// through the payer's role)
     #[arg(long)]
     registry: PathBuf,
     /// folder for statements and 資格確認結果連絡書 files, per facility
@@ -149,10 +150,22 @@ fn month_of(s: &str) -> Result<YearMonth> {
 }
 
 fn service(a: &ServiceArgs) -> Result<PayerService> {
-    if !a.registry.exists() {
-        bail!("registry {} does not exist", a.registry.display());
-    }
-    let registry = Arc::new(SqliteStore::open(&a.registry)?);
+    let registry: Arc<dyn onshi_payer::registry::PayerRegistry> = match a.registry.to_str() {
+        Some(url) if onshi_store::postgres::is_url(url) => {
+            Arc::new(onshi_store::PostgresStore::open(url).with_context(|| {
+                format!(
+                    "opening the registry {}",
+                    crate::db::Db::parse(url).display()
+                )
+            })?)
+        }
+        _ => {
+            if !a.registry.exists() {
+                bail!("registry {} does not exist", a.registry.display());
+            }
+            Arc::new(SqliteStore::open(&a.registry)?)
+        }
+    };
     let store = Arc::new(SqlitePayerStore::open(&a.db.db)?);
     Ok(PayerService {
         store,

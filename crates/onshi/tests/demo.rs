@@ -33,11 +33,49 @@ fn url_in(line: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api() {
     let data = tempfile::tempdir().unwrap();
+    start_and_check(data.path(), &[]).await;
+    assert!(data.path().join("demo/central.sqlite").exists());
+}
+
+/// The same demo with the registry on PostgreSQL (a fresh database, dropped after): the
+/// central, desks, Web API and payer all answer, the persons and the confirmations are in the
+/// database and no registry file is made; the payer keeps its own SQLite file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_on_postgresql() {
+    let pg = onshi_store::postgres::TestDatabase::create().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    start_and_check(data.path(), &["--db", pg.url()]).await;
+    let dir = data.path().join("demo");
+    assert!(!dir.join("central.sqlite").exists(), "no registry file");
+    assert!(
+        dir.join("central.keys.json").exists(),
+        "the keys in the data folder"
+    );
+    assert!(
+        dir.join("payer/payer.sqlite").exists(),
+        "the payer's own file"
+    );
+    let url = pg.url().to_string();
+    let counts = tokio::task::spawn_blocking(move || {
+        use onshi_store::RegistryRead;
+        onshi_store::PostgresStore::open(&url).and_then(|s| s.counts())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(counts.persons, 300, "{counts:?}");
+    drop(pg);
+}
+
+/// Starts `onshi demo` with a data folder under `data` and these extra arguments, checks
+/// what it serves, and stops it.
+async fn start_and_check(data: &std::path::Path, extra: &[&str]) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
         .args(["demo", "--persons", "300", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .args(["--web-api-listen", "127.0.0.1:0"])
         .args(["--payer-listen", "127.0.0.1:0", "--data"])
-        .arg(data.path().join("demo"))
+        .arg(data.join("demo"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -98,7 +136,7 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     let http = reqwest::Client::new();
     // the central speaks TLS with a certificate of the demo's local CA
     assert!(api.starts_with("https://"), "{api}");
-    let ca = std::fs::read(data.path().join("demo/tls/ca.pem")).expect("the demo's CA");
+    let ca = std::fs::read(data.join("demo/tls/ca.pem")).expect("the demo's CA");
     let trusting = reqwest::Client::builder()
         .use_rustls_tls()
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
@@ -143,7 +181,7 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
         // over TLS with the clinic's client certificate from the demo's CA; none: no answer
         assert!(web_api.starts_with("https://"), "{web_api}");
         let auth = web_api.split("/oqs-api-pro").next().unwrap_or_default();
-        let tls_dir = data.path().join("demo/tls");
+        let tls_dir = data.join("demo/tls");
         let mut identity = std::fs::read(tls_dir.join("client-1311234567.pem")).unwrap();
         identity.extend(std::fs::read(tls_dir.join("client-1311234567.key")).unwrap());
         let clinic = reqwest::Client::builder()
@@ -183,7 +221,7 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     let clinic =
         payer_clinic.unwrap_or_else(|| panic!("the banner prints the clinic's login:\n{seen}"));
     let summary: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(data.path().join("demo/synth/summary.json")).expect("the demo's summary"),
+        &std::fs::read(data.join("demo/synth/summary.json")).expect("the demo's summary"),
     )
     .unwrap();
     let patient = summary["examples"]

@@ -13,7 +13,10 @@
 
 mod medinfo;
 mod outage;
+mod replica;
 mod trust;
+
+pub use replica::{ReplicaPolicy, ReplicaStats};
 
 use std::future::Future;
 use std::str::FromStr;
@@ -106,6 +109,8 @@ pub struct PostgresStore {
     rt: Option<tokio::runtime::Runtime>,
     pool: Pool,
     url_redacted: String,
+    /// the streaming replica the registry reads go to, if any (see [`replica`])
+    replica: Option<replica::Replica>,
 }
 
 impl Drop for PostgresStore {
@@ -131,6 +136,28 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// A pool of 16 connections to `url`, named `application_name` on the server (unless the URL
+/// names one), so that `pg_stat_activity` tells the central's pools apart.
+fn make_pool(url: &str, application_name: &str) -> Result<Pool> {
+    let mut cfg = tokio_postgres::Config::from_str(url)
+        .map_err(|e| StoreError::Pool(format!("bad PostgreSQL URL {}: {e}", redact(url))))?;
+    if cfg.get_application_name().is_none() {
+        cfg.application_name(application_name);
+    }
+    let mgr = Manager::from_config(
+        cfg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(mgr)
+        .max_size(16)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(pool_err)
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`), applies the pending migrations and
     /// makes the coming months' history partitions.
@@ -140,32 +167,67 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::open`], migrating only up to schema `target` (for upgrade tests).
     pub fn open_at(url: &str, target: Option<i32>) -> Result<Self> {
-        let cfg = tokio_postgres::Config::from_str(url)
-            .map_err(|e| StoreError::Pool(format!("bad PostgreSQL URL {}: {e}", redact(url))))?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("onshi-pg")
             .enable_all()
             .build()?;
-        let mgr = Manager::from_config(
-            cfg,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(mgr)
-            .max_size(16)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .build()
-            .map_err(pool_err)?;
         let store = PostgresStore {
             rt: Some(rt),
-            pool,
+            pool: make_pool(url, "onshi")?,
             url_redacted: redact(url),
+            replica: None,
         };
         store.migrate(target)?;
         Ok(store)
+    }
+
+    /// Like [`PostgresStore::open`] on the primary `url`, with the registry reads of the hot
+    /// path sent to the streaming replica `replica_url` (a hot standby of the primary), and
+    /// done again on the primary when it fails (docs/scale.md, "A hot standby"). The replica
+    /// is never written, nor migrated. One that does not answer at open is left aside as it
+    /// would be later: the central starts, reading from the primary until it answers.
+    pub fn open_with_replica(url: &str, replica_url: &str, policy: ReplicaPolicy) -> Result<Self> {
+        let mut store = Self::open(url)?;
+        let r = replica::Replica::new(
+            make_pool(replica_url, "onshi-replica")?,
+            redact(replica_url),
+            policy,
+        );
+        let probe = store.block(r.run(&async |c: &Object| {
+            let row = c
+                .query_one(
+                    "SELECT pg_is_in_recovery(), \
+                     (SELECT COALESCE(max(version), 0)::int4 FROM onshi_schema_history)",
+                    &[],
+                )
+                .await?;
+            Ok((row.try_get::<_, bool>(0)?, row.try_get::<_, i32>(1)?))
+        }));
+        match probe {
+            Ok((in_recovery, version)) => {
+                if !in_recovery {
+                    tracing::warn!(replica = %r.url(), "the replica is not in recovery (not a standby): registry reads go to it all the same");
+                }
+                if version != migrations::latest() {
+                    tracing::warn!(replica = %r.url(), version, latest = migrations::latest(), "the replica's schema is not the primary's: reads it cannot answer go to the primary");
+                }
+                tracing::info!(replica = %r.url(), "registry reads go to the PostgreSQL replica, writes to the primary");
+            }
+            Err(e) => r.leave_aside(&e),
+        }
+        store.replica = Some(r);
+        Ok(store)
+    }
+
+    /// Where the registry reads went (`None` without a replica).
+    pub fn replica_stats(&self) -> Option<ReplicaStats> {
+        self.replica.as_ref().map(|r| r.stats())
+    }
+
+    /// The replica's URL (password hidden) and policy, if reads go to one.
+    pub fn replica(&self) -> Option<(&str, ReplicaPolicy)> {
+        self.replica.as_ref().map(|r| (r.url(), r.policy()))
     }
 
     /// The URL this store was opened with, password hidden.
@@ -178,6 +240,30 @@ impl PostgresStore {
     pub(crate) fn block<F: Future>(&self, f: F) -> F::Output {
         let _guard = self.rt.as_ref().map(|rt| rt.enter());
         futures_executor::block_on(f)
+    }
+
+    /// A registry read of the hot path: on the replica when there is one and it answers,
+    /// else on the primary (see [`replica`]). `f` may run twice (replica, then primary).
+    pub(crate) fn read<T>(&self, f: impl AsyncFn(&Object) -> Result<T>) -> Result<T> {
+        self.block(async {
+            if let Some(r) = &self.replica
+                && let replica::Route::Replica { probe } = r.route()
+            {
+                match r.run(&f).await {
+                    Ok(v) => {
+                        r.answered(probe);
+                        return Ok(v);
+                    }
+                    Err(e) => {
+                        if !r.failed(&e, probe) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            let c = self.conn().await?;
+            f(&c).await
+        })
     }
 
     pub(crate) async fn conn(&self) -> Result<Object> {
@@ -467,43 +553,32 @@ impl Filtered {
 
 impl RegistryRead for PostgresStore {
     fn card(&self, serial: &str) -> Result<Option<CardCert>> {
-        self.block(async {
-            let c = self.conn().await?;
-            card_by_serial(&c, serial).await
-        })
+        self.read(async |c| card_by_serial(c, serial).await)
     }
 
     fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
-        self.block(async {
-            let c = self.conn().await?;
-            person_by_id(&c, id).await
-        })
+        self.read(async |c| person_by_id(c, id).await)
     }
 
     fn qualifications(&self, person: PersonId) -> Result<Vec<QualificationRecord>> {
-        self.block(async {
-            let c = self.conn().await?;
-            query_quals(&c, "person_id = $1", &[&person]).await
-        })
+        self.read(async |c| query_quals(c, "person_id = $1", &[&person]).await)
     }
 
     fn person_with_history(
         &self,
         id: PersonId,
     ) -> Result<Option<(PersonRecord, Vec<QualificationRecord>)>> {
-        self.block(async {
-            let c = self.conn().await?;
-            let Some(p) = person_by_id(&c, id).await? else {
+        self.read(async |c| {
+            let Some(p) = person_by_id(c, id).await? else {
                 return Ok(None);
             };
-            let h = query_quals(&c, "person_id = $1", &[&id]).await?;
+            let h = query_quals(c, "person_id = $1", &[&id]).await?;
             Ok(Some((p, h)))
         })
     }
 
     fn card_with_history(&self, serial: &str) -> Result<Option<CardWithHistory>> {
-        self.block(async {
-            let c = self.conn().await?;
+        self.read(async |c| {
             let st = c.prepare_cached(CARD_WITH_HISTORY).await?;
             let rows = c.query(&st, &[&serial]).await?;
             let Some(first) = rows.first() else {
@@ -529,10 +604,9 @@ impl RegistryRead for PostgresStore {
         insurer: &InsurerNumber,
         number_key: &str,
     ) -> Result<Vec<QualificationRecord>> {
-        self.block(async {
-            let c = self.conn().await?;
+        self.read(async |c| {
             query_quals(
-                &c,
+                c,
                 "insurer_number = $1 AND number_key = $2",
                 &[&insurer.as_str(), &number_key],
             )

@@ -456,7 +456,8 @@ impl OutageStore for PostgresStore {
     fn search_person_ids(&self, q: &PersonQuery) -> Result<Vec<PersonId>> {
         let limit = i64::from(q.limit.max(1));
         let sex = q.sex.code();
-        self.outage(async |c| {
+        // the registry's persons: on the replica when there is one
+        self.read(async |c| {
             let rows = match (&q.kana_key, &q.name_key) {
                 // person_by_kana_birth (kana_key, birthdate)
                 (Some(k), name) => {

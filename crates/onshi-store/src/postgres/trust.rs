@@ -8,9 +8,9 @@ use crate::trust::{ReaderRecord, Refusal, TrustStore};
 const AT_UTC: &str = r#"to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#;
 
 impl TrustStore for PostgresStore {
+    /// On the replica when there is one: the keys are written with the cards, by the import.
     fn card_public_key(&self, serial: &str) -> Result<Option<String>> {
-        self.block(async {
-            let c = self.conn().await?;
+        self.read(async |c| {
             let st = c
                 .prepare_cached("SELECT public_key FROM card_key WHERE serial = $1")
                 .await?;
