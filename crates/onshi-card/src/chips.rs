@@ -107,12 +107,22 @@ impl CardStore {
     /// Starts issuing cards in one transaction (all or nothing; dropped = rolled back).
     pub fn begin_issue(&self) -> Result<CardIssue<'_>, CardError> {
         let guard = self.conn.lock().map_err(|_| poisoned())?;
-        guard.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
-        Ok(CardIssue {
+        // a bulk issue inserts chips in serial order, which is random: keep the pages in memory
+        guard
+            .pragma_update(None, "cache_size", ISSUE_CACHE_KIB)
+            .map_err(db)?;
+        let mut issue = CardIssue {
             guard,
             secrets: &self.secrets,
             done: false,
-        })
+            was_empty: false,
+        };
+        issue.guard.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
+        issue.was_empty = issue
+            .guard
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM chip)", [], |r| r.get(0))
+            .map_err(db)?;
+        Ok(issue)
     }
 
     /// Number of cards in the emulation.
@@ -192,14 +202,28 @@ impl ChipStore for CardStore {
     }
 }
 
+/// Page cache of the card file's connection while cards are issued (KiB, negative for
+/// SQLite), and in normal use (SQLite's default).
+const ISSUE_CACHE_KIB: i64 = -1_048_576;
+const NORMAL_CACHE_KIB: i64 = -2000;
+
 /// Cards being issued, in one transaction of the card file.
 pub struct CardIssue<'a> {
     guard: std::sync::MutexGuard<'a, Connection>,
     secrets: &'a PinHasher,
     done: bool,
+    /// the file held no chip when the transaction began: a chip is new unless this
+    /// transaction issued its serial already
+    was_empty: bool,
 }
 
 impl CardIssue<'_> {
+    /// The secrets of the card world these cards are issued in (see
+    /// [`CardIssue::issue_prepared`]).
+    pub fn secrets(&self) -> &PinHasher {
+        self.secrets
+    }
+
     /// Issues (or re-issues) a card: its chip with the PIN's keyed hash (none for a PIN-less
     /// card, R2), locked if the municipality's file says so. A card re-issued with the same
     /// PIN keeps its own failure counter and lock. Returns the public key (hex) of the card's
@@ -210,8 +234,46 @@ impl CardIssue<'_> {
         pin: Option<&Pin>,
         pin_locked: bool,
     ) -> Result<(String, UpsertOutcome), CardError> {
-        let mut chip = self.secrets.issue(serial, pin, pin_locked);
-        let existing = chip_row(&self.guard, serial).map_err(db)?;
+        let chip = self.secrets.issue(serial, pin, pin_locked);
+        let outcome = self.issue_prepared(chip, pin_locked)?;
+        Ok((self.secrets.public_key_hex(serial), outcome))
+    }
+
+    /// As [`CardIssue::issue`], with the chip row already made by [`PinHasher::issue`] of this
+    /// card world's secrets (so that the keyed hashing can run on another thread); the
+    /// certificate's public key is [`PinHasher::public_key_hex`].
+    pub fn issue_prepared(
+        &mut self,
+        mut chip: ChipRow,
+        pin_locked: bool,
+    ) -> Result<UpsertOutcome, CardError> {
+        if self.was_empty {
+            // nothing to compare with unless this transaction issued the serial before: a
+            // plain insert, which the primary key refuses in that case
+            let inserted = self
+                .guard
+                .prepare_cached(
+                    "INSERT INTO chip (serial, pin_hash, failures, locked, photo_ref) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        chip.serial,
+                        chip.pin_hash,
+                        chip.failures,
+                        chip.locked,
+                        chip.photo_ref
+                    ])
+                });
+            match inserted {
+                Ok(_) => return Ok(UpsertOutcome::Inserted),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                Err(e) => return Err(db(e)),
+            }
+        }
+        let serial = chip.serial.clone();
+        let existing = chip_row(&self.guard, &serial).map_err(db)?;
         if let Some(e) = &existing
             && e.pin_hash == chip.pin_hash
         {
@@ -245,7 +307,7 @@ impl CardIssue<'_> {
                 })
                 .map_err(db)?;
         }
-        Ok((self.secrets.public_key_hex(serial), outcome))
+        Ok(outcome)
     }
 
     pub fn commit(mut self) -> Result<(), CardError> {
@@ -260,5 +322,8 @@ impl Drop for CardIssue<'_> {
         if !self.done {
             let _ = self.guard.execute_batch("ROLLBACK");
         }
+        let _ = self
+            .guard
+            .pragma_update(None, "cache_size", NORMAL_CACHE_KIB);
     }
 }

@@ -211,26 +211,166 @@ fn key_of(h: &MyNumberHash) -> u128 {
         .unwrap_or_else(|_| u128::from(fingerprint(hex)))
 }
 
+/// Fingerprints of the compared facts of a row's person, computed with the row (off the
+/// main thread).
+#[derive(Clone, Copy)]
+struct Facts {
+    kana: u64,
+    name: u64,
+}
+
+impl Facts {
+    fn of(p: &Person) -> Self {
+        Facts {
+            kana: fingerprint(&kana::kana_key(&p.name_kana)),
+            name: fingerprint(&kana::name_key(&p.name)),
+        }
+    }
+}
+
 impl KnownPerson {
     fn of(id: PersonId, new: bool, p: &Person) -> Self {
+        Self::with(id, new, p, Facts::of(p))
+    }
+
+    fn with(id: PersonId, new: bool, p: &Person, f: Facts) -> Self {
         KnownPerson {
             id,
             new,
             birthdate: p.birthdate,
             sex: p.sex,
-            kana: fingerprint(&kana::kana_key(&p.name_kana)),
-            name: fingerprint(&kana::name_key(&p.name)),
+            kana: f.kana,
+            name: f.name,
             post: p.post_number.as_deref().map(fingerprint),
             quals: Vec::new(),
         }
     }
 
-    fn same_facts(&self, p: &Person) -> bool {
+    fn same_facts(&self, p: &Person, f: Facts) -> bool {
         self.birthdate == p.birthdate
             && self.sex == p.sex
-            && self.kana == fingerprint(&kana::kana_key(&p.name_kana))
-            && self.name == fingerprint(&kana::name_key(&p.name))
+            && self.kana == f.kana
+            && self.name == f.name
     }
+}
+
+/// Rows handed from one thread to the next at a time, and batches in flight per worker.
+const BATCH_ROWS: usize = 1024;
+const BATCHES_IN_FLIGHT: usize = 4;
+
+/// Pipelines an import over the machine's cores: one thread of the scope `s` reads and parses
+/// `rows`, worker threads run `prepare` on batches of them (hashing, deriving keys), and the
+/// results come out of the returned iterator in the file's order on the calling thread, which
+/// does the checks and the writes. When the caller stops early, the threads stop too.
+fn off_thread<'scope, I, T, F>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    rows: I,
+    prepare: F,
+) -> impl Iterator<Item = T> + 'scope
+where
+    I: Iterator + Send + 'scope,
+    I::Item: Send + 'scope,
+    F: Fn(I::Item) -> T + Send + Sync + 'scope,
+    T: Send + 'scope,
+{
+    use std::sync::mpsc::sync_channel;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let prepare = std::sync::Arc::new(prepare);
+    let mut to_workers = Vec::with_capacity(workers);
+    let mut from_workers = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        let (in_tx, in_rx) = sync_channel::<Vec<I::Item>>(BATCHES_IN_FLIGHT);
+        let (out_tx, out_rx) = sync_channel::<Vec<T>>(BATCHES_IN_FLIGHT);
+        let prepare = prepare.clone();
+        s.spawn(move || {
+            for batch in in_rx {
+                let done: Vec<T> = batch.into_iter().map(|r| prepare(r)).collect();
+                if out_tx.send(done).is_err() {
+                    return; // the importing side stopped
+                }
+            }
+        });
+        to_workers.push(in_tx);
+        from_workers.push(out_rx);
+    }
+    // batch k goes to worker k mod n, and is taken back from it in the same turn
+    s.spawn(move || {
+        let mut k = 0;
+        let mut batch = Vec::with_capacity(BATCH_ROWS);
+        for row in rows {
+            batch.push(row);
+            if batch.len() == BATCH_ROWS {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                if to_workers[k % workers].send(full).is_err() {
+                    return;
+                }
+                k += 1;
+            }
+        }
+        if !batch.is_empty() {
+            let _ = to_workers[k % workers].send(batch);
+        }
+    });
+    let mut k = 0;
+    let mut current = Vec::new().into_iter();
+    std::iter::from_fn(move || {
+        loop {
+            if let Some(t) = current.next() {
+                return Some(t);
+            }
+            // a worker with nothing more to give means the rows are over
+            current = from_workers[k % workers].recv().ok()?.into_iter();
+            k += 1;
+        }
+    })
+}
+
+/// A card row with what can be computed from it alone: the My Number's keyed hash, the
+/// fingerprints of the holder's facts, the PIN and the chip (its keyed hash) and the
+/// certificate's public key.
+struct PreparedCard {
+    rec: registry_csv::CardRecord,
+    hash: MyNumberHash,
+    facts: Facts,
+    /// the chip to issue and the public key, or the PIN's format error
+    chip: Result<(onshi_store::ChipRow, String), String>,
+}
+
+fn prepare_card(
+    rec: registry_csv::CardRecord,
+    hasher: &MyNumberHasher,
+    secrets: &onshi_card::PinHasher,
+) -> PreparedCard {
+    let hash = hasher.hash(&rec.my_number);
+    let facts = Facts {
+        kana: fingerprint(&kana::kana_key(&rec.name_kana)),
+        name: fingerprint(&kana::name_key(&rec.name)),
+    };
+    let (_, pin_locked) = cert_status(rec.status);
+    let chip = match rec.pin.as_deref().map(Pin::parse).transpose() {
+        Ok(pin) => Ok((
+            secrets.issue(&rec.card_serial, pin.as_ref(), pin_locked),
+            secrets.public_key_hex(&rec.card_serial),
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    PreparedCard {
+        rec,
+        hash,
+        facts,
+        chip,
+    }
+}
+
+/// A qualification row with its My Number's keyed hash and the fingerprints of its person's
+/// facts.
+struct PreparedQualification {
+    rec: registry_csv::QualificationRecord,
+    hash: MyNumberHash,
+    facts: Facts,
 }
 
 fn cert_status(s: CardStatusCode) -> (CertStatus, bool) {
@@ -248,7 +388,7 @@ fn cert_status(s: CardStatusCode) -> (CertStatus, bool) {
 /// a keyed hash) in the card emulation `cards`, and the certificates (public key, serial,
 /// validity, status, person) in the central's registry. The chips are committed only after
 /// the registry's transaction is.
-pub fn import<Q: Read, C: Read>(
+pub fn import<Q: Read + Send, C: Read + Send>(
     store: &dyn ImportStore,
     hasher: &MyNumberHasher,
     cards_world: &CardStore,
@@ -262,6 +402,9 @@ pub fn import<Q: Read, C: Read>(
         map: Default::default(),
         initial_load: tx.registry_is_empty()?,
     };
+    if known.initial_load {
+        tx.start_initial_load()?;
+    }
     let mut issue = None;
     if let Some(input) = cards {
         let issue = issue.insert(cards_world.begin_issue().map_err(card_store)?);
@@ -297,7 +440,7 @@ pub fn import<Q: Read, C: Read>(
 }
 
 #[allow(clippy::too_many_arguments)] // the import's shared state, passed down explicitly
-fn import_cards<C: Read>(
+fn import_cards<C: Read + Send>(
     tx: &mut dyn ImportTx,
     hasher: &MyNumberHasher,
     issue: &mut CardIssue<'_>,
@@ -315,118 +458,149 @@ fn import_cards<C: Read>(
         }
     };
     let mut serials = HashSet::new();
-    for row in rows {
-        report.rows_read += 1;
-        if report.rows_read.is_multiple_of(10_000) {
-            progress(report.rows_read);
-        }
-        let rec = match row {
-            Ok(r) => r,
-            Err(errs) => {
-                errs.into_iter().for_each(|e| report.error(e));
-                continue;
+    let secrets = issue.secrets().clone();
+    std::thread::scope(|s| -> Result<(), ImportError> {
+        let prepared = off_thread(s, rows, |row| {
+            row.map(|rec| prepare_card(rec, hasher, &secrets))
+        });
+        for row in prepared {
+            report.rows_read += 1;
+            if report.rows_read.is_multiple_of(10_000) {
+                progress(report.rows_read);
             }
-        };
-        if !serials.insert(rec.card_serial.clone()) {
-            report.error(RowError {
-                file: file.clone(),
-                line: rec.line,
-                column: "card_serial".into(),
-                rule: "duplicate",
-                message: format!("card serial {} appears twice in the file", rec.card_serial),
-            });
-            continue;
-        }
-        let facts = Person {
-            name: rec.name.clone(),
-            name_kana: rec.name_kana.clone(),
-            sex: rec.sex,
-            birthdate: rec.birthdate,
-            post_number: None,
-            address: rec.address.clone(),
-        };
-        let h = hasher.hash(&rec.my_number);
-        let key = key_of(&h);
-        let fresh = known.initial_load && !known.map.contains_key(&key);
-        let person_id = if fresh {
-            // an initial load: a person not met yet cannot be in the registry
-            report.persons_created += 1;
-            let id = tx.insert_new_person(&h, &facts)?;
-            known.map.insert(key, KnownPerson::of(id, true, &facts));
-            id
-        } else {
-            match tx.person_by_hash(&h)? {
-                Some(existing) => {
-                    let mut registered = existing.person.clone();
-                    match cross_check(&file, rec.line, &registered, &facts) {
-                        Err(e) => {
-                            report.error(e);
-                            continue;
-                        }
-                        Ok(w) => {
-                            // The card and the resident register are the reference for the
-                            // holder's facts.
-                            let changed = w.is_some() || registered.address != facts.address;
-                            if let Some(w) = w {
-                                report.warnings.push(w);
-                            }
-                            if changed {
-                                registered.name = facts.name.clone();
-                                registered.address = facts.address.clone();
-                                tx.update_person(existing.id, &registered)?;
-                            }
-                        }
-                    }
-                    existing.id
+            let PreparedCard {
+                rec,
+                hash: h,
+                facts: fp,
+                chip,
+            } = match row {
+                Ok(r) => r,
+                Err(errs) => {
+                    errs.into_iter().for_each(|e| report.error(e));
+                    continue;
                 }
-                None => {
-                    report.persons_created += 1;
-                    let id = tx.insert_person(&h, &facts)?;
-                    known.map.insert(key, KnownPerson::of(id, true, &facts));
-                    id
-                }
-            }
-        };
-        if !fresh
-            && let Some(existing) = tx.card_by_serial(&rec.card_serial)?
-            && existing.person_id != person_id
-        {
-            report.error(mislink(
-                &file,
-                rec.line,
-                "card_serial",
-                format!(
-                    "card serial {} already belongs to another person",
-                    rec.card_serial
-                ),
-            ));
-            continue;
-        }
-        let (status, pin_locked) = cert_status(rec.status);
-        report.cards.add(tx.upsert_card(&CardCert {
-            serial: rec.card_serial.clone(),
-            person_id,
-            cert_expiry: rec.cert_expiry,
-            status,
-        })?);
-        let pin = match rec.pin.as_deref().map(Pin::parse).transpose() {
-            Ok(p) => p,
-            Err(e) => {
+            };
+            if !serials.insert(rec.card_serial.clone()) {
                 report.error(RowError {
                     file: file.clone(),
                     line: rec.line,
-                    column: "pin".into(),
-                    rule: "format",
-                    message: e.to_string(),
+                    column: "card_serial".into(),
+                    rule: "duplicate",
+                    message: format!("card serial {} appears twice in the file", rec.card_serial),
                 });
                 continue;
             }
-        };
-        let (public_key, _) = issue
-            .issue(&rec.card_serial, pin.as_ref(), pin_locked)
-            .map_err(card_store)?;
-        tx.set_card_key(&rec.card_serial, &public_key)?;
-    }
+            let facts = Person {
+                name: rec.name.clone(),
+                name_kana: rec.name_kana.clone(),
+                sex: rec.sex,
+                birthdate: rec.birthdate,
+                post_number: None,
+                address: rec.address.clone(),
+            };
+            let key = key_of(&h);
+            let fresh = known.initial_load && !known.map.contains_key(&key);
+            let person_id = if fresh {
+                // an initial load: a person not met yet cannot be in the registry
+                report.persons_created += 1;
+                let id = tx.insert_new_person(&h, &facts)?;
+                known
+                    .map
+                    .insert(key, KnownPerson::with(id, true, &facts, fp));
+                id
+            } else {
+                // a person met before in this import is read back by id (its key is known)
+                let existing = match known.map.get(&key) {
+                    Some(k) => Some(tx.person_by_id(k.id)?.ok_or_else(vanished)?),
+                    None => tx.person_by_hash(&h)?,
+                };
+                match existing {
+                    Some(existing) => {
+                        let mut registered = existing.person.clone();
+                        match cross_check(&file, rec.line, &registered, &facts) {
+                            Err(e) => {
+                                report.error(e);
+                                continue;
+                            }
+                            Ok(w) => {
+                                // The card and the resident register are the reference for the
+                                // holder's facts.
+                                let changed = w.is_some() || registered.address != facts.address;
+                                if let Some(w) = w {
+                                    report.warnings.push(w);
+                                }
+                                if changed {
+                                    registered.name = facts.name.clone();
+                                    registered.address = facts.address.clone();
+                                    tx.update_person(existing.id, &registered)?;
+                                }
+                            }
+                        }
+                        existing.id
+                    }
+                    None => {
+                        report.persons_created += 1;
+                        let id = tx.insert_person(&h, &facts)?;
+                        known
+                            .map
+                            .insert(key, KnownPerson::with(id, true, &facts, fp));
+                        id
+                    }
+                }
+            };
+            // On an initial load the registry holds no card (a card belongs to a person) and
+            // the serial is new in this file: nothing to look up.
+            if !known.initial_load
+                && let Some(existing) = tx.card_by_serial(&rec.card_serial)?
+                && existing.person_id != person_id
+            {
+                report.error(mislink(
+                    &file,
+                    rec.line,
+                    "card_serial",
+                    format!(
+                        "card serial {} already belongs to another person",
+                        rec.card_serial
+                    ),
+                ));
+                continue;
+            }
+            let (status, pin_locked) = cert_status(rec.status);
+            let cert = CardCert {
+                serial: rec.card_serial.clone(),
+                person_id,
+                cert_expiry: rec.cert_expiry,
+                status,
+            };
+            let (chip, public_key) = match chip {
+                Ok(c) => c,
+                Err(message) => {
+                    if known.initial_load {
+                        report.cards.inserted += 1;
+                    } else {
+                        report.cards.add(tx.upsert_card(&cert)?);
+                    }
+                    report.error(RowError {
+                        file: file.clone(),
+                        line: rec.line,
+                        column: "pin".into(),
+                        rule: "format",
+                        message,
+                    });
+                    continue;
+                }
+            };
+            issue.issue_prepared(chip, pin_locked).map_err(card_store)?;
+            if known.initial_load {
+                tx.insert_new_card(&cert, &public_key)?;
+                report.cards.inserted += 1;
+            } else {
+                report.cards.add(tx.upsert_card(&cert)?);
+                tx.set_card_key(&rec.card_serial, &public_key)?;
+            }
+        }
+        Ok(())
+    })?;
     progress(report.rows_read);
     Ok(())
 }
@@ -469,6 +643,10 @@ fn overlap_row(
     }
 }
 
+fn vanished() -> StoreError {
+    StoreError::Corrupt("a person met in this import vanished".into())
+}
+
 fn card_store(e: onshi_card::CardError) -> StoreError {
     match e {
         onshi_card::CardError::Store(e) => e,
@@ -476,7 +654,7 @@ fn card_store(e: onshi_card::CardError) -> StoreError {
     }
 }
 
-fn import_qualifications<Q: Read>(
+fn import_qualifications<Q: Read + Send>(
     tx: &mut dyn ImportTx,
     hasher: &MyNumberHasher,
     input: Input<Q>,
@@ -494,163 +672,176 @@ fn import_qualifications<Q: Read>(
     };
     let mut seen: HashSet<(PersonId, String, chrono::NaiveDate)> = HashSet::new();
     let mut insurers: std::collections::HashMap<String, String> = Default::default();
-    for row in rows {
-        report.rows_read += 1;
-        if report.rows_read.is_multiple_of(10_000) {
-            progress(report.rows_read);
-        }
-        let rec = match row {
-            Ok(r) => r,
-            Err(errs) => {
-                errs.into_iter().for_each(|e| report.error(e));
-                continue;
+    std::thread::scope(|s| -> Result<(), ImportError> {
+        let prepared = off_thread(s, rows, |row| {
+            row.map(|rec| PreparedQualification {
+                hash: hasher.hash(&rec.my_number),
+                facts: Facts::of(&rec.person),
+                rec,
+            })
+        });
+        for row in prepared {
+            report.rows_read += 1;
+            if report.rows_read.is_multiple_of(10_000) {
+                progress(report.rows_read);
             }
-        };
-        let h = hasher.hash(&rec.my_number);
-        let key = key_of(&h);
-        let q = &rec.qualification;
-        // Who the row's person is, held against what is registered (the mislink guard).
-        let met = match known.map.get(&key) {
-            Some(k) if k.same_facts(&rec.person) => Some((k.id, k.new)),
-            Some(k) => {
-                // A fingerprint differs: read the person back for the exact check and message.
-                let (id, new) = (k.id, k.new);
-                let Some(existing) = tx.person_by_hash(&h)? else {
-                    return Err(
-                        StoreError::Corrupt("a person met in this import vanished".into()).into(),
-                    );
-                };
-                match cross_check(&file, rec.line, &existing.person, &rec.person) {
-                    Err(e) => {
-                        report.error(e);
-                        continue;
-                    }
-                    Ok(w) => {
-                        if let Some(w) = w {
-                            report.warnings.push(w);
+            let PreparedQualification {
+                rec,
+                hash: h,
+                facts: fp,
+            } = match row {
+                Ok(r) => r,
+                Err(errs) => {
+                    errs.into_iter().for_each(|e| report.error(e));
+                    continue;
+                }
+            };
+            let key = key_of(&h);
+            let q = &rec.qualification;
+            // Who the row's person is, held against what is registered (the mislink guard).
+            let met = match known.map.get(&key) {
+                Some(k) if k.same_facts(&rec.person, fp) => Some((k.id, k.new)),
+                Some(k) => {
+                    // A fingerprint differs: read the person back for the exact check and message.
+                    let (id, new) = (k.id, k.new);
+                    let existing = tx.person_by_id(id)?.ok_or_else(vanished)?;
+                    match cross_check(&file, rec.line, &existing.person, &rec.person) {
+                        Err(e) => {
+                            report.error(e);
+                            continue;
                         }
-                        Some((id, new))
+                        Ok(w) => {
+                            if let Some(w) = w {
+                                report.warnings.push(w);
+                            }
+                            Some((id, new))
+                        }
                     }
                 }
-            }
-            None => None,
-        };
-        let (person_id, new) = match met {
-            Some(m) => m,
-            None if known.initial_load => {
-                report.persons_created += 1;
-                let id = tx.insert_new_person(&h, &rec.person)?;
-                known
-                    .map
-                    .insert(key, KnownPerson::of(id, true, &rec.person));
-                (id, true)
-            }
-            None => match tx.person_by_hash(&h)? {
-                Some(existing) => match cross_check(&file, rec.line, &existing.person, &rec.person)
-                {
-                    Err(e) => {
-                        report.error(e);
-                        continue;
-                    }
-                    Ok(w) => {
-                        if let Some(w) = w {
-                            report.warnings.push(w);
-                        }
-                        known
-                            .map
-                            .insert(key, KnownPerson::of(existing.id, false, &existing.person));
-                        (existing.id, false)
-                    }
-                },
-                None => {
+                None => None,
+            };
+            let (person_id, new) = match met {
+                Some(m) => m,
+                None if known.initial_load => {
                     report.persons_created += 1;
                     let id = tx.insert_new_person(&h, &rec.person)?;
                     known
                         .map
-                        .insert(key, KnownPerson::of(id, true, &rec.person));
+                        .insert(key, KnownPerson::with(id, true, &rec.person, fp));
                     (id, true)
                 }
-            },
-        };
-        // The post number comes with the qualification rows (a My Number card and the cards
-        // file carry none): the person keeps the latest one a row gives.
-        if let Some(post) = rec.person.post_number.as_deref()
-            && let Some(k) = known.map.get_mut(&key)
-            && k.post != Some(fingerprint(post))
-        {
-            tx.update_post_number(person_id, post)?;
-            k.post = Some(fingerprint(post));
-        }
-        if new {
-            // Everything this person has is in memory: check duplicates and overlaps there.
-            let Some(k) = known.map.get_mut(&key) else {
-                continue;
+                None => match tx.person_by_hash(&h)? {
+                    Some(existing) => {
+                        match cross_check(&file, rec.line, &existing.person, &rec.person) {
+                            Err(e) => {
+                                report.error(e);
+                                continue;
+                            }
+                            Ok(w) => {
+                                if let Some(w) = w {
+                                    report.warnings.push(w);
+                                }
+                                known.map.insert(
+                                    key,
+                                    KnownPerson::of(existing.id, false, &existing.person),
+                                );
+                                (existing.id, false)
+                            }
+                        }
+                    }
+                    None => {
+                        report.persons_created += 1;
+                        let id = tx.insert_new_person(&h, &rec.person)?;
+                        known
+                            .map
+                            .insert(key, KnownPerson::of(id, true, &rec.person));
+                        (id, true)
+                    }
+                },
             };
-            let ins = q.insurer_number.as_str();
-            if k.quals
-                .iter()
-                .any(|(i, from, _)| i == ins && *from == q.qualification_date)
+            // The post number comes with the qualification rows (a My Number card and the cards
+            // file carry none): the person keeps the latest one a row gives.
+            if let Some(post) = rec.person.post_number.as_deref()
+                && let Some(k) = known.map.get_mut(&key)
+                && k.post != Some(fingerprint(post))
             {
+                tx.update_post_number(person_id, post)?;
+                k.post = Some(fingerprint(post));
+            }
+            if new {
+                // Everything this person has is in memory: check duplicates and overlaps there.
+                let Some(k) = known.map.get_mut(&key) else {
+                    continue;
+                };
+                let ins = q.insurer_number.as_str();
+                if k.quals
+                    .iter()
+                    .any(|(i, from, _)| i == ins && *from == q.qualification_date)
+                {
+                    report.error(duplicate_row(&file, rec.line, q));
+                    continue;
+                }
+                let end = |to: Option<chrono::NaiveDate>| to.unwrap_or(chrono::NaiveDate::MAX);
+                if let Some((_, from, to)) = k.quals.iter().find(|(i, from, to)| {
+                    i == ins
+                        && *from < end(q.disqualification_date)
+                        && q.qualification_date < end(*to)
+                }) {
+                    report.error(overlap_row(&file, rec.line, q, *from, *to));
+                    continue;
+                }
+                k.quals.push((
+                    ins.to_string(),
+                    q.qualification_date,
+                    q.disqualification_date,
+                ));
+                if insurers.get(ins) != Some(&q.insurer_name) {
+                    tx.upsert_insurer(&q.insurer_number, &q.insurer_name)?;
+                    insurers.insert(ins.to_string(), q.insurer_name.clone());
+                }
+                tx.insert_new_qualification(person_id, &rec.person.name, q)?;
+                report.qualifications.inserted += 1;
+                continue;
+            }
+            let key = (
+                person_id,
+                q.insurer_number.as_str().to_string(),
+                q.qualification_date,
+            );
+            if !seen.insert(key) {
                 report.error(duplicate_row(&file, rec.line, q));
                 continue;
             }
-            let end = |to: Option<chrono::NaiveDate>| to.unwrap_or(chrono::NaiveDate::MAX);
-            if let Some((_, from, to)) = k.quals.iter().find(|(i, from, to)| {
-                i == ins && *from < end(q.disqualification_date) && q.qualification_date < end(*to)
-            }) {
-                report.error(overlap_row(&file, rec.line, q, *from, *to));
+            let overlapping = tx
+                .qualifications_of(person_id, &q.insurer_number)?
+                .into_iter()
+                .find(|o| {
+                    o.qualification.qualification_date != q.qualification_date
+                        && o.qualification.overlaps(q)
+                });
+            if let Some(o) = overlapping {
+                report.error(overlap_row(
+                    &file,
+                    rec.line,
+                    q,
+                    o.qualification.qualification_date,
+                    o.qualification.disqualification_date,
+                ));
                 continue;
             }
-            k.quals.push((
-                ins.to_string(),
-                q.qualification_date,
-                q.disqualification_date,
-            ));
-            if insurers.get(ins) != Some(&q.insurer_name) {
+            if insurers.get(q.insurer_number.as_str()) != Some(&q.insurer_name) {
                 tx.upsert_insurer(&q.insurer_number, &q.insurer_name)?;
-                insurers.insert(ins.to_string(), q.insurer_name.clone());
+                insurers.insert(
+                    q.insurer_number.as_str().to_string(),
+                    q.insurer_name.clone(),
+                );
             }
-            tx.insert_new_qualification(person_id, &rec.person.name, q)?;
-            report.qualifications.inserted += 1;
-            continue;
+            report
+                .qualifications
+                .add(tx.upsert_qualification(person_id, &rec.person.name, q)?);
         }
-        let key = (
-            person_id,
-            q.insurer_number.as_str().to_string(),
-            q.qualification_date,
-        );
-        if !seen.insert(key) {
-            report.error(duplicate_row(&file, rec.line, q));
-            continue;
-        }
-        let overlapping = tx
-            .qualifications_of(person_id, &q.insurer_number)?
-            .into_iter()
-            .find(|o| {
-                o.qualification.qualification_date != q.qualification_date
-                    && o.qualification.overlaps(q)
-            });
-        if let Some(o) = overlapping {
-            report.error(overlap_row(
-                &file,
-                rec.line,
-                q,
-                o.qualification.qualification_date,
-                o.qualification.disqualification_date,
-            ));
-            continue;
-        }
-        if insurers.get(q.insurer_number.as_str()) != Some(&q.insurer_name) {
-            tx.upsert_insurer(&q.insurer_number, &q.insurer_name)?;
-            insurers.insert(
-                q.insurer_number.as_str().to_string(),
-                q.insurer_name.clone(),
-            );
-        }
-        report
-            .qualifications
-            .add(tx.upsert_qualification(person_id, &rec.person.name, q)?);
-    }
+        Ok(())
+    })?;
     progress(report.rows_read);
     Ok(())
 }

@@ -232,6 +232,14 @@ pub trait ImportTx {
     /// Whether the registry had no person when the import began (an initial load can skip
     /// looking up what cannot be there).
     fn registry_is_empty(&mut self) -> Result<bool>;
+    /// Declares an initial load into the empty registry (refused otherwise): the backend may
+    /// defer its secondary indexes and constraints and build them, still inside this
+    /// transaction, when it commits; the caller then only inserts (`insert_new_*`) and reads
+    /// back what it inserted. Nothing is deferred past the commit: a refused or dropped
+    /// import leaves the registry as it was, indexes included.
+    fn start_initial_load(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Inserts a person known not to exist yet (the caller has checked).
     fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId>;
     /// Inserts a qualification of a person created in this import (nothing to compare with).
@@ -242,6 +250,8 @@ pub trait ImportTx {
         q: &Qualification,
     ) -> Result<()>;
     fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>>;
+    /// A person by id, as this transaction sees it (also one inserted by it).
+    fn person_by_id(&mut self, id: PersonId) -> Result<Option<PersonRecord>>;
     /// Inserts the person, or returns the existing id if the hash is known (facts unchanged).
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId>;
     fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()>;
@@ -265,6 +275,17 @@ pub trait ImportTx {
     fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>>;
     /// The public key (hex ed25519) of the card's 利用者証明用電子証明書.
     fn set_card_key(&mut self, serial: &str, public_key: &str) -> Result<()>;
+    /// Inserts a card known not to exist yet (the caller has checked: an initial load, a
+    /// serial met once) with its public key. A serial that exists is an error.
+    fn insert_new_card(&mut self, c: &CardCert, public_key: &str) -> Result<()> {
+        if self.upsert_card(c)? != UpsertOutcome::Inserted {
+            return Err(StoreError::Conflict(format!(
+                "card {} already registered",
+                c.serial
+            )));
+        }
+        self.set_card_key(&c.serial, public_key)
+    }
     fn commit(self: Box<Self>) -> Result<()>;
 }
 
@@ -277,6 +298,9 @@ pub enum UpsertOutcome {
 
 pub trait ImportStore {
     fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>>;
+    /// The names of the registry tables' indexes and constraints, sorted: what an initial load
+    /// drops and builds again (for checks that it left them all).
+    fn registry_indexes(&self) -> Result<Vec<String>>;
 }
 
 /// The whole storage interface.

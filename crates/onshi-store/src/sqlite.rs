@@ -210,8 +210,31 @@ fn opt_date_col(s: Option<String>) -> Result<Option<NaiveDate>> {
     s.as_deref().map(date_col).transpose()
 }
 
+/// `YYYY-MM-DD` (written by hand: `format` is several times slower, and an import writes
+/// tens of millions of dates).
 fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    use chrono::Datelike;
+    let y = d.year();
+    if !(0..=9999).contains(&y) {
+        return d.format("%Y-%m-%d").to_string();
+    }
+    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+    let y = y as u32;
+    let (m, day) = (d.month(), d.day());
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        '-',
+        digit(m / 10),
+        digit(m),
+        '-',
+        digit(day / 10),
+        digit(day),
+    ]
+    .iter()
+    .collect()
 }
 
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
@@ -769,7 +792,25 @@ impl SqliteStore {
 struct SqliteImport<'a> {
     guard: std::sync::MutexGuard<'a, Connection>,
     done: bool,
+    /// an initial load: the [`DEFERRED_INDEXES`] were dropped and are built at commit
+    initial_load: bool,
 }
+
+/// The secondary indexes of the person and qualification tables, `(name, definition)`: dropped
+/// at the start of an initial load (inserting 10 million random keys into a B-tree costs far
+/// more than sorting them once) and built again, inside the same transaction, before its
+/// commit. The definitions are those of `schema.sql` and `outage.sql`.
+const DEFERRED_INDEXES: &[(&str, &str)] = &[
+    ("person_by_kana_birth", "person (kana_key, birthdate)"),
+    (
+        "outage_person_by_name_birth",
+        "person (name_key, birthdate)",
+    ),
+    (
+        "qualification_by_number",
+        "qualification (insurer_number, number_key)",
+    ),
+];
 
 impl SqliteImport<'_> {
     fn c(&self) -> &Connection {
@@ -919,11 +960,26 @@ const NORMAL_CACHE_KIB: i64 = -8192;
 const IMPORT_CACHE_KIB: i64 = -2_097_152;
 
 impl ImportStore for SqliteStore {
+    fn registry_indexes(&self) -> Result<Vec<String>> {
+        self.with_reader(|c| {
+            let mut st = c.prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' \
+                 AND tbl_name IN ('person', 'qualification', 'card', 'card_key') ORDER BY name",
+            )?;
+            let names = st.query_map([], |r| r.get(0))?;
+            Ok(names.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
     fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>> {
         let guard = self.writer.lock().map_err(|_| poisoned())?;
         guard.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
         guard.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Box::new(SqliteImport { guard, done: false }))
+        Ok(Box::new(SqliteImport {
+            guard,
+            done: false,
+            initial_load: false,
+        }))
     }
 }
 
@@ -947,6 +1003,20 @@ impl ImportTx for SqliteImport<'_> {
             .query_row("SELECT NOT EXISTS (SELECT 1 FROM person)", [], |r| r.get(0))?)
     }
 
+    fn start_initial_load(&mut self) -> Result<()> {
+        if !self.registry_is_empty()? {
+            return Err(StoreError::Conflict(
+                "an initial load needs an empty registry".into(),
+            ));
+        }
+        for (name, _) in DEFERRED_INDEXES {
+            self.c()
+                .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+        }
+        self.initial_load = true;
+        Ok(())
+    }
+
     fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
         let [a, b, c, d, e, f, g, i] = person_params(p);
         let mut st = self.c().prepare_cached(
@@ -962,6 +1032,17 @@ impl ImportTx for SqliteImport<'_> {
             "SELECT {PERSON_COLS} FROM person WHERE my_number_hash = ?1"
         ))?;
         let mut rows = st.query([h.as_str()])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(person_from_row(r)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn person_by_id(&mut self, id: PersonId) -> Result<Option<PersonRecord>> {
+        let mut st = self
+            .c()
+            .prepare_cached(&format!("SELECT {PERSON_COLS} FROM person WHERE id = ?1"))?;
+        let mut rows = st.query([id])?;
         match rows.next()? {
             Some(r) => Ok(Some(person_from_row(r)?)),
             None => Ok(None),
@@ -1084,9 +1165,52 @@ impl ImportTx for SqliteImport<'_> {
         crate::trust::set_card_key(self.c(), serial, public_key)
     }
 
+    fn insert_new_card(&mut self, c: &CardCert, public_key: &str) -> Result<()> {
+        self.c()
+            .prepare_cached(
+                "INSERT INTO card (serial, person_id, cert_expiry, status) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                c.serial,
+                c.person_id,
+                iso(c.cert_expiry),
+                c.status.code()
+            ])?;
+        // a key may be registered without its card (keys are kept apart, see trust.rs)
+        crate::trust::set_card_key(self.c(), &c.serial, public_key)
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
+        if self.initial_load {
+            for (name, on) in DEFERRED_INDEXES {
+                self.c()
+                    .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))?;
+            }
+        }
         self.guard.execute_batch("COMMIT")?;
         self.done = true;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates_are_written_as_chrono_writes_them() {
+        for s in [
+            "0001-01-01",
+            "1926-12-25",
+            "1989-01-08",
+            "2026-11-30",
+            "9999-12-31",
+        ] {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+            assert_eq!(iso(d), s);
+            assert_eq!(iso(d), d.format("%Y-%m-%d").to_string());
+        }
+        let d = NaiveDate::from_ymd_opt(-5, 3, 1).unwrap();
+        assert_eq!(iso(d), d.format("%Y-%m-%d").to_string());
     }
 }

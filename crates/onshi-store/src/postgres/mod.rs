@@ -11,6 +11,7 @@
 //! lock; the confirmation history is partitioned by month and the partitions of the coming
 //! months are made at every open (docs/scale.md).
 
+mod bulk;
 mod medinfo;
 mod outage;
 mod replica;
@@ -803,6 +804,8 @@ impl FacilityStore for PostgresStore {
 struct PgImport<'a> {
     store: &'a PostgresStore,
     conn: Option<Object>,
+    /// an initial load in progress (`COPY`, constraints and indexes built at commit)
+    bulk: Option<bulk::Bulk>,
 }
 
 impl PgImport<'_> {
@@ -815,6 +818,30 @@ impl PgImport<'_> {
     fn run<T>(&self, f: impl AsyncFnOnce(&Object) -> Result<T>) -> Result<T> {
         let c = self.c()?;
         self.store.block(f(c))
+    }
+
+    /// Refuses a call an initial load does not make (its keys are not built yet).
+    fn not_in_bulk(&self, what: &str) -> Result<()> {
+        if self.bulk.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{what} is not available during an initial load"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with the initial load in progress, if there is one; `None` otherwise.
+    fn bulk<T>(
+        &mut self,
+        f: impl AsyncFnOnce(&mut bulk::Bulk, &Object) -> Result<T>,
+    ) -> Option<Result<T>> {
+        let b = self.bulk.as_mut()?;
+        let Some(c) = self.conn.as_ref() else {
+            return Some(Err(StoreError::Conflict(
+                "the import transaction is over".into(),
+            )));
+        };
+        Some(self.store.block(f(b, c)))
     }
 }
 
@@ -831,6 +858,24 @@ impl Drop for PgImport<'_> {
 }
 
 impl ImportStore for PostgresStore {
+    fn registry_indexes(&self) -> Result<Vec<String>> {
+        self.block(async {
+            let c = self.conn().await?;
+            let rows = c
+                .query(
+                    "SELECT conname::text FROM pg_constraint \
+                     WHERE conrelid = ANY (ARRAY['person', 'qualification', 'card', \
+                     'card_key']::regclass[]) AND contype IN ('p', 'u', 'f') \
+                     UNION SELECT indexrelid::regclass::text FROM pg_index \
+                     WHERE indrelid = ANY (ARRAY['person', 'qualification', 'card', \
+                     'card_key']::regclass[]) ORDER BY 1",
+                    &[],
+                )
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        })
+    }
+
     fn begin_import(&self) -> Result<Box<dyn ImportTx + '_>> {
         let c = self.block(async {
             let c = self.conn().await?;
@@ -841,6 +886,7 @@ impl ImportStore for PostgresStore {
         Ok(Box::new(PgImport {
             store: self,
             conn: Some(c),
+            bulk: None,
         }))
     }
 }
@@ -881,15 +927,8 @@ async fn write_qualification(
         return Ok(UpsertOutcome::Unchanged);
     }
     let st = c
-        .prepare_cached(
-            "INSERT INTO qualification (person_id, registered_name, insurer_number, \
-             insurer_name, card_classification, symbol, number, number_key, branch, \
-             family_class, insured_name, employer, qualification_date, disqualification_date, \
-             reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
-             elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
-             card_valid_to, name_of_other, name_of_other_kana, sex2, elderly_issued_on, \
-             limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
-             limit_long_term_date, specific_diseases, in_school) VALUES ($1, $2, $3, $4, $5, \
+        .prepare_cached(&format!(
+            "INSERT INTO qualification ({QUAL_INSERT_COLS}) VALUES ($1, $2, $3, $4, $5, \
              $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
              $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
              ON CONFLICT (person_id, insurer_number, qualification_date) DO UPDATE SET \
@@ -915,74 +954,169 @@ async fn write_qualification(
              limit_valid_from = EXCLUDED.limit_valid_from, \
              limit_valid_to = EXCLUDED.limit_valid_to, \
              limit_long_term_date = EXCLUDED.limit_long_term_date, \
-             specific_diseases = EXCLUDED.specific_diseases, in_school = EXCLUDED.in_school",
-        )
+             specific_diseases = EXCLUDED.specific_diseases, in_school = EXCLUDED.in_school"
+        ))
         .await?;
-    let number_key = q.number.key();
-    let contribution = q.contribution_ratio.map(i16::from);
-    let elderly_ratio = q.elderly.as_ref().map(|e| i16::from(e.ratio));
-    let elderly_from = q.elderly.as_ref().map(|e| e.valid_from);
-    let elderly_to = q.elderly.as_ref().and_then(|e| e.valid_to);
-    let reason = q.reason_of_loss.map(|r| r.code());
-    let limit = q.limit_class.map(|l| l.code());
-    let d = &q.details;
-    let lc = &d.limit_certificate;
-    let diseases = if d.specific_diseases.is_empty() {
-        None
+    let v = QualValues::of(q)?;
+    c.execute(&st, &v.params(&person, &registered_name)).await?;
+    Ok(if existing.is_some() {
+        UpsertOutcome::Updated
     } else {
-        Some(
-            serde_json::to_string(&d.specific_diseases)
-                .map_err(|e| corrupt("specific_diseases", e))?,
-        )
-    };
-    let sex2 = d.sex2.map(|x| x.code());
-    let limit_cert = lc.classification.map(|c| c.code());
-    c.execute(
-        &st,
-        &[
-            &person,
-            &registered_name,
-            &q.insurer_number.as_str(),
+        UpsertOutcome::Inserted
+    })
+}
+
+/// The columns a qualification row is written with, in the order of [`QualValues::params`].
+pub(crate) const QUAL_INSERT_COLS: &str = "person_id, registered_name, insurer_number, \
+     insurer_name, card_classification, symbol, number, number_key, branch, \
+     family_class, insured_name, employer, qualification_date, disqualification_date, \
+     reason_of_loss, contribution_ratio, elderly_ratio, elderly_valid_from, \
+     elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
+     card_valid_to, name_of_other, name_of_other_kana, sex2, elderly_issued_on, \
+     limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
+     limit_long_term_date, specific_diseases, in_school";
+
+/// Their types (for the binary `COPY` of an initial load).
+pub(crate) const QUAL_INSERT_TYPES: [tokio_postgres::types::Type; 35] = {
+    use tokio_postgres::types::Type;
+    [
+        Type::INT8,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::DATE,
+        Type::DATE,
+        Type::TEXT,
+        Type::INT2,
+        Type::INT2,
+        Type::DATE,
+        Type::DATE,
+        Type::TEXT,
+        Type::BOOL,
+        Type::DATE,
+        Type::DATE,
+        Type::DATE,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::DATE,
+        Type::TEXT,
+        Type::DATE,
+        Type::DATE,
+        Type::DATE,
+        Type::DATE,
+        Type::TEXT,
+        Type::BOOL,
+    ]
+};
+
+/// The values of a qualification row computed from the domain type (codes, keys, JSON).
+pub(crate) struct QualValues<'a> {
+    q: &'a Qualification,
+    insurer_number: &'a str,
+    symbol: &'a str,
+    number: &'a str,
+    branch: &'a str,
+    number_key: String,
+    contribution: Option<i16>,
+    elderly_ratio: Option<i16>,
+    elderly_from: Option<NaiveDate>,
+    elderly_to: Option<NaiveDate>,
+    reason: Option<&'static str>,
+    limit: Option<&'static str>,
+    diseases: Option<String>,
+    sex2: Option<&'static str>,
+    limit_cert: Option<&'static str>,
+    card_classification: &'static str,
+    family_class: &'static str,
+}
+
+impl<'a> QualValues<'a> {
+    pub(crate) fn of(q: &'a Qualification) -> Result<Self> {
+        let d = &q.details;
+        Ok(QualValues {
+            q,
+            insurer_number: q.insurer_number.as_str(),
+            symbol: q.symbol.as_str(),
+            number: q.number.as_str(),
+            branch: q.branch.as_str(),
+            number_key: q.number.key(),
+            contribution: q.contribution_ratio.map(i16::from),
+            elderly_ratio: q.elderly.as_ref().map(|e| i16::from(e.ratio)),
+            elderly_from: q.elderly.as_ref().map(|e| e.valid_from),
+            elderly_to: q.elderly.as_ref().and_then(|e| e.valid_to),
+            reason: q.reason_of_loss.map(|r| r.code()),
+            limit: q.limit_class.map(|l| l.code()),
+            diseases: if d.specific_diseases.is_empty() {
+                None
+            } else {
+                Some(
+                    serde_json::to_string(&d.specific_diseases)
+                        .map_err(|e| corrupt("specific_diseases", e))?,
+                )
+            },
+            sex2: d.sex2.map(|x| x.code()),
+            limit_cert: d.limit_certificate.classification.map(|c| c.code()),
+            card_classification: q.card_classification.code(),
+            family_class: q.family_class.code(),
+        })
+    }
+
+    /// The parameters in [`QUAL_INSERT_COLS`] order.
+    pub(crate) fn params<'b>(
+        &'b self,
+        person: &'b PersonId,
+        registered_name: &'b (dyn ToSql + Sync),
+    ) -> [&'b (dyn ToSql + Sync); 35] {
+        let q = self.q;
+        let d = &q.details;
+        let lc = &d.limit_certificate;
+        [
+            person,
+            registered_name,
+            &self.insurer_number,
             &q.insurer_name,
-            &q.card_classification.code(),
-            &q.symbol.as_str(),
-            &q.number.as_str(),
-            &number_key,
-            &q.branch.as_str(),
-            &q.family_class.code(),
+            &self.card_classification,
+            &self.symbol,
+            &self.number,
+            &self.number_key,
+            &self.branch,
+            &self.family_class,
             &q.insured_name,
             &q.employer,
             &q.qualification_date,
             &q.disqualification_date,
-            &reason,
-            &contribution,
-            &elderly_ratio,
-            &elderly_from,
-            &elderly_to,
-            &limit,
+            &self.reason,
+            &self.contribution,
+            &self.elderly_ratio,
+            &self.elderly_from,
+            &self.elderly_to,
+            &self.limit,
             &q.preschool,
             &q.card_dates.issued_on,
             &q.card_dates.valid_from,
             &q.card_dates.valid_to,
             &d.name_of_other,
             &d.name_of_other_kana,
-            &sex2,
+            &self.sex2,
             &d.elderly_certificate_date,
-            &limit_cert,
+            &self.limit_cert,
             &lc.issued_on,
             &lc.valid_from,
             &lc.valid_to,
             &lc.long_term_date,
-            &diseases,
+            &self.diseases,
             &d.in_school,
-        ],
-    )
-    .await?;
-    Ok(if existing.is_some() {
-        UpsertOutcome::Updated
-    } else {
-        UpsertOutcome::Inserted
-    })
+        ]
+    }
 }
 
 impl ImportTx for PgImport<'_> {
@@ -995,7 +1129,17 @@ impl ImportTx for PgImport<'_> {
         })
     }
 
+    fn start_initial_load(&mut self) -> Result<()> {
+        if self.bulk.is_none() {
+            self.bulk = self.run(async |c| bulk::Bulk::start(c).await)?;
+        }
+        Ok(())
+    }
+
     fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        if let Some(r) = self.bulk(async |b, c| b.insert_person(c, h, p).await) {
+            return r;
+        }
         let (name, kana_name, name_key, kana_key, sex) = person_values(p);
         self.run(async |c| {
             let st = c
@@ -1026,6 +1170,7 @@ impl ImportTx for PgImport<'_> {
     }
 
     fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
+        self.not_in_bulk("a person by My Number")?;
         self.run(async |c| {
             let st = c
                 .prepare_cached(&format!(
@@ -1039,7 +1184,15 @@ impl ImportTx for PgImport<'_> {
         })
     }
 
+    fn person_by_id(&mut self, id: PersonId) -> Result<Option<PersonRecord>> {
+        if let Some(r) = self.bulk(async |b, c| b.person(c, id).await) {
+            return r;
+        }
+        self.run(async |c| person_by_id(c, id).await)
+    }
+
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        self.not_in_bulk("an upsert of a person")?;
         let (name, kana_name, name_key, kana_key, sex) = person_values(p);
         self.run(async |c| {
             let st = c
@@ -1072,6 +1225,11 @@ impl ImportTx for PgImport<'_> {
     }
 
     fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
+        if let Some(b) = self.bulk.as_mut()
+            && b.replace_pending(id, p)
+        {
+            return Ok(());
+        }
         let (name, kana_name, name_key, kana_key, sex) = person_values(p);
         self.run(async |c| {
             let st = c
@@ -1100,6 +1258,10 @@ impl ImportTx for PgImport<'_> {
     }
 
     fn update_post_number(&mut self, id: PersonId, post_number: &str) -> Result<()> {
+        if let Some(b) = self.bulk.as_mut() {
+            b.set_post_number(id, post_number);
+            return Ok(());
+        }
         self.run(async |c| {
             let st = c
                 .prepare_cached("UPDATE person SET post_number = $2 WHERE id = $1")
@@ -1133,6 +1295,7 @@ impl ImportTx for PgImport<'_> {
         registered_name: &str,
         q: &Qualification,
     ) -> Result<UpsertOutcome> {
+        self.not_in_bulk("an upsert of a qualification")?;
         self.run(async |c| write_qualification(c, person, registered_name, q, true).await)
     }
 
@@ -1142,6 +1305,11 @@ impl ImportTx for PgImport<'_> {
         registered_name: &str,
         q: &Qualification,
     ) -> Result<()> {
+        if let Some(r) =
+            self.bulk(async |b, c| b.insert_qualification(c, person, registered_name, q).await)
+        {
+            return r;
+        }
         self.run(async |c| {
             write_qualification(c, person, registered_name, q, false)
                 .await
@@ -1154,6 +1322,7 @@ impl ImportTx for PgImport<'_> {
         person: PersonId,
         insurer: &InsurerNumber,
     ) -> Result<Vec<QualificationRecord>> {
+        self.not_in_bulk("a lookup of qualifications")?;
         self.run(async |c| {
             query_quals(
                 c,
@@ -1165,6 +1334,7 @@ impl ImportTx for PgImport<'_> {
     }
 
     fn upsert_card(&mut self, card: &CardCert) -> Result<UpsertOutcome> {
+        self.not_in_bulk("an upsert of a card")?;
         self.run(async |c| {
             let existing = card_by_serial(c, &card.serial).await?;
             if existing.as_ref() == Some(card) {
@@ -1197,10 +1367,12 @@ impl ImportTx for PgImport<'_> {
     }
 
     fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>> {
+        self.not_in_bulk("a lookup of a card")?;
         self.run(async |c| card_by_serial(c, serial).await)
     }
 
     fn set_card_key(&mut self, serial: &str, public_key: &str) -> Result<()> {
+        self.not_in_bulk("an upsert of a card key")?;
         self.run(async |c| {
             let st = c
                 .prepare_cached(
@@ -1214,7 +1386,24 @@ impl ImportTx for PgImport<'_> {
         })
     }
 
+    fn insert_new_card(&mut self, card: &CardCert, public_key: &str) -> Result<()> {
+        if let Some(r) = self.bulk(async |b, c| b.insert_card(c, card, public_key).await) {
+            return r;
+        }
+        if self.upsert_card(card)? != UpsertOutcome::Inserted {
+            return Err(StoreError::Conflict(format!(
+                "card {} already registered",
+                card.serial
+            )));
+        }
+        self.set_card_key(&card.serial, public_key)
+    }
+
     fn commit(mut self: Box<Self>) -> Result<()> {
+        if let Some(b) = self.bulk.take() {
+            // on failure the connection is dropped by `Drop`, which rolls back
+            self.run(async |c| b.finish(c).await)?;
+        }
         let c = self
             .conn
             .take()
