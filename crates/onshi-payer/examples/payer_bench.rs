@@ -266,7 +266,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             points_total += points;
             if k == Kind::PublicFunds {
                 text.push_str(&format!(
-                    "KO,12136014,1234566,,{},{points},,,,,,\r\n",
+                    "KO,12136016,1234566,,{},{points},,,,,,\r\n",
                     days.len()
                 ));
                 parts += 1;

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use crate::intake::LineError;
 use crate::model::{PayerCode, YearMonth};
-use crate::service::{PayerService, ServiceError, Submitted, call_hook};
+use crate::service::{PayerService, ServiceError, Submitted};
 use crate::store::{PayerStoreError, Principal, Role};
 
 /// Everything a handler needs.
@@ -30,6 +30,8 @@ use crate::store::{PayerStoreError, Principal, Role};
 pub struct PayerApp {
     pub service: PayerService,
     pub sessions: Arc<crate::screens::Sessions>,
+    /// the client facilities' settlement hooks are called with
+    pub hooks: reqwest::Client,
 }
 
 impl PayerApp {
@@ -37,7 +39,14 @@ impl PayerApp {
         PayerApp {
             service,
             sessions: Arc::new(crate::screens::Sessions::default()),
+            hooks: crate::service::hook_client(None).unwrap_or_default(),
         }
+    }
+
+    /// The same, calling facilities' hooks with `hooks` (e.g. trusting a facility's CA).
+    pub fn with_hook_client(mut self, hooks: reqwest::Client) -> Self {
+        self.hooks = hooks;
+        self
     }
 }
 
@@ -344,28 +353,12 @@ async fn settle(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     need(&p, &[Role::Staff])?;
     let m = month_field(&b.billing_month, "billing_month")?;
-    let svc = app.service.clone();
-    let payer = p.payer;
-    let out = blocking(move || Ok(svc.settle_month(payer, m, &now())?)).await?;
-    let mut hooks = Vec::new();
-    for st in &out.statements {
-        let f = st["facility"].as_str().unwrap_or_default().to_string();
-        if let Some(url) = app
-            .service
-            .store
-            .facility(payer, &f)?
-            .and_then(|f| f.hook_url)
-        {
-            let status = match call_hook(&url, st).await {
-                Ok(code) => format!("http {code}"),
-                Err(e) => format!("failed: {e}"),
-            };
-            app.service.store.set_hook_status(payer, &f, m, &status)?;
-            hooks.push(json!({"facility": f, "hook": status}));
-        }
-    }
+    let out = app
+        .service
+        .settle_month_and_notify(&app.hooks, p.payer, m, &now())
+        .await?;
     Ok(Json(json!({
-        "statements": out.statements, "refused": out.refused, "hooks": hooks,
+        "statements": out.statements, "refused": out.refused, "hooks": out.hooks,
     })))
 }
 

@@ -133,6 +133,24 @@ pub enum ClaimedInsurer {
     Known(InsurerNumber),
     /// filed as 不詳 (R20): 77777777 / 77777779 (or the disaster practice's 99999999)
     Fusho,
+    /// 公費単独: no insurance part (no HO), only public funds (KO); paid by the 第1公費
+    PublicFundOnly,
+}
+
+/// A public fund part of a claim (KO): the fund (公費負担者番号) and what it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicFund {
+    /// 負担者番号 (8 digits, 法別番号 · 都道府県 · 実施機関 · 検証番号; its check digit is
+    /// computed as a 保険者番号's)
+    pub payer_number: InsurerNumber,
+    /// 受給者番号 as written (empty when none)
+    pub recipient_number: String,
+    /// 診療実日数 (KO)
+    pub days: u32,
+    /// 合計点数 (KO)
+    pub points: u64,
+    /// 負担金額 (KO): what the patient paid at the window under this fund
+    pub copay_yen: u64,
 }
 
 /// The insured numbers on a claim (HO 記号・番号, SN 枝番).
@@ -174,6 +192,9 @@ pub struct Claim {
     pub copay_yen: u64,
     /// number of 公費 parts (KO records)
     pub public_funds: u8,
+    /// the 公費 parts (KO records) in order: 第1公費 first
+    #[serde(default)]
+    pub funds: Vec<PublicFund>,
     /// the 摘要 free comments (CO 810000001) in order; a 不詳 claim starts with 「不詳」 (R20)
     pub tekiyou: Vec<String>,
 }
@@ -201,6 +222,11 @@ impl Claim {
 
     pub fn is_fusho(&self) -> bool {
         matches!(self.numbers.insurer, ClaimedInsurer::Fusho)
+    }
+
+    /// 公費単独: no insurance part, paid by its public fund (never re-assigned, never pooled).
+    pub fn is_public_fund_only(&self) -> bool {
+        matches!(self.numbers.insurer, ClaimedInsurer::PublicFundOnly)
     }
 }
 
@@ -283,6 +309,10 @@ pub struct ClaimPart {
     /// the registry tells it (for the R11 list)
     #[serde(default)]
     pub share_percent: Option<u8>,
+    /// billed to a public fund (公費単独: `bill_to` holds the 公費負担者番号 and 受給者番号),
+    /// not to an insurer: never a weight of 按分
+    #[serde(default)]
+    pub public_fund: bool,
 }
 
 impl ClaimPart {

@@ -4,6 +4,8 @@
 //! qualifications valid on each service day:
 //! - valid as claimed on every day → **02 変更なし**; from the 2022-02 claims such a claim is
 //!   never re-assigned, before them a newer qualification covering every day took it (04);
+//! - 公費単独 (no insurance part) → **02**, billed to its 第1公費 as claimed: never re-assigned,
+//!   identified or pooled;
 //! - claimed under a lost qualification, with 公費 parts → **06**, billed to the insurer on the
 //!   claim (claims with public funds are not re-assigned);
 //! - lost, and exactly one other qualification covers every day → **04 振替** to it;
@@ -75,6 +77,7 @@ fn claimed_part(claim: &Claim, q: Option<&Qualification>) -> Option<ClaimPart> {
         points: claim.points,
         copay_yen: claim.copay_yen,
         share_percent,
+        public_fund: false,
     })
 }
 
@@ -148,6 +151,7 @@ pub fn parts_by_day(claim: &Claim, quals: &[Qualification]) -> Option<Vec<ClaimP
                 },
                 points,
                 copay_yen,
+                public_fund: false,
             })
             .collect(),
     )
@@ -162,10 +166,42 @@ fn unconfirmable(person_id: Option<i64>, reason: impl Into<String>) -> Review {
     }
 }
 
+/// A 公費単独 claim (no HO, only KO): billed whole to its 第1公費 (the first KO's 負担者番号,
+/// with the 受給者番号), as claimed — R21 re-assigns insurance parts only, and claims with
+/// public funds are not re-assigned; it is never identified nor pooled (R22's 按分 shares out
+/// insurers' claims). `None` when the claim is not 公費単独.
+pub fn public_fund_review(claim: &Claim) -> Option<Review> {
+    if !claim.is_public_fund_only() {
+        return None;
+    }
+    let f = claim.funds.first()?;
+    Some(Review {
+        kubun: KakuninKubun::Unchanged,
+        parts: vec![ClaimPart {
+            bill_to: BillTo {
+                insurer_number: f.payer_number.clone(),
+                symbol: String::new(),
+                number: f.recipient_number.clone(),
+                branch: String::new(),
+            },
+            days: claim.service_days.clone(),
+            points: f.points,
+            copay_yen: f.copay_yen,
+            share_percent: None,
+            public_fund: true,
+        }],
+        person_id: None,
+        reason: "公費単独の請求: 公費負担者に請求（振替・按分の対象外）".into(),
+    })
+}
+
 /// R21: reviews a claim filed under real numbers against the persons who hold them
 /// (`holders`: every registry person with a qualification under the claimed insurer and
 /// number). A 不詳 claim is not reviewed here (it goes to identification).
 pub fn review(claim: &Claim, holders: &[PersonHistory], cal: &PayerCalendar) -> Review {
+    if let Some(r) = public_fund_review(claim) {
+        return r;
+    }
     if claim.is_fusho() {
         return unconfirmable(None, "不詳の請求: 振替の対象外（保険者の特定へ）");
     }
@@ -219,6 +255,7 @@ pub fn review(claim: &Claim, holders: &[PersonHistory], cal: &PayerCalendar) -> 
                         points: claim.points,
                         copay_yen: claim.copay_yen,
                         share_percent: share_of(claim, q, dates.first().copied()),
+                        public_fund: false,
                     }],
                     person_id: pid,
                     reason: format!(

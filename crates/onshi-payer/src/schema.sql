@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS claim (
 );
 CREATE INDEX IF NOT EXISTS claim_by_month ON claim (payer, billing_month, facility, status);
 
--- What a claim is billed as: one part, or one per insurer for 分割.
+-- What a claim is billed as: one part, or one per insurer for 分割. public_fund: billed to a
+-- public fund (公費単独: insurer_number holds the 公費負担者番号, number the 受給者番号).
 CREATE TABLE IF NOT EXISTS claim_part (
     claim_id       INTEGER NOT NULL REFERENCES claim (id),
     part_no        INTEGER NOT NULL,
@@ -79,6 +80,7 @@ CREATE TABLE IF NOT EXISTS claim_part (
     copay_yen      INTEGER NOT NULL,
     amount_yen     INTEGER NOT NULL,
     share_percent  INTEGER,
+    public_fund    INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (claim_id, part_no)
 );
 CREATE INDEX IF NOT EXISTS claim_part_by_insurer ON claim_part (insurer_number, claim_id);
@@ -110,7 +112,8 @@ CREATE TABLE IF NOT EXISTS pool_share (
 CREATE INDEX IF NOT EXISTS pool_share_by_insurer ON pool_share (insurer_number);
 
 -- The payment record 按分 weighs by: what each insurer paid each facility per service month.
--- source: settled (by this payer's settlements) or synthetic (a generated past).
+-- source: settled (by this payer's settlements), public_fund (what public funds paid for
+-- 公費単独 claims: recorded, never a weight of 按分) or synthetic (a generated past).
 CREATE TABLE IF NOT EXISTS payment (
     payer          TEXT NOT NULL,
     insurer_number TEXT NOT NULL,
@@ -133,4 +136,4 @@ CREATE TABLE IF NOT EXISTS settlement (
     PRIMARY KEY (payer, facility, billing_month)
 );
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;

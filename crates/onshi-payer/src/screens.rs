@@ -497,19 +497,24 @@ async fn settle(State(app): State<PayerApp>, h: HeaderMap, Form(f): Form<SettleF
             "請求年月は YYYYMM で入力してください",
         );
     };
-    let svc = app.service.clone();
-    let payer = p.payer;
-    let r = tokio::task::spawn_blocking(move || svc.settle_month(payer, m, &now())).await;
-    match r {
-        Ok(Ok(out)) => {
-            let mut msg = format!("{} 医療機関の支払を確定しました", out.statements.len());
+    // as the API: settled, then each statement POSTed to its facility's hook (R27 there)
+    match app
+        .service
+        .settle_month_and_notify(&app.hooks, p.payer, m, &now())
+        .await
+    {
+        Ok(out) => {
+            let files = out.statements.len();
+            let mut msg = format!("{files} 件の請求ファイルの支払を確定しました");
+            for h in &out.hooks {
+                msg.push_str(&format!("。{} へ支払通知: {}", h.facility, h.hook));
+            }
             for rf in &out.refused {
                 msg.push_str(&format!("。{} は未確定: {}", rf.facility, rf.reason));
             }
             home_with(&app, &p, &csrf, Some(msg))
         }
-        Ok(Err(e)) => error_page(StatusCode::CONFLICT, l, e.to_string()),
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, l, e.to_string()),
+        Err(e) => error_page(StatusCode::CONFLICT, l, e.to_string()),
     }
 }
 

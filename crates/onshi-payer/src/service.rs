@@ -124,15 +124,69 @@ pub fn scrub_moushitatesho(c: &Claim) -> Claim {
     c
 }
 
+/// A statement's totals per payer of its claims: each insurer and each public fund (公費単独)
+/// with the count of its claims and what it pays, and the 按分 pool as one line; claims still
+/// pending are not in it.
+pub fn statement_totals(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let mut t: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l["status"] == "settled") {
+        let kind = l["payer_kind"].as_str().unwrap_or("insurer");
+        match l["parts"].as_array() {
+            Some(parts) => {
+                for p in parts {
+                    let e = t
+                        .entry((
+                            kind.to_string(),
+                            p["insurer_number"].as_str().unwrap_or_default().to_string(),
+                        ))
+                        .or_default();
+                    e.0 += 1;
+                    e.1 += p["amount_yen"].as_u64().unwrap_or(0);
+                }
+            }
+            None => {
+                let e = t
+                    .entry((
+                        kind.to_string(),
+                        l["insurer_number"].as_str().unwrap_or_default().to_string(),
+                    ))
+                    .or_default();
+                e.0 += 1;
+                e.1 += l["amount_yen"].as_u64().unwrap_or(0);
+            }
+        }
+    }
+    t.into_iter()
+        .map(|((kind, number), (claims, amount))| {
+            json!({
+                "payer_kind": kind,
+                "payer_number": (!number.is_empty()).then_some(number),
+                "claims": claims,
+                "amount_yen": amount,
+            })
+        })
+        .collect()
+}
+
+/// The client the payer calls facilities' settlement hooks with: a 10-second timeout, and
+/// over TLS trusting the CA certificates of `ca_pem` (PEM, several allowed; e.g. the demo's
+/// local CA). Hooks are on loopback or a facility's own network: no public roots are built in.
+pub fn hook_client(ca_pem: Option<&[u8]>) -> std::result::Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10));
+    if let Some(pem) = ca_pem {
+        for c in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
 /// POSTs a statement to a facility's settlement hook; returns the HTTP status.
 pub async fn call_hook(
+    client: &reqwest::Client,
     url: &str,
     statement: &serde_json::Value,
 ) -> std::result::Result<u16, String> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| e.to_string())?;
     let r = client
         .post(url)
         .json(statement)
@@ -142,6 +196,71 @@ pub async fn call_hook(
     Ok(r.status().as_u16())
 }
 
+/// What a facility's settlement hook answered to one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookCall {
+    pub facility: String,
+    /// `http <status>` or `failed: <why>`
+    pub hook: String,
+}
+
+/// What settling a billing month did, with what each facility's hook answered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SettledMonth {
+    pub statements: Vec<serde_json::Value>,
+    pub refused: Vec<Refusal>,
+    pub hooks: Vec<HookCall>,
+}
+
+impl PayerService {
+    /// Settles the billing month (as [`PayerService::settle_month`], on a blocking thread),
+    /// then POSTs each statement to its facility's hook when one is registered — the
+    /// facility then purges its settled 申立書 (R27) — and records each hook's answer. A
+    /// failed hook does not undo the settlement: the statement stays available by API and in
+    /// the facility's folder. The API, the 支払確定 screen and `onshi payer settle` all settle
+    /// through this.
+    pub async fn settle_month_and_notify(
+        &self,
+        hooks: &reqwest::Client,
+        payer: PayerCode,
+        billing_month: YearMonth,
+        at: &str,
+    ) -> Result<SettledMonth> {
+        let svc = self.clone();
+        let at = at.to_string();
+        let out = tokio::task::spawn_blocking(move || svc.settle_month(payer, billing_month, &at))
+            .await
+            .map_err(|e| ServiceError::NotFound(format!("the settlement task stopped: {e}")))??;
+        let mut calls = Vec::new();
+        for st in &out.statements {
+            let f = st["facility"].as_str().unwrap_or_default().to_string();
+            let Some(url) = self.store.facility(payer, &f)?.and_then(|f| f.hook_url) else {
+                continue;
+            };
+            let status = match call_hook(hooks, &url, st).await {
+                Ok(code) => format!("http {code}"),
+                Err(e) => format!("failed: {e}"),
+            };
+            if (200..300).contains(&status.strip_prefix("http ").and_then(|c| c.parse().ok()).unwrap_or(0)) {
+                tracing::info!(facility = %f, "settlement hook answered");
+            } else {
+                tracing::warn!(facility = %f, hook = %status, "settlement hook did not take the statement");
+            }
+            self.store
+                .set_hook_status(payer, &f, billing_month, &status)?;
+            calls.push(HookCall {
+                facility: f,
+                hook: status,
+            });
+        }
+        Ok(SettledMonth {
+            statements: out.statements,
+            refused: out.refused,
+            hooks: calls,
+        })
+    }
+}
+
 impl PayerService {
     /// Reviews one claim (R21) and, when review cannot settle it, identifies it (R22).
     pub fn process_claim(&self, claim: &Claim) -> Result<ReviewedClaim> {
@@ -149,6 +268,20 @@ impl PayerService {
     }
 
     fn process(&self, claim: Claim) -> Result<ReviewedClaim> {
+        // 公費単独: paid by its public fund as claimed (no registry read, never pooled)
+        if let Some(r) = crate::review::public_fund_review(&claim) {
+            return Ok(ReviewedClaim {
+                claim,
+                status: ClaimStatus::Assigned,
+                kubun: r.kubun,
+                identified: false,
+                person_id: None,
+                reason: r.reason,
+                parts: r.parts,
+                evidence: None,
+                worklist: None,
+            });
+        }
         let mut reason_prefix = String::new();
         let mut person_hint = None;
         if let ClaimedInsurer::Known(ins) = &claim.numbers.insurer {
@@ -518,7 +651,8 @@ impl PayerService {
         let mut unapportioned = Vec::new();
         // one statement per submitted file: its claims' lines
         let mut lines: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
-        let mut pay: BTreeMap<(String, YearMonth), (u64, u64)> = BTreeMap::new();
+        // what each payer of a part (insurer, or public fund for 公費単独) is owed per month
+        let mut pay: BTreeMap<(String, YearMonth, bool), (u64, u64)> = BTreeMap::new();
         let mut pools: BTreeMap<YearMonth, Vec<&SettleClaim>> = BTreeMap::new();
         for c in &claims {
             match c.status {
@@ -526,7 +660,11 @@ impl PayerService {
                     settled.push(c.id);
                     for p in &c.parts {
                         let e = pay
-                            .entry((p.bill_to.insurer_number.to_string(), c.service_month))
+                            .entry((
+                                p.bill_to.insurer_number.to_string(),
+                                c.service_month,
+                                p.public_fund,
+                            ))
                             .or_default();
                         e.0 += p.amount_yen();
                         e.1 += 1;
@@ -538,6 +676,7 @@ impl PayerService {
                         "status": "settled",
                         "settled_by": if c.identified { "identification" } else { "review" },
                         "insurer_number": parts.first().map(|p| p.bill_to.insurer_number.to_string()),
+                        "payer_kind": if parts.first().is_some_and(|p| p.public_fund) { "public_fund" } else { "insurer" },
                         "kakunin_kubun": c.kubun.code(),
                         "points": parts.iter().map(|p| p.points).sum::<u64>(),
                         "amount_yen": parts.iter().map(|p| p.amount_yen()).sum::<u64>(),
@@ -577,7 +716,9 @@ impl PayerService {
             let status = match apportion(pool_yen, &weights) {
                 Ok(ss) => {
                     for s in &ss {
-                        let e = pay.entry((s.insurer_number.to_string(), *sm)).or_default();
+                        let e = pay
+                            .entry((s.insurer_number.to_string(), *sm, false))
+                            .or_default();
                         e.0 += s.share_yen;
                         shares.push(PoolShareRow {
                             payer,
@@ -611,20 +752,22 @@ impl PayerService {
                     "status": status.0,
                     "settled_by": status.1,
                     "insurer_number": null,
+                    "payer_kind": "apportionment",
                     "kakunin_kubun": c.kubun.code(),
                     "points": c.points,
                     "amount_yen": c.amount_yen,
                 }));
             }
         }
+        // public funds' payments are recorded apart: they are never a weight of 按分
         let payments: Vec<PaymentRow> = pay
             .into_iter()
-            .map(|((ins, sm), (amount, n))| PaymentRow {
+            .map(|((ins, sm, fund), (amount, n))| PaymentRow {
                 payer,
                 insurer_number: ins,
                 facility: facility.to_string(),
                 service_month: sm,
-                source: "settled".into(),
+                source: if fund { "public_fund" } else { "settled" }.into(),
                 amount_yen: amount,
                 claims: n,
             })
@@ -638,6 +781,7 @@ impl PayerService {
             .into_iter()
             .map(|(sub, mut ls)| {
                 ls.sort_by_key(|l| l["receipt_number"].as_u64());
+                let by_payer = statement_totals(&ls);
                 json!({
                     "format": "onshi-settlement/1",
                     "payer": payer.code(),
@@ -646,6 +790,7 @@ impl PayerService {
                     "file_sha256": file_sha.get(&sub),
                     "settled_at": at,
                     "claims": ls,
+                    "by_payer": by_payer,
                     "apportionment": pool_docs,
                 })
             })

@@ -358,7 +358,8 @@ pub trait PayerStore: Send + Sync {
         at: &str,
     ) -> Result<StoredClaim>;
 
-    /// Each of the payer's insurers' payments to `facility` over the months `from..=to`.
+    /// Each of the payer's insurers' payments to `facility` over the months `from..=to`
+    /// (public funds' payments are not among them: 按分 is shared among insurers only).
     fn payments_to(
         &self,
         payer: PayerCode,
@@ -430,6 +431,15 @@ impl SqlitePayerStore {
             .exists([])?;
         if !has_mark {
             c.execute_batch("ALTER TABLE submission ADD COLUMN settled_at TEXT;")?;
+        }
+        // parts billed to a public fund (schema 3)
+        let has_fund: bool = c
+            .prepare("SELECT 1 FROM pragma_table_info('claim_part') WHERE name = 'public_fund'")?
+            .exists([])?;
+        if !has_fund {
+            c.execute_batch(
+                "ALTER TABLE claim_part ADD COLUMN public_fund INTEGER NOT NULL DEFAULT 0;",
+            )?;
         }
         Ok(SqlitePayerStore {
             conn: Mutex::new(c),
@@ -520,7 +530,7 @@ const CLAIM_COLS: &str = concat!(
 );
 
 const PART_COLS: &str = "claim_id, insurer_number, symbol, number, branch, days, points, \
-     copay_yen, share_percent";
+     copay_yen, share_percent, public_fund";
 
 fn part_row(r: &rusqlite::Row<'_>) -> Result<(i64, ClaimPart)> {
     let ins: String = r.get(1)?;
@@ -538,6 +548,7 @@ fn part_row(r: &rusqlite::Row<'_>) -> Result<(i64, ClaimPart)> {
             points: r.get::<_, i64>(6)? as u64,
             copay_yen: r.get::<_, i64>(7)? as u64,
             share_percent: r.get::<_, Option<i64>>(8)?.map(|v| v as u8),
+            public_fund: r.get::<_, i64>(9)? != 0,
         },
     ))
 }
@@ -622,8 +633,8 @@ fn query_claims(
 fn insert_parts(tx: &Transaction<'_>, claim_id: i64, parts: &[ClaimPart]) -> Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO claim_part (claim_id, part_no, insurer_number, symbol, number, branch, days, \
-         points, copay_yen, amount_yen, share_percent) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         points, copay_yen, amount_yen, share_percent, public_fund) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for (i, p) in parts.iter().enumerate() {
         st.execute(params![
@@ -638,6 +649,7 @@ fn insert_parts(tx: &Transaction<'_>, claim_id: i64, parts: &[ClaimPart]) -> Res
             p.copay_yen as i64,
             p.amount_yen() as i64,
             p.share_percent.map(i64::from),
+            p.public_fund,
         ])?;
     }
     Ok(())
@@ -994,6 +1006,7 @@ impl PayerStore for SqlitePayerStore {
             let mut st = c.prepare_cached(
                 "SELECT insurer_number, SUM(amount_yen) FROM payment WHERE payer = ?1 \
                  AND facility = ?2 AND service_month BETWEEN ?3 AND ?4 \
+                 AND source <> 'public_fund' \
                  GROUP BY insurer_number ORDER BY insurer_number",
             )?;
             let mut rows = st.query(params![

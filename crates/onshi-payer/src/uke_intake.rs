@@ -2,14 +2,15 @@
 //!
 //! The reader checks the layout (encoding, field counts, widths, record order, GO totals);
 //! this adds what the payer's model needs: a valid 保険者番号 or a 不詳 value (R20), a known
-//! 男女区分, and an insurance part (HO). Every error of the file is returned, each with its
+//! 男女区分, and an insurance part (HO) or, for 公費単独, public fund parts (KO) with valid
+//! 負担者番号. Every error of the file is returned, each with its
 //! line, record, field and rule; nothing of a file with an error is kept.
 
 use onshi_domain::numbers::{InsurerNumber, Sex};
 use onshi_formats::uke::{ClaimReader, FileItem, UkeClaim, UkeError};
 
 use crate::intake::{FileHeader, LineError, ParsedFile};
-use crate::model::{Claim, ClaimedInsurer, ClaimedNumbers, PayerCode, YearMonth};
+use crate::model::{Claim, ClaimedInsurer, ClaimedNumbers, PayerCode, PublicFund, YearMonth};
 
 fn from_uke_error(e: &UkeError) -> LineError {
     LineError {
@@ -134,33 +135,76 @@ fn claim_of(c: &UkeClaim, line: u32, fusho: &[String]) -> Result<Claim, Vec<Line
             "not a month",
         ));
     }
-    let Some(ho) = c.ho() else {
+    // the 公費 parts (KO), 第1公費 first: each fund's number must be a valid 負担者番号
+    let mut funds = Vec::new();
+    let mut at = line + 1;
+    for r in c.body() {
+        if let onshi_formats::uke::Record::Ko(k) = r {
+            let raw = k.payer_number.as_str();
+            match InsurerNumber::parse(raw) {
+                Ok(n) => funds.push(PublicFund {
+                    payer_number: n,
+                    recipient_number: k
+                        .recipient_number
+                        .as_ref()
+                        .map(|r| r.as_str().to_string())
+                        .unwrap_or_default(),
+                    days: k.days.value().min(99) as u32,
+                    points: k.total_points.value(),
+                    copay_yen: k.fund_amount.as_ref().map_or(0, |v| v.value()),
+                }),
+                Err(e) => errs.push(LineError::new(
+                    at,
+                    "KO",
+                    "負担者番号",
+                    "payer.fund",
+                    format!("{raw:?}: not a 公費負担者番号 ({e})"),
+                )),
+            }
+        }
+        at += 1;
+    }
+    let ho = c.ho();
+    if ho.is_none() && c.ko().next().is_none() {
         errs.push(LineError::new(
             line,
             "HO",
             "保険者番号",
-            "payer.scope",
-            "a claim without an insurance part (HO: 公費単独) is not handled by this payer",
+            "layout",
+            "the claim has neither an insurance part (HO) nor a public fund part (KO)",
         ));
         return Err(errs);
-    };
-    let raw = ho.insurer_number.as_str().to_string();
-    let digits = ho.insurer_number.digits();
-    let insurer = if fusho.iter().any(|f| f == digits) {
-        Some(ClaimedInsurer::Fusho)
-    } else {
-        match InsurerNumber::parse(digits) {
-            Ok(n) => Some(ClaimedInsurer::Known(n)),
-            Err(e) => {
-                errs.push(LineError::new(
-                    ho_line,
-                    "HO",
-                    "保険者番号",
-                    "R17",
-                    format!("{digits:?}: {e} (or write a 不詳 value, R20)"),
-                ));
-                None
-            }
+    }
+    let (raw, insurer) = match ho {
+        // 公費単独: paid by the 第1公費 (the first KO)
+        None => (
+            c.ko()
+                .next()
+                .map(|k| k.payer_number.as_str().to_string())
+                .unwrap_or_default(),
+            Some(ClaimedInsurer::PublicFundOnly),
+        ),
+        Some(ho) => {
+            let raw = ho.insurer_number.as_str().to_string();
+            let digits = ho.insurer_number.digits();
+            let insurer = if fusho.iter().any(|f| f == digits) {
+                Some(ClaimedInsurer::Fusho)
+            } else {
+                match InsurerNumber::parse(digits) {
+                    Ok(n) => Some(ClaimedInsurer::Known(n)),
+                    Err(e) => {
+                        errs.push(LineError::new(
+                            ho_line,
+                            "HO",
+                            "保険者番号",
+                            "R17",
+                            format!("{digits:?}: {e} (or write a 不詳 value, R20)"),
+                        ));
+                        None
+                    }
+                }
+            };
+            (raw, insurer)
         }
     };
     let branch = c
@@ -168,6 +212,23 @@ fn claim_of(c: &UkeClaim, line: u32, fusho: &[String]) -> Result<Claim, Vec<Line
         .find(|s| s.payer_kind.as_str() == "1")
         .and_then(|s| s.edaban.as_ref())
         .map(|b| b.as_str().to_string());
+    let (symbol, number, actual_days, copay_yen) = match ho {
+        Some(ho) => (
+            ho.kigou.clone().unwrap_or_default(),
+            ho.bangou.clone().unwrap_or_default(),
+            ho.days.value().min(99) as u32,
+            c.ichibu_futankin().unwrap_or(0),
+        ),
+        None => (
+            String::new(),
+            funds
+                .first()
+                .map(|f| f.recipient_number.clone())
+                .unwrap_or_default(),
+            funds.first().map_or(0, |f| f.days),
+            funds.first().map_or(0, |f| f.copay_yen),
+        ),
+    };
     match (sex, service_month, insurer) {
         (Some(sex), Some(service_month), Some(insurer)) if errs.is_empty() => Ok(Claim {
             receipt_number: re.receipt_number.value().min(u64::from(u32::MAX)) as u32,
@@ -181,15 +242,16 @@ fn claim_of(c: &UkeClaim, line: u32, fusho: &[String]) -> Result<Claim, Vec<Line
             numbers: ClaimedNumbers {
                 insurer,
                 insurer_raw: raw,
-                symbol: ho.kigou.clone().unwrap_or_default(),
-                number: ho.bangou.clone().unwrap_or_default(),
+                symbol,
+                number,
                 branch,
             },
             service_days: c.service_days(),
-            actual_days: ho.days.value().min(99) as u32,
+            actual_days,
             points: c.total_points(),
-            copay_yen: c.ichibu_futankin().unwrap_or(0),
+            copay_yen,
             public_funds: c.ko().count().min(4) as u8,
+            funds,
             tekiyou: c.free_comments().into_iter().map(str::to_string).collect(),
         }),
         _ => Err(errs),

@@ -727,3 +727,214 @@ async fn r22_worklist_screen_escapes_what_it_shows_and_needs_the_csrf_token() {
         .unwrap();
     assert!(page.contains("請求と按分"));
 }
+
+/// A 公費単独 claim (no HO): paid by `fund` (its 受給者番号 1234566), the patient paying
+/// `copay` yen under the fund.
+fn public_fund_only(
+    no: u32,
+    who: &str,
+    fund: &onshi_domain::numbers::InsurerNumber,
+    points: u64,
+    copay: u64,
+) -> onshi_payer::model::Claim {
+    let mut c = claim(no, who, "202611", Some(&a()), "", &[4, 18]);
+    c.numbers = onshi_payer::model::ClaimedNumbers {
+        insurer: onshi_payer::model::ClaimedInsurer::PublicFundOnly,
+        insurer_raw: fund.to_string(),
+        symbol: String::new(),
+        number: "1234566".into(),
+        branch: None,
+    };
+    c.points = points;
+    c.copay_yen = copay;
+    c.public_funds = 1;
+    c.funds = vec![onshi_payer::model::PublicFund {
+        payer_number: fund.clone(),
+        recipient_number: "1234566".into(),
+        days: 2,
+        points,
+        copay_yen: copay,
+    }];
+    c
+}
+
+#[tokio::test]
+async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned_nor_pooled() {
+    let s = spawn().await;
+    // 生活保護 (法別 12) and 精神通院 (法別 21) of Tokyo
+    let (seiho, seishin) = (ins("1213601"), ins("2113601"));
+    // the payment record: A and B paid the facility; a public fund paid it far more, which
+    // must weigh nothing in 按分 (R22 shares among insurers)
+    let past: Vec<PaymentRow> = [
+        (a(), 600_000u64, "synthetic"),
+        (b(), 400_000, "synthetic"),
+        (seiho.clone(), 9_000_000, "public_fund"),
+    ]
+    .into_iter()
+    .map(|(i, amount_yen, source)| PaymentRow {
+        payer: PayerCode::Kikin,
+        insurer_number: i.to_string(),
+        facility: FACILITY.into(),
+        service_month: YearMonth::parse("202606").unwrap(),
+        source: source.into(),
+        amount_yen,
+        claims: 1,
+    })
+    .collect();
+    s.w.store.add_payments(&past).unwrap();
+    // 鈴木花子 lost A on 2026-10-01 and is under B since: an insurance claim under A would be
+    // re-assigned (R21); her 公費単独 claim is not. Nobody in the registry has the second.
+    let mut pooled = claim(3, "誰でもない", "202611", None, "777777777", &[9]);
+    pooled.points = 1000;
+    pooled.copay_yen = 0;
+    let bytes = uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[
+            public_fund_only(1, "鈴木花子", &seiho, 1200, 0),
+            public_fund_only(2, "不明者", &seishin, 800, 800),
+            pooled,
+            claim(4, "佐藤一郎", "202611", Some(&a()), "1001", &[3]),
+        ],
+    );
+    let (st, out) = s.submit(FAC, bytes).await;
+    assert_eq!(st, 201, "{out}");
+    assert_eq!(out["by_status"], json!({"assigned": 3, "pool": 1}), "{out}");
+    let id = out["submission"]["id"].as_i64().unwrap();
+    let claims = s.claims(id).await;
+    for (n, fund) in [(1, &seiho), (2, &seishin)] {
+        let c = by_receipt(&claims, n);
+        assert_eq!(kubun(&claims, n), "02", "as claimed: {c}");
+        assert_eq!(bill_to(&claims, n), vec![fund.to_string()], "{c}");
+        assert_eq!(c["parts"][0]["public_fund"], true, "{c}");
+        assert_eq!(c["parts"][0]["bill_to"]["number"], "1234566", "{c}");
+        assert_eq!(c["status"], "assigned", "never pooled: {c}");
+        assert_eq!(c["person_id"], Value::Null, "never identified: {c}");
+        assert!(
+            c["reason"].as_str().unwrap().contains("公費単独"),
+            "{c}"
+        );
+    }
+    // nothing changed for the facility to learn
+    let (_, ren) = s
+        .get(FAC, &format!("/v1/payer/submissions/{id}/renrakusho"))
+        .await;
+    let listed: Vec<u64> = ren["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["receipt_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, vec![3], "{ren}");
+    // the insurers never see them
+    for i in [a(), b()] {
+        let (_, v) = s.get(&insurer_token(&i), "/v1/insurer/claims").await;
+        for c in v["claims"].as_array().unwrap() {
+            assert!(![1, 2].contains(&c["receipt_number"].as_u64().unwrap()), "{v}");
+        }
+    }
+    let (st, out) = s
+        .post(
+            STAFF1,
+            "/v1/payer/settlements",
+            json!({"billing_month": "202612"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{out}");
+    let stmt = &out["statements"][0];
+    let line = |n: u64| {
+        stmt["claims"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["receipt_number"] == n)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(line(1)["status"], "settled", "{stmt}");
+    assert_eq!(line(1)["settled_by"], "review", "{stmt}");
+    assert_eq!(line(1)["payer_kind"], "public_fund", "{stmt}");
+    assert_eq!(line(1)["insurer_number"], seiho.as_str(), "{stmt}");
+    assert_eq!(line(1)["amount_yen"], 12_000, "{stmt}");
+    assert_eq!(line(2)["insurer_number"], seishin.as_str(), "{stmt}");
+    assert_eq!(line(2)["amount_yen"], 8_000 - 800, "{stmt}");
+    assert_eq!(line(3)["settled_by"], "apportionment", "{stmt}");
+    // the pool (10,000 yen) is shared by A and B only, 6:4 — the fund's payments weigh nothing
+    let shares: Vec<(String, u64)> = stmt["apportionment"][0]["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["insurer_number"].as_str().unwrap().to_string(),
+                x["share_yen"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shares,
+        vec![(b().to_string(), 4_000), (a().to_string(), 6_000)],
+        "{stmt}"
+    );
+    // the statement's totals per payer: each fund apart from the insurers
+    let by_payer = stmt["by_payer"].as_array().unwrap();
+    let total = |kind: &str, number: Option<&str>| {
+        by_payer
+            .iter()
+            .find(|t| t["payer_kind"] == kind && t["payer_number"].as_str() == number)
+            .map(|t| (t["claims"].as_u64().unwrap(), t["amount_yen"].as_u64().unwrap()))
+    };
+    assert_eq!(total("public_fund", Some(seiho.as_str())), Some((1, 12_000)), "{stmt}");
+    assert_eq!(total("public_fund", Some(seishin.as_str())), Some((1, 7_200)), "{stmt}");
+    assert_eq!(total("insurer", Some(a().as_str())), Some((1, 12_340 - 3_700)), "{stmt}");
+    assert_eq!(total("apportionment", None), Some((1, 10_000)), "{stmt}");
+    // the payment record keeps what the funds paid, apart: never a weight of 按分
+    let w = s
+        .w
+        .store
+        .payments_to(
+            PayerCode::Kikin,
+            FACILITY,
+            YearMonth::parse("202601").unwrap(),
+            YearMonth::parse("202612").unwrap(),
+        )
+        .unwrap();
+    assert!(
+        w.iter()
+            .all(|x| x.insurer_number != seiho && x.insurer_number != seishin),
+        "{w:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_public_fund_only_claim_with_a_wrong_fund_number_is_refused_whole() {
+    let s = spawn().await;
+    let fund = ins("1213601");
+    let mut bytes = uke_bytes(
+        "1",
+        FACILITY,
+        "202612",
+        &[public_fund_only(1, "鈴木花子", &fund, 1200, 0)],
+    );
+    // a wrong check digit in place of the right one
+    let at = format!("KO,{fund}");
+    let i = bytes
+        .windows(at.len())
+        .position(|w| w == at.as_bytes())
+        .unwrap()
+        + at.len()
+        - 1;
+    bytes[i] = if bytes[i] == b'9' { b'0' } else { bytes[i] + 1 };
+    let (st, out) = s.submit(FAC, bytes).await;
+    assert_eq!(st, 422, "{out}");
+    let r = &out["reasons"][0];
+    assert_eq!(
+        (r["record"].as_str(), r["field"].as_str(), r["rule"].as_str()),
+        (Some("KO"), Some("負担者番号"), Some("payer.fund")),
+        "{out}"
+    );
+    assert_eq!(r["line"], 3, "{out}");
+    let (_, subs) = s.get(STAFF1, "/v1/payer/submissions").await;
+    assert_eq!(subs["submissions"], json!([]), "nothing kept");
+}

@@ -236,9 +236,18 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         if a.no_serve {
             return Ok(());
         }
-        // the payer: TLS with the same local CA's certificate, as the central
+        // the payer: TLS with the same local CA's certificate, as the central; it calls the
+        // demo desks' settlement hooks trusting that CA
+        let ca_pem = match &tls {
+            Some((_, f)) => Some(std::fs::read(&f.ca)?),
+            None => None,
+        };
+        let hooks = onshi_payer::service::hook_client(ca_pem.as_deref())
+            .map_err(|e| anyhow::anyhow!("the payer's hook client: {e}"))?;
+        let payer_store = payer_svc.store.clone();
         crate::payer_cmd::start(
             payer_svc,
+            hooks,
             payer_listener,
             tls.as_ref().map(|(t, _)| t.clone()),
             Some(payer_dir.join("inbox")),
@@ -255,13 +264,16 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         crate::serve_web_api(a.web_api_listen, state.clone(), web_tls).await?;
         // the terminals' API and desks: TLS with the same local CA's certificate (127.0.0.1)
         let terminal_tls = tls.as_ref().map(|(t, f)| (t, f.ca.as_path()));
-        crate::terminal_cmd::start_demo_terminals(
+        let desks = crate::terminal_cmd::start_demo_terminals(
             &a.data,
             &state,
             &[CLINIC.0, PHARMACY.0],
             terminal_tls,
         )
         .await?;
+        // each demo facility's settlement hook is its desk (on a new port at each start): a
+        // settled month reaches it, which purges the settled 申立書 (R27)
+        register_demo_hooks(payer_store.as_ref(), &[CLINIC, PHARMACY], &desks)?;
         match tls {
             Some((tls, _)) => {
                 onshi_web::serve_tls(listener, state, tls, crate::shutdown_signal()).await?
@@ -409,6 +421,29 @@ fn prepare_payer(
     }
     std::fs::write(&path, serde_json::to_vec_pretty(&logins)?)?;
     Ok(logins)
+}
+
+/// Registers each demo facility's desk (`<desk base>/desk/api/claims/settlement`) as its
+/// settlement hook with both payers, and prints them.
+fn register_demo_hooks(
+    store: &dyn PayerStore,
+    facilities: &[(&str, &str)],
+    desks: &[(PathBuf, String)],
+) -> Result<()> {
+    println!("payer settlement hooks (支払確定 POSTs each statement to the facility's desk, R27):");
+    for ((code, name), (_, base)) in facilities.iter().zip(desks) {
+        let hook = format!("{base}/desk/api/claims/settlement");
+        for payer in [PayerCode::Kikin, PayerCode::Kokuhoren] {
+            store.upsert_facility(&FacilityRow {
+                payer,
+                code: (*code).into(),
+                name: (*name).into(),
+                hook_url: Some(hook.clone()),
+            })?;
+        }
+        println!("  {code}  {hook}");
+    }
+    Ok(())
 }
 
 fn print_payer_banner(

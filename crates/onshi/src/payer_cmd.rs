@@ -50,6 +50,9 @@ pub struct ServiceArgs {
     /// folder for statements and 資格確認結果連絡書 files, per facility
     #[arg(long)]
     out: Option<PathBuf>,
+    /// CA certificates (PEM) to trust when calling facilities' settlement hooks over TLS
+    #[arg(long)]
+    hook_ca: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -176,6 +179,16 @@ fn service(a: &ServiceArgs) -> Result<PayerService> {
     })
 }
 
+/// The client facilities' settlement hooks are called with (trusting `--hook-ca`).
+fn hooks(a: &ServiceArgs) -> Result<reqwest::Client> {
+    let pem = match &a.hook_ca {
+        Some(p) => Some(std::fs::read(p).with_context(|| format!("--hook-ca {}", p.display()))?),
+        None => None,
+    };
+    onshi_payer::service::hook_client(pem.as_deref())
+        .map_err(|e| anyhow::anyhow!("--hook-ca: {e}"))
+}
+
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -262,7 +275,11 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
         }
         PayerCmd::Settle(a) => {
             let svc = service(&a.svc)?;
-            let out = svc.settle_month(payer_of(&a.payer)?, month_of(&a.month)?, &now())?;
+            let client = hooks(&a.svc)?;
+            let (payer, month) = (payer_of(&a.payer)?, month_of(&a.month)?);
+            // as the API and the 支払確定 screen: settled, then each facility's hook called
+            let out = tokio::runtime::Runtime::new()?
+                .block_on(svc.settle_month_and_notify(&client, payer, month, &now()))?;
             print_json(&out)?;
             if !out.refused.is_empty() {
                 return Ok(ExitCode::from(2));
@@ -275,6 +292,7 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
 fn serve(a: ServeArgs) -> Result<()> {
     let tls = a.tls.choose(a.listen)?;
     let svc = service(&a.svc)?;
+    let client = hooks(&a.svc)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)
@@ -287,6 +305,7 @@ fn serve(a: ServeArgs) -> Result<()> {
         );
         start(
             svc,
+            client,
             listener,
             tls,
             a.inbox.clone(),
@@ -299,11 +318,12 @@ fn serve(a: ServeArgs) -> Result<()> {
 }
 
 /// Starts the payer's HTTP API and screens on `listener`, and the folder intake when `inbox`
-/// is given (INBOX/<payer>/<医療機関コード>/*.UKE, scanned every 2 seconds). Runs on the
-/// current tokio runtime; the returned task ends after `shutdown` (its requests finished) or
-/// on a server error.
+/// is given (INBOX/<payer>/<医療機関コード>/*.UKE, scanned every 2 seconds); settlements call
+/// facilities' hooks with `hooks`. Runs on the current tokio runtime; the returned task ends
+/// after `shutdown` (its requests finished) or on a server error.
 pub fn start(
     svc: PayerService,
+    hooks: reqwest::Client,
     listener: tokio::net::TcpListener,
     tls: Option<onshi_tls::ServerTls>,
     inbox: Option<PathBuf>,
@@ -332,7 +352,7 @@ pub fn start(
             }
         });
     }
-    let app = PayerApp::new(svc);
+    let app = PayerApp::new(svc).with_hook_client(hooks);
     Ok(tokio::spawn(async move {
         onshi_tls::serve_either(listener, router(app), tls, shutdown).await
     }))

@@ -102,13 +102,14 @@ fn central_over<S: onshi_store::CentralStore + 'static>(
 
 /// Starts one in-process terminal per facility under `data/terminals/<code>/` and prints
 /// their exchange folders; their API and desk are served over `tls` when given (`ca` is the
-/// CA file to trust, printed in the hints).
+/// CA file to trust, printed in the hints). Returns each terminal's exchange folder and the
+/// base URL of its API and desk.
 pub async fn start_demo_terminals(
     data: &Path,
     state: &onshi_web::AppState,
     facilities: &[&str],
     tls: Option<(&onshi_tls::ServerTls, &Path)>,
-) -> Result<Vec<PathBuf>> {
+) -> Result<Vec<(PathBuf, String)>> {
     let mut dirs = Vec::new();
     let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
     println!("terminals (receipt computers write to req/, read res/ and face/):");
@@ -154,7 +155,7 @@ pub async fn start_demo_terminals(
                 tracing::error!(error = %e, "demo terminal stopped");
             }
         });
-        dirs.push(dir);
+        dirs.push((dir, format!("{scheme}://{addr}")));
     }
     Ok(dirs)
 }

@@ -294,6 +294,7 @@ pub fn claim(
         points: 1234,
         copay_yen: 3700,
         public_funds: 0,
+        funds: Vec::new(),
         tekiyou: if insurer.is_none() {
             vec!["不詳".into()]
         } else {
@@ -330,26 +331,50 @@ pub fn uke_bytes(payer: &str, facility: &str, billing_month: &str, claims: &[Cla
         assert_eq!(re.len(), 38);
         lines.push(re.join(","));
         let insurer = match &c.numbers.insurer {
-            ClaimedInsurer::Known(i) => i.claim_form(),
-            ClaimedInsurer::Fusho => c.numbers.insurer_raw.clone(),
+            ClaimedInsurer::Known(i) => Some(i.claim_form()),
+            ClaimedInsurer::Fusho => Some(c.numbers.insurer_raw.clone()),
+            // 公費単独: no HO
+            ClaimedInsurer::PublicFundOnly => None,
         };
-        lines.push(format!(
-            "HO,{insurer},{},{},{},{},,,,,,{},,,",
-            c.numbers.symbol, c.numbers.number, c.actual_days, c.points, c.copay_yen
-        ));
-        parts += 1;
-        points += c.points;
-        for _ in 0..c.public_funds {
+        if let Some(insurer) = &insurer {
             lines.push(format!(
-                "KO,12136014,1234566,,{},{},,,,,,",
-                c.actual_days, c.points
+                "HO,{insurer},{},{},{},{},,,,,,{},,,",
+                c.numbers.symbol, c.numbers.number, c.actual_days, c.points, c.copay_yen
+            ));
+            parts += 1;
+            points += c.points;
+        }
+        if c.funds.is_empty() {
+            for _ in 0..c.public_funds {
+                lines.push(format!(
+                    "KO,12136016,1234566,,{},{},,,,,,",
+                    c.actual_days, c.points
+                ));
+                parts += 1;
+            }
+        }
+        for f in &c.funds {
+            lines.push(format!(
+                "KO,{},{},,{},{},{},,,,,,",
+                f.payer_number.as_str(),
+                f.recipient_number,
+                f.days,
+                f.points,
+                f.copay_yen
             ));
             parts += 1;
         }
-        lines.push(format!(
-            "SN,1,01,,,,{},,",
-            c.numbers.branch.clone().unwrap_or_else(|| "00".into())
-        ));
+        if insurer.is_none() {
+            points += c.funds.first().map_or(0, |f| f.points);
+        }
+        if insurer.is_some() {
+            lines.push(format!(
+                "SN,1,01,,,,{},,",
+                c.numbers.branch.clone().unwrap_or_else(|| "00".into())
+            ));
+        } else {
+            lines.push("SN,2,01,,,,,,".into());
+        }
         let days: Vec<&str> = (1..=31)
             .map(|d| if c.service_days.contains(&d) { "1" } else { "" })
             .collect();
