@@ -241,7 +241,12 @@ impl PayerService {
                 Ok(code) => format!("http {code}"),
                 Err(e) => format!("failed: {e}"),
             };
-            if (200..300).contains(&status.strip_prefix("http ").and_then(|c| c.parse().ok()).unwrap_or(0)) {
+            if (200..300).contains(
+                &status
+                    .strip_prefix("http ")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0),
+            ) {
                 tracing::info!(facility = %f, "settlement hook answered");
             } else {
                 tracing::warn!(facility = %f, hook = %status, "settlement hook did not take the statement");

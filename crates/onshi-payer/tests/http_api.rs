@@ -811,10 +811,7 @@ async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned
         assert_eq!(c["parts"][0]["bill_to"]["number"], "1234566", "{c}");
         assert_eq!(c["status"], "assigned", "never pooled: {c}");
         assert_eq!(c["person_id"], Value::Null, "never identified: {c}");
-        assert!(
-            c["reason"].as_str().unwrap().contains("公費単独"),
-            "{c}"
-        );
+        assert!(c["reason"].as_str().unwrap().contains("公費単独"), "{c}");
     }
     // nothing changed for the facility to learn
     let (_, ren) = s
@@ -831,7 +828,10 @@ async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned
     for i in [a(), b()] {
         let (_, v) = s.get(&insurer_token(&i), "/v1/insurer/claims").await;
         for c in v["claims"].as_array().unwrap() {
-            assert!(![1, 2].contains(&c["receipt_number"].as_u64().unwrap()), "{v}");
+            assert!(
+                ![1, 2].contains(&c["receipt_number"].as_u64().unwrap()),
+                "{v}"
+            );
         }
     }
     let (st, out) = s
@@ -883,23 +883,39 @@ async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned
         by_payer
             .iter()
             .find(|t| t["payer_kind"] == kind && t["payer_number"].as_str() == number)
-            .map(|t| (t["claims"].as_u64().unwrap(), t["amount_yen"].as_u64().unwrap()))
+            .map(|t| {
+                (
+                    t["claims"].as_u64().unwrap(),
+                    t["amount_yen"].as_u64().unwrap(),
+                )
+            })
     };
-    assert_eq!(total("public_fund", Some(seiho.as_str())), Some((1, 12_000)), "{stmt}");
-    assert_eq!(total("public_fund", Some(seishin.as_str())), Some((1, 7_200)), "{stmt}");
-    assert_eq!(total("insurer", Some(a().as_str())), Some((1, 12_340 - 3_700)), "{stmt}");
+    assert_eq!(
+        total("public_fund", Some(seiho.as_str())),
+        Some((1, 12_000)),
+        "{stmt}"
+    );
+    assert_eq!(
+        total("public_fund", Some(seishin.as_str())),
+        Some((1, 7_200)),
+        "{stmt}"
+    );
+    assert_eq!(
+        total("insurer", Some(a().as_str())),
+        Some((1, 12_340 - 3_700)),
+        "{stmt}"
+    );
     assert_eq!(total("apportionment", None), Some((1, 10_000)), "{stmt}");
     // the payment record keeps what the funds paid, apart: never a weight of 按分
-    let w = s
-        .w
-        .store
-        .payments_to(
-            PayerCode::Kikin,
-            FACILITY,
-            YearMonth::parse("202601").unwrap(),
-            YearMonth::parse("202612").unwrap(),
-        )
-        .unwrap();
+    let w =
+        s.w.store
+            .payments_to(
+                PayerCode::Kikin,
+                FACILITY,
+                YearMonth::parse("202601").unwrap(),
+                YearMonth::parse("202612").unwrap(),
+            )
+            .unwrap();
     assert!(
         w.iter()
             .all(|x| x.insurer_number != seiho && x.insurer_number != seishin),
@@ -930,7 +946,11 @@ async fn a_public_fund_only_claim_with_a_wrong_fund_number_is_refused_whole() {
     assert_eq!(st, 422, "{out}");
     let r = &out["reasons"][0];
     assert_eq!(
-        (r["record"].as_str(), r["field"].as_str(), r["rule"].as_str()),
+        (
+            r["record"].as_str(),
+            r["field"].as_str(),
+            r["rule"].as_str()
+        ),
         (Some("KO"), Some("負担者番号"), Some("payer.fund")),
         "{out}"
     );

@@ -185,8 +185,7 @@ fn hooks(a: &ServiceArgs) -> Result<reqwest::Client> {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("--hook-ca {}", p.display()))?),
         None => None,
     };
-    onshi_payer::service::hook_client(pem.as_deref())
-        .map_err(|e| anyhow::anyhow!("--hook-ca: {e}"))
+    onshi_payer::service::hook_client(pem.as_deref()).map_err(|e| anyhow::anyhow!("--hook-ca: {e}"))
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -278,8 +277,12 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
             let client = hooks(&a.svc)?;
             let (payer, month) = (payer_of(&a.payer)?, month_of(&a.month)?);
             // as the API and the 支払確定 screen: settled, then each facility's hook called
-            let out = tokio::runtime::Runtime::new()?
-                .block_on(svc.settle_month_and_notify(&client, payer, month, &now()))?;
+            let out = tokio::runtime::Runtime::new()?.block_on(svc.settle_month_and_notify(
+                &client,
+                payer,
+                month,
+                &now(),
+            ))?;
             print_json(&out)?;
             if !out.refused.is_empty() {
                 return Ok(ExitCode::from(2));

@@ -84,7 +84,10 @@ async fn post_form(http: &reqwest::Client, url: &str, fields: &[(&str, &str)]) -
         .unwrap();
     let path = r.url().path().to_string();
     let st = r.status().as_u16();
-    (st, format!("{path}\n{}", r.text().await.unwrap_or_default()))
+    (
+        st,
+        format!("{path}\n{}", r.text().await.unwrap_or_default()),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -154,7 +157,10 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
         seen.push(line);
     }
     let seen = seen.join("\n");
-    assert!(hook_registered, "the banner names the clinic's hook:\n{seen}");
+    assert!(
+        hook_registered,
+        "the banner names the clinic's hook:\n{seen}"
+    );
     let desk = desk.unwrap_or_else(|| panic!("a desk:\n{seen}"));
     let desk_base = desk.trim_end_matches("/desk/").to_string();
     let (staff_id, password) = staff_login.unwrap_or_else(|| panic!("a desk login:\n{seen}"));
@@ -216,10 +222,16 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
     let visit = v.lines().next().unwrap().to_string();
     let act = format!("{desk_base}{visit}/act");
     for step in [
-        vec![("action", "card_received"), ("card_serial", serial.as_str())],
+        vec![
+            ("action", "card_received"),
+            ("card_serial", serial.as_str()),
+        ],
         vec![("action", "equipment"), ("cause", "reader_broken")],
         vec![("action", "doc_absent"), ("docs", "portal")],
-        vec![("action", "doc_absent"), ("docs", "kakuninsho,insurance_card")],
+        vec![
+            ("action", "doc_absent"),
+            ("docs", "kakuninsho,insurance_card"),
+        ],
         vec![("action", "doc_absent"), ("docs", "oshirase")],
     ] {
         let (st, page) = post_form(&d, &act, &step).await;
@@ -251,19 +263,31 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
     let id: i64 = visit.rsplit('/').next().unwrap().parse().unwrap();
     let r = d
         .put(format!("{desk_base}/desk/api/visits/{id}/content"))
-        .json(&json!({"patient_id": "D0001", "points": 1000, "charged_yen": 3000,
+        .json(
+            &json!({"patient_id": "D0001", "points": 1000, "charged_yen": 3000,
                       "diagnoses": [{"code": "0000999", "name": "急性上気道炎",
-                                     "start_date": service_day.to_string()}]}))
+                                     "start_date": service_day.to_string()}]}),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 204, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status().as_u16(),
+        204,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let r = d
         .post(format!("{desk_base}/desk/api/claims/{service_month}/close"))
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
     let file = d
         .get(format!(
             "{desk_base}/desk/api/claims/files/{billing_month}/1/claim"
@@ -332,7 +356,10 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
         .await
         .unwrap();
     assert_eq!(month["claims"].as_array().map(Vec::len), Some(1), "{month}");
-    let needles = [address.to_string(), "東京都品川区９－８－７－ＤＥＭＯ".to_string()];
+    let needles = [
+        address.to_string(),
+        "東京都品川区９－８－７－ＤＥＭＯ".to_string(),
+    ];
     let mut checked = 0;
     for dir in [
         root.join("terminals/1311234567.terminal"),

@@ -355,7 +355,7 @@ pub fn uke_bytes(payer: &str, facility: &str, billing_month: &str, claims: &[Cla
         }
         for f in &c.funds {
             lines.push(format!(
-                "KO,{},{},,{},{},{},,,,,,",
+                "KO,{},{},,{},{},{},,,,,",
                 f.payer_number.as_str(),
                 f.recipient_number,
                 f.days,
