@@ -137,8 +137,7 @@ fn claim_of(c: &UkeClaim, line: u32, fusho: &[String]) -> Result<Claim, Vec<Line
     }
     // the 公費 parts (KO), 第1公費 first: each fund's number must be a valid 負担者番号
     let mut funds = Vec::new();
-    let mut at = line + 1;
-    for r in c.body() {
+    for (at, r) in (line + 1..).zip(c.body().iter()) {
         if let onshi_formats::uke::Record::Ko(k) = r {
             let raw = k.payer_number.as_str();
             match InsurerNumber::parse(raw) {
@@ -162,7 +161,6 @@ fn claim_of(c: &UkeClaim, line: u32, fusho: &[String]) -> Result<Claim, Vec<Line
                 )),
             }
         }
-        at += 1;
     }
     let ho = c.ho();
     if ho.is_none() && c.ko().next().is_none() {
