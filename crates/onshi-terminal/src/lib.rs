@@ -21,6 +21,7 @@ pub mod cli;
 pub mod client;
 pub mod exchange;
 pub mod medinfo;
+mod medinfo_pdf;
 pub mod reader;
 pub mod store;
 
@@ -137,8 +138,32 @@ struct Inner {
     rng: Mutex<rand::rngs::SmallRng>,
 }
 
-/// An answer made: its bytes and its `SegmentOfResult` (or result code).
-type Made = (Vec<u8>, String);
+/// An answer made: its bytes, its `SegmentOfResult` (or result code), and for a medical-information
+/// request asking for the PDF rendering, the PDF written beside it (same name, `.pdf`).
+#[derive(Clone)]
+pub(crate) struct Made {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) segment: String,
+    pub(crate) pdf: Option<Vec<u8>>,
+}
+
+impl From<(Vec<u8>, String)> for Made {
+    fn from((bytes, segment): (Vec<u8>, String)) -> Self {
+        Made {
+            bytes,
+            segment,
+            pdf: None,
+        }
+    }
+}
+
+/// The name of the PDF published beside the answer `res_name`.
+pub fn pdf_name(res_name: &str) -> String {
+    match res_name.strip_suffix(".xml") {
+        Some(stem) => format!("{stem}.pdf"),
+        None => format!("{res_name}.pdf"),
+    }
+}
 
 /// Answers kept in memory, made but not yet written, before the terminal stops taking requests.
 const MAX_UNWRITTEN: usize = 64;
@@ -402,7 +427,7 @@ impl Terminal {
             .lock()
             .ok()
             .and_then(|m| m.get(&key).cloned());
-        let (out, segment) = match kept {
+        let made = match kept {
             Some(a) => a,
             None => {
                 let waiting = inner.unwritten.lock().map(|m| m.len()).unwrap_or(0);
@@ -416,7 +441,7 @@ impl Terminal {
                     });
                 }
                 let a = if too_large {
-                    self.answer_too_large(&bytes, size)
+                    self.answer_too_large(&bytes, size).into()
                 } else {
                     self.answer(name, &bytes, &hash).await
                 };
@@ -427,10 +452,22 @@ impl Terminal {
             }
         };
         let written = (|| -> Result<(), TerminalError> {
-            exchange::stage(res_dir, &res_name, &out).map_err(io(&res_path))?;
-            inner
-                .store
-                .set_journal(name, &hash, &res_name, &self.now_iso(), &segment, "staged")?;
+            // the PDF first: once the XML answer is staged, its PDF is already in res/
+            if let Some(pdf) = &made.pdf {
+                let pdf_name = pdf_name(&res_name);
+                let pdf_path = res_dir.join(&pdf_name);
+                exchange::stage(res_dir, &pdf_name, pdf).map_err(io(&pdf_path))?;
+                exchange::publish(res_dir, &pdf_name).map_err(io(&pdf_path))?;
+            }
+            exchange::stage(res_dir, &res_name, &made.bytes).map_err(io(&res_path))?;
+            inner.store.set_journal(
+                name,
+                &hash,
+                &res_name,
+                &self.now_iso(),
+                &made.segment,
+                "staged",
+            )?;
             exchange::publish(res_dir, &res_name).map_err(io(&res_path))?;
             self.mark_done(name, &hash, &res_name)
         })();
@@ -560,13 +597,13 @@ impl Terminal {
     }
 
     /// The answer to one request file: bytes and its SegmentOfResult.
-    async fn answer(&self, name: &str, bytes: &[u8], hash: &str) -> (Vec<u8>, String) {
+    async fn answer(&self, name: &str, bytes: &[u8], hash: &str) -> Made {
         let kind = MessageKind::from_request_file(name);
         let (enc, header) = self.local_header(bytes, "2");
         let fail = |code: &str, msg: &str| {
             let (h, b) = answer::abnormal(header.clone(), code, msg);
             let mut r = QualificationResponse { header: h, body: b };
-            (self.encode_or_explain(enc, &mut r), "9".to_string())
+            Made::from((self.encode_or_explain(enc, &mut r), "9".to_string()))
         };
         match kind {
             None => fail(
@@ -591,12 +628,12 @@ impl Terminal {
                 codes::NOT_OFFERED,
                 "OQSmutic（医療扶助の一括照会）はこの端末では提供していません。",
             ),
-            Some(MessageKind::Single) => self.answer_single(name, bytes, enc, header).await,
-            Some(MessageKind::RefRegistration) => self.answer_ref(bytes, enc, header),
-            Some(MessageKind::BulkUpload) => {
-                self.answer_bulk_upload(name, bytes, hash, enc, header)
-            }
-            Some(MessageKind::BulkFetch) => self.answer_bulk_fetch(bytes, enc, header),
+            Some(MessageKind::Single) => self.answer_single(name, bytes, enc, header).await.into(),
+            Some(MessageKind::RefRegistration) => self.answer_ref(bytes, enc, header).into(),
+            Some(MessageKind::BulkUpload) => self
+                .answer_bulk_upload(name, bytes, hash, enc, header)
+                .into(),
+            Some(MessageKind::BulkFetch) => self.answer_bulk_fetch(bytes, enc, header).into(),
             Some(MessageKind::DrugInfo) => {
                 self.answer_medical_info(MedicalInfoMessage::Drug, bytes)
                     .await

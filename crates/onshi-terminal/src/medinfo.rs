@@ -2,14 +2,17 @@
 //! FileCategory 2 XML, 4 薬剤+診療情報 XML) and `TKKsiquc01req_` (特定健診情報, FileCategory 2).
 //! The central decides (consent given at this facility's reader and not lapsed — a PIN-less
 //! card exactly like any other) and records the view; the terminal turns the answer into the
-//! XML, in the request's encoding. The PDF renderings (FileCategory 1 and 3) are not offered:
-//! they are answered with a `ResultCode` and a message saying so.
+//! XML, in the request's encoding. A request for the PDF rendering (FileCategory 1, and 3 with
+//! 診療情報) is answered, when the central grants it, with the PDF (`…res_….pdf`, published
+//! before the XML) and the XML answer with `ResultCode` 1; a refusal is the XML alone.
 //!
 //! `ResultCode` values (onshi's; the public sources only say that 1 is a success): 1 success,
-//! 2 no consent or consent lapsed, 3 no such patient, 4 not offered (PDF), 9 the request could
+//! 2 no consent or consent lapsed, 3 no such patient, 9 the request could
 //! not be read or the central could not answer.
 
 use std::collections::BTreeMap;
+
+use chrono::Datelike;
 
 use onshi_central::medinfo::{MedicalInfoAnswer, MedicalInfoQuery, Patient};
 use onshi_domain::kana;
@@ -24,15 +27,14 @@ use onshi_formats::terminal_xml::medinfo::{
 };
 use onshi_formats::terminal_xml::{self as txml, Encoding, XmlError};
 
-use crate::Terminal;
 use crate::client::ClientError;
+use crate::{Terminal, medinfo_pdf};
 
 /// `ResultCode` values of the medical-information answers.
 pub mod result_codes {
     pub const SUCCESS: &str = "1";
     pub const NO_CONSENT: &str = "2";
     pub const NOT_FOUND: &str = "3";
-    pub const NOT_OFFERED: &str = "4";
     pub const ERROR: &str = "9";
 }
 
@@ -93,7 +95,7 @@ impl Terminal {
         &self,
         message: MedicalInfoMessage,
         bytes: &[u8],
-    ) -> (Vec<u8>, String) {
+    ) -> crate::Made {
         let enc = txml::detect_encoding(bytes).unwrap_or(Encoding::Utf8);
         let mut header = MedicalInfoHeader {
             process_execution_time: self.now_compact(),
@@ -116,6 +118,7 @@ impl Terminal {
             h.message_contents = Some(msg);
             Out::empty(message, h)
         };
+        let mut pdf = None;
         let out = match MedicalInfoRequest::read(message, bytes) {
             Err(e) => refuse(
                 result_codes::ERROR,
@@ -127,18 +130,6 @@ impl Terminal {
                     "XmlMsg/MessageHeader/MedicalInstitutionCode: {} はこの端末の医療機関コード {} ではありません",
                     r.medical_institution_code.as_str(),
                     self.inner.cfg.facility.as_str()
-                ),
-            ),
-            Ok((_, r)) if r.file_category.is_pdf() => refuse(
-                result_codes::NOT_OFFERED,
-                format!(
-                    "FileCategory {}（PDF）はこの端末では提供していません。XML（{}）で要求してください。",
-                    r.file_category.code(),
-                    if r.file_category.with_diagnosis() {
-                        "4"
-                    } else {
-                        "2"
-                    }
                 ),
             ),
             Ok((_, r)) => {
@@ -153,6 +144,26 @@ impl Terminal {
                     }
                     Ok(MedicalInfoAnswer::NoConsent { message, .. }) => {
                         refuse(result_codes::NO_CONSENT, message)
+                    }
+                    Ok(MedicalInfoAnswer::Granted { patient, records })
+                        if r.file_category.is_pdf() =>
+                    {
+                        let facility = self.inner.cfg.facility.as_str();
+                        let made_at = header.process_execution_time.clone();
+                        pdf = Some(match message {
+                            MedicalInfoMessage::Drug => {
+                                drug_pdf(&r, &patient, &records, facility, &made_at)
+                            }
+                            MedicalInfoMessage::Checkup => {
+                                checkup_pdf(&patient, &records.checkups, facility, &made_at)
+                            }
+                        });
+                        let mut h = header.clone();
+                        h.result_code = result_codes::SUCCESS.into();
+                        h.message_contents = Some(
+                            "結果は同じ名前の PDF ファイル（拡張子 .pdf）に出力しました。".into(),
+                        );
+                        Out::empty(message, h)
                     }
                     Ok(MedicalInfoAnswer::Granted { patient, records }) => {
                         let mut h = header.clone();
@@ -169,7 +180,13 @@ impl Terminal {
                 }
             }
         };
-        self.encode_medical(enc, message, out)
+        let (bytes, code) = self.encode_medical(enc, message, out);
+        crate::Made {
+            // the PDF only with a success: an answer that could not be encoded is an error
+            pdf: pdf.filter(|_| code == result_codes::SUCCESS),
+            bytes,
+            segment: code,
+        }
     }
 
     /// Encodes; a character Shift_JIS cannot carry turns the answer into an error saying so.
@@ -377,4 +394,223 @@ fn checkup_answer(h: MedicalInfoHeader, p: &Patient, items: &[CheckupItem]) -> C
             })
             .collect(),
     }
+}
+
+/// `yyyyMMdd` / `yyyyMM` as 「yyyy年m月d日」 / 「yyyy年m月」 for the PDF; other text unchanged.
+fn ja_date(s: &str) -> String {
+    let num = |a: usize, b: usize| s.get(a..b).and_then(|v| v.parse::<u32>().ok());
+    match (s.len(), num(0, 4), num(4, 6), num(6, 8)) {
+        (8, Some(y), Some(m), Some(d)) => format!("{y}年{m}月{d}日"),
+        (6, Some(y), Some(m), _) => format!("{y}年{m}月"),
+        _ => s.to_string(),
+    }
+}
+
+fn sex_ja(p: &Patient) -> &'static str {
+    match p.sex {
+        onshi_domain::numbers::Sex::Male => "男",
+        onshi_domain::numbers::Sex::Female => "女",
+        onshi_domain::numbers::Sex::Unset => "未設定",
+    }
+}
+
+/// The lines heading every PDF: the patient, the period asked for, when and where it was made.
+fn pdf_head(
+    doc: &mut medinfo_pdf::Document,
+    title: &str,
+    p: &Patient,
+    period: Option<String>,
+    facility: &str,
+    made_at: &str,
+) {
+    doc.title(title);
+    doc.text(
+        0,
+        format!(
+            "氏名　{}（{}）　生年月日　{}　性別　{}",
+            p.name,
+            p.name_kana,
+            ja_date(&format_yyyymmdd(p.birthdate)),
+            sex_ja(p)
+        ),
+    );
+    if let Some(period) = period {
+        doc.text(0, format!("対象期間　{period}"));
+    }
+    doc.text(
+        0,
+        format!(
+            "作成　{}　医療機関コード　{facility}",
+            ja_date_time(made_at)
+        ),
+    );
+    doc.footer = format!("{title}　{}　{}", p.name, ja_date_time(made_at));
+}
+
+/// `yyyyMMddHHmmss` as 「yyyy年m月d日 HH:mm」.
+fn ja_date_time(s: &str) -> String {
+    match (s.get(..8), s.get(8..10), s.get(10..12)) {
+        (Some(d), Some(h), Some(m)) => format!("{} {h}:{m}", ja_date(d)),
+        _ => s.to_string(),
+    }
+}
+
+fn drug_line(d: &DrugInf) -> String {
+    let mut s = d.drug_n.clone().unwrap_or_default();
+    s.push('　');
+    s.push_str(d.qua1.as_deref().unwrap_or(""));
+    s.push_str(d.unit.as_deref().unwrap_or(""));
+    if let Some(u) = &d.usage_n {
+        s.push('　');
+        s.push_str(u);
+    }
+    if let Some(t) = &d.times {
+        s.push_str(&format!("　{t}回"));
+    }
+    if let Some(sp) = &d.sp_inst {
+        s.push_str(&format!("　（{sp}）"));
+    }
+    s
+}
+
+/// One section of drug months.
+fn drug_section(doc: &mut medinfo_pdf::Document, heading: &str, months: &[MonthInf]) {
+    doc.heading(heading);
+    let mut any = false;
+    for m in months.iter().filter(|m| !m.days.is_empty()) {
+        any = true;
+        let h = &m.head;
+        let mut g = format!(
+            "{}　{}",
+            ja_date(h.me_tr_month.as_deref().unwrap_or("")),
+            h.me_tr_di_h_nm.as_deref().unwrap_or("")
+        );
+        match h.in_out.as_deref() {
+            Some("1") => g.push_str("（院内）"),
+            Some("2") => g.push_str("（院外）"),
+            _ => {}
+        }
+        if let Some(pr) = &h.prls_h_nm {
+            g.push_str(&format!("　処方　{pr}"));
+        }
+        doc.group(g);
+        for day in &m.days {
+            let mut d = format!("調剤日　{}", ja_date(&day.di_date));
+            if let Some(pr) = &day.pr_date {
+                d.push_str(&format!("　処方日　{}", ja_date(pr)));
+            }
+            doc.text(1, d);
+            for drug in &day.drugs {
+                doc.text(2, drug_line(drug));
+            }
+        }
+    }
+    if !any {
+        doc.text(0, "該当する情報はありません。");
+    }
+    doc.blank();
+}
+
+/// The PDF of FileCategory 1 (薬剤情報) or 3 (薬剤情報 + 診療情報).
+fn drug_pdf(
+    r: &MedicalInfoRequest,
+    p: &Patient,
+    records: &MedicalRecords,
+    facility: &str,
+    made_at: &str,
+) -> Vec<u8> {
+    let with_diagnosis = r.file_category.with_diagnosis();
+    let title = if with_diagnosis {
+        "薬剤情報・診療情報"
+    } else {
+        "薬剤情報"
+    };
+    let mut doc = medinfo_pdf::Document::default();
+    let month = |m: Option<chrono::NaiveDate>| m.map(|d| format!("{}年{}月", d.year(), d.month()));
+    let period = match (month(r.start_month), month(r.end_month)) {
+        (None, None) => None,
+        (a, b) => Some(format!(
+            "{}～{}",
+            a.unwrap_or_default(),
+            b.unwrap_or_default()
+        )),
+    };
+    pdf_head(&mut doc, title, p, period, facility, made_at);
+    doc.blank();
+    let of = |s: DrugSource| records.drugs.iter().filter(move |d| d.source == s);
+    drug_section(
+        &mut doc,
+        "診療報酬明細書（レセプト）等の薬剤情報",
+        &drug_months(of(DrugSource::Claim)),
+    );
+    drug_section(
+        &mut doc,
+        "電子処方箋の処方情報",
+        &drug_months(of(DrugSource::Prescription)),
+    );
+    drug_section(
+        &mut doc,
+        "電子処方箋の調剤情報",
+        &drug_months(of(DrugSource::Dispensing)),
+    );
+    if with_diagnosis {
+        doc.heading("診療情報（診療行為・手術等）");
+        let months = treatment_months(&records.diagnoses);
+        if months.is_empty() {
+            doc.text(0, "該当する情報はありません。");
+        }
+        for m in months {
+            doc.group(format!(
+                "{}　{}",
+                ja_date(m.head.me_tr_month.as_deref().unwrap_or("")),
+                m.head.me_tr_di_h_nm.as_deref().unwrap_or("")
+            ));
+            for t in &m.treatments {
+                let mut s = t.sin_inf_n.clone().unwrap_or_default();
+                if let Some(q) = &t.qua1 {
+                    s.push_str(&format!("　{q}{}", t.unit.as_deref().unwrap_or("")));
+                }
+                if let Some(n) = &t.times {
+                    s.push_str(&format!("　{n}回"));
+                }
+                doc.text(1, s);
+            }
+        }
+    }
+    medinfo_pdf::render(&doc, title)
+}
+
+/// The PDF of a 特定健診情報 request with FileCategory 1.
+fn checkup_pdf(p: &Patient, items: &[CheckupItem], facility: &str, made_at: &str) -> Vec<u8> {
+    let title = "特定健診情報";
+    let mut doc = medinfo_pdf::Document::default();
+    pdf_head(&mut doc, title, p, None, facility, made_at);
+    doc.blank();
+    let mut by_day: BTreeMap<chrono::NaiveDate, Vec<&CheckupItem>> = BTreeMap::new();
+    for i in items {
+        by_day.entry(i.checked_on).or_default().push(i);
+    }
+    if by_day.is_empty() {
+        doc.text(0, "該当する情報はありません。");
+    }
+    for (day, items) in by_day.into_iter().rev() {
+        doc.heading(format!("実施日　{}", ja_date(&format_yyyymmdd(day))));
+        for i in items {
+            let value = i.value_name.clone().unwrap_or_else(|| i.value.clone());
+            doc.text(
+                0,
+                format!(
+                    "{}　{}{}",
+                    i.item_name,
+                    value,
+                    i.unit
+                        .as_deref()
+                        .map(|u| format!(" {u}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+        doc.blank();
+    }
+    medinfo_pdf::render(&doc, title)
 }

