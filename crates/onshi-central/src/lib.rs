@@ -88,7 +88,13 @@ pub struct NonceGrant {
 struct Nonces {
     map: Arc<Mutex<HashMap<String, (String, Instant)>>>,
     ttl: Duration,
+    /// the table size at which expired nonces are next swept out: twice the live count after
+    /// a sweep (at least [`NONCE_SWEEP_MIN`]), so that issuing stays O(1) amortised however
+    /// many nonces are outstanding
+    sweep_at: Arc<std::sync::atomic::AtomicUsize>,
 }
+
+const NONCE_SWEEP_MIN: usize = 10_000;
 
 /// A confirmation by the numbers of an insurance card / 資格確認書 (照会区分 2, R7).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -179,6 +185,7 @@ impl Central {
             nonces: Nonces {
                 map: Arc::new(Mutex::new(HashMap::new())),
                 ttl: NONCE_TTL,
+                sweep_at: Arc::new(std::sync::atomic::AtomicUsize::new(NONCE_SWEEP_MIN)),
             },
             history: HistoryWriter::start(history_store.clone()),
             history_store,
@@ -220,8 +227,13 @@ impl Central {
             .map
             .lock()
             .map_err(|_| StoreError::Conflict("nonce table poisoned".into()))?;
-        if map.len() > 10_000 {
+        let sweep_at = &self.nonces.sweep_at;
+        if map.len() >= sweep_at.load(std::sync::atomic::Ordering::Relaxed) {
             map.retain(|_, (_, exp)| *exp > now);
+            sweep_at.store(
+                (map.len() * 2).max(NONCE_SWEEP_MIN),
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         map.insert(
             nonce.clone(),

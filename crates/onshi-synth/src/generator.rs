@@ -190,6 +190,23 @@ struct Generator {
     crow: CardCsvRow,
 }
 
+/// `C` and 12 digits: a bijection of the person's index (in the order generated, from 0).
+fn push_card_serial(out: &mut String, serial_offset: u64, index: u64) {
+    out.push('C');
+    let serial = ((u128::from(index) * u128::from(SERIAL_MULTIPLIER) + u128::from(serial_offset))
+        % u128::from(SERIAL_SPACE)) as u64;
+    push_num(out, serial, 12);
+}
+
+/// The card serial [`generate`] gives the person with this index (0-based, in the order
+/// generated) under `seed`, whether or not that person has a card: lets a caller draw cards
+/// uniformly from a whole synthetic registry without reading it.
+pub fn card_serial(seed: u64, index: u64) -> String {
+    let mut s = String::with_capacity(13);
+    push_card_serial(&mut s, mix(seed ^ 0x5EED_CA4D) % SERIAL_SPACE, index);
+    s
+}
+
 /// splitmix64: spreads a seed into independent-looking offsets.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -1307,11 +1324,7 @@ impl Generator {
         let mut row = std::mem::take(&mut self.crow);
         row.clear();
         row.my_number.push_str(&self.my_number);
-        row.card_serial.push('C');
-        let serial = ((u128::from(index) * u128::from(SERIAL_MULTIPLIER)
-            + u128::from(self.serial_offset))
-            % u128::from(SERIAL_SPACE)) as u64;
-        push_num(&mut row.card_serial, serial, 12);
+        push_card_serial(&mut row.card_serial, self.serial_offset, index);
         if case != SynthCase::PinLess {
             push_num(&mut row.pin, self.rng.random_range(0..10_000), 4);
         }

@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-pub use generator::generate;
+pub use generator::{card_serial, generate};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]

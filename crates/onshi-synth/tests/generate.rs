@@ -513,3 +513,21 @@ fn details_come_in_realistic_shares() {
         assert!(d.name_of_other.is_some() == d.name_of_other_kana.is_some());
     }
 }
+
+#[test]
+fn card_serial_names_every_generated_card_from_its_person_index() {
+    let persons = 2000;
+    let p = population(persons, 7);
+    let drawable: HashSet<String> = (0..persons)
+        .map(|i| onshi_synth::card_serial(7, i))
+        .collect();
+    assert_eq!(drawable.len() as u64, persons, "a bijection of the index");
+    for c in &p.cards {
+        assert!(
+            drawable.contains(c.card_serial.as_str()),
+            "card {} is not card_serial(7, i) for any person index",
+            c.card_serial
+        );
+    }
+    assert!(p.cards.len() as u64 > persons / 2);
+}

@@ -224,7 +224,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         }
         Cmd::Facility(FacilityCmd::Phone(a)) => outage_cmd::run_phone(a)?,
         Cmd::Operator(c) => outage_cmd::run_operator(c)?,
-        Cmd::Bench(a) => bench::run(a)?,
+        Cmd::Bench(a) => return bench::run(a),
         Cmd::Assess(a) => return assess_cmd::run(a),
         Cmd::Terminal(t) => return terminal_cmd::run_terminal(t),
         Cmd::Reader(r) => return terminal_cmd::run_reader(r),

@@ -1,0 +1,743 @@
+//! Durability under a power cut, not only a killed process: the central runs in a child
+//! process whose SQLite files go through a VFS (defined here, in the test) that keeps every
+//! write in memory until the file is fsynced — as a disk's volatile cache and the kernel's
+//! page cache do. SIGKILL of the child then loses exactly what a power cut would lose: every
+//! write not yet synced. The parent drives card confirmations over HTTP on 127.0.0.1 while the
+//! power is cut, then reopens the files with the ordinary VFS and checks that every
+//! acknowledged confirmation is in the history exactly once and that the databases pass
+//! `PRAGMA integrity_check`.
+//!
+//! The second test shows the fake is not toothless: with its sync turned into a no-op (a disk
+//! that acknowledges a flush it did not do — the same as a central answering before its
+//! commit is durable), acknowledged confirmations are lost.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use onshi_central::fixture;
+use rusqlite::ffi;
+
+const BIN: &str = env!("CARGO_BIN_EXE_onshi");
+/// Set in the child: the folder of the registry it serves.
+const CHILD_ENV: &str = "ONSHI_POWER_CUT_CHILD";
+/// Set in the child to `drop` for a VFS whose sync does nothing.
+const SYNC_ENV: &str = "ONSHI_POWER_CUT_SYNC";
+const FACILITY: &str = "1311234567";
+
+// ---------------------------------------------------------------------------------------------
+// the VFS: unsynced writes live in memory only
+
+/// A write or a truncation not yet synced to the real file.
+enum Op {
+    Write(u64, Vec<u8>),
+    Truncate(u64),
+}
+
+/// What the "page cache" holds for one file, shared by every handle open on it (as the
+/// kernel's cache is shared by every descriptor of an inode).
+#[derive(Default)]
+struct Overlay {
+    ops: Vec<Op>,
+}
+
+struct Vfs {
+    unix: *mut ffi::sqlite3_vfs,
+    /// false: sync is a no-op (the unsynced writes are never made durable)
+    sync_writes_through: bool,
+    overlays: Mutex<HashMap<String, Arc<Mutex<Overlay>>>>,
+    anonymous: AtomicUsize,
+}
+
+// SAFETY: `unix` points at SQLite's static unix VFS, which is thread-safe; the rest is Sync.
+unsafe impl Send for Vfs {}
+unsafe impl Sync for Vfs {}
+
+static VFS: OnceLock<Vfs> = OnceLock::new();
+
+fn vfs() -> &'static Vfs {
+    VFS.get().expect("the power-cut VFS is registered")
+}
+
+/// The file object SQLite allocates (`szOsFile` bytes): ours, then the unix VFS's own.
+#[repr(C)]
+struct CutFile {
+    base: ffi::sqlite3_file,
+    overlay: *const Mutex<Overlay>,
+}
+
+const HEADER: usize = std::mem::size_of::<CutFile>().next_multiple_of(16);
+
+unsafe fn real(f: *mut ffi::sqlite3_file) -> *mut ffi::sqlite3_file {
+    unsafe { (f as *mut u8).add(HEADER) as *mut ffi::sqlite3_file }
+}
+
+unsafe fn overlay<'a>(f: *mut ffi::sqlite3_file) -> &'a Mutex<Overlay> {
+    unsafe { &*(*(f as *mut CutFile)).overlay }
+}
+
+unsafe fn methods<'a>(f: *mut ffi::sqlite3_file) -> &'a ffi::sqlite3_io_methods {
+    unsafe { &*(*f).pMethods }
+}
+
+unsafe fn real_size(r: *mut ffi::sqlite3_file) -> Result<u64, c_int> {
+    let mut size: ffi::sqlite3_int64 = 0;
+    let rc = unsafe { methods(r).xFileSize.expect("xFileSize")(r, &mut size) };
+    if rc == ffi::SQLITE_OK {
+        Ok(size as u64)
+    } else {
+        Err(rc)
+    }
+}
+
+fn logical_size(real: u64, ops: &[Op]) -> u64 {
+    ops.iter().fold(real, |size, op| match op {
+        Op::Write(off, d) => size.max(off + d.len() as u64),
+        Op::Truncate(s) => *s,
+    })
+}
+
+unsafe extern "C" fn x_close(f: *mut ffi::sqlite3_file) -> c_int {
+    unsafe {
+        let r = real(f);
+        let rc = methods(r).xClose.expect("xClose")(r);
+        // the overlay stays in the table: closing a file does not make its writes durable
+        drop(Arc::from_raw((*(f as *mut CutFile)).overlay));
+        rc
+    }
+}
+
+unsafe extern "C" fn x_read(
+    f: *mut ffi::sqlite3_file,
+    buf: *mut c_void,
+    amt: c_int,
+    off: ffi::sqlite3_int64,
+) -> c_int {
+    unsafe {
+        let r = real(f);
+        let ov = overlay(f).lock().expect("overlay");
+        let rc = methods(r).xRead.expect("xRead")(r, buf, amt, off);
+        if rc != ffi::SQLITE_OK && rc != ffi::SQLITE_IOERR_SHORT_READ {
+            return rc;
+        }
+        let out = std::slice::from_raw_parts_mut(buf as *mut u8, amt as usize);
+        if rc == ffi::SQLITE_IOERR_SHORT_READ {
+            // the unix VFS zero-fills; keep it explicit
+            let have = real_size(r).unwrap_or(0).saturating_sub(off as u64) as usize;
+            let n = out.len();
+            out[have.min(n)..].fill(0);
+        }
+        let (lo, hi) = (off as u64, off as u64 + amt as u64);
+        for op in &ov.ops {
+            match op {
+                Op::Write(o, d) => {
+                    let (s, e) = ((*o).max(lo), (o + d.len() as u64).min(hi));
+                    if s < e {
+                        out[(s - lo) as usize..(e - lo) as usize]
+                            .copy_from_slice(&d[(s - o) as usize..(e - o) as usize]);
+                    }
+                }
+                Op::Truncate(t) => {
+                    if *t < hi {
+                        out[(*t).saturating_sub(lo) as usize..].fill(0);
+                    }
+                }
+            }
+        }
+        let size = match real_size(r) {
+            Ok(s) => logical_size(s, &ov.ops),
+            Err(rc) => return rc,
+        };
+        if size < hi {
+            out[size.saturating_sub(lo) as usize..].fill(0);
+            return ffi::SQLITE_IOERR_SHORT_READ;
+        }
+        ffi::SQLITE_OK
+    }
+}
+
+unsafe extern "C" fn x_write(
+    f: *mut ffi::sqlite3_file,
+    buf: *const c_void,
+    amt: c_int,
+    off: ffi::sqlite3_int64,
+) -> c_int {
+    unsafe {
+        let data = std::slice::from_raw_parts(buf as *const u8, amt as usize).to_vec();
+        overlay(f)
+            .lock()
+            .expect("overlay")
+            .ops
+            .push(Op::Write(off as u64, data));
+    }
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_truncate(f: *mut ffi::sqlite3_file, size: ffi::sqlite3_int64) -> c_int {
+    unsafe {
+        overlay(f)
+            .lock()
+            .expect("overlay")
+            .ops
+            .push(Op::Truncate(size as u64));
+    }
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
+    if !vfs().sync_writes_through {
+        return ffi::SQLITE_OK;
+    }
+    unsafe {
+        let r = real(f);
+        let m = methods(r);
+        let mut ov = overlay(f).lock().expect("overlay");
+        for op in ov.ops.drain(..) {
+            let rc = match op {
+                Op::Write(off, d) => m.xWrite.expect("xWrite")(
+                    r,
+                    d.as_ptr() as *const c_void,
+                    d.len() as c_int,
+                    off as ffi::sqlite3_int64,
+                ),
+                Op::Truncate(s) => m.xTruncate.expect("xTruncate")(r, s as ffi::sqlite3_int64),
+            };
+            if rc != ffi::SQLITE_OK {
+                return rc;
+            }
+        }
+        m.xSync.expect("xSync")(r, flags)
+    }
+}
+
+unsafe extern "C" fn x_file_size(f: *mut ffi::sqlite3_file, out: *mut ffi::sqlite3_int64) -> c_int {
+    unsafe {
+        let ov = overlay(f).lock().expect("overlay");
+        match real_size(real(f)) {
+            Ok(s) => {
+                *out = logical_size(s, &ov.ops) as ffi::sqlite3_int64;
+                ffi::SQLITE_OK
+            }
+            Err(rc) => rc,
+        }
+    }
+}
+
+unsafe extern "C" fn x_lock(f: *mut ffi::sqlite3_file, l: c_int) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xLock.expect("xLock")(r, l)
+    }
+}
+
+unsafe extern "C" fn x_unlock(f: *mut ffi::sqlite3_file, l: c_int) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xUnlock.expect("xUnlock")(r, l)
+    }
+}
+
+unsafe extern "C" fn x_check_reserved_lock(f: *mut ffi::sqlite3_file, out: *mut c_int) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xCheckReservedLock.expect("xCheckReservedLock")(r, out)
+    }
+}
+
+unsafe extern "C" fn x_file_control(
+    f: *mut ffi::sqlite3_file,
+    op: c_int,
+    arg: *mut c_void,
+) -> c_int {
+    // a size hint would grow the real file behind the overlay's back
+    if op == ffi::SQLITE_FCNTL_SIZE_HINT {
+        return ffi::SQLITE_OK;
+    }
+    unsafe {
+        let r = real(f);
+        methods(r).xFileControl.expect("xFileControl")(r, op, arg)
+    }
+}
+
+unsafe extern "C" fn x_sector_size(f: *mut ffi::sqlite3_file) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xSectorSize.expect("xSectorSize")(r)
+    }
+}
+
+unsafe extern "C" fn x_device_characteristics(f: *mut ffi::sqlite3_file) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r)
+            .xDeviceCharacteristics
+            .expect("xDeviceCharacteristics")(r)
+    }
+}
+
+// The WAL index (-shm) is shared memory: delegated as is. It does not survive a power cut
+// either, and need not: the first connection after the cut rebuilds it from the WAL file.
+unsafe extern "C" fn x_shm_map(
+    f: *mut ffi::sqlite3_file,
+    pg: c_int,
+    pgsz: c_int,
+    extend: c_int,
+    pp: *mut *mut c_void,
+) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xShmMap.expect("xShmMap")(r, pg, pgsz, extend, pp)
+    }
+}
+
+unsafe extern "C" fn x_shm_lock(
+    f: *mut ffi::sqlite3_file,
+    off: c_int,
+    n: c_int,
+    fl: c_int,
+) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xShmLock.expect("xShmLock")(r, off, n, fl)
+    }
+}
+
+unsafe extern "C" fn x_shm_barrier(f: *mut ffi::sqlite3_file) {
+    unsafe {
+        let r = real(f);
+        methods(r).xShmBarrier.expect("xShmBarrier")(r)
+    }
+}
+
+unsafe extern "C" fn x_shm_unmap(f: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
+    unsafe {
+        let r = real(f);
+        methods(r).xShmUnmap.expect("xShmUnmap")(r, delete)
+    }
+}
+
+/// Version 2: shared memory, but no memory-mapped reads (those would bypass the overlay).
+static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
+    iVersion: 2,
+    xClose: Some(x_close),
+    xRead: Some(x_read),
+    xWrite: Some(x_write),
+    xTruncate: Some(x_truncate),
+    xSync: Some(x_sync),
+    xFileSize: Some(x_file_size),
+    xLock: Some(x_lock),
+    xUnlock: Some(x_unlock),
+    xCheckReservedLock: Some(x_check_reserved_lock),
+    xFileControl: Some(x_file_control),
+    xSectorSize: Some(x_sector_size),
+    xDeviceCharacteristics: Some(x_device_characteristics),
+    xShmMap: Some(x_shm_map),
+    xShmLock: Some(x_shm_lock),
+    xShmBarrier: Some(x_shm_barrier),
+    xShmUnmap: Some(x_shm_unmap),
+    xFetch: None,
+    xUnfetch: None,
+};
+
+unsafe extern "C" fn x_open(
+    _vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    f: *mut ffi::sqlite3_file,
+    flags: c_int,
+    out_flags: *mut c_int,
+) -> c_int {
+    let v = vfs();
+    unsafe {
+        (*f).pMethods = std::ptr::null();
+        let rc = (*v.unix).xOpen.expect("xOpen")(v.unix, name, real(f), flags, out_flags);
+        if rc != ffi::SQLITE_OK {
+            return rc;
+        }
+        let key = if name.is_null() {
+            format!(
+                "\0anonymous {}",
+                v.anonymous.fetch_add(1, Ordering::Relaxed)
+            )
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        };
+        let ov = v
+            .overlays
+            .lock()
+            .expect("overlays")
+            .entry(key)
+            .or_default()
+            .clone();
+        (*(f as *mut CutFile)).overlay = Arc::into_raw(ov);
+        (*f).pMethods = &METHODS;
+    }
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn x_delete(
+    _vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    sync_dir: c_int,
+) -> c_int {
+    let v = vfs();
+    unsafe {
+        let key = CStr::from_ptr(name).to_string_lossy().into_owned();
+        v.overlays.lock().expect("overlays").remove(&key);
+        (*v.unix).xDelete.expect("xDelete")(v.unix, name, sync_dir)
+    }
+}
+
+unsafe extern "C" fn x_access(
+    _vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    flags: c_int,
+    out: *mut c_int,
+) -> c_int {
+    let v = vfs();
+    unsafe { (*v.unix).xAccess.expect("xAccess")(v.unix, name, flags, out) }
+}
+
+unsafe extern "C" fn x_full_pathname(
+    _vfs: *mut ffi::sqlite3_vfs,
+    name: *const c_char,
+    n: c_int,
+    out: *mut c_char,
+) -> c_int {
+    let v = vfs();
+    unsafe { (*v.unix).xFullPathname.expect("xFullPathname")(v.unix, name, n, out) }
+}
+
+/// Registers the power-cut VFS as the process's default.
+fn register_power_cut_vfs(sync_writes_through: bool) {
+    unsafe {
+        let unix = ffi::sqlite3_vfs_find(c"unix".as_ptr());
+        assert!(!unix.is_null(), "no unix VFS");
+        let fresh = VFS.set(Vfs {
+            unix,
+            sync_writes_through,
+            overlays: Mutex::new(HashMap::new()),
+            anonymous: AtomicUsize::new(0),
+        });
+        assert!(fresh.is_ok(), "the power-cut VFS is registered once");
+        let mut mine: ffi::sqlite3_vfs = *unix;
+        mine.pNext = std::ptr::null_mut();
+        mine.zName = c"power-cut".as_ptr();
+        mine.szOsFile = (HEADER + (*unix).szOsFile as usize) as c_int;
+        mine.xOpen = Some(x_open);
+        mine.xDelete = Some(x_delete);
+        mine.xAccess = Some(x_access);
+        mine.xFullPathname = Some(x_full_pathname);
+        let rc = ffi::sqlite3_vfs_register(Box::leak(Box::new(mine)), 1);
+        assert_eq!(rc, ffi::SQLITE_OK, "registering the VFS");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the child: the real central over the VFS
+
+/// In the child process: serves the central over the registry in `$ONSHI_POWER_CUT_CHILD`
+/// until killed (at most a minute), and never returns.
+fn serve_as_child(dir: &str) -> ! {
+    let dir = PathBuf::from(dir);
+    register_power_cut_vfs(std::env::var(SYNC_ENV).as_deref() != Ok("drop"));
+    let store = Arc::new(onshi_store::SqliteStore::open(dir.join("c.sqlite")).expect("store"));
+    let cards = Arc::new(
+        onshi_card::CardStore::open_with_key_file(dir.join("c.cards.sqlite")).expect("cards"),
+    );
+    let central = onshi_central::Central::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(onshi_central::SystemClock),
+    );
+    let state = onshi_web::AppState::new(central, store, cards);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let tmp = dir.join("port.tmp");
+        std::fs::write(&tmp, port.to_string()).expect("port file");
+        std::fs::rename(&tmp, dir.join("port")).expect("port file");
+        let _ = tokio::time::timeout(
+            Duration::from_secs(60),
+            onshi_web::serve(listener, state, std::future::pending()),
+        )
+        .await;
+    });
+    std::process::exit(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the parent: registry, load, power cut, check
+
+fn onshi(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().expect("onshi");
+    assert!(
+        out.status.success(),
+        "onshi {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The fixture registry with a facility and its certified reader, made with the ordinary
+/// VFS by the `onshi` binary. Returns the facility's token and the reader.
+fn make_registry(dir: &Path) -> (String, onshi_card::CertifiedReader) {
+    let fx = fixture::build();
+    let (q, c) = (dir.join("qualifications.csv"), dir.join("cards.csv"));
+    std::fs::write(&q, fx.qualifications_csv).unwrap();
+    std::fs::write(&c, fx.cards_csv).unwrap();
+    let db = dir.join("c.sqlite");
+    let dbs = db.to_str().unwrap();
+    onshi(&[
+        "registry",
+        "import",
+        "--db",
+        dbs,
+        "--qualifications",
+        q.to_str().unwrap(),
+        "--cards",
+        c.to_str().unwrap(),
+    ]);
+    let token = onshi(&[
+        "facility",
+        "add",
+        "--db",
+        dbs,
+        "--code",
+        FACILITY,
+        "--name",
+        "テスト医院",
+    ])
+    .trim()
+    .to_string();
+    let key = onshi_card::ReaderKey::load_or_create(&dir.join("reader.key.json"), "R1").unwrap();
+    onshi(&[
+        "reader",
+        "register",
+        "--db",
+        dbs,
+        "--facility",
+        FACILITY,
+        "--id",
+        "R1",
+        "--public-key",
+        &key.public_key_hex(),
+    ]);
+    let cards = onshi_card::CardStore::open_with_key_file(dir.join("c.cards.sqlite")).unwrap();
+    (
+        token,
+        onshi_card::CertifiedReader::new(key, Arc::new(cards)),
+    )
+}
+
+struct Outcome {
+    /// ids of the confirmations answered 200 with a result
+    acked: Vec<i64>,
+    /// how many times each acknowledged id is in the history after the cut
+    found: HashMap<i64, i64>,
+    rows_after: i64,
+}
+
+/// Drives confirmations at the child for `load_for`, cuts its power with requests in flight,
+/// and reads the history back with the ordinary VFS.
+fn power_cut_run(test: &str, sync: &str, load_for: Duration, max_acks: usize) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let (token, reader) = make_registry(dir.path());
+    let db = dir.path().join("c.sqlite");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, dir.path())
+        .env(SYNC_ENV, sync)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let port_file = dir.path().join("port");
+    let t = Instant::now();
+    while !port_file.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "the child did not start"
+        );
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("the child exited: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!(
+        "http://127.0.0.1:{}",
+        std::fs::read_to_string(&port_file).unwrap().trim()
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let acked = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = Arc::new(reader);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let serials = ["C0001", "C0002", "C0003", "C0004"];
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for k in 0..16usize {
+            let (http, url, token) = (http.clone(), url.clone(), token.clone());
+            let (acked, stop, reader) = (acked.clone(), stop.clone(), reader.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut i = k;
+                while !stop.load(Ordering::Relaxed) {
+                    i += 16;
+                    let Ok(r) = http
+                        .post(format!("{url}/v1/confirmations/card/nonce"))
+                        .bearer_auth(&token)
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    let Ok(g) = r.json::<serde_json::Value>().await else {
+                        break;
+                    };
+                    let a = reader
+                        .assert(
+                            FACILITY,
+                            g["nonce"].as_str().expect("nonce"),
+                            serials[i % serials.len()],
+                            chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+                            false,
+                            &onshi_card::IdentityAttempt::Face { matched: true },
+                        )
+                        .unwrap();
+                    let Ok(r) = http
+                        .post(format!("{url}/v1/confirmations/card"))
+                        .bearer_auth(&token)
+                        .json(&a)
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    if r.status() != 200 {
+                        break;
+                    }
+                    let Ok(v) = r.json::<serde_json::Value>().await else {
+                        break;
+                    };
+                    assert_eq!(v["segment_of_result"], "1", "{v}");
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push(v["confirmation_id"].as_i64().expect("confirmation_id"));
+                }
+            }));
+        }
+        let t = Instant::now();
+        while t.elapsed() < load_for && acked.lock().unwrap().len() < max_acks {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // the power cut, with requests in flight
+        child.kill().unwrap();
+        child.wait().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let acked = acked.lock().unwrap().clone();
+    // the next boot: the ordinary VFS, only what reached the disk
+    for file in [db.clone(), onshi_store::sqlite::history_path(&db)] {
+        let c = rusqlite::Connection::open(&file).unwrap();
+        let check: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "{} after the power cut", file.display());
+    }
+    let conn = rusqlite::Connection::open(onshi_store::sqlite::history_path(&db)).unwrap();
+    let mut found = HashMap::new();
+    for id in &acked {
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM confirmation WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
+        found.insert(*id, n);
+    }
+    let rows_after = conn
+        .query_row("SELECT count(*) FROM confirmation", [], |r| r.get(0))
+        .unwrap();
+    Outcome {
+        acked,
+        found,
+        rows_after,
+    }
+}
+
+fn child_role() {
+    if let Ok(dir) = std::env::var(CHILD_ENV) {
+        serve_as_child(&dir);
+    }
+}
+
+#[test]
+fn acknowledged_confirmations_survive_a_power_cut() {
+    child_role();
+    let o = power_cut_run(
+        "acknowledged_confirmations_survive_a_power_cut",
+        "through",
+        Duration::from_secs(3),
+        3000,
+    );
+    assert!(
+        o.acked.len() >= 50,
+        "only {} confirmations acknowledged",
+        o.acked.len()
+    );
+    let mut distinct = o.acked.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), o.acked.len(), "an id acknowledged twice");
+    for id in &o.acked {
+        assert_eq!(
+            o.found[id], 1,
+            "acknowledged confirmation {id} lost or doubled"
+        );
+    }
+    assert!(o.rows_after >= o.acked.len() as i64);
+    eprintln!(
+        "power cut: {} confirmations acknowledged, all found once; {} rows in the history",
+        o.acked.len(),
+        o.rows_after
+    );
+}
+
+#[test]
+fn a_power_cut_loses_acknowledged_confirmations_when_sync_is_a_no_op() {
+    child_role();
+    let o = power_cut_run(
+        "a_power_cut_loses_acknowledged_confirmations_when_sync_is_a_no_op",
+        "drop",
+        Duration::from_secs(1),
+        300,
+    );
+    assert!(
+        o.acked.len() >= 20,
+        "only {} confirmations acknowledged",
+        o.acked.len()
+    );
+    let kept = o.found.values().filter(|&&n| n == 1).count();
+    assert!(
+        kept < o.acked.len(),
+        "every acknowledged confirmation survived although nothing was synced: the fake does not drop unsynced writes"
+    );
+    assert_eq!(
+        kept, 0,
+        "nothing was synced, so nothing of the child's survives"
+    );
+}
