@@ -5,8 +5,21 @@
 //! The text is set in a CID-keyed font that is not embedded — `HeiseiMin-W3` of the
 //! Adobe-Japan1 collection with the predefined `UniJIS-UTF16-H` encoding, as PDF readers
 //! substitute it with the Japanese font they have — plus a `/ToUnicode` map, so the text can be
-//! searched and extracted. Every character (UTF-16, including those outside the BMP) is
-//! written as it is.
+//! searched and extracted. Every character is written as it is, in UTF-16.
+//!
+//! Two choices are for text extraction by readers that analyse the layout (poppler's
+//! `pdftotext`, and the search of viewers built on it):
+//!
+//! - The ideographic space (U+3000, CID 633), which separates a label from its value
+//!   (「氏名　…」, 「身長　158.0 cm」) and the parts of a name, is set half an em wide. At a full
+//!   em, the gaps after labels of the same length, one above the other, read as a gap between
+//!   two columns: `pdftotext` gave the labels as one column and the values after them.
+//! - A character outside the BMP (e.g. 𠮷, U+20BB7) is a 4-byte code of `UniJIS-UTF16-H`;
+//!   poppler drops `/ToUnicode` entries whose code is longer than 3 bytes (the entry
+//!   `<D842DFB7> <D842DFB7>` is what the PDF specification asks for, and was ignored). Such
+//!   characters are set in a second font resource, the same font and encoding without a
+//!   `/ToUnicode` map, whose text readers map through the character collection (the
+//!   predefined CMap gives the CID, Adobe-Japan1 the Unicode value: ISO 32000-1 §9.10.2).
 //!
 //! The PDF objects are written with `pdf-writer`; the layout (line breaking by character width,
 //! pagination, page numbers) is ours.
@@ -66,12 +79,31 @@ impl Document {
     }
 }
 
-/// Width of a character in ems of the font: ASCII and half-width kana are half as wide.
+/// Width of a character in ems of the font: ASCII, half-width kana and the ideographic space
+/// (set half an em wide, see the module's text) are half as wide.
 fn char_em(c: char) -> f32 {
     match c {
-        '\u{20}'..='\u{7e}' | '\u{ff61}'..='\u{ff9f}' => 0.5,
+        '\u{20}'..='\u{7e}' | '\u{ff61}'..='\u{ff9f}' | IDEOGRAPHIC_SPACE => 0.5,
         _ => 1.0,
     }
+}
+
+const IDEOGRAPHIC_SPACE: char = '\u{3000}';
+/// The ideographic space's CID in Adobe-Japan1 (`UniJIS-UTF16-H` maps U+3000 to it).
+const IDEOGRAPHIC_SPACE_CID: u16 = 633;
+
+/// The pieces of a line by font: characters of the BMP in the font with the `/ToUnicode` map
+/// (`true`), the others in the one without.
+fn runs(text: &str) -> Vec<(bool, String)> {
+    let mut out: Vec<(bool, String)> = Vec::new();
+    for c in text.chars() {
+        let bmp = u32::from(c) <= 0xFFFF;
+        match out.last_mut() {
+            Some((b, s)) if *b == bmp => s.push(c),
+            _ => out.push((bmp, c.to_string())),
+        }
+    }
+    out
 }
 
 /// Breaks `text` into pieces no wider than `width` points at `size`.
@@ -168,8 +200,9 @@ fn utf16be(s: &str) -> Vec<u8> {
     s.encode_utf16().flat_map(|u| u.to_be_bytes()).collect()
 }
 
-/// The `/ToUnicode` map: every UTF-16 code maps to itself.
-fn to_unicode_cmap(surrogate_pairs: &std::collections::BTreeSet<(u16, u16)>) -> Vec<u8> {
+/// The `/ToUnicode` map of the BMP font: every 2-byte code maps to itself (the codespace is
+/// the encoding's; its 4-byte codes are set in the other font).
+fn to_unicode_cmap() -> Vec<u8> {
     let mut s = String::from(
         "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n\
          /CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n\
@@ -184,14 +217,6 @@ fn to_unicode_cmap(surrogate_pairs: &std::collections::BTreeSet<(u16, u16)>) -> 
             s.push_str(&format!("<{hi:02X}00> <{hi:02X}FF> <{hi:02X}00>\n"));
         }
         s.push_str("endbfrange\n");
-    }
-    let pairs: Vec<_> = surrogate_pairs.iter().collect();
-    for block in pairs.chunks(100) {
-        s.push_str(&format!("{} beginbfchar\n", block.len()));
-        for (h, l) in block {
-            s.push_str(&format!("<{h:04X}{l:04X}> <{h:04X}{l:04X}>\n"));
-        }
-        s.push_str("endbfchar\n");
     }
     s.push_str("endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n");
     s.into_bytes()
@@ -210,6 +235,7 @@ pub fn render(doc: &Document, title: &str) -> Vec<u8> {
     let catalog = alloc();
     let tree = alloc();
     let font = alloc();
+    let font_astral = alloc();
     let cid_font = alloc();
     let descriptor = alloc();
     let cmap = alloc();
@@ -222,14 +248,17 @@ pub fn render(doc: &Document, title: &str) -> Vec<u8> {
         .kids(page_refs.iter().map(|(p, _)| *p))
         .count(n as i32);
     let font_name = Name(b"F1");
-    let mut pairs = std::collections::BTreeSet::new();
+    let astral_name = Name(b"F2");
     for (i, placed) in pages.iter().enumerate() {
         let (page_id, content_id) = page_refs[i];
         let mut page = pdf.page(page_id);
         page.media_box(Rect::new(0.0, 0.0, PAGE_W, PAGE_H))
             .parent(tree)
             .contents(content_id);
-        page.resources().fonts().pair(font_name, font);
+        page.resources()
+            .fonts()
+            .pair(font_name, font)
+            .pair(astral_name, font_astral);
         page.finish();
 
         let mut c = Content::new();
@@ -244,17 +273,12 @@ pub fn render(doc: &Document, title: &str) -> Vec<u8> {
                 footer.as_str(),
             )));
         for (x, y, size, text) in lines {
-            let units: Vec<u16> = text.encode_utf16().collect();
-            for w in units.windows(2) {
-                if (0xD800..0xDC00).contains(&w[0]) && (0xDC00..0xE000).contains(&w[1]) {
-                    pairs.insert((w[0], w[1]));
-                }
-            }
-            let bytes = utf16be(text);
             c.begin_text();
-            c.set_font(font_name, size);
             c.next_line(x, y);
-            c.show(Str(&bytes));
+            for (bmp, run) in runs(text) {
+                c.set_font(if bmp { font_name } else { astral_name }, size);
+                c.show(Str(&utf16be(&run)));
+            }
             c.end_text();
         }
         for p in placed.iter().filter(|p| p.rule) {
@@ -272,6 +296,10 @@ pub fn render(doc: &Document, title: &str) -> Vec<u8> {
         .encoding_predefined(Name(b"UniJIS-UTF16-H"))
         .descendant_font(cid_font)
         .to_unicode(cmap);
+    pdf.type0_font(font_astral)
+        .base_font(Name(b"HeiseiMin-W3-UniJIS-UTF16-H"))
+        .encoding_predefined(Name(b"UniJIS-UTF16-H"))
+        .descendant_font(cid_font);
     let mut cf = pdf.cid_font(cid_font);
     cf.subtype(CidFontType::Type0)
         .base_font(base)
@@ -282,8 +310,13 @@ pub fn render(doc: &Document, title: &str) -> Vec<u8> {
         })
         .font_descriptor(descriptor)
         .default_width(1000.0);
-    // proportional roman (CID 1–95) and half-width forms (231–632) at half an em
-    cf.widths().same(1, 95, 500.0).same(231, 632, 500.0);
+    // proportional roman (CID 1–95), half-width forms (231–632) and the ideographic space at
+    // half an em
+    cf.widths().same(1, 95, 500.0).same(231, 632, 500.0).same(
+        IDEOGRAPHIC_SPACE_CID,
+        IDEOGRAPHIC_SPACE_CID,
+        500.0,
+    );
     cf.finish();
     pdf.font_descriptor(descriptor)
         .name(base)
@@ -294,7 +327,7 @@ pub fn render(doc: &Document, title: &str) -> Vec<u8> {
         .descent(-143.0)
         .cap_height(718.0)
         .stem_v(93.0);
-    pdf.cmap(cmap, &to_unicode_cmap(&pairs));
+    pdf.cmap(cmap, &to_unicode_cmap());
     pdf.document_info(info)
         .title(pdf_writer::TextStr(title))
         .producer(pdf_writer::TextStr("onshi"));

@@ -122,8 +122,13 @@ async fn checkups(dir: &std::path::Path, name: &str, number: &str) -> CheckupInf
 }
 
 /// The text of a PDF as an independent reader extracts it (poppler's `pdftotext`, installed by
-/// scripts/test), with its page count from `pdfinfo`.
+/// scripts/test, in its reading order), with its page count from `pdfinfo`.
 fn pdf_text(path: &std::path::Path) -> String {
+    pdf_text_with(path, &[])
+}
+
+/// As [`pdf_text`], with more `pdftotext` options (`-layout`).
+fn pdf_text_with(path: &std::path::Path, options: &[&str]) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
         bytes.starts_with(b"%PDF-"),
@@ -147,6 +152,7 @@ fn pdf_text(path: &std::path::Path) -> String {
     );
     let out = std::process::Command::new("pdftotext")
         .args(["-enc", "UTF-8"])
+        .args(options)
         .arg(path)
         .arg("-")
         .output()
@@ -365,6 +371,27 @@ async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
     let t = start_terminal(&c, dir.path(), &[]);
     let pid = person_of(&c, "C0002");
     let mut recs = records();
+    let item = |on: &str, name: &str, data_type: &str, value: &str, unit: Option<&str>| {
+        CheckupItem {
+            checked_on: d(on),
+            item_code: "9N000000000000001".into(),
+            item_name: name.into(),
+            data_type: data_type.into(),
+            value: value.into(),
+            unit: unit.map(Into::into),
+            oid: None,
+            value_name: None,
+        }
+    };
+    recs.checkups.extend([
+        item("2026-05-10", "収縮期血圧", "PQ", "128", Some("mmHg")),
+        CheckupItem {
+            oid: Some("1.2.392.200119.6.2101".into()),
+            value_name: Some("（－）".into()),
+            ..item("2026-05-10", "尿糖", "CD", "1", None)
+        },
+        item("2025-05-12", "身長", "PQ", "157.5", Some("cm")),
+    ]);
     // enough lines for several pages, and a name outside the BMP (𠮷, U+20BB7)
     for i in 0..120 {
         recs.drugs.push(DrugRecord {
@@ -401,8 +428,8 @@ async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
         "アムロジピン錠５ｍｇ",
         "ロキソプロフェン錠",
         "長期処方薬119",
-        // 𠮷 (outside the BMP) is written as its UTF-16 pair, but pdftotext does not give it back
-        "田薬局",
+        // outside the BMP (𠮷, U+20BB7)
+        "𠮷田薬局",
         "再診料",
         "虫垂切除術",
         "2026年10月",
@@ -438,10 +465,45 @@ async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
     .await;
     let r = CheckupInfoResponse::read(&b).unwrap().1;
     assert_eq!(r.header.result_code, "1", "{:?}", r.header.message_contents);
-    // (pdftotext gives only the first word of each line of this short PDF — not understood yet —
-    // so only its title is checked here)
-    let text = pdf_text(&res.join("TKKsiquc01res_303.pdf"));
-    assert!(text.contains("特定健診情報"), "{text}");
+    // every line whole, in reading order and with the layout kept: the items with their
+    // results and units under each checkup day (newest first), the patient, the dates
+    let path = res.join("TKKsiquc01res_303.pdf");
+    let text = pdf_text(&path);
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let expected = [
+        "特定健診情報",
+        "氏名 鈴木 花子（スズキ ハナコ） 生年月日 1992年7月15日 性別 女",
+        "実施日 2026年5月10日",
+        "身長 158.0 cm",
+        "収縮期血圧 128 mmHg",
+        "尿糖 （－）",
+        "実施日 2025年5月12日",
+        "身長 157.5 cm",
+    ];
+    let mut at = 0;
+    for want in expected {
+        let found = lines[at..].iter().position(|l| *l == want);
+        assert!(found.is_some(), "line {want:?} (in this order) in:\n{text}");
+        at += found.unwrap_or_default() + 1;
+    }
+    let made = lines
+        .iter()
+        .find(|l| l.starts_with("作成 "))
+        .unwrap_or_else(|| panic!("the 作成 line:\n{text}"));
+    assert!(made.ends_with(&format!("医療機関コード {CLINIC}")), "{made}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("特定健診情報 鈴木 花子 ") && l.ends_with(" 1 / 1")),
+        "the footer:\n{text}"
+    );
+    let layout = pdf_text_with(&path, &["-layout"]);
+    for want in expected {
+        assert!(
+            layout.lines().any(|l| l.trim() == want),
+            "{want:?} with -layout:\n{layout}"
+        );
+    }
     // no staging file left behind
     let left: Vec<_> = std::fs::read_dir(&res)
         .unwrap()
