@@ -371,8 +371,8 @@ async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
     let t = start_terminal(&c, dir.path(), &[]);
     let pid = person_of(&c, "C0002");
     let mut recs = records();
-    let item = |on: &str, name: &str, data_type: &str, value: &str, unit: Option<&str>| {
-        CheckupItem {
+    let item =
+        |on: &str, name: &str, data_type: &str, value: &str, unit: Option<&str>| CheckupItem {
             checked_on: d(on),
             item_code: "9N000000000000001".into(),
             item_name: name.into(),
@@ -381,8 +381,7 @@ async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
             unit: unit.map(Into::into),
             oid: None,
             value_name: None,
-        }
-    };
+        };
     recs.checkups.extend([
         item("2026-05-10", "収縮期血圧", "PQ", "128", Some("mmHg")),
         CheckupItem {
@@ -490,7 +489,10 @@ async fn r2_pdf_renderings_with_consent_read_by_an_independent_pdf_reader() {
         .iter()
         .find(|l| l.starts_with("作成 "))
         .unwrap_or_else(|| panic!("the 作成 line:\n{text}"));
-    assert!(made.ends_with(&format!("医療機関コード {CLINIC}")), "{made}");
+    assert!(
+        made.ends_with(&format!("医療機関コード {CLINIC}")),
+        "{made}"
+    );
     assert!(
         lines
             .iter()
