@@ -67,9 +67,23 @@ async fn the_demo_runs_on_postgresql() {
     drop(pg);
 }
 
-/// Starts `onshi demo` with a data folder under `data` and these extra arguments, checks
-/// what it serves, and stops it.
-async fn start_and_check(data: &std::path::Path, extra: &[&str]) {
+/// A running `onshi demo` (stopped when dropped) and what its banner printed.
+struct Started {
+    demo: Demo,
+    /// the banner's lines
+    seen: String,
+    api: String,
+    desk: String,
+    web_api: String,
+    token: Option<String>,
+    payer: Option<String>,
+    payer_staff: Option<String>,
+    payer_clinic: Option<String>,
+}
+
+/// Starts `onshi demo` with a data folder under `data` and these extra arguments and reads its
+/// banner until the central, a desk, the Web API and the payer are named.
+async fn start(data: &std::path::Path, extra: &[&str]) -> Started {
     let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
         .args(["demo", "--persons", "300", "--listen", "127.0.0.1:0"])
         .args(extra)
@@ -84,10 +98,10 @@ async fn start_and_check(data: &std::path::Path, extra: &[&str]) {
     let demo = Demo(child);
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
+        // read to the end, also once the banner is read: a closed pipe would make the
+        // demo's next line fail
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -130,9 +144,257 @@ async fn start_and_check(data: &std::path::Path, extra: &[&str]) {
         seen.push(line);
     }
     let seen = seen.join("\n");
-    let api = api.unwrap_or_else(|| panic!("the banner names the API:\n{seen}"));
-    let desk = desk.unwrap_or_else(|| panic!("the banner names a desk:\n{seen}"));
-    let web_api = web_api.unwrap_or_else(|| panic!("the banner names the Web API:\n{seen}"));
+    Started {
+        demo,
+        api: api.unwrap_or_else(|| panic!("the banner names the API:\n{seen}")),
+        desk: desk.unwrap_or_else(|| panic!("the banner names a desk:\n{seen}")),
+        web_api: web_api.unwrap_or_else(|| panic!("the banner names the Web API:\n{seen}")),
+        seen,
+        token,
+        payer,
+        payer_staff,
+        payer_clinic,
+    }
+}
+
+/// The medical information `onshi demo` fills in on first start (R2) reaches a receipt
+/// computer through the demo clinic's terminal: a person of the demo population whose card is
+/// placed on the terminal's reader with consent to 薬剤情報 and 特定健診情報 gets, through the
+/// terminal's req/res folders, the drugs and checkups the central holds for them; before the
+/// consent, a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r2_the_demo_population_has_drug_and_checkup_information_for_a_consenting_patient() {
+    use onshi_formats::terminal_xml::medinfo::{CheckupInfoResponse, DrugInfoResponse};
+    use onshi_store::{MedicalInfoStore, RegistryRead};
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("demo");
+    // first start, data only: the population and its medical information
+    let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        .args([
+            "demo",
+            "--persons",
+            "300",
+            "--no-serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--web-api-listen",
+            "127.0.0.1:0",
+            "--payer-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data")
+        .arg(&dir)
+        .output()
+        .expect("onshi demo runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("medical information (R2):"), "{err}");
+
+    // what the central holds for the demo's example cards of valid qualifications: a person
+    // with drugs and one with checkups (the same one when there is one with both)
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("synth/summary.json")).unwrap()).unwrap();
+    let (start_month, end_month) = {
+        use chrono::{Datelike, Months};
+        let today = chrono::Utc::now().date_naive().with_day(1).unwrap();
+        (today - Months::new(13), today)
+    };
+    let to = end_month + chrono::Months::new(1) - chrono::Days::new(1);
+    let mut candidates = Vec::new();
+    {
+        let store = onshi_store::SqliteStore::open(dir.join("central.sqlite")).unwrap();
+        for e in summary["examples"].as_array().unwrap() {
+            let (Some(serial), true) = (
+                e["card_serial"].as_str(),
+                matches!(e["case"].as_str(), Some("regular" | "pin_less")),
+            ) else {
+                continue;
+            };
+            let pid = store.card(serial).unwrap().unwrap().person_id;
+            // drugs asked for StartDate..EndDate, checkups all of them
+            let mut r = store.medical_records(pid, None, None).unwrap();
+            r.drugs
+                .retain(|d| (start_month..=to).contains(&d.dispensed_on));
+            candidates.push((e.clone(), r));
+        }
+    }
+    let both = candidates
+        .iter()
+        .position(|(_, r)| !r.drugs.is_empty() && !r.checkups.is_empty());
+    let with_drugs = both.or_else(|| candidates.iter().position(|(_, r)| !r.drugs.is_empty()));
+    let with_checkups =
+        both.or_else(|| candidates.iter().position(|(_, r)| !r.checkups.is_empty()));
+    let (Some(with_drugs), Some(with_checkups)) = (with_drugs, with_checkups) else {
+        panic!("no example card with drug and checkup records: {summary}")
+    };
+
+    // second start, serving: the same data, the demo clinic's terminal on its folder
+    let started = start(data.path(), &[]).await;
+    let terminal = dir.join("terminals/1311234567");
+    let ca = dir.join("tls/ca.pem");
+    let ex = onshi_terminal::Exchange::new(&terminal);
+    let ask = |name: &str, body: String| {
+        let name = name.to_string();
+        let (req, res) = (ex.req.clone(), ex.res.clone());
+        async move {
+            let tmp = req.join(format!(".{name}.part"));
+            std::fs::write(&tmp, body).unwrap();
+            std::fs::rename(&tmp, req.join(&name)).unwrap();
+            let answer = res.join(onshi_formats::terminal_xml::response_file_name(&name).unwrap());
+            let until = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(b) = std::fs::read(&answer) {
+                    return b;
+                }
+                assert!(Instant::now() < until, "no answer to {name}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let request = |e: &serde_json::Value, body: String| {
+        let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n<XmlMsg><MessageHeader>\
+             <MedicalInstitutionCode>1311234567</MedicalInstitutionCode>\
+             <InsurerNumber>{}</InsurerNumber><InsuranceCardSymbol>{}</InsuranceCardSymbol>\
+             <InsuredPersonIdentificationNumber>{}</InsuredPersonIdentificationNumber>\
+             <BranchNumber>{}</BranchNumber><ArbitraryFileIdentifier>demo</ArbitraryFileIdentifier>\
+             </MessageHeader><MessageBody>{body}</MessageBody></XmlMsg>\n",
+            s("insurer_number"),
+            s("symbol"),
+            s("number"),
+            s("branch")
+        )
+    };
+    let drug_body = format!(
+        "<StartDate>{}</StartDate><EndDate>{}</EndDate><FileCategory>2</FileCategory>",
+        start_month.format("%Y%m"),
+        end_month.format("%Y%m")
+    );
+    let checkup_body = "<FileCategory>2</FileCategory>".to_string();
+    let place = |serial: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+            .args(["reader", "place", "--exchange"])
+            .arg(&terminal)
+            .arg("--terminal-ca")
+            .arg(&ca)
+            .args([
+                "--card",
+                serial,
+                "--face",
+                "ok",
+                "--consent",
+                "drug,checkup",
+            ])
+            .output()
+            .expect("onshi reader place runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success() && text.contains("confirmed"),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    let (e, records) = &candidates[with_drugs];
+    let serial = e["card_serial"].as_str().unwrap();
+    // before the consent: refused
+    let b = ask("YZKsiquc01req_before.xml", request(e, drug_body.clone())).await;
+    let r = DrugInfoResponse::read(&b).unwrap().1;
+    assert_eq!(r.header.result_code, "2", "{:?}", r.header.message_contents);
+    place(serial);
+    let b = ask("YZKsiquc01req_demo1.xml", request(e, drug_body.clone())).await;
+    let r = DrugInfoResponse::read(&b).unwrap().1;
+    assert_eq!(r.header.result_code, "1", "{:?}", r.header.message_contents);
+    assert_eq!(
+        r.qua_inf.as_ref().and_then(|q| q.name.as_deref()),
+        e["name"].as_str()
+    );
+    let mut answered: Vec<(String, String)> = [&r.claims, &r.prescriptions, &r.dispensings]
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m.days.iter())
+        .flat_map(|d| {
+            d.drugs
+                .iter()
+                .map(|g| (d.di_date.clone(), g.drug_n.clone().unwrap_or_default()))
+        })
+        .collect();
+    let mut held: Vec<(String, String)> = records
+        .drugs
+        .iter()
+        .map(|d| {
+            (
+                d.dispensed_on.format("%Y%m%d").to_string(),
+                d.drug_name.clone(),
+            )
+        })
+        .collect();
+    answered.sort();
+    held.sort();
+    assert!(!held.is_empty());
+    assert_eq!(
+        answered, held,
+        "the drugs the central holds, through the terminal"
+    );
+
+    let (e, records) = &candidates[with_checkups];
+    if with_checkups != with_drugs {
+        place(e["card_serial"].as_str().unwrap());
+    }
+    let b = ask("TKKsiquc01req_demo2.xml", request(e, checkup_body)).await;
+    let r = CheckupInfoResponse::read(&b).unwrap().1;
+    assert_eq!(r.header.result_code, "1", "{:?}", r.header.message_contents);
+    let mut answered: Vec<(String, String, String)> = r
+        .checkups
+        .iter()
+        .flat_map(|c| {
+            c.items.iter().map(|i| {
+                (
+                    c.effective_time.clone(),
+                    i.item_name.clone().unwrap_or_default(),
+                    i.data_value.clone().unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    let mut held: Vec<(String, String, String)> = records
+        .checkups
+        .iter()
+        .map(|c| {
+            (
+                c.checked_on.format("%Y%m%d").to_string(),
+                c.item_name.clone(),
+                c.value.clone(),
+            )
+        })
+        .collect();
+    answered.sort();
+    held.sort();
+    assert!(!held.is_empty());
+    assert_eq!(
+        answered, held,
+        "the checkups the central holds, through the terminal"
+    );
+    drop(started);
+}
+
+/// Starts `onshi demo` with a data folder under `data` and these extra arguments, checks
+/// what it serves, and stops it.
+async fn start_and_check(data: &std::path::Path, extra: &[&str]) {
+    let Started {
+        demo,
+        seen,
+        api,
+        desk,
+        web_api,
+        token,
+        payer,
+        payer_staff,
+        payer_clinic,
+    } = start(data, extra).await;
     let http = reqwest::Client::new();
     // the central speaks TLS with a certificate of the demo's local CA
     assert!(api.starts_with("https://"), "{api}");
