@@ -347,6 +347,25 @@ mod tests {
         );
         assert_eq!(wrap("0123456789AB", 10.0, 50.0), vec!["0123456789", "AB"]);
         assert_eq!(wrap("", 10.0, 50.0), vec![""]);
+        // the ideographic space is set half an em wide
+        assert_eq!(
+            wrap("氏名　鈴木　花子", 10.0, 50.0),
+            vec!["氏名　鈴木　", "花子"]
+        );
+    }
+
+    #[test]
+    fn characters_outside_the_bmp_go_to_the_font_without_to_unicode() {
+        assert_eq!(
+            runs("𠮷田薬局　𠮷𠮷"),
+            vec![
+                (false, "𠮷".to_string()),
+                (true, "田薬局　".to_string()),
+                (false, "𠮷𠮷".to_string()),
+            ]
+        );
+        assert_eq!(runs("身長"), vec![(true, "身長".to_string())]);
+        assert!(runs("").is_empty());
     }
 
     #[test]
