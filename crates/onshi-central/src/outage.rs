@@ -163,6 +163,10 @@ pub struct RequestInput {
     pub contact_person: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// who files it at the facility (the signed-in staff member of the facility's desk); the
+    /// contact person when absent
+    #[serde(default)]
+    pub staff_id: Option<String>,
 }
 
 /// The usage report (利用報告書).
@@ -312,6 +316,97 @@ pub struct RequestView {
     /// searches are allowed right now
     pub window_open: bool,
     pub events: Vec<OutageEvent>,
+}
+
+/// One line of a request's procedure table, as the screens show it (R13: the four steps, who
+/// took each and when).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepRow {
+    pub step: &'static str,
+    pub at: String,
+    pub by: String,
+    pub detail: String,
+}
+
+fn or_dash(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "—".into())
+}
+
+impl RequestView {
+    /// The steps of the activation procedure (R13) taken so far, with a dash for those to
+    /// come: what both the call centre's screen and the facility's desk show.
+    pub fn steps(&self) -> Vec<StepRow> {
+        let r = &self.request;
+        let row = |step, at: &Option<String>, by: &Option<String>, detail: String| StepRow {
+            step,
+            at: or_dash(at),
+            by: or_dash(by),
+            detail,
+        };
+        let mut rows = vec![
+            row(
+                "1. 利用申請（コールセンターへ連絡）",
+                &Some(r.requested_at.clone()),
+                &Some(r.requested_by.clone()),
+                format!(
+                    "{} / 担当者 {} / {}",
+                    r.facility_name, r.contact_person, r.reason
+                ),
+            ),
+            row(
+                "2. 電話確認（届出の電話番号へ折り返し）",
+                &r.verified_at,
+                &r.verified_by,
+                or_dash(&r.callback_phone),
+            ),
+            row(
+                "2. 利用報告書送付",
+                &r.form_issued_at,
+                &r.form_issued_by,
+                or_dash(&r.form_email),
+            ),
+            row(
+                "3. 利用設定",
+                &r.enabled_at,
+                &r.enabled_by,
+                format!("利用期限 {}", or_dash(&r.window_until)),
+            ),
+        ];
+        if r.closed_at.is_some() {
+            rows.push(row("利用終了", &r.closed_at, &r.closed_by, String::new()));
+        }
+        rows.push(row(
+            "4. 利用報告書提出",
+            &r.reported_at,
+            &r.reported_by,
+            r.report
+                .as_ref()
+                .and_then(|j| j.get("title"))
+                .and_then(|t| t.as_str())
+                .unwrap_or("—")
+                .to_string(),
+        ));
+        if r.cancelled_at.is_some() {
+            rows.push(row("取消", &r.cancelled_at, &r.cancelled_by, String::new()));
+        }
+        rows
+    }
+
+    /// The usage report can be sent once the mode was enabled (R13 step 4).
+    pub fn reportable(&self) -> bool {
+        matches!(
+            self.request.state,
+            OutageState::Enabled | OutageState::Closed
+        )
+    }
+
+    /// The facility can still withdraw the request (before it is enabled).
+    pub fn cancellable(&self) -> bool {
+        matches!(
+            self.request.state,
+            OutageState::Requested | OutageState::Verified | OutageState::FormIssued
+        )
+    }
 }
 
 /// What a facility sees of its own outage mode.

@@ -270,24 +270,23 @@ impl World {
         (visit, id)
     }
 
+    /// A JSON call to the central's API with a bearer token.
+    async fn central_post(&self, token: &str, path: String, body: Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.central))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        let s = r.status().as_u16();
+        (s, r.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
     /// The clinic's outage request taken through the operator's steps to `enabled` (R13).
     async fn enable_outage(&self) -> i64 {
-        let post = |token: &'static str, path: String, body: Value| {
-            let http = self.http.clone();
-            let url = format!("{}{path}", self.central);
-            async move {
-                let r = http
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("post");
-                let s = r.status().as_u16();
-                (s, r.json::<Value>().await.unwrap_or(Value::Null))
-            }
-        };
-        let (s, v) = post(
+        let (s, v) = self.central_post(
             CLINIC_TOKEN,
             "/v1/outage/requests".into(),
             json!({"facility_name": "おんしクリニック", "contact_person": "受付 山本", "reason": "回線障害"}),
@@ -295,20 +294,39 @@ impl World {
         .await;
         assert_eq!(s, 201, "{v}");
         let id = v["id"].as_i64().expect("id");
+        self.operator_enables(id).await;
+        id
+    }
+
+    /// The call centre's steps on request `id`: call-back, form, enabling (R13).
+    async fn operator_enables(&self, id: i64) {
         for (step, body) in [
             ("verify", json!({"phone": CLINIC_PHONE})),
             ("issue-form", json!({})),
             ("enable", json!({})),
         ] {
-            let (s, v) = post(
-                OPERATOR_TOKEN,
-                format!("/v1/operator/outage/requests/{id}/{step}"),
-                body,
-            )
-            .await;
+            let (s, v) = self
+                .central_post(
+                    OPERATOR_TOKEN,
+                    format!("/v1/operator/outage/requests/{id}/{step}"),
+                    body,
+                )
+                .await;
             assert_eq!(s, 200, "{step}: {v}");
         }
-        id
+    }
+
+    /// The clinic's outage status at the central (its own token, as its terminal has it).
+    async fn central_status(&self) -> Value {
+        self.http
+            .get(format!("{}/v1/outage", self.central))
+            .bearer_auth(CLINIC_TOKEN)
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// The operator ends the clinic's window (R13).
@@ -681,5 +699,119 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
         ho.share_amount.as_ref().map(|n| n.as_str()),
         Some("890"),
         "R11: as charged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r13_the_desk_files_the_outage_request_and_its_report_as_the_signed_in_staff_member() {
+    let w = start().await;
+    // before: no request, the search not allowed, the request form
+    let page = w.get("/desk/outage").await;
+    assert!(page.contains("id=\"search-not-allowed\""), "{page}");
+    assert!(page.contains("id=\"request-form\""), "{page}");
+    assert!(
+        page.contains("受付 二郎（S02）"),
+        "the contact is who is signed in: {page}"
+    );
+    assert!(
+        !page.contains(CLINIC_TOKEN),
+        "the facility's token is never shown"
+    );
+    // 1. 利用申請 from the desk, with a reason full of markup
+    let hostile = "<script>alert('x')</script>\"&'";
+    let (status, path, page) = w
+        .post(
+            "/desk/outage/request",
+            &[("facility_name", "おんしクリニック"), ("reason", hostile)],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(path, "/desk/outage");
+    assert!(page.contains("利用申請を受け付けました"), "{page}");
+    assert!(page.contains("受付済み（折り返し電話待ち）"), "{page}");
+    assert!(!page.contains("<script>alert"), "{page}");
+    assert!(page.contains("&#60;script&#62;"), "escaped: {page}");
+    // the central recorded the staff member, not a typed name
+    let st = w.central_status().await;
+    let r = &st["requests"][0];
+    assert_eq!(r["requested_by"], format!("facility:{CLINIC}/S02"), "{st}");
+    assert_eq!(r["contact_person"], "受付 二郎（S02）", "{st}");
+    assert_eq!(r["reason"], hostile, "{st}");
+    let id = r["id"].as_i64().expect("id");
+    // a second request while one is open: the form is gone, and a post is refused by the central
+    assert!(!page.contains("id=\"request-form\""), "{page}");
+    let (_, _, page) = w
+        .post(
+            "/desk/outage/request",
+            &[("facility_name", "おんしクリニック"), ("reason", "停電")],
+        )
+        .await;
+    assert!(page.contains("id=\"outage-error\""), "{page}");
+    assert!(page.contains("HTTP 409"), "{page}");
+    assert_eq!(
+        w.central_status().await["requests"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // 2.–3. the call centre's steps; the desk shows the search allowed and the steps taken
+    w.operator_enables(id).await;
+    let page = w.get("/desk/outage").await;
+    assert!(page.contains("id=\"search-allowed\""), "{page}");
+    assert!(page.contains("利用設定済み"), "{page}");
+    assert!(
+        page.contains("コールセンター佐々木"),
+        "who enabled it: {page}"
+    );
+    assert!(page.contains("id=\"outage-report\""), "{page}");
+    // 4. 利用報告書: a bad count is named, then the report as the signed-in staff member
+    let (_, _, page) = w
+        .post(
+            &format!("/desk/outage/{id}/report"),
+            &[("outage", "回線障害 10:00-12:00"), ("patients", "two")],
+        )
+        .await;
+    assert!(page.contains("（patients）"), "{page}");
+    let (status, _, page) = w
+        .post(
+            &format!("/desk/outage/{id}/report"),
+            &[("outage", "回線障害 10:00-12:00"), ("patients", "2")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("利用報告書を提出しました"), "{page}");
+    let st = w.central_status().await;
+    let r = &st["requests"][0];
+    assert_eq!(r["state"], "reported", "{st}");
+    assert_eq!(r["report"]["reporter"], "受付 二郎（S02）", "{st}");
+    assert_eq!(r["report"]["patients"], 2, "{st}");
+    // a new request, withdrawn from the desk
+    let (_, _, _) = w
+        .post(
+            "/desk/outage/request",
+            &[
+                ("facility_name", "おんしクリニック"),
+                ("reason", "カードリーダー故障"),
+            ],
+        )
+        .await;
+    let st = w.central_status().await;
+    let second = st["requests"][0]["id"].as_i64().expect("id");
+    assert_ne!(second, id);
+    let (_, _, page) = w.post(&format!("/desk/outage/{second}/cancel"), &[]).await;
+    assert!(page.contains("利用申請を取り消しました"), "{page}");
+    let st = w.central_status().await;
+    assert_eq!(st["requests"][0]["state"], "cancelled", "{st}");
+    assert_eq!(
+        st["requests"][0]["cancelled_by"],
+        format!("facility:{CLINIC}/S02"),
+        "{st}"
+    );
+    // the central unreachable: the screen says to phone the call centre
+    w.fault.set(Fault::Down);
+    let page = w.get("/desk/outage").await;
+    assert!(
+        page.contains("コールセンターへ電話で利用申請してください"),
+        "{page}"
     );
 }

@@ -271,6 +271,14 @@ impl AuditKind {
             AuditKind::Refused => "refused",
         }
     }
+    /// As the screens name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AuditKind::Search => "検索",
+            AuditKind::Select => "選択",
+            AuditKind::Refused => "拒否",
+        }
+    }
     pub fn parse(s: &str) -> Option<Self> {
         [AuditKind::Search, AuditKind::Select, AuditKind::Refused]
             .into_iter()

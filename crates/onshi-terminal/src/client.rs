@@ -14,13 +14,15 @@ use chrono::NaiveDate;
 use onshi_card::{CardStore, CertifiedReader, IdentityAttempt, ReaderKey};
 use onshi_central::medinfo::{MedicalInfoAnswer, MedicalInfoQuery};
 use onshi_central::outage::{
-    OutageError, OutageService, SearchInput, SearchResponse, SelectResponse,
+    Actor, AuditView, FacilityStatus, OutageError, OutageService, ReportInput, RequestInput,
+    RequestView, SearchInput, SearchResponse, SelectResponse,
 };
 use onshi_central::{
     CardConfirmation, Central, ConfirmationResponse, NonceGrant, NumbersConfirmation,
 };
 use onshi_domain::medinfo::MedicalView;
 use onshi_domain::numbers::MedicalInstitutionCode;
+use onshi_store::outage::AuditFilter;
 use serde::Serialize;
 
 /// A boxed future, so the trait can be used as `dyn CentralClient`.
@@ -99,6 +101,37 @@ pub struct CardRead {
     pub medical_consent: onshi_domain::medinfo::MedicalConsents,
 }
 
+/// One step of the facility's side of the outage-mode procedure (R13), as the facility's
+/// desk takes it through the terminal: the facility is the terminal's own (its token), never
+/// named in the message.
+#[derive(Debug, Clone)]
+pub enum OutageStep {
+    /// where the facility's requests stand, and whether it may search now
+    Status,
+    /// 1. 利用申請: ask the call centre for the outage mode
+    Request(RequestInput),
+    /// withdraw a request before it is enabled; `staff_id` is who withdraws it
+    Cancel { id: i64, staff_id: Option<String> },
+    /// 4. 利用報告書: the usage report after the mode was used
+    Report { id: i64, input: ReportInput },
+    /// the facility's own search audit, newest first
+    Audit { limit: u32 },
+}
+
+/// The central's answer to an [`OutageStep`].
+#[derive(Debug, Clone)]
+pub enum OutageAnswer {
+    Status(FacilityStatus),
+    /// the request after a `Request`, `Cancel` or `Report`
+    Request(Box<RequestView>),
+    Audit(Vec<AuditView>),
+}
+
+#[derive(serde::Deserialize)]
+struct AuditBody {
+    audit: Vec<AuditView>,
+}
+
 /// The central, as the terminal sees it.
 pub trait CentralClient: Send + Sync {
     /// The reader's identity step on the card and the card confirmation (R1–R3, R5, R6).
@@ -128,6 +161,13 @@ pub trait CentralClient: Send + Sync {
         candidate: u32,
         staff_id: Option<&'a str>,
     ) -> BoxFut<'a, Result<SelectResponse, ClientError>>;
+
+    /// The facility's side of the outage-mode procedure (R13): status, request, cancel,
+    /// usage report, audit.
+    fn outage_step<'a>(
+        &'a self,
+        step: &'a OutageStep,
+    ) -> BoxFut<'a, Result<OutageAnswer, ClientError>>;
 
     /// Medical information under consent (R2).
     fn medical_info<'a>(
@@ -272,6 +312,16 @@ impl HttpCentral {
         path: &str,
         body: &T,
     ) -> Result<R, ClientError> {
+        self.post_as(path, body, 200).await
+    }
+
+    /// A POST whose success is `ok` (201 for what the central creates).
+    async fn post_as<T: Serialize + ?Sized, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &T,
+        ok: u16,
+    ) -> Result<R, ClientError> {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -279,7 +329,7 @@ impl HttpCentral {
             .json(body)
             .send()
             .await;
-        answer(r).await
+        answer(r, ok).await
     }
 }
 
@@ -287,6 +337,7 @@ impl HttpCentral {
 /// message; a transport failure is `Unreachable`.
 async fn answer<R: serde::de::DeserializeOwned>(
     sent: Result<reqwest::Response, reqwest::Error>,
+    ok: u16,
 ) -> Result<R, ClientError> {
     let r = sent.map_err(|e| ClientError::Unreachable(e.to_string()))?;
     let status = r.status().as_u16();
@@ -294,7 +345,7 @@ async fn answer<R: serde::de::DeserializeOwned>(
         .bytes()
         .await
         .map_err(|e| ClientError::Unreachable(e.to_string()))?;
-    if status != 200 {
+    if status != ok {
         return Err(ClientError::Refused {
             status,
             message: refusal_message(&bytes),
@@ -314,7 +365,7 @@ impl HttpCentral {
             .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.token))
             .send()
             .await;
-        answer(r).await
+        answer(r, 200).await
     }
 }
 
@@ -362,6 +413,35 @@ impl CentralClient for HttpCentral {
             };
             self.post(&format!("/v1/outage/search/{search_id}/select"), &body)
                 .await
+        })
+    }
+
+    fn outage_step<'a>(
+        &'a self,
+        step: &'a OutageStep,
+    ) -> BoxFut<'a, Result<OutageAnswer, ClientError>> {
+        Box::pin(async move {
+            Ok(match step {
+                OutageStep::Status => OutageAnswer::Status(self.get("/v1/outage").await?),
+                OutageStep::Request(input) => OutageAnswer::Request(Box::new(
+                    self.post_as("/v1/outage/requests", input, 201).await?,
+                )),
+                OutageStep::Cancel { id, staff_id } => OutageAnswer::Request(Box::new(
+                    self.post(
+                        &format!("/v1/outage/requests/{id}/cancel"),
+                        &serde_json::json!({ "staff_id": staff_id }),
+                    )
+                    .await?,
+                )),
+                OutageStep::Report { id, input } => OutageAnswer::Request(Box::new(
+                    self.post(&format!("/v1/outage/requests/{id}/report"), input)
+                        .await?,
+                )),
+                OutageStep::Audit { limit } => {
+                    let b: AuditBody = self.get(&format!("/v1/outage/audit?limit={limit}")).await?;
+                    OutageAnswer::Audit(b.audit)
+                }
+            })
         })
     }
     fn medical_info<'a>(
@@ -537,6 +617,48 @@ impl CentralClient for InProcessCentral {
             .await
         })
     }
+
+    fn outage_step<'a>(
+        &'a self,
+        step: &'a OutageStep,
+    ) -> BoxFut<'a, Result<OutageAnswer, ClientError>> {
+        let step = step.clone();
+        Box::pin(async move {
+            self.outage_call(move |svc, code| {
+                let actor = |staff: Option<&str>| Actor::Facility {
+                    code: code.clone(),
+                    staff_id: staff
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                };
+                Ok(match step {
+                    OutageStep::Status => OutageAnswer::Status(svc.facility_status(code)?),
+                    OutageStep::Request(input) => {
+                        let by = input
+                            .staff_id
+                            .as_deref()
+                            .or(input.contact_person.as_deref());
+                        OutageAnswer::Request(Box::new(svc.request(&actor(by), &input)?))
+                    }
+                    OutageStep::Cancel { id, staff_id } => OutageAnswer::Request(Box::new(
+                        svc.cancel(&actor(staff_id.as_deref()), id)?,
+                    )),
+                    OutageStep::Report { id, input } => {
+                        OutageAnswer::Request(Box::new(svc.report(code, id, &input)?))
+                    }
+                    OutageStep::Audit { limit } => {
+                        OutageAnswer::Audit(svc.audit(&AuditFilter {
+                            facility: Some(code.as_str().to_string()),
+                            limit: Some(limit),
+                            ..Default::default()
+                        })?)
+                    }
+                })
+            })
+            .await
+        })
+    }
     fn medical_info<'a>(
         &'a self,
         q: &'a MedicalInfoQuery,
@@ -662,6 +784,16 @@ impl CentralClient for FaultyCentral {
             self.inner
                 .outage_select(search_id, candidate, staff_id)
                 .await
+        })
+    }
+
+    fn outage_step<'a>(
+        &'a self,
+        step: &'a OutageStep,
+    ) -> BoxFut<'a, Result<OutageAnswer, ClientError>> {
+        Box::pin(async move {
+            self.apply().await?;
+            self.inner.outage_step(step).await
         })
     }
     fn medical_info<'a>(

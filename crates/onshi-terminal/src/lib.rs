@@ -269,6 +269,18 @@ impl Terminal {
         .unwrap_or_else(|_| Err(ClientError::Unreachable(format!("no answer in {t:?}"))))
     }
 
+    /// One step of the facility's outage-mode procedure at the central (R13), bounded like the
+    /// search.
+    pub async fn outage_step(
+        &self,
+        step: &client::OutageStep,
+    ) -> Result<client::OutageAnswer, ClientError> {
+        let t = self.inner.cfg.central_timeout;
+        tokio::time::timeout(t, self.inner.client.outage_step(step))
+            .await
+            .unwrap_or_else(|_| Err(ClientError::Unreachable(format!("no answer in {t:?}"))))
+    }
+
     /// Watches `req` and answers requests until `shutdown` resolves; also runs the bulk worker.
     pub async fn run(
         &self,

@@ -10,12 +10,15 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use common::*;
-use onshi_central::outage::{Actor, OutageConfig, OutageService, RequestInput, SearchInput};
+use onshi_central::outage::{
+    Actor, OutageConfig, OutageService, ReportInput, RequestInput, SearchInput,
+};
 use onshi_central::{Central, FixedClock};
 use onshi_domain::numbers::MedicalInstitutionCode;
 use onshi_store::outage::OutageStore;
 use onshi_terminal::client::{
-    CentralClient, ClientError, Fault, FaultyCentral, HttpCentral, InProcessCentral,
+    CentralClient, ClientError, Fault, FaultyCentral, HttpCentral, InProcessCentral, OutageAnswer,
+    OutageStep,
 };
 use onshi_terminal::{Config, Terminal};
 
@@ -126,6 +129,64 @@ async fn r13_r14_in_process_outage_search_refused_then_enabled_found_and_chosen(
         sel.select_id
     );
     assert_ne!(sel.select_id, s.search_id);
+
+    // the facility's side of the procedure through the same client (R13): the status says
+    // searches are allowed, the audit holds the search and the choice, the usage report is
+    // filed under the facility with its reporter; a second request is refused while one is open
+    match t.outage_step(&OutageStep::Status).await.unwrap() {
+        OutageAnswer::Status(st) => {
+            assert!(st.search_allowed, "{st:?}");
+            assert_eq!(st.requests[0].request.id, id);
+        }
+        other => panic!("{other:?}"),
+    }
+    match t
+        .outage_step(&OutageStep::Audit { limit: 10 })
+        .await
+        .unwrap()
+    {
+        OutageAnswer::Audit(a) => {
+            let ids: Vec<i64> = a.iter().map(|v| v.entry.id).collect();
+            assert!(
+                ids.contains(&s.search_id) && ids.contains(&sel.select_id),
+                "{ids:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match t
+        .outage_step(&OutageStep::Request(RequestInput {
+            facility_name: Some("clinic".into()),
+            contact_person: Some("受付 山本".into()),
+            reason: Some("停電".into()),
+            ..RequestInput::default()
+        }))
+        .await
+    {
+        Err(ClientError::Refused { status: 409, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let report = ReportInput {
+        title: Some(onshi_central::outage::REPORT_TITLE.into()),
+        reporter: Some("受付 山本（S01）".into()),
+        outage: Some("回線障害".into()),
+        patients: Some(1),
+        notes: None,
+    };
+    match t
+        .outage_step(&OutageStep::Report { id, input: report })
+        .await
+        .unwrap()
+    {
+        OutageAnswer::Request(v) => {
+            assert_eq!(v.request.state.code(), "reported");
+            assert_eq!(
+                v.request.reported_by.as_deref(),
+                Some(format!("facility:{CLINIC}/受付 山本（S01）").as_str())
+            );
+        }
+        other => panic!("{other:?}"),
+    }
 
     // the fault client fails as set; a slow central is cut off at the terminal's bound
     faulty.set(Fault::Down);

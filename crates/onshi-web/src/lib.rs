@@ -260,7 +260,7 @@ pub fn router(state: AppState, tls: bool) -> Router {
         .route("/v1/confirmations", get(list_confirmations))
         .route("/v1/medical-info", post(medical_info))
         .route("/v1/medical-info/views", get(medical_views))
-        .merge(outage::routes())
+        .merge(outage::routes(tls))
         .merge(assess::routes())
         .merge(portal::routes(tls))
         .with_state(state)

@@ -1,13 +1,14 @@
-//! System-outage mode over HTTP (R12–R14, R17): the facility's API and screens under
-//! `/v1/outage` and `/outage`, the call-centre operator's under `/v1/operator/outage` and
-//! `/operator/outage`. See docs/outage-mode.md.
+//! System-outage mode over HTTP (R12–R14, R17): the facility's API under `/v1/outage`, the
+//! call-centre operator's API under `/v1/operator/outage` and screens under `/operator/outage`.
+//! See docs/outage-mode.md.
 //!
 //! Boundary rules: facilities authenticate with their bearer token (the facility comes from the
 //! token, never from the body) and see only their own requests and audit; operators
 //! authenticate with an operator token (table `outage_operator`, created by
 //! `onshi operator add`), stored hashed under a prefix of its own so that a facility token is
-//! never an operator token. The screens take the same tokens once, on a login form, and keep
-//! them in an HttpOnly, SameSite=Strict cookie. Registering a facility's call-back number is
+//! never an operator token. The call centre's screens (`outage_screens`) exchange the operator
+//! token, once, for a server-side session; a facility takes its side of the procedure at its
+//! own desk, which calls this API. Registering a facility's call-back number is
 //! not offered here at all: it is the administrator's (`onshi facility phone`), so an operator
 //! cannot redirect the call-back of R13.
 
@@ -141,17 +142,6 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     }
 }
 
-pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
 fn bearer(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::AUTHORIZATION)
@@ -160,11 +150,12 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-/// The authenticated operator (bearer token, or the screens' cookie).
+/// The authenticated operator of the API (bearer token only: the screens' session cookie is
+/// not a credential of the API, so another site cannot make the browser call it).
 pub struct AuthOperator(pub Operator);
 
+/// The name of the operator screens' session cookie.
 pub(crate) const OPERATOR_COOKIE: &str = "onshi_operator";
-pub(crate) const FACILITY_COOKIE: &str = "onshi_facility";
 
 impl FromRequestParts<AppState> for AuthOperator {
     type Rejection = ApiError;
@@ -177,7 +168,6 @@ impl FromRequestParts<AppState> for AuthOperator {
             message: m.into(),
         };
         let token = bearer(&parts.headers)
-            .or_else(|| cookie(&parts.headers, OPERATOR_COOKIE))
             .ok_or_else(|| unauthorized("an operator bearer token is required"))?;
         svc.store()
             .operator_by_token_hash(&operator_token_hash(&token))
@@ -187,7 +177,9 @@ impl FromRequestParts<AppState> for AuthOperator {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+/// The outage-mode API and the call centre's screens; `secure` marks the screens' session
+/// cookie Secure (when served over TLS).
+pub fn routes(secure: bool) -> Router<AppState> {
     Router::new()
         // facility API
         .route("/v1/outage", get(facility_status))
@@ -239,7 +231,7 @@ pub fn routes() -> Router<AppState> {
             "/v1/operator/outage/facilities/{code}",
             get(operator_facility),
         )
-        .merge(crate::outage_screens::routes())
+        .merge(crate::outage_screens::routes(secure))
 }
 
 /// A JSON body that may be absent (an empty body reads as `T::default()`).
@@ -330,8 +322,12 @@ pub(crate) async fn facility_request(
     AuthFacility(f): AuthFacility,
     JsonBody(input): JsonBody<RequestInput>,
 ) -> Result<Response, ApiError> {
+    let by = input
+        .staff_id
+        .as_deref()
+        .or(input.contact_person.as_deref());
     let v = service(&st)?
-        .request(&facility_actor(&f, input.contact_person.as_deref()), &input)
+        .request(&facility_actor(&f, by), &input)
         .map_err(api_error)?;
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())
 }

@@ -1,90 +1,111 @@
-//! The outage mode's screens (R12–R14, R17), server-rendered in Japanese from askama
-//! templates (`templates/web/outage_*.html`, extending the common layout of `onshi-ui`):
+//! The call centre's screens of the outage mode (R13, R14), server-rendered in Japanese from
+//! askama templates (`templates/web/outage_*.html`, extending the common layout of `onshi-ui`):
 //!
-//! - `GET|POST /outage/login`, `GET /outage`, `POST /outage/action` — the facility's: the
-//!   activation request, the search and choice of a patient, the usage report, its own audit;
-//! - `GET|POST /operator/outage/login`, `GET /operator/outage`, `POST /operator/outage/action`
-//!   — the call centre's: the steps of the activation procedure, the audit.
+//! - `GET|POST /operator/outage/login`, `POST /operator/outage/logout`;
+//! - `GET /operator/outage`, `POST /operator/outage/action` — the steps of the activation
+//!   procedure (call-back, form, enabling, closing), the search audit.
 //!
-//! The screens take the facility's or the operator's token once, on a login form, and keep it
-//! in an HttpOnly, SameSite=Strict cookie (so another site's page cannot post these forms with
-//! it). Every value shown is escaped by the templates.
+//! The operator signs in once with the operator token (`onshi operator add`); the token is
+//! exchanged for a server-side session (tower-sessions): the cookie `onshi_operator` holds only
+//! the session's random id (HttpOnly, SameSite=Strict, path `/operator/outage`, Secure over
+//! TLS, ended after [`SESSION_IDLE`] without activity or at logout), never the token. Every
+//! form carries the session's CSRF token (compared in constant time) and must come with the
+//! server's own `Origin`. Revoking the operator ends its sessions at the next request.
+//!
+//! A facility's side of the procedure (利用申請, 利用報告書, its audit, the search itself) is
+//! not served here: the facility takes it at its own desk (`onshi desk`, screen
+//! 「障害時モード」), signed in as a member of its staff, and the desk calls the API with the
+//! facility's credentials, which no clerk types or sees. Every value shown is escaped by the
+//! templates.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use onshi_central::outage::{
-    Actor, AuditView, OutageError, QualificationView, REPORT_TITLE, ReportInput, RequestInput,
-    RequestView, SearchInput, SearchResponse, SelectResponse,
-};
-use onshi_store::Facility;
-use onshi_store::outage::{AuditFilter, AuditKind, Operator, OutageState, RequestFilter};
-use onshi_ui::Layout;
+use axum::{Form, Router};
+use onshi_central::outage::{Actor, AuditView, OutageError, RequestInput, RequestView};
+use onshi_store::outage::{AuditFilter, Operator, OutageState, RequestFilter};
+use onshi_ui::{Layout, SignedIn};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
 
+use crate::AppState;
 use crate::outage::{
-    FACILITY_COOKIE, ListQuery, OPERATOR_COOKIE, api_error, cookie, facility_actor, internal,
-    operator_token_hash, service,
+    ListQuery, OPERATOR_COOKIE, api_error, internal, operator_token_hash, service,
 };
-use crate::{AppState, token_hash};
 
-pub fn routes() -> Router<AppState> {
+/// An operator's session ends after this long without activity.
+pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+const KEY: &str = "operator";
+
+/// What the session keeps: which operator (by the stored hash of its token, looked up again
+/// at every request so that a revoked operator is out at once) and the form token.
+#[derive(Clone, Serialize, Deserialize)]
+struct Signed {
+    token_hash: String,
+    csrf: String,
+}
+
+/// The operator's routes, with their own session layer; `secure` marks the cookie Secure.
+pub fn routes(secure: bool) -> Router<AppState> {
+    let idle = tower_sessions::cookie::time::Duration::seconds(SESSION_IDLE.as_secs() as i64);
+    let sessions = tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+        .with_name(OPERATOR_COOKIE)
+        .with_path("/operator/outage")
+        .with_http_only(true)
+        .with_secure(secure)
+        .with_same_site(tower_sessions::cookie::SameSite::Strict)
+        .with_expiry(tower_sessions::Expiry::OnInactivity(idle));
     Router::new()
-        .route("/outage", get(screen_facility))
-        .route(
-            "/outage/login",
-            get(screen_facility_login).post(screen_facility_login_post),
-        )
-        .route("/outage/action", post(screen_facility_action))
         .route("/operator/outage", get(screen_operator))
         .route(
             "/operator/outage/login",
             get(screen_operator_login).post(screen_operator_login_post),
         )
+        .route("/operator/outage/logout", post(screen_operator_logout))
         .route("/operator/outage/action", post(screen_operator_action))
+        .layer(sessions)
 }
 
-/// The facility of the screens (cookie set by the login form).
-struct ScreenFacility(Facility);
-
-impl FromRequestParts<AppState> for ScreenFacility {
-    type Rejection = Response;
-    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
-        let Some(token) = cookie(&parts.headers, FACILITY_COOKIE) else {
-            return Err(Redirect::to("/outage/login").into_response());
-        };
-        match st.facilities.facility_by_token_hash(&token_hash(&token)) {
-            Ok(Some(f)) => Ok(ScreenFacility(f)),
-            Ok(None) => Err(Redirect::to("/outage/login").into_response()),
-            Err(e) => Err(internal(e).into_response()),
-        }
-    }
+/// The signed-in operator of the screens, with the session's form token.
+struct ScreenOperator {
+    operator: Operator,
+    csrf: String,
 }
-
-/// The operator of the screens.
-struct ScreenOperator(Operator);
 
 impl FromRequestParts<AppState> for ScreenOperator {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         let svc = service(st).map_err(IntoResponse::into_response)?;
-        let Some(token) = cookie(&parts.headers, OPERATOR_COOKIE) else {
-            return Err(Redirect::to("/operator/outage/login").into_response());
+        let to_login = || Redirect::to("/operator/outage/login").into_response();
+        let session = Session::from_request_parts(parts, st)
+            .await
+            .map_err(|_| to_login())?;
+        let Some(signed) = session.get::<Signed>(KEY).await.ok().flatten() else {
+            return Err(to_login());
         };
-        match svc
-            .store()
-            .operator_by_token_hash(&operator_token_hash(&token))
-        {
-            Ok(Some(o)) => Ok(ScreenOperator(o)),
-            Ok(None) => Err(Redirect::to("/operator/outage/login").into_response()),
+        match svc.store().operator_by_token_hash(&signed.token_hash) {
+            Ok(Some(operator)) => Ok(ScreenOperator {
+                operator,
+                csrf: signed.csrf,
+            }),
+            Ok(None) => {
+                let _ = session.flush().await;
+                Err(to_login())
+            }
             Err(e) => Err(internal(e).into_response()),
         }
     }
 }
+
 // --- what the templates show -----------------------------------------------------------
 
 /// The answer to the last action, shown above the screen.
@@ -93,8 +114,6 @@ pub(crate) enum Notice {
     Done(String),
     /// The field (when one is to blame) and the message.
     Failed(Option<String>, String),
-    Search(Box<SearchResponse>),
-    Qualification(Box<QualificationView>),
 }
 
 impl Notice {
@@ -115,116 +134,11 @@ impl Notice {
     }
 }
 
-/// One line of a request's procedure table.
-pub(crate) struct StepRow {
-    pub step: &'static str,
-    pub at: String,
-    pub by: String,
-    pub detail: String,
-}
-
-fn or_dash(s: &Option<String>) -> String {
-    s.clone().unwrap_or_else(|| "—".into())
-}
-
-/// The steps of the activation procedure (R13) as a table, for `outage_request.html`.
-pub(crate) fn step_rows(v: &RequestView) -> Vec<StepRow> {
-    let r = &v.request;
-    let row = |step, at: &Option<String>, by: &Option<String>, detail: String| StepRow {
-        step,
-        at: or_dash(at),
-        by: or_dash(by),
-        detail,
-    };
-    let mut rows = vec![
-        row(
-            "1. 利用申請（コールセンターへ連絡）",
-            &Some(r.requested_at.clone()),
-            &Some(r.requested_by.clone()),
-            format!(
-                "{} / 担当者 {} / {}",
-                r.facility_name, r.contact_person, r.reason
-            ),
-        ),
-        row(
-            "2. 電話確認（届出の電話番号へ折り返し）",
-            &r.verified_at,
-            &r.verified_by,
-            or_dash(&r.callback_phone),
-        ),
-        row(
-            "2. 利用報告書送付",
-            &r.form_issued_at,
-            &r.form_issued_by,
-            or_dash(&r.form_email),
-        ),
-        row(
-            "3. 利用設定",
-            &r.enabled_at,
-            &r.enabled_by,
-            format!("利用期限 {}", or_dash(&r.window_until)),
-        ),
-    ];
-    if r.closed_at.is_some() {
-        rows.push(row("利用終了", &r.closed_at, &r.closed_by, String::new()));
-    }
-    rows.push(row(
-        "4. 利用報告書提出",
-        &r.reported_at,
-        &r.reported_by,
-        r.report
-            .as_ref()
-            .and_then(|j| j.get("title"))
-            .and_then(|t| t.as_str())
-            .unwrap_or("—")
-            .to_string(),
-    ));
-    if r.cancelled_at.is_some() {
-        rows.push(row("取消", &r.cancelled_at, &r.cancelled_by, String::new()));
-    }
-    rows
-}
-
-pub(crate) fn audit_kind(k: &AuditKind) -> &'static str {
-    match k {
-        AuditKind::Search => "検索",
-        AuditKind::Select => "選択",
-        AuditKind::Refused => "拒否",
-    }
-}
-
-/// The usage report can be sent once the mode was enabled (R13 step 4).
-pub(crate) fn reportable(v: &RequestView) -> bool {
-    matches!(v.request.state, OutageState::Enabled | OutageState::Closed)
-}
-
-pub(crate) fn cancellable(v: &RequestView) -> bool {
-    matches!(
-        v.request.state,
-        OutageState::Requested | OutageState::Verified | OutageState::FormIssued
-    )
-}
-
 #[derive(Template)]
 #[template(path = "web/outage_login.html")]
 struct LoginPage {
     layout: Layout,
-    action: &'static str,
-    what: &'static str,
     error: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "web/outage_facility.html")]
-struct FacilityPage {
-    layout: Layout,
-    facility_name: String,
-    facility_code: String,
-    notice: Notice,
-    status: onshi_central::outage::FacilityStatus,
-    has_open: bool,
-    report_title: &'static str,
-    audit: Vec<AuditView>,
 }
 
 /// One request on the operator's screen, with the facility's registered contact and the
@@ -255,268 +169,127 @@ struct OperatorPage {
     audit: Vec<AuditView>,
 }
 
-const FACILITY_TITLE: &str = "緊急時医療情報・資格確認機能（システム障害時）";
 const OPERATOR_TITLE: &str = "システム障害時モード 利用設定（コールセンター）";
+const OPERATOR_LOGIN: &str = "システム障害時モード ログイン（コールセンター）";
+const BAD_TOKEN: &str = "トークンが正しくありません。";
+const CROSS_SITE: &str = "ほかのサイトからの送信は受け付けません。この画面から操作してください。";
 
 fn layout(title: &str) -> Layout {
     Layout::new(format!("{title} — onshi")).brand("オンライン資格確認等システム")
 }
 
-// --- forms -------------------------------------------------------------------------------
-
-/// Minimal `application/x-www-form-urlencoded` decoding (the screens' forms).
-fn form(body: &str) -> Vec<(String, String)> {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-    }
-    fn decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let b = bytes[i];
-            let pair = (b == b'%')
-                .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
-                .flatten();
-            match (b, pair) {
-                (b'+', _) => out.push(b' '),
-                (_, Some((hi, lo))) => {
-                    out.push(hi * 16 + lo);
-                    i += 2;
-                }
-                (b, None) => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    body.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
+fn signed_layout(o: &ScreenOperator) -> Layout {
+    layout(OPERATOR_TITLE).signed_in(Some(SignedIn {
+        name: o.operator.name.clone(),
+        logout_action: "/operator/outage/logout".into(),
+        csrf: o.csrf.clone(),
+    }))
 }
 
-fn field(f: &[(String, String)], name: &str) -> Option<String> {
-    f.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.trim().to_string())
+// --- forms -------------------------------------------------------------------------------
+
+type Params = HashMap<String, String>;
+
+fn field(f: &Params, name: &str) -> Option<String> {
+    f.get(name)
+        .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(name: &str, token: &str, to: &str) -> Response {
-    let mut r = Redirect::to(to).into_response();
-    if let Ok(v) = format!("{name}={token}; HttpOnly; SameSite=Strict; Path=/").parse() {
-        r.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    r
+/// A form post comes from the server's own page: its `Origin` is `http(s)://<Host>`.
+fn same_origin(h: &HeaderMap) -> bool {
+    let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
+    let (Some(host), Some(origin)) = (get(header::HOST), get(header::ORIGIN)) else {
+        return false;
+    };
+    origin == format!("http://{host}") || origin == format!("https://{host}")
 }
 
-fn login_page(
-    title: &'static str,
-    action: &'static str,
-    what: &'static str,
-    error: Option<&str>,
-) -> Response {
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
+/// The form's `csrf` is the session's (constant time).
+fn csrf_ok(f: &Params, expected: &str) -> bool {
+    let given = f.get("csrf").map(String::as_str).unwrap_or("");
+    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+fn login_page(status: StatusCode, error: Option<&str>) -> Response {
     onshi_ui::page_with(
         status,
         &LoginPage {
-            layout: layout(title),
-            action,
-            what,
+            layout: layout(OPERATOR_LOGIN),
             error: error.map(str::to_string),
         },
     )
 }
 
-const FACILITY_LOGIN: &str = "システム障害時モード ログイン（医療機関・薬局）";
-const OPERATOR_LOGIN: &str = "システム障害時モード ログイン（コールセンター）";
-const BAD_TOKEN: &str = "トークンが正しくありません。";
-
-async fn screen_facility_login() -> Response {
-    login_page(FACILITY_LOGIN, "/outage/login", "医療機関トークン", None)
-}
-
-async fn screen_facility_login_post(State(st): State<AppState>, body: String) -> Response {
-    let f = form(&body);
-    let token = field(&f, "token").unwrap_or_default();
-    match st.facilities.facility_by_token_hash(&token_hash(&token)) {
-        Ok(Some(_)) => set_cookie(FACILITY_COOKIE, &token, "/outage"),
-        _ => login_page(
-            FACILITY_LOGIN,
-            "/outage/login",
-            "医療機関トークン",
-            Some(BAD_TOKEN),
-        ),
-    }
-}
-
-async fn screen_operator_login() -> Response {
-    login_page(
-        OPERATOR_LOGIN,
-        "/operator/outage/login",
-        "オペレータートークン",
-        None,
+fn cross_site(o: &ScreenOperator) -> Response {
+    onshi_ui::page_with(
+        StatusCode::FORBIDDEN,
+        &onshi_ui::MessagePage::error(signed_layout(o), CROSS_SITE)
+            .back("/operator/outage", "利用設定の画面へ"),
     )
 }
 
-async fn screen_operator_login_post(State(st): State<AppState>, body: String) -> Response {
-    let f = form(&body);
-    let token = field(&f, "token").unwrap_or_default();
-    let ok = service(&st)
+async fn screen_operator_login() -> Response {
+    login_page(StatusCode::OK, None)
+}
+
+async fn screen_operator_login_post(
+    State(st): State<AppState>,
+    session: Session,
+    req: Request,
+) -> Response {
+    if !same_origin(req.headers()) {
+        return login_page(StatusCode::FORBIDDEN, Some(CROSS_SITE));
+    }
+    let Ok(Form(f)) = Form::<Params>::from_request(req, &st).await else {
+        return login_page(StatusCode::BAD_REQUEST, Some(BAD_TOKEN));
+    };
+    let token_hash = operator_token_hash(&field(&f, "token").unwrap_or_default());
+    let known = service(&st)
         .ok()
-        .and_then(|s| {
-            s.store()
-                .operator_by_token_hash(&operator_token_hash(&token))
-                .ok()
-        })
+        .and_then(|s| s.store().operator_by_token_hash(&token_hash).ok())
         .flatten()
         .is_some();
-    if ok {
-        set_cookie(OPERATOR_COOKIE, &token, "/operator/outage")
-    } else {
-        login_page(
-            OPERATOR_LOGIN,
-            "/operator/outage/login",
-            "オペレータートークン",
-            Some(BAD_TOKEN),
-        )
+    if !known {
+        return login_page(StatusCode::UNAUTHORIZED, Some(BAD_TOKEN));
     }
+    let mut csrf = [0u8; 32];
+    if getrandom::fill(&mut csrf).is_err() {
+        return internal("no randomness for the form token").into_response();
+    }
+    let signed = Signed {
+        token_hash,
+        csrf: hex::encode(csrf),
+    };
+    // a new session id at login (no fixation), then the operator in it
+    if session.cycle_id().await.is_err() || session.insert(KEY, &signed).await.is_err() {
+        return internal("the session could not be stored").into_response();
+    }
+    Redirect::to("/operator/outage").into_response()
 }
 
-// --- the facility's screen ---------------------------------------------------------------
-
-async fn screen_facility(
+async fn screen_operator_logout(
     State(st): State<AppState>,
-    ScreenFacility(f): ScreenFacility,
+    o: ScreenOperator,
+    session: Session,
+    req: Request,
 ) -> Response {
-    render_facility(&st, &f, Notice::Nothing).await
-}
-
-async fn render_facility(st: &AppState, f: &Facility, notice: Notice) -> Response {
-    let svc = match service(st) {
-        Ok(s) => s,
-        Err(e) => return e.into_response(),
+    let headers_ok = same_origin(req.headers());
+    let Ok(Form(f)) = Form::<Params>::from_request(req, &st).await else {
+        return cross_site(&o);
     };
-    let status = match svc.facility_status(&f.code) {
-        Ok(s) => s,
-        Err(e) => return api_error(e).into_response(),
-    };
-    let audit = match svc.audit(&AuditFilter {
-        facility: Some(f.code.as_str().to_string()),
-        limit: Some(50),
-        ..Default::default()
-    }) {
-        Ok(rows) => rows,
-        Err(e) => return api_error(e).into_response(),
-    };
-    let has_open = status.requests.iter().any(|r| r.request.state.is_open());
-    onshi_ui::page(&FacilityPage {
-        layout: layout(FACILITY_TITLE),
-        facility_name: f.name.clone(),
-        facility_code: f.code.as_str().to_string(),
-        notice,
-        status,
-        has_open,
-        report_title: REPORT_TITLE,
-        audit,
-    })
-}
-
-async fn screen_facility_action(
-    State(st): State<AppState>,
-    ScreenFacility(f): ScreenFacility,
-    body: String,
-) -> Response {
-    let svc = match service(&st) {
-        Ok(s) => s.clone(),
-        Err(e) => return e.into_response(),
-    };
-    let form = form(&body);
-    let id = field(&form, "id")
-        .and_then(|s| s.parse::<i64>().ok())
-        .unwrap_or(0);
-    let notice = match field(&form, "do").as_deref() {
-        Some("request") => {
-            let input = RequestInput {
-                facility_code: None,
-                facility_name: field(&form, "facility_name"),
-                contact_person: field(&form, "contact_person"),
-                reason: field(&form, "reason"),
-            };
-            match svc.request(&facility_actor(&f, input.contact_person.as_deref()), &input) {
-                Ok(v) => Notice::Done(format!(
-                    "申請 {} を受け付けました。コールセンターから届出の電話番号へ折り返します。",
-                    v.request.id
-                )),
-                Err(e) => Notice::of(e),
-            }
-        }
-        Some("cancel") => match svc.cancel(&facility_actor(&f, None), id) {
-            Ok(_) => Notice::Done("申請を取り消しました。".into()),
-            Err(e) => Notice::of(e),
-        },
-        Some("report") => {
-            let input = ReportInput {
-                title: field(&form, "title"),
-                reporter: field(&form, "reporter"),
-                outage: field(&form, "outage"),
-                patients: field(&form, "patients").and_then(|p| p.parse().ok()),
-                notes: field(&form, "notes"),
-            };
-            match svc.report(&f.code, id, &input) {
-                Ok(_) => Notice::Done("利用報告書を提出しました。".into()),
-                Err(e) => Notice::of(e),
-            }
-        }
-        Some("search") => {
-            let input = SearchInput {
-                staff_id: field(&form, "staff_id"),
-                birthdate: field(&form, "birthdate"),
-                sex: field(&form, "sex"),
-                confirmation_date: field(&form, "confirmation_date"),
-                name: field(&form, "name"),
-                name_kana: field(&form, "name_kana"),
-                address: field(&form, "address"),
-                insurer_name: field(&form, "insurer_name"),
-            };
-            match svc.search(&f.code, &input) {
-                Ok(r) => Notice::Search(Box::new(r)),
-                Err(e) => Notice::of(e),
-            }
-        }
-        Some("select") => {
-            let search_id = field(&form, "search_id")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let candidate = field(&form, "candidate")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            let staff = field(&form, "staff_id");
-            match svc.select(&f.code, search_id, candidate, staff.as_deref()) {
-                Ok(SelectResponse { qualification, .. }) => {
-                    Notice::Qualification(Box::new(qualification))
-                }
-                Err(e) => Notice::of(e),
-            }
-        }
-        _ => Notice::Failed(Some("do".into()), "操作が指定されていません".into()),
-    };
-    render_facility(&st, &f, notice).await
+    if !headers_ok || !csrf_ok(&f, &o.csrf) {
+        return cross_site(&o);
+    }
+    let _ = session.flush().await;
+    Redirect::to("/operator/outage/login").into_response()
 }
 
 // --- the operator's screen ---------------------------------------------------------------
 
 async fn screen_operator(
     State(st): State<AppState>,
-    ScreenOperator(o): ScreenOperator,
+    o: ScreenOperator,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Response {
     let facility = q
@@ -561,7 +334,7 @@ fn actions_of(state: OutageState) -> Vec<OperatorAction> {
 
 fn render_operator(
     st: &AppState,
-    o: &Operator,
+    o: &ScreenOperator,
     facility: Option<String>,
     notice: Notice,
 ) -> Response {
@@ -612,8 +385,8 @@ fn render_operator(
         Err(e) => return api_error(e).into_response(),
     };
     onshi_ui::page(&OperatorPage {
-        layout: layout(OPERATOR_TITLE),
-        operator: o.name.clone(),
+        layout: signed_layout(o),
+        operator: o.operator.name.clone(),
         facility: facility.unwrap_or_default(),
         notice,
         rows,
@@ -623,14 +396,22 @@ fn render_operator(
 
 async fn screen_operator_action(
     State(st): State<AppState>,
-    ScreenOperator(o): ScreenOperator,
-    body: String,
+    so: ScreenOperator,
+    req: Request,
 ) -> Response {
+    let headers_ok = same_origin(req.headers());
+    let Ok(Form(form)) = Form::<Params>::from_request(req, &st).await else {
+        return cross_site(&so);
+    };
+    if !headers_ok || !csrf_ok(&form, &so.csrf) {
+        tracing::warn!("outage screens: an operator form without the session's CSRF token refused");
+        return cross_site(&so);
+    }
     let svc = match service(&st) {
         Ok(s) => s.clone(),
         Err(e) => return e.into_response(),
     };
-    let form = form(&body);
+    let o = &so.operator;
     let id = field(&form, "id")
         .and_then(|s| s.parse::<i64>().ok())
         .unwrap_or(0);
@@ -642,12 +423,13 @@ async fn screen_operator_action(
                 facility_name: field(&form, "facility_name"),
                 contact_person: field(&form, "contact_person"),
                 reason: field(&form, "reason"),
+                staff_id: None,
             },
         ),
-        Some("verify") => svc.verify(&o, id, &field(&form, "phone").unwrap_or_default()),
-        Some("issue_form") => svc.issue_form(&o, id, field(&form, "email").as_deref()),
-        Some("enable") => svc.enable(&o, id, field(&form, "until").as_deref()),
-        Some("close") => svc.close(&o, id),
+        Some("verify") => svc.verify(o, id, &field(&form, "phone").unwrap_or_default()),
+        Some("issue_form") => svc.issue_form(o, id, field(&form, "email").as_deref()),
+        Some("enable") => svc.enable(o, id, field(&form, "until").as_deref()),
+        Some("close") => svc.close(o, id),
         Some("cancel") => svc.cancel(&Actor::Operator(o.clone()), id),
         _ => Err(OutageError::Invalid {
             field: "do",
@@ -659,5 +441,5 @@ async fn screen_operator_action(
         Ok(v) => Notice::Done(format!("申請 {}: {}", v.request.id, v.state_label)),
         Err(e) => Notice::of(e),
     };
-    render_operator(&st, &o, None, notice)
+    render_operator(&st, &so, None, notice)
 }

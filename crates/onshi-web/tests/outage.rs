@@ -893,74 +893,215 @@ async fn r14_audit_is_kept_and_each_role_sees_what_it_may() {
     assert_eq!(s, 401);
 }
 
+/// The operator's browser without the browser: a cookie jar, no redirects followed.
+struct OperatorBrowser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl OperatorBrowser {
+    fn new(base: &str) -> Self {
+        OperatorBrowser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_string(),
+        }
+    }
+
+    /// Signs in with the operator token: the answer's status and its Set-Cookie.
+    async fn log_in(&self, token: &str) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}/operator/outage/login", self.base))
+            .header("origin", &self.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (r.status().as_u16(), cookie)
+    }
+
+    async fn page(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Posts a screen form (`origin` None = no Origin header, as a form from nowhere).
+    async fn post(&self, path: &str, origin: Option<&str>, body: String) -> (u16, String) {
+        let mut r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        let r = r.send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+fn csrf_of(page: &str) -> String {
+    let at = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with the CSRF token")
+        + "name=\"csrf\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_string()
+}
+
 #[tokio::test]
-async fn outage_screens_render_in_japanese_behind_a_login() {
+async fn r13_operator_screens_in_japanese_behind_a_session_login_the_token_never_in_the_cookie() {
     let app = spawn().await;
-    let r = app
-        .http
-        .get(format!("{}/outage", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let login = app
-        .http
-        .post(format!("{}/outage/login", app.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={CLINIC_TOKEN}"))
-        .send()
-        .await
-        .unwrap();
-    let cookie = login
-        .headers()
-        .get("set-cookie")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let page = app
-        .http
-        .get(format!("{}/outage", app.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("利用申請"), "{page}");
-    assert!(page.contains("システム障害時モードは利用設定されていません"));
-    // a request from the screen, then the operator's screen shows it with its actions
-    let page = app
-        .http
-        .post(format!("{}/outage/action", app.base))
-        .header("cookie", &cookie)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("do=request&facility_name=%E3%81%8A%E3%82%93%E3%81%97&contact_person=%E5%B1%B1%E6%9C%AC&reason=%E5%81%9C%E9%9B%BB")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("を受け付けました"), "{page}");
-    let op_cookie = format!("onshi_operator={OPERATOR_TOKEN}");
-    let page = app
-        .http
-        .get(format!("{}/operator/outage", app.base))
-        .header("cookie", &op_cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let op = OperatorBrowser::new(&app.base);
+    // not signed in: to the login form
+    let (s, _) = op.page("/operator/outage").await;
+    assert_eq!(s, 303);
+    let (s, login) = op.page("/operator/outage/login").await;
+    assert_eq!(s, 200);
+    assert!(login.contains("オペレータートークン"), "{login}");
+    // the facility's screens are not served by the central any more: the desk has them
+    let (s, _) = op.page("/outage").await;
+    assert_eq!(s, 404);
+    let (s, _) = op.page("/outage/login").await;
+    assert_eq!(s, 404);
+    // a wrong token: refused, no session
+    let (s, cookie) = op.log_in("tok-wrong").await;
+    assert_eq!(s, 401);
+    assert!(cookie.is_empty(), "{cookie}");
+    // the right one: a session whose cookie carries a random id, never the token
+    let (s, cookie) = op.log_in(OPERATOR_TOKEN).await;
+    assert_eq!(s, 303);
+    assert!(cookie.starts_with("onshi_operator="), "{cookie}");
+    assert!(!cookie.contains(OPERATOR_TOKEN), "{cookie}");
+    assert!(
+        !cookie.contains(&operator_token_hash(OPERATOR_TOKEN)),
+        "{cookie}"
+    );
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/operator/outage"] {
+        assert!(cookie.contains(attr), "{attr}: {cookie}");
+    }
+    // the clinic asks through the API (its desk does so); the operator's screen shows it
+    let (s, v) = app
+        .post(
+            CLINIC_TOKEN,
+            "/v1/outage/requests",
+            json!({"facility_name": "おんしクリニック", "contact_person": "受付 山本", "reason": "停電", "staff_id": "S01"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["requested_by"], format!("facility:{CLINIC}/S01"), "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (s, page) = op.page("/operator/outage").await;
+    assert_eq!(s, 200);
     assert!(page.contains("受付済み（折り返し電話待ち）"), "{page}");
     assert!(page.contains("0312345678"));
     assert!(page.contains("折り返し電話で確認した"));
+    assert!(
+        page.contains("コールセンター佐々木"),
+        "who is signed in: {page}"
+    );
+    // a step from the screen, with the page's token and Origin
+    let csrf = csrf_of(&page);
+    let (s, page) = op
+        .post(
+            "/operator/outage/action",
+            Some(&app.base),
+            format!("csrf={csrf}&do=verify&id={id}&phone=03-1234-5678"),
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    assert!(
+        page.contains(&format!("申請 {id}: 電話確認済み（利用報告書送付待ち）")),
+        "{page}"
+    );
+    let (_, v) = app
+        .get(CLINIC_TOKEN, &format!("/v1/outage/requests/{id}"))
+        .await;
+    assert_eq!(v["state"], "verified", "{v}");
+    // logout ends the session
+    let (s, _) = op
+        .post(
+            "/operator/outage/logout",
+            Some(&app.base),
+            format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(s, 303);
+    let (s, _) = op.page("/operator/outage").await;
+    assert_eq!(s, 303, "signed out");
+}
+
+#[tokio::test]
+async fn csrf_an_operator_form_from_another_site_is_refused_and_changes_nothing() {
+    let app = spawn().await;
+    let (s, v) = app
+        .post(
+            CLINIC_TOKEN,
+            "/v1/outage/requests",
+            json!({"facility_name": "おんしクリニック", "contact_person": "受付 山本", "reason": "停電"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let op = OperatorBrowser::new(&app.base);
+    assert_eq!(op.log_in(OPERATOR_TOKEN).await.0, 303);
+    let (_, page) = op.page("/operator/outage").await;
+    let csrf = csrf_of(&page);
+    let verify = |token: &str| format!("csrf={token}&do=verify&id={id}&phone=03-1234-5678");
+    // another site's page posting with the operator's cookie: without the token, with a
+    // wrong one, or with the token but another Origin (or none)
+    for (origin, body) in [
+        (
+            Some(app.base.as_str()),
+            format!("do=verify&id={id}&phone=03-1234-5678"),
+        ),
+        (Some(app.base.as_str()), verify("00ff")),
+        (Some("http://evil.example"), verify(&csrf)),
+        (None, verify(&csrf)),
+    ] {
+        let (s, page) = op.post("/operator/outage/action", origin, body).await;
+        assert_eq!(s, 403, "{origin:?}: {page}");
+        assert!(
+            page.contains("ほかのサイトからの送信は受け付けません"),
+            "{page}"
+        );
+    }
+    let (_, v) = app
+        .get(CLINIC_TOKEN, &format!("/v1/outage/requests/{id}"))
+        .await;
+    assert_eq!(v["state"], "requested", "nothing changed: {v}");
+    // a login form posted from another site does not open a session
+    let other = OperatorBrowser::new(&app.base);
+    let (s, _) = other
+        .post(
+            "/operator/outage/login",
+            Some("http://evil.example"),
+            format!("token={OPERATOR_TOKEN}"),
+        )
+        .await;
+    assert_eq!(s, 403);
+    // the session cookie is not a credential of the JSON API
+    let r = op
+        .http
+        .get(format!("{}/v1/operator/outage/requests", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
 }
 
 /// `<script>alert('x')</script>"&'`, form-encoded.
@@ -977,91 +1118,42 @@ fn escaped(page: &str, body: &str) {
 #[tokio::test]
 async fn xss_outage_screens_escape_every_free_text_field() {
     let app = spawn().await;
-    let cookie = format!("onshi_facility={CLINIC_TOKEN}");
-    let op_cookie = format!("onshi_operator={OPERATOR_TOKEN}");
-    let post = |path: &str, cookie: &str, body: String| {
-        app.http
-            .post(format!("{}{path}", app.base))
-            .header("cookie", cookie)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
-    // the request's free text: the facility's screen and the operator's
-    let page = post(
-        "/outage/action",
-        &cookie,
-        format!(
-            "do=request&facility_name={HOSTILE_ENC}&contact_person={HOSTILE_ENC}&reason={HOSTILE_ENC}"
-        ),
-    )
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    escaped("facility screen (request)", &page);
+    let hostile = "<script>alert('x')</script>\"&'";
+    // the request's free text, as a facility's desk sends it
+    let (s, v) = app
+        .post(
+            CLINIC_TOKEN,
+            "/v1/outage/requests",
+            json!({"facility_name": hostile, "contact_person": hostile, "reason": hostile}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["id"].as_i64().unwrap();
     // a search with hostile criteria is refused (not enabled) and recorded in the audit
-    let page = post(
-        "/outage/action",
-        &cookie,
-        format!(
-            "do=search&staff_id={HOSTILE_ENC}&birthdate=1980-04-02&sex=1&confirmation_date={DAY}&name={HOSTILE_ENC}&address={HOSTILE_ENC}"
-        ),
-    )
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    assert!(!page.contains("<script>alert"), "{page}");
-    let page = app
-        .http
-        .get(format!("{}/operator/outage", app.base))
-        .header("cookie", &op_cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (s, _) = app
+        .post(
+            CLINIC_TOKEN,
+            "/v1/outage/search",
+            json!({"staff_id": hostile, "birthdate": "1980-04-02", "sex": "1", "confirmation_date": DAY, "name": hostile, "address": hostile}),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let op = OperatorBrowser::new(&app.base);
+    assert_eq!(op.log_in(OPERATOR_TOKEN).await.0, 303);
+    let (_, page) = op.page("/operator/outage").await;
     escaped("operator screen", &page);
-    let page = app
-        .http
-        .get(format!(
-            "{}/operator/outage?facility={HOSTILE_ENC}",
-            app.base
-        ))
-        .header("cookie", &op_cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    escaped("operator screen (filter)", &page);
+    let (_, filtered) = op
+        .page(&format!("/operator/outage?facility={HOSTILE_ENC}"))
+        .await;
+    escaped("operator screen (filter)", &filtered);
     // the operator's own free text: the phone number typed at the call-back
-    let id = app
-        .http
-        .get(format!("{}/v1/operator/outage/requests", app.base))
-        .header("authorization", format!("Bearer {OPERATOR_TOKEN}"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["requests"][0]["id"]
-        .as_i64()
-        .unwrap_or(1);
-    let page = post(
-        "/operator/outage/action",
-        &op_cookie,
-        format!("do=verify&id={id}&phone={HOSTILE_ENC}"),
-    )
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
+    let csrf = csrf_of(&page);
+    let (_, page) = op
+        .post(
+            "/operator/outage/action",
+            Some(&app.base),
+            format!("csrf={csrf}&do=verify&id={id}&phone={HOSTILE_ENC}"),
+        )
+        .await;
     assert!(!page.contains("<script>alert"), "{page}");
 }

@@ -14,6 +14,8 @@
 //!   operation information under the patient's consent (R2), one screen per kind
 //! - [`history`] — `GET /desk/history` (R6) and `GET /desk/visits/{id}/situation.json`
 //! - [`worklist`] — `/desk/unconfirmed…`, the 事後確認 worklist (R12, R17)
+//! - [`outage`] — `/desk/outage…`, the facility's side of the outage-mode procedure (R13):
+//!   利用申請, its steps, 利用報告書, the facility's search audit
 //! - `/desk/claims`, `/desk/api/…` — the 請求 screen and the claims API (`crate::claims`)
 //!
 //! # Adding a screen
@@ -42,6 +44,7 @@ pub mod fallback;
 pub mod history;
 pub mod medinfo;
 pub mod moushitatesho;
+pub mod outage;
 pub mod reader;
 pub mod reception;
 pub mod visit;
@@ -51,11 +54,12 @@ pub(crate) type Params = HashMap<String, String>;
 
 /// The desk's header links: (id, label, href); `claims` is the 請求 screen
 /// (`crate::claims::screen`).
-pub const NAV: [(&str, &str, &str); 4] = [
+pub const NAV: [(&str, &str, &str); 5] = [
     ("home", "受付一覧", "/desk/"),
     ("unconfirmed", "事後確認", "/desk/unconfirmed"),
     ("history", "資格確認履歴", "/desk/history"),
     ("claims", "請求", "/desk/claims"),
+    ("outage", "障害時モード", "/desk/outage"),
 ];
 
 pub fn router(desk: Desk) -> Router {
@@ -96,6 +100,7 @@ pub fn router(desk: Desk) -> Router {
         .route("/desk/visits/{id}/medinfo/{kind}", get(medinfo::page))
         .route("/desk/history", get(history::page))
         .merge(worklist::routes())
+        .merge(outage::routes())
         .merge(crate::claims::web::routes())
         .layer(axum::middleware::from_fn_with_state(
             desk.clone(),
