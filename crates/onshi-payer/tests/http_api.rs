@@ -141,6 +141,21 @@ fn bill_to(claims: &[Value], n: u32) -> Vec<String> {
         .collect()
 }
 
+/// The first pool's 按分 shares of a statement: (保険者番号, yen), in the statement's order.
+fn first_pool_shares(stmt: &Value) -> Vec<(String, u64)> {
+    stmt["apportionment"][0]["shares"]
+        .as_array()
+        .expect("the statement's first pool has shares")
+        .iter()
+        .map(|x| {
+            (
+                x["insurer_number"].as_str().expect("insurer_number").to_string(),
+                x["share_yen"].as_u64().expect("share_yen"),
+            )
+        })
+        .collect()
+}
+
 fn r21_file() -> Vec<u8> {
     let mut tanaka = claim(4, "田中四郎", "202611", Some(&a()), "5001", &[5]);
     tanaka.public_funds = 1;
@@ -514,17 +529,7 @@ async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
     assert_eq!(out["refused"], json!([]));
     let stmt = &out["statements"][0];
     // pool (10,010 − 3,700) + (5,000 − 3,700) = 7,610 yen → 4,566 / 2,283 / 761
-    let shares: Vec<(String, u64)> = stmt["apportionment"][0]["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x["insurer_number"].as_str().unwrap().to_string(),
-                x["share_yen"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let shares = first_pool_shares(stmt);
     assert_eq!(
         shares,
         vec![
@@ -861,17 +866,7 @@ async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned
     assert_eq!(line(2)["amount_yen"], 8_000 - 800, "{stmt}");
     assert_eq!(line(3)["settled_by"], "apportionment", "{stmt}");
     // the pool (10,000 yen) is shared by A and B only, 6:4 — the fund's payments weigh nothing
-    let shares: Vec<(String, u64)> = stmt["apportionment"][0]["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            (
-                x["insurer_number"].as_str().unwrap().to_string(),
-                x["share_yen"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let shares = first_pool_shares(stmt);
     assert_eq!(
         shares,
         vec![(b().to_string(), 4_000), (a().to_string(), 6_000)],
