@@ -42,6 +42,12 @@ CREATE INDEX IF NOT EXISTS submission_by_facility ON submission (payer, facility
 -- settled once its file is settled), worklist (staff decide), pool (按分), settled (databases
 -- of schema 1), apportioned (settled through 按分), unapportioned (no
 -- basis to share on).
+-- The claim's facts are typed columns (schema 4; before, one JSON column `facts`):
+-- claimed_insurer is the 保険者番号 as written, claimed_number the number read from it when
+-- the claim names an insurer (NULL for 不詳, fusho = 1, and for 公費単独, fusho = 0);
+-- service_days the JD days as '3,20' (empty without JD); funds the KO parts as JSON (NULL
+-- without KO); tekiyou the 摘要 comments as a JSON array (NULL when none, and only the
+-- 「不詳」 marker kept once paid: R27).
 CREATE TABLE IF NOT EXISTS claim (
     id              INTEGER PRIMARY KEY,
     submission_id   INTEGER NOT NULL REFERENCES submission (id),
@@ -60,8 +66,22 @@ CREATE TABLE IF NOT EXISTS claim (
     points          INTEGER NOT NULL,
     copay_yen       INTEGER NOT NULL,
     amount_yen      INTEGER NOT NULL,
-    facts           TEXT NOT NULL,
     evidence        TEXT,
+    line            INTEGER NOT NULL,
+    receipt_kind    TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    kana_name       TEXT NOT NULL,
+    sex             TEXT NOT NULL,
+    birthdate       TEXT NOT NULL,
+    claimed_number  TEXT,
+    symbol          TEXT NOT NULL,
+    number          TEXT NOT NULL,
+    branch          TEXT,
+    service_days    TEXT NOT NULL,
+    actual_days     INTEGER NOT NULL,
+    public_funds    INTEGER NOT NULL,
+    funds           TEXT,
+    tekiyou         TEXT,
     UNIQUE (submission_id, receipt_number)
 );
 CREATE INDEX IF NOT EXISTS claim_by_month ON claim (payer, billing_month, facility, status);
@@ -136,4 +156,4 @@ CREATE TABLE IF NOT EXISTS settlement (
     PRIMARY KEY (payer, facility, billing_month)
 );
 
-PRAGMA user_version = 3;
+-- the schema version (PRAGMA user_version) is set by the store once its upgrades are done

@@ -120,8 +120,17 @@ pub fn copay_for(points: u64, share_percent: u8) -> u64 {
 /// R27: a claim's facts without the 申立書 details: the 摘要 keeps only its 「不詳」 marker.
 pub fn scrub_moushitatesho(c: &Claim) -> Claim {
     let mut c = c.clone();
-    c.tekiyou.retain(|t| t.trim() == "不詳");
+    c.tekiyou = scrub_tekiyou(&c.tekiyou);
     c
+}
+
+/// R27: a 摘要 without the 申立書 details: only its 「不詳」 marker is kept.
+pub fn scrub_tekiyou(tekiyou: &[String]) -> Vec<String> {
+    tekiyou
+        .iter()
+        .filter(|t| t.trim() == "不詳")
+        .cloned()
+        .collect()
 }
 
 /// A statement's totals per payer of its claims: each insurer and each public fund (公費単独)
@@ -778,9 +787,10 @@ impl PayerService {
             })
             .collect();
         // R27: once paid, the 申立書 details in the 摘要 have served their purpose
-        let scrubbed: Vec<(i64, Claim)> = claims
+        let scrubbed: Vec<(i64, Vec<String>)> = claims
             .iter()
-            .filter_map(|c| Some((c.id, scrub_moushitatesho(c.with_tekiyou.as_ref()?))))
+            .filter(|c| !c.tekiyou.is_empty())
+            .map(|c| (c.id, scrub_tekiyou(&c.tekiyou)))
             .collect();
         let statements: Vec<serde_json::Value> = lines
             .into_iter()

@@ -13,9 +13,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::apportion::{Share, Weight};
 use crate::identify::{Evidence, TekiyouFacts};
-use crate::model::{BillTo, Claim, ClaimPart, KakuninKubun, PayerCode, YearMonth};
+use crate::model::{
+    BillTo, Claim, ClaimPart, ClaimedInsurer, ClaimedNumbers, KakuninKubun, PayerCode, PublicFund,
+    YearMonth,
+};
 
 const SCHEMA: &str = include_str!("schema.sql");
+/// The payer store's schema (`PRAGMA user_version`): 2 marks settled files, 3 bills parts to
+/// public funds, 4 keeps a claim's facts in typed columns instead of one JSON text.
+pub const SCHEMA_VERSION: i32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PayerStoreError {
@@ -185,8 +191,8 @@ pub struct StoredClaim {
     pub reviewed: ReviewedClaim,
 }
 
-/// What settling reads of a claim: its status and amounts with its parts, and its facts only
-/// when its 摘要 carries details to scrub after payment (R27).
+/// What settling reads of a claim: its status and amounts with its parts, and its 摘要 (the
+/// details to scrub after payment, R27).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettleClaim {
     pub id: i64,
@@ -200,8 +206,8 @@ pub struct SettleClaim {
     /// what the insurer pays for the whole claim
     pub amount_yen: u64,
     pub parts: Vec<ClaimPart>,
-    /// the stored facts, when the 摘要 is not empty
-    pub with_tekiyou: Option<Claim>,
+    /// the 摘要 comments as stored (empty when none)
+    pub tekiyou: Vec<String>,
 }
 
 /// What recording a file did.
@@ -274,9 +280,9 @@ pub struct SettlementWrite {
     pub payments: Vec<PaymentRow>,
     /// the statements of the facility's files, as stored (JSON)
     pub statement: String,
-    /// R27: the claims' facts with the 申立書 details (摘要 address, 事業所名, phone …)
-    /// removed, written over the stored facts; their worklist facts are cleared too
-    pub scrubbed: Vec<(i64, Claim)>,
+    /// R27: the claims' 摘要 with the 申立書 details (address, 事業所名, phone …) removed,
+    /// written over the stored 摘要; their worklist facts are cleared too
+    pub scrubbed: Vec<(i64, Vec<String>)>,
 }
 
 /// The payer's storage interface.
@@ -335,7 +341,7 @@ pub trait PayerStore: Send + Sync {
                 points: c.reviewed.claim.points,
                 amount_yen: c.reviewed.claim.amount_yen(),
                 parts: c.reviewed.parts,
-                with_tekiyou: (!c.reviewed.claim.tekiyou.is_empty()).then_some(c.reviewed.claim),
+                tekiyou: c.reviewed.claim.tekiyou,
             })
             .collect())
     }
@@ -414,7 +420,7 @@ impl SqlitePayerStore {
         {
             std::fs::create_dir_all(dir)?;
         }
-        let c = Connection::open(path)?;
+        let mut c = Connection::open(path)?;
         c.pragma_update(None, "journal_mode", "WAL")?;
         c.pragma_update(None, "synchronous", "FULL")?;
         c.pragma_update(None, "foreign_keys", "ON")?;
@@ -441,6 +447,15 @@ impl SqlitePayerStore {
                 "ALTER TABLE claim_part ADD COLUMN public_fund INTEGER NOT NULL DEFAULT 0;",
             )?;
         }
+        // the claim's facts in typed columns (schema 4): an older database has them as one
+        // JSON text, moved into the columns here (one transaction: all or nothing)
+        let facts_as_json: bool = c
+            .prepare("SELECT 1 FROM pragma_table_info('claim') WHERE name = 'facts'")?
+            .exists([])?;
+        if facts_as_json {
+            upgrade_facts_to_columns(&mut c)?;
+        }
+        c.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(SqlitePayerStore {
             conn: Mutex::new(c),
             path: path.to_path_buf(),
@@ -519,6 +534,16 @@ fn submission_row(r: &rusqlite::Row<'_>) -> Result<SubmissionRow> {
     })
 }
 
+/// A claim's facts as columns of `claim c` (schema 4), read back by [`facts_of`].
+macro_rules! fact_cols {
+    () => {
+        "c.receipt_number, c.line, c.receipt_kind, c.service_month, c.name, c.kana_name, \
+         c.sex, c.birthdate, c.fusho, c.claimed_number, c.claimed_insurer, c.symbol, c.number, \
+         c.branch, c.service_days, c.actual_days, c.points, c.copay_yen, c.public_funds, \
+         c.funds, c.tekiyou"
+    };
+}
+
 /// The claim columns read; the status as read: an assigned claim of a settled file is settled
 /// (the settlement marks the file, in the same transaction, rather than rewriting each claim
 /// row).
@@ -526,8 +551,195 @@ const CLAIM_COLS: &str = concat!(
     "c.id, c.submission_id, c.facility, c.billing_month, ",
     "CASE WHEN c.status = 'assigned' AND (SELECT s.settled_at FROM submission s ",
     "WHERE s.id = c.submission_id) IS NOT NULL THEN 'settled' ELSE c.status END, ",
-    "c.kakunin_kubun, c.identified, c.person_id, c.reason, c.facts, c.evidence"
+    "c.kakunin_kubun, c.identified, c.person_id, c.reason, c.evidence, ",
+    fact_cols!()
 );
+
+/// The facts columns a claim is written with, beside those it shares with the review
+/// (receipt number, service month, the 保険者番号 as written, points, copay).
+struct FactCols<'a> {
+    line: u32,
+    receipt_kind: &'a str,
+    name: &'a str,
+    kana_name: &'a str,
+    sex: &'static str,
+    birthdate: String,
+    claimed_number: Option<&'a str>,
+    symbol: &'a str,
+    number: &'a str,
+    branch: Option<&'a str>,
+    service_days: String,
+    actual_days: u32,
+    public_funds: u8,
+    funds: Option<String>,
+    tekiyou: Option<String>,
+}
+
+fn fact_cols(cl: &Claim) -> Result<FactCols<'_>> {
+    let mut days = String::with_capacity(cl.service_days.len() * 3);
+    for (i, d) in cl.service_days.iter().enumerate() {
+        if i > 0 {
+            days.push(',');
+        }
+        days.push_str(&d.to_string());
+    }
+    Ok(FactCols {
+        line: cl.line,
+        receipt_kind: &cl.receipt_kind,
+        name: &cl.name,
+        kana_name: &cl.kana_name,
+        sex: cl.sex.code(),
+        birthdate: cl.birthdate.to_string(),
+        claimed_number: match &cl.numbers.insurer {
+            ClaimedInsurer::Known(n) => Some(n.as_str()),
+            ClaimedInsurer::Fusho | ClaimedInsurer::PublicFundOnly => None,
+        },
+        symbol: &cl.numbers.symbol,
+        number: &cl.numbers.number,
+        branch: cl.numbers.branch.as_deref(),
+        service_days: days,
+        actual_days: cl.actual_days,
+        public_funds: cl.public_funds,
+        funds: (!cl.funds.is_empty())
+            .then(|| to_json("claim.funds", &cl.funds))
+            .transpose()?,
+        tekiyou: tekiyou_json(&cl.tekiyou)?,
+    })
+}
+
+/// The 摘要 as stored: a JSON array, NULL when there is none.
+fn tekiyou_json(t: &[String]) -> Result<Option<String>> {
+    (!t.is_empty())
+        .then(|| to_json("claim.tekiyou", &t))
+        .transpose()
+}
+
+/// A claim's facts from the [`fact_cols!`] columns starting at `at`.
+fn facts_of(r: &rusqlite::Row<'_>, at: usize) -> Result<Claim> {
+    let text = |i: usize| -> Result<String> { Ok(r.get::<_, String>(at + i)?) };
+    let fusho = r.get::<_, i64>(at + 8)? != 0;
+    let insurer = match (r.get::<_, Option<String>>(at + 9)?, fusho) {
+        (Some(n), _) => ClaimedInsurer::Known(
+            onshi_domain::numbers::InsurerNumber::parse(&n)
+                .map_err(|e| corrupt("claim.claimed_number", e))?,
+        ),
+        (None, true) => ClaimedInsurer::Fusho,
+        (None, false) => ClaimedInsurer::PublicFundOnly,
+    };
+    let sex = text(6)?;
+    let birth = text(7)?;
+    let days = text(14)?;
+    let service_days = if days.is_empty() {
+        Vec::new()
+    } else {
+        days.split(',')
+            .map(|d| d.parse().map_err(|e| corrupt("claim.service_days", e)))
+            .collect::<Result<Vec<u32>>>()?
+    };
+    Ok(Claim {
+        receipt_number: r.get::<_, i64>(at)? as u32,
+        line: r.get::<_, i64>(at + 1)? as u32,
+        receipt_kind: text(2)?,
+        service_month: month_of(&text(3)?)?,
+        name: text(4)?,
+        kana_name: text(5)?,
+        sex: onshi_domain::numbers::Sex::parse(&sex).map_err(|e| corrupt("claim.sex", e))?,
+        birthdate: birth.parse().map_err(|e| corrupt("claim.birthdate", e))?,
+        numbers: ClaimedNumbers {
+            insurer,
+            insurer_raw: text(10)?,
+            symbol: text(11)?,
+            number: text(12)?,
+            branch: r.get(at + 13)?,
+        },
+        service_days,
+        actual_days: r.get::<_, i64>(at + 15)? as u32,
+        points: r.get::<_, i64>(at + 16)? as u64,
+        copay_yen: r.get::<_, i64>(at + 17)? as u64,
+        public_funds: r.get::<_, i64>(at + 18)? as u8,
+        funds: r
+            .get::<_, Option<String>>(at + 19)?
+            .map(|f| from_json::<Vec<PublicFund>>("claim.funds", &f))
+            .transpose()?
+            .unwrap_or_default(),
+        tekiyou: r
+            .get::<_, Option<String>>(at + 20)?
+            .map(|t| from_json::<Vec<String>>("claim.tekiyou", &t))
+            .transpose()?
+            .unwrap_or_default(),
+    })
+}
+
+/// Schema 4: an older database's claims have their facts as one JSON text (`claim.facts`);
+/// they are written into the typed columns and the JSON column is dropped, in one
+/// transaction.
+fn upgrade_facts_to_columns(c: &mut Connection) -> Result<()> {
+    let tx = c.transaction()?;
+    tx.execute_batch(
+        "ALTER TABLE claim ADD COLUMN line INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE claim ADD COLUMN receipt_kind TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN name TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN kana_name TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN sex TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN birthdate TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN claimed_number TEXT;
+         ALTER TABLE claim ADD COLUMN symbol TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN number TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN branch TEXT;
+         ALTER TABLE claim ADD COLUMN service_days TEXT NOT NULL DEFAULT '';
+         ALTER TABLE claim ADD COLUMN actual_days INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE claim ADD COLUMN public_funds INTEGER NOT NULL DEFAULT 0;
+         ALTER TABLE claim ADD COLUMN funds TEXT;
+         ALTER TABLE claim ADD COLUMN tekiyou TEXT;",
+    )?;
+    {
+        let mut rd =
+            tx.prepare("SELECT id, facts FROM claim WHERE id > ?1 ORDER BY id LIMIT 10000")?;
+        let mut up = tx.prepare(
+            "UPDATE claim SET line = ?2, receipt_kind = ?3, name = ?4, kana_name = ?5, \
+             sex = ?6, birthdate = ?7, claimed_number = ?8, symbol = ?9, number = ?10, \
+             branch = ?11, service_days = ?12, actual_days = ?13, public_funds = ?14, \
+             funds = ?15, tekiyou = ?16 WHERE id = ?1",
+        )?;
+        let mut after = 0i64;
+        loop {
+            let chunk = rd
+                .query_map(params![after], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let Some(last) = chunk.last() else {
+                break;
+            };
+            after = last.0;
+            for (id, facts) in &chunk {
+                let cl: Claim = from_json("claim.facts", facts)?;
+                let f = fact_cols(&cl)?;
+                up.execute(params![
+                    id,
+                    f.line,
+                    f.receipt_kind,
+                    f.name,
+                    f.kana_name,
+                    f.sex,
+                    f.birthdate,
+                    f.claimed_number,
+                    f.symbol,
+                    f.number,
+                    f.branch,
+                    f.service_days,
+                    f.actual_days,
+                    f.public_funds,
+                    f.funds,
+                    f.tekiyou,
+                ])?;
+            }
+        }
+    }
+    tx.execute_batch("ALTER TABLE claim DROP COLUMN facts;")?;
+    tx.commit()?;
+    Ok(())
+}
 
 const PART_COLS: &str = "claim_id, insurer_number, symbol, number, branch, days, points, \
      copay_yen, share_percent, public_fund";
@@ -557,14 +769,14 @@ fn claim_row(r: &rusqlite::Row<'_>) -> Result<StoredClaim> {
     let id: i64 = r.get(0)?;
     let status: String = r.get(4)?;
     let kubun: String = r.get(5)?;
-    let evidence: Option<String> = r.get(10)?;
+    let evidence: Option<String> = r.get(9)?;
     Ok(StoredClaim {
         id,
         submission_id: r.get(1)?,
         facility: r.get(2)?,
         billing_month: month_of(&r.get::<_, String>(3)?)?,
         reviewed: ReviewedClaim {
-            claim: from_json("claim.facts", &r.get::<_, String>(9)?)?,
+            claim: facts_of(r, 10)?,
             status: ClaimStatus::parse(&status).ok_or_else(|| corrupt("claim.status", &status))?,
             kubun: KakuninKubun::parse(&kubun)
                 .ok_or_else(|| corrupt("claim.kakunin_kubun", &kubun))?,
@@ -816,14 +1028,12 @@ impl PayerStore for SqlitePayerStore {
     ) -> Result<Vec<SettleClaim>> {
         let m = billing_month.to_string();
         self.read(|c| {
-            // the facts are read only when the 摘要 is not empty (compact JSON writes an
-            // empty one as `"tekiyou":[]`; a quote inside a string is always escaped)
             let mut st = c.prepare_cached(
                 "SELECT c.id, c.submission_id, c.receipt_number, c.service_month, \
                  CASE WHEN c.status = 'assigned' AND (SELECT s.settled_at FROM submission s \
                  WHERE s.id = c.submission_id) IS NOT NULL THEN 'settled' ELSE c.status END, \
                  kakunin_kubun, identified, amount_yen, points, \
-                 CASE WHEN instr(facts, '\"tekiyou\":[]') = 0 THEN facts END \
+                 c.tekiyou \
                  FROM claim c WHERE c.payer = ?1 AND c.facility = ?2 \
                  AND c.billing_month = ?3 ORDER BY c.id",
             )?;
@@ -832,7 +1042,7 @@ impl PayerStore for SqlitePayerStore {
             while let Some(r) = rows.next()? {
                 let status: String = r.get(4)?;
                 let kubun: String = r.get(5)?;
-                let facts: Option<String> = r.get(9)?;
+                let tekiyou: Option<String> = r.get(9)?;
                 out.push(SettleClaim {
                     id: r.get(0)?,
                     submission_id: r.get(1)?,
@@ -846,10 +1056,10 @@ impl PayerStore for SqlitePayerStore {
                     amount_yen: r.get::<_, i64>(7)? as u64,
                     points: r.get::<_, i64>(8)? as u64,
                     parts: Vec::new(),
-                    with_tekiyou: facts
-                        .map(|f| from_json::<Claim>("claim.facts", &f))
+                    tekiyou: tekiyou
+                        .map(|t| from_json::<Vec<String>>("claim.tekiyou", &t))
                         .transpose()?
-                        .filter(|cl| !cl.tekiyou.is_empty()),
+                        .unwrap_or_default(),
                 });
             }
             if out.is_empty() {
@@ -1122,11 +1332,12 @@ impl PayerStore for SqlitePayerStore {
                 }
                 add_payments_tx(&tx, &w.payments)?;
                 {
-                    let mut up = tx.prepare_cached("UPDATE claim SET facts = ?1 WHERE id = ?2")?;
+                    let mut up =
+                        tx.prepare_cached("UPDATE claim SET tekiyou = ?1 WHERE id = ?2")?;
                     let mut wl =
                         tx.prepare_cached("UPDATE worklist SET facts = '{}' WHERE claim_id = ?1")?;
-                    for (id, facts) in &w.scrubbed {
-                        up.execute(params![to_json("claim.facts", facts)?, id])?;
+                    for (id, tekiyou) in &w.scrubbed {
+                        up.execute(params![tekiyou_json(tekiyou)?, id])?;
                         wl.execute(params![id])?;
                     }
                 }
@@ -1262,8 +1473,11 @@ fn record_one(
             "INSERT INTO claim (submission_id, payer, facility, billing_month, \
                  service_month, receipt_number, claimed_insurer, fusho, status, \
                  kakunin_kubun, identified, person_id, reason, points, copay_yen, \
-                 amount_yen, facts, evidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-                 ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 amount_yen, evidence, line, receipt_kind, name, kana_name, sex, birthdate, \
+                 claimed_number, symbol, number, branch, service_days, actual_days, \
+                 public_funds, funds, tekiyou) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, \
+                 ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)",
         )?;
         let mut wl = tx.prepare_cached(
             "INSERT INTO worklist (claim_id, payer, candidates, facts, created_at) \
@@ -1271,6 +1485,7 @@ fn record_one(
         )?;
         for rc in claims {
             let cl = &rc.claim;
+            let f = fact_cols(cl)?;
             ins.execute(params![
                 sub_id,
                 s.payer.code(),
@@ -1288,11 +1503,25 @@ fn record_one(
                 cl.points as i64,
                 cl.copay_yen as i64,
                 cl.amount_yen() as i64,
-                to_json("claim.facts", cl)?,
                 rc.evidence
                     .as_ref()
                     .map(|e| to_json("claim.evidence", e))
                     .transpose()?,
+                f.line,
+                f.receipt_kind,
+                f.name,
+                f.kana_name,
+                f.sex,
+                f.birthdate,
+                f.claimed_number,
+                f.symbol,
+                f.number,
+                f.branch,
+                f.service_days,
+                f.actual_days,
+                f.public_funds,
+                f.funds,
+                f.tekiyou,
             ])?;
             let id = tx.last_insert_rowid();
             insert_parts(tx, id, &rc.parts)?;

@@ -149,7 +149,10 @@ fn first_pool_shares(stmt: &Value) -> Vec<(String, u64)> {
         .iter()
         .map(|x| {
             (
-                x["insurer_number"].as_str().expect("insurer_number").to_string(),
+                x["insurer_number"]
+                    .as_str()
+                    .expect("insurer_number")
+                    .to_string(),
                 x["share_yen"].as_u64().expect("share_yen"),
             )
         })
