@@ -86,11 +86,23 @@ fn ser_errors<S: serde::Serializer>(v: &[RowError], s: S) -> Result<S::Ok, S::Er
     s.collect_seq(v.iter().map(|e| e.to_string()))
 }
 
+/// How many rows read between two calls of the import's progress.
+const PROGRESS_EVERY: u64 = 10_000;
+
 impl ImportReport {
     fn error(&mut self, e: RowError) {
         self.errors_total += 1;
         if self.errors.len() < MAX_REPORTED_ERRORS {
             self.errors.push(e);
+        }
+    }
+
+    /// Counts one row read from a file, and reports the rows read so far every
+    /// [`PROGRESS_EVERY`] rows.
+    fn row_read(&mut self, progress: &mut dyn FnMut(u64)) {
+        self.rows_read += 1;
+        if self.rows_read.is_multiple_of(PROGRESS_EVERY) {
+            progress(self.rows_read);
         }
     }
 }
@@ -464,10 +476,7 @@ fn import_cards<C: Read + Send>(
             row.map(|rec| prepare_card(rec, hasher, &secrets))
         });
         for row in prepared {
-            report.rows_read += 1;
-            if report.rows_read.is_multiple_of(10_000) {
-                progress(report.rows_read);
-            }
+            report.row_read(progress);
             let PreparedCard {
                 rec,
                 hash: h,
@@ -681,10 +690,7 @@ fn import_qualifications<Q: Read + Send>(
             })
         });
         for row in prepared {
-            report.rows_read += 1;
-            if report.rows_read.is_multiple_of(10_000) {
-                progress(report.rows_read);
-            }
+            report.row_read(progress);
             let PreparedQualification {
                 rec,
                 hash: h,
