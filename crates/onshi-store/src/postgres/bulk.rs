@@ -251,10 +251,10 @@ impl Bulk {
     async fn flush(&mut self, c: &Object) -> Result<()> {
         if !self.pending.is_empty() {
             let sink = c
-                .copy_in(
-                    "COPY person (id, my_number_hash, name, name_kana, name_key, kana_key, sex, \
-                     birthdate, post_number, address) FROM STDIN (FORMAT binary)",
-                )
+                .copy_in(&format!(
+                    "COPY person (id, my_number_hash, {}) FROM STDIN (FORMAT binary)",
+                    super::PERSON_WRITE_COLS
+                ))
                 .await?;
             let w = BinaryCopyInWriter::new(
                 sink,
@@ -274,22 +274,8 @@ impl Bulk {
             let mut w = std::pin::pin!(w);
             for (i, row) in self.pending.iter().enumerate() {
                 let id = self.first_pending + i as PersonId;
-                let (name, kana_name, name_key, kana_key, sex) = super::person_values(&row.person);
-                let p = &row.person;
-                w.as_mut()
-                    .write(&[
-                        &id,
-                        &row.hash,
-                        &name,
-                        &kana_name,
-                        &name_key,
-                        &kana_key,
-                        &sex,
-                        &p.birthdate,
-                        &p.post_number,
-                        &p.address,
-                    ])
-                    .await?;
+                let v = super::PersonValues::of(&row.person);
+                w.as_mut().write(&v.params(&[&id, &row.hash])).await?;
             }
             w.finish().await?;
             self.first_pending = self.next_id();

@@ -891,14 +891,50 @@ impl ImportStore for PostgresStore {
     }
 }
 
-fn person_values(p: &Person) -> (String, String, String, String, &'static str) {
-    (
-        p.name.clone(),
-        p.name_kana.clone(),
-        kana::name_key(&p.name),
-        kana::kana_key(&p.name_kana),
-        p.sex.code(),
-    )
+/// The columns a person row is written with after its key (`id`, `my_number_hash`), in the
+/// order of [`PersonValues::params`].
+pub(crate) const PERSON_WRITE_COLS: &str =
+    "name, name_kana, name_key, kana_key, sex, birthdate, post_number, address";
+
+/// The values of a person row computed from the domain type (the search keys, the sex code).
+pub(crate) struct PersonValues<'a> {
+    p: &'a Person,
+    name_key: String,
+    kana_key: String,
+    sex: &'static str,
+}
+
+impl<'a> PersonValues<'a> {
+    pub(crate) fn of(p: &'a Person) -> Self {
+        PersonValues {
+            p,
+            name_key: kana::name_key(&p.name),
+            kana_key: kana::kana_key(&p.name_kana),
+            sex: p.sex.code(),
+        }
+    }
+
+    /// The parameters: `key` (the row's key columns), then the person's in
+    /// [`PERSON_WRITE_COLS`] order.
+    pub(crate) fn params<'b>(
+        &'b self,
+        key: &[&'b (dyn ToSql + Sync)],
+    ) -> Vec<&'b (dyn ToSql + Sync)> {
+        let p = self.p;
+        let mut v: Vec<&'b (dyn ToSql + Sync)> = Vec::with_capacity(key.len() + 8);
+        v.extend_from_slice(key);
+        v.extend_from_slice(&[
+            &p.name,
+            &p.name_kana,
+            &self.name_key,
+            &self.kana_key,
+            &self.sex,
+            &p.birthdate,
+            &p.post_number,
+            &p.address,
+        ]);
+        v
+    }
 }
 
 async fn write_qualification(
@@ -1140,31 +1176,15 @@ impl ImportTx for PgImport<'_> {
         if let Some(r) = self.bulk(async |b, c| b.insert_person(c, h, p).await) {
             return r;
         }
-        let (name, kana_name, name_key, kana_key, sex) = person_values(p);
+        let v = PersonValues::of(p);
         self.run(async |c| {
             let st = c
-                .prepare_cached(
-                    "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, \
-                     sex, birthdate, post_number, address) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-                )
+                .prepare_cached(&format!(
+                    "INSERT INTO person (my_number_hash, {PERSON_WRITE_COLS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+                ))
                 .await?;
-            let r = c
-                .query_one(
-                    &st,
-                    &[
-                        &h.as_str(),
-                        &name,
-                        &kana_name,
-                        &name_key,
-                        &kana_key,
-                        &sex,
-                        &p.birthdate,
-                        &p.post_number,
-                        &p.address,
-                    ],
-                )
-                .await?;
+            let r = c.query_one(&st, &v.params(&[&h.as_str()])).await?;
             Ok(r.try_get(0)?)
         })
     }
@@ -1193,33 +1213,17 @@ impl ImportTx for PgImport<'_> {
 
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
         self.not_in_bulk("an upsert of a person")?;
-        let (name, kana_name, name_key, kana_key, sex) = person_values(p);
+        let v = PersonValues::of(p);
         self.run(async |c| {
             let st = c
-                .prepare_cached(
-                    "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, \
-                     sex, birthdate, post_number, address) \
+                .prepare_cached(&format!(
+                    "INSERT INTO person (my_number_hash, {PERSON_WRITE_COLS}) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (my_number_hash) DO UPDATE \
-                     SET my_number_hash = EXCLUDED.my_number_hash RETURNING id",
-                )
+                     SET my_number_hash = EXCLUDED.my_number_hash RETURNING id"
+                ))
                 .await?;
-            let r = c
-                .query_one(
-                    &st,
-                    &[
-                        &h.as_str(),
-                        &name,
-                        &kana_name,
-                        &name_key,
-                        &kana_key,
-                        &sex,
-                        &p.birthdate,
-                        &p.post_number,
-                        &p.address,
-                    ],
-                )
-                .await?;
+            let r = c.query_one(&st, &v.params(&[&h.as_str()])).await?;
             Ok(r.try_get(0)?)
         })
     }
@@ -1230,29 +1234,15 @@ impl ImportTx for PgImport<'_> {
         {
             return Ok(());
         }
-        let (name, kana_name, name_key, kana_key, sex) = person_values(p);
+        let v = PersonValues::of(p);
         self.run(async |c| {
             let st = c
-                .prepare_cached(
-                    "UPDATE person SET name = $2, name_kana = $3, name_key = $4, kana_key = $5, \
-                     sex = $6, birthdate = $7, post_number = $8, address = $9 WHERE id = $1",
-                )
+                .prepare_cached(&format!(
+                    "UPDATE person SET ({PERSON_WRITE_COLS}) = ($2, $3, $4, $5, $6, $7, $8, $9) \
+                     WHERE id = $1"
+                ))
                 .await?;
-            c.execute(
-                &st,
-                &[
-                    &id,
-                    &name,
-                    &kana_name,
-                    &name_key,
-                    &kana_key,
-                    &sex,
-                    &p.birthdate,
-                    &p.post_number,
-                    &p.address,
-                ],
-            )
-            .await?;
+            c.execute(&st, &v.params(&[&id])).await?;
             Ok(())
         })
     }
