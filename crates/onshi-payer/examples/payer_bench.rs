@@ -458,7 +458,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pooled_yen = 0u64;
     let mut exact = true;
     for st in &out.statements {
-        for p in st["apportionment"].as_array().into_iter().flatten() {
+        for p in &st.apportionment {
             let pool = p["pool_yen"].as_u64().unwrap_or(0);
             let sum: u64 = p["shares"]
                 .as_array()

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
+use onshi_domain::numbers::InsurerNumber;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -69,7 +70,7 @@ pub struct Submitted<'a> {
 /// What settling a billing month did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MonthSettlement {
-    pub statements: Vec<serde_json::Value>,
+    pub statements: Vec<Statement>,
     /// facilities not settled, with why (e.g. an open worklist item)
     pub refused: Vec<Refusal>,
 }
@@ -133,46 +134,117 @@ pub fn scrub_tekiyou(tekiyou: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A settlement statement of one submitted file (docs/formats/settlement.md, format
+/// `onshi-settlement/1`). Typed rows serialised once; the fields are in the order of their
+/// names, as the statement's JSON has always been written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    /// each 按分 pool of the facility's month: its inputs and shares
+    pub apportionment: Vec<serde_json::Value>,
+    pub billing_month: YearMonth,
+    pub by_payer: Vec<PayerTotal>,
+    pub claims: Vec<StatementLine>,
+    pub facility: String,
+    pub file_sha256: Option<String>,
+    pub format: String,
+    pub payer: PayerCode,
+    pub settled_at: String,
+}
+
+/// Who pays a statement line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayerKind {
+    /// the 按分 pool (R22)
+    Apportionment,
+    Insurer,
+    /// 公費単独: the claim's 第1公費
+    PublicFund,
+}
+
+/// How a statement line was settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettledBy {
+    Review,
+    Identification,
+    Apportionment,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineStatus {
+    Settled,
+    /// pooled with no basis to share on: not paid yet
+    Pending,
+}
+
+/// One claim of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementLine {
+    pub amount_yen: u64,
+    /// the (first) part's insurer or public fund; none for the 按分 pool
+    pub insurer_number: Option<InsurerNumber>,
+    pub kakunin_kubun: KakuninKubun,
+    /// the parts of a split (分割) claim
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<LinePart>>,
+    pub payer_kind: PayerKind,
+    pub points: u64,
+    pub receipt_number: u32,
+    pub service_month: YearMonth,
+    pub settled_by: Option<SettledBy>,
+    pub status: LineStatus,
+}
+
+/// One part of a split claim's statement line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinePart {
+    pub amount_yen: u64,
+    pub days: Vec<u32>,
+    pub insurer_number: InsurerNumber,
+    pub points: u64,
+}
+
+/// A statement's total for one payer of its claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayerTotal {
+    pub amount_yen: u64,
+    pub claims: u64,
+    pub payer_kind: PayerKind,
+    pub payer_number: Option<String>,
+}
+
 /// A statement's totals per payer of its claims: each insurer and each public fund (公費単独)
 /// with the count of its claims and what it pays, and the 按分 pool as one line; claims still
 /// pending are not in it.
-pub fn statement_totals(lines: &[serde_json::Value]) -> Vec<serde_json::Value> {
-    let mut t: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    for l in lines.iter().filter(|l| l["status"] == "settled") {
-        let kind = l["payer_kind"].as_str().unwrap_or("insurer");
-        match l["parts"].as_array() {
+pub fn statement_totals(lines: &[StatementLine]) -> Vec<PayerTotal> {
+    let mut t: BTreeMap<(PayerKind, &str), (u64, u64)> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l.status == LineStatus::Settled) {
+        match &l.parts {
             Some(parts) => {
                 for p in parts {
                     let e = t
-                        .entry((
-                            kind.to_string(),
-                            p["insurer_number"].as_str().unwrap_or_default().to_string(),
-                        ))
+                        .entry((l.payer_kind, p.insurer_number.as_str()))
                         .or_default();
                     e.0 += 1;
-                    e.1 += p["amount_yen"].as_u64().unwrap_or(0);
+                    e.1 += p.amount_yen;
                 }
             }
             None => {
-                let e = t
-                    .entry((
-                        kind.to_string(),
-                        l["insurer_number"].as_str().unwrap_or_default().to_string(),
-                    ))
-                    .or_default();
+                let number = l.insurer_number.as_ref().map_or("", |n| n.as_str());
+                let e = t.entry((l.payer_kind, number)).or_default();
                 e.0 += 1;
-                e.1 += l["amount_yen"].as_u64().unwrap_or(0);
+                e.1 += l.amount_yen;
             }
         }
     }
     t.into_iter()
-        .map(|((kind, number), (claims, amount))| {
-            json!({
-                "payer_kind": kind,
-                "payer_number": (!number.is_empty()).then_some(number),
-                "claims": claims,
-                "amount_yen": amount,
-            })
+        .map(|((kind, number), (claims, amount))| PayerTotal {
+            amount_yen: amount,
+            claims,
+            payer_kind: kind,
+            payer_number: (!number.is_empty()).then(|| number.to_string()),
         })
         .collect()
 }
@@ -191,10 +263,10 @@ pub fn hook_client(ca_pem: Option<&[u8]>) -> std::result::Result<reqwest::Client
 }
 
 /// POSTs a statement to a facility's settlement hook; returns the HTTP status.
-pub async fn call_hook(
+pub async fn call_hook<T: Serialize + ?Sized>(
     client: &reqwest::Client,
     url: &str,
-    statement: &serde_json::Value,
+    statement: &T,
 ) -> std::result::Result<u16, String> {
     let r = client
         .post(url)
@@ -216,7 +288,7 @@ pub struct HookCall {
 /// What settling a billing month did, with what each facility's hook answered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SettledMonth {
-    pub statements: Vec<serde_json::Value>,
+    pub statements: Vec<Statement>,
     pub refused: Vec<Refusal>,
     pub hooks: Vec<HookCall>,
 }
@@ -242,7 +314,7 @@ impl PayerService {
             .map_err(|e| ServiceError::NotFound(format!("the settlement task stopped: {e}")))??;
         let mut calls = Vec::new();
         for st in &out.statements {
-            let f = st["facility"].as_str().unwrap_or_default().to_string();
+            let f = st.facility.clone();
             let Some(url) = self.store.facility(payer, &f)?.and_then(|f| f.hook_url) else {
                 continue;
             };
@@ -609,7 +681,15 @@ impl PayerService {
         let (w, statements) = self.prepare_settlement(payer, facility, billing_month, at)?;
         self.store.settle(&w)?;
         self.write_statements(facility, payer, billing_month, &statements)?;
-        Ok(statements)
+        statements
+            .iter()
+            .map(|st| {
+                serde_json::to_value(st).map_err(|e| ServiceError::Rule {
+                    rule: "R22",
+                    message: format!("the statement could not be written: {e}"),
+                })
+            })
+            .collect()
     }
 
     /// What settling one facility's month would write, and its statements (nothing stored).
@@ -619,7 +699,7 @@ impl PayerService {
         facility: &str,
         billing_month: YearMonth,
         at: &str,
-    ) -> Result<(SettlementWrite, Vec<serde_json::Value>)> {
+    ) -> Result<(SettlementWrite, Vec<Statement>)> {
         if self
             .store
             .statement(payer, facility, billing_month)?
@@ -664,7 +744,7 @@ impl PayerService {
         let mut apportioned = Vec::new();
         let mut unapportioned = Vec::new();
         // one statement per submitted file: its claims' lines
-        let mut lines: BTreeMap<i64, Vec<serde_json::Value>> = BTreeMap::new();
+        let mut lines: BTreeMap<i64, Vec<StatementLine>> = BTreeMap::new();
         // what each payer of a part (insurer, or public fund for 公費単独) is owed per month
         let mut pay: BTreeMap<(String, YearMonth, bool), (u64, u64)> = BTreeMap::new();
         let mut pools: BTreeMap<YearMonth, Vec<&SettleClaim>> = BTreeMap::new();
@@ -684,30 +764,36 @@ impl PayerService {
                         e.1 += 1;
                     }
                     let parts = &c.parts;
-                    let mut line = json!({
-                        "receipt_number": c.receipt_number,
-                        "service_month": c.service_month,
-                        "status": "settled",
-                        "settled_by": if c.identified { "identification" } else { "review" },
-                        "insurer_number": parts.first().map(|p| p.bill_to.insurer_number.to_string()),
-                        "payer_kind": if parts.first().is_some_and(|p| p.public_fund) { "public_fund" } else { "insurer" },
-                        "kakunin_kubun": c.kubun.code(),
-                        "points": parts.iter().map(|p| p.points).sum::<u64>(),
-                        "amount_yen": parts.iter().map(|p| p.amount_yen()).sum::<u64>(),
-                    });
-                    if parts.len() > 1 {
-                        line["parts"] = json!(
+                    let line = StatementLine {
+                        amount_yen: parts.iter().map(|p| p.amount_yen()).sum(),
+                        insurer_number: parts.first().map(|p| p.bill_to.insurer_number.clone()),
+                        kakunin_kubun: c.kubun,
+                        parts: (parts.len() > 1).then(|| {
                             parts
                                 .iter()
-                                .map(|p| json!({
-                                    "insurer_number": p.bill_to.insurer_number,
-                                    "days": p.days,
-                                    "points": p.points,
-                                    "amount_yen": p.amount_yen(),
-                                }))
-                                .collect::<Vec<_>>()
-                        );
-                    }
+                                .map(|p| LinePart {
+                                    amount_yen: p.amount_yen(),
+                                    days: p.days.clone(),
+                                    insurer_number: p.bill_to.insurer_number.clone(),
+                                    points: p.points,
+                                })
+                                .collect()
+                        }),
+                        payer_kind: if parts.first().is_some_and(|p| p.public_fund) {
+                            PayerKind::PublicFund
+                        } else {
+                            PayerKind::Insurer
+                        },
+                        points: parts.iter().map(|p| p.points).sum(),
+                        receipt_number: c.receipt_number,
+                        service_month: c.service_month,
+                        settled_by: Some(if c.identified {
+                            SettledBy::Identification
+                        } else {
+                            SettledBy::Review
+                        }),
+                        status: LineStatus::Settled,
+                    };
                     lines.entry(c.submission_id).or_default().push(line);
                 }
                 ClaimStatus::Pool => pools.entry(c.service_month).or_default().push(c),
@@ -748,7 +834,7 @@ impl PayerService {
                         "service_month": sm, "pool_yen": pool_yen, "inputs": inputs,
                         "shares": ss,
                     }));
-                    ("settled", Some("apportionment"))
+                    (LineStatus::Settled, Some(SettledBy::Apportionment))
                 }
                 Err(ApportionError::NoBasis) | Err(ApportionError::DuplicateInsurer(_)) => {
                     unapportioned.extend(pooled.iter().map(|c| c.id));
@@ -756,21 +842,25 @@ impl PayerService {
                         "service_month": sm, "pool_yen": pool_yen, "inputs": inputs,
                         "shares": [], "note": "R22 按分: no payments in the reference period",
                     }));
-                    ("pending", None)
+                    (LineStatus::Pending, None)
                 }
             };
             for c in pooled {
-                lines.entry(c.submission_id).or_default().push(json!({
-                    "receipt_number": c.receipt_number,
-                    "service_month": c.service_month,
-                    "status": status.0,
-                    "settled_by": status.1,
-                    "insurer_number": null,
-                    "payer_kind": "apportionment",
-                    "kakunin_kubun": c.kubun.code(),
-                    "points": c.points,
-                    "amount_yen": c.amount_yen,
-                }));
+                lines
+                    .entry(c.submission_id)
+                    .or_default()
+                    .push(StatementLine {
+                        amount_yen: c.amount_yen,
+                        insurer_number: None,
+                        kakunin_kubun: c.kubun,
+                        parts: None,
+                        payer_kind: PayerKind::Apportionment,
+                        points: c.points,
+                        receipt_number: c.receipt_number,
+                        service_month: c.service_month,
+                        settled_by: status.1,
+                        status: status.0,
+                    });
             }
         }
         // public funds' payments are recorded apart: they are never a weight of 按分
@@ -792,22 +882,21 @@ impl PayerService {
             .filter(|c| !c.tekiyou.is_empty())
             .map(|c| (c.id, scrub_tekiyou(&c.tekiyou)))
             .collect();
-        let statements: Vec<serde_json::Value> = lines
+        let statements: Vec<Statement> = lines
             .into_iter()
             .map(|(sub, mut ls)| {
-                ls.sort_by_key(|l| l["receipt_number"].as_u64());
-                let by_payer = statement_totals(&ls);
-                json!({
-                    "format": "onshi-settlement/1",
-                    "payer": payer.code(),
-                    "facility": facility,
-                    "billing_month": billing_month,
-                    "file_sha256": file_sha.get(&sub),
-                    "settled_at": at,
-                    "claims": ls,
-                    "by_payer": by_payer,
-                    "apportionment": pool_docs,
-                })
+                ls.sort_by_key(|l| l.receipt_number);
+                Statement {
+                    apportionment: pool_docs.clone(),
+                    billing_month,
+                    by_payer: statement_totals(&ls),
+                    claims: ls,
+                    facility: facility.to_string(),
+                    file_sha256: file_sha.get(&sub).cloned(),
+                    format: "onshi-settlement/1".into(),
+                    payer,
+                    settled_at: at.to_string(),
+                }
             })
             .collect();
         let w = SettlementWrite {
@@ -835,13 +924,13 @@ impl PayerService {
         facility: &str,
         payer: PayerCode,
         billing_month: YearMonth,
-        statements: &[serde_json::Value],
+        statements: &[Statement],
     ) -> Result<()> {
         if let Some(dir) = &self.out_dir {
             let d = dir.join(facility);
             std::fs::create_dir_all(&d)?;
             for st in statements {
-                let sha = st["file_sha256"].as_str().unwrap_or_default();
+                let sha = st.file_sha256.as_deref().unwrap_or_default();
                 let name = format!(
                     "settlement-{}-{billing_month}-{}.json",
                     payer.code(),
@@ -869,7 +958,7 @@ impl PayerService {
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .clamp(1, 4);
-        let prepare = |f: &String| -> Result<Option<(SettlementWrite, Vec<serde_json::Value>)>> {
+        let prepare = |f: &String| -> Result<Option<(SettlementWrite, Vec<Statement>)>> {
             if self.store.statement(payer, f, billing_month)?.is_some() {
                 return Ok(None);
             }
