@@ -14,6 +14,7 @@
 
 pub mod claims;
 pub mod moushitatesho;
+pub mod openapi;
 pub mod print;
 pub mod staff;
 pub mod visits;

@@ -87,7 +87,7 @@ pub struct VisitSummary {
 
 /// A visit recorded while the central was unreachable (事後確認, R12, R17): on the worklist
 /// until staff confirm it afterwards, by the outage-mode search or by card.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AfterFact {
     pub visit_id: i64,
     /// when the central was found unreachable for this visit

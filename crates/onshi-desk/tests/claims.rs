@@ -87,9 +87,7 @@ impl Desk {
             .send()
             .await
             .expect("put");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        common::conform_json("PUT", r).await
     }
 
     async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -100,9 +98,7 @@ impl Desk {
             .send()
             .await
             .expect("post");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        common::conform_json("POST", r).await
     }
 
     async fn get_json(&self, path: &str) -> (u16, Value) {
@@ -112,8 +108,7 @@ impl Desk {
             .send()
             .await
             .expect("get");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        common::conform_json("GET", r).await
     }
 
     async fn content(&self, id: i64, points: u32, yen: u32) {
@@ -145,8 +140,8 @@ impl Desk {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let bytes = r.bytes().await.unwrap().to_vec();
+        let (status, bytes) = common::conform("GET", r).await;
+        assert_eq!(status, 200);
         let file = UkeFile::read(&bytes[..]).expect("the facility's file reads back");
         (bytes, file)
     }
@@ -478,7 +473,9 @@ async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
         .send()
         .await
         .unwrap();
-    let file = UkeFile::read(&r.bytes().await.unwrap()[..]).unwrap();
+    let (status, bytes) = common::conform("GET", r).await;
+    assert_eq!(status, 200);
+    let file = UkeFile::read(&bytes[..]).unwrap();
     assert_eq!(ho(first_claim(&file)).insurer_number.as_str(), "01130012");
 }
 
@@ -607,4 +604,60 @@ async fn a_pharmacy_month_is_not_closed_into_a_medical_claim_file() {
     // nothing was frozen: the month is still open
     let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
     assert!(month["closed_at"].is_null(), "{month}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_json_and_bad_path_parameters_get_a_4xx_naming_the_member() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic).await;
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    // a member of the wrong type: 400 `json`, naming the member
+    let mut bad = content(298, 890);
+    bad["lines"][0]["times"] = json!("twice");
+    let (status, body) = d
+        .put_json(&format!("/desk/api/visits/{id}/content"), &bad)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["class"], "json");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("lines[0].times: "), "{message}");
+    // a member the content does not have
+    let mut bad = content(298, 890);
+    bad["colour"] = json!("red");
+    let (status, body) = d
+        .put_json(&format!("/desk/api/visits/{id}/content"), &bad)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("colour"),
+        "{body}"
+    );
+    // a visit id that is not a number, a month that is not YYYYMM
+    let (status, body) = d
+        .put_json("/desk/api/visits/x1/content", &content(298, 890))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["class"], "path");
+    assert!(
+        body["error"]["message"].as_str().unwrap().starts_with("id (path)"),
+        "{body}"
+    );
+    let (status, body) = d.get_json("/desk/api/claims/2026-11").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["class"], "month");
+    // a content problem answers with a message besides the problems
+    let mut bad = content(298, 890);
+    bad["diagnoses"][0]["code"] = json!("99");
+    let (status, body) = d
+        .put_json(&format!("/desk/api/visits/{id}/content"), &bad)
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("diagnoses[0].code"),
+        "{body}"
+    );
 }

@@ -642,3 +642,101 @@ async fn r2_the_visit_leads_to_the_consented_drug_information_and_refuses_the_re
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_visit_json_reads_answer_as_documented_and_only_to_a_signed_in_clerk() {
+    let w = start_world().await;
+    let d = Desk::new(&w.clinic).await;
+    let v = d.visit("at_desk").await;
+    d.act(&v, &[("action", "card_received"), ("card_serial", "C0001")])
+        .await;
+    d.act(
+        &v,
+        &[
+            ("action", "reader"),
+            ("mode", "face"),
+            ("face_result", "ok"),
+        ],
+    )
+    .await;
+    d.act(&v, &[("action", "charge")]).await;
+    let get = |path: String| {
+        let http = d.http.clone();
+        let base = d.base.clone();
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("get");
+            common::conform_json("GET", r).await
+        }
+    };
+    let (status, situation) = get(format!("{v}/situation.json")).await;
+    assert_eq!(status, 200, "{situation}");
+    let decision = onshi_domain::desk::assess(
+        &serde_json::from_value(situation).expect("the situation reads back"),
+    )
+    .expect("the engine decides on it");
+    let (status, claim) = get(format!("{v}/claim.json")).await;
+    assert_eq!(status, 200, "{claim}");
+    assert_eq!(claim["claim"]["basis"], "current", "{claim}");
+    assert_eq!(
+        claim["claim"]["basis"],
+        serde_json::to_value(decision.claim.expect("a claim").basis).unwrap()
+    );
+    assert_eq!(claim["unconfirmed"], false);
+    // an unknown visit and an id that is not a number: JSON errors naming the id
+    let (status, body) = get("/desk/visits/999999/situation.json".into()).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["class"], "visit");
+    let (status, body) = get("/desk/visits/abc/claim.json".into()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["class"], "path");
+    assert!(
+        body["error"]["message"].as_str().unwrap().starts_with("id (path)"),
+        "{body}"
+    );
+    // without the staff session: to the login page, nothing of the visit
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for json in ["situation.json", "claim.json"] {
+        let r = anonymous
+            .get(format!("{}{v}/{json}", d.base))
+            .send()
+            .await
+            .unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let (status, body) = common::conform("GET", r).await;
+        assert_eq!(status, 303, "{json}");
+        assert!(location.starts_with("/desk/login?next="), "{location}");
+        assert!(body.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_desk_openapi_document_is_the_checked_in_one() {
+    let w = start_world().await;
+    let r = reqwest::get(format!("{}/desk/api/openapi.json", w.clinic))
+        .await
+        .unwrap();
+    let (status, served) = common::conform("GET", r).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        String::from_utf8(served).unwrap(),
+        onshi_desk::openapi::document(),
+        "the desk serves the document generated from its types"
+    );
+    assert!(
+        onshi_desk::openapi::document() == include_str!("../../../docs/api/desk-openapi.json"),
+        "docs/api/desk-openapi.json is not the document generated from the desk's types: \
+         run `cargo run -p onshi -- openapi --desk > docs/api/desk-openapi.json` and review the change"
+    );
+}

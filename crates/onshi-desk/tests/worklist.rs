@@ -229,7 +229,15 @@ impl World {
     }
 
     async fn claim(&self, visit: &str) -> Value {
-        serde_json::from_str(&self.get(&format!("{visit}/claim.json")).await).expect("json")
+        let r = self
+            .http
+            .get(format!("{}{visit}/claim.json", self.desk))
+            .send()
+            .await
+            .expect("get");
+        let (status, body) = common::conform_json("GET", r).await;
+        assert_eq!(status, 200, "{visit}/claim.json: {body}");
+        body
     }
 
     /// A visit at the desk whose card confirmation found the central unreachable.
@@ -643,7 +651,7 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
         .send()
         .await
         .expect("content");
-    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(common::conform("PUT", r).await.0, 204);
     // the month cannot be closed while the visit is unconfirmed (R12, R17)
     let r = w
         .http
@@ -651,8 +659,8 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
         .send()
         .await
         .expect("close");
-    assert_eq!(r.status().as_u16(), 409);
-    let blocked: Value = r.json().await.expect("json");
+    let (status, blocked) = common::conform_json("POST", r).await;
+    assert_eq!(status, 409);
     let codes: Vec<&str> = blocked["error"]["open"]
         .as_array()
         .expect("open items")
@@ -673,21 +681,16 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
         .send()
         .await
         .expect("close");
-    assert_eq!(
-        r.status().as_u16(),
-        200,
-        "{}",
-        r.text().await.unwrap_or_default()
-    );
-    let bytes = w
+    let (status, body) = common::conform_json("POST", r).await;
+    assert_eq!(status, 200, "{body}");
+    let r = w
         .http
         .get(format!("{}/desk/api/claims/files/202612/1/claim", w.desk))
         .send()
         .await
-        .expect("file")
-        .bytes()
-        .await
-        .expect("bytes");
+        .expect("file");
+    let (status, bytes) = common::conform("GET", r).await;
+    assert_eq!(status, 200);
     let file = onshi_formats::uke::UkeFile::read(&bytes[..]).expect("reads");
     let ho = file.claims[0].ho().expect("HO");
     assert_eq!(ho.insurer_number.as_str(), w.fx.kyokai.as_str());

@@ -4,8 +4,9 @@
 //! with the operator's. No answer may be a server error, and every answer must be a
 //! documented status with the documented content type and schema.
 //!
-//! schemathesis is installed by `scripts/test` (into `target/tools/venv`); the test fails,
-//! not skips, when it is missing. `ONSHI_SCHEMATHESIS` names the program when elsewhere.
+//! The runner is the shared one of `onshi_webdriver::schemathesis`: schemathesis is installed
+//! by `scripts/test` (into `target/tools/venv`); the test fails, not skips, when it is missing.
+//! `ONSHI_SCHEMATHESIS` names the program when elsewhere.
 
 use std::sync::Arc;
 
@@ -21,18 +22,6 @@ use onshi_web::outage::operator_token_hash;
 const CLINIC: &str = "1311234567";
 const CLINIC_TOKEN: &str = "tok-clinic";
 const OPERATOR_TOKEN: &str = "tok-operator";
-
-fn schemathesis() -> std::path::PathBuf {
-    if let Some(p) = std::env::var_os("ONSHI_SCHEMATHESIS") {
-        return p.into();
-    }
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/tools/venv/bin/schemathesis");
-    if venv.exists() {
-        return venv;
-    }
-    "schemathesis".into()
-}
 
 async fn spawn() -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -93,42 +82,11 @@ async fn spawn() -> (String, tempfile::TempDir) {
 }
 
 fn run(base: &str, token: &str, tag_args: &[&str]) {
-    let program = schemathesis();
-    // schemathesis keeps a cache in its working folder: a temporary one, not the checkout.
-    // One worker: with two, its test-case generator has failed with an internal error
-    // (hypothesis's AST cache shared between threads), which says nothing of the server.
-    let work = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(&program)
-        .current_dir(work.path())
-        .arg("run")
-        .arg(format!("{base}/v1/openapi.json"))
-        .args(["--url", base])
-        .args(["--header", &format!("Authorization: Bearer {token}")])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-        ])
-        .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--max-examples", "25", "--workers", "1", "--max-time", "60"])
-        .args(["--seed", "20261202", "--no-color"])
-        .args(tag_args)
-        .env("SCHEMATHESIS_HOOKS", "")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{} could not be run ({e}): scripts/test installs schemathesis from PyPI",
-                program.display()
-            )
-        });
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "schemathesis found problems ({}):\n{text}",
-        out.status
+    onshi_webdriver::schemathesis::run(
+        &format!("{base}/v1/openapi.json"),
+        base,
+        &[format!("Authorization: Bearer {token}")],
+        tag_args,
     );
 }
 

@@ -1,7 +1,15 @@
-//! Test support, not shipped: a small WebDriver client for headless Chromium (Debian's
-//! `chromium` and `chromium-driver`) that the browser tests of the desk and of the payer share —
-//! real clicks on the real screens, and full-page screenshots when `ONSHI_SCREENSHOTS` names a
-//! folder. Fails loudly when the browser or the driver is missing.
+//! Test support, not shipped, shared by the HTTP and browser tests of the central, the desk
+//! and the payer:
+//!
+//! - a small WebDriver client for headless Chromium (Debian's `chromium` and
+//!   `chromium-driver`) — real clicks on the real screens, and full-page screenshots when
+//!   `ONSHI_SCREENSHOTS` names a folder; fails loudly when the browser or the driver is
+//!   missing ([`Driver`]);
+//! - [`openapi`]: every answer a test receives checked against the server's OpenAPI document;
+//! - [`schemathesis`]: the schemathesis run against a served document.
+
+pub mod openapi;
+pub mod schemathesis;
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};

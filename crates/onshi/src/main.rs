@@ -71,9 +71,17 @@ enum Cmd {
     /// The payer (審査支払機関): claim intake, 振替, identification, 按分, settlement.
     #[command(subcommand)]
     Payer(payer_cmd::PayerCmd),
-    /// Print the central API's OpenAPI document (generated from its types; the checked-in
-    /// docs/api/openapi.json is this output).
-    Openapi,
+    /// Print the central API's OpenAPI document, or with --desk the desk's (generated from
+    /// their types; the checked-in docs/api/openapi.json and docs/api/desk-openapi.json are
+    /// this output).
+    Openapi(OpenapiArgs),
+}
+
+#[derive(Args)]
+struct OpenapiArgs {
+    /// the desk's JSON routes (/desk/api/…, the visit's JSON reads) instead of the central's
+    #[arg(long)]
+    desk: bool,
 }
 
 #[derive(Args)]
@@ -231,7 +239,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Staff(c) => return terminal_cmd::run_staff(c),
         Cmd::Claims(c) => return claims_cmd::run(c),
         Cmd::Payer(c) => return payer_cmd::run(c),
-        Cmd::Openapi => print!("{}", onshi_web::openapi::document()),
+        Cmd::Openapi(a) if a.desk => print!("{}", onshi_desk::openapi::document()),
+        Cmd::Openapi(_) => print!("{}", onshi_web::openapi::document()),
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -17,7 +17,7 @@ use super::content::{Diagnosis, Line, VisitContent};
 use crate::Visit;
 
 /// A claim as the facility files it (one レセプト).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FiledClaim {
     pub payer: Payer,
     /// 診療年月 (YYYYMM).
@@ -56,7 +56,7 @@ pub struct FiledClaim {
 }
 
 /// A 摘要 line with its count per day of the month.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MonthLine {
     pub line: Line,
     /// (day, count) in day order.
@@ -70,7 +70,7 @@ impl MonthLine {
 }
 
 /// Something open before a month can be closed (or to know about).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpenItem {
     pub visit_id: i64,
     /// `blocking` items stop the close; `warning`s are shown.
@@ -83,7 +83,7 @@ pub struct OpenItem {
     pub rules: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Blocking,

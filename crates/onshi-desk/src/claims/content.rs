@@ -11,7 +11,7 @@ use onshi_domain::numbers::Sex;
 use serde::{Deserialize, Serialize};
 
 /// A diagnosis (傷病名, the SY record).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Diagnosis {
     /// 傷病名コード (7 digits); `0000999` for an uncoded name, given in `name`.
@@ -37,7 +37,7 @@ fn outcome_continuing() -> String {
 }
 
 /// The kind of a 摘要 line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum LineKind {
     /// 診療行為 (SI).
     SI,
@@ -50,7 +50,7 @@ pub enum LineKind {
 }
 
 /// One 摘要 line (SI / IY / TO / CO) of a visit.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     pub kind: LineKind,
@@ -84,7 +84,7 @@ fn one() -> u32 {
 }
 
 /// What a visit contributes, as the receipt computer sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisitContent {
     /// カルテ番号等: the facility's patient number. Visits of one patient in a month are claimed
@@ -115,7 +115,7 @@ pub struct VisitContent {
 }
 
 /// A field that breaks a rule, named for the clerk and the receipt computer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ContentProblem {
     /// The field, as in the JSON (`diagnoses[0].code`).
     pub field: String,

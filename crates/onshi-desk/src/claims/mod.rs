@@ -89,7 +89,7 @@ pub enum ClaimsError {
 }
 
 /// The facility's claim settings, with what the IR record needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct FacilityClaimSettings {
     /// 医療機関名称 (IR).
@@ -102,7 +102,7 @@ pub struct FacilityClaimSettings {
 }
 
 /// A month as the 請求 screen and `onshi claims check` show it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MonthView {
     pub service_month: String,
     pub billing_month: String,

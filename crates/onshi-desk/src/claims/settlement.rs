@@ -12,7 +12,7 @@ use super::{Claims, ClaimsError};
 pub const FORMAT: &str = "onshi-settlement/1";
 
 /// A payer's statement for one filed file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Statement {
     pub format: String,
     /// 1 支払基金, 2 国保連.
@@ -27,7 +27,7 @@ pub struct Statement {
 }
 
 /// The outcome of one claim of the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatementClaim {
     /// レセプト番号 in the file.
     pub receipt_number: u32,
@@ -48,7 +48,7 @@ pub struct StatementClaim {
 }
 
 /// What taking a statement did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     /// `false` when the same statement was taken before (nothing done again).
     pub recorded: bool,

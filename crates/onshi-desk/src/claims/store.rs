@@ -111,7 +111,7 @@ pub struct StoredClaim {
 }
 
 /// A file as filed.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredFile {
     pub billing_month: String,
     pub payer: String,

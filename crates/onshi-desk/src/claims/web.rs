@@ -13,17 +13,18 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use onshi_domain::claims::Payer;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use super::content::VisitContent;
-use super::settlement::Statement;
-use super::{Claims, ClaimsError, FacilityClaimSettings};
+use super::content::{ContentProblem, VisitContent};
+use super::settlement::{Outcome, Statement};
+use super::{Claims, ClaimsError, FacilityClaimSettings, MonthView, OpenItem};
 use crate::Desk;
 
 pub fn routes() -> Router<Desk> {
@@ -45,7 +46,175 @@ pub fn routes() -> Router<Desk> {
         .route("/desk/api/claims/{month}", get(get_month))
         .route("/desk/api/claims/{month}/close", post(post_close))
         .route("/desk/api/claims/{month}/reclaim", post(post_reclaim))
+        .route("/desk/api/openapi.json", get(openapi_document))
         .merge(super::screen::routes())
+}
+
+/// The body of every error answer of the desk's JSON routes:
+/// `{"error": {"class", "message"}}`, with every problem of a refused content
+/// (`content_invalid`) and the open items of a blocked close (`month_blocked`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable class and a message naming the field and the rule.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `json`, `path`, `query`, `content_invalid`, `charged_is_a_fact`, `not_charged`,
+    /// `no_content`, `month`, `month_blocked`, `month_closed`, `month_not_closed`, `file`,
+    /// `not_offered`, `settlement_invalid`, `visit`, `internal`.
+    pub class: String,
+    /// In words, naming the field and the rule.
+    pub message: String,
+    /// `content_invalid`: every problem, each naming its field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problems: Option<Vec<ContentProblem>>,
+    /// `month_blocked`: the items open in the month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open: Option<Vec<OpenItem>>,
+}
+
+impl ErrorBody {
+    pub(crate) fn new(class: &str, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                class: class.to_string(),
+                message: message.into(),
+                problems: None,
+                open: None,
+            },
+        }
+    }
+
+    pub(crate) fn answer(self, status: StatusCode) -> Response {
+        (status, Json(self)).into_response()
+    }
+}
+
+/// A refused content: 422 with every problem.
+fn problems_response(problems: Vec<ContentProblem>) -> Response {
+    let mut body = ErrorBody::new(
+        "content_invalid",
+        format!(
+            "{} problem(s): {}",
+            problems.len(),
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    );
+    body.error.problems = Some(problems);
+    body.answer(StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// A path parameter whose rejection is a JSON error naming the parameter (class `path`).
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(r) => {
+                let message = match &r {
+                    PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+                        ErrorKind::ParseErrorAtKey {
+                            key,
+                            value,
+                            expected_type,
+                        } => format!(
+                            "{key} (path): {value:?} is not {}",
+                            type_words(expected_type)
+                        ),
+                        _ => format!("path: {}", r.body_text()),
+                    },
+                    _ => format!("path: {}", r.body_text()),
+                };
+                Err(ErrorBody::new("path", message).answer(StatusCode::BAD_REQUEST))
+            }
+        }
+    }
+}
+
+fn type_words(t: &str) -> String {
+    if t.starts_with('i') || t.starts_with('u') {
+        "an integer in range".into()
+    } else {
+        format!("a {t}")
+    }
+}
+
+/// A query string whose rejection is a JSON error (class `query`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|r| {
+                ErrorBody::new("query", format!("query: {}", r.body_text()))
+                    .answer(StatusCode::BAD_REQUEST)
+            })
+    }
+}
+
+/// A JSON body read with the path of the member at fault in the error (class `json`).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let v: T = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
+    de.end().map_err(|e| {
+        ErrorBody::new(
+            "json",
+            format!("line {} column {}: {e}", e.line(), e.column()),
+        )
+        .answer(StatusCode::BAD_REQUEST)
+    })?;
+    Ok(v)
+}
+
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Response {
+    let path = e.path().to_string();
+    let inner = e.inner();
+    let at = if path == "." {
+        String::new()
+    } else {
+        format!("{path}: ")
+    };
+    ErrorBody::new(
+        "json",
+        format!(
+            "{at}{inner} (line {} column {})",
+            inner.line(),
+            inner.column()
+        ),
+    )
+    .answer(StatusCode::BAD_REQUEST)
+}
+
+/// This document: the desk's OpenAPI document (`docs/api/desk-openapi.json`).
+#[utoipa::path(get, path = "/desk/api/openapi.json", tag = "service",
+    responses((status = 200, description = "the OpenAPI document of the desk", body = Object)))]
+async fn openapi_document() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document(),
+    )
+        .into_response()
 }
 
 /// One error answer: the status, a stable class and the message naming field and rule.
@@ -67,33 +236,39 @@ pub(crate) fn error_response(e: &ClaimsError) -> Response {
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %e, "claims");
     }
-    (
-        status,
-        Json(json!({"error": {"class": class, "message": e.to_string()}})),
-    )
-        .into_response()
+    ErrorBody::new(class, e.to_string()).answer(status)
 }
 
 fn claims(desk: &Desk) -> &Claims {
     &desk.claims
 }
 
+/// Records what a visit contributes (the receipt computer's part and the amount charged).
+///
+/// After 会計 only; every problem is named at once and nothing is stored when one is found. The
+/// amount charged at the window is a fact of the visit: a different `charged_yen` later is
+/// refused (R11).
+#[utoipa::path(put, path = "/desk/api/visits/{id}/content", tag = "claims",
+    params(("id" = i64, Path, description = "the visit's id")),
+    request_body = VisitContent,
+    responses((status = 204, description = "recorded"),
+        (status = 400, description = "not JSON of this shape (`json`, naming the member) or a bad path parameter (`path`)", body = ErrorBody),
+        (status = 404, description = "no visit with that id (`visit`)", body = ErrorBody),
+        (status = 409, description = "the amount charged would change (`charged_is_a_fact`, R11) or the patient has not been charged yet (`not_charged`)", body = ErrorBody),
+        (status = 422, description = "fields breaking their rules, every one named (`content_invalid`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn put_content(
     State(desk): State<Desk>,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> Response {
-    let content: VisitContent = match serde_json::from_slice(&body) {
+    let content: VisitContent = match parse_json(&body) {
         Ok(c) => c,
-        Err(e) => return json_error(&e),
+        Err(r) => return r,
     };
     let problems = content.check();
     if !problems.is_empty() {
-        return (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": {"class": "content_invalid", "problems": problems}})),
-        )
-            .into_response();
+        return problems_response(problems);
     }
     match claims(&desk).record_content(id, &content) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
@@ -101,37 +276,52 @@ async fn put_content(
     }
 }
 
-fn json_error(e: &serde_json::Error) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": {"class": "json", "message": format!("line {} column {}: {e}", e.line(), e.column())}})),
-    )
-        .into_response()
-}
-
-async fn get_content(State(desk): State<Desk>, Path(id): Path<i64>) -> Response {
+/// What a visit contributes, as recorded.
+#[utoipa::path(get, path = "/desk/api/visits/{id}/content", tag = "claims",
+    params(("id" = i64, Path, description = "the visit's id")),
+    responses((status = 200, description = "the content recorded for the visit", body = VisitContent),
+        (status = 400, description = "a bad path parameter (`path`)", body = ErrorBody),
+        (status = 404, description = "no content recorded for that visit (`no_content`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
+async fn get_content(State(desk): State<Desk>, ApiPath(id): ApiPath<i64>) -> Response {
     match claims(&desk).store.content(id) {
         Ok(Some(c)) => Json(c).into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": {"class": "no_content", "message": format!("visit {id}: no content recorded")}})),
-        )
-            .into_response(),
+        Ok(None) => ErrorBody::new("no_content", format!("visit {id}: no content recorded"))
+            .answer(StatusCode::NOT_FOUND),
         Err(e) => error_response(&e),
     }
 }
 
-#[derive(Deserialize)]
+/// One entry of a file of contents.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ContentEntry {
+pub struct ContentEntry {
+    /// The visit's id.
     visit_id: i64,
     content: VisitContent,
 }
 
+/// How many contents a file recorded.
+#[derive(Serialize, ToSchema)]
+pub struct Recorded {
+    pub recorded: usize,
+}
+
+/// Records a file of contents, all or nothing.
+///
+/// Every entry is checked first (its fields, the visit exists and was charged, the amount
+/// charged unchanged, R11); every problem is named as `[index].field` and nothing is stored
+/// when there is one.
+#[utoipa::path(post, path = "/desk/api/claims/contents", tag = "claims",
+    request_body = Vec<ContentEntry>,
+    responses((status = 200, description = "every entry recorded", body = Recorded),
+        (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
+        (status = 422, description = "every problem of the file, each naming `[index].field` (`content_invalid`); nothing recorded", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_contents(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
-    let entries: Vec<ContentEntry> = match serde_json::from_slice(&body) {
+    let entries: Vec<ContentEntry> = match parse_json(&body) {
         Ok(c) => c,
-        Err(e) => return json_error(&e),
+        Err(r) => return r,
     };
     match claims(&desk).import_contents(
         &entries
@@ -139,12 +329,8 @@ async fn post_contents(State(desk): State<Desk>, body: axum::body::Bytes) -> Res
             .map(|e| (e.visit_id, e.content))
             .collect::<Vec<_>>(),
     ) {
-        Ok(n) => Json(json!({"recorded": n})).into_response(),
-        Err(ImportError::Problems(p)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({"error": {"class": "content_invalid", "problems": p}})),
-        )
-            .into_response(),
+        Ok(n) => Json(Recorded { recorded: n }).into_response(),
+        Err(ImportError::Problems(p)) => problems_response(p),
         Err(ImportError::Claims(e)) => error_response(&e),
     }
 }
@@ -205,6 +391,10 @@ impl Claims {
     }
 }
 
+/// The facility's claim settings: the name and phone of the IR record, the R20 rules.
+#[utoipa::path(get, path = "/desk/api/claims/settings", tag = "claims",
+    responses((status = 200, description = "the settings", body = FacilityClaimSettings),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_settings(State(desk): State<Desk>) -> Response {
     match claims(&desk).settings() {
         Ok(s) => Json(s).into_response(),
@@ -212,10 +402,16 @@ async fn get_settings(State(desk): State<Desk>) -> Response {
     }
 }
 
+/// Sets the facility's claim settings; a member left out takes its default.
+#[utoipa::path(put, path = "/desk/api/claims/settings", tag = "claims",
+    request_body = FacilityClaimSettings,
+    responses((status = 200, description = "the settings as stored", body = FacilityClaimSettings),
+        (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
-    let s: FacilityClaimSettings = match serde_json::from_slice(&body) {
+    let s: FacilityClaimSettings = match parse_json(&body) {
         Ok(s) => s,
-        Err(e) => return json_error(&e),
+        Err(r) => return r,
     };
     match claims(&desk).store.set_settings(&s) {
         Ok(()) => Json(s).into_response(),
@@ -223,45 +419,90 @@ async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Resp
     }
 }
 
-async fn get_month(State(desk): State<Desk>, Path(month): Path<String>) -> Response {
+/// A month of service: the claims it would file (or, once closed, the filed ones), what is open,
+/// what changed since filing, and the files.
+#[utoipa::path(get, path = "/desk/api/claims/{month}", tag = "claims",
+    params(("month" = String, Path, description = "the month of service, YYYYMM")),
+    responses((status = 200, description = "the month", body = MonthView),
+        (status = 400, description = "not a month YYYYMM (`month`)", body = ErrorBody),
+        (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
+async fn get_month(State(desk): State<Desk>, ApiPath(month): ApiPath<String>) -> Response {
     match claims(&desk).month(&month) {
         Ok(v) => Json(v).into_response(),
         Err(e) => error_response(&e),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CloseQuery {
+    /// 請求年月 (YYYYMM); for a close, by default the month after the month of service.
     billing_month: Option<String>,
 }
 
+/// What a close did.
+#[derive(Serialize, ToSchema)]
+pub struct Closed {
+    /// `false` when the month was closed already (nothing changed).
+    pub closed_now: bool,
+    pub month: MonthView,
+}
+
+/// How many claims went into a re-claim file.
+#[derive(Serialize, ToSchema)]
+pub struct Reclaimed {
+    /// `0` when nothing changed since filing, or that re-claim file exists already.
+    pub reclaimed: usize,
+}
+
+/// Closes a month: freezes its claims and writes a UKE file per payer. Refused while a blocking
+/// item is open; closing a closed month changes nothing and says so.
+#[utoipa::path(post, path = "/desk/api/claims/{month}/close", tag = "claims",
+    params(("month" = String, Path, description = "the month of service, YYYYMM"), CloseQuery),
+    responses((status = 200, description = "closed (or closed before)", body = Closed),
+        (status = 400, description = "not a month YYYYMM (`month`), or a bad query (`query`)", body = ErrorBody),
+        (status = 409, description = "open items block the close (`month_blocked`, with `open`)", body = ErrorBody),
+        (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_close(
     State(desk): State<Desk>,
-    Path(month): Path<String>,
-    Query(q): Query<CloseQuery>,
+    ApiPath(month): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CloseQuery>,
 ) -> Response {
     let c = claims(&desk);
     match c.close(&month, q.billing_month.as_deref()) {
         Ok(closed) => match c.month(&month) {
-            Ok(v) => Json(json!({"closed_now": closed, "month": v})).into_response(),
+            Ok(v) => Json(Closed {
+                closed_now: closed,
+                month: v,
+            })
+            .into_response(),
             Err(e) => error_response(&e),
         },
         Err(e @ ClaimsError::Blocked { .. }) => {
             let open = c.month(&month).map(|v| v.open).unwrap_or_default();
-            (
-                StatusCode::CONFLICT,
-                Json(json!({"error": {"class": "month_blocked", "message": e.to_string(), "open": open}})),
-            )
-                .into_response()
+            let mut body = ErrorBody::new("month_blocked", e.to_string());
+            body.error.open = Some(open);
+            body.answer(StatusCode::CONFLICT)
         }
         Err(e) => error_response(&e),
     }
 }
 
+/// Files a re-claim for what changed since a closed month was filed (a number learned after
+/// filing, R20): the changed claims go into a `reclaim` file of the billing month.
+#[utoipa::path(post, path = "/desk/api/claims/{month}/reclaim", tag = "claims",
+    params(("month" = String, Path, description = "the month of service, YYYYMM"), CloseQuery),
+    responses((status = 200, description = "the number of claims re-claimed", body = Reclaimed),
+        (status = 400, description = "not a month YYYYMM, or `billing_month` missing (`month`); a bad query (`query`)", body = ErrorBody),
+        (status = 409, description = "the month is not closed (`month_not_closed`)", body = ErrorBody),
+        (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_reclaim(
     State(desk): State<Desk>,
-    Path(month): Path<String>,
-    Query(q): Query<CloseQuery>,
+    ApiPath(month): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CloseQuery>,
 ) -> Response {
     let Some(billing) = q.billing_month else {
         return error_response(&ClaimsError::Month(
@@ -269,14 +510,28 @@ async fn post_reclaim(
         ));
     };
     match claims(&desk).reclaim(&month, &billing) {
-        Ok(n) => Json(json!({"reclaimed": n})).into_response(),
+        Ok(n) => Json(Reclaimed { reclaimed: n }).into_response(),
         Err(e) => error_response(&e),
     }
 }
 
+/// The bytes of a UKE file: Shift_JIS records, one a line (docs/formats/uke.md).
+#[derive(ToSchema)]
+#[schema(value_type = String, content_media_type = "application/octet-stream")]
+pub struct UkeFileBytes(pub Vec<u8>);
+
+/// A filed UKE file (`RECEIPTC.UKE`, Shift_JIS), written again from the frozen claims.
+#[utoipa::path(get, path = "/desk/api/claims/files/{billing_month}/{payer}/{kind}", tag = "claims",
+    params(("billing_month" = String, Path, description = "請求年月, YYYYMM"),
+        ("payer" = String, Path, description = "1 支払基金, 2 国保連"),
+        ("kind" = String, Path, description = "`claim` (the month's filing) or `reclaim`")),
+    responses((status = 200, description = "the file's bytes (attachment RECEIPTC.UKE)", body = UkeFileBytes, content_type = "application/octet-stream"),
+        (status = 400, description = "a bad path parameter (`path`)", body = ErrorBody),
+        (status = 404, description = "no such file, or a payer other than 1 or 2 (`file`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_file(
     State(desk): State<Desk>,
-    Path((billing_month, payer, kind)): Path<(String, String, String)>,
+    ApiPath((billing_month, payer, kind)): ApiPath<(String, String, String)>,
 ) -> Response {
     let Some(payer) = Payer::from_code(&payer) else {
         return error_response(&ClaimsError::Uke(format!(
@@ -299,10 +554,19 @@ async fn get_file(
     }
 }
 
+/// Takes a payer's statement for a filed file (docs/formats/settlement.md): every claim's
+/// outcome, then the purge of the settled claims' 申立書 (R27). The same statement twice is
+/// recorded once.
+#[utoipa::path(post, path = "/desk/api/claims/settlement", tag = "claims",
+    request_body = Statement,
+    responses((status = 200, description = "what taking the statement did", body = Outcome),
+        (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
+        (status = 422, description = "a statement this facility cannot take, refused whole (`settlement_invalid`)", body = ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_settlement(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
-    let st: Statement = match serde_json::from_slice(&body) {
+    let st: Statement = match parse_json(&body) {
         Ok(s) => s,
-        Err(e) => return json_error(&e),
+        Err(r) => return r,
     };
     match claims(&desk).settle(&st) {
         Ok(out) => Json(out).into_response(),

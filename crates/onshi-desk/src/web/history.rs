@@ -4,13 +4,15 @@
 
 use askama::Template;
 use axum::Json;
-use axum::extract::{Path, Query};
+use axum::extract::Query;
+
+use crate::claims::web::ApiPath;
 use axum::response::{IntoResponse, Response};
 use onshi_domain::codes::QualificationValidity;
 use onshi_terminal::store::HistoryQuery;
 use onshi_ui::Layout;
 
-use super::{Params, Screen, internal, not_found};
+use super::{Params, Screen, internal};
 
 pub(crate) struct Row {
     pub processed_at: String,
@@ -74,10 +76,21 @@ pub(crate) async fn page(sc: Screen, Query(q): Query<Params>) -> Response {
     })
 }
 
-pub(crate) async fn situation_json(sc: Screen, Path(id): Path<i64>) -> Response {
+/// A visit's situation as JSON, as `onshi assess` reads it (the same decision follows).
+#[utoipa::path(get, path = "/desk/visits/{id}/situation.json", tag = "visits",
+    params(("id" = i64, Path, description = "the visit's id")),
+    security(("deskSession" = [])),
+    responses((status = 200, description = "the visit's stored situation", body = onshi_domain::desk::Situation),
+        (status = 303, description = "no staff session: to the login page (`Location: /desk/login?next=…`)"),
+        (status = 400, description = "a bad path parameter (`path`)", body = crate::claims::web::ErrorBody),
+        (status = 404, description = "no visit with that id (`visit`)", body = crate::claims::web::ErrorBody),
+        (status = 500, description = "the desk's store failed (`internal`)", body = crate::claims::web::ErrorBody)))]
+pub(crate) async fn situation_json(
+    sc: Screen,
+    ApiPath(id): ApiPath<i64>,
+) -> Response {
     match sc.desk.visits.get(id) {
         Ok(v) => Json(v.situation).into_response(),
-        Err(crate::VisitError::NotFound(_)) => not_found(&sc.desk),
-        Err(e) => internal(&sc.desk, e),
+        Err(e) => super::json_visit_error(e),
     }
 }

@@ -169,6 +169,25 @@ pub(crate) fn internal(d: &Desk, e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// The JSON error of a JSON read under the session: 404 for an unknown visit, else 500.
+pub(crate) fn json_visit_error(e: crate::VisitError) -> Response {
+    match e {
+        crate::VisitError::NotFound(id) => crate::claims::web::ErrorBody::new(
+            "visit",
+            format!("id (path): no visit {id}"),
+        )
+        .answer(StatusCode::NOT_FOUND),
+        e => json_internal(e),
+    }
+}
+
+/// The JSON error of a failure of the desk itself (logged).
+pub(crate) fn json_internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "desk");
+    crate::claims::web::ErrorBody::new("internal", e.to_string())
+        .answer(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 pub(crate) fn not_found(d: &Desk) -> Response {
     onshi_ui::page_with(
         StatusCode::NOT_FOUND,

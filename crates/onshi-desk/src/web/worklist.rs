@@ -27,7 +27,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use onshi_central::outage::{QualificationView, SearchInput, SearchResponse};
-use onshi_domain::desk::{OutageMode, OutageSearch, OutageStatus, QualificationSeen, assess};
+use onshi_domain::desk::{
+    Claim, ConfirmationSource, OutageMode, OutageSearch, OutageStatus, QualificationSeen, assess,
+};
+
+use crate::claims::web::ApiPath;
 use onshi_domain::numbers::{BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber};
 use onshi_terminal::ClientError;
 
@@ -478,25 +482,58 @@ async fn card(sc: Screen, Path(id): Path<i64>, Form(params): Form<Params>) -> Re
     )
 }
 
-async fn claim_json(sc: Screen, Path(id): Path<i64>) -> Response {
+/// The claim of a visit and how its qualification was confirmed (`claim.json`).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClaimView {
+    /// The visit's id.
+    pub visit: i64,
+    /// The share charged at the window, in percent, once charged.
+    pub charged_percent: Option<u8>,
+    /// The claim basis now (the engine's on the stored situation), else the one stored when
+    /// the patient paid.
+    pub claim: Option<Claim>,
+    /// The basis in words, for the clerk.
+    pub basis_label: Option<String>,
+    pub confirmation_source: ConfirmationSource,
+    /// For a visit recorded while the central was unreachable: the 事後確認 record.
+    pub after_fact: Option<AfterFact>,
+    /// Still on the 事後確認 worklist.
+    pub unconfirmed: bool,
+}
+
+/// The claim of a visit and how its qualification was confirmed (R12, R17).
+#[utoipa::path(get, path = "/desk/visits/{id}/claim.json", tag = "visits",
+    params(("id" = i64, Path, description = "the visit's id")),
+    security(("deskSession" = [])),
+    responses((status = 200, description = "the claim and its confirmation", body = ClaimView),
+        (status = 303, description = "no staff session: to the login page (`Location: /desk/login?next=…`)"),
+        (status = 400, description = "a bad path parameter (`path`)", body = crate::claims::web::ErrorBody),
+        (status = 404, description = "no visit with that id (`visit`)", body = crate::claims::web::ErrorBody),
+        (status = 500, description = "the desk's store or the engine failed (`internal`)", body = crate::claims::web::ErrorBody)))]
+async fn claim_json(sc: Screen, ApiPath(id): ApiPath<i64>) -> Response {
     let d = &sc.desk;
-    let (v, a) = match load(d, id) {
-        Ok(x) => x,
-        Err(r) => return *r,
+    let v = match d.visits.get(id) {
+        Ok(v) => v,
+        Err(e) => return super::json_visit_error(e),
+    };
+    let a = match d.visits.after_fact(id) {
+        Ok(a) => a,
+        Err(e) => return super::json_visit_error(e),
     };
     let decision = match assess(&v.situation) {
         Ok(x) => x,
-        Err(e) => return internal(d, e),
+        Err(e) => return super::json_internal(e),
     };
-    let claim = decision.claim.as_ref().or(v.claim.as_ref());
-    Json(serde_json::json!({
-        "visit": v.id,
-        "charged_percent": v.charged_percent,
-        "claim": claim,
-        "basis_label": claim.map(|c| basis_label(c.basis)),
-        "confirmation_source": decision.confirmation.source,
-        "after_fact": a,
-        "unconfirmed": a.as_ref().is_some_and(|a| still_open(a, &v)),
-    }))
+    let claim = decision.claim.as_ref().or(v.claim.as_ref()).cloned();
+    let unconfirmed = a.as_ref().is_some_and(|a| still_open(a, &v));
+    Json(ClaimView {
+        visit: v.id,
+        charged_percent: v.charged_percent,
+        basis_label: claim.as_ref().map(|c| basis_label(c.basis).to_string()),
+        claim,
+        confirmation_source: decision.confirmation.source,
+        after_fact: a,
+        unconfirmed,
+    })
     .into_response()
 }

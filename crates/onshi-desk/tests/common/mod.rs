@@ -1,12 +1,12 @@
 //! Shared by the desk's tests: a real central (onshi-web over SQLite with the fixture
 //! registry) on a random port, in-process terminals for a clinic and a pharmacy with their
-//! desks, and a small WebDriver client for headless Chromium (Debian's `chromium` and
-//! `chromium-driver`).
+//! desks, a small WebDriver client for headless Chromium (Debian's `chromium` and
+//! `chromium-driver`), and the check of every JSON answer against the desk's OpenAPI document.
 
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use onshi_card::PinHasher;
 use onshi_central::fixture::{self, Fixture};
@@ -101,6 +101,37 @@ pub async fn start_world() -> World {
         store,
         _dir: dir,
     }
+}
+
+// ------------------------------------------------------------------------------- OpenAPI
+
+/// The desk's OpenAPI document (`docs/api/desk-openapi.json`, generated from its types).
+pub static DESK_API: LazyLock<onshi_webdriver::openapi::Document> =
+    LazyLock::new(|| onshi_webdriver::openapi::Document::new(onshi_desk::openapi::document()));
+
+/// Reads an answer of one of the desk's JSON routes and checks it against the desk's OpenAPI
+/// document (route, status, content type, and a JSON body against its schema with no member
+/// undocumented): status and body. Panics with every difference.
+pub async fn conform(method: &str, r: reqwest::Response) -> (u16, Vec<u8>) {
+    let status = r.status().as_u16();
+    let path = r.url().path().to_string();
+    let content_type = r
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = r.bytes().await.expect("body").to_vec();
+    DESK_API.check_raw(method, &path, status, content_type.as_deref(), &body);
+    (status, body)
+}
+
+/// As [`conform`], the body read as JSON (`Null` when there is none).
+pub async fn conform_json(method: &str, r: reqwest::Response) -> (u16, serde_json::Value) {
+    let (status, body) = conform(method, r).await;
+    (
+        status,
+        serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 // ------------------------------------------------------------------------------- WebDriver
