@@ -57,6 +57,7 @@ struct Security;
 
 impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        onshi_domain::desk::situation::open_presented_schemas(doc);
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "deskSession",

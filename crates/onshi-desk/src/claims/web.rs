@@ -125,6 +125,12 @@ where
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(r) => {
+                // the parameters' names, for a rejection that does not give its key
+                let names: Vec<String> =
+                    axum::extract::RawPathParams::from_request_parts(parts, state)
+                        .await
+                        .map(|p| p.iter().map(|(k, _)| k.to_string()).collect())
+                        .unwrap_or_default();
                 let message = match &r {
                     PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
                         ErrorKind::ParseErrorAtKey {
@@ -133,6 +139,23 @@ where
                             expected_type,
                         } => format!(
                             "{key} (path): {value:?} is not {}",
+                            type_words(expected_type)
+                        ),
+                        ErrorKind::ParseErrorAtIndex {
+                            index,
+                            value,
+                            expected_type,
+                        } => format!(
+                            "{} (path): {value:?} is not {}",
+                            names.get(*index).map(String::as_str).unwrap_or("path"),
+                            type_words(expected_type)
+                        ),
+                        ErrorKind::ParseError {
+                            value,
+                            expected_type,
+                        } if names.len() == 1 => format!(
+                            "{} (path): {value:?} is not {}",
+                            names[0],
                             type_words(expected_type)
                         ),
                         _ => format!("path: {}", r.body_text()),

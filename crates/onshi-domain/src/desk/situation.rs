@@ -127,6 +127,46 @@ impl<T> Presented<T> {
     }
 }
 
+/// Makes the OpenAPI schemas of every [`Presented`] in `doc` true: a shown thing is the
+/// `status` tag and its fields together (`allOf` of the two), so the fields' own schema must
+/// not forbid other members — `additionalProperties: false`, which utoipa derives from
+/// `deny_unknown_fields`, would forbid the tag itself and no shown value would validate. serde
+/// still refuses an unknown member (a 4xx naming it); the schema only stops saying that.
+pub fn open_presented_schemas(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Schema};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let mut referenced = Vec::new();
+    for (name, schema) in components.schemas.iter_mut() {
+        let (true, RefOr::T(Schema::OneOf(variants))) = (name.starts_with("Presented_"), schema)
+        else {
+            continue;
+        };
+        for variant in variants.items.iter_mut() {
+            let RefOr::T(Schema::AllOf(parts)) = variant else {
+                continue;
+            };
+            for part in parts.items.iter_mut() {
+                match part {
+                    RefOr::T(Schema::Object(o)) => o.additional_properties = None,
+                    RefOr::Ref(r) => referenced.push(
+                        r.ref_location
+                            .trim_start_matches("#/components/schemas/")
+                            .to_string(),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for name in referenced {
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(&name) {
+            o.additional_properties = None;
+        }
+    }
+}
+
 /// The My Number card as presented, and the identity attempts at the reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -199,6 +239,7 @@ pub struct OnlineResult {
     /// 資格有効性 (OQSCD006) as its code: "1" 有効, "2" 無効, "3" 無効（新しい資格あり）,
     /// "4" 該当資格なし (資格情報なし), "5" 複数該当.
     #[serde(with = "validity_code")]
+    #[schema(value_type = String, pattern = "^[1-6]$")]
     pub validity: QualificationValidity,
     /// For "1": the valid qualification. For "2": the lost qualification shown on the
     /// 資格（無効） screen or in the 資格確認履歴 (R6), when seen. For "5": the one the patient
@@ -281,6 +322,7 @@ pub struct DocumentShown {
         with = "validity_code_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>, pattern = "^[1-6]$")]
     pub online_check: Option<QualificationValidity>,
 }
 
