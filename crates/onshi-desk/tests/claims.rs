@@ -646,6 +646,21 @@ async fn bad_json_and_bad_path_parameters_get_a_4xx_naming_the_member() {
     let (status, body) = d.get_json("/desk/api/claims/2026-11").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["class"], "month");
+    assert!(
+        body["error"]["message"].as_str().unwrap().starts_with("month (path)"),
+        "{body}"
+    );
+    let (status, body) = d
+        .post_json(&format!("/desk/api/claims/{MONTH}/reclaim"), &json!({}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("billing_month (query)"),
+        "{body}"
+    );
     // a content problem answers with a message besides the problems
     let mut bad = content(298, 890);
     bad["diagnoses"][0]["code"] = json!("99");

@@ -1,6 +1,6 @@
 //! schemathesis (from PyPI) against the served OpenAPI document of a real desk on a random
 //! loopback port (a clinic's terminal with its desk, a real central beside it, a charged visit
-//! with its content): generated requests for every operation of the claims API and of the
+//! with its content, its month closed and filed): generated requests for every operation of the claims API and of the
 //! visit's JSON reads, with a staff member's session cookie. No answer may be a server error,
 //! and every answer must be a documented status with the documented content type and schema.
 //!
@@ -65,6 +65,14 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer_of_the_de
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
+    // the month closed, so that its file exists (the document's examples name it)
+    let r = clerk
+        .http
+        .post(format!("{}/desk/api/claims/202611/close", w.clinic))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     let cookie = session(&w.clinic).await;
     let base = w.clinic.clone();
     tokio::task::spawn_blocking(move || {

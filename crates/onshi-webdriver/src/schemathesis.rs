@@ -61,6 +61,8 @@ pub fn run(document_url: &str, base: &str, headers: &[String], extra: &[&str]) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    // the report, shown with `--nocapture`
+    println!("{text}");
     assert!(
         out.status.success(),
         "schemathesis found problems ({}):\n{text}",

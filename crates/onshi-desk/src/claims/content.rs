@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Diagnosis {
     /// 傷病名コード (7 digits); `0000999` for an uncoded name, given in `name`.
+    #[schema(pattern = "^[0-9]{7}$", example = "0000999")]
     pub code: String,
     /// 傷病名称 (required with `0000999`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,9 +24,11 @@ pub struct Diagnosis {
     pub start_date: NaiveDate,
     /// 転帰区分: 1 継続, 2 治ゆ, 3 死亡, 4 中止.
     #[serde(default = "outcome_continuing")]
+    #[schema(pattern = "^[1-4]$")]
     pub outcome: String,
     /// 修飾語コード (4 digits each, concatenated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^([0-9]{4})+$")]
     pub modifier: Option<String>,
     /// 主傷病.
     #[serde(default)]
@@ -54,21 +57,27 @@ pub enum LineKind {
 #[serde(deny_unknown_fields)]
 pub struct Line {
     pub kind: LineKind,
-    /// 診療識別 (2 digits: 11 初診, 12 再診, 13 医学管理 … 80 その他).
+    /// 診療識別 (2 digits: 11 初診, 12 再診, 13 医学管理 … 80 その他; the 医科 codes of
+    /// [`SHIKIBETSU`]).
+    #[schema(pattern = "^(01|11|12|13|14|18|21|22|23|24|25|26|27|28|31|32|33|40|50|54|60|70|80|90|92|97|99)$", example = "11")]
     pub shikibetsu: String,
     /// 負担区分 (1 保険単独 …).
     #[serde(default = "futan_insurance")]
+    #[schema(pattern = "^[0-9]$")]
     pub futan: String,
     /// The code: 診療行為 / 医薬品 / 特定器材 / コメント コード (9 digits).
+    #[schema(pattern = "^[0-9]{9}$", example = "111000110")]
     pub code: String,
     /// 数量データ (SI/TO) or 使用量 (IY), as the receipt computer writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9.]{1,11}$")]
     pub quantity: Option<String>,
     /// 点数 of the line, when it carries one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<u32>,
     /// 回数 on this visit (default 1).
     #[serde(default = "one")]
+    #[schema(minimum = 1, maximum = 99)]
     pub times: u32,
     /// 文字データ of a CO line (free text with 810000001).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,6 +99,7 @@ pub struct VisitContent {
     /// カルテ番号等: the facility's patient number. Visits of one patient in a month are claimed
     /// together under it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 20, example = "00697")]
     pub patient_id: Option<String>,
     /// 氏名 (when the visit does not know it from the card's result or the 申立書).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,8 +115,10 @@ pub struct VisitContent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<bool>,
     /// 合計点数 of this visit.
+    #[schema(maximum = 99_999_999)]
     pub points: u32,
     /// 一部負担金 charged at the window, in yen (R11: never rewritten once recorded).
+    #[schema(maximum = 99_999_999)]
     pub charged_yen: u32,
     #[serde(default)]
     pub diagnoses: Vec<Diagnosis>,

@@ -14,8 +14,11 @@ pub const FORMAT: &str = "onshi-settlement/1";
 /// A payer's statement for one filed file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Statement {
+    /// `onshi-settlement/1`.
+    #[schema(example = "onshi-settlement/1")]
     pub format: String,
     /// 1 支払基金, 2 国保連.
+    #[schema(pattern = "^[12]$")]
     pub payer: String,
     /// 医療機関コード (10 digits).
     pub facility: String,

@@ -272,7 +272,7 @@ fn claims(desk: &Desk) -> &Claims {
 /// amount charged at the window is a fact of the visit: a different `charged_yen` later is
 /// refused (R11).
 #[utoipa::path(put, path = "/desk/api/visits/{id}/content", tag = "claims",
-    params(("id" = i64, Path, description = "the visit's id")),
+    params(("id" = i64, Path, description = "the visit's id", example = 1)),
     request_body = VisitContent,
     responses((status = 204, description = "recorded"),
         (status = 400, description = "not JSON of this shape (`json`, naming the member) or a bad path parameter (`path`)", body = ErrorBody),
@@ -301,7 +301,7 @@ async fn put_content(
 
 /// What a visit contributes, as recorded.
 #[utoipa::path(get, path = "/desk/api/visits/{id}/content", tag = "claims",
-    params(("id" = i64, Path, description = "the visit's id")),
+    params(("id" = i64, Path, description = "the visit's id", example = 1)),
     responses((status = 200, description = "the content recorded for the visit", body = VisitContent),
         (status = 400, description = "a bad path parameter (`path`)", body = ErrorBody),
         (status = 404, description = "no content recorded for that visit (`no_content`)", body = ErrorBody),
@@ -445,12 +445,15 @@ async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Resp
 /// A month of service: the claims it would file (or, once closed, the filed ones), what is open,
 /// what changed since filing, and the files.
 #[utoipa::path(get, path = "/desk/api/claims/{month}", tag = "claims",
-    params(("month" = String, Path, description = "the month of service, YYYYMM")),
+    params(("month" = String, Path, description = "the month of service, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202611")),
     responses((status = 200, description = "the month", body = MonthView),
         (status = 400, description = "not a month YYYYMM (`month`)", body = ErrorBody),
         (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_month(State(desk): State<Desk>, ApiPath(month): ApiPath<String>) -> Response {
+    if let Err(r) = check_month("month (path)", &month) {
+        return r;
+    }
     match claims(&desk).month(&month) {
         Ok(v) => Json(v).into_response(),
         Err(e) => error_response(&e),
@@ -461,7 +464,28 @@ async fn get_month(State(desk): State<Desk>, ApiPath(month): ApiPath<String>) ->
 #[into_params(parameter_in = Query)]
 struct CloseQuery {
     /// 請求年月 (YYYYMM); for a close, by default the month after the month of service.
+    #[param(pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202612")]
     billing_month: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReclaimQuery {
+    /// 請求年月 (YYYYMM) of the re-claim file.
+    #[param(required = true, pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202701")]
+    billing_month: Option<String>,
+}
+
+/// A month parameter that is not YYYYMM: 400 `month`, naming the parameter.
+fn check_month(name: &str, value: &str) -> Result<(), Response> {
+    match super::build::month_range(value) {
+        Some(_) => Ok(()),
+        None => Err(ErrorBody::new(
+            "month",
+            format!("{name}: {value:?} is not a month YYYYMM"),
+        )
+        .answer(StatusCode::BAD_REQUEST)),
+    }
 }
 
 /// What a close did.
@@ -482,7 +506,7 @@ pub struct Reclaimed {
 /// Closes a month: freezes its claims and writes a UKE file per payer. Refused while a blocking
 /// item is open; closing a closed month changes nothing and says so.
 #[utoipa::path(post, path = "/desk/api/claims/{month}/close", tag = "claims",
-    params(("month" = String, Path, description = "the month of service, YYYYMM"), CloseQuery),
+    params(("month" = String, Path, description = "the month of service, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202611"), CloseQuery),
     responses((status = 200, description = "closed (or closed before)", body = Closed),
         (status = 400, description = "not a month YYYYMM (`month`), or a bad query (`query`)", body = ErrorBody),
         (status = 409, description = "open items block the close (`month_blocked`, with `open`)", body = ErrorBody),
@@ -493,6 +517,12 @@ async fn post_close(
     ApiPath(month): ApiPath<String>,
     ApiQuery(q): ApiQuery<CloseQuery>,
 ) -> Response {
+    if let Err(r) = check_month("month (path)", &month).and_then(|()| match &q.billing_month {
+        Some(b) => check_month("billing_month (query)", b),
+        None => Ok(()),
+    }) {
+        return r;
+    }
     let c = claims(&desk);
     match c.close(&month, q.billing_month.as_deref()) {
         Ok(closed) => match c.month(&month) {
@@ -516,7 +546,7 @@ async fn post_close(
 /// Files a re-claim for what changed since a closed month was filed (a number learned after
 /// filing, R20): the changed claims go into a `reclaim` file of the billing month.
 #[utoipa::path(post, path = "/desk/api/claims/{month}/reclaim", tag = "claims",
-    params(("month" = String, Path, description = "the month of service, YYYYMM"), CloseQuery),
+    params(("month" = String, Path, description = "the month of service, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202611"), ReclaimQuery),
     responses((status = 200, description = "the number of claims re-claimed", body = Reclaimed),
         (status = 400, description = "not a month YYYYMM, or `billing_month` missing (`month`); a bad query (`query`)", body = ErrorBody),
         (status = 409, description = "the month is not closed (`month_not_closed`)", body = ErrorBody),
@@ -525,13 +555,20 @@ async fn post_close(
 async fn post_reclaim(
     State(desk): State<Desk>,
     ApiPath(month): ApiPath<String>,
-    ApiQuery(q): ApiQuery<CloseQuery>,
+    ApiQuery(q): ApiQuery<ReclaimQuery>,
 ) -> Response {
     let Some(billing) = q.billing_month else {
-        return error_response(&ClaimsError::Month(
-            "billing_month (query) is required".into(),
-        ));
+        return ErrorBody::new(
+            "month",
+            "billing_month (query): required for a re-claim, YYYYMM",
+        )
+        .answer(StatusCode::BAD_REQUEST);
     };
+    if let Err(r) = check_month("month (path)", &month)
+        .and_then(|()| check_month("billing_month (query)", &billing))
+    {
+        return r;
+    }
     match claims(&desk).reclaim(&month, &billing) {
         Ok(n) => Json(Reclaimed { reclaimed: n }).into_response(),
         Err(e) => error_response(&e),
@@ -545,17 +582,20 @@ pub struct UkeFileBytes(pub Vec<u8>);
 
 /// A filed UKE file (`RECEIPTC.UKE`, Shift_JIS), written again from the frozen claims.
 #[utoipa::path(get, path = "/desk/api/claims/files/{billing_month}/{payer}/{kind}", tag = "claims",
-    params(("billing_month" = String, Path, description = "請求年月, YYYYMM"),
-        ("payer" = String, Path, description = "1 支払基金, 2 国保連"),
-        ("kind" = String, Path, description = "`claim` (the month's filing) or `reclaim`")),
+    params(("billing_month" = String, Path, description = "請求年月, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202612"),
+        ("payer" = String, Path, description = "1 支払基金, 2 国保連", pattern = "^[12]$", example = "1"),
+        ("kind" = String, Path, description = "`claim` (the month's filing) or `reclaim`", example = "claim")),
     responses((status = 200, description = "the file's bytes (attachment RECEIPTC.UKE)", body = UkeFileBytes, content_type = "application/octet-stream"),
-        (status = 400, description = "a bad path parameter (`path`)", body = ErrorBody),
+        (status = 400, description = "a billing month that is not YYYYMM (`month`), a bad path parameter (`path`)", body = ErrorBody),
         (status = 404, description = "no such file, or a payer other than 1 or 2 (`file`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_file(
     State(desk): State<Desk>,
     ApiPath((billing_month, payer, kind)): ApiPath<(String, String, String)>,
 ) -> Response {
+    if let Err(r) = check_month("billing_month (path)", &billing_month) {
+        return r;
+    }
     let Some(payer) = Payer::from_code(&payer) else {
         return error_response(&ClaimsError::Uke(format!(
             "payer must be 1 (支払基金) or 2 (国保連), got {payer:?}"

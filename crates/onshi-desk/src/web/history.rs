@@ -78,7 +78,7 @@ pub(crate) async fn page(sc: Screen, Query(q): Query<Params>) -> Response {
 
 /// A visit's situation as JSON, as `onshi assess` reads it (the same decision follows).
 #[utoipa::path(get, path = "/desk/visits/{id}/situation.json", tag = "visits",
-    params(("id" = i64, Path, description = "the visit's id")),
+    params(("id" = i64, Path, description = "the visit's id", example = 1)),
     security(("deskSession" = [])),
     responses((status = 200, description = "the visit's stored situation", body = onshi_domain::desk::Situation),
         (status = 303, description = "no staff session: to the login page (`Location: /desk/login?next=…`)"),

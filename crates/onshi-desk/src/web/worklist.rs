@@ -503,7 +503,7 @@ pub struct ClaimView {
 
 /// The claim of a visit and how its qualification was confirmed (R12, R17).
 #[utoipa::path(get, path = "/desk/visits/{id}/claim.json", tag = "visits",
-    params(("id" = i64, Path, description = "the visit's id")),
+    params(("id" = i64, Path, description = "the visit's id", example = 1)),
     security(("deskSession" = [])),
     responses((status = 200, description = "the claim and its confirmation", body = ClaimView),
         (status = 303, description = "no staff session: to the login page (`Location: /desk/login?next=…`)"),
