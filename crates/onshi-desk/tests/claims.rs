@@ -630,7 +630,10 @@ async fn bad_json_and_bad_path_parameters_get_a_4xx_naming_the_member() {
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("colour"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour"),
         "{body}"
     );
     // a visit id that is not a number, a month that is not YYYYMM
@@ -640,14 +643,20 @@ async fn bad_json_and_bad_path_parameters_get_a_4xx_naming_the_member() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["class"], "path");
     assert!(
-        body["error"]["message"].as_str().unwrap().starts_with("id (path)"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("id (path)"),
         "{body}"
     );
     let (status, body) = d.get_json("/desk/api/claims/2026-11").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["class"], "month");
     assert!(
-        body["error"]["message"].as_str().unwrap().starts_with("month (path)"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("month (path)"),
         "{body}"
     );
     let (status, body) = d

@@ -664,11 +664,7 @@ async fn the_visit_json_reads_answer_as_documented_and_only_to_a_signed_in_clerk
         let http = d.http.clone();
         let base = d.base.clone();
         async move {
-            let r = http
-                .get(format!("{base}{path}"))
-                .send()
-                .await
-                .expect("get");
+            let r = http.get(format!("{base}{path}")).send().await.expect("get");
             common::conform_json("GET", r).await
         }
     };
@@ -694,7 +690,10 @@ async fn the_visit_json_reads_answer_as_documented_and_only_to_a_signed_in_clerk
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["class"], "path");
     assert!(
-        body["error"]["message"].as_str().unwrap().starts_with("id (path)"),
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("id (path)"),
         "{body}"
     );
     // without the staff session: to the login page, nothing of the visit

@@ -44,13 +44,21 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer_of_the_de
     let (status, visit, body) = clerk
         .post(
             "/desk/visits",
-            &[("presence", "at_desk"), ("service_date", DAY), ("staff", "S01")],
+            &[
+                ("presence", "at_desk"),
+                ("service_date", DAY),
+                ("staff", "S01"),
+            ],
         )
         .await;
     assert_eq!(status, 200, "{body}");
     for form in [
         &[("action", "card_received"), ("card_serial", "C0001")][..],
-        &[("action", "reader"), ("mode", "face"), ("face_result", "ok")],
+        &[
+            ("action", "reader"),
+            ("mode", "face"),
+            ("face_result", "ok"),
+        ],
         &[("action", "charge")],
     ] {
         let (status, _, body) = clerk.post(&format!("{visit}/act"), form).await;

@@ -74,6 +74,7 @@ struct Security;
 
 impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        onshi_domain::desk::situation::open_presented_schemas(doc);
         let components = doc.components.get_or_insert_with(Default::default);
         let bearer = |what: &str| {
             SecurityScheme::Http(

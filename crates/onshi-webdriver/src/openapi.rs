@@ -81,8 +81,8 @@ impl Document {
     pub fn content_types(&self, method: &str, path: &str, status: u16) -> Vec<String> {
         let _ = self.response_schema(method, path, status);
         let t = self.template(path).unwrap_or_default();
-        let resp = &self.doc["paths"][t][method.to_ascii_lowercase()]["responses"]
-            [status.to_string()];
+        let resp =
+            &self.doc["paths"][t][method.to_ascii_lowercase()]["responses"][status.to_string()];
         resp["content"]
             .as_object()
             .map(|c| c.keys().cloned().collect())

@@ -59,7 +59,10 @@ pub struct Line {
     pub kind: LineKind,
     /// 診療識別 (2 digits: 11 初診, 12 再診, 13 医学管理 … 80 その他; the 医科 codes of
     /// [`SHIKIBETSU`]).
-    #[schema(pattern = "^(01|11|12|13|14|18|21|22|23|24|25|26|27|28|31|32|33|40|50|54|60|70|80|90|92|97|99)$", example = "11")]
+    #[schema(
+        pattern = "^(01|11|12|13|14|18|21|22|23|24|25|26|27|28|31|32|33|40|50|54|60|70|80|90|92|97|99)$",
+        example = "11"
+    )]
     pub shikibetsu: String,
     /// 負担区分 (1 保険単独 …).
     #[serde(default = "futan_insurance")]

@@ -472,7 +472,11 @@ struct CloseQuery {
 #[into_params(parameter_in = Query)]
 struct ReclaimQuery {
     /// 請求年月 (YYYYMM) of the re-claim file.
-    #[param(required = true, pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202701")]
+    #[param(
+        required = true,
+        pattern = "^[0-9]{4}(0[1-9]|1[0-2])$",
+        example = "202701"
+    )]
     billing_month: Option<String>,
 }
 
@@ -480,11 +484,10 @@ struct ReclaimQuery {
 fn check_month(name: &str, value: &str) -> Result<(), Response> {
     match super::build::month_range(value) {
         Some(_) => Ok(()),
-        None => Err(ErrorBody::new(
-            "month",
-            format!("{name}: {value:?} is not a month YYYYMM"),
-        )
-        .answer(StatusCode::BAD_REQUEST)),
+        None => Err(
+            ErrorBody::new("month", format!("{name}: {value:?} is not a month YYYYMM"))
+                .answer(StatusCode::BAD_REQUEST),
+        ),
     }
 }
 

@@ -85,10 +85,7 @@ pub(crate) async fn page(sc: Screen, Query(q): Query<Params>) -> Response {
         (status = 400, description = "a bad path parameter (`path`)", body = crate::claims::web::ErrorBody),
         (status = 404, description = "no visit with that id (`visit`)", body = crate::claims::web::ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = crate::claims::web::ErrorBody)))]
-pub(crate) async fn situation_json(
-    sc: Screen,
-    ApiPath(id): ApiPath<i64>,
-) -> Response {
+pub(crate) async fn situation_json(sc: Screen, ApiPath(id): ApiPath<i64>) -> Response {
     match sc.desk.visits.get(id) {
         Ok(v) => Json(v.situation).into_response(),
         Err(e) => super::json_visit_error(e),

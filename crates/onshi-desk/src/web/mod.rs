@@ -172,11 +172,10 @@ pub(crate) fn internal(d: &Desk, e: impl std::fmt::Display) -> Response {
 /// The JSON error of a JSON read under the session: 404 for an unknown visit, else 500.
 pub(crate) fn json_visit_error(e: crate::VisitError) -> Response {
     match e {
-        crate::VisitError::NotFound(id) => crate::claims::web::ErrorBody::new(
-            "visit",
-            format!("id (path): no visit {id}"),
-        )
-        .answer(StatusCode::NOT_FOUND),
+        crate::VisitError::NotFound(id) => {
+            crate::claims::web::ErrorBody::new("visit", format!("id (path): no visit {id}"))
+                .answer(StatusCode::NOT_FOUND)
+        }
         e => json_internal(e),
     }
 }
