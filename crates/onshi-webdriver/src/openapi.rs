@@ -149,7 +149,7 @@ impl Document {
             return;
         }
         assert!(
-            types.iter().any(|t| *t == given),
+            types.contains(&given),
             "{method} {path} -> {status}: content type {given:?} is not one of the documented {types:?}"
         );
         if given == "application/json" {

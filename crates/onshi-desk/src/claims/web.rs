@@ -196,8 +196,8 @@ where
     }
 }
 
-/// A JSON body read with the path of the member at fault in the error (class `json`).
-fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+/// A JSON body read with the path of the member at fault in the error (class `json`, 400).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ErrorBody> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let v: T = serde_path_to_error::deserialize(&mut de).map_err(|e| json_error(&e))?;
     de.end().map_err(|e| {
@@ -205,12 +205,11 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response
             "json",
             format!("line {} column {}: {e}", e.line(), e.column()),
         )
-        .answer(StatusCode::BAD_REQUEST)
     })?;
     Ok(v)
 }
 
-fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Response {
+fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> ErrorBody {
     let path = e.path().to_string();
     let inner = e.inner();
     let at = if path == "." {
@@ -226,7 +225,6 @@ fn json_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Response {
             inner.column()
         ),
     )
-    .answer(StatusCode::BAD_REQUEST)
 }
 
 /// This document: the desk's OpenAPI document (`docs/api/desk-openapi.json`).
@@ -287,7 +285,7 @@ async fn put_content(
 ) -> Response {
     let content: VisitContent = match parse_json(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return e.answer(StatusCode::BAD_REQUEST),
     };
     let problems = content.check();
     if !problems.is_empty() {
@@ -344,7 +342,7 @@ pub struct Recorded {
 async fn post_contents(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
     let entries: Vec<ContentEntry> = match parse_json(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(e) => return e.answer(StatusCode::BAD_REQUEST),
     };
     match claims(&desk).import_contents(
         &entries
@@ -434,7 +432,7 @@ async fn get_settings(State(desk): State<Desk>) -> Response {
 async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
     let s: FacilityClaimSettings = match parse_json(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(e) => return e.answer(StatusCode::BAD_REQUEST),
     };
     match claims(&desk).store.set_settings(&s) {
         Ok(()) => Json(s).into_response(),
@@ -451,8 +449,8 @@ async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Resp
         (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_month(State(desk): State<Desk>, ApiPath(month): ApiPath<String>) -> Response {
-    if let Err(r) = check_month("month (path)", &month) {
-        return r;
+    if let Err(e) = check_month("month (path)", &month) {
+        return e.answer(StatusCode::BAD_REQUEST);
     }
     match claims(&desk).month(&month) {
         Ok(v) => Json(v).into_response(),
@@ -480,14 +478,14 @@ struct ReclaimQuery {
     billing_month: Option<String>,
 }
 
-/// A month parameter that is not YYYYMM: 400 `month`, naming the parameter.
-fn check_month(name: &str, value: &str) -> Result<(), Response> {
+/// A month parameter that is not YYYYMM: `month` (400), naming the parameter.
+fn check_month(name: &str, value: &str) -> Result<(), ErrorBody> {
     match super::build::month_range(value) {
         Some(_) => Ok(()),
-        None => Err(
-            ErrorBody::new("month", format!("{name}: {value:?} is not a month YYYYMM"))
-                .answer(StatusCode::BAD_REQUEST),
-        ),
+        None => Err(ErrorBody::new(
+            "month",
+            format!("{name}: {value:?} is not a month YYYYMM"),
+        )),
     }
 }
 
@@ -524,7 +522,7 @@ async fn post_close(
         Some(b) => check_month("billing_month (query)", b),
         None => Ok(()),
     }) {
-        return r;
+        return r.answer(StatusCode::BAD_REQUEST);
     }
     let c = claims(&desk);
     match c.close(&month, q.billing_month.as_deref()) {
@@ -570,7 +568,7 @@ async fn post_reclaim(
     if let Err(r) = check_month("month (path)", &month)
         .and_then(|()| check_month("billing_month (query)", &billing))
     {
-        return r;
+        return r.answer(StatusCode::BAD_REQUEST);
     }
     match claims(&desk).reclaim(&month, &billing) {
         Ok(n) => Json(Reclaimed { reclaimed: n }).into_response(),
@@ -596,8 +594,8 @@ async fn get_file(
     State(desk): State<Desk>,
     ApiPath((billing_month, payer, kind)): ApiPath<(String, String, String)>,
 ) -> Response {
-    if let Err(r) = check_month("billing_month (path)", &billing_month) {
-        return r;
+    if let Err(e) = check_month("billing_month (path)", &billing_month) {
+        return e.answer(StatusCode::BAD_REQUEST);
     }
     let Some(payer) = Payer::from_code(&payer) else {
         return error_response(&ClaimsError::Uke(format!(
@@ -632,7 +630,7 @@ async fn get_file(
 async fn post_settlement(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
     let st: Statement = match parse_json(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(e) => return e.answer(StatusCode::BAD_REQUEST),
     };
     match claims(&desk).settle(&st) {
         Ok(out) => Json(out).into_response(),
