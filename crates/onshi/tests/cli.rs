@@ -1,25 +1,12 @@
 //! The `onshi` binary as a user runs it: real processes, real files, real HTTP.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
 use onshi_central::fixture;
 
-const BIN: &str = env!("CARGO_BIN_EXE_onshi");
+mod support;
 
-fn write_fixture(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let fx = fixture::build();
-    let q = dir.join("qualifications.csv");
-    let c = dir.join("cards.csv");
-    std::fs::write(&q, fx.qualifications_csv).unwrap();
-    std::fs::write(&c, fx.cards_csv).unwrap();
-    (q, c)
-}
-
-fn onshi(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).output().unwrap()
-}
+use support::{
+    card_confirmation, central, history_counts, make_registry, run, start_server, write_fixture,
+};
 
 #[test]
 fn registry_import_reports_and_is_idempotent() {
@@ -36,7 +23,7 @@ fn registry_import_reports_and_is_idempotent() {
         "--cards",
         c.to_str().unwrap(),
     ];
-    let out = onshi(&args);
+    let out = run(&args);
     assert!(
         out.status.success(),
         "{}",
@@ -48,7 +35,7 @@ fn registry_import_reports_and_is_idempotent() {
         db.with_extension("sqlite.keys.json").exists(),
         "keys generated on first run"
     );
-    let out = onshi(&args);
+    let out = run(&args);
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("inserted 0 updated 0 unchanged 13"), "{s}");
     // the My Number is nowhere in the database file in clear
@@ -68,7 +55,7 @@ fn registry_import_refuses_a_bad_file_whole_with_file_line_column() {
     text = text.replacen(",19800402,", ",19800431,", 1); // impossible date on line 2
     std::fs::write(&q, text).unwrap();
     let db = dir.path().join("c.sqlite");
-    let out = onshi(&[
+    let out = run(&[
         "registry",
         "import",
         "--db",
@@ -86,112 +73,30 @@ fn registry_import_refuses_a_bad_file_whole_with_file_line_column() {
     assert!(s.contains("nothing imported"), "{s}");
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_central(db: &Path, extra: &[&str]) -> (Server, String) {
-    start_central_on(&["--db", db.to_str().unwrap()], extra)
-}
-
-fn start_central_on(db_args: &[&str], extra: &[&str]) -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .arg("central")
-        .args(db_args)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
-    (Server(child), url)
-}
-
 #[tokio::test]
 async fn acknowledged_confirmations_survive_a_killed_central() {
     let dir = tempfile::tempdir().unwrap();
-    let (q, c) = write_fixture(dir.path());
     let db = dir.path().join("c.sqlite");
-    let dbs = db.to_str().unwrap();
-    assert!(
-        onshi(&[
-            "registry",
-            "import",
-            "--db",
-            dbs,
-            "--qualifications",
-            q.to_str().unwrap(),
-            "--cards",
-            c.to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
-    let token = String::from_utf8(
-        onshi(&[
-            "facility",
-            "add",
-            "--db",
-            dbs,
-            "--code",
-            "1311234567",
-            "--name",
-            "テスト医院",
-        ])
-        .stdout,
-    )
-    .unwrap();
-    let token = token.trim().to_string();
     // the clinic's certified reader over the card emulation the import made, registered
-    let key =
-        onshi_card::ReaderKey::load_or_create(&dir.path().join("reader.key.json"), "R1").unwrap();
-    let out = onshi(&[
-        "reader",
-        "register",
-        "--db",
-        dbs,
-        "--facility",
-        "1311234567",
-        "--id",
-        "R1",
-        "--public-key",
-        &key.public_key_hex(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (token, reader) = make_registry(
+        dir.path(),
+        db.to_str().unwrap(),
+        None,
+        &dir.path().join("c.cards.sqlite"),
     );
-    let cards =
-        onshi_card::CardStore::open_with_key_file(dir.path().join("c.cards.sqlite")).unwrap();
-    let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
     // over TLS, with a certificate from a local CA the client trusts
     let ca = onshi_tls::make_local_ca(&["localhost", "127.0.0.1"]).unwrap();
     let (cert, key) = (dir.path().join("server.pem"), dir.path().join("server.key"));
     std::fs::write(&cert, &ca.cert_pem).unwrap();
     std::fs::write(&key, &ca.key_pem).unwrap();
-    let (mut server, url) = start_central(
-        &db,
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let (mut server, url) = start_server(&mut central(&[
+        "--db",
+        db.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]));
     assert!(url.starts_with("https://"), "{url}");
     let http = reqwest::Client::builder()
         .use_rustls_tls()
@@ -201,30 +106,7 @@ async fn acknowledged_confirmations_survive_a_killed_central() {
     let mut acked = Vec::new();
     for i in 0..40 {
         let serial = ["C0001", "C0002", "C0003", "C0004"][i % 4];
-        let g: serde_json::Value = http
-            .post(format!("{url}/v1/confirmations/card/nonce"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let a = reader
-            .assert(
-                "1311234567",
-                g["nonce"].as_str().unwrap(),
-                serial,
-                chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-                false,
-                &onshi_card::IdentityAttempt::Face { matched: true },
-            )
-            .unwrap();
-        let r = http
-            .post(format!("{url}/v1/confirmations/card"))
-            .bearer_auth(&token)
-            .json(&a)
-            .send()
+        let r = card_confirmation(&http, &url, &token, &reader, serial)
             .await
             .unwrap();
         let v: serde_json::Value = r.json().await.unwrap();
@@ -234,20 +116,13 @@ async fn acknowledged_confirmations_survive_a_killed_central() {
     // kill -9: no chance to flush anything
     server.0.kill().unwrap();
     server.0.wait().unwrap();
-    let conn = rusqlite::Connection::open(onshi_store::sqlite::history_path(&db)).unwrap();
+    let (found, total) = history_counts(&db, &acked);
     for id in &acked {
-        let n: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM confirmation WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(n, 1, "acknowledged confirmation {id} lost or doubled");
+        assert_eq!(
+            found[id], 1,
+            "acknowledged confirmation {id} lost or doubled"
+        );
     }
-    let total: i64 = conn
-        .query_row("SELECT count(*) FROM confirmation", [], |r| r.get(0))
-        .unwrap();
     assert_eq!(total, 40);
 }
 
@@ -257,7 +132,7 @@ fn a_database_with_data_and_no_key_file_refuses_to_start_and_says_what_to_restor
     let (q, c) = write_fixture(dir.path());
     let db = dir.path().join("c.sqlite");
     let db_s = db.to_str().unwrap();
-    let out = onshi(&[
+    let out = run(&[
         "registry",
         "import",
         "--db",
@@ -270,7 +145,7 @@ fn a_database_with_data_and_no_key_file_refuses_to_start_and_says_what_to_restor
     assert!(out.status.success());
     let keys = db.with_extension("sqlite.keys.json");
     std::fs::remove_file(&keys).unwrap();
-    let out = onshi(&[
+    let out = run(&[
         "central",
         "--db",
         db_s,
@@ -283,7 +158,7 @@ fn a_database_with_data_and_no_key_file_refuses_to_start_and_says_what_to_restor
     assert!(err.contains("Restore the key file"), "{err}");
     assert!(err.contains("c.sqlite.keys.json"), "{err}");
     assert!(!keys.exists(), "no new keys were made");
-    let out = onshi(&[
+    let out = run(&[
         "registry",
         "import",
         "--db",
@@ -306,7 +181,7 @@ async fn the_cli_runs_the_central_on_postgresql() {
     let keys = dir.path().join("central.keys.json");
     let keys_s = keys.to_str().unwrap();
     // without --keys a PostgreSQL database has nowhere to keep them: refused, nothing written
-    let out = onshi(&[
+    let out = run(&[
         "registry",
         "import",
         "--db",
@@ -328,7 +203,7 @@ async fn the_cli_runs_the_central_on_postgresql() {
         "--cards",
         c.to_str().unwrap(),
     ];
-    let out = onshi(&import);
+    let out = run(&import);
     assert!(
         out.status.success(),
         "{}",
@@ -336,13 +211,13 @@ async fn the_cli_runs_the_central_on_postgresql() {
     );
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("qualifications inserted 13"), "{s}");
-    let s = String::from_utf8_lossy(&onshi(&import).stdout).to_string();
+    let s = String::from_utf8_lossy(&run(&import).stdout).to_string();
     assert!(s.contains("inserted 0 updated 0 unchanged 13"), "{s}");
     assert!(
         !dir.path().join("postgres:").exists(),
         "the URL is not taken as a folder"
     );
-    let out = onshi(&[
+    let out = run(&[
         "facility",
         "add",
         "--db",
@@ -358,7 +233,7 @@ async fn the_cli_runs_the_central_on_postgresql() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let out = onshi(&["operator", "add", "--db", &url, "--name", "山田"]);
+    let out = run(&["operator", "add", "--db", &url, "--name", "山田"]);
     assert!(
         out.status.success(),
         "{}",
@@ -366,7 +241,7 @@ async fn the_cli_runs_the_central_on_postgresql() {
     );
     let key =
         onshi_card::ReaderKey::load_or_create(&dir.path().join("reader.key.json"), "R1").unwrap();
-    let out = onshi(&[
+    let out = run(&[
         "reader",
         "register",
         "--db",
@@ -387,34 +262,17 @@ async fn the_cli_runs_the_central_on_postgresql() {
     let cards =
         onshi_card::CardStore::open_with_key_file(keys.with_extension("cards.sqlite")).unwrap();
     let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
-    let (server, base) = start_central_on(&["--db", &url, "--keys", keys_s], &["--plain-http"]);
+    let (server, base) = start_server(&mut central(&[
+        "--db",
+        &url,
+        "--keys",
+        keys_s,
+        "--plain-http",
+    ]));
     let http = reqwest::Client::new();
     let mut acked = Vec::new();
     for serial in ["C0001", "C0002", "C0003"] {
-        let g: serde_json::Value = http
-            .post(format!("{base}/v1/confirmations/card/nonce"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let a = reader
-            .assert(
-                "1311234567",
-                g["nonce"].as_str().unwrap(),
-                serial,
-                chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-                false,
-                &onshi_card::IdentityAttempt::Face { matched: true },
-            )
-            .unwrap();
-        let v: serde_json::Value = http
-            .post(format!("{base}/v1/confirmations/card"))
-            .bearer_auth(&token)
-            .json(&a)
-            .send()
+        let v: serde_json::Value = card_confirmation(&http, &base, &token, &reader, serial)
             .await
             .unwrap()
             .json()
@@ -451,11 +309,11 @@ fn the_central_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("c.sqlite");
     let db_s = db.to_str().unwrap();
-    let out = onshi(&["central", "--db", db_s, "--listen", "127.0.0.1:0"]);
+    let out = run(&["central", "--db", db_s, "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--tls-cert"), "{err}");
-    let out = onshi(&[
+    let out = run(&[
         "central",
         "--db",
         db_s,
@@ -471,7 +329,7 @@ fn the_central_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
     let (cert, key) = (dir.path().join("s.pem"), dir.path().join("s.key"));
     std::fs::write(&cert, &ca.cert_pem).unwrap();
     std::fs::write(&key, &ca.key_pem).unwrap();
-    let out = onshi(&[
+    let out = run(&[
         "central",
         "--db",
         db_s,
@@ -498,7 +356,7 @@ fn the_payer_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
     let payer = |extra: &[&str]| {
         let mut args = vec!["payer", "serve", "--db", db_s, "--registry", reg_s];
         args.extend_from_slice(extra);
-        onshi(&args)
+        run(&args)
     };
     let out = payer(&["--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());

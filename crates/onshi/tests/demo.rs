@@ -3,32 +3,10 @@
 //! the Web API gives an idToken for a demo facility's token, and the payer takes the clinic's
 //! UKE file, shows it to its staff and settles the month. Stopped after the checks.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The first `https://…` or `http://…` in a line, up to the next blank.
-fn url_in(line: &str) -> Option<String> {
-    let start = line.find("https://").or_else(|| line.find("http://"))?;
-    Some(
-        line[start..]
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches([')', ','])
-            .to_string(),
-    )
-}
+mod support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api() {
@@ -69,7 +47,7 @@ async fn the_demo_runs_on_postgresql() {
 
 /// A running `onshi demo` (stopped when dropped) and what its banner printed.
 struct Started {
-    demo: Demo,
+    demo: support::Running,
     /// the banner's lines
     seen: String,
     api: String,
@@ -84,76 +62,31 @@ struct Started {
 /// Starts `onshi demo` with a data folder under `data` and these extra arguments and reads its
 /// banner until the central, a desk, the Web API and the payer are named.
 async fn start(data: &std::path::Path, extra: &[&str]) -> Started {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
-        .args(["demo", "--persons", "300", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .args(["--web-api-listen", "127.0.0.1:0"])
-        .args(["--payer-listen", "127.0.0.1:0", "--data"])
-        .arg(data.join("demo"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("onshi demo starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let demo = Demo(child);
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        // read to the end, also once the banner is read: a closed pipe would make the
-        // demo's next line fail
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
+    let (demo, b) = support::start_demo(data, extra, Duration::from_secs(120), |b| {
+        b.api.is_some()
+            && b.desk.is_some()
+            && b.web_api.is_some()
+            && b.payer.is_some()
+            && b.payer_staff.is_some()
+            && b.payer_clinic.is_some()
     });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let (mut api, mut desk, mut web_api, mut token) = (None, None, None, None);
-    let (mut payer, mut payer_staff, mut payer_clinic) = (None, None, None);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline
-        && (api.is_none()
-            || desk.is_none()
-            || web_api.is_none()
-            || payer.is_none()
-            || payer_staff.is_none()
-            || payer_clinic.is_none())
-    {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) else {
-            continue;
-        };
-        let t = line.trim_start();
-        if t.starts_with("API:") {
-            api = url_in(t);
-        } else if t.starts_with("payer screens:") {
-            payer = url_in(t);
-        } else if let Some(rest) = t.strip_prefix("payer 1 ") {
-            let tok = rest.split("token ").nth(1).map(|s| s.trim().to_string());
-            if rest.starts_with("staff") {
-                payer_staff = payer_staff.or(tok);
-            } else if rest.starts_with("facility") && rest.contains("1311234567") {
-                payer_clinic = payer_clinic.or(tok);
-            }
-        } else if t.contains("Web API:") {
-            web_api = url_in(t);
-        } else if desk.is_none() && t.contains("/desk/") && !t.contains("claims") {
-            desk = url_in(t);
-        } else if token.is_none()
-            && t.starts_with("1311234567")
-            && let Some(tok) = t.split("token ").nth(1)
-        {
-            token = Some(tok.trim().to_string());
-        }
-        seen.push(line);
-    }
-    let seen = seen.join("\n");
+    let seen = b.seen;
     Started {
         demo,
-        api: api.unwrap_or_else(|| panic!("the banner names the API:\n{seen}")),
-        desk: desk.unwrap_or_else(|| panic!("the banner names a desk:\n{seen}")),
-        web_api: web_api.unwrap_or_else(|| panic!("the banner names the Web API:\n{seen}")),
+        api: b
+            .api
+            .unwrap_or_else(|| panic!("the banner names the API:\n{seen}")),
+        desk: b
+            .desk
+            .unwrap_or_else(|| panic!("the banner names a desk:\n{seen}")),
+        web_api: b
+            .web_api
+            .unwrap_or_else(|| panic!("the banner names the Web API:\n{seen}")),
         seen,
-        token,
-        payer,
-        payer_staff,
-        payer_clinic,
+        token: b.token,
+        payer: b.payer,
+        payer_staff: b.payer_staff,
+        payer_clinic: b.payer_clinic,
     }
 }
 
@@ -169,7 +102,7 @@ async fn r2_the_demo_population_has_drug_and_checkup_information_for_a_consentin
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().join("demo");
     // first start, data only: the population and its medical information
-    let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+    let out = Command::new(support::BIN)
         .args([
             "demo",
             "--persons",
@@ -275,7 +208,7 @@ async fn r2_the_demo_population_has_drug_and_checkup_information_for_a_consentin
     );
     let checkup_body = "<FileCategory>2</FileCategory>".to_string();
     let place = |serial: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_onshi"))
+        let out = Command::new(support::BIN)
             .args(["reader", "place", "--exchange"])
             .arg(&terminal)
             .arg("--terminal-ca")

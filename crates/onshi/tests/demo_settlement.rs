@@ -5,34 +5,13 @@
 //! clinic's desk through its settlement hook, which purges the 申立書 (R27) — proven on the
 //! bytes of the desk's and the payer's database files.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Datelike;
 use serde_json::{Value, json};
 
-struct Demo(Child);
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn url_in(line: &str) -> Option<String> {
-    let start = line.find("https://").or_else(|| line.find("http://"))?;
-    Some(
-        line[start..]
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches([')', ','])
-            .to_string(),
-    )
-}
+mod support;
 
 fn enc(s: &str) -> String {
     let mut out = String::new();
@@ -95,68 +74,23 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
  {
     let data = tempfile::tempdir().unwrap();
     let root = data.path().join("demo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onshi"))
-        .args(["demo", "--persons", "300", "--listen", "127.0.0.1:0"])
-        .args(["--web-api-listen", "127.0.0.1:0"])
-        .args(["--payer-listen", "127.0.0.1:0", "--data"])
-        .arg(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("onshi demo starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let demo = Demo(child);
-    let (tx, rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
+    let (demo, banner) = support::start_demo(data.path(), &[], Duration::from_secs(180), |b| {
+        b.desk.is_some()
+            && b.payer.is_some()
+            && b.payer_staff.is_some()
+            && b.payer_clinic.is_some()
+            && b.hook_registered
     });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let (mut desk, mut staff_login, mut payer, mut payer_staff, mut payer_clinic) =
-        (None, None, None, None, None);
-    let mut hook_registered = false;
-    let mut seen = Vec::new();
-    while Instant::now() < deadline
-        && (desk.is_none()
-            || payer.is_none()
-            || payer_staff.is_none()
-            || payer_clinic.is_none()
-            || !hook_registered)
-    {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(500)) else {
-            continue;
-        };
-        let t = line.trim_start();
-        if t.starts_with("payer screens:") {
-            payer = url_in(t);
-        } else if let Some(rest) = t.strip_prefix("payer 1 ") {
-            let tok = rest.split("token ").nth(1).map(|s| s.trim().to_string());
-            if rest.starts_with("staff") {
-                payer_staff = payer_staff.or(tok);
-            } else if rest.starts_with("facility") && rest.contains("1311234567") {
-                payer_clinic = payer_clinic.or(tok);
-            }
-        } else if desk.is_none() && t.contains("受付画面") {
-            // the clinic's desk comes first, with its staff login
-            desk = url_in(t);
-            let words: Vec<&str> = t.split_whitespace().collect();
-            let after = |w: &str| {
-                words
-                    .iter()
-                    .position(|x| *x == w)
-                    .and_then(|i| words.get(i + 1))
-                    .map(|s| s.trim_end_matches(')').to_string())
-            };
-            staff_login = after("staff").zip(after("password"));
-        } else if t.starts_with("1311234567") && t.contains("/desk/api/claims/settlement") {
-            hook_registered = true;
-        }
-        seen.push(line);
-    }
-    let seen = seen.join("\n");
+    let support::Banner {
+        seen,
+        desk,
+        desk_login: staff_login,
+        payer,
+        payer_staff,
+        payer_clinic,
+        hook_registered,
+        ..
+    } = banner;
     assert!(
         hook_registered,
         "the banner names the clinic's hook:\n{seen}"

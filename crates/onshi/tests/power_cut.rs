@@ -13,21 +13,22 @@
 
 use std::collections::HashMap;
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use onshi_central::fixture;
 use rusqlite::ffi;
 
-const BIN: &str = env!("CARGO_BIN_EXE_onshi");
+mod support;
+
+use support::FACILITY;
+
 /// Set in the child: the folder of the registry it serves.
 const CHILD_ENV: &str = "ONSHI_POWER_CUT_CHILD";
 /// Set in the child to `drop` for a VFS whose sync does nothing.
 const SYNC_ENV: &str = "ONSHI_POWER_CUT_SYNC";
-const FACILITY: &str = "1311234567";
 
 // ---------------------------------------------------------------------------------------------
 // the VFS: unsynced writes live in memory only
@@ -475,67 +476,6 @@ fn serve_as_child(dir: &str) -> ! {
 // ---------------------------------------------------------------------------------------------
 // the parent: registry, load, power cut, check
 
-fn onshi(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().expect("onshi");
-    assert!(
-        out.status.success(),
-        "onshi {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-/// The fixture registry with a facility and its certified reader, made with the ordinary
-/// VFS by the `onshi` binary. Returns the facility's token and the reader.
-fn make_registry(dir: &Path) -> (String, onshi_card::CertifiedReader) {
-    let fx = fixture::build();
-    let (q, c) = (dir.join("qualifications.csv"), dir.join("cards.csv"));
-    std::fs::write(&q, fx.qualifications_csv).unwrap();
-    std::fs::write(&c, fx.cards_csv).unwrap();
-    let db = dir.join("c.sqlite");
-    let dbs = db.to_str().unwrap();
-    onshi(&[
-        "registry",
-        "import",
-        "--db",
-        dbs,
-        "--qualifications",
-        q.to_str().unwrap(),
-        "--cards",
-        c.to_str().unwrap(),
-    ]);
-    let token = onshi(&[
-        "facility",
-        "add",
-        "--db",
-        dbs,
-        "--code",
-        FACILITY,
-        "--name",
-        "テスト医院",
-    ])
-    .trim()
-    .to_string();
-    let key = onshi_card::ReaderKey::load_or_create(&dir.join("reader.key.json"), "R1").unwrap();
-    onshi(&[
-        "reader",
-        "register",
-        "--db",
-        dbs,
-        "--facility",
-        FACILITY,
-        "--id",
-        "R1",
-        "--public-key",
-        &key.public_key_hex(),
-    ]);
-    let cards = onshi_card::CardStore::open_with_key_file(dir.join("c.cards.sqlite")).unwrap();
-    (
-        token,
-        onshi_card::CertifiedReader::new(key, Arc::new(cards)),
-    )
-}
-
 struct Outcome {
     /// ids of the confirmations answered 200 with a result
     acked: Vec<i64>,
@@ -548,8 +488,15 @@ struct Outcome {
 /// and reads the history back with the ordinary VFS.
 fn power_cut_run(test: &str, sync: &str, load_for: Duration, max_acks: usize) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    let (token, reader) = make_registry(dir.path());
     let db = dir.path().join("c.sqlite");
+    // the fixture registry with the facility and its certified reader, made by the `onshi`
+    // binary with the ordinary VFS
+    let (token, reader) = support::make_registry(
+        dir.path(),
+        db.to_str().unwrap(),
+        None,
+        &dir.path().join("c.cards.sqlite"),
+    );
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir.path())
@@ -657,21 +604,7 @@ fn power_cut_run(test: &str, sync: &str, load_for: Duration, max_acks: usize) ->
             .unwrap();
         assert_eq!(check, "ok", "{} after the power cut", file.display());
     }
-    let conn = rusqlite::Connection::open(onshi_store::sqlite::history_path(&db)).unwrap();
-    let mut found = HashMap::new();
-    for id in &acked {
-        let n: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM confirmation WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap();
-        found.insert(*id, n);
-    }
-    let rows_after = conn
-        .query_row("SELECT count(*) FROM confirmation", [], |r| r.get(0))
-        .unwrap();
+    let (found, rows_after) = support::history_counts(&db, &acked);
     Outcome {
         acked,
         found,

@@ -9,16 +9,15 @@
 //! the `postgres` system user (made by Debian's PostgreSQL packages, which scripts/test
 //! installs) through `runuser`; as any other user they run as that user.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use onshi_central::fixture;
+mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_onshi");
+use support::{card_confirmation, central, make_registry, start_server};
 const DB: &str = "onshi";
 const USER: &str = "onshi";
 
@@ -304,25 +303,6 @@ fn psql(port: u16, db: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn onshi(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "onshi {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[derive(Default)]
 struct Tally {
     acked: Mutex<Vec<i64>>,
@@ -350,78 +330,36 @@ async fn the_central_reads_from_a_hot_standby_and_goes_on_from_the_primary_when_
     let primary = Clusters::url(clusters.primary_port);
     let standby = Clusters::url(clusters.standby_port);
     let work = tempfile::tempdir().unwrap();
-    let fx = fixture::build();
-    let (q, c) = (work.path().join("q.csv"), work.path().join("c.csv"));
-    std::fs::write(&q, fx.qualifications_csv).unwrap();
-    std::fs::write(&c, fx.cards_csv).unwrap();
     let keys = work.path().join("central.keys.json");
     let keys_s = keys.to_str().unwrap().to_string();
-    onshi(&[
-        "registry",
-        "import",
-        "--db",
+    let (token, reader) = make_registry(
+        work.path(),
         &primary,
-        "--keys",
-        &keys_s,
-        "--qualifications",
-        q.to_str().unwrap(),
-        "--cards",
-        c.to_str().unwrap(),
-    ]);
-    let token = onshi(&[
-        "facility",
-        "add",
-        "--db",
-        &primary,
-        "--code",
-        "1311234567",
-        "--name",
-        "テスト医院",
-    ])
-    .trim()
-    .to_string();
-    let key =
-        onshi_card::ReaderKey::load_or_create(&work.path().join("reader.key.json"), "R1").unwrap();
-    onshi(&[
-        "reader",
-        "register",
-        "--db",
-        &primary,
-        "--facility",
-        "1311234567",
-        "--id",
-        "R1",
-        "--public-key",
-        &key.public_key_hex(),
-    ]);
+        Some(&keys_s),
+        &keys.with_extension("cards.sqlite"),
+    );
     clusters.wait_for_replay();
     assert_eq!(
         psql(clusters.standby_port, DB, "SELECT count(*) > 0 FROM card"),
         "t",
         "the registry is on the standby"
     );
-    let cards =
-        onshi_card::CardStore::open_with_key_file(keys.with_extension("cards.sqlite")).unwrap();
-    let reader = Arc::new(onshi_card::CertifiedReader::new(key, Arc::new(cards)));
+    let reader = Arc::new(reader);
 
     let log_path = work.path().join("central.log");
-    let mut child = Command::new(BIN)
-        .args(["central", "--db", &primary, "--db-replica", &standby])
-        .args(["--keys", &keys_s, "--listen", "127.0.0.1:0", "--plain-http"])
+    let (server, base) = start_server(
+        central(&[
+            "--db",
+            &primary,
+            "--db-replica",
+            &standby,
+            "--keys",
+            &keys_s,
+            "--plain-http",
+        ])
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
+        .stderr(std::fs::File::create(&log_path).unwrap()),
+    );
     let commits = |port: u16| -> i64 {
         psql(
             port,
@@ -443,7 +381,7 @@ async fn the_central_reads_from_a_hot_standby_and_goes_on_from_the_primary_when_
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let kumiai = fx.kumiai.to_string();
+    let kumiai = onshi_central::fixture::build().kumiai.to_string();
     let mut tasks = Vec::new();
     for t in 0..4u64 {
         let (http, base, token, reader) =
@@ -626,35 +564,4 @@ async fn the_central_reads_from_a_hot_standby_and_goes_on_from_the_primary_when_
     assert_eq!(total, acked.len() as u64, "and nothing else was recorded");
     assert_eq!(warned, 1, "the replica's failure is logged once:\n{log}");
     drop(clusters);
-}
-
-async fn card_confirmation(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    reader: &onshi_card::CertifiedReader,
-    serial: &str,
-) -> reqwest::Result<reqwest::Response> {
-    let g: serde_json::Value = http
-        .post(format!("{base}/v1/confirmations/card/nonce"))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let a = reader
-        .assert(
-            "1311234567",
-            g["nonce"].as_str().unwrap_or_default(),
-            serial,
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-            false,
-            &onshi_card::IdentityAttempt::Face { matched: true },
-        )
-        .expect("the reader signs");
-    http.post(format!("{base}/v1/confirmations/card"))
-        .bearer_auth(token)
-        .json(&a)
-        .send()
-        .await
 }
