@@ -11,6 +11,7 @@ use std::sync::{Arc, LazyLock};
 use onshi_card::PinHasher;
 use onshi_central::fixture::{self, Fixture};
 use onshi_central::import::{self, Input};
+use onshi_central::outage::{OutageConfig, OutageService};
 use onshi_central::{Central, SystemClock};
 use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
 use onshi_store::SqliteStore;
@@ -29,6 +30,9 @@ pub struct World {
     pub clinic_dir: PathBuf,
     /// the central's registry (to give persons medical information, R2)
     pub store: Arc<SqliteStore>,
+    /// the central's outage mode (the terminals reach it in process; tests take the call
+    /// centre's steps here)
+    pub outage: OutageService,
     _dir: tempfile::TempDir,
 }
 
@@ -59,6 +63,12 @@ pub async fn start_world() -> World {
     .expect("import");
     assert!(report.committed, "fixture import: {:?}", report.errors);
     let central = Central::new(store.clone(), store.clone(), Arc::new(SystemClock));
+    let outage = OutageService::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        OutageConfig::default(),
+    );
     let state = onshi_web::AppState::new(central, store.clone(), cards.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -74,11 +84,10 @@ pub async fn start_world() -> World {
         let facility = MedicalInstitutionCode::parse(code).expect("code");
         let tdir = dir.path().join(code);
         let cfg = onshi_terminal::Config::new(facility.clone(), &tdir);
-        let client = Arc::new(InProcessCentral::new(
-            state.central.clone(),
-            state.cards.clone(),
-            facility,
-        ));
+        let client = Arc::new(
+            InProcessCentral::new(state.central.clone(), state.cards.clone(), facility)
+                .with_outage(outage.clone()),
+        );
         let t =
             onshi_terminal::Terminal::open(cfg, client, Arc::new(SystemClock)).expect("terminal");
         let desk = onshi_desk::Desk::open(t).expect("desk");
@@ -99,6 +108,7 @@ pub async fn start_world() -> World {
         fx,
         clinic_dir: dir.path().join(CLINIC),
         store,
+        outage,
         _dir: dir,
     }
 }
