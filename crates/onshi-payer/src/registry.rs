@@ -10,7 +10,7 @@ use onshi_domain::kana;
 use onshi_domain::numbers::{InsurerNumber, Sex};
 use onshi_domain::qualification::{Person, Qualification};
 use onshi_store::outage::{OutageStore, PersonQuery};
-use onshi_store::{PostgresStore, RegistryRead, SqliteStore};
+use onshi_store::{PersonRecord, PostgresStore, QualificationRecord, RegistryRead, SqliteStore};
 use serde::{Deserialize, Serialize};
 
 /// A registry person with the qualifications registered for it.
@@ -49,6 +49,17 @@ pub trait PayerRegistry: Send + Sync {
         }
         Ok(hs)
     }
+    /// [`claimed_holders`](Self::claimed_holders) of several claimed numbers, answers in the
+    /// same order. A backend may read them together: the SQLite registry reads them in one
+    /// read transaction, one statement each.
+    fn claimed_holders_many(
+        &self,
+        keys: &[(&InsurerNumber, &str)],
+    ) -> RegistryResult<Vec<Vec<PersonHistory>>> {
+        keys.iter()
+            .map(|(insurer, number)| self.claimed_holders(insurer, number))
+            .collect()
+    }
     /// Persons whose kana name (exact-match key), birth date and sex are these, at most
     /// `limit`, with their qualifications.
     fn persons_by_facts(
@@ -68,9 +79,26 @@ fn with_history(s: &impl RegistryRead, id: i64) -> RegistryResult<Option<PersonH
     }))
 }
 
-/// The same reads over either backend of the registry.
+/// Qualifications with their holders, grouped by holder in the order first seen.
+fn by_holder(rows: Vec<(PersonRecord, QualificationRecord)>) -> Vec<PersonHistory> {
+    let mut out: Vec<PersonHistory> = Vec::new();
+    for (p, q) in rows {
+        match out.iter_mut().find(|h| h.person_id == p.id) {
+            Some(h) => h.qualifications.push(q.qualification),
+            None => out.push(PersonHistory {
+                person_id: p.id,
+                person: p.person,
+                qualifications: vec![q.qualification],
+            }),
+        }
+    }
+    out
+}
+
+/// The same reads over either backend of the registry (with the backend's own items after
+/// the `;`).
 macro_rules! payer_registry {
-    ($store:ty) => {
+    ($store:ty; $($own:tt)*) => {
         impl PayerRegistry for $store {
             fn holders_of(
                 &self,
@@ -145,9 +173,29 @@ macro_rules! payer_registry {
                 }
                 Ok(out)
             }
+
+            $($own)*
         }
     };
 }
 
-payer_registry!(SqliteStore);
-payer_registry!(PostgresStore);
+payer_registry!(SqliteStore;
+    fn claimed_holders_many(
+        &self,
+        keys: &[(&InsurerNumber, &str)],
+    ) -> RegistryResult<Vec<Vec<PersonHistory>>> {
+        // one read transaction for all, one statement (qualifications joined to their
+        // holders) for each
+        self.read_snapshot(|s| {
+            keys.iter()
+                .map(|(insurer, number)| {
+                    let key = kana::name_key(number);
+                    Ok(by_holder(
+                        s.qualifications_with_holders_by_number(insurer, &key)?,
+                    ))
+                })
+                .collect()
+        })
+    }
+);
+payer_registry!(PostgresStore;);

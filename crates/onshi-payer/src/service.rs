@@ -18,7 +18,7 @@ use crate::apportion::{ApportionError, apportion};
 use crate::identify::{Identification, identify};
 use crate::intake::{Addressing, LineError, ParsedFile, validate};
 use crate::model::{Claim, ClaimedInsurer, KakuninKubun, PayerCode, YearMonth};
-use crate::registry::PayerRegistry;
+use crate::registry::{PayerRegistry, PersonHistory};
 use crate::review::review;
 use crate::rules::{PayerCalendar, PayerSettings};
 use crate::store::{
@@ -350,10 +350,41 @@ impl PayerService {
 impl PayerService {
     /// Reviews one claim (R21) and, when review cannot settle it, identifies it (R22).
     pub fn process_claim(&self, claim: &Claim) -> Result<ReviewedClaim> {
-        self.process(claim.clone())
+        self.process(claim.clone(), None)
     }
 
-    fn process(&self, claim: Claim) -> Result<ReviewedClaim> {
+    /// The claimed numbers of a claim that may be valid as claimed: from the 2022-02 claims
+    /// such a claim is decided by the holders of its claimed numbers alone.
+    fn claimed_key<'c>(&self, claim: &'c Claim) -> Option<(&'c InsurerNumber, &'c str)> {
+        match &claim.numbers.insurer {
+            ClaimedInsurer::Known(ins)
+                if claim.service_month >= self.calendar.valid_claim_never_reassigned_from =>
+            {
+                Some((ins, claim.numbers.number.as_str()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Reviews the claims of a file (R21) and identifies those review cannot settle (R22).
+    /// The registry reads of the claims valid as claimed go together (one read of the
+    /// registry for the file); the others are read claim by claim.
+    fn process_file(&self, claims: Vec<Claim>) -> Result<Vec<ReviewedClaim>> {
+        let keys: Vec<Option<(&InsurerNumber, &str)>> =
+            claims.iter().map(|c| self.claimed_key(c)).collect();
+        let wanted: Vec<(&InsurerNumber, &str)> = keys.iter().flatten().copied().collect();
+        let mut found = self.registry.claimed_holders_many(&wanted)?.into_iter();
+        let holders: Vec<Option<Vec<PersonHistory>>> =
+            keys.iter().map(|k| k.and_then(|_| found.next())).collect();
+        claims
+            .into_iter()
+            .zip(holders)
+            .map(|(c, h)| self.process(c, h))
+            .collect()
+    }
+
+    /// Reviews one claim, with the holders of its claimed numbers when already read.
+    fn process(&self, claim: Claim, claimed: Option<Vec<PersonHistory>>) -> Result<ReviewedClaim> {
         // 公費単独: paid by its public fund as claimed (no registry read, never pooled)
         if let Some(r) = crate::review::public_fund_review(&claim) {
             return Ok(ReviewedClaim {
@@ -375,7 +406,10 @@ impl PayerService {
             // (exactly what the full review decides, since from the 2022-02 claims such a
             // claim is never re-assigned)
             if claim.service_month >= self.calendar.valid_claim_never_reassigned_from {
-                let holders = self.registry.claimed_holders(ins, &claim.numbers.number)?;
+                let holders = match claimed {
+                    Some(h) => h,
+                    None => self.registry.claimed_holders(ins, &claim.numbers.number)?,
+                };
                 let r = review(&claim, &holders, &self.calendar);
                 if matches!(
                     r.kubun,
@@ -519,11 +553,8 @@ impl PayerService {
         if !errs.is_empty() {
             return Err(ServiceError::Refused(errs));
         }
-        let mut reviewed = Vec::with_capacity(parsed.claims.len());
         let billing_month = parsed.header.billing_month;
-        for c in parsed.claims {
-            reviewed.push(self.process(c)?);
-        }
+        let reviewed = self.process_file(parsed.claims)?;
         let sub = NewSubmission {
             payer,
             facility: facility.to_string(),

@@ -443,6 +443,76 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     WHERE c.serial = ?1 ORDER BY q.qualification_date, q.id";
 const QUAL_OFFSET: usize = 11;
 
+/// The qualifications under an insurer and number key, each with its holder (person columns
+/// first, then `QUAL_COLS` from [`HOLDER_QUAL_OFFSET`]), in qualification-date order.
+const QUALS_WITH_HOLDERS_BY_NUMBER: &str = "SELECT \
+    p.id, p.name, p.name_kana, p.sex, p.birthdate, p.post_number, p.address, \
+    q.id, q.person_id, q.registered_name, q.insurer_number, q.insurer_name, \
+    q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
+    q.employer, q.qualification_date, q.disqualification_date, q.reason_of_loss, \
+    q.contribution_ratio, q.elderly_ratio, q.elderly_valid_from, q.elderly_valid_to, \
+    q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
+    q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
+    q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
+    q.specific_diseases \
+    FROM qualification q JOIN person p ON p.id = q.person_id \
+    WHERE q.insurer_number = ?1 AND q.number_key = ?2 ORDER BY q.qualification_date, q.id";
+const HOLDER_QUAL_OFFSET: usize = 7;
+
+/// Reads of the registry inside one read transaction on one connection
+/// ([`SqliteStore::read_snapshot`]): one consistent snapshot, and one WAL read lock for all of
+/// them instead of one per statement.
+pub struct RegistrySnapshot<'c> {
+    c: &'c Connection,
+}
+
+impl RegistrySnapshot<'_> {
+    /// The qualifications registered under `insurer` with this number key (width-folded),
+    /// each with its holder, in qualification-date order: one statement.
+    pub fn qualifications_with_holders_by_number(
+        &self,
+        insurer: &InsurerNumber,
+        number_key: &str,
+    ) -> Result<Vec<(PersonRecord, QualificationRecord)>> {
+        let mut st = self.c.prepare_cached(QUALS_WITH_HOLDERS_BY_NUMBER)?;
+        let mut rows = st.query(params![insurer.as_str(), number_key])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push((
+                person_from_offset(r, 0)?,
+                qual_from_offset(r, HOLDER_QUAL_OFFSET)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    pub fn person(&self, id: PersonId) -> Result<Option<PersonRecord>> {
+        person_by_id(self.c, id)
+    }
+}
+
+impl SqliteStore {
+    /// Runs `f` over one read transaction of the registry (see [`RegistrySnapshot`]): for
+    /// many small reads together, such as the payer's review of a file's claims.
+    pub fn read_snapshot<T>(
+        &self,
+        f: impl FnOnce(&RegistrySnapshot<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_reader(|c| {
+            c.execute_batch("BEGIN")?;
+            let out = f(&RegistrySnapshot { c });
+            let end = c.execute_batch("COMMIT");
+            if !c.is_autocommit() {
+                // a read transaction holds nothing to keep: never hand the connection back in one
+                c.execute_batch("ROLLBACK")?;
+            }
+            let out = out?;
+            end?;
+            Ok(out)
+        })
+    }
+}
+
 fn qual_from_row(r: &Row<'_>) -> Result<QualificationRecord> {
     qual_from_offset(r, 0)
 }
