@@ -206,3 +206,75 @@ fn r22_fusho_claim_without_candidate_goes_to_the_pool() {
         .unwrap();
     assert_eq!(r.status, ClaimStatus::Pool);
 }
+
+#[test]
+fn claimed_holders_of_many_numbers_answer_as_one_by_one_in_the_same_order() {
+    use onshi_domain::numbers::{MyNumberHash, Sex};
+    use onshi_domain::qualification::Person;
+    use onshi_payer::registry::PayerRegistry;
+    use onshi_store::ImportStore;
+
+    let w = world();
+    // two persons holding the same numbers, one of them twice (qualified again later)
+    {
+        let mut tx = w.registry.begin_import().unwrap();
+        for (i, name) in ["共有一郎", "共有二郎"].into_iter().enumerate() {
+            let id = tx
+                .insert_new_person(
+                    &MyNumberHash::from_stored(format!("shared-{i}")),
+                    &Person {
+                        name: name.into(),
+                        name_kana: "キョウユウ".into(),
+                        sex: Sex::Male,
+                        birthdate: d("1980-01-01"),
+                        post_number: None,
+                        address: None,
+                    },
+                )
+                .unwrap();
+            tx.insert_new_qualification(
+                id,
+                name,
+                &qual(&a(), "2222", "2015-01-01", Some("2020-01-01"), None),
+            )
+            .unwrap();
+            if i == 0 {
+                tx.insert_new_qualification(
+                    id,
+                    name,
+                    &qual(&a(), "2222", "2021-01-01", None, None),
+                )
+                .unwrap();
+            }
+        }
+        tx.commit().unwrap();
+    }
+    let (a, b) = (a(), b());
+    let keys: Vec<(&onshi_domain::numbers::InsurerNumber, &str)> = vec![
+        (&a, "1001"),
+        (&a, "2222"),
+        (&a, "0000"),
+        (&b, "1001"),
+        // width-folded as the registry keys numbers
+        (&a, "１００１"),
+        (&a, "2222"),
+    ];
+    let many = w.registry.claimed_holders_many(&keys).unwrap();
+    let one_by_one: Vec<_> = keys
+        .iter()
+        .map(|(i, n)| w.registry.claimed_holders(i, n).unwrap())
+        .collect();
+    assert_eq!(many, one_by_one);
+    // and they are what the registry holds
+    assert_eq!(many[0].len(), 1);
+    assert_eq!(many[0][0].person.name, "佐藤一郎");
+    assert_eq!(
+        many[1]
+            .iter()
+            .map(|h| (h.person.name.as_str(), h.qualifications.len()))
+            .collect::<Vec<_>>(),
+        vec![("共有一郎", 2), ("共有二郎", 1)]
+    );
+    assert!(many[2].is_empty() && many[3].is_empty());
+    assert_eq!(many[4], many[0]);
+}
