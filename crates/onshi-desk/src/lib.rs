@@ -25,6 +25,7 @@ use std::path::Path;
 use axum::Router;
 use onshi_domain::desk::FacilityType;
 use onshi_terminal::Terminal;
+use onshi_terminal::api::ApiToken;
 
 pub use visits::{AfterFact, Visit, VisitError, VisitStore, purge};
 
@@ -43,6 +44,10 @@ pub struct Desk {
     pub staff: staff::StaffStore,
     /// A desk session ends after this long without activity.
     pub session_idle: std::time::Duration,
+    /// The terminal's API token: the receipt computer's credential for the claims API under
+    /// `/desk/api/` (`Authorization: Bearer`, read from `<data>/api.token`). Without one, the
+    /// claims API takes only a signed-in staff session.
+    pub api_token: Option<ApiToken>,
 }
 
 /// A desk session's default idle limit: 30 minutes.
@@ -89,7 +94,14 @@ impl Desk {
             claims,
             staff,
             session_idle: SESSION_IDLE,
+            api_token: None,
         })
+    }
+
+    /// The same desk, taking `token` (the terminal's API token) on its claims API.
+    pub fn with_api_token(mut self, token: ApiToken) -> Self {
+        self.api_token = Some(token);
+        self
     }
 }
 
@@ -98,11 +110,12 @@ pub fn router(desk: Desk) -> Router {
     web::router(desk)
 }
 
-/// The desk's screens for a terminal, for the terminal's API to merge (`/desk/`). When the
-/// visit file cannot be opened, `/desk/` says so instead.
-pub fn routes(terminal: Terminal) -> Router {
+/// The desk's screens for a terminal, for the terminal's API to merge (`/desk/`); its claims
+/// API takes the terminal's API `token`. When the visit file cannot be opened, `/desk/` says
+/// so instead.
+pub fn routes(terminal: Terminal, token: ApiToken) -> Router {
     match Desk::open(terminal) {
-        Ok(desk) => router(desk),
+        Ok(desk) => router(desk.with_api_token(token)),
         Err(e) => {
             tracing::error!(error = %e, "desk not available");
             let message = format!("受付画面を開けません: {e}");

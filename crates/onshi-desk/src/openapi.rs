@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::claims::web::{self, ErrorBody};
@@ -18,8 +18,12 @@ receipt computer (レセコン) and the payer's settlement hook — contents of 
 check and close, the UKE files, the settlement with the purge of settled 申立書 (R27); and the \
 JSON reads of a visit (situation.json, claim.json) under the staff login session of the desk's \
 screens (the cookie onshi_desk_<医療機関コード>; without it the answer is a redirect to the login \
-page). The claims API carries no credential of its own today: it is reachable by whoever \
-reaches the desk's listener (loopback with --plain-http, else TLS). Errors are \
+page). The claims API takes the receipt computer's credential: Authorization: Bearer with the \
+terminal's API token (the one its /v1 API takes, made anew at each start and written to \
+<data>/api.token, mode 0600; security scheme terminalToken), or the staff session when the \
+desk's own screens call it (deskSession: the 請求 screen's file links; a post also needs the \
+session's X-CSRF-Token and the desk's Origin); without either, 401 with the class auth. The \
+OpenAPI document is public. Errors are \
 {\"error\": {\"class\", \"message\"}} with the field and the rule in the message, every \
 problem of a refused content in `problems`, the open items of a blocked close in `open`. See \
 docs/api/README.md and docs/claims.md. This document is generated from the desk's types \
@@ -59,6 +63,20 @@ impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         onshi_domain::desk::situation::open_presented_schemas(doc);
         let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "terminalToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "the terminal's API token, the receipt computer's credential: the one \
+                         the terminal's /v1 API takes, made anew at each start of the terminal \
+                         and written to <data>/api.token (mode 0600) for the programs of the \
+                         facility's machine; compared in constant time",
+                    ))
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "deskSession",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(

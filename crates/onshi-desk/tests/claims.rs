@@ -12,14 +12,18 @@ const MONTH: &str = "202611";
 
 struct Desk {
     base: String,
+    /// the clerk at the desk's screens
     http: reqwest::Client,
+    /// the receipt computer on the claims API, with the terminal's API token
+    api: reqwest::Client,
 }
 
 impl Desk {
-    async fn new(base: &str) -> Self {
+    async fn new(w: &common::World, base: &str) -> Self {
         Desk {
             base: base.to_string(),
             http: common::signed_in(base, "S01").await,
+            api: common::api_client(w.token(base)),
         }
     }
 
@@ -79,9 +83,18 @@ impl Desk {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// The receipt computer for the claims API, the clerk's session for the rest.
+    fn client(&self, path: &str) -> &reqwest::Client {
+        if path.starts_with("/desk/api/") {
+            &self.api
+        } else {
+            &self.http
+        }
+    }
+
     async fn put_json(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self
-            .http
+            .client(path)
             .put(format!("{}{path}", self.base))
             .json(body)
             .send()
@@ -92,7 +105,7 @@ impl Desk {
 
     async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
         let r = self
-            .http
+            .client(path)
             .post(format!("{}{path}", self.base))
             .json(body)
             .send()
@@ -103,7 +116,7 @@ impl Desk {
 
     async fn get_json(&self, path: &str) -> (u16, Value) {
         let r = self
-            .http
+            .client(path)
             .get(format!("{}{path}", self.base))
             .send()
             .await
@@ -132,7 +145,7 @@ impl Desk {
     /// The filed file of a payer, parsed.
     async fn file(&self, payer: &str) -> (Vec<u8>, UkeFile) {
         let r = self
-            .http
+            .api
             .get(format!(
                 "{}/desk/api/claims/files/202612/{payer}/claim",
                 self.base
@@ -179,7 +192,7 @@ fn free_comments(c: &UkeClaim) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r17_card_confirmed_online_claim_carries_those_numbers_and_sn_01() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 298, 890).await;
@@ -204,7 +217,7 @@ async fn r17_card_confirmed_online_claim_carries_those_numbers_and_sn_01() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r19_lost_qualification_from_the_invalid_result_is_claimed_under_the_lost_numbers() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0003").await;
     d.declare(
         &v,
@@ -236,7 +249,7 @@ async fn r19_lost_qualification_from_the_invalid_result_is_claimed_under_the_los
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r20_fushou_claim_carries_the_declaration_in_the_tekiyou_and_goes_to_the_declared_payer() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     // 資格情報なし, 国保 declared → 国保連
     let (v, id) = d.card_visit("C0004").await;
     d.declare(
@@ -293,7 +306,7 @@ async fn r20_fushou_claim_carries_the_declaration_in_the_tekiyou_and_goes_to_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r20_fushou_insurer_number_and_unknown_type_payer_are_facility_settings() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (status, _) = d
         .put_json(
             "/desk/api/claims/settings",
@@ -339,7 +352,7 @@ async fn r20_fushou_insurer_number_and_unknown_type_payer_are_facility_settings(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     // content before 会計 is refused
     let (status, _) = d
@@ -370,7 +383,7 @@ async fn r11_the_amount_charged_at_the_window_is_never_rewritten() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_content_names_every_field_and_a_bad_file_records_nothing() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     let mut bad = content(298, 890);
@@ -403,7 +416,7 @@ async fn bad_content_names_every_field_and_a_bad_file_records_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn month_close_is_blocked_while_content_is_missing_then_idempotent() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     let (status, body) = d
@@ -423,7 +436,7 @@ async fn month_close_is_blocked_while_content_is_missing_then_idempotent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0004").await;
     d.declare(
         &v,
@@ -468,7 +481,7 @@ async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["reclaimed"], 1);
     let r = d
-        .http
+        .api
         .get(format!("{}/desk/api/claims/files/202701/1/reclaim", d.base))
         .send()
         .await
@@ -482,7 +495,7 @@ async fn r18_r20_numbers_learned_after_filing_go_into_a_reclaim() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0009").await;
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 298, 300).await;
@@ -501,7 +514,7 @@ async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_file() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0004").await;
     let address = "東京都港区芝公園4-2-8-R27";
     d.declare(
@@ -565,7 +578,7 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (status, body) = d
         .post_json(
             "/desk/api/claims/settlement",
@@ -585,7 +598,7 @@ async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pharmacy_month_is_not_closed_into_a_medical_claim_file() {
     let w = start_world().await;
-    let d = Desk::new(&w.pharmacy).await;
+    let d = Desk::new(&w, &w.pharmacy).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     d.content(id, 120, 360).await;
@@ -609,7 +622,7 @@ async fn a_pharmacy_month_is_not_closed_into_a_medical_claim_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_json_and_bad_path_parameters_get_a_4xx_naming_the_member() {
     let w = start_world().await;
-    let d = Desk::new(&w.clinic).await;
+    let d = Desk::new(&w, &w.clinic).await;
     let (v, id) = d.card_visit("C0001").await;
     d.act(&v, &[("action", "charge")]).await;
     // a member of the wrong type: 400 `json`, naming the member
@@ -684,4 +697,182 @@ async fn bad_json_and_bad_path_parameters_get_a_4xx_naming_the_member() {
             .contains("diagnoses[0].code"),
         "{body}"
     );
+}
+
+/// A request of the claims API sent with `client`, checked against the document.
+async fn call(
+    client: &reqwest::Client,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut rq = client.request(m, url);
+    if let Some(b) = body {
+        rq = rq.json(b);
+    }
+    common::conform_json(method, rq.send().await.expect("request")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_api_without_the_terminals_token_or_with_a_wrong_one_is_401_and_changes_nothing()
+{
+    let w = start_world().await;
+    let d = Desk::new(&w, &w.clinic).await;
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    let before = d.get_json("/desk/api/claims/settings").await;
+    assert_eq!(before.0, 200);
+    let nobody = reqwest::Client::new();
+    let wrong = common::api_client("0123456789abcdef0123456789abcdef0123456789abcdef");
+    // the other terminal's token is not this one's
+    let other = common::api_client(&w.pharmacy_token);
+    let base = &w.clinic;
+    let calls: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "PUT",
+            format!("{base}/desk/api/visits/{id}/content"),
+            Some(content(298, 890)),
+        ),
+        ("GET", format!("{base}/desk/api/visits/{id}/content"), None),
+        (
+            "POST",
+            format!("{base}/desk/api/claims/contents"),
+            Some(json!([{"visit_id": id, "content": content(298, 890)}])),
+        ),
+        (
+            "PUT",
+            format!("{base}/desk/api/claims/settings"),
+            Some(json!({"facility_name": "乗っ取り", "phone": "0000000000"})),
+        ),
+        ("GET", format!("{base}/desk/api/claims/settings"), None),
+        ("GET", format!("{base}/desk/api/claims/{MONTH}"), None),
+        (
+            "POST",
+            format!("{base}/desk/api/claims/{MONTH}/close"),
+            None,
+        ),
+        (
+            "POST",
+            format!("{base}/desk/api/claims/{MONTH}/reclaim?billing_month=202701"),
+            None,
+        ),
+        (
+            "GET",
+            format!("{base}/desk/api/claims/files/202612/1/claim"),
+            None,
+        ),
+    ];
+    for client in [&nobody, &wrong, &other] {
+        for (method, url, body) in &calls {
+            let (status, answer) = call(client, method, url, body.as_ref()).await;
+            assert_eq!(status, 401, "{method} {url}: {answer}");
+            assert_eq!(answer["error"]["class"], "auth", "{answer}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains("Authorization"),
+                "names the header: {message}"
+            );
+        }
+    }
+    // a header that is not a bearer token is refused the same
+    let r = nobody
+        .get(format!("{base}/desk/api/claims/settings"))
+        .header("Authorization", format!("Basic {}", w.clinic_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::conform_json("GET", r).await.0, 401);
+    // nothing changed: no content, the settings as they were, the month open
+    let (status, _) = d.get_json(&format!("/desk/api/visits/{id}/content")).await;
+    assert_eq!(status, 404, "no content recorded");
+    assert_eq!(d.get_json("/desk/api/claims/settings").await, before);
+    let (_, month) = d.get_json(&format!("/desk/api/claims/{MONTH}")).await;
+    assert_eq!(month["closed_at"], Value::Null, "{month}");
+    assert_eq!(month["files"], json!([]));
+    // with the token it works
+    d.content(id, 298, 890).await;
+    let closed = d.close().await;
+    assert_eq!(closed["closed_now"], true);
+    let (bytes, _) = d.file("1").await;
+    assert!(!bytes.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claims_screen_signed_in_reads_the_files_without_the_token_and_posts_only_with_its_csrf_token()
+ {
+    let w = start_world().await;
+    let d = Desk::new(&w, &w.clinic).await;
+    let (v, id) = d.card_visit("C0001").await;
+    d.act(&v, &[("action", "charge")]).await;
+    d.content(id, 298, 890).await;
+    d.close().await;
+    // the 請求 screen links its files under /desk/api/: the signed-in clerk downloads them
+    let (status, page) = common::DeskClient::new(&w.clinic)
+        .await
+        .get(&format!("/desk/claims?month={MONTH}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("/desk/api/claims/files/202612/1/claim"),
+        "the screen links the file"
+    );
+    let r = d
+        .http
+        .get(format!("{}/desk/api/claims/files/202612/1/claim", w.clinic))
+        .send()
+        .await
+        .unwrap();
+    let (status, bytes) = common::conform("GET", r).await;
+    assert_eq!(status, 200);
+    assert_eq!(bytes, d.file("1").await.0);
+    // a post under the session still needs the session's CSRF token and the desk's Origin
+    let jar_only = {
+        // signed in, but sending the session cookie alone
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar)
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{}/desk/login", w.clinic))
+            .header("Origin", &w.clinic)
+            .form(&[("staff_id", "S01"), ("password", common::PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        http
+    };
+    let r = jar_only
+        .put(format!("{}/desk/api/claims/settings", w.clinic))
+        .header("Origin", &w.clinic)
+        .json(&json!({"facility_name": "乗っ取り"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403, "no CSRF token");
+    let (_, s) = d.get_json("/desk/api/claims/settings").await;
+    assert_ne!(s["facility_name"], "乗っ取り");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_the_claim_file_cannot_carry_are_refused_naming_the_field_and_nothing_is_stored() {
+    let w = start_world().await;
+    let d = Desk::new(&w, &w.clinic).await;
+    let (_, before) = d.get_json("/desk/api/claims/settings").await;
+    let (status, body) = d
+        .put_json(
+            "/desk/api/claims/settings",
+            &json!({"facility_name": "おんし内科", "phone": "03À1234"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["class"], "settings_invalid");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("電話番号") && message.contains("Windows-31J"),
+        "{message}"
+    );
+    assert_eq!(d.get_json("/desk/api/claims/settings").await.1, before);
 }

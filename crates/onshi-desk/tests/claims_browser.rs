@@ -143,16 +143,23 @@ async fn browser_claims_screen_r17_r20_content_close_and_download() {
     assert!(!href.is_empty(), "a download link for the 支払基金 file");
     b.shot("20-claims-closed").await;
     b.quit().await;
-    let bytes = reqwest::get(if href.starts_with("http") {
+    let url = if href.starts_with("http") {
         href.clone()
     } else {
         format!("{base}{href}")
-    })
-    .await
-    .unwrap()
-    .bytes()
-    .await
-    .unwrap();
+    };
+    // the link is the clerk's, under the staff session; nobody else's
+    let anonymous = reqwest::get(&url).await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let bytes = common::signed_in(base, "S01")
+        .await
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let file = onshi_formats::uke::UkeFile::read(&bytes[..]).expect("the downloaded file reads");
     assert_eq!(file.claims.len(), 2);
     assert!(file.claims.iter().any(|c| c.is_fushou()));

@@ -388,6 +388,36 @@ async fn desk_is_served_beside_the_terminal_api_through_the_merge_hook() {
         .await
         .unwrap();
     assert!(ok.status().is_success());
+    // its claims API takes the token the terminal wrote to <data>/api.token, as the terminal's
+    // own /v1 API does, and nothing else
+    let token =
+        onshi_terminal::api::read_token(&onshi_terminal::exchange::default_data_dir(dir.path()))
+            .expect("the terminal wrote its token");
+    let settings = format!("http://{addr}/desk/api/claims/settings");
+    let http = reqwest::Client::new();
+    let r = http
+        .get(&settings)
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::conform("GET", r).await.0, 200);
+    let r = http
+        .get(format!("http://{addr}/v1/terminal"))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "the same token on /v1");
+    for given in [None, Some("not-the-token")] {
+        let mut rq = http.get(&settings);
+        if let Some(g) = given {
+            rq = rq.bearer_auth(g);
+        }
+        let (status, body) = common::conform_json("GET", rq.send().await.unwrap()).await;
+        assert_eq!(status, 401, "{given:?}: {body}");
+        assert_eq!(body["error"]["class"], "auth");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! schemathesis (from PyPI) against the served OpenAPI document of a real desk on a random
 //! loopback port (a clinic's terminal with its desk, a real central beside it, a charged visit
 //! with its content, its month closed and filed): generated requests for every operation of the claims API and of the
-//! visit's JSON reads, with a staff member's session cookie. No answer may be a server error,
+//! visit's JSON reads, with the terminal's API token (the claims API) and a staff member's
+//! session cookie (the visit's reads). No answer may be a server error,
 //! and every answer must be a documented status with the documented content type and schema.
 //!
 //! The runner is the shared one of `onshi_webdriver::schemathesis` (the central's run uses it
@@ -41,6 +42,7 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer_of_the_de
     let w = start_world().await;
     // one charged visit with its content, so that the month has a claim
     let clerk = common::DeskClient::new(&w.clinic).await;
+    let api = common::api_client(&w.clinic_token);
     let (status, visit, body) = clerk
         .post(
             "/desk/visits",
@@ -65,8 +67,7 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer_of_the_de
         assert_eq!(status, 200, "{form:?}\n{body}");
     }
     let id: i64 = visit.rsplit('/').next().unwrap().parse().unwrap();
-    let r = clerk
-        .http
+    let r = api
         .put(format!("{}/desk/api/visits/{id}/content", w.clinic))
         .json(&serde_json::json!({"patient_id": "P0001", "points": 298, "charged_yen": 890}))
         .send()
@@ -74,8 +75,7 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer_of_the_de
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
     // the month closed, so that its file exists (the document's examples name it)
-    let r = clerk
-        .http
+    let r = api
         .post(format!("{}/desk/api/claims/202611/close", w.clinic))
         .send()
         .await
@@ -83,11 +83,15 @@ async fn schemathesis_finds_no_server_error_and_no_undocumented_answer_of_the_de
     assert_eq!(r.status().as_u16(), 200);
     let cookie = session(&w.clinic).await;
     let base = w.clinic.clone();
+    let token = w.clinic_token.clone();
     tokio::task::spawn_blocking(move || {
         onshi_webdriver::schemathesis::run(
             &format!("{base}/desk/api/openapi.json"),
             &base,
-            &[format!("Cookie: {cookie}")],
+            &[
+                format!("Cookie: {cookie}"),
+                format!("Authorization: Bearer {token}"),
+            ],
             &[],
         );
     })

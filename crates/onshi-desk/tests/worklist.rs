@@ -48,6 +48,8 @@ struct World {
     fault: Arc<FaultyCentral>,
     fx: fixture::Fixture,
     http: reqwest::Client,
+    /// the receipt computer on the claims API (the terminal's API token)
+    api: reqwest::Client,
     _dir: tempfile::TempDir,
 }
 
@@ -165,7 +167,11 @@ async fn start() -> World {
     let mut cfg = onshi_terminal::Config::new(clinic, &dir.path().join(CLINIC));
     cfg.central_timeout = std::time::Duration::from_secs(5);
     let t = onshi_terminal::Terminal::open(cfg, fault.clone(), clock).expect("terminal");
-    let desk = onshi_desk::Desk::open(t).expect("desk");
+    let token = onshi_terminal::api::ApiToken::generate().expect("token");
+    let api = common::api_client(token.expose());
+    let desk = onshi_desk::Desk::open(t)
+        .expect("desk")
+        .with_api_token(token);
     common::add_staff(&desk);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -178,6 +184,7 @@ async fn start() -> World {
     World {
         central: central_url,
         http: common::signed_in(&desk_url, "S02").await,
+        api,
         desk: desk_url,
         fault,
         fx,
@@ -645,7 +652,7 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
         .await;
     assert_eq!(status, 200, "{body}");
     let r = w
-        .http
+        .api
         .put(format!("{}/desk/api/visits/{id}/content", w.desk))
         .json(&json!({"patient_id": "T0001", "points": 298, "charged_yen": 890}))
         .send()
@@ -654,7 +661,7 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
     assert_eq!(common::conform("PUT", r).await.0, 204);
     // the month cannot be closed while the visit is unconfirmed (R12, R17)
     let r = w
-        .http
+        .api
         .post(format!("{}/desk/api/claims/202611/close", w.desk))
         .send()
         .await
@@ -676,7 +683,7 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
         .await;
     assert_eq!(status, 200, "{body}");
     let r = w
-        .http
+        .api
         .post(format!("{}/desk/api/claims/202611/close", w.desk))
         .send()
         .await
@@ -684,7 +691,7 @@ async fn r12_r17_a_visit_charged_while_unconfirmed_blocks_the_month_then_is_clai
     let (status, body) = common::conform_json("POST", r).await;
     assert_eq!(status, 200, "{body}");
     let r = w
-        .http
+        .api
         .get(format!("{}/desk/api/claims/files/202612/1/claim", w.desk))
         .send()
         .await

@@ -104,8 +104,10 @@ async fn require_token(
         .into_response()
 }
 
-/// The API (every `/v1` route behind `token`), with the screens of [`EXTRA_ROUTES`] beside it.
+/// The API (every `/v1` route behind `token`), with the screens of [`EXTRA_ROUTES`] beside it
+/// (given the same token: the desk's claims API takes it from the receipt computer).
 pub fn router(t: Terminal, token: ApiToken) -> Router {
+    let extra = EXTRA_ROUTES.get().map(|f| f(t.clone(), token.clone()));
     Router::new()
         .route("/v1/terminal", get(info))
         .route("/v1/reader/place", post(place))
@@ -113,11 +115,13 @@ pub fn router(t: Terminal, token: ApiToken) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(token, require_token))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(t.clone())
-        .merge(EXTRA_ROUTES.get().map(|f| f(t)).unwrap_or_default())
+        .merge(extra.unwrap_or_default())
 }
 
-/// Screens served beside the API (the reception desk, `onshi-desk`), set once per process.
-pub static EXTRA_ROUTES: std::sync::OnceLock<fn(Terminal) -> Router> = std::sync::OnceLock::new();
+/// Screens served beside the API (the reception desk, `onshi-desk`), set once per process;
+/// made with the terminal and its API token.
+pub static EXTRA_ROUTES: std::sync::OnceLock<fn(Terminal, ApiToken) -> Router> =
+    std::sync::OnceLock::new();
 
 async fn info(State(t): State<Terminal>) -> Response {
     let ex = t.exchange();

@@ -45,7 +45,10 @@ fn enc(s: &str) -> String {
 
 struct Desk {
     base: String,
+    /// the clerk, signed in at the desk's screens
     http: reqwest::Client,
+    /// the receipt computer: the claims API with the terminal's API token
+    api: reqwest::Client,
 }
 
 /// A client signed in at the desk as S01, sending the desk's Origin and the session's CSRF
@@ -168,7 +171,7 @@ impl Desk {
         self.post(&act, &[("action", "charge")]).await;
         let id: i64 = v.rsplit('/').next().unwrap().parse().unwrap();
         let r = self
-            .http
+            .api
             .put(format!("{}/desk/api/visits/{id}/content", self.base))
             .json(&json!({"patient_id": patient, "points": 1000, "charged_yen": 3000,
                           "diagnoses": [{"code": "0000999", "name": "急性上気道炎", "start_date": DAY}]}))
@@ -250,7 +253,17 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     let terminal =
         onshi_terminal::Terminal::open(cfg, client, Arc::new(SystemClock)).expect("terminal");
     let data = terminal.exchange().data.clone();
-    let desk = onshi_desk::Desk::open(terminal).expect("desk");
+    let token = onshi_terminal::api::ApiToken::generate().expect("token");
+    let api = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", token.expose()).parse().unwrap(),
+        )]))
+        .build()
+        .unwrap();
+    let desk = onshi_desk::Desk::open(terminal)
+        .expect("desk")
+        .with_api_token(token);
     desk.staff
         .set("S01", "受付 一郎", "desk-password-1")
         .expect("staff");
@@ -262,6 +275,7 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     let d = Desk {
         base: desk_url.clone(),
         http: signed_in(&desk_url).await,
+        api,
     };
 
     // the payer (支払基金) over the same registry, with the clinic's hook and a past of payments
@@ -340,7 +354,7 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     );
     let x = d.visit("C0004", "P0004", Some(&x_form)).await; // 不詳, nobody can tell (按分)
     let r = d
-        .http
+        .api
         .post(format!("{desk_url}/desk/api/claims/202611/close"))
         .send()
         .await
@@ -352,7 +366,7 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
         r.text().await.unwrap_or_default()
     );
     let file = d
-        .http
+        .api
         .get(format!("{desk_url}/desk/api/claims/files/202612/1/claim"))
         .send()
         .await
@@ -466,7 +480,7 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     // back at the clinic: every claim settled, the 申立書 of b, c and x purged (R27)
     let (_, month): (u16, Value) = {
         let r = d
-            .http
+            .api
             .get(format!("{desk_url}/desk/api/claims/202611"))
             .send()
             .await

@@ -123,6 +123,16 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
         .default_headers(headers)
         .build()
         .unwrap();
+    // the receipt computer on the facility's machine: the claims API with the terminal's API
+    // token, read from <data>/api.token
+    let token = std::fs::read_to_string(root.join("terminals/1311234567.terminal/api.token"))
+        .expect("the clinic terminal's API token");
+    let mut auth = reqwest::header::HeaderMap::new();
+    auth.insert(
+        "authorization",
+        format!("Bearer {}", token.trim()).parse().unwrap(),
+    );
+    let rc = client(&ca, None).default_headers(auth).build().unwrap();
 
     // a visit of last month: the reader is broken and the patient brings no document, so
     // the clinic takes a 申立書 and files the claim as 不詳 (R20)
@@ -195,7 +205,7 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
     let (st, page) = post_form(&d, &act, &[("action", "charge")]).await;
     assert_eq!(st, 200, "{page}");
     let id: i64 = visit.rsplit('/').next().unwrap().parse().unwrap();
-    let r = d
+    let r = rc
         .put(format!("{desk_base}/desk/api/visits/{id}/content"))
         .json(
             &json!({"patient_id": "D0001", "points": 1000, "charged_yen": 3000,
@@ -211,7 +221,7 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
         "{}",
         r.text().await.unwrap_or_default()
     );
-    let r = d
+    let r = rc
         .post(format!("{desk_base}/desk/api/claims/{service_month}/close"))
         .send()
         .await
@@ -222,7 +232,7 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
         "{}",
         r.text().await.unwrap_or_default()
     );
-    let file = d
+    let file = rc
         .get(format!(
             "{desk_base}/desk/api/claims/files/{billing_month}/1/claim"
         ))
@@ -281,7 +291,7 @@ async fn r20_r22_r27_the_demo_settles_a_month_on_the_payer_screen_and_the_desk_p
 
     // at the clinic: the claim is settled (through 按分) and the 申立書 is gone from the
     // desk's files, as it is from the payer's (R27)
-    let month: Value = d
+    let month: Value = rc
         .get(format!("{desk_base}/desk/api/claims/{service_month}"))
         .send()
         .await

@@ -101,6 +101,18 @@ pub struct FacilityClaimSettings {
     pub rules: ClaimSettings,
 }
 
+impl FacilityClaimSettings {
+    /// Whether the claim files of `facility_code` can carry these settings: the IR record is
+    /// written with them (医療機関名称 in Windows-31J, ≤ 40 bytes; 電話番号 ASCII, ≤ 15). The
+    /// error names the record, the field and the rule.
+    pub fn check(&self, facility_code: &str) -> Result<(), String> {
+        match uke::file_bytes(facility_code, self, Payer::ShiharaiKikin, "202601", &[]) {
+            Err(ClaimsError::Uke(m)) => Err(format!("the claim file's {m}")),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A month as the 請求 screen and `onshi claims check` show it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MonthView {

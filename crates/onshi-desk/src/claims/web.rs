@@ -61,9 +61,9 @@ pub struct ErrorBody {
 /// What went wrong: a stable class and a message naming the field and the rule.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// `json`, `path`, `query`, `content_invalid`, `charged_is_a_fact`, `not_charged`,
+    /// `auth`, `json`, `path`, `query`, `content_invalid`, `charged_is_a_fact`, `not_charged`,
     /// `no_content`, `month`, `month_blocked`, `month_closed`, `month_not_closed`, `file`,
-    /// `not_offered`, `settlement_invalid`, `visit`, `internal`.
+    /// `not_offered`, `settings_invalid`, `settlement_invalid`, `visit`, `internal`.
     pub class: String,
     /// In words, naming the field and the rule.
     pub message: String,
@@ -272,11 +272,13 @@ fn claims(desk: &Desk) -> &Claims {
 #[utoipa::path(put, path = "/desk/api/visits/{id}/content", tag = "claims",
     params(("id" = i64, Path, description = "the visit's id", example = 1)),
     request_body = VisitContent,
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 204, description = "recorded"),
         (status = 400, description = "not JSON of this shape (`json`, naming the member) or a bad path parameter (`path`)", body = ErrorBody),
         (status = 404, description = "no visit with that id (`visit`)", body = ErrorBody),
         (status = 409, description = "the amount charged would change (`charged_is_a_fact`, R11) or the patient has not been charged yet (`not_charged`)", body = ErrorBody),
         (status = 422, description = "fields breaking their rules, every one named (`content_invalid`)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn put_content(
     State(desk): State<Desk>,
@@ -300,9 +302,11 @@ async fn put_content(
 /// What a visit contributes, as recorded.
 #[utoipa::path(get, path = "/desk/api/visits/{id}/content", tag = "claims",
     params(("id" = i64, Path, description = "the visit's id", example = 1)),
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "the content recorded for the visit", body = VisitContent),
         (status = 400, description = "a bad path parameter (`path`)", body = ErrorBody),
         (status = 404, description = "no content recorded for that visit (`no_content`)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_content(State(desk): State<Desk>, ApiPath(id): ApiPath<i64>) -> Response {
     match claims(&desk).store.content(id) {
@@ -335,9 +339,11 @@ pub struct Recorded {
 /// when there is one.
 #[utoipa::path(post, path = "/desk/api/claims/contents", tag = "claims",
     request_body = Vec<ContentEntry>,
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "every entry recorded", body = Recorded),
         (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
         (status = 422, description = "every problem of the file, each naming `[index].field` (`content_invalid`); nothing recorded", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_contents(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
     let entries: Vec<ContentEntry> = match parse_json(&body) {
@@ -414,7 +420,9 @@ impl Claims {
 
 /// The facility's claim settings: the name and phone of the IR record, the R20 rules.
 #[utoipa::path(get, path = "/desk/api/claims/settings", tag = "claims",
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "the settings", body = FacilityClaimSettings),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_settings(State(desk): State<Desk>) -> Response {
     match claims(&desk).settings() {
@@ -423,17 +431,24 @@ async fn get_settings(State(desk): State<Desk>) -> Response {
     }
 }
 
-/// Sets the facility's claim settings; a member left out takes its default.
+/// Sets the facility's claim settings; a member left out takes its default. Refused whole when
+/// the claim files could not carry a value.
 #[utoipa::path(put, path = "/desk/api/claims/settings", tag = "claims",
     request_body = FacilityClaimSettings,
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "the settings as stored", body = FacilityClaimSettings),
         (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
+        (status = 422, description = "a value the claim files cannot carry (the IR record's 医療機関名称 or 電話番号), naming the field and the rule (`settings_invalid`); nothing stored", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
     let s: FacilityClaimSettings = match parse_json(&body) {
         Ok(s) => s,
         Err(e) => return e.answer(StatusCode::BAD_REQUEST),
     };
+    if let Err(e) = s.check(&claims(&desk).facility_code) {
+        return ErrorBody::new("settings_invalid", e).answer(StatusCode::UNPROCESSABLE_ENTITY);
+    }
     match claims(&desk).store.set_settings(&s) {
         Ok(()) => Json(s).into_response(),
         Err(e) => error_response(&e),
@@ -444,9 +459,11 @@ async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Resp
 /// what changed since filing, and the files.
 #[utoipa::path(get, path = "/desk/api/claims/{month}", tag = "claims",
     params(("month" = String, Path, description = "the month of service, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202611")),
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "the month", body = MonthView),
         (status = 400, description = "not a month YYYYMM (`month`)", body = ErrorBody),
         (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_month(State(desk): State<Desk>, ApiPath(month): ApiPath<String>) -> Response {
     if let Err(e) = check_month("month (path)", &month) {
@@ -508,10 +525,12 @@ pub struct Reclaimed {
 /// item is open; closing a closed month changes nothing and says so.
 #[utoipa::path(post, path = "/desk/api/claims/{month}/close", tag = "claims",
     params(("month" = String, Path, description = "the month of service, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202611"), CloseQuery),
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "closed (or closed before)", body = Closed),
         (status = 400, description = "not a month YYYYMM (`month`), or a bad query (`query`)", body = ErrorBody),
         (status = 409, description = "open items block the close (`month_blocked`, with `open`)", body = ErrorBody),
         (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_close(
     State(desk): State<Desk>,
@@ -548,10 +567,12 @@ async fn post_close(
 /// filing, R20): the changed claims go into a `reclaim` file of the billing month.
 #[utoipa::path(post, path = "/desk/api/claims/{month}/reclaim", tag = "claims",
     params(("month" = String, Path, description = "the month of service, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202611"), ReclaimQuery),
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "the number of claims re-claimed", body = Reclaimed),
         (status = 400, description = "not a month YYYYMM, or `billing_month` missing (`month`); a bad query (`query`)", body = ErrorBody),
         (status = 409, description = "the month is not closed (`month_not_closed`)", body = ErrorBody),
         (status = 422, description = "a visit's stored situation the engine refuses (`content_invalid`)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn post_reclaim(
     State(desk): State<Desk>,
@@ -586,9 +607,11 @@ pub struct UkeFileBytes(pub Vec<u8>);
     params(("billing_month" = String, Path, description = "請求年月, YYYYMM", pattern = "^[0-9]{4}(0[1-9]|1[0-2])$", example = "202612"),
         ("payer" = String, Path, description = "1 支払基金, 2 国保連", pattern = "^[12]$", example = "1"),
         ("kind" = String, Path, description = "`claim` (the month's filing) or `reclaim`", example = "claim")),
+    security(("terminalToken" = []), ("deskSession" = [])),
     responses((status = 200, description = "the file's bytes (attachment RECEIPTC.UKE)", body = UkeFileBytes, content_type = "application/octet-stream"),
         (status = 400, description = "a billing month that is not YYYYMM (`month`), a bad path parameter (`path`)", body = ErrorBody),
         (status = 404, description = "no such file, or a payer other than 1 or 2 (`file`)", body = ErrorBody),
+        (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn get_file(
     State(desk): State<Desk>,

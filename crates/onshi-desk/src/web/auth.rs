@@ -13,6 +13,14 @@
 //!   carry the session's CSRF token — the `csrf` field every form of the screens has, or an
 //!   `X-CSRF-Token` header for scripts — compared in constant time.
 //!
+//! The claims API under `/desk/api/` is the receipt computer's: each call carries
+//! `Authorization: Bearer <token>` with the terminal's API token ([`Desk::api_token`], the one
+//! the terminal's `/v1` API takes, from `<data>/api.token`; compared in constant time), or comes
+//! from the desk's own screens under a signed-in session (with the checks above: the 請求
+//! screen's file links). Else 401 `{"error": {"class": "auth", …}}`. Two routes check
+//! otherwise: the OpenAPI document is public, and the settlement hook takes a statement signed
+//! by a payer whose key the facility registered (`crate::claims::signature`).
+//!
 //! - `GET|POST /desk/login`, `POST /desk/logout`
 
 use askama::Template;
@@ -197,6 +205,24 @@ fn form_token(body: &[u8]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The routes under `/desk/api/` with a check of their own: the OpenAPI document (public) and
+/// the payers' settlement hook (the payer's signature over the statement,
+/// `crate::claims::signature`).
+fn api_open(path: &str) -> bool {
+    path == "/desk/api/openapi.json" || path == "/desk/api/claims/settlement"
+}
+
+/// 401 of the claims API: `{"error": {"class": "auth", "message"}}`, naming the header.
+fn api_refused(message: &str) -> Response {
+    let mut r =
+        crate::claims::web::ErrorBody::new("auth", message).answer(StatusCode::UNAUTHORIZED);
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
 /// The desk's checks on every request: Host, Origin, session, CSRF (see the module's doc).
 pub(crate) async fn guard(
     State(d): State<Desk>,
@@ -205,9 +231,38 @@ pub(crate) async fn guard(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    // the claims API of receipt computers has its own authentication
     if path.starts_with("/desk/api/") {
-        return next.run(req).await;
+        if api_open(&path) {
+            return next.run(req).await;
+        }
+        // the receipt computer: the terminal's API token
+        if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
+            let given = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim);
+            let known = d.api_token.as_ref();
+            if given.is_some_and(|g| known.is_some_and(|t| t.matches(g))) {
+                return next.run(req).await;
+            }
+            tracing::warn!(
+                path,
+                "desk claims API: a token that is not the terminal's refused"
+            );
+            return api_refused(
+                "Authorization: the bearer token is not this terminal's API token \
+                 (<data>/api.token, made anew at each start of the terminal)",
+            );
+        }
+        // else the desk's own screens, signed in: the checks of a screen below
+        let signed: Option<SignedStaff> = session.get(KEY).await.ok().flatten();
+        if signed.is_none() {
+            return api_refused(
+                "Authorization: Bearer <token> is required, the terminal's API token from \
+                 <data>/api.token (or a signed-in staff session of the desk)",
+            );
+        }
     }
     let headers = req.headers().clone();
     let Some(host) = header_str(&headers, header::HOST).map(str::to_string) else {

@@ -27,6 +27,9 @@ pub struct World {
     pub clinic: String,
     pub pharmacy: String,
     pub fx: Fixture,
+    /// the terminals' API tokens (the claims API's credential for the receipt computer)
+    pub clinic_token: String,
+    pub pharmacy_token: String,
     pub clinic_dir: PathBuf,
     /// the central's registry (to give persons medical information, R2)
     pub store: Arc<SqliteStore>,
@@ -80,6 +83,7 @@ pub async fn start_world() -> World {
         std::future::pending(),
     ));
     let mut urls = Vec::new();
+    let mut tokens = Vec::new();
     for code in [CLINIC, PHARMACY] {
         let facility = MedicalInstitutionCode::parse(code).expect("code");
         let tdir = dir.path().join(code);
@@ -90,7 +94,11 @@ pub async fn start_world() -> World {
         );
         let t =
             onshi_terminal::Terminal::open(cfg, client, Arc::new(SystemClock)).expect("terminal");
-        let desk = onshi_desk::Desk::open(t).expect("desk");
+        let token = onshi_terminal::api::ApiToken::generate().expect("token");
+        tokens.push(token.expose().to_string());
+        let desk = onshi_desk::Desk::open(t)
+            .expect("desk")
+            .with_api_token(token);
         add_staff(&desk);
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -106,11 +114,38 @@ pub async fn start_world() -> World {
         clinic: urls[0].clone(),
         pharmacy: urls[1].clone(),
         fx,
+        clinic_token: tokens[0].clone(),
+        pharmacy_token: tokens[1].clone(),
         clinic_dir: dir.path().join(CLINIC),
         store,
         outage,
         _dir: dir,
     }
+}
+
+impl World {
+    /// The API token of the terminal whose desk is at `base`.
+    pub fn token(&self, base: &str) -> &str {
+        if base == self.pharmacy {
+            &self.pharmacy_token
+        } else {
+            &self.clinic_token
+        }
+    }
+}
+
+/// The receipt computer's client of a desk's claims API: every request carries
+/// `Authorization: Bearer <token>` (the terminal's API token), and nothing else.
+pub fn api_client(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
 }
 
 // ------------------------------------------------------------------------------- OpenAPI
