@@ -1093,7 +1093,7 @@ impl PayerService {
         };
         let d = dir.join(&sub.facility);
         std::fs::create_dir_all(&d)?;
-        let csv = renrakusho_csv_of(&renrakusho_doc(sub, reviewed));
+        let csv = renrakusho_csv_of_claims(reviewed);
         let name = format!(
             "kekka-renrakusho-{}-{}-{}.csv",
             sub.payer.code(),
@@ -1155,13 +1155,62 @@ pub fn renrakusho_doc(sub: &SubmissionRow, claims: &[ReviewedClaim]) -> serde_js
     }
 }
 
+const RENRAKUSHO_CSV_HEADER: &str = "レセプト番号,診療年月,氏名,請求保険者番号,請求記号,請求番号,\
+     処理区分,処理区分名,保険者番号,記号,番号,枝番,診療日,点数\r\n";
+
+/// A CSV field of the 連絡書: the CSV carries no quotes, so a field never holds , " CR LF.
+fn csv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains([',', '"', '\r', '\n']) {
+        s.replace([',', '"', '\r', '\n'], " ").into()
+    } else {
+        s.into()
+    }
+}
+
+/// The 連絡書 of a file's reviewed claims as CSV, written straight from the claims (as
+/// intake writes the facility's file): the same text as [`renrakusho_csv_of`] of
+/// [`renrakusho_doc`].
+pub fn renrakusho_csv_of_claims(claims: &[ReviewedClaim]) -> String {
+    use std::fmt::Write;
+    let mut out = String::from(RENRAKUSHO_CSV_HEADER);
+    for c in claims.iter().filter(|c| c.kubun != KakuninKubun::Unchanged) {
+        let cl = &c.claim;
+        let head = format!(
+            "{},{},{},{},{},{},{},{}",
+            cl.receipt_number,
+            cl.service_month,
+            csv_cell(&cl.name),
+            csv_cell(cl.numbers.insurer_raw.trim()),
+            csv_cell(&cl.numbers.symbol),
+            csv_cell(&cl.numbers.number),
+            c.kubun.code(),
+            c.kubun.label(),
+        );
+        if c.parts.is_empty() {
+            out.push_str(&head);
+            out.push_str(",,,,,,\r\n");
+        }
+        for p in &c.parts {
+            let days: Vec<String> = p.days.iter().map(|d| d.to_string()).collect();
+            let _ = write!(
+                out,
+                "{head},{},{},{},{},{},{}\r\n",
+                csv_cell(p.bill_to.insurer_number.as_str()),
+                csv_cell(&p.bill_to.symbol),
+                csv_cell(&p.bill_to.number),
+                csv_cell(&p.bill_to.branch),
+                days.join(" "),
+                p.points,
+            );
+        }
+    }
+    out
+}
+
 /// The 連絡書 as CSV (UTF-8, CR LF), one line per part (or one per claim without parts).
 pub fn renrakusho_csv_of(doc: &serde_json::Value) -> String {
     {
-        let mut out = String::from(
-            "レセプト番号,診療年月,氏名,請求保険者番号,請求記号,請求番号,処理区分,処理区分名,\
-             保険者番号,記号,番号,枝番,診療日,点数\r\n",
-        );
+        let mut out = String::from(RENRAKUSHO_CSV_HEADER);
         let cell = |v: &serde_json::Value| -> String {
             let s = match v {
                 serde_json::Value::String(s) => s.clone(),

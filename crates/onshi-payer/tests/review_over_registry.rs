@@ -278,3 +278,52 @@ fn claimed_holders_of_many_numbers_answer_as_one_by_one_in_the_same_order() {
     assert!(many[2].is_empty() && many[3].is_empty());
     assert_eq!(many[4], many[0]);
 }
+
+#[test]
+fn the_renrakusho_csv_written_from_the_claims_is_the_csv_of_its_document() {
+    use onshi_payer::model::{PayerCode, YearMonth};
+    use onshi_payer::service::{renrakusho_csv_of, renrakusho_csv_of_claims, renrakusho_doc};
+    use onshi_payer::store::SubmissionRow;
+
+    let w = world();
+    let mut lost_with_fund = claim(4, "田中四郎", "202611", Some(&a()), "5001", &[5]);
+    lost_with_fund.public_funds = 1;
+    // a name with the characters the CSV cannot carry
+    let mut odd = claim(7, "鈴木花子", "202611", Some(&a()), "2001", &[5]);
+    odd.name = "鈴木,\"花子\"\r\n".into();
+    let claims = [
+        claim(1, "佐藤一郎", "202611", Some(&a()), "1001", &[3, 10]),
+        claim(2, "鈴木花子", "202611", Some(&a()), "2001", &[5, 12]),
+        claim(3, "高橋三郎", "202611", Some(&a()), "4001", &[3, 10, 20]),
+        lost_with_fund,
+        claim(5, "渡辺太郎", "202611", None, "777777777", &[7]),
+        claim(6, "誰でもない", "202611", None, "777777777", &[7]),
+        odd,
+        claim(8, "佐藤一郎", "202611", Some(&a()), "1001", &[]),
+    ];
+    let reviewed: Vec<_> = claims
+        .iter()
+        .map(|c| w.service.process_claim(c).unwrap())
+        .collect();
+    // every kind of line: a change, a split, 06, the worklist and the pool (no parts)
+    let kubuns: Vec<&str> = reviewed.iter().map(|r| r.kubun.code()).collect();
+    for k in ["04", "05", "06", "03"] {
+        assert!(kubuns.contains(&k), "{kubuns:?}");
+    }
+    let sub = SubmissionRow {
+        id: 1,
+        payer: PayerCode::Kikin,
+        facility: FACILITY.into(),
+        billing_month: YearMonth::parse("202612").unwrap(),
+        file_sha256: "aa".into(),
+        file_name: "RECEIPTC.UKE".into(),
+        received_at: "2026-12-10T00:00:00Z".into(),
+        source: "api".into(),
+        claims: reviewed.len() as u64,
+        total_points: 0,
+    };
+    let direct = renrakusho_csv_of_claims(&reviewed);
+    assert_eq!(direct, renrakusho_csv_of(&renrakusho_doc(&sub, &reviewed)));
+    assert!(direct.contains("鈴木  花子   ,"), "{direct}");
+    assert_eq!(direct.matches("\r\n").count(), direct.lines().count());
+}
