@@ -23,7 +23,9 @@ terminal's API token (the one its /v1 API takes, made anew at each start and wri
 <data>/api.token, mode 0600; security scheme terminalToken), or the staff session when the \
 desk's own screens call it (deskSession: the 請求 screen's file links; a post also needs the \
 session's X-CSRF-Token and the desk's Origin); without either, 401 with the class auth. The \
-OpenAPI document is public. Errors are \
+settlement hook takes a statement only signed by its payer with a key the facility registered \
+(payerSignature: 401 without a signature, 403 with one refused; nothing purged). The OpenAPI \
+document is public. Errors are \
 {\"error\": {\"class\", \"message\"}} with the field and the rule in the message, every \
 problem of a refused content in `problems`, the open items of a blocked close in `open`. See \
 docs/api/README.md and docs/claims.md. This document is generated from the desk's types \
@@ -76,6 +78,16 @@ impl Modify for Security {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "payerSignature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Onshi-Payer-Signature",
+                "a payer's signature on its settlement statement: `<payer>:<hex>`, the payer \
+                 (1 支払基金, 2 国保連, the statement's) and its ed25519 signature (128 hex \
+                 digits) over the exact bytes of the body, by a key the facility registered in \
+                 its claim settings (payer_keys; `onshi payer key` prints the payer's)",
+            ))),
         );
         components.add_security_scheme(
             "deskSession",

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{DAY, start_world};
+use ed25519_dalek::{Signer, SigningKey};
 use onshi_formats::uke::{UkeClaim, UkeFile};
 use serde_json::{Value, json};
 
@@ -142,6 +143,37 @@ impl Desk {
         body
     }
 
+    /// Registers `key` as payer `payer`'s in the claim settings (the rest kept).
+    async fn register_payer(&self, payer: &str, key: &SigningKey) {
+        let (_, mut settings) = self.get_json("/desk/api/claims/settings").await;
+        let keys = settings["payer_keys"].as_array_mut().expect("payer_keys");
+        keys.push(
+            json!({"payer": payer, "public_key": hex::encode(key.verifying_key().as_bytes())}),
+        );
+        let (status, body) = self.put_json("/desk/api/claims/settings", &settings).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// POSTs the bytes of a statement to the settlement hook, with `signature` as its
+    /// `X-Onshi-Payer-Signature` (and nothing else: the payer has no token of the terminal).
+    async fn post_statement(&self, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+        let mut rq = reqwest::Client::new()
+            .post(format!("{}/desk/api/claims/settlement", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(sig) = signature {
+            rq = rq.header("x-onshi-payer-signature", sig);
+        }
+        common::conform_json("POST", rq.send().await.expect("post")).await
+    }
+
+    /// A statement signed by `key` as payer `payer`'s.
+    async fn settle_signed(&self, payer: &str, key: &SigningKey, st: &Value) -> (u16, Value) {
+        let body = serde_json::to_vec(st).unwrap();
+        self.post_statement(&body, Some(&sign(payer, key, &body)))
+            .await
+    }
+
     /// The filed file of a payer, parsed.
     async fn file(&self, payer: &str) -> (Vec<u8>, UkeFile) {
         let r = self
@@ -158,6 +190,16 @@ impl Desk {
         let file = UkeFile::read(&bytes[..]).expect("the facility's file reads back");
         (bytes, file)
     }
+}
+
+/// A payer's signing key (ed25519) made of `seed`.
+fn payer_key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// `X-Onshi-Payer-Signature` of `body` by `key` as payer `payer`'s.
+fn sign(payer: &str, key: &SigningKey, body: &[u8]) -> String {
+    format!("{payer}:{}", hex::encode(key.sign(body).to_bytes()))
 }
 
 fn content(points: u32, yen: u32) -> Value {
@@ -511,12 +553,13 @@ async fn koki_claim_has_its_receipt_type_and_goes_to_the_kokuhoren() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_file() {
-    let w = start_world().await;
-    let d = Desk::new(&w, &w.clinic).await;
+const R27_ADDRESS: &str = "東京都港区芝公園4-2-8-R27";
+
+/// A 不詳 visit with its 申立書, charged, its month closed and filed: the visit and the
+/// statement of the 支払基金 that settles it.
+async fn fushou_filed(d: &Desk) -> (i64, Value) {
     let (v, id) = d.card_visit("C0004").await;
-    let address = "東京都港区芝公園4-2-8-R27";
+    let address = R27_ADDRESS;
     d.declare(
         &v,
         &[
@@ -547,11 +590,23 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
         "claims": [{"receipt_number": 1, "service_month": MONTH, "status": "settled",
                     "insurer_number": "01130012", "kakunin_kubun": "03", "points": 298, "amount_yen": 2090}]
     });
-    let (status, out) = d.post_json("/desk/api/claims/settlement", &statement).await;
+    (id, statement)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r27_settlement_of_a_fushou_claim_signed_by_its_payer_purges_the_moushitatesho_from_every_file()
+ {
+    let w = start_world().await;
+    let d = Desk::new(&w, &w.clinic).await;
+    let (id, statement) = fushou_filed(&d).await;
+    let address = R27_ADDRESS;
+    let kikin = payer_key(1);
+    d.register_payer("1", &kikin).await;
+    let (status, out) = d.settle_signed("1", &kikin, &statement).await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["purged_visits"], json!([id]));
     // the same statement again does nothing twice
-    let (_, again) = d.post_json("/desk/api/claims/settlement", &statement).await;
+    let (_, again) = d.settle_signed("1", &kikin, &statement).await;
     assert_eq!(again["recorded"], false);
     // not in the desk's or the claims' files, in any form the address was written
     let wide = onshi_domain::claims::to_fullwidth(address);
@@ -579,9 +634,12 @@ async fn r27_settlement_of_a_fushou_claim_purges_the_moushitatesho_from_every_fi
 async fn a_statement_for_a_file_never_filed_here_is_refused_whole() {
     let w = start_world().await;
     let d = Desk::new(&w, &w.clinic).await;
+    let kikin = payer_key(1);
+    d.register_payer("1", &kikin).await;
     let (status, body) = d
-        .post_json(
-            "/desk/api/claims/settlement",
+        .settle_signed(
+            "1",
+            &kikin,
             &json!({"format": "onshi-settlement/1", "payer": "1", "facility": common::CLINIC,
                     "billing_month": "202612", "file_sha256": "00", "claims": []}),
         )
@@ -875,4 +933,158 @@ async fn settings_the_claim_file_cannot_carry_are_refused_naming_the_field_and_n
         "{message}"
     );
     assert_eq!(d.get_json("/desk/api/claims/settings").await.1, before);
+}
+
+/// A statement refused: what it is, its body, its signature header, the status and class.
+type Refused<'a> = (&'a str, Vec<u8>, Option<String>, u16, &'a str);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r27_a_statement_unsigned_forged_by_an_unregistered_key_or_of_another_payer_is_refused_and_the_moushitatesho_stays()
+ {
+    let w = start_world().await;
+    let d = Desk::new(&w, &w.clinic).await;
+    let (id, statement) = fushou_filed(&d).await;
+    let kikin = payer_key(1);
+    let stranger = payer_key(9);
+    d.register_payer("1", &kikin).await;
+    let body = serde_json::to_vec(&statement).unwrap();
+    let mut altered = statement.clone();
+    altered["claims"][0]["amount_yen"] = json!(1);
+    let altered = serde_json::to_vec(&altered).unwrap();
+    // signed by payer 1's key as payer 2's (no key of 2 registered), and a statement of
+    // payer 2 signed by payer 1
+    let mut of_two = statement.clone();
+    of_two["payer"] = json!("2");
+    let of_two = serde_json::to_vec(&of_two).unwrap();
+    let refused: Vec<Refused> = vec![
+        ("no signature", body.clone(), None, 401, "auth"),
+        (
+            "not <payer>:<hex>",
+            body.clone(),
+            Some("1".into()),
+            401,
+            "auth",
+        ),
+        (
+            "a bad payer",
+            body.clone(),
+            Some(sign("x", &kikin, &body)),
+            401,
+            "auth",
+        ),
+        (
+            "too short",
+            body.clone(),
+            Some("1:abcd".into()),
+            401,
+            "auth",
+        ),
+        (
+            "an unregistered key",
+            body.clone(),
+            Some(sign("1", &stranger, &body)),
+            403,
+            "signature",
+        ),
+        (
+            "over other bytes",
+            body.clone(),
+            Some(sign("1", &kikin, &altered)),
+            403,
+            "signature",
+        ),
+        (
+            "the body altered after signing",
+            altered.clone(),
+            Some(sign("1", &kikin, &body)),
+            403,
+            "signature",
+        ),
+        (
+            "as a payer with no key",
+            body.clone(),
+            Some(sign("2", &kikin, &body)),
+            403,
+            "signature",
+        ),
+        (
+            "payer 2's statement signed by payer 1",
+            of_two.clone(),
+            Some(sign("1", &kikin, &of_two)),
+            403,
+            "signature",
+        ),
+    ];
+    for (what, b, sig, status, class) in &refused {
+        let (got, answer) = d.post_statement(b, sig.as_deref()).await;
+        assert_eq!(got, *status, "{what}: {answer}");
+        assert_eq!(answer["error"]["class"], *class, "{what}: {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("X-Onshi-Payer-Signature")
+                || *what == "payer 2's statement signed by payer 1",
+            "{what}: names the header: {answer}"
+        );
+    }
+    // the terminal's token is not a payer's signature
+    let r = d
+        .api
+        .post(format!("{}/desk/api/claims/settlement", d.base))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(common::conform_json("POST", r).await.0, 401);
+    // nothing taken, nothing purged: the 申立書 is still in the claim and in its file
+    let purges = onshi_desk::claims::ClaimStore::open(
+        &onshi_terminal::exchange::default_data_dir(&w.clinic_dir)
+            .join(onshi_desk::claims::CLAIMS_FILE),
+    )
+    .unwrap()
+    .purges()
+    .unwrap();
+    assert!(purges.is_empty(), "{purges:?}");
+    let (_, file) = d.file("1").await;
+    let comments = free_comments(first_claim(&file));
+    assert!(
+        comments.iter().any(|c| c.contains("芝公園")),
+        "the 申立書's address is still filed: {comments:?}"
+    );
+    // and the payer's own signature is taken: the 申立書 is purged (R27)
+    let (status, out) = d.settle_signed("1", &kikin, &statement).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["purged_visits"], json!([id]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_key_that_is_not_an_ed25519_public_key_of_payer_1_or_2_is_refused_naming_the_field()
+{
+    let w = start_world().await;
+    let d = Desk::new(&w, &w.clinic).await;
+    let good = hex::encode(payer_key(1).verifying_key().as_bytes());
+    for (keys, field) in [
+        (
+            json!([{"payer": "3", "public_key": good}]),
+            "payer_keys[0].payer",
+        ),
+        (
+            json!([{"payer": "1", "public_key": good}, {"payer": "2", "public_key": "abcd"}]),
+            "payer_keys[1].public_key",
+        ),
+    ] {
+        let (status, body) = d
+            .put_json("/desk/api/claims/settings", &json!({"payer_keys": keys}))
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["error"]["class"], "settings_invalid");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(field),
+            "{field}: {body}"
+        );
+    }
+    let (_, s) = d.get_json("/desk/api/claims/settings").await;
+    assert_eq!(s["payer_keys"], json!([]), "nothing stored");
 }

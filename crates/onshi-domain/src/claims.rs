@@ -31,6 +31,10 @@ pub const FUSHOU_NUMBER: &str = "777777777";
 pub const FUSHOU_NUMBER_KOKI: &str = "77777777";
 /// The first 摘要 comment of a 不詳 claim.
 pub const FUSHOU_HEAD: &str = "不詳";
+/// The header a payer signs a settlement statement with, POSTed to a facility's hook:
+/// `<payer code>:<hex ed25519 signature over the exact bytes of the body>`
+/// (docs/formats/settlement.md).
+pub const SETTLEMENT_SIGNATURE_HEADER: &str = "x-onshi-payer-signature";
 
 /// 審査支払機関: the IR record's first field.
 #[derive(

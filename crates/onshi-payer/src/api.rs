@@ -30,21 +30,27 @@ use crate::store::{PayerStoreError, Principal, Role};
 pub struct PayerApp {
     pub service: PayerService,
     pub sessions: Arc<crate::screens::Sessions>,
-    /// the client facilities' settlement hooks are called with
-    pub hooks: reqwest::Client,
+    /// the client and the key facilities' settlement hooks are called with
+    pub hooks: crate::signing::Hooks,
 }
 
 impl PayerApp {
+    /// The payer's API and screens; its statements go to hooks unsigned until
+    /// [`PayerApp::with_hooks`] gives the payer's key.
     pub fn new(service: PayerService) -> Self {
         PayerApp {
             service,
             sessions: Arc::new(crate::screens::Sessions::default()),
-            hooks: crate::service::hook_client(None).unwrap_or_default(),
+            hooks: crate::signing::Hooks {
+                client: crate::service::hook_client(None).unwrap_or_default(),
+                key: None,
+            },
         }
     }
 
-    /// The same, calling facilities' hooks with `hooks` (e.g. trusting a facility's CA).
-    pub fn with_hook_client(mut self, hooks: reqwest::Client) -> Self {
+    /// The same, calling facilities' hooks with `hooks`: the payer's signing key, and a client
+    /// e.g. trusting a facility's CA.
+    pub fn with_hooks(mut self, hooks: crate::signing::Hooks) -> Self {
         self.hooks = hooks;
         self
     }

@@ -27,6 +27,7 @@ pub mod review;
 pub mod rules;
 pub mod screens;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod synth;
 pub mod uke_intake;

@@ -262,18 +262,26 @@ pub fn hook_client(ca_pem: Option<&[u8]>) -> std::result::Result<reqwest::Client
     b.build().map_err(|e| e.to_string())
 }
 
-/// POSTs a statement to a facility's settlement hook; returns the HTTP status.
+/// POSTs a statement of `payer` to a facility's settlement hook, signed with the hooks' key
+/// (`X-Onshi-Payer-Signature`, [`crate::signing`]); returns the HTTP status.
 pub async fn call_hook<T: Serialize + ?Sized>(
-    client: &reqwest::Client,
+    hooks: &crate::signing::Hooks,
     url: &str,
+    payer: PayerCode,
     statement: &T,
 ) -> std::result::Result<u16, String> {
-    let r = client
+    let body = serde_json::to_vec(statement).map_err(|e| e.to_string())?;
+    let mut rq = hooks
+        .client
         .post(url)
-        .json(statement)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    if let Some(key) = &hooks.key {
+        rq = rq.header(
+            onshi_domain::claims::SETTLEMENT_SIGNATURE_HEADER,
+            key.signature_header(payer.code(), &body),
+        );
+    }
+    let r = rq.body(body).send().await.map_err(|e| e.to_string())?;
     Ok(r.status().as_u16())
 }
 
@@ -302,7 +310,7 @@ impl PayerService {
     /// through this.
     pub async fn settle_month_and_notify(
         &self,
-        hooks: &reqwest::Client,
+        hooks: &crate::signing::Hooks,
         payer: PayerCode,
         billing_month: YearMonth,
         at: &str,
@@ -318,7 +326,7 @@ impl PayerService {
             let Some(url) = self.store.facility(payer, &f)?.and_then(|f| f.hook_url) else {
                 continue;
             };
-            let status = match call_hook(hooks, &url, st).await {
+            let status = match call_hook(hooks, &url, payer, st).await {
                 Ok(code) => format!("http {code}"),
                 Err(e) => format!("failed: {e}"),
             };

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 struct Server {
     base: String,
+    /// the payer's public key (its statements to hooks are signed)
+    public_key: String,
     w: World,
     http: reqwest::Client,
 }
@@ -62,12 +64,19 @@ async fn spawn() -> Server {
             i.as_str(),
         );
     }
-    let app = PayerApp::new(w.service.clone());
+    // the payer signs its statements to facilities' hooks with its key
+    let key = onshi_payer::signing::PayerKey::generate().unwrap();
+    let public_key = key.public_key_hex();
+    let app = PayerApp::new(w.service.clone()).with_hooks(onshi_payer::signing::Hooks::new(
+        onshi_payer::service::hook_client(None).unwrap(),
+        key,
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router(app)).await.unwrap() });
     Server {
         base: format!("http://{addr}"),
+        public_key,
         w,
         http: reqwest::Client::new(),
     }
@@ -461,21 +470,31 @@ async fn one_insurer_never_sees_another_insurers_members() {
     assert_eq!(st, 401);
 }
 
+/// What a hook received: the signature header, the body's bytes.
+type Received = (Option<String>, Vec<u8>);
+
 #[tokio::test]
 async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
     let s = spawn().await;
-    // the facility's settlement hook: a real HTTP server that keeps what it receives
-    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    // the facility's settlement hook: a real HTTP server that keeps what it receives, the
+    // signature header with the body's bytes
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let g = got.clone();
     let hook = axum::Router::new().route(
         "/settlement",
-        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
-            let g = g.clone();
-            async move {
-                g.lock().unwrap().push(v);
-                "ok"
-            }
-        }),
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let g = g.clone();
+                async move {
+                    let sig = headers
+                        .get("x-onshi-payer-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    g.lock().unwrap().push((sig, body.to_vec()));
+                    "ok"
+                }
+            },
+        ),
     );
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_url = format!("http://{}/settlement", l.local_addr().unwrap());
@@ -546,7 +565,25 @@ async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
     let (st, mine) = s.get(FAC, "/v1/payer/statements/202612").await;
     assert_eq!(st, 200);
     assert_eq!(&mine["statements"][0], stmt);
-    assert_eq!(got.lock().unwrap().first(), Some(stmt));
+    let (sig, body) = got
+        .lock()
+        .unwrap()
+        .first()
+        .cloned()
+        .expect("the hook was called");
+    assert_eq!(&serde_json::from_slice::<Value>(&body).unwrap(), stmt);
+    // signed by the payer (R27: the facility purges on it): `1:<hex>` over the exact bytes
+    let sig = sig.expect("the statement carries the payer's signature");
+    let (payer, hex_sig) = sig.split_once(':').unwrap();
+    assert_eq!(payer, "1");
+    let key: [u8; 32] = hex::decode(&s.public_key).unwrap().try_into().unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap();
+    let sig: [u8; 64] = hex::decode(hex_sig).unwrap().try_into().unwrap();
+    let sig = ed25519_dalek::Signature::from_bytes(&sig);
+    assert!(key.verify_strict(&body, &sig).is_ok(), "over the body sent");
+    let mut other = body.clone();
+    other.push(b' ');
+    assert!(key.verify_strict(&other, &sig).is_err(), "and no other");
     let (st, _) = s.get(OTHER_FAC, "/v1/payer/statements/202612").await;
     assert_eq!(st, 404);
     // the insurer sees its share with its inputs

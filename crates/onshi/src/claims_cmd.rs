@@ -97,6 +97,14 @@ pub enum ClaimsCmd {
         /// 診療識別 of the 不詳 comments (CO)
         #[arg(long)]
         fushou_comment_shikibetsu: Option<String>,
+        /// take settlement statements of a payer signed by this key: PAYER:PUBLIC_KEY, the
+        /// payer 1 or 2 and its public key as `onshi payer key` prints it (repeatable; added to
+        /// those registered)
+        #[arg(long, value_name = "PAYER:PUBLIC_KEY")]
+        payer_key: Vec<String>,
+        /// forget every payer key registered before (then add those of --payer-key)
+        #[arg(long)]
+        clear_payer_keys: bool,
     },
 }
 
@@ -258,6 +266,8 @@ pub fn run(cmd: ClaimsCmd) -> Result<ExitCode> {
             fushou_insurer,
             unknown_payer,
             fushou_comment_shikibetsu,
+            payer_key,
+            clear_payer_keys,
         } => {
             let c = open(&at)?;
             let mut s = c.settings()?;
@@ -284,6 +294,23 @@ pub fn run(cmd: ClaimsCmd) -> Result<ExitCode> {
                 }
                 s.rules.fushou_comment_shikibetsu = k;
             }
+            if clear_payer_keys {
+                s.payer_keys.clear();
+            }
+            for k in payer_key {
+                let Some((payer, public_key)) = k.split_once(':') else {
+                    bail!("--payer-key: PAYER:PUBLIC_KEY (1 or 2, then 64 hex digits), got {k:?}");
+                };
+                let k = onshi_desk::claims::signature::PayerPublicKey {
+                    payer: payer.to_string(),
+                    public_key: public_key.trim().to_ascii_lowercase(),
+                };
+                k.key("--payer-key").map_err(anyhow::Error::msg)?;
+                if !s.payer_keys.contains(&k) {
+                    s.payer_keys.push(k);
+                }
+            }
+            s.check(&c.facility_code).map_err(anyhow::Error::msg)?;
             c.store.set_settings(&s)?;
             println!("{}", serde_json::to_string_pretty(&s)?);
             Ok(ExitCode::SUCCESS)

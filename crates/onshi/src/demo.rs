@@ -242,8 +242,23 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
             Some((_, f)) => Some(std::fs::read(&f.ca)?),
             None => None,
         };
-        let hooks = onshi_payer::service::hook_client(ca_pem.as_deref())
+        let client = onshi_payer::service::hook_client(ca_pem.as_deref())
             .map_err(|e| anyhow::anyhow!("the payer's hook client: {e}"))?;
+        // its statements are signed with its key (beside its database); each demo desk takes
+        // them from both payers by that public key
+        let payer_key = crate::keys::payer_key(&payer_dir.join("payer.sqlite"))?;
+        let payer_keys: Vec<_> = [PayerCode::Kikin, PayerCode::Kokuhoren]
+            .into_iter()
+            .map(|p| onshi_desk::claims::signature::PayerPublicKey {
+                payer: p.code().to_string(),
+                public_key: payer_key.public_key_hex(),
+            })
+            .collect();
+        println!(
+            "payer signing key (statements to the desks' hooks): {} (registered at each demo desk)",
+            payer_key.public_key_hex()
+        );
+        let hooks = onshi_payer::signing::Hooks::new(client, payer_key);
         let payer_store = payer_svc.store.clone();
         crate::payer_cmd::start(
             payer_svc,
@@ -269,6 +284,7 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
             &state,
             &[CLINIC.0, PHARMACY.0],
             terminal_tls,
+            &payer_keys,
         )
         .await?;
         // each demo facility's settlement hook is its desk (on a new port at each start): a

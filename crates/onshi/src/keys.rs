@@ -89,12 +89,20 @@ fn create(path: &Path) -> Result<()> {
     let kf = KeyFile {
         my_number_key: random_hex()?,
     };
+    let body = Zeroizing::new(serde_json::to_vec_pretty(&kf)?);
+    create_private(path, &body)?;
+    tracing::info!(path = %path.display(), "generated new secret keys");
+    Ok(())
+}
+
+/// Writes a new key file `path` holding `body`, readable by its owner only, atomically (see the
+/// module's doc); a key file that appeared meanwhile is kept, never replaced.
+fn create_private(path: &Path, body: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir)?;
-    let body = Zeroizing::new(serde_json::to_vec_pretty(&kf)?);
     let mut tmp_name = path.as_os_str().to_owned();
     tmp_name.push(format!(".tmp{}", std::process::id()));
     let tmp = PathBuf::from(tmp_name);
@@ -109,7 +117,7 @@ fn create(path: &Path) -> Result<()> {
         let mut f = opts
             .open(&tmp)
             .with_context(|| format!("creating key file {}", tmp.display()))?;
-        f.write_all(&body)?;
+        f.write_all(body)?;
         f.sync_all()?;
         Ok(())
     })();
@@ -135,8 +143,42 @@ fn create(path: &Path) -> Result<()> {
     std::fs::File::open(&dir)
         .and_then(|d| d.sync_all())
         .with_context(|| format!("syncing folder {}", dir.display()))?;
-    tracing::info!(path = %path.display(), "generated new secret keys");
     Ok(())
+}
+
+/// The payer's signing key file for its database: `<db>.signing-key.json`.
+pub fn payer_key_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".signing-key.json");
+    PathBuf::from(p)
+}
+
+#[derive(Serialize, Deserialize)]
+struct PayerKeyFile {
+    /// the ed25519 secret key (seed), 64 hex digits
+    secret_key: Zeroizing<String>,
+}
+
+/// The payer's signing key (its statements to facilities' settlement hooks, R27), from the key
+/// file beside its database `db`; made with a fresh key on first start (mode 0600, as the
+/// central's keys). A lost file means a new key, which every facility must register again.
+pub fn payer_key(db: &Path) -> Result<onshi_payer::signing::PayerKey> {
+    let path = payer_key_path(db);
+    if !path.exists() {
+        let key = onshi_payer::signing::PayerKey::generate().map_err(anyhow::Error::msg)?;
+        let body = Zeroizing::new(serde_json::to_vec_pretty(&PayerKeyFile {
+            secret_key: key.secret_hex(),
+        })?);
+        create_private(&path, &body)?;
+        tracing::info!(path = %path.display(), "generated the payer's signing key");
+    }
+    let raw = Zeroizing::new(
+        std::fs::read(&path).with_context(|| format!("reading key file {}", path.display()))?,
+    );
+    let kf: PayerKeyFile = serde_json::from_slice(&raw)
+        .with_context(|| format!("key file {} is not valid", path.display()))?;
+    onshi_payer::signing::PayerKey::from_secret_hex(&kf.secret_key)
+        .map_err(|e| anyhow::anyhow!("key file {}: {e}", path.display()))
 }
 
 fn load(path: &Path) -> Result<Keys> {
@@ -201,6 +243,30 @@ mod tests {
         assert!(err.contains("Restore the key file"), "{err}");
         assert!(err.contains(&path.display().to_string()), "{err}");
         assert!(!path.exists(), "no new keys made");
+    }
+
+    #[test]
+    fn the_payers_signing_key_is_made_once_owner_only_and_does_not_print() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("payer.sqlite");
+        let k = payer_key(&db).unwrap();
+        let path = payer_key_path(&db);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            payer_key(&db).unwrap().public_key_hex(),
+            k.public_key_hex(),
+            "kept, not regenerated"
+        );
+        let raw: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let secret = raw["secret_key"].as_str().unwrap();
+        assert!(!format!("{k:?}").contains(&secret[..16]));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use onshi_payer::api::{PayerApp, new_token, now, router, token_hash};
 use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::rules::{PayerCalendar, PayerSettings};
 use onshi_payer::service::{PayerService, ServiceError, Submitted};
+use onshi_payer::signing::Hooks;
 use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role, SqlitePayerStore};
 use onshi_store::SqliteStore;
 
@@ -30,6 +31,9 @@ pub enum PayerCmd {
     SynthPast(SynthPastArgs),
     /// Settle a billing month: claims billed, pools apportioned, statements written.
     Settle(SettleArgs),
+    /// Print the payer's public key (ed25519, hex) that facilities register to take its signed
+    /// statements; makes the key file beside the database on first use.
+    Key(Db),
 }
 
 #[derive(Args)]
@@ -179,13 +183,16 @@ fn service(a: &ServiceArgs) -> Result<PayerService> {
     })
 }
 
-/// The client facilities' settlement hooks are called with (trusting `--hook-ca`).
-fn hooks(a: &ServiceArgs) -> Result<reqwest::Client> {
+/// What facilities' settlement hooks are called with: a client trusting `--hook-ca`, and the
+/// payer's signing key from the key file beside its database (made on first start).
+fn hooks(a: &ServiceArgs) -> Result<Hooks> {
     let pem = match &a.hook_ca {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("--hook-ca {}", p.display()))?),
         None => None,
     };
-    onshi_payer::service::hook_client(pem.as_deref()).map_err(|e| anyhow::anyhow!("--hook-ca: {e}"))
+    let client = onshi_payer::service::hook_client(pem.as_deref())
+        .map_err(|e| anyhow::anyhow!("--hook-ca: {e}"))?;
+    Ok(Hooks::new(client, crate::keys::payer_key(&a.db.db)?))
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -272,6 +279,10 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
             store.add_payments(&rows)?;
             println!("{} payment rows written", rows.len());
         }
+        PayerCmd::Key(db) => {
+            let key = crate::keys::payer_key(&db.db)?;
+            println!("{}", key.public_key_hex());
+        }
         PayerCmd::Settle(a) => {
             let svc = service(&a.svc)?;
             let client = hooks(&a.svc)?;
@@ -322,11 +333,12 @@ fn serve(a: ServeArgs) -> Result<()> {
 
 /// Starts the payer's HTTP API and screens on `listener`, and the folder intake when `inbox`
 /// is given (INBOX/<payer>/<医療機関コード>/*.UKE, scanned every 2 seconds); settlements call
-/// facilities' hooks with `hooks`. Runs on the current tokio runtime; the returned task ends
-/// after `shutdown` (its requests finished) or on a server error.
+/// facilities' hooks with `hooks` (signed with the payer's key). Runs on the current tokio
+/// runtime; the returned task ends after `shutdown` (its requests finished) or on a server
+/// error.
 pub fn start(
     svc: PayerService,
-    hooks: reqwest::Client,
+    hooks: Hooks,
     listener: tokio::net::TcpListener,
     tls: Option<onshi_tls::ServerTls>,
     inbox: Option<PathBuf>,
@@ -355,7 +367,7 @@ pub fn start(
             }
         });
     }
-    let app = PayerApp::new(svc).with_hook_client(hooks);
+    let app = PayerApp::new(svc).with_hooks(hooks);
     Ok(tokio::spawn(async move {
         onshi_tls::serve_either(listener, router(app), tls, shutdown).await
     }))

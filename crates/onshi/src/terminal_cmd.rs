@@ -102,13 +102,15 @@ fn central_over<S: onshi_store::CentralStore + 'static>(
 
 /// Starts one in-process terminal per facility under `data/terminals/<code>/` and prints
 /// their exchange folders; their API and desk are served over `tls` when given (`ca` is the
-/// CA file to trust, printed in the hints). Returns each terminal's exchange folder and the
-/// base URL of its API and desk.
+/// CA file to trust, printed in the hints). Each desk takes the settlement statements signed
+/// by `payer_keys` (registered in its claim settings). Returns each terminal's exchange folder
+/// and the base URL of its API and desk.
 pub async fn start_demo_terminals(
     data: &Path,
     state: &onshi_web::AppState,
     facilities: &[&str],
     tls: Option<(&onshi_tls::ServerTls, &Path)>,
+    payer_keys: &[onshi_desk::claims::signature::PayerPublicKey],
 ) -> Result<Vec<(PathBuf, String)>> {
     let mut dirs = Vec::new();
     let _ = onshi_terminal::api::EXTRA_ROUTES.set(onshi_desk::routes);
@@ -126,6 +128,7 @@ pub async fn start_demo_terminals(
         }
         let client = Arc::new(client);
         let t = onshi_terminal::Terminal::open(cfg, client, Arc::new(onshi_central::SystemClock))?;
+        register_payer_keys(&t.exchange().data, payer_keys)?;
         let password = demo_staff_password(data)?;
         staff_store(&dir, None)?.set(DEMO_STAFF.0, DEMO_STAFF.1, &password)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -158,6 +161,23 @@ pub async fn start_demo_terminals(
         dirs.push((dir, format!("{scheme}://{addr}")));
     }
     Ok(dirs)
+}
+
+/// Adds `keys` to the claim settings of the desk whose terminal data folder is `data` (before
+/// the desk opens them).
+fn register_payer_keys(
+    data: &Path,
+    keys: &[onshi_desk::claims::signature::PayerPublicKey],
+) -> Result<()> {
+    let store = onshi_desk::claims::ClaimStore::open(&data.join(onshi_desk::claims::CLAIMS_FILE))?;
+    let mut s = store.settings()?;
+    for k in keys {
+        if !s.payer_keys.contains(k) {
+            s.payer_keys.push(k.clone());
+        }
+    }
+    store.set_settings(&s)?;
+    Ok(())
 }
 
 /// `onshi staff …`: the reception desk's staff accounts of one terminal (an administrator's

@@ -264,6 +264,16 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     let desk = onshi_desk::Desk::open(terminal)
         .expect("desk")
         .with_api_token(token);
+    // the payer signs its statements; the clinic takes them by its public key (R27)
+    let payer_key = onshi_payer::signing::PayerKey::generate().unwrap();
+    let mut settings = desk.claims.settings().unwrap();
+    settings
+        .payer_keys
+        .push(onshi_desk::claims::signature::PayerPublicKey {
+            payer: "1".into(),
+            public_key: payer_key.public_key_hex(),
+        });
+    desk.claims.store.set_settings(&settings).unwrap();
     desk.staff
         .set("S01", "受付 一郎", "desk-password-1")
         .expect("staff");
@@ -333,7 +343,11 @@ async fn r19_r20_r21_r22_r27_a_month_of_claims_from_the_desk_through_the_payer_a
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let payer_url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move {
-        let _ = axum::serve(l, router(PayerApp::new(service))).await;
+        let app = PayerApp::new(service).with_hooks(onshi_payer::signing::Hooks::new(
+            onshi_payer::service::hook_client(None).unwrap(),
+            payer_key,
+        ));
+        let _ = axum::serve(l, router(app)).await;
     });
 
     // the month at the desk

@@ -367,3 +367,27 @@ fn the_payer_serves_tls_unless_plain_http_is_asked_for_on_loopback() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("only allowed on a loopback address"), "{err}");
 }
+
+#[test]
+fn payer_key_prints_the_payers_public_key_made_once_beside_its_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("payer.sqlite");
+    let first = support::onshi(&["payer", "key", "--db", db.to_str().unwrap()]);
+    let key = first.trim();
+    assert_eq!(key.len(), 64, "{first}");
+    assert!(key.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+    let again = support::onshi(&["payer", "key", "--db", db.to_str().unwrap()]);
+    assert_eq!(again.trim(), key, "the same key at every start");
+    let file = dir.path().join("payer.sqlite.signing-key.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains(key),
+        "the file holds the secret, not the public key"
+    );
+}

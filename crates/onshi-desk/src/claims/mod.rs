@@ -19,6 +19,7 @@ pub mod build;
 pub mod content;
 pub mod screen;
 pub mod settlement;
+pub mod signature;
 pub mod store;
 pub mod uke;
 pub mod web;
@@ -99,13 +100,19 @@ pub struct FacilityClaimSettings {
     /// The 不詳 insurer number, the payer of a 不詳 claim of unknown type, the 診療識別 of its
     /// comments (R20).
     pub rules: ClaimSettings,
+    /// The public keys of the payers this facility takes settlement statements from (R27: a
+    /// statement purges 申立書, so it must be signed by one of them).
+    pub payer_keys: Vec<signature::PayerPublicKey>,
 }
 
 impl FacilityClaimSettings {
-    /// Whether the claim files of `facility_code` can carry these settings: the IR record is
-    /// written with them (医療機関名称 in Windows-31J, ≤ 40 bytes; 電話番号 ASCII, ≤ 15). The
+    /// Whether these settings hold: each payer key a payer (1, 2) and an ed25519 public key, and
+    /// the claim files of `facility_code` can carry the rest — the IR record is written with them (医療機関名称 in Windows-31J, ≤ 40 bytes; 電話番号 ASCII, ≤ 15). The
     /// error names the record, the field and the rule.
     pub fn check(&self, facility_code: &str) -> Result<(), String> {
+        for (i, k) in self.payer_keys.iter().enumerate() {
+            k.key(&format!("payer_keys[{i}]"))?;
+        }
         match uke::file_bytes(facility_code, self, Payer::ShiharaiKikin, "202601", &[]) {
             Err(ClaimsError::Uke(m)) => Err(format!("the claim file's {m}")),
             _ => Ok(()),

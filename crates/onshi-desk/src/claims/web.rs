@@ -8,8 +8,13 @@
 //! - `POST /desk/api/claims/{month}/close` — close (409 with the open items when blocked)
 //! - `POST /desk/api/claims/{month}/reclaim?billing_month=YYYYMM` — re-claim what changed
 //! - `GET  /desk/api/claims/files/{billing_month}/{payer}/{kind}` — a UKE file (`RECEIPTC.UKE`)
-//! - `POST /desk/api/claims/settlement` — a payer's statement; purges settled 申立書 (R27)
-//! - `GET|PUT /desk/api/claims/settings` — facility name, phone, the R20 settings
+//! - `POST /desk/api/claims/settlement` — a payer's statement, signed by the payer
+//!   (`X-Onshi-Payer-Signature`, [`super::signature`]); purges settled 申立書 (R27)
+//! - `GET|PUT /desk/api/claims/settings` — facility name, phone, the R20 settings, the payers'
+//!   public keys
+//!
+//! Every route but the settlement hook and the OpenAPI document takes the terminal's API token
+//! or the staff session (`crate::web::auth`).
 
 use axum::Json;
 use axum::Router;
@@ -63,7 +68,7 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     /// `auth`, `json`, `path`, `query`, `content_invalid`, `charged_is_a_fact`, `not_charged`,
     /// `no_content`, `month`, `month_blocked`, `month_closed`, `month_not_closed`, `file`,
-    /// `not_offered`, `settings_invalid`, `settlement_invalid`, `visit`, `internal`.
+    /// `not_offered`, `settings_invalid`, `signature`, `settlement_invalid`, `visit`, `internal`.
     pub class: String,
     /// In words, naming the field and the rule.
     pub message: String,
@@ -439,7 +444,7 @@ async fn get_settings(State(desk): State<Desk>) -> Response {
     responses((status = 200, description = "the settings as stored", body = FacilityClaimSettings),
         (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
         (status = 401, description = "neither the terminal's API token (`Authorization: Bearer`) nor a signed-in staff session (`auth`)", body = ErrorBody),
-        (status = 422, description = "a value the claim files cannot carry (the IR record's 医療機関名称 or 電話番号), naming the field and the rule (`settings_invalid`); nothing stored", body = ErrorBody),
+        (status = 422, description = "a payer key that is not a payer (1, 2) with an ed25519 public key, or a value the claim files cannot carry (the IR record's 医療機関名称 or 電話番号), naming the field and the rule (`settings_invalid`); nothing stored", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
 async fn put_settings(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
     let s: FacilityClaimSettings = match parse_json(&body) {
@@ -644,17 +649,53 @@ async fn get_file(
 /// Takes a payer's statement for a filed file (docs/formats/settlement.md): every claim's
 /// outcome, then the purge of the settled claims' 申立書 (R27). The same statement twice is
 /// recorded once.
+///
+/// The statement must be signed by its payer: `X-Onshi-Payer-Signature: <payer>:<hex ed25519
+/// signature over the exact bytes of the body>`, by a key registered in the facility's claim
+/// settings (`payer_keys`) for that payer, which must be the statement's. Nothing is read or
+/// purged before the signature holds.
 #[utoipa::path(post, path = "/desk/api/claims/settlement", tag = "claims",
     request_body = Statement,
+    security(("payerSignature" = [])),
     responses((status = 200, description = "what taking the statement did", body = Outcome),
         (status = 400, description = "not JSON of this shape (`json`, naming the member)", body = ErrorBody),
+        (status = 401, description = "no `X-Onshi-Payer-Signature`, or not `<payer>:<128 hex digits>` (`auth`); nothing done", body = ErrorBody),
+        (status = 403, description = "the signature is not over this body by a key the facility registered for that payer, or the statement is another payer's (`signature`); nothing done", body = ErrorBody),
         (status = 422, description = "a statement this facility cannot take, refused whole (`settlement_invalid`)", body = ErrorBody),
         (status = 500, description = "the desk's store failed (`internal`)", body = ErrorBody)))]
-async fn post_settlement(State(desk): State<Desk>, body: axum::body::Bytes) -> Response {
+async fn post_settlement(
+    State(desk): State<Desk>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let keys = match claims(&desk).settings() {
+        Ok(s) => s.payer_keys,
+        Err(e) => return error_response(&e),
+    };
+    let header = headers
+        .get(onshi_domain::claims::SETTLEMENT_SIGNATURE_HEADER)
+        .map(|v| v.as_bytes());
+    let signer = match super::signature::verify(&keys, header, &body) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "settlement statement refused");
+            return ErrorBody::new(e.class(), e.to_string()).answer(e.status());
+        }
+    };
     let st: Statement = match parse_json(&body) {
         Ok(s) => s,
         Err(e) => return e.answer(StatusCode::BAD_REQUEST),
     };
+    if st.payer != signer {
+        return ErrorBody::new(
+            "signature",
+            format!(
+                "payer: the statement is payer {:?}'s, signed by payer {signer}",
+                st.payer
+            ),
+        )
+        .answer(StatusCode::FORBIDDEN);
+    }
     match claims(&desk).settle(&st) {
         Ok(out) => Json(out).into_response(),
         Err(e) => error_response(&e),
