@@ -391,3 +391,42 @@ fn payer_key_prints_the_payers_public_key_made_once_beside_its_database() {
         "the file holds the secret, not the public key"
     );
 }
+
+#[test]
+fn claims_settings_registers_the_payers_public_key_and_refuses_one_that_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let payer_db = dir.path().join("payer.sqlite");
+    let key = support::onshi(&["payer", "key", "--db", payer_db.to_str().unwrap()]);
+    let key = key.trim();
+    // a terminal's data folder with its desk
+    let data = dir.path().join("clinic.terminal");
+    std::fs::create_dir_all(&data).unwrap();
+    onshi_desk::VisitStore::open(&data.join(onshi_desk::VISITS_FILE)).unwrap();
+    let at = [
+        "claims",
+        "settings",
+        "--data",
+        data.to_str().unwrap(),
+        "--facility",
+        support::FACILITY,
+    ];
+    let mut args = at.to_vec();
+    let given = format!("1:{key}");
+    args.extend(["--payer-key", &given]);
+    let out: serde_json::Value = serde_json::from_str(&support::onshi(&args)).unwrap();
+    assert_eq!(
+        out["payer_keys"],
+        serde_json::json!([{"payer": "1", "public_key": key}])
+    );
+    // the same key again is kept once; a key that is not one is refused and nothing stored
+    let again: serde_json::Value = serde_json::from_str(&support::onshi(&args)).unwrap();
+    assert_eq!(again["payer_keys"].as_array().unwrap().len(), 1);
+    let mut bad = at.to_vec();
+    bad.extend(["--payer-key", "2:abcd"]);
+    let r = run(&bad);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("--payer-key.public_key"), "{err}");
+    let now: serde_json::Value = serde_json::from_str(&support::onshi(&at)).unwrap();
+    assert_eq!(now["payer_keys"], out["payer_keys"]);
+}
