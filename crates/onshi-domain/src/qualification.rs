@@ -94,6 +94,11 @@ pub struct QualificationDetails {
     pub specific_diseases: Vec<SpecificDiseaseCertificate>,
     /// 未就学区分 2 就学中 (the insurer registered it explicitly)
     pub in_school: bool,
+    /// when the insurer registered this qualification in the OQS (R23: a registration after
+    /// the card / 資格確認書 was issued leaves the member unconfirmable by My Number card
+    /// until then); `None` where the insurer did not give it
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_on: Option<NaiveDate>,
 }
 
 /// One registered qualification of a person under one insurer.

@@ -165,6 +165,14 @@ pub trait RegistryRead: Send + Sync {
         insurer: &InsurerNumber,
         number_key: &str,
     ) -> Result<Vec<QualificationRecord>>;
+    /// R23: the qualifications under `insurer` not lost by `as_of` whose card / 資格確認書 was
+    /// issued by `as_of` and which the insurer registered in the OQS only after that issuance
+    /// (rows without either date are not among them), in qualification-date order.
+    fn registered_after_issuance(
+        &self,
+        insurer: &InsurerNumber,
+        as_of: NaiveDate,
+    ) -> Result<Vec<QualificationRecord>>;
     fn counts(&self) -> Result<RegistryCounts>;
 }
 

@@ -28,6 +28,8 @@ use crate::{
 };
 
 const SCHEMA: &str = include_str!("schema.sql");
+/// Schema 5: the qualification's registration date in the OQS (R23).
+const REGISTRATION_SCHEMA: &str = include_str!("registration.sql");
 
 /// Columns added to the registry schema after files were already in use: `(table, column,
 /// declaration)`. [`add_missing_columns`] adds those an older file lacks, so a registry made by
@@ -74,6 +76,7 @@ pub mod migrations {
         (2, "outage", crate::outage::SCHEMA),
         (3, "trust", crate::trust::SCHEMA),
         (4, "medinfo", crate::medinfo::SCHEMA),
+        (5, "registration_date", super::REGISTRATION_SCHEMA),
     ];
     /// The same for the history file.
     pub const HISTORY: &[(i32, &str, &str)] = &[(1, "history", super::HISTORY_SCHEMA)];
@@ -424,7 +427,7 @@ const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer
     elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool, \
     card_issued_on, card_valid_from, card_valid_to, name_of_other, name_of_other_kana, sex2, \
     elderly_issued_on, limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
-    limit_long_term_date, specific_diseases";
+    limit_long_term_date, specific_diseases, registered_on";
 
 /// The card, its holder and the holder's history in one statement (card and person columns
 /// first, then `QUAL_COLS` from [`QUAL_OFFSET`], NULL when the person has none).
@@ -437,7 +440,7 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
     q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
     q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
-    q.specific_diseases \
+    q.specific_diseases, q.registered_on \
     FROM card c LEFT JOIN person p ON p.id = c.person_id \
     LEFT JOIN qualification q ON q.person_id = p.id \
     WHERE c.serial = ?1 ORDER BY q.qualification_date, q.id";
@@ -454,7 +457,7 @@ const QUALS_WITH_HOLDERS_BY_NUMBER: &str = "SELECT \
     q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
     q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
     q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
-    q.specific_diseases \
+    q.specific_diseases, q.registered_on \
     FROM qualification q JOIN person p ON p.id = q.person_id \
     WHERE q.insurer_number = ?1 AND q.number_key = ?2 ORDER BY q.qualification_date, q.id";
 const HOLDER_QUAL_OFFSET: usize = 7;
@@ -582,6 +585,7 @@ fn qual_from_offset(r: &Row<'_>, o: usize) -> Result<QualificationRecord> {
                 None => Vec::new(),
             },
             in_school: preschool == 2,
+            registered_on: opt_date_col(os(34)?)?,
         },
     };
     Ok(QualificationRecord {
@@ -684,6 +688,22 @@ impl RegistryRead for SqliteStore {
                 row = rows.next()?;
             }
             Ok(Some((card, Some((person, quals)))))
+        })
+    }
+
+    fn registered_after_issuance(
+        &self,
+        insurer: &InsurerNumber,
+        as_of: NaiveDate,
+    ) -> Result<Vec<QualificationRecord>> {
+        self.with_reader(|c| {
+            query_quals(
+                c,
+                "insurer_number = ?1 AND registered_on > card_issued_on \
+                 AND card_issued_on <= ?2 \
+                 AND (disqualification_date IS NULL OR disqualification_date > ?2)",
+                params![insurer.as_str(), iso(as_of)],
+            )
         })
     }
 
@@ -965,6 +985,7 @@ impl SqliteImport<'_> {
             lc.valid_to.map(iso),
             lc.long_term_date.map(iso),
             diseases,
+            d.registered_on.map(iso),
         ];
         self.c()
             .prepare_cached(
@@ -975,9 +996,9 @@ impl SqliteImport<'_> {
                  elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
                  card_valid_to, name_of_other, name_of_other_kana, sex2, elderly_issued_on, \
                  limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
-                 limit_long_term_date, specific_diseases) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
-                 ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34) \
+                 limit_long_term_date, specific_diseases, registered_on) VALUES (?1, ?2, ?3, ?4, \
+                 ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+                 ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35) \
                  ON CONFLICT(person_id, insurer_number, qualification_date) DO UPDATE SET \
                  registered_name = excluded.registered_name, insurer_name = excluded.insurer_name, \
                  card_classification = excluded.card_classification, symbol = excluded.symbol, \
@@ -1001,7 +1022,8 @@ impl SqliteImport<'_> {
                  limit_valid_from = excluded.limit_valid_from, \
                  limit_valid_to = excluded.limit_valid_to, \
                  limit_long_term_date = excluded.limit_long_term_date, \
-                 specific_diseases = excluded.specific_diseases",
+                 specific_diseases = excluded.specific_diseases, \
+                 registered_on = excluded.registered_on",
             )?
             .execute(vals)?;
         Ok(if existing.is_some() {

@@ -89,6 +89,68 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     facilities_by_token(make);
     medical_information_consents_and_views(make);
     initial_load_defers_its_indexes_all_or_nothing(make);
+    r23_registrations_after_the_issuance_as_of_a_date(make);
+}
+
+/// R23: the insurer's qualifications registered in the OQS after their card / 資格確認書 was
+/// issued, as of a date: not one registered before or on the issue day, nor one without a
+/// registration date, nor another insurer's, nor one lost by then, nor one whose card was not
+/// yet issued.
+fn r23_registrations_after_the_issuance_as_of_a_date(
+    make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
+) {
+    let (s, _keep) = make();
+    let mut tx = s.begin_import().unwrap();
+    let with = |number: &str, issued: &str, registered: Option<&str>| {
+        let mut q = qual(number, "2026-04-01", None);
+        q.card_dates.issued_on = Some(d(issued));
+        q.details.registered_on = registered.map(d);
+        q
+    };
+    let late = with("11", "2026-04-05", Some("2026-04-20"));
+    let cases = [
+        late.clone(),
+        with("12", "2026-04-05", Some("2026-04-02")),
+        with("13", "2026-04-05", Some("2026-04-05")),
+        with("14", "2026-04-05", None),
+        // issued after the as-of date
+        with("15", "2026-06-05", Some("2026-06-20")),
+        // lost on the as-of date
+        {
+            let mut q = with("16", "2026-04-05", Some("2026-04-20"));
+            q.disqualification_date = Some(d("2026-05-01"));
+            q.reason_of_loss = Some(ReasonOfLoss::OtherInsurance);
+            q
+        },
+        {
+            let mut q = with("17", "2026-04-05", Some("2026-04-20"));
+            q.insurer_number = InsurerNumber::from_body("0613101").unwrap();
+            q
+        },
+    ];
+    for (i, q) in cases.iter().enumerate() {
+        let id = tx.insert_person(&hash_n(900 + i as u32), &person()).unwrap();
+        tx.upsert_qualification(id, "田中　太郎", q).unwrap();
+    }
+    tx.commit().unwrap();
+    let found = s
+        .registered_after_issuance(&late.insurer_number, d("2026-05-01"))
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].qualification, late);
+    assert_eq!(
+        found[0].qualification.details.registered_on,
+        Some(d("2026-04-20"))
+    );
+    let before_lost = s
+        .registered_after_issuance(&late.insurer_number, d("2026-04-30"))
+        .unwrap();
+    assert_eq!(before_lost.len(), 2, "the one lost on 05-01 still a member on 04-30");
+    let other = s
+        .registered_after_issuance(&InsurerNumber::from_body("0613101").unwrap(), d("2026-05-01"))
+        .unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].qualification.number.as_str(), "17");
 }
 
 /// The keyed hash of the `n`th synthetic My Number.
@@ -443,6 +505,7 @@ fn upserts_report_what_changed(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::
             self_pay: Some(10000),
         }],
         in_school: true,
+        registered_on: Some(d("2026-04-03")),
     };
     assert_eq!(
         tx.upsert_qualification(id, "n", &reissued).unwrap(),
@@ -625,6 +688,99 @@ fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
     assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
 }
 
+/// A registry file of schema 4 (before the registration date, R23) is upgraded to schema 5 when
+/// opened: its rows read with no registration date, and a new import gives them one.
+#[test]
+fn sqlite_registry_of_schema_4_gains_the_registration_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.sqlite");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let mut tx = s.begin_import().unwrap();
+        let id = tx.insert_person(&hash(5), &person()).unwrap();
+        tx.upsert_qualification(id, "田中　太郎", &qual("5", "2026-04-01", None))
+            .unwrap();
+        tx.commit().unwrap();
+    }
+    {
+        // what a schema-4 file looks like
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "ALTER TABLE qualification DROP COLUMN registered_on; \
+             DELETE FROM onshi_schema_history WHERE version = 5;",
+        )
+        .unwrap();
+        assert_eq!(onshi_store::sqlite::schema_version(&c).unwrap(), 4);
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 5);
+    let h = s.qualifications(1).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].qualification.details.registered_on, None);
+    let mut q = h[0].qualification.clone();
+    q.details.registered_on = Some(d("2026-04-20"));
+    let mut tx = s.begin_import().unwrap();
+    assert_eq!(
+        tx.upsert_qualification(1, "田中　太郎", &q).unwrap(),
+        UpsertOutcome::Updated
+    );
+    tx.commit().unwrap();
+    assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
+    assert_eq!(
+        s.registered_after_issuance(&q.insurer_number, d("2026-05-01"))
+            .unwrap()
+            .len(),
+        1,
+        "issued 2026-04-10, registered 2026-04-20"
+    );
+}
+
+/// A PostgreSQL database of schema 4 (before the registration date, R23) is upgraded to schema
+/// 5 when opened: its rows read with no registration date, and a new import gives them one.
+#[test]
+fn postgres_database_of_schema_4_gains_the_registration_date() {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    {
+        let old = PostgresStore::open_at(db.url(), Some(4)).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 4);
+    }
+    let insurer = qual("6", "2026-04-01", None).insurer_number;
+    pg_exec(
+        db.url(),
+        &format!(
+            "INSERT INTO person (id, my_number_hash, name, name_kana, name_key, kana_key, sex, \
+         birthdate) VALUES (1, 'h1', '田中　太郎', 'タナカ　タロウ', 'k', 'k', '1', '1980-04-02'); \
+         INSERT INTO qualification (person_id, registered_name, insurer_number, insurer_name, \
+         card_classification, symbol, number, number_key, branch, family_class, insured_name, \
+         employer, qualification_date, contribution_ratio, card_issued_on, card_valid_from) \
+         VALUES (1, '田中　太郎', '{}', '全国健康保険協会東京支部', '01', '1001', '6', '6', '00', \
+         '1', '田中　太郎', 'おんし工業', '2026-04-01', 30, '2026-04-10', '2026-04-01');",
+            insurer.as_str()
+        ),
+    );
+    let s = PostgresStore::open(db.url()).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 5);
+    assert_eq!(onshi_store::postgres::migrations::latest(), 5);
+    let h = s.qualifications(1).unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].qualification.details.registered_on, None);
+    let mut q = h[0].qualification.clone();
+    q.details.registered_on = Some(d("2026-04-20"));
+    let mut tx = s.begin_import().unwrap();
+    assert_eq!(
+        tx.upsert_qualification(1, "田中　太郎", &q).unwrap(),
+        UpsertOutcome::Updated
+    );
+    tx.commit().unwrap();
+    assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
+    assert_eq!(
+        s.registered_after_issuance(&insurer, d("2026-05-01"))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 /// Runs SQL on a PostgreSQL database from a test (its own runtime, on its own thread).
 fn pg_exec(url: &str, sql: &str) {
     let (url, sql) = (url.to_string(), sql.to_string());
@@ -763,7 +919,12 @@ fn sqlite_registry_made_before_versioning_is_migrated() {
     {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch("DROP TABLE onshi_schema_history").unwrap();
-        for col in ["card_issued_on", "card_valid_from", "card_valid_to"] {
+        for col in [
+            "card_issued_on",
+            "card_valid_from",
+            "card_valid_to",
+            "registered_on",
+        ] {
             c.execute_batch(&format!("ALTER TABLE qualification DROP COLUMN {col}"))
                 .unwrap();
         }

@@ -1301,6 +1301,21 @@ impl Generator {
         if let Some(to) = card.valid_to {
             push_date(&mut row.card_valid_to, to);
         }
+        // R23: when the insurer registered the qualification in the OQS. The registrations
+        // began with the OQS (qualifications from before came with its initial load: no date
+        // given); an insurer registers before it issues the card, except that after a job
+        // change the new insurer sometimes registers late, days or weeks after the card was
+        // sent. From the same row hash (not the random stream).
+        if from >= ymd(OQS_REGISTRATIONS) {
+            let job_change = current && self.units[u].history;
+            let late = job_change && (h >> 52) % 100 < LATE_REGISTRATION_PERCENT;
+            let registered = if late {
+                add_days(card.issued_on, 3 + (h >> 44) % 38).min(r)
+            } else {
+                sub_days(card.issued_on, (h >> 44) % 5).max(sub_days(from, 10))
+            };
+            push_date(&mut row.registration_date, registered);
+        }
         let res = qw.write(&row);
         self.qrow = row;
         res?;
@@ -1410,6 +1425,13 @@ impl Generator {
         });
     }
 }
+
+/// The first day of the insurers' registrations in the OQS (the initial load of the
+/// qualifications then valid came with it).
+const OQS_REGISTRATIONS: (i32, u32, u32) = (2021, 3, 1);
+/// Of the qualifications begun on a job change, the percent the new insurer registered after
+/// it had issued the card / 資格確認書 (R23).
+const LATE_REGISTRATION_PERCENT: u64 = 25;
 
 /// The day no new insurance cards were issued any more (資格確認書 instead).
 const NO_NEW_CARDS: (i32, u32, u32) = (2024, 12, 2);

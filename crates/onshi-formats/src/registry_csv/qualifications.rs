@@ -22,11 +22,15 @@
 //!   (`order`); `elderly_certificate_date` only with the `elderly_*` fields (`only_with`);
 //! - `name_of_other_kana` in kana, `sex2` OQSCD007, `limit_certificate_classification`
 //!   OQSCD011, `preschool` OQSCD015 (1 未就学, 2 就学中), `specific_diseases` a `;`-list of
-//!   `category:issued:valid_from:valid_to:self_pay`.
+//!   `category:issued:valid_from:valid_to:self_pay`;
+//! - `registration_date`, when the insurer registered the qualification in the OQS (R23): a
+//!   date (`format`, `impossible_date`), in no order with the others — an insurer may register
+//!   ahead of `qualification_date`, and a registration after `card_issuance_date` is what R23
+//!   is about.
 //!
 //! The header is [`QUALIFICATION_COLUMNS`], or its first [`QUALIFICATION_COLUMNS_REQUIRED`] or
-//! more columns: files of earlier versions stop before the card / 資格確認書 dates or before
-//! the details (`name_of_other` …).
+//! more columns: files of earlier versions stop before the card / 資格確認書 dates, before
+//! the details (`name_of_other` …) or before `registration_date`.
 
 use std::io::{self, Read, Write};
 
@@ -48,7 +52,7 @@ use super::{RowError, rule};
 ///
 /// Columns after the first [`QUALIFICATION_COLUMNS_REQUIRED`] were added later: a file may end
 /// its header (and rows) before any of them, as files of earlier versions do.
-pub const QUALIFICATION_COLUMNS: [&str; 38] = [
+pub const QUALIFICATION_COLUMNS: [&str; 39] = [
     "my_number",
     "insurer_number",
     "insurer_name",
@@ -87,6 +91,7 @@ pub const QUALIFICATION_COLUMNS: [&str; 38] = [
     "limit_valid_to",
     "limit_long_term_date",
     "specific_diseases",
+    "registration_date",
 ];
 
 /// The columns every qualifications file has (the format's first version ends there).
@@ -130,6 +135,7 @@ const LIMIT_VALID_FROM: usize = 34;
 const LIMIT_VALID_TO: usize = 35;
 const LIMIT_LONG_TERM_DATE: usize = 36;
 const SPECIFIC_DISEASES: usize = 37;
+const REGISTRATION_DATE: usize = 38;
 
 /// One accepted row of the qualifications file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,11 +189,12 @@ pub struct QualificationCsvRow {
     pub limit_valid_to: String,
     pub limit_long_term_date: String,
     pub specific_diseases: String,
+    pub registration_date: String,
 }
 
 impl QualificationCsvRow {
     /// The fields in column order.
-    pub fn fields(&self) -> [&str; 38] {
+    pub fn fields(&self) -> [&str; 39] {
         [
             &self.my_number,
             &self.insurer_number,
@@ -227,6 +234,7 @@ impl QualificationCsvRow {
             &self.limit_valid_to,
             &self.limit_long_term_date,
             &self.specific_diseases,
+            &self.registration_date,
         ]
     }
 
@@ -271,6 +279,7 @@ impl QualificationCsvRow {
             &mut self.limit_valid_to,
             &mut self.limit_long_term_date,
             &mut self.specific_diseases,
+            &mut self.registration_date,
         ] {
             s.clear();
         }
@@ -341,6 +350,7 @@ impl QualificationCsvRow {
             limit_valid_to: date(d.limit_certificate.valid_to),
             limit_long_term_date: date(d.limit_certificate.long_term_date),
             specific_diseases: fields::specific_diseases_field(&d.specific_diseases),
+            registration_date: date(d.registered_on),
         }
     }
 }
@@ -421,7 +431,7 @@ pub fn read_qualifications<R: Read>(
     })
 }
 
-fn parse_row(mut f: Fields<'_, 38>) -> Result<QualificationRecord, Vec<RowError>> {
+fn parse_row(mut f: Fields<'_, 39>) -> Result<QualificationRecord, Vec<RowError>> {
     let my_number = f.req(MY_NUMBER, fields::my_number);
     let insurer_number = f.req(INSURER_NUMBER, fields::insurer_number);
     let insurer_name = f.req(INSURER_NAME, fields::text);
@@ -480,6 +490,7 @@ fn parse_row(mut f: Fields<'_, 38>) -> Result<QualificationRecord, Vec<RowError>
     let limit_valid_to = f.opt(LIMIT_VALID_TO, fields::date);
     let limit_long_term_date = f.opt(LIMIT_LONG_TERM_DATE, fields::date);
     let specific_diseases = f.opt(SPECIFIC_DISEASES, fields::specific_diseases);
+    let registration_date = f.opt(REGISTRATION_DATE, fields::date);
 
     // Dates in order.
     if let (Some(b), Some(q)) = (birthdate, qualification_date)
@@ -668,6 +679,7 @@ fn parse_row(mut f: Fields<'_, 38>) -> Result<QualificationRecord, Vec<RowError>
                     },
                     specific_diseases: specific_diseases.value().unwrap_or_default(),
                     in_school: preschool.value() == Some(PreschoolClass::InSchool),
+                    registered_on: registration_date.value(),
                 },
             },
         })

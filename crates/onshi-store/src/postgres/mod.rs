@@ -62,6 +62,11 @@ pub mod migrations {
             include_str!("migrations/V3__qualification_details.sql"),
         ),
         (4, "medinfo", include_str!("migrations/V4__medinfo.sql")),
+        (
+            5,
+            "registration_date",
+            include_str!("migrations/V5__registration_date.sql"),
+        ),
     ];
 
     /// The refinery runner of the migrations up to `target` (all when `None`).
@@ -367,7 +372,7 @@ const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer
     elderly_ratio, elderly_valid_from, elderly_valid_to, limit_class, preschool, \
     card_issued_on, card_valid_from, card_valid_to, name_of_other, name_of_other_kana, sex2, \
     elderly_issued_on, limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
-    limit_long_term_date, specific_diseases, in_school";
+    limit_long_term_date, specific_diseases, in_school, registered_on";
 
 const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.status, \
     p.id, p.name, p.name_kana, p.sex, p.birthdate, p.post_number, p.address, \
@@ -378,7 +383,7 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
     q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
     q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
-    q.specific_diseases, q.in_school \
+    q.specific_diseases, q.in_school, q.registered_on \
     FROM card c LEFT JOIN person p ON p.id = c.person_id \
     LEFT JOIN qualification q ON q.person_id = p.id \
     WHERE c.serial = $1 ORDER BY q.qualification_date, q.id";
@@ -453,6 +458,7 @@ fn qual_from_offset(r: &Row, o: usize) -> Result<QualificationRecord> {
                 None => Vec::new(),
             },
             in_school: r.try_get(o + 34)?,
+            registered_on: od(35)?,
         },
     };
     Ok(QualificationRecord {
@@ -597,6 +603,23 @@ impl RegistryRead for PostgresStore {
                 }
             }
             Ok(Some((card, Some((person, quals)))))
+        })
+    }
+
+    fn registered_after_issuance(
+        &self,
+        insurer: &InsurerNumber,
+        as_of: NaiveDate,
+    ) -> Result<Vec<QualificationRecord>> {
+        self.read(async |c| {
+            query_quals(
+                c,
+                "insurer_number = $1 AND registered_on > card_issued_on \
+                 AND card_issued_on <= $2 \
+                 AND (disqualification_date IS NULL OR disqualification_date > $2)",
+                &[&insurer.as_str(), &as_of],
+            )
+            .await
         })
     }
 
@@ -966,7 +989,7 @@ async fn write_qualification(
         .prepare_cached(&format!(
             "INSERT INTO qualification ({QUAL_INSERT_COLS}) VALUES ($1, $2, $3, $4, $5, \
              $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, \
-             $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35) \
+             $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36) \
              ON CONFLICT (person_id, insurer_number, qualification_date) DO UPDATE SET \
              registered_name = EXCLUDED.registered_name, insurer_name = EXCLUDED.insurer_name, \
              card_classification = EXCLUDED.card_classification, symbol = EXCLUDED.symbol, \
@@ -990,7 +1013,8 @@ async fn write_qualification(
              limit_valid_from = EXCLUDED.limit_valid_from, \
              limit_valid_to = EXCLUDED.limit_valid_to, \
              limit_long_term_date = EXCLUDED.limit_long_term_date, \
-             specific_diseases = EXCLUDED.specific_diseases, in_school = EXCLUDED.in_school"
+             specific_diseases = EXCLUDED.specific_diseases, in_school = EXCLUDED.in_school, \
+             registered_on = EXCLUDED.registered_on"
         ))
         .await?;
     let v = QualValues::of(q)?;
@@ -1010,10 +1034,10 @@ pub(crate) const QUAL_INSERT_COLS: &str = "person_id, registered_name, insurer_n
      elderly_valid_to, limit_class, preschool, card_issued_on, card_valid_from, \
      card_valid_to, name_of_other, name_of_other_kana, sex2, elderly_issued_on, \
      limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
-     limit_long_term_date, specific_diseases, in_school";
+     limit_long_term_date, specific_diseases, in_school, registered_on";
 
 /// Their types (for the binary `COPY` of an initial load).
-pub(crate) const QUAL_INSERT_TYPES: [tokio_postgres::types::Type; 35] = {
+pub(crate) const QUAL_INSERT_TYPES: [tokio_postgres::types::Type; 36] = {
     use tokio_postgres::types::Type;
     [
         Type::INT8,
@@ -1051,6 +1075,7 @@ pub(crate) const QUAL_INSERT_TYPES: [tokio_postgres::types::Type; 35] = {
         Type::DATE,
         Type::TEXT,
         Type::BOOL,
+        Type::DATE,
     ]
 };
 
@@ -1111,7 +1136,7 @@ impl<'a> QualValues<'a> {
         &'b self,
         person: &'b PersonId,
         registered_name: &'b (dyn ToSql + Sync),
-    ) -> [&'b (dyn ToSql + Sync); 35] {
+    ) -> [&'b (dyn ToSql + Sync); 36] {
         let q = self.q;
         let d = &q.details;
         let lc = &d.limit_certificate;
@@ -1151,6 +1176,7 @@ impl<'a> QualValues<'a> {
             &lc.long_term_date,
             &self.diseases,
             &d.in_school,
+            &d.registered_on,
         ]
     }
 }
