@@ -617,3 +617,82 @@ fn details_reach_the_result_and_certificates_only_with_consent() {
         Some("2")
     );
 }
+
+/// The qualification's registration date (R23) is imported and read back; a file of the
+/// previous version (without the column) still imports, its qualifications with none; a bad
+/// date is refused naming the column and the rule, and nothing is imported.
+#[test]
+fn registration_date_is_imported_files_without_it_still_import_and_bad_dates_are_refused() {
+    use onshi_central::fixture::{QUAL_HEADER_CARD_DATES, QUAL_HEADER_DETAILS};
+    let ins = insurer();
+    let header_v4 = format!("{QUAL_HEADER}{QUAL_HEADER_CARD_DATES}{QUAL_HEADER_DETAILS}");
+    let header = format!("{header_v4},registration_date");
+    let base = |n: u8, number: &str| {
+        row(
+            &fixture::my_number(n),
+            "森　花",
+            "モリ　ハナ",
+            "2",
+            "19900101",
+            &ins,
+            number,
+            "20260401",
+            "",
+        ) + ",20260410,20260401,,,,,,,,,,,"
+    };
+    let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y%m%d").unwrap();
+    let registered = |e: &Env| {
+        let q = e.store.qualifications(1).unwrap();
+        assert_eq!(q.len(), 1);
+        q[0].qualification.details.registered_on
+    };
+
+    // with the column: registered ten days after the card was issued
+    let e = env();
+    let r = e.run(
+        Some(&file(&header, &[format!("{},20260420", base(61, "1"))])),
+        None,
+    );
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(registered(&e), Some(d("20260420")));
+    assert_eq!(
+        e.store
+            .registered_after_issuance(&onshi_domain::numbers::InsurerNumber::parse(&ins).unwrap(), d("20260501"))
+            .unwrap()
+            .len(),
+        1
+    );
+    // empty in a file with the column
+    let e = env();
+    let r = e.run(Some(&file(&header, &[format!("{},", base(61, "1"))])), None);
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(registered(&e), None);
+
+    // a file of the previous version, without the column
+    let e = env();
+    let r = e.run(Some(&file(&header_v4, &[base(61, "1")])), None);
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(registered(&e), None);
+
+    // a bad date: refused, naming the column and the rule
+    for (bad, rule) in [("2026-04-20", "format"), ("20260431", "impossible_date")] {
+        let e = env();
+        let r = e.run(
+            Some(&file(&header, &[format!("{},{bad}", base(62, "2"))])),
+            None,
+        );
+        assert!(!r.committed, "{bad}");
+        let got: Vec<(u64, &str, &str)> = r
+            .errors
+            .iter()
+            .map(|e| (e.line, e.column.as_str(), e.rule))
+            .collect();
+        assert_eq!(got, [(2, "registration_date", rule)], "{bad}");
+        assert!(
+            r.errors[0].to_string().contains("registration_date"),
+            "{}",
+            r.errors[0]
+        );
+        assert_eq!(e.store.counts().unwrap().persons, 0);
+    }
+}

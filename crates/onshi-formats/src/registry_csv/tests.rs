@@ -862,6 +862,7 @@ fn set_q(row: &mut QualificationCsvRow, fields: &[String]) {
         limit_valid_to: next(),
         limit_long_term_date: next(),
         specific_diseases: next(),
+        registration_date: next(),
     };
 }
 
@@ -1223,4 +1224,56 @@ fn details_other_name_sex2_certificates_and_in_school_are_read() {
     let mut bad = row;
     bad.preschool = "3".into();
     one(q_errors(bad), "preschool", rule::UNKNOWN_CODE);
+}
+
+// ---- the registration date (R23) ----
+
+/// `registration_date` reads into the qualification's details, in any order with the card's
+/// issue date; a file that stops before it (38 columns) still reads, with none.
+#[test]
+fn registration_date_is_read_and_files_without_it_still_read() {
+    let mut row = qrow();
+    row.card_issuance_date = "20260410".into();
+    row.registration_date = "20260420".into();
+    let r = q_ok(row.clone());
+    assert_eq!(r.qualification.details.registered_on, Some(d(2026, 4, 20)));
+    assert_eq!(r.qualification.card_dates.issued_on, Some(d(2026, 4, 10)));
+    // before the qualification date too (an insurer may register ahead)
+    row.registration_date = "20180301".into();
+    assert_eq!(
+        q_ok(row.clone()).qualification.details.registered_on,
+        Some(d(2018, 3, 1))
+    );
+    row.registration_date = String::new();
+    assert_eq!(q_ok(row.clone()).qualification.details.registered_on, None);
+    row.registration_date = "20260420".into();
+    let old = first_version_file(std::slice::from_ref(&row), QUALIFICATION_COLUMNS.len() - 1);
+    assert!(
+        !String::from_utf8_lossy(&old).contains("registration_date"),
+        "the file of the previous version has no such column"
+    );
+    let r = read_q(&old)
+        .into_iter()
+        .next()
+        .expect("one row")
+        .expect("a file without registration_date reads");
+    assert_eq!(r.qualification.details.registered_on, None);
+    assert_eq!(r.qualification.card_dates.issued_on, Some(d(2026, 4, 10)));
+}
+
+/// A bad registration date is refused naming the column and the rule.
+#[test]
+fn rule_format_and_impossible_date_of_registration_date() {
+    for (bad, rule_id) in [
+        ("2026-04-20", rule::FORMAT),
+        ("令和8年4月20日", rule::FORMAT),
+        ("20260431", rule::IMPOSSIBLE_DATE),
+        ("18000101", rule::IMPOSSIBLE_DATE),
+    ] {
+        let mut row = qrow();
+        row.registration_date = bad.into();
+        let e = one(q_errors(row), "registration_date", rule_id);
+        assert_eq!(e.column, "registration_date", "{bad}");
+        assert_eq!(e.rule, rule_id, "{bad}");
+    }
 }
