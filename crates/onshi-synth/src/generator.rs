@@ -1307,12 +1307,17 @@ impl Generator {
         // change the new insurer sometimes registers late, days or weeks after the card was
         // sent. From the same row hash (not the random stream).
         if from >= ymd(OQS_REGISTRATIONS) {
-            let job_change = current && self.units[u].history;
+            // the person's earlier qualification was written, ending the day this one began
+            let job_change = current
+                && self.units[u].history
+                && self.units[u].old_from.max(member.birth) < from;
             let late = job_change && (h >> 52) % 100 < LATE_REGISTRATION_PERCENT;
             let registered = if late {
                 add_days(card.issued_on, 3 + (h >> 44) % 38).min(r)
             } else {
-                sub_days(card.issued_on, (h >> 44) % 5).max(sub_days(from, 10))
+                sub_days(card.issued_on, (h >> 44) % 5)
+                    .max(sub_days(from, 10))
+                    .min(r)
             };
             push_date(&mut row.registration_date, registered);
         }
@@ -1431,7 +1436,7 @@ impl Generator {
 const OQS_REGISTRATIONS: (i32, u32, u32) = (2021, 3, 1);
 /// Of the qualifications begun on a job change, the percent the new insurer registered after
 /// it had issued the card / 資格確認書 (R23).
-const LATE_REGISTRATION_PERCENT: u64 = 25;
+const LATE_REGISTRATION_PERCENT: u64 = 40;
 
 /// The day no new insurance cards were issued any more (資格確認書 instead).
 const NO_NEW_CARDS: (i32, u32, u32) = (2024, 12, 2);

@@ -531,3 +531,60 @@ fn card_serial_names_every_generated_card_from_its_person_index() {
     }
     assert!(p.cards.len() as u64 > persons / 2);
 }
+
+/// R23: a few percent of the current qualifications were registered in the OQS after their
+/// card / 資格確認書 was issued, each after a job change (the person's earlier qualification
+/// ended the day it began), never after the reference date; qualifications begun before the
+/// OQS registrations (2021-03-01) carry no registration date, the later ones all do.
+#[test]
+fn r23_a_few_percent_registered_after_their_card_was_issued_all_after_a_job_change() {
+    let p = population(20_000, 23);
+    let r = reference();
+    let oqs = NaiveDate::from_ymd_opt(2021, 3, 1).expect("date");
+    let ended: HashSet<(String, NaiveDate)> = p
+        .quals
+        .iter()
+        .filter_map(|q| {
+            q.qualification
+                .disqualification_date
+                .map(|d| (q.my_number.expose_digits(), d))
+        })
+        .collect();
+    let (mut current, mut late) = (0u64, 0u64);
+    for q in &p.quals {
+        let qual = &q.qualification;
+        let registered = qual.details.registered_on;
+        assert_eq!(
+            registered.is_some(),
+            qual.qualification_date >= oqs,
+            "registration date given exactly from the OQS registrations on"
+        );
+        if let Some(reg) = registered {
+            assert!(reg <= r, "registered after the reference date");
+        }
+        if qual.disqualification_date.is_some() {
+            continue;
+        }
+        current += 1;
+        let issued = qual.card_dates.issued_on.expect("issue date");
+        if registered.is_some_and(|reg| reg > issued) {
+            late += 1;
+            assert!(
+                ended.contains(&(q.my_number.expose_digits(), qual.qualification_date)),
+                "a late registration follows a job change"
+            );
+        }
+    }
+    let share = late as f64 / current as f64;
+    eprintln!("registered after the issuance: {late} of {current} current qualifications ({share:.4})");
+    assert!((0.01..0.06).contains(&share), "share {share}");
+    // deterministic by seed
+    let again = population(20_000, 23);
+    let dates = |p: &Population| -> Vec<Option<NaiveDate>> {
+        p.quals
+            .iter()
+            .map(|q| q.qualification.details.registered_on)
+            .collect()
+    };
+    assert_eq!(dates(&p), dates(&again));
+}
