@@ -493,7 +493,7 @@ async fn insurer_notices(
     };
     Ok(Json(json!({
         "insurer_number": p.subject,
-        "notices": app.service.r23_notices(p.payer, &p.subject, as_of)?,
+        "notices": app.service.r23_notices(&p.subject, as_of)?,
     })))
 }
 

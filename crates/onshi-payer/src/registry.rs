@@ -1,9 +1,11 @@
-//! The payer's narrow view of the central's qualification registry (R21, R22).
+//! The payer's narrow view of the central's qualification registry (R21, R22, R23).
 //!
-//! The payer may read exactly two things: the persons who hold a given insurer and number
-//! (with their registered qualifications, for 振替/分割), and the persons with a given kana
-//! name, birth date and sex (for identification). Nothing else — no card, no history of
-//! confirmations, no My Number hash — is reachable through this role.
+//! The payer may read exactly three things: the persons who hold a given insurer and number
+//! (with their registered qualifications, for 振替/分割), the persons with a given kana name,
+//! birth date and sex (for identification), and an insurer's members whose qualification was
+//! registered in the OQS after their card / 資格確認書 was issued (for that insurer's R23
+//! notices). Nothing else — no card, no history of confirmations, no My Number hash — is
+//! reachable through this role.
 
 use chrono::NaiveDate;
 use onshi_domain::kana;
@@ -68,6 +70,14 @@ pub trait PayerRegistry: Send + Sync {
         birthdate: NaiveDate,
         sex: Sex,
         limit: u32,
+    ) -> RegistryResult<Vec<PersonHistory>>;
+    /// R23: the members of `insurer` (qualifications not lost by `as_of`) whose card /
+    /// 資格確認書 was issued by `as_of` and whose qualification the insurer registered in the
+    /// OQS only after that issuance, each with only those qualifications.
+    fn members_registered_after_issuance(
+        &self,
+        insurer: &InsurerNumber,
+        as_of: NaiveDate,
     ) -> RegistryResult<Vec<PersonHistory>>;
 }
 
@@ -169,6 +179,29 @@ macro_rules! payer_registry {
                 for id in ids {
                     if let Some(h) = with_history(self, id)? {
                         out.push(h);
+                    }
+                }
+                Ok(out)
+            }
+
+            fn members_registered_after_issuance(
+                &self,
+                insurer: &InsurerNumber,
+                as_of: NaiveDate,
+            ) -> RegistryResult<Vec<PersonHistory>> {
+                let mut out: Vec<PersonHistory> = Vec::new();
+                for q in RegistryRead::registered_after_issuance(self, insurer, as_of)? {
+                    match out.iter_mut().find(|h| h.person_id == q.person_id) {
+                        Some(h) => h.qualifications.push(q.qualification),
+                        None => {
+                            if let Some(p) = self.person(q.person_id)? {
+                                out.push(PersonHistory {
+                                    person_id: p.id,
+                                    person: p.person,
+                                    qualifications: vec![q.qualification],
+                                });
+                            }
+                        }
                     }
                 }
                 Ok(out)

@@ -610,7 +610,7 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
         svc.store.claims_for_insurer(p.payer, &p.subject),
         svc.store.shares_for_insurer(p.payer, &p.subject),
         svc.r11_list(p.payer, &p.subject),
-        svc.r23_notices(p.payer, &p.subject, today),
+        svc.r23_notices(&p.subject, today),
     ) {
         (Ok(a), Ok(b), Ok(c), Ok(d)) => (a, b, c, d),
         _ => {
@@ -705,20 +705,11 @@ async fn insurer(State(app): State<PayerApp>, h: HeaderMap) -> Response {
         .iter()
         .map(|n| {
             format!(
-                "{}（{}・{}）{}年{}月診療: {}［措置の期間: {} から {}］",
+                "{}（{}・{}）{}: {}［措置の期間: {} から {}］",
                 n["member"]["name"].as_str().unwrap_or_default(),
                 n["member"]["symbol"].as_str().unwrap_or_default(),
                 n["member"]["number"].as_str().unwrap_or_default(),
-                &n["service_month"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .get(..4)
-                    .unwrap_or_default(),
-                &n["service_month"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .get(4..)
-                    .unwrap_or_default(),
+                n["reason"].as_str().unwrap_or_default(),
                 n["text"].as_str().unwrap_or_default(),
                 n["measure"]["in_force_from"].as_str().unwrap_or_default(),
                 n["measure"]["in_force_until"]

@@ -1318,21 +1318,18 @@ impl PayerService {
         Ok(out)
     }
 
-    /// R23: notices for the insurer's members whose claims reached it only by 振替/分割 — their
-    /// new qualification was not yet seen at the visit. Employee insurers only; a
-    /// time-limited measure, so each notice carries the measure's dates, and none is made when
-    /// it is not in force on `as_of`.
-    pub fn r23_notices(
-        &self,
-        payer: PayerCode,
-        insurer: &str,
-        as_of: NaiveDate,
-    ) -> Result<Vec<serde_json::Value>> {
-        let ins = onshi_domain::numbers::InsurerNumber::parse(insurer).map_err(|e| {
-            ServiceError::Rule {
-                rule: "R23",
-                message: e.to_string(),
-            }
+    /// R23: notices for the insurer's members whose qualification the insurer registered in
+    /// the OQS after their card / 資格確認書 was issued (from the registry's dates): until the
+    /// registration the member could not be confirmed by My Number card under it. Employee
+    /// insurers only (被用者保険: not 国保, not 後期); a time-limited measure, so each notice
+    /// carries the measure's dates, and none is made when it is not in force on `as_of` or
+    /// the card was issued outside it. Each notice says why: the qualification's, the
+    /// issuance's and the registration's dates, and whether the registration was made by
+    /// `as_of`.
+    pub fn r23_notices(&self, insurer: &str, as_of: NaiveDate) -> Result<Vec<serde_json::Value>> {
+        let ins = InsurerNumber::parse(insurer).map_err(|e| ServiceError::Rule {
+            rule: "R23",
+            message: e.to_string(),
         })?;
         use onshi_domain::numbers::InsurerKind;
         if matches!(ins.kind(), InsurerKind::Kokuho | InsurerKind::Koki)
@@ -1341,20 +1338,28 @@ impl PayerService {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for c in self.store.claims_for_insurer(payer, insurer)? {
-            if !matches!(
-                c.reviewed.kubun,
-                KakuninKubun::Furikae | KakuninKubun::Bunkatsu
-            ) {
-                continue;
-            }
-            let cl = &c.reviewed.claim;
-            for p in c
-                .reviewed
-                .parts
-                .iter()
-                .filter(|p| p.bill_to.insurer_number == ins)
-            {
+        for h in self.registry.members_registered_after_issuance(&ins, as_of)? {
+            for q in &h.qualifications {
+                let (Some(issued), Some(registered)) =
+                    (q.card_dates.issued_on, q.details.registered_on)
+                else {
+                    continue;
+                };
+                if q.insurer_number != ins
+                    || registered <= issued
+                    || !self.calendar.r23_in_force_on(issued)
+                {
+                    continue;
+                }
+                let registered_by_as_of = registered <= as_of;
+                let status = if registered_by_as_of {
+                    format!(
+                        "新しい資格は{}にオンライン資格確認等システムに登録されました。",
+                        jp_date(registered)
+                    )
+                } else {
+                    "新しい資格はまだオンライン資格確認等システムに登録されていません。".to_string()
+                };
                 out.push(json!({
                     "rule": "R23",
                     "measure": {
@@ -1364,16 +1369,34 @@ impl PayerService {
                         "time_limited": true,
                     },
                     "as_of": as_of,
-                    "member": {"name": cl.name, "symbol": p.bill_to.symbol,
-                               "number": p.bill_to.number, "branch": p.bill_to.branch},
-                    "service_month": cl.service_month,
-                    "text": "新しい資格がオンライン資格確認等システムに登録される前に受診されました。\
-                             初めてマイナンバーカードで受診する前や、転職等で新しい保険証等が交付された後は、\
-                             マイナポータルで新しい資格が登録されていることを確認するか、\
-                             念のため保険証等もお持ちください。（当分の間の措置です）",
+                    "member": {"name": h.person.name, "symbol": q.symbol.as_str(),
+                               "number": q.number.as_str(), "branch": q.branch.as_str()},
+                    "qualification_date": q.qualification_date,
+                    "card_issued_on": issued,
+                    "registered_on": registered,
+                    "registered_by_as_of": registered_by_as_of,
+                    "days_after_issuance": (registered - issued).num_days(),
+                    "reason": format!(
+                        "資格（{}取得）の登録日 {} が保険証等の交付日 {} より後",
+                        q.qualification_date, registered, issued
+                    ),
+                    "text": format!(
+                        "保険証等（資格確認書を含む）は{}に交付されましたが、{}\
+                         交付から登録までの間は、マイナンバーカードで受診しても新しい資格を確認できません。\
+                         初めてマイナンバーカードで受診する前や、転職等で新しい保険証等が交付された後は、\
+                         マイナポータルで新しい資格が登録されていることを確認するか、\
+                         念のため保険証等もお持ちください。（当分の間の措置です）",
+                        jp_date(issued),
+                        status
+                    ),
                 }));
             }
         }
         Ok(out)
     }
+}
+
+/// A date as written in a notice: 2026年11月5日.
+fn jp_date(d: NaiveDate) -> String {
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
 }

@@ -213,10 +213,15 @@ async fn r22_browser_worklist_decision_and_the_insurers_view_r11_r23() {
         assert!(r11.contains(want), "the R11 list shows {want:?}:\n{r11}");
     }
     let notices = b.text("#notices").await;
-    assert!(notices.contains("高橋三郎"), "{notices}");
+    // R23: A's member registered in the OQS after A issued her card, with the dates; not the
+    // members whose claims merely reached A
+    assert!(notices.contains("中川七海"), "{notices}");
+    assert!(notices.contains("2026-11-19"), "{notices}");
+    assert!(notices.contains("2026-11-05"), "{notices}");
     assert!(notices.contains("当分の間の措置"), "{notices}");
     assert!(notices.contains("2023-07-10"), "{notices}");
     assert!(!notices.contains("鈴木花子"), "{notices}");
+    assert!(!notices.contains("高橋三郎"), "{notices}");
     b.shot("22-insurer-view").await;
     b.quit().await;
 }

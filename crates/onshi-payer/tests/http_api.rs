@@ -30,7 +30,10 @@ fn insurer_token(i: &onshi_domain::numbers::InsurerNumber) -> String {
 }
 
 async fn spawn() -> Server {
-    let w = world();
+    spawn_with(world()).await
+}
+
+async fn spawn_with(w: World) -> Server {
     let add = |t: &str, role, payer, subject: &str| {
         w.store
             .add_principal(
@@ -653,22 +656,189 @@ async fn r11_list_shows_the_share_difference_of_a_patient_of_70_and_over_without
     );
 }
 
+/// R23 over HTTP, from a hand-made registry: an employee insurer's member registered in the OQS
+/// after the card was issued gets a notice giving the dates (and whether the registration was
+/// made by the as-of date); one registered before the issuance gets none; another insurer's
+/// member is never shown; a 国保 insurer gets none even for a late registration; nothing
+/// outside the measure's dates (as-of before it, a card issued before it, a measure ended).
 #[tokio::test]
-async fn r23_notices_are_dated_and_time_limited() {
-    let s = spawn().await;
-    let (st, _) = s.submit(FAC, r21_file()).await;
-    assert_eq!(st, 201);
+async fn r23_notices_list_members_registered_after_their_card_was_issued_with_the_dates() {
+    use onshi_domain::numbers::Sex::*;
+    let person = |name: &'static str, kana: &'static str, sex, quals| PersonSpec {
+        name,
+        kana,
+        sex,
+        birth: "1988-08-08",
+        address: "東京都千代田区1-1",
+        quals,
+    };
+    let people = || {
+        vec![
+            // A's member: job change on 2026-11-01, card 11-05, registered 11-19 (late)
+            person(
+                "中村一美",
+                "ナカムラカズミ",
+                Female,
+                vec![
+                    qual(&b(), "9101", "2015-04-01", Some("2026-11-01"), None),
+                    dated(
+                        qual(&a(), "9102", "2026-11-01", None, Some("千代田商会")),
+                        "2026-11-05",
+                        "2026-11-19",
+                    ),
+                ],
+            ),
+            // A's member registered before the card was issued
+            person(
+                "木村二郎",
+                "キムラジロウ",
+                Male,
+                vec![dated(
+                    qual(&a(), "9103", "2026-11-01", None, None),
+                    "2026-11-06",
+                    "2026-11-02",
+                )],
+            ),
+            // A's member whose late registration came with a card issued before the measure
+            person(
+                "林三子",
+                "ハヤシミツコ",
+                Female,
+                vec![dated(
+                    qual(&a(), "9104", "2023-06-01", None, None),
+                    "2023-06-05",
+                    "2023-06-20",
+                )],
+            ),
+            // B's member registered late: B's, never A's
+            person(
+                "松本四郎",
+                "マツモトシロウ",
+                Male,
+                vec![dated(
+                    qual(&b(), "9105", "2026-11-01", None, None),
+                    "2026-11-05",
+                    "2026-11-25",
+                )],
+            ),
+            // 国保's member registered late: 国保 is not employee insurance
+            person(
+                "井上五月",
+                "イノウエサツキ",
+                Female,
+                vec![dated(
+                    qual(&k(), "9106", "2026-11-01", None, None),
+                    "2026-11-05",
+                    "2026-11-25",
+                )],
+            ),
+        ]
+    };
+    let s = spawn_with(world_with(people())).await;
+    let kokuho = "insurer-kokuho";
+    s.w.store
+        .add_principal(
+            &token_hash(kokuho),
+            &Principal {
+                role: Role::Insurer,
+                payer: PayerCode::Kokuhoren,
+                subject: k().as_str().into(),
+            },
+            "2026-12-01T00:00:00Z",
+        )
+        .unwrap();
+    let notices = |v: &Value| v["notices"].as_array().unwrap().clone();
+
+    let (st, v) = s
+        .get(&insurer_token(&a()), "/v1/insurer/notices?as_of=2026-12-01")
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let n = notices(&v);
+    assert_eq!(n.len(), 1, "only 中村 of A's members: {v}");
+    let n = &n[0];
+    assert_eq!(n["rule"], "R23");
+    assert_eq!(n["member"]["name"], "中村一美");
+    assert_eq!(n["member"]["number"], "9102");
+    assert_eq!(n["qualification_date"], "2026-11-01");
+    assert_eq!(n["card_issued_on"], "2026-11-05");
+    assert_eq!(n["registered_on"], "2026-11-19");
+    assert_eq!(n["days_after_issuance"], 14);
+    assert_eq!(n["registered_by_as_of"], true);
+    assert_eq!(n["as_of"], "2026-12-01");
+    let reason = n["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("2026-11-19") && reason.contains("2026-11-05"),
+        "{reason}"
+    );
+    let text = n["text"].as_str().unwrap();
+    for want in [
+        "2026年11月5日",
+        "2026年11月19日にオンライン資格確認等システムに登録されました",
+        "マイナポータル",
+        "保険証等もお持ちください",
+        "当分の間の措置",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    assert_eq!(n["measure"]["time_limited"], true);
+    assert_eq!(n["measure"]["in_force_from"], "2023-07-10");
+    assert_eq!(n["measure"]["in_force_until"], Value::Null);
+    let all = v.to_string();
+    for never in ["木村二郎", "林三子", "松本四郎", "井上五月"] {
+        assert!(!all.contains(never), "{never} is not in A's notices: {v}");
+    }
+
+    // between the issuance and the registration: not registered yet
+    let (_, v) = s
+        .get(&insurer_token(&a()), "/v1/insurer/notices?as_of=2026-11-10")
+        .await;
+    let n = notices(&v);
+    assert_eq!(n.len(), 1, "{v}");
+    assert_eq!(n[0]["registered_by_as_of"], false);
+    assert!(
+        n[0]["text"].as_str().unwrap().contains("まだオンライン資格確認等システムに登録されていません"),
+        "{v}"
+    );
+    // before the card was issued: nothing to tell yet
+    let (_, v) = s
+        .get(&insurer_token(&a()), "/v1/insurer/notices?as_of=2026-11-04")
+        .await;
+    assert_eq!(v["notices"], json!([]), "{v}");
+
+    // B sees its own member and not A's
     let (_, v) = s
         .get(&insurer_token(&b()), "/v1/insurer/notices?as_of=2026-12-01")
         .await;
-    let n = v["notices"].as_array().unwrap();
-    assert!(n.iter().any(|n| n["member"]["number"] == "3001"), "{v}");
-    assert_eq!(n[0]["measure"]["time_limited"], true);
-    assert_eq!(n[0]["measure"]["in_force_from"], "2023-07-10");
+    let n = notices(&v);
+    assert_eq!(n.len(), 1, "{v}");
+    assert_eq!(n[0]["member"]["name"], "松本四郎");
+    assert!(!v.to_string().contains("中村一美"), "{v}");
+
+    // 国保: none, though its member was registered late
+    let (st, v) = s.get(kokuho, "/v1/insurer/notices?as_of=2026-12-01").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["notices"], json!([]), "{v}");
+
+    // before the measure began
     let (_, v) = s
-        .get(&insurer_token(&b()), "/v1/insurer/notices?as_of=2023-07-09")
+        .get(&insurer_token(&a()), "/v1/insurer/notices?as_of=2023-07-09")
         .await;
-    assert_eq!(v["notices"], json!([]));
+    assert_eq!(v["notices"], json!([]), "{v}");
+
+    // a measure that ended: nothing after its end, the notice up to it
+    let mut w = world_with(people());
+    w.service.calendar.r23_measure_until = Some(d("2026-11-30"));
+    let ended = spawn_with(w).await;
+    let (_, v) = ended
+        .get(&insurer_token(&a()), "/v1/insurer/notices?as_of=2026-12-01")
+        .await;
+    assert_eq!(v["notices"], json!([]), "{v}");
+    let (_, v) = ended
+        .get(&insurer_token(&a()), "/v1/insurer/notices?as_of=2026-11-30")
+        .await;
+    let n = notices(&v);
+    assert_eq!(n.len(), 1, "{v}");
+    assert_eq!(n[0]["measure"]["in_force_until"], "2026-11-30");
 }
 
 /// Signs in on the screens with a token; returns the session cookie.

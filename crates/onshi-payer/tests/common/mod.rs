@@ -67,6 +67,13 @@ pub fn qual(
     }
 }
 
+/// `q` with its card / 資格確認書 issued on `issued` and registered in the OQS on `registered`.
+pub fn dated(mut q: Qualification, issued: &str, registered: &str) -> Qualification {
+    q.card_dates.issued_on = Some(d(issued));
+    q.details.registered_on = Some(d(registered));
+    q
+}
+
 pub struct PersonSpec {
     pub name: &'static str,
     pub kana: &'static str,
@@ -107,7 +114,7 @@ pub fn people() -> Vec<PersonSpec> {
                 qual(&b(), "3001", "2026-10-01", None, Some("渋谷販売")),
             ],
         },
-        // R21 分割: A until 2026-11-15, B from 2026-11-15
+        // R21 分割: A until 2026-11-15, C from 2026-11-15
         PersonSpec {
             name: "高橋三郎",
             kana: "タカハシサブロウ",
@@ -169,6 +176,23 @@ pub fn people() -> Vec<PersonSpec> {
             address: "沖縄県那覇市8-8",
             quals: vec![qual(&c(), "8002", "2018-01-01", None, Some("那覇観光"))],
         },
+        // R23: changed jobs from B to A on 2026-11-01; A issued the card on 11-05 and
+        // registered the qualification in the OQS only on 11-19
+        PersonSpec {
+            name: "中川七海",
+            kana: "ナカガワナナミ",
+            sex: Female,
+            birth: "1992-07-07",
+            address: "神奈川県横浜市10-10",
+            quals: vec![
+                qual(&b(), "9201", "2014-04-01", Some("2026-11-01"), None),
+                dated(
+                    qual(&a(), "9202", "2026-11-01", None, Some("横浜運輸")),
+                    "2026-11-05",
+                    "2026-11-19",
+                ),
+            ],
+        },
         // R11: 72 years old, 2割 by age (70–74, 一般)
         PersonSpec {
             name: "小林六郎",
@@ -191,11 +215,16 @@ pub struct World {
 pub const FACILITY: &str = "1310000017";
 
 pub fn world() -> World {
+    world_with(people())
+}
+
+/// A world whose registry holds these people.
+pub fn world_with(people: Vec<PersonSpec>) -> World {
     let dir = tempfile::tempdir().unwrap();
     let registry = Arc::new(SqliteStore::open(dir.path().join("central.sqlite")).unwrap());
     {
         let mut tx = registry.begin_import().unwrap();
-        for (i, p) in people().into_iter().enumerate() {
+        for (i, p) in people.into_iter().enumerate() {
             let h = MyNumberHash::from_stored(format!("hash-{i:04}"));
             let id = tx
                 .insert_new_person(
