@@ -657,7 +657,10 @@ fn registration_date_is_imported_files_without_it_still_import_and_bad_dates_are
     assert_eq!(registered(&e), Some(d("20260420")));
     assert_eq!(
         e.store
-            .registered_after_issuance(&onshi_domain::numbers::InsurerNumber::parse(&ins).unwrap(), d("20260501"))
+            .registered_after_issuance(
+                &onshi_domain::numbers::InsurerNumber::parse(&ins).unwrap(),
+                d("20260501")
+            )
             .unwrap()
             .len(),
         1

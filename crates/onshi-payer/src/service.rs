@@ -1338,7 +1338,10 @@ impl PayerService {
             return Ok(Vec::new());
         }
         let mut out = Vec::new();
-        for h in self.registry.members_registered_after_issuance(&ins, as_of)? {
+        for h in self
+            .registry
+            .members_registered_after_issuance(&ins, as_of)?
+        {
             for q in &h.qualifications {
                 let (Some(issued), Some(registered)) =
                     (q.card_dates.issued_on, q.details.registered_on)

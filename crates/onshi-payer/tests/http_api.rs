@@ -796,7 +796,10 @@ async fn r23_notices_list_members_registered_after_their_card_was_issued_with_th
     assert_eq!(n.len(), 1, "{v}");
     assert_eq!(n[0]["registered_by_as_of"], false);
     assert!(
-        n[0]["text"].as_str().unwrap().contains("まだオンライン資格確認等システムに登録されていません"),
+        n[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("まだオンライン資格確認等システムに登録されていません"),
         "{v}"
     );
     // before the card was issued: nothing to tell yet

@@ -129,7 +129,9 @@ fn r23_registrations_after_the_issuance_as_of_a_date(
         },
     ];
     for (i, q) in cases.iter().enumerate() {
-        let id = tx.insert_person(&hash_n(900 + i as u32), &person()).unwrap();
+        let id = tx
+            .insert_person(&hash_n(900 + i as u32), &person())
+            .unwrap();
         tx.upsert_qualification(id, "田中　太郎", q).unwrap();
     }
     tx.commit().unwrap();
@@ -145,9 +147,16 @@ fn r23_registrations_after_the_issuance_as_of_a_date(
     let before_lost = s
         .registered_after_issuance(&late.insurer_number, d("2026-04-30"))
         .unwrap();
-    assert_eq!(before_lost.len(), 2, "the one lost on 05-01 still a member on 04-30");
+    assert_eq!(
+        before_lost.len(),
+        2,
+        "the one lost on 05-01 still a member on 04-30"
+    );
     let other = s
-        .registered_after_issuance(&InsurerNumber::from_body("0613101").unwrap(), d("2026-05-01"))
+        .registered_after_issuance(
+            &InsurerNumber::from_body("0613101").unwrap(),
+            d("2026-05-01"),
+        )
         .unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].qualification.number.as_str(), "17");

@@ -1308,9 +1308,8 @@ impl Generator {
         // sent. From the same row hash (not the random stream).
         if from >= ymd(OQS_REGISTRATIONS) {
             // the person's earlier qualification was written, ending the day this one began
-            let job_change = current
-                && self.units[u].history
-                && self.units[u].old_from.max(member.birth) < from;
+            let job_change =
+                current && self.units[u].history && self.units[u].old_from.max(member.birth) < from;
             let late = job_change && (h >> 52) % 100 < LATE_REGISTRATION_PERCENT;
             let registered = if late {
                 add_days(card.issued_on, 3 + (h >> 44) % 38).min(r)

@@ -576,7 +576,9 @@ fn r23_a_few_percent_registered_after_their_card_was_issued_all_after_a_job_chan
         }
     }
     let share = late as f64 / current as f64;
-    eprintln!("registered after the issuance: {late} of {current} current qualifications ({share:.4})");
+    eprintln!(
+        "registered after the issuance: {late} of {current} current qualifications ({share:.4})"
+    );
     assert!((0.01..0.06).contains(&share), "share {share}");
     // deterministic by seed
     let again = population(20_000, 23);
