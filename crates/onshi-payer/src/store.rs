@@ -575,6 +575,32 @@ struct FactCols<'a> {
     tekiyou: Option<String>,
 }
 
+impl FactCols<'_> {
+    /// The columns' values in their order in the claim table (`line` … `tekiyou`), after
+    /// `head`'s values: one list for the insert and the schema-4 upgrade.
+    fn after<'p>(&'p self, head: &[&'p dyn rusqlite::ToSql]) -> Vec<&'p dyn rusqlite::ToSql> {
+        let mut v = head.to_vec();
+        v.extend_from_slice(&[
+            &self.line as &dyn rusqlite::ToSql,
+            &self.receipt_kind,
+            &self.name,
+            &self.kana_name,
+            &self.sex,
+            &self.birthdate,
+            &self.claimed_number,
+            &self.symbol,
+            &self.number,
+            &self.branch,
+            &self.service_days,
+            &self.actual_days,
+            &self.public_funds,
+            &self.funds,
+            &self.tekiyou,
+        ]);
+        v
+    }
+}
+
 fn fact_cols(cl: &Claim) -> Result<FactCols<'_>> {
     let mut days = String::with_capacity(cl.service_days.len() * 3);
     for (i, d) in cl.service_days.iter().enumerate() {
@@ -715,24 +741,7 @@ fn upgrade_facts_to_columns(c: &mut Connection) -> Result<()> {
             for (id, facts) in &chunk {
                 let cl: Claim = from_json("claim.facts", facts)?;
                 let f = fact_cols(&cl)?;
-                up.execute(params![
-                    id,
-                    f.line,
-                    f.receipt_kind,
-                    f.name,
-                    f.kana_name,
-                    f.sex,
-                    f.birthdate,
-                    f.claimed_number,
-                    f.symbol,
-                    f.number,
-                    f.branch,
-                    f.service_days,
-                    f.actual_days,
-                    f.public_funds,
-                    f.funds,
-                    f.tekiyou,
-                ])?;
+                up.execute(rusqlite::params_from_iter(f.after(&[id])))?;
             }
         }
     }
@@ -1486,43 +1495,38 @@ fn record_one(
         for rc in claims {
             let cl = &rc.claim;
             let f = fact_cols(cl)?;
-            ins.execute(params![
-                sub_id,
-                s.payer.code(),
-                s.facility,
-                s.billing_month.to_string(),
-                cl.service_month.to_string(),
-                cl.receipt_number,
-                cl.numbers.insurer_raw,
-                cl.is_fusho(),
-                rc.status.code(),
-                rc.kubun.code(),
-                rc.identified,
-                rc.person_id,
-                rc.reason,
+            let (billing, service) = (s.billing_month.to_string(), cl.service_month.to_string());
+            let (fusho, status, kubun) = (cl.is_fusho(), rc.status.code(), rc.kubun.code());
+            let (points, copay, amount) = (
                 cl.points as i64,
                 cl.copay_yen as i64,
                 cl.amount_yen() as i64,
-                rc.evidence
-                    .as_ref()
-                    .map(|e| to_json("claim.evidence", e))
-                    .transpose()?,
-                f.line,
-                f.receipt_kind,
-                f.name,
-                f.kana_name,
-                f.sex,
-                f.birthdate,
-                f.claimed_number,
-                f.symbol,
-                f.number,
-                f.branch,
-                f.service_days,
-                f.actual_days,
-                f.public_funds,
-                f.funds,
-                f.tekiyou,
-            ])?;
+            );
+            let evidence = rc
+                .evidence
+                .as_ref()
+                .map(|e| to_json("claim.evidence", e))
+                .transpose()?;
+            let payer = s.payer.code();
+            ins.execute(rusqlite::params_from_iter(f.after(&[
+                &sub_id,
+                &payer,
+                &s.facility,
+                &billing,
+                &service,
+                &cl.receipt_number,
+                &cl.numbers.insurer_raw,
+                &fusho,
+                &status,
+                &kubun,
+                &rc.identified,
+                &rc.person_id,
+                &rc.reason,
+                &points,
+                &copay,
+                &amount,
+                &evidence,
+            ])))?;
             let id = tx.last_insert_rowid();
             insert_parts(tx, id, &rc.parts)?;
             if let Some((cands, facts)) = &rc.worklist {
