@@ -139,6 +139,17 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// A facility acting, with the staff member it named (blank = none named).
+    pub fn facility(code: &MedicalInstitutionCode, staff: Option<&str>) -> Self {
+        Actor::Facility {
+            code: code.clone(),
+            staff_id: staff
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+        }
+    }
+
     /// As stored: `operator:<name>` or `facility:<code>[/<staff>]`.
     pub fn label(&self) -> String {
         match self {

@@ -648,20 +648,25 @@ fn postgres_backend_conforms() {
     });
 }
 
+/// A registry file of the current schema in `dir` with one person (`hash(n)`) holding one
+/// qualification (number `n`) from `from`, for the upgrade tests to strip back.
+fn file_with_one_qualification(dir: &tempfile::TempDir, n: u8, from: &str) -> std::path::PathBuf {
+    let path = dir.path().join(format!("old-{n}.sqlite"));
+    let s = SqliteStore::open(&path).unwrap();
+    let mut tx = s.begin_import().unwrap();
+    let id = tx.insert_person(&hash(n), &person()).unwrap();
+    tx.upsert_qualification(id, "田中　太郎", &qual(&n.to_string(), from, None))
+        .unwrap();
+    tx.commit().unwrap();
+    path
+}
+
 /// A registry file made before the card / 資格確認書 dates existed opens unchanged: the
 /// columns are added, old rows read with no dates, new rows keep theirs.
 #[test]
 fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.sqlite");
-    {
-        let s = SqliteStore::open(&path).unwrap();
-        let mut tx = s.begin_import().unwrap();
-        let id = tx.insert_person(&hash(3), &person()).unwrap();
-        tx.upsert_qualification(id, "田中　太郎", &qual("3", "2020-04-01", None))
-            .unwrap();
-        tx.commit().unwrap();
-    }
+    let path = file_with_one_qualification(&dir, 3, "2020-04-01");
     {
         // what an earlier version's file looks like: no card date columns
         let c = rusqlite::Connection::open(&path).unwrap();
@@ -702,15 +707,7 @@ fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
 #[test]
 fn sqlite_registry_of_schema_4_gains_the_registration_date() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v4.sqlite");
-    {
-        let s = SqliteStore::open(&path).unwrap();
-        let mut tx = s.begin_import().unwrap();
-        let id = tx.insert_person(&hash(5), &person()).unwrap();
-        tx.upsert_qualification(id, "田中　太郎", &qual("5", "2026-04-01", None))
-            .unwrap();
-        tx.commit().unwrap();
-    }
+    let path = file_with_one_qualification(&dir, 5, "2026-04-01");
     {
         // what a schema-4 file looks like
         let c = rusqlite::Connection::open(&path).unwrap();

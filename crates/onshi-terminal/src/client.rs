@@ -625,13 +625,7 @@ impl CentralClient for InProcessCentral {
         let step = step.clone();
         Box::pin(async move {
             self.outage_call(move |svc, code| {
-                let actor = |staff: Option<&str>| Actor::Facility {
-                    code: code.clone(),
-                    staff_id: staff
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string),
-                };
+                let actor = |staff: Option<&str>| Actor::facility(code, staff);
                 Ok(match step {
                     OutageStep::Status => OutageAnswer::Status(svc.facility_status(code)?),
                     OutageStep::Request(input) => {

@@ -294,13 +294,7 @@ pub struct FacilityDetail {
 // --- facility API ------------------------------------------------------------------------
 
 pub(crate) fn facility_actor(f: &Facility, staff: Option<&str>) -> Actor {
-    Actor::Facility {
-        code: f.code.clone(),
-        staff_id: staff
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-    }
+    Actor::facility(&f.code, staff)
 }
 
 /// Facility: can it search now, and where its requests stand (R13).

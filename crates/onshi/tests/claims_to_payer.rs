@@ -27,21 +27,11 @@ use onshi_terminal::client::InProcessCentral;
 use serde_json::{Value, json};
 
 const CLINIC: &str = "1311234567";
+
+mod support;
 const DAY: &str = "2026-11-25";
 const FAC_TOKEN: &str = "clinic-at-kikin";
 const STAFF_TOKEN: &str = "kikin-staff";
-
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 struct Desk {
     base: String,
@@ -68,9 +58,7 @@ async fn signed_in(base: &str) -> reqwest::Client {
         .text()
         .await
         .unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let at = page.find(marker).expect("signed in") + marker.len();
-    let token = page[at..].split('"').next().unwrap_or_default();
+    let token = support::csrf_of(&page);
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("origin", base.parse().unwrap());
     headers.insert("x-csrf-token", token.parse().unwrap());
@@ -83,11 +71,7 @@ async fn signed_in(base: &str) -> reqwest::Client {
 
 impl Desk {
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> String {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-            .collect::<Vec<_>>()
-            .join("&");
+        let body = support::form(form);
         let r = self
             .http
             .post(format!("{}{path}", self.base))

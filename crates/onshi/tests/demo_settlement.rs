@@ -13,35 +13,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The value of the first `name="csrf"` field of a page.
-fn csrf_of(page: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let at = page
-        .find(marker)
-        .unwrap_or_else(|| panic!("a form token:\n{page}"))
-        + marker.len();
-    page[at..].split('"').next().unwrap_or_default().to_string()
-}
+use support::{csrf_of, form};
 
 fn client(ca: &[u8], jar: Option<Arc<reqwest::cookie::Jar>>) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder()

@@ -1,6 +1,7 @@
 //! What the tests of the `onshi` binary share: running it, the fixture registry it makes, a
 //! central or a demo started on free loopback ports with the URLs their banners name, and a
-//! card confirmation through the facility's certified reader.
+//! card confirmation through the facility's certified reader, and the form encoding and CSRF
+//! token the screens' forms need.
 //!
 //! Each test binary takes the part it needs (`mod support;`), hence no dead-code lint here.
 #![allow(dead_code)]
@@ -306,4 +307,38 @@ pub fn start_demo(
     }
     banner.seen = seen.join("\n");
     (demo, banner)
+}
+
+// ------------------------------------------------------------------------------- forms
+
+/// Percent-encodes a form value.
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the first `name="csrf"` field of a page.
+pub fn csrf_of(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let at = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("a form token:\n{page}"))
+        + marker.len();
+    page[at..].split('"').next().unwrap_or_default().to_string()
 }
