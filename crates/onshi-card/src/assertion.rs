@@ -91,7 +91,8 @@ fn public_key(hex_key: &str) -> Option<VerifyingKey> {
     VerifyingKey::from_bytes(&b).ok()
 }
 
-fn signature(hex_sig: &str) -> Option<Signature> {
+/// A signature from its 128 hex digits.
+pub fn parse_signature(hex_sig: &str) -> Option<Signature> {
     let b: [u8; 64] = hex::decode(hex_sig).ok()?.try_into().ok()?;
     Some(Signature::from_bytes(&b))
 }
@@ -108,7 +109,7 @@ fn check(hex_key: &str, msg: &[u8], sig: Option<&str>) -> SignatureCheck {
     let Some(sig) = sig.filter(|s| !s.is_empty()) else {
         return SignatureCheck::Missing;
     };
-    match (public_key(hex_key), signature(sig)) {
+    match (public_key(hex_key), parse_signature(sig)) {
         (Some(k), Some(s)) if k.verify_strict(msg, &s).is_ok() => SignatureCheck::Valid,
         _ => SignatureCheck::Invalid,
     }

@@ -17,6 +17,7 @@ pub mod import;
 pub mod medinfo;
 pub mod outage;
 pub mod result;
+pub mod signatures;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use chrono::Timelike;
-use onshi_card::assertion::{SignatureCheck, verify_card, verify_reader};
+use onshi_card::assertion::{SignatureCheck, card_challenge, parse_signature, signed_bytes};
 use onshi_domain::card::{CertCheck, IdentityFailure, IdentityOutcome, check_certificate};
 use onshi_domain::codes::{IdentityMethod, LimitConsent, ReferenceClassification};
 use onshi_domain::kana;
@@ -132,6 +133,9 @@ pub struct Central {
     nonces: Nonces,
     history_store: Arc<dyn HistoryStore>,
     history: HistoryWriter,
+    signatures: signatures::SignatureChecker,
+    /// the store waits on the network: its hot-path calls go through `block_in_place`
+    offload: bool,
     clock: Arc<dyn Clock>,
 }
 
@@ -179,6 +183,7 @@ impl Central {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Central {
+            offload: registry.waits_on_network(),
             trust: registry.clone(),
             medinfo: registry.clone(),
             registry,
@@ -188,9 +193,31 @@ impl Central {
                 sweep_at: Arc::new(std::sync::atomic::AtomicUsize::new(NONCE_SWEEP_MIN)),
             },
             history: HistoryWriter::start(history_store.clone()),
+            signatures: signatures::SignatureChecker::start(),
             history_store,
             clock,
         }
+    }
+
+    /// Runs a store call of the hot path from an async handler. On a store that waits on the
+    /// network (PostgreSQL) the tokio worker hands its other tasks to another thread for the
+    /// length of the round trip (`block_in_place`), so the confirmations queued behind one do
+    /// not wait for it; an embedded store (SQLite) answers from local pages and is called
+    /// directly. Outside a multi-threaded runtime the call is always direct.
+    pub fn store_call<T>(&self, f: impl FnOnce() -> T) -> T {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        if self.offload
+            && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
+        {
+            tokio::task::block_in_place(f)
+        } else {
+            f()
+        }
+    }
+
+    /// How the reader signatures were checked so far (batched or alone).
+    pub fn signature_stats(&self) -> signatures::StatsSnapshot {
+        self.signatures.snapshot()
     }
 
     pub fn clock(&self) -> &dyn Clock {
@@ -264,12 +291,12 @@ impl Central {
     /// signature, a nonce issued to this facility, unused and unexpired (consumed here), and
     /// for a PIN the chip's signature under the card's certificate key. `Err` carries the
     /// refusal class and message; every refusal is recorded.
-    fn verify_assertion(
+    async fn verify_assertion(
         &self,
         facility: &MedicalInstitutionCode,
         a: &CardConfirmation,
     ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
-        let verdict = self.assertion_verdict(facility, a)?;
+        let verdict = self.assertion_verdict(facility, a).await?;
         if let Err((class, _)) = verdict {
             tracing::warn!(
                 facility = facility.as_str(),
@@ -278,23 +305,41 @@ impl Central {
                 reason = class,
                 "card assertion refused"
             );
-            self.trust.record_refusal(
-                facility.as_str(),
-                Some(&a.reader_id),
-                Some(&a.card_serial),
-                class,
-            )?;
+            self.store_call(|| {
+                self.trust.record_refusal(
+                    facility.as_str(),
+                    Some(&a.reader_id),
+                    Some(&a.card_serial),
+                    class,
+                )
+            })?;
         }
         Ok(verdict)
     }
 
-    fn assertion_verdict(
+    /// Checks one signature on the batching thread ([`signatures`]).
+    async fn signature_check(
+        &self,
+        key: Option<signatures::PreparedKey>,
+        msg: Vec<u8>,
+        sig: Option<&str>,
+    ) -> SignatureCheck {
+        let Some(sig) = sig.filter(|s| !s.is_empty()) else {
+            return SignatureCheck::Missing;
+        };
+        match (key, parse_signature(sig)) {
+            (Some(k), Some(s)) if self.signatures.verify(k, msg, s).await => SignatureCheck::Valid,
+            _ => SignatureCheck::Invalid,
+        }
+    }
+
+    async fn assertion_verdict(
         &self,
         facility: &MedicalInstitutionCode,
         a: &CardConfirmation,
     ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
         let code = facility.as_str();
-        let Some(reader) = self.trust.reader(&a.reader_id)? else {
+        let Some(reader) = self.store_call(|| self.trust.reader(&a.reader_id))? else {
             return Ok(Err((
                 "reader_unknown",
                 "この読取装置は登録されていません。",
@@ -312,7 +357,12 @@ impl Central {
                 "この読取装置の登録は取り消されています。",
             )));
         }
-        match verify_reader(code, a, &reader.public_key) {
+        let reader_key = self.signatures.cached_key(&reader.public_key);
+        let signed = signed_bytes(code, a);
+        match self
+            .signature_check(reader_key, signed, a.reader_signature.as_deref())
+            .await
+        {
             SignatureCheck::Valid => {}
             SignatureCheck::Missing => {
                 return Ok(Err(("assertion_unsigned", "読取装置の署名がありません。")));
@@ -356,13 +406,19 @@ impl Central {
             ..
         } = a.identity
         {
-            let Some(key) = self.trust.card_public_key(&a.card_serial)? else {
+            let Some(key) = self.store_call(|| self.trust.card_public_key(&a.card_serial))? else {
                 return Ok(Err((
                     "card_key_unknown",
                     "このカードの電子証明書の公開鍵が登録されていません。",
                 )));
             };
-            match verify_card(code, a, &key) {
+            // a card's key is met once per confirmation: not cached, its signature checked alone
+            let card_key = signatures::PreparedKey::from_hex_alone(&key);
+            let challenge = card_challenge(code, &a.nonce, &a.card_serial);
+            match self
+                .signature_check(card_key, challenge, a.card_signature.as_deref())
+                .await
+            {
                 SignatureCheck::Valid => {}
                 SignatureCheck::Missing => {
                     return Ok(Err((
@@ -397,8 +453,8 @@ impl Central {
         facility: &MedicalInstitutionCode,
         req: &CardConfirmation,
     ) -> Result<Confirmed, CentralError> {
-        let draft = match self.verify_assertion(facility, req)? {
-            Ok(()) => self.card_draft(facility, req)?,
+        let draft = match self.verify_assertion(facility, req).await? {
+            Ok(()) => self.store_call(|| self.card_draft(facility, req))?,
             Err((class, message)) => {
                 let mut d = Draft::new(ReferenceClassification::Card);
                 d.card_serial = Some(req.card_serial.clone());

@@ -142,6 +142,12 @@ pub type CardWithHistory = (CardCert, Option<(PersonRecord, Vec<QualificationRec
 
 /// Read side of the registry, used on the confirmation path.
 pub trait RegistryRead: Send + Sync {
+    /// Does a call wait on the network (a database server), rather than on local files? The
+    /// central then lets its async worker hand its other work to another thread while a call
+    /// waits (`Central::store_call`).
+    fn waits_on_network(&self) -> bool {
+        false
+    }
     fn card(&self, serial: &str) -> Result<Option<CardCert>>;
     fn person(&self, id: PersonId) -> Result<Option<PersonRecord>>;
     fn qualifications(&self, person: PersonId) -> Result<Vec<QualificationRecord>>;

@@ -223,9 +223,10 @@ impl FromRequestParts<AppState> for AuthFacility {
             .ok_or_else(|| unauthorized("a facility bearer token is required"))?;
         // No cache: every request looks the token's digest up, so a re-keyed or removed
         // token stops working at once. The token never reaches the store, only its digest.
+        let hash = token_hash(token);
         let f = st
-            .facilities
-            .facility_by_token_hash(&token_hash(token))
+            .central
+            .store_call(|| st.facilities.facility_by_token_hash(&hash))
             .map_err(ApiError::internal)?
             .ok_or_else(|| unauthorized("unknown facility token"))?;
         if st.client_certificates {

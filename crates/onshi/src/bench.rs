@@ -635,6 +635,10 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<(Figures, Figures, Fig
     let cold = client_rt.block_on(load(addr, a.concurrency, secs(a.cold_seconds), &confirm))?;
     let health = client_rt.block_on(load(addr, a.concurrency, secs(a.seconds), &health))?;
     let warm = client_rt.block_on(load(addr, a.concurrency, secs(a.seconds), &confirm))?;
+    println!(
+        "persons={n}: reader signatures (cold + warm): {}",
+        state.central.signature_stats()
+    );
     let _ = stop_tx.send(());
     server_rt.shutdown_timeout(Duration::from_secs(5));
     Ok((cold, health, warm))

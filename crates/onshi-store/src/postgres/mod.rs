@@ -559,6 +559,10 @@ impl Filtered {
 // traits
 
 impl RegistryRead for PostgresStore {
+    fn waits_on_network(&self) -> bool {
+        true
+    }
+
     fn card(&self, serial: &str) -> Result<Option<CardCert>> {
         self.read(async |c| card_by_serial(c, serial).await)
     }
