@@ -13,8 +13,8 @@
 //!
 //! Module boundaries: `model`, `rules`, `review`, `identify` and `apportion` are pure (no I/O,
 //! no clock); `registry` is the payer's read-only role over the central's registry; `store` is
-//! the payer's own database behind [`store::PayerStore`]; `service` ties them together; `api`
-//! and `screens` are the HTTP side.
+//! the payer's own database behind [`store::PayerStore`] (SQLite there, PostgreSQL in
+//! `store_pg`); `service` ties them together; `api` and `screens` are the HTTP side.
 
 pub mod api;
 pub mod apportion;
@@ -29,5 +29,6 @@ pub mod screens;
 pub mod service;
 pub mod signing;
 pub mod store;
+pub mod store_pg;
 pub mod synth;
 pub mod uke_intake;

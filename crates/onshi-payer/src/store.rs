@@ -1,5 +1,6 @@
-//! The payer's own database, behind [`PayerStore`] (SQLite now; PostgreSQL can follow behind
-//! the same trait).
+//! The payer's own database, behind [`PayerStore`]: SQLite ([`SqlitePayerStore`], one file)
+//! or PostgreSQL ([`crate::store_pg::PostgresPayerStore`], `postgres://…`); both pass
+//! `tests/store_conformance.rs`.
 //!
 //! Boundary rules: every read and write names the payer, and a payer only ever reaches its
 //! own rows; each method is one transaction (a submission with all its claims is stored whole
@@ -26,7 +27,13 @@ pub const SCHEMA_VERSION: i32 = 4;
 #[derive(Debug, thiserror::Error)]
 pub enum PayerStoreError {
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Pg(tokio_postgres::Error),
+    #[error("PostgreSQL connection: {0}")]
+    Pool(String),
+    #[error("schema migration failed: {0}")]
+    Migration(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -37,9 +44,43 @@ pub enum PayerStoreError {
     Io(#[from] std::io::Error),
 }
 
+/// A unique or primary key already taken is a [`PayerStoreError::Conflict`] on either
+/// backend (a token hash, a receipt number twice in one file, a settlement row); other
+/// database errors stay what they are.
+impl From<rusqlite::Error> for PayerStoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, msg) = &e
+            && matches!(
+                f.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+        {
+            return PayerStoreError::Conflict(format!(
+                "already stored: {}",
+                msg.as_deref().unwrap_or("a unique key")
+            ));
+        }
+        PayerStoreError::Db(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for PayerStoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+            let what = e
+                .as_db_error()
+                .and_then(|d| d.constraint())
+                .unwrap_or("a unique key");
+            return PayerStoreError::Conflict(format!("already stored: {what}"));
+        }
+        PayerStoreError::Pg(e)
+    }
+}
+
 pub type Result<T> = std::result::Result<T, PayerStoreError>;
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> PayerStoreError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> PayerStoreError {
     PayerStoreError::Corrupt(format!("{what}: {e}"))
 }
 
@@ -500,19 +541,19 @@ impl SqlitePayerStore {
     }
 }
 
-fn payer_of(s: &str) -> Result<PayerCode> {
+pub(crate) fn payer_of(s: &str) -> Result<PayerCode> {
     PayerCode::parse(s).ok_or_else(|| corrupt("payer", s))
 }
 
-fn month_of(s: &str) -> Result<YearMonth> {
+pub(crate) fn month_of(s: &str) -> Result<YearMonth> {
     YearMonth::parse(s).ok_or_else(|| corrupt("month", s))
 }
 
-fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String> {
+pub(crate) fn to_json<T: Serialize>(what: &str, v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| corrupt(what, e))
 }
 
-fn from_json<T: for<'de> Deserialize<'de>>(what: &str, s: &str) -> Result<T> {
+pub(crate) fn from_json<T: for<'de> Deserialize<'de>>(what: &str, s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| corrupt(what, e))
 }
 
@@ -1419,7 +1460,8 @@ impl PayerStore for SqlitePayerStore {
         self.read(|c| {
             let mut st = c.prepare_cached(
                 "SELECT facility, billing_month, service_month, inputs FROM pool_share \
-                 WHERE payer = ?1 AND insurer_number = ?2 ORDER BY billing_month, facility",
+                 WHERE payer = ?1 AND insurer_number = ?2 \
+                 ORDER BY billing_month, facility, service_month",
             )?;
             let mut rows = st.query(params![payer.code(), insurer])?;
             let mut out = Vec::new();

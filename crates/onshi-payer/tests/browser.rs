@@ -12,7 +12,7 @@ mod common;
 use common::*;
 use onshi_payer::api::{PayerApp, router, token_hash};
 use onshi_payer::model::{PayerCode, YearMonth};
-use onshi_payer::store::{PayerStore, PaymentRow, Principal, Role};
+use onshi_payer::store::{PaymentRow, Principal, Role};
 use onshi_webdriver::Driver;
 
 const STAFF: &str = "staff-browser-token";

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use onshi_payer::folder::scan_once;
 use onshi_payer::model::PayerCode;
-use onshi_payer::store::PayerStore;
 
 #[test]
 fn folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one() {

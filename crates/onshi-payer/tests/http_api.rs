@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use onshi_payer::api::{PayerApp, router, token_hash};
 use onshi_payer::model::{PayerCode, YearMonth};
-use onshi_payer::store::{FacilityRow, PayerStore, PaymentRow, Principal, Role};
+use onshi_payer::store::{FacilityRow, PaymentRow, Principal, Role};
 use serde_json::{Value, json};
 
 struct Server {

@@ -1,5 +1,6 @@
 //! Intake (all-or-nothing, duplicates), the worklist, settlement with 按分 (R22) and the R27
-//! purge, through the payer service over real SQLite files.
+//! purge, through the payer service over a real SQLite registry, the payer's own store on
+//! SQLite and on PostgreSQL.
 
 mod common;
 
@@ -7,7 +8,27 @@ use common::*;
 use onshi_payer::intake::{FileHeader, ParsedFile};
 use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::service::{ServiceError, Submitted};
-use onshi_payer::store::{ClaimStatus, PayerStore, PaymentRow};
+use onshi_payer::store::{ClaimStatus, PaymentRow};
+
+/// Each test once per backend of the payer's store: `sqlite::name` and `postgres::name`.
+macro_rules! on_both {
+    ($($t:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Sqlite)); })*
+        }
+        mod postgres {
+            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Postgres)); })*
+        }
+    };
+}
+
+on_both!(
+    r22_refused_file_leaves_nothing_behind_and_names_every_reason,
+    r20_fusho_claim_before_2023_09_is_refused,
+    same_file_twice_is_one_submission,
+    r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r27_purges,
+    one_payer_never_sees_the_other_payers_files,
+);
 
 fn file(claims: Vec<onshi_payer::model::Claim>) -> ParsedFile {
     ParsedFile {
@@ -49,9 +70,7 @@ fn past(w: &World) {
     w.store.add_payments(&rows).unwrap();
 }
 
-#[test]
-fn r22_refused_file_leaves_nothing_behind_and_names_every_reason() {
-    let w = world();
+fn r22_refused_file_leaves_nothing_behind_and_names_every_reason(w: World) {
     let mut bad = claim(2, "鈴木花子", "202701", Some(&a()), "2001", &[5]);
     bad.actual_days = 3;
     let f = file(vec![
@@ -74,9 +93,7 @@ fn r22_refused_file_leaves_nothing_behind_and_names_every_reason() {
     );
 }
 
-#[test]
-fn r20_fusho_claim_before_2023_09_is_refused() {
-    let w = world();
+fn r20_fusho_claim_before_2023_09_is_refused(w: World) {
     let f = file(vec![claim(
         1,
         "山本花子",
@@ -91,9 +108,7 @@ fn r20_fusho_claim_before_2023_09_is_refused() {
     assert_eq!(r[0].rule, "R20");
 }
 
-#[test]
-fn same_file_twice_is_one_submission() {
-    let w = world();
+fn same_file_twice_is_one_submission(w: World) {
     let f = file(vec![claim(
         1,
         "佐藤一郎",
@@ -118,9 +133,7 @@ fn same_file_twice_is_one_submission() {
     );
 }
 
-#[test]
-fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r27_purges() {
-    let w = world();
+fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r27_purges(w: World) {
     past(&w);
     let mut pooled1 = claim(3, "誰でもない", "202611", None, "777777777", &[7]);
     pooled1.tekiyou.push("住所：秘密県秘密市一丁目".into());
@@ -137,7 +150,6 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
     let out = w.service.intake_parsed(&sub(b"month file"), Ok(f)).unwrap();
     assert_eq!(out.by_status.get("pool"), Some(&2));
     assert_eq!(out.by_status.get("worklist"), Some(&1));
-    let db = w._dir.path().join("payer.sqlite");
     let m = YearMonth::parse("202612").unwrap();
     let at = "2026-12-20T00:00:00Z";
     let needle = "秘密県".as_bytes();
@@ -145,8 +157,24 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
         let b = std::fs::read(p).unwrap_or_default();
         b.windows(needle.len()).any(|w| w == needle)
     };
+    let in_store = |w: &World| {
+        w.store
+            .claims_of_month(PayerCode::Kikin, FACILITY, m)
+            .unwrap()
+            .iter()
+            .any(|c| {
+                c.reviewed
+                    .claim
+                    .tekiyou
+                    .iter()
+                    .any(|t| t.contains("秘密県"))
+            })
+    };
     // before settlement the 申立書 details are in the database (file or its WAL)
-    assert!(holds(&db) || holds(&db.with_extension("sqlite-wal")));
+    assert!(in_store(&w));
+    if let Some(db) = &w.payer_file {
+        assert!(holds(db) || holds(&db.with_extension("sqlite-wal")));
+    }
 
     // R22: a person decides before the month is settled
     let err = w
@@ -253,9 +281,13 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
             .any(|w| w.insurer_number == c() && w.paid_yen == 761 + extra),
         "{weights:?}"
     );
-    // R27: the 申立書 details are gone from the payer's database file, byte for byte
-    assert!(!holds(&db));
-    assert!(!holds(&db.with_extension("sqlite-wal")));
+    // R27: the 申立書 details are gone from the claims, and from the payer's SQLite file byte
+    // for byte
+    assert!(!in_store(&w));
+    if let Some(db) = &w.payer_file {
+        assert!(!holds(db));
+        assert!(!holds(&db.with_extension("sqlite-wal")));
+    }
     // settling again is refused, nothing doubled
     assert!(
         w.service
@@ -281,9 +313,7 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
     assert!(pooled["insurer_number"].is_null());
 }
 
-#[test]
-fn one_payer_never_sees_the_other_payers_files() {
-    let w = world();
+fn one_payer_never_sees_the_other_payers_files(w: World) {
     let f = file(vec![claim(
         1,
         "佐藤一郎",

@@ -1,5 +1,5 @@
 //! A small real registry (SQLite, through the store's import transaction) and a payer service
-//! over it, with one person per case of R21/R22.
+//! over it, with one person per case of R21/R22; the payer's own store on SQLite or PostgreSQL.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -14,6 +14,8 @@ use onshi_payer::model::{Claim, ClaimedInsurer, ClaimedNumbers, PayerCode, YearM
 use onshi_payer::rules::{PayerCalendar, PayerSettings};
 use onshi_payer::service::PayerService;
 use onshi_payer::store::{FacilityRow, PayerStore, SqlitePayerStore};
+use onshi_payer::store_pg::PostgresPayerStore;
+use onshi_store::postgres::TestDatabase;
 use onshi_store::{ImportStore, SqliteStore};
 
 pub fn d(s: &str) -> NaiveDate {
@@ -208,18 +210,40 @@ pub fn people() -> Vec<PersonSpec> {
 pub struct World {
     pub _dir: tempfile::TempDir,
     pub registry: Arc<SqliteStore>,
-    pub store: Arc<SqlitePayerStore>,
+    pub store: Arc<dyn PayerStore>,
     pub service: PayerService,
+    /// the payer's SQLite file, when the payer's store is SQLite
+    pub payer_file: Option<std::path::PathBuf>,
+    /// the payer's PostgreSQL database, when it is PostgreSQL (dropped last)
+    pub _db: Option<TestDatabase>,
 }
 
 pub const FACILITY: &str = "1310000017";
+
+/// The payer's own store a world is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// a fresh database on the test server (fails without one)
+    Postgres,
+}
 
 pub fn world() -> World {
     world_with(people())
 }
 
+/// The world of [`people`] with the payer's store on `backend`.
+pub fn world_on(backend: Backend) -> World {
+    world_with_on(people(), backend)
+}
+
 /// A world whose registry holds these people.
 pub fn world_with(people: Vec<PersonSpec>) -> World {
+    world_with_on(people, Backend::Sqlite)
+}
+
+/// A world whose registry holds these people, the payer's store on `backend`.
+pub fn world_with_on(people: Vec<PersonSpec>, backend: Backend) -> World {
     let dir = tempfile::tempdir().unwrap();
     let registry = Arc::new(SqliteStore::open(dir.path().join("central.sqlite")).unwrap());
     {
@@ -247,7 +271,24 @@ pub fn world_with(people: Vec<PersonSpec>) -> World {
         }
         tx.commit().unwrap();
     }
-    let store = Arc::new(SqlitePayerStore::open(dir.path().join("payer.sqlite")).unwrap());
+    let (store, payer_file, db): (Arc<dyn PayerStore>, _, _) = match backend {
+        Backend::Sqlite => {
+            let file = dir.path().join("payer.sqlite");
+            (
+                Arc::new(SqlitePayerStore::open(&file).unwrap()),
+                Some(file),
+                None,
+            )
+        }
+        Backend::Postgres => {
+            let db = TestDatabase::create().expect("a PostgreSQL server for the payer's tests");
+            (
+                Arc::new(PostgresPayerStore::open(db.url()).unwrap()),
+                None,
+                Some(db),
+            )
+        }
+    };
     for payer in [PayerCode::Kikin, PayerCode::Kokuhoren] {
         store
             .upsert_facility(&FacilityRow {
@@ -270,6 +311,8 @@ pub fn world_with(people: Vec<PersonSpec>) -> World {
         registry,
         store,
         service,
+        payer_file,
+        _db: db,
     }
 }
 
