@@ -246,7 +246,7 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
             .map_err(|e| anyhow::anyhow!("the payer's hook client: {e}"))?;
         // its statements are signed with its key (beside its database); each demo desk takes
         // them from both payers by that public key
-        let payer_key = crate::keys::payer_key(&payer_dir.join("payer.sqlite"))?;
+        let payer_key = crate::keys::payer_key(&crate::keys::payer_key_path(&payer_dir.join("payer.sqlite")))?;
         let payer_keys: Vec<_> = [PayerCode::Kikin, PayerCode::Kokuhoren]
             .into_iter()
             .map(|p| onshi_desk::claims::signature::PayerPublicKey {

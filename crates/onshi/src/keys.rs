@@ -159,11 +159,12 @@ struct PayerKeyFile {
     secret_key: Zeroizing<String>,
 }
 
-/// The payer's signing key (its statements to facilities' settlement hooks, R27), from the key
-/// file beside its database `db`; made with a fresh key on first start (mode 0600, as the
-/// central's keys). A lost file means a new key, which every facility must register again.
-pub fn payer_key(db: &Path) -> Result<onshi_payer::signing::PayerKey> {
-    let path = payer_key_path(db);
+/// The payer's signing key (its statements to facilities' settlement hooks, R27), from its key
+/// file `path` (beside an SQLite database: [`payer_key_path`]); made with a fresh key on first
+/// start (mode 0600, as the central's keys). A lost file means a new key, which every facility
+/// must register again.
+pub fn payer_key(path: &Path) -> Result<onshi_payer::signing::PayerKey> {
+    let path = path.to_path_buf();
     if !path.exists() {
         let key = onshi_payer::signing::PayerKey::generate().map_err(anyhow::Error::msg)?;
         let body = Zeroizing::new(serde_json::to_vec_pretty(&PayerKeyFile {
@@ -249,8 +250,8 @@ mod tests {
     fn the_payers_signing_key_is_made_once_owner_only_and_does_not_print() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("payer.sqlite");
-        let k = payer_key(&db).unwrap();
         let path = payer_key_path(&db);
+        let k = payer_key(&path).unwrap();
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -258,7 +259,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(
-            payer_key(&db).unwrap().public_key_hex(),
+            payer_key(&path).unwrap().public_key_hex(),
             k.public_key_hex(),
             "kept, not regenerated"
         );

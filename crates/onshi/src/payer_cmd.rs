@@ -1,5 +1,9 @@
 //! `onshi payer …`: the payer (審査支払機関) service — its HTTP API and screens, folder
 //! intake, principals and facilities, a synthetic payment past, settlement. See docs/payer.md.
+//!
+//! `--db` is the payer's own database: an SQLite file, or a `postgres://…` URL. Its signing
+//! key file sits beside an SQLite file (`<db>.signing-key.json`); a PostgreSQL database has no
+//! "beside", so there `--signing-key` names the file (never kept in the database).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,6 +19,7 @@ use onshi_payer::rules::{PayerCalendar, PayerSettings};
 use onshi_payer::service::{PayerService, ServiceError, Submitted};
 use onshi_payer::signing::Hooks;
 use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role, SqlitePayerStore};
+use onshi_payer::store_pg::PostgresPayerStore;
 use onshi_store::SqliteStore;
 
 #[derive(Subcommand)]
@@ -32,15 +37,53 @@ pub enum PayerCmd {
     /// Settle a billing month: claims billed, pools apportioned, statements written.
     Settle(SettleArgs),
     /// Print the payer's public key (ed25519, hex) that facilities register to take its signed
-    /// statements; makes the key file beside the database on first use.
-    Key(Db),
+    /// statements; makes the key file (beside an SQLite database, or --signing-key) on first
+    /// use.
+    Key(KeyArgs),
 }
 
 #[derive(Args)]
 pub struct Db {
-    /// the payer's SQLite database
+    /// the payer's own database: an SQLite file, or a PostgreSQL URL
+    /// (`postgres://user@host:5432/payer`)
     #[arg(long, default_value = "payer.sqlite")]
-    db: PathBuf,
+    db: crate::db::Db,
+}
+
+impl Db {
+    fn open(&self) -> Result<Arc<dyn PayerStore>> {
+        Ok(match &self.db {
+            crate::db::Db::Sqlite(p) => Arc::new(SqlitePayerStore::open(p)?),
+            crate::db::Db::Postgres(u) => Arc::new(
+                PostgresPayerStore::open(u)
+                    .with_context(|| format!("opening {}", self.db.display()))?,
+            ),
+        })
+    }
+
+    /// The payer's signing key file: `--signing-key`, or `<db>.signing-key.json` beside an
+    /// SQLite file; a PostgreSQL database needs it named.
+    fn key_path(&self, given: Option<&PathBuf>) -> Result<PathBuf> {
+        match (given, &self.db) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, crate::db::Db::Sqlite(p)) => Ok(crate::keys::payer_key_path(p)),
+            (None, crate::db::Db::Postgres(_)) => bail!(
+                "--signing-key: a PostgreSQL database needs the payer's signing key file named \
+                 (e.g. --signing-key /etc/onshi/payer.signing-key.json); it is made there on \
+                 first use and never kept in the database"
+            ),
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct KeyArgs {
+    #[command(flatten)]
+    db: Db,
+    /// the payer's signing key file (default: <db>.signing-key.json beside an SQLite file;
+    /// required with PostgreSQL)
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -57,6 +100,10 @@ pub struct ServiceArgs {
     /// CA certificates (PEM) to trust when calling facilities' settlement hooks over TLS
     #[arg(long)]
     hook_ca: Option<PathBuf>,
+    /// the payer's signing key file (default: <db>.signing-key.json beside an SQLite file;
+    /// required with PostgreSQL to serve or settle)
+    #[arg(long)]
+    signing_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -173,7 +220,7 @@ fn service(a: &ServiceArgs) -> Result<PayerService> {
             Arc::new(SqliteStore::open(&a.registry)?)
         }
     };
-    let store = Arc::new(SqlitePayerStore::open(&a.db.db)?);
+    let store = a.db.open()?;
     Ok(PayerService {
         store,
         registry,
@@ -184,7 +231,7 @@ fn service(a: &ServiceArgs) -> Result<PayerService> {
 }
 
 /// What facilities' settlement hooks are called with: a client trusting `--hook-ca`, and the
-/// payer's signing key from the key file beside its database (made on first start).
+/// payer's signing key from its key file (made on first start).
 fn hooks(a: &ServiceArgs) -> Result<Hooks> {
     let pem = match &a.hook_ca {
         Some(p) => Some(std::fs::read(p).with_context(|| format!("--hook-ca {}", p.display()))?),
@@ -192,7 +239,8 @@ fn hooks(a: &ServiceArgs) -> Result<Hooks> {
     };
     let client = onshi_payer::service::hook_client(pem.as_deref())
         .map_err(|e| anyhow::anyhow!("--hook-ca: {e}"))?;
-    Ok(Hooks::new(client, crate::keys::payer_key(&a.db.db)?))
+    let key = a.db.key_path(a.signing_key.as_ref())?;
+    Ok(Hooks::new(client, crate::keys::payer_key(&key)?))
 }
 
 fn print_json(v: &impl serde::Serialize) -> Result<()> {
@@ -210,7 +258,7 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
                     a.role
                 )
             })?;
-            let store = SqlitePayerStore::open(&a.db.db)?;
+            let store = a.db.open()?;
             let token = new_token().map_err(|e| anyhow::anyhow!("random: {e}"))?;
             let p = Principal {
                 role,
@@ -222,7 +270,7 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
             println!("{token}");
         }
         PayerCmd::Facility(a) => {
-            let store = SqlitePayerStore::open(&a.db.db)?;
+            let store = a.db.open()?;
             if a.code.len() != 10 || !a.code.bytes().all(|b| b.is_ascii_digit()) {
                 bail!(
                     "--code must be the 10-digit 医療機関コード, got {:?}",
@@ -261,7 +309,7 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
             }
         }
         PayerCmd::SynthPast(a) => {
-            let store = SqlitePayerStore::open(&a.db.db)?;
+            let store = a.db.open()?;
             let split = |s: &str| -> Vec<String> {
                 s.split(',')
                     .map(|x| x.trim().to_string())
@@ -279,8 +327,8 @@ pub fn run(cmd: PayerCmd) -> Result<ExitCode> {
             store.add_payments(&rows)?;
             println!("{} payment rows written", rows.len());
         }
-        PayerCmd::Key(db) => {
-            let key = crate::keys::payer_key(&db.db)?;
+        PayerCmd::Key(a) => {
+            let key = crate::keys::payer_key(&a.db.key_path(a.signing_key.as_ref())?)?;
             println!("{}", key.public_key_hex());
         }
         PayerCmd::Settle(a) => {
