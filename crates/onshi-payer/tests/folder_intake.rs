@@ -7,9 +7,24 @@ use common::*;
 use onshi_payer::folder::scan_once;
 use onshi_payer::model::PayerCode;
 
-#[test]
-fn folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one() {
-    let w = world();
+/// Each test once per backend of the payer's store: `sqlite::name` and `postgres::name`.
+macro_rules! on_both {
+    ($($t:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Sqlite)); })*
+        }
+        mod postgres {
+            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Postgres)); })*
+        }
+    };
+}
+
+on_both!(
+    folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one,
+    a_batch_accepts_and_refuses_each_file_on_its_own_with_one_commit,
+);
+
+fn folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one(w: World) {
     let inbox = w._dir.path().join("inbox");
     let dir = inbox.join("1").join(FACILITY);
     std::fs::create_dir_all(&dir).unwrap();
@@ -70,10 +85,8 @@ fn folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one() {
     );
 }
 
-#[test]
-fn a_batch_accepts_and_refuses_each_file_on_its_own_with_one_commit() {
+fn a_batch_accepts_and_refuses_each_file_on_its_own_with_one_commit(w: World) {
     use onshi_payer::service::Submitted;
-    let w = world();
     let good = uke_bytes(
         "1",
         FACILITY,

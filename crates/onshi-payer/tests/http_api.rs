@@ -29,9 +29,34 @@ fn insurer_token(i: &onshi_domain::numbers::InsurerNumber) -> String {
     format!("insurer-{i}")
 }
 
-async fn spawn() -> Server {
-    spawn_with(world()).await
+async fn spawn_on(backend: Backend) -> Server {
+    spawn_with(world_on(backend)).await
 }
+
+/// Each test once per backend of the payer's store: `sqlite::name` and `postgres::name`.
+macro_rules! on_both {
+    ($($t:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $t() { super::$t(super::Backend::Sqlite).await; })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $t() { super::$t(super::Backend::Postgres).await; })*
+        }
+    };
+}
+
+on_both!(
+    r21_furikae_bunkatsu_public_funds_and_the_2022_02_rule_over_http,
+    r22_identification_single_several_none_and_the_worklist_over_http,
+    r22_refused_file_leaves_nothing_behind_over_http,
+    the_same_file_twice_is_recognised_over_http,
+    one_insurer_never_sees_another_insurers_members,
+    r22_apportionment_settlement_hook_and_r27_purge_over_http,
+    r11_list_shows_the_share_difference_of_a_patient_of_70_and_over_without_return,
+    r22_worklist_screen_escapes_what_it_shows_and_needs_the_csrf_token,
+    r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned_nor_pooled,
+    a_public_fund_only_claim_with_a_wrong_fund_number_is_refused_whole,
+);
 
 async fn spawn_with(w: World) -> Server {
     let add = |t: &str, role, payer, subject: &str| {
@@ -189,9 +214,8 @@ fn r21_file() -> Vec<u8> {
     )
 }
 
-#[tokio::test]
-async fn r21_furikae_bunkatsu_public_funds_and_the_2022_02_rule_over_http() {
-    let s = spawn().await;
+async fn r21_furikae_bunkatsu_public_funds_and_the_2022_02_rule_over_http(backend: Backend) {
+    let s = spawn_on(backend).await;
     let (st, out) = s.submit(FAC, r21_file()).await;
     assert_eq!(st, 201, "{out}");
     let id = out["submission"]["id"].as_i64().unwrap();
@@ -263,9 +287,8 @@ async fn r21_furikae_bunkatsu_public_funds_and_the_2022_02_rule_over_http() {
     assert!(text.contains(",05,分割,"), "{text}");
 }
 
-#[tokio::test]
-async fn r22_identification_single_several_none_and_the_worklist_over_http() {
-    let s = spawn().await;
+async fn r22_identification_single_several_none_and_the_worklist_over_http(backend: Backend) {
+    let s = spawn_on(backend).await;
     let mut several_narrowed = claim(4, "渡辺太郎", "202611", None, "777777777", &[9]);
     several_narrowed
         .tekiyou
@@ -347,9 +370,8 @@ async fn r22_identification_single_several_none_and_the_worklist_over_http() {
     );
 }
 
-#[tokio::test]
-async fn r22_refused_file_leaves_nothing_behind_over_http() {
-    let s = spawn().await;
+async fn r22_refused_file_leaves_nothing_behind_over_http(backend: Backend) {
+    let s = spawn_on(backend).await;
     let mut bad = uke_bytes(
         "1",
         FACILITY,
@@ -421,9 +443,8 @@ async fn r22_refused_file_leaves_nothing_behind_over_http() {
     assert_eq!(l["submissions"], json!([]));
 }
 
-#[tokio::test]
-async fn the_same_file_twice_is_recognised_over_http() {
-    let s = spawn().await;
+async fn the_same_file_twice_is_recognised_over_http(backend: Backend) {
+    let s = spawn_on(backend).await;
     let (st1, one) = s.submit(FAC, r21_file()).await;
     let (st2, two) = s.submit(FAC, r21_file()).await;
     assert_eq!((st1, st2), (201, 200));
@@ -435,9 +456,8 @@ async fn the_same_file_twice_is_recognised_over_http() {
 
 /// One insurer never sees another's members; a facility never sees another's files; a payer
 /// never sees the other payer's.
-#[tokio::test]
-async fn one_insurer_never_sees_another_insurers_members() {
-    let s = spawn().await;
+async fn one_insurer_never_sees_another_insurers_members(backend: Backend) {
+    let s = spawn_on(backend).await;
     let (_, out) = s.submit(FAC, r21_file()).await;
     let id = out["submission"]["id"].as_i64().unwrap();
     let (st, v) = s.get(&insurer_token(&b()), "/v1/insurer/claims").await;
@@ -476,9 +496,8 @@ async fn one_insurer_never_sees_another_insurers_members() {
 /// What a hook received: the signature header, the body's bytes.
 type Received = (Option<String>, Vec<u8>);
 
-#[tokio::test]
-async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
-    let s = spawn().await;
+async fn r22_apportionment_settlement_hook_and_r27_purge_over_http(backend: Backend) {
+    let s = spawn_on(backend).await;
     // the facility's settlement hook: a real HTTP server that keeps what it receives, the
     // signature header with the body's bytes
     let got: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -599,22 +618,41 @@ async fn r22_apportionment_settlement_hook_and_r27_purge_over_http() {
         share["inputs"]["reference_period"],
         json!({"from": "202511", "to": "202610"})
     );
-    // R27: the 申立書 details are gone from the payer's database file
-    let db = s.w._dir.path().join("payer.sqlite");
-    for f in [db.clone(), db.with_extension("sqlite-wal")] {
-        let b = std::fs::read(&f).unwrap_or_default();
-        for needle in ["秘密県", "０３－９９９９"] {
-            assert!(
-                !b.windows(needle.len()).any(|w| w == needle.as_bytes()),
-                "{needle} in {f:?}"
-            );
+    // R27: the 申立書 details are gone from the payer's claims, and from its SQLite file byte
+    // for byte
+    let left =
+        s.w.store
+            .claims_of_month(
+                PayerCode::Kikin,
+                FACILITY,
+                YearMonth::parse("202612").unwrap(),
+            )
+            .unwrap();
+    for needle in ["秘密県", "０３－９９９９"] {
+        assert!(
+            !left
+                .iter()
+                .any(|c| c.reviewed.claim.tekiyou.iter().any(|t| t.contains(needle))),
+            "{needle} in the stored claims"
+        );
+    }
+    if let Some(db) = &s.w.payer_file {
+        for f in [db.clone(), db.with_extension("sqlite-wal")] {
+            let b = std::fs::read(&f).unwrap_or_default();
+            for needle in ["秘密県", "０３－９９９９"] {
+                assert!(
+                    !b.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                    "{needle} in {f:?}"
+                );
+            }
         }
     }
 }
 
-#[tokio::test]
-async fn r11_list_shows_the_share_difference_of_a_patient_of_70_and_over_without_return() {
-    let s = spawn().await;
+async fn r11_list_shows_the_share_difference_of_a_patient_of_70_and_over_without_return(
+    backend: Backend,
+) {
+    let s = spawn_on(backend).await;
     // 小林六郎, 72 in 2026-11: 2割 by age. 1,000 points → 2,000 yen due; 3,000 charged (declared 3割)
     let mut k = claim(1, "小林六郎", "202611", Some(&a()), "9001", &[4]);
     k.points = 1000;
@@ -862,9 +900,8 @@ async fn sign_in(s: &Server, token: &str) -> String {
     c.split(';').next().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn r22_worklist_screen_escapes_what_it_shows_and_needs_the_csrf_token() {
-    let s = spawn().await;
+async fn r22_worklist_screen_escapes_what_it_shows_and_needs_the_csrf_token(backend: Backend) {
+    let s = spawn_on(backend).await;
     let mut evil = claim(1, "渡辺太郎", "202611", None, "777777777", &[8]);
     evil.name = "<script>alert(1)</script>".into();
     let (st, _) = s
@@ -976,9 +1013,10 @@ fn public_fund_only(
     c
 }
 
-#[tokio::test]
-async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned_nor_pooled() {
-    let s = spawn().await;
+async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned_nor_pooled(
+    backend: Backend,
+) {
+    let s = spawn_on(backend).await;
     // 生活保護 (法別 12) and 精神通院 (法別 21) of Tokyo
     let (seiho, seishin) = (ins("1213601"), ins("2113601"));
     // the payment record: A and B paid the facility; a public fund paid it far more, which
@@ -1131,9 +1169,8 @@ async fn r21_r22_public_fund_only_claims_are_paid_by_their_fund_never_reassigned
     );
 }
 
-#[tokio::test]
-async fn a_public_fund_only_claim_with_a_wrong_fund_number_is_refused_whole() {
-    let s = spawn().await;
+async fn a_public_fund_only_claim_with_a_wrong_fund_number_is_refused_whole(backend: Backend) {
+    let s = spawn_on(backend).await;
     let fund = ins("1213601");
     let mut bytes = uke_bytes(
         "1",
