@@ -1120,3 +1120,38 @@ fn a_file_of_many_claims_is_stored_whole_in_file_order(s: &dyn PayerStore) {
         "the first thousand"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only: opening again, and the central's database
+
+#[test]
+fn postgres_store_opened_again_keeps_its_rows_and_its_schema() {
+    let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
+    let sub = submission(PayerCode::Kikin, FAC, "202612", "kept");
+    let id = {
+        let s = PostgresPayerStore::open(db.url()).unwrap();
+        new_of(
+            s.record_submission(&sub, &[assigned(1), worklisted(2)])
+                .unwrap(),
+        )
+        .id
+    };
+    let s = PostgresPayerStore::open(db.url()).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 1);
+    assert_eq!(
+        s.claims_of_submission(PayerCode::Kikin, id).unwrap().len(),
+        2
+    );
+    assert!(matches!(
+        s.record_submission(&sub, &[]).unwrap(),
+        Recorded::Duplicate(_)
+    ));
+}
+
+#[test]
+fn postgres_store_refuses_the_centrals_database() {
+    let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
+    drop(onshi_store::PostgresStore::open(db.url()).unwrap());
+    let err = PostgresPayerStore::open(db.url()).err().expect("refused");
+    assert!(err.to_string().contains("central's database"), "{err}");
+}
