@@ -4,16 +4,13 @@
 //! [`MAX_BATCH`]), writes it in one transaction, and answers every waiter with its id.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
-use std::thread::JoinHandle;
 
-use onshi_store::{ConfirmationEntry, HistoryStore, StoreError};
-use tokio::sync::oneshot;
+use onshi_store::{ConfirmationEntry, HistoryStore};
+
+use crate::batcher::Batcher;
 
 pub const MAX_BATCH: usize = 512;
 const QUEUE: usize = 8192;
-
-type Reply = oneshot::Sender<Result<i64, String>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -26,105 +23,47 @@ pub enum HistoryError {
 /// Handle to the writer thread. Cloning shares the thread.
 #[derive(Clone)]
 pub struct HistoryWriter {
-    tx: SyncSender<(ConfirmationEntry, Reply)>,
-    _thread: Arc<WriterThread>,
-}
-
-struct WriterThread(Option<JoinHandle<()>>);
-
-impl Drop for WriterThread {
-    fn drop(&mut self) {
-        // The sender side is dropped with the last HistoryWriter, which ends the loop.
-        if let Some(h) = self.0.take() {
-            let _ = h.join();
-        }
-    }
+    batcher: Batcher<ConfirmationEntry, Result<i64, String>>,
 }
 
 impl HistoryWriter {
     pub fn start(store: Arc<dyn HistoryStore>) -> Self {
-        let (tx, rx) = sync_channel::<(ConfirmationEntry, Reply)>(QUEUE);
-        let handle = std::thread::Builder::new()
-            .name("history-writer".into())
-            .spawn(move || run(store, rx))
-            .expect("spawn the history writer thread");
-        HistoryWriter {
-            tx,
-            _thread: Arc::new(WriterThread(Some(handle))),
-        }
+        let batcher = Batcher::start("history-writer", MAX_BATCH, QUEUE, move |entries| {
+            let n = entries.len();
+            match store.append_confirmations(&entries) {
+                Ok(ids) => ids.into_iter().map(Ok).collect(),
+                Err(err) => {
+                    tracing::error!(error = %err, n, "history batch failed");
+                    vec![Err(err.to_string()); n]
+                }
+            }
+        });
+        HistoryWriter { batcher }
     }
 
     /// Appends one entry; resolves once it is committed.
     pub async fn append(&self, e: ConfirmationEntry) -> Result<i64, HistoryError> {
-        let (rtx, rrx) = oneshot::channel();
-        let mut item = (e, rtx);
-        loop {
-            match self.tx.try_send(item) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) => {
-                    item = back;
-                    tokio::task::yield_now().await;
-                }
-                Err(TrySendError::Disconnected(_)) => return Err(HistoryError::Stopped),
-            }
-        }
-        match rrx.await {
-            Ok(Ok(id)) => Ok(id),
-            Ok(Err(m)) => Err(HistoryError::Write(m)),
-            Err(_) => Err(HistoryError::Stopped),
-        }
+        answer(self.batcher.submit(e).await)
     }
 
     /// Blocking form for non-async callers.
     pub fn append_blocking(&self, e: ConfirmationEntry) -> Result<i64, HistoryError> {
-        let (rtx, rrx) = oneshot::channel();
-        self.tx.send((e, rtx)).map_err(|_| HistoryError::Stopped)?;
-        match rrx.blocking_recv() {
-            Ok(Ok(id)) => Ok(id),
-            Ok(Err(m)) => Err(HistoryError::Write(m)),
-            Err(_) => Err(HistoryError::Stopped),
-        }
+        answer(self.batcher.submit_blocking(e))
     }
 }
 
-fn run(store: Arc<dyn HistoryStore>, rx: Receiver<(ConfirmationEntry, Reply)>) {
-    let mut entries = Vec::with_capacity(MAX_BATCH);
-    let mut replies = Vec::with_capacity(MAX_BATCH);
-    while let Ok((e, r)) = rx.recv() {
-        entries.push(e);
-        replies.push(r);
-        while entries.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok((e, r)) => {
-                    entries.push(e);
-                    replies.push(r);
-                }
-                Err(_) => break,
-            }
-        }
-        let res: Result<Vec<i64>, StoreError> = store.append_confirmations(&entries);
-        match res {
-            Ok(ids) => {
-                for (r, id) in replies.drain(..).zip(ids) {
-                    let _ = r.send(Ok(id));
-                }
-            }
-            Err(err) => {
-                tracing::error!(error = %err, n = entries.len(), "history batch failed");
-                let m = err.to_string();
-                for r in replies.drain(..) {
-                    let _ = r.send(Err(m.clone()));
-                }
-            }
-        }
-        entries.clear();
+fn answer(a: Option<Result<i64, String>>) -> Result<i64, HistoryError> {
+    match a {
+        Some(Ok(id)) => Ok(id),
+        Some(Err(m)) => Err(HistoryError::Write(m)),
+        None => Err(HistoryError::Stopped),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use onshi_store::HistoryFilter;
+    use onshi_store::{HistoryFilter, StoreError};
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -7,6 +7,7 @@
 //! [`IdentityOutcome`]; every confirmation, successful or not, is durably in the history
 //! before its response is returned (group commit, see [`history`]).
 
+pub mod batcher;
 pub mod clock;
 /// The hand-made test registry (one person per case), for the tests of the crates above: only
 /// with the `fixture` feature, never in a build that ships.

@@ -32,6 +32,7 @@ use onshi_store::outage::{
 use onshi_store::{PersonRecord, QualificationRecord, RegistryRead, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::batcher::Batcher;
 use crate::clock::{Clock, jst};
 use crate::result::ResultOfQualificationConfirmation;
 
@@ -446,6 +447,19 @@ pub struct OutageService {
     registry: Arc<dyn RegistryRead>,
     clock: Arc<dyn Clock>,
     config: OutageConfig,
+    /// the searches' audit lines, committed in groups (one durable commit for the lines of
+    /// the searches that came in together), each before its search is answered
+    audits: Batcher<AuditEntry, Result<i64, String>>,
+}
+
+/// Audit lines committed together at most.
+const AUDIT_BATCH: usize = 256;
+
+/// A search whose audit line could not be committed is not answered.
+fn audit_not_committed(why: &str) -> StoreError {
+    StoreError::Io(std::io::Error::other(format!(
+        "the search's audit line was not committed: {why}"
+    )))
 }
 
 fn stamp(t: DateTime<FixedOffset>) -> String {
@@ -608,11 +622,23 @@ impl OutageService {
         clock: Arc<dyn Clock>,
         config: OutageConfig,
     ) -> Self {
+        let writer = store.clone();
+        let audits = Batcher::start("outage-audit", AUDIT_BATCH, 4096, move |lines| {
+            let n = lines.len();
+            match writer.append_audits(&lines) {
+                Ok(ids) => ids.into_iter().map(Ok).collect(),
+                Err(err) => {
+                    tracing::error!(error = %err, n, "outage audit batch failed");
+                    vec![Err(err.to_string()); n]
+                }
+            }
+        });
         OutageService {
             store,
             registry,
             clock,
             config,
+            audits,
         }
     }
 
@@ -1267,7 +1293,11 @@ impl OutageService {
             outcome: outcome.to_string(),
             message: Some(message.clone()),
         };
-        let search_id = self.store.append_audit(&audit)?;
+        let search_id = match self.audits.submit_blocking(audit) {
+            Some(Ok(id)) => id,
+            Some(Err(m)) => return Err(audit_not_committed(&m).into()),
+            None => return Err(audit_not_committed("its writer has stopped").into()),
+        };
         let candidates = shown
             .iter()
             .enumerate()

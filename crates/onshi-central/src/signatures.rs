@@ -24,12 +24,14 @@
 //! batch-accepted signature is still one the registered key's holder made.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
 use curve25519_dalek::constants::EIGHT_TORSION;
 use ed25519_dalek::{Signature, VerifyingKey};
-use tokio::sync::oneshot;
+
+use crate::batcher::Batcher;
 
 /// The most signatures one batch equation takes.
 pub const MAX_BATCH: usize = 64;
@@ -110,13 +112,12 @@ struct Job {
     key: PreparedKey,
     msg: Vec<u8>,
     sig: Signature,
-    reply: oneshot::Sender<bool>,
 }
 
 /// Handle to the checking thread. Cloning shares the thread and the key cache.
 #[derive(Clone)]
 pub struct SignatureChecker {
-    tx: SyncSender<Job>,
+    batcher: Batcher<Job, bool>,
     keys: Arc<Mutex<HashMap<[u8; 32], PreparedKey>>>,
     stats: Arc<Stats>,
 }
@@ -124,10 +125,10 @@ pub struct SignatureChecker {
 /// How the checks went since the start.
 #[derive(Default)]
 pub struct Stats {
-    pub batches: std::sync::atomic::AtomicU64,
-    pub batched: std::sync::atomic::AtomicU64,
-    pub single: std::sync::atomic::AtomicU64,
-    pub batches_failed: std::sync::atomic::AtomicU64,
+    pub batches: AtomicU64,
+    pub batched: AtomicU64,
+    pub single: AtomicU64,
+    pub batches_failed: AtomicU64,
 }
 
 /// [`Stats`] read at one moment.
@@ -166,27 +167,19 @@ impl Default for SignatureChecker {
 impl SignatureChecker {
     /// Starts the checking thread; it ends when the last handle is dropped.
     pub fn start() -> Self {
-        let (tx, rx) = sync_channel::<Job>(QUEUE);
         let stats = Arc::new(Stats::default());
         let s = stats.clone();
-        std::thread::Builder::new()
-            .name("signature-checks".into())
-            .spawn(move || run(rx, &s))
-            .expect("spawn the signature checking thread");
         SignatureChecker {
-            tx,
+            batcher: Batcher::start("signature-checks", MAX_BATCH, QUEUE, move |jobs| {
+                check_batch(jobs, &s)
+            }),
             keys: Default::default(),
             stats,
         }
     }
 
-    pub fn stats(&self) -> &Stats {
-        &self.stats
-    }
-
     /// The counts so far.
     pub fn snapshot(&self) -> StatsSnapshot {
-        use std::sync::atomic::Ordering::Relaxed;
         let s = &self.stats;
         StatsSnapshot {
             batches: s.batches.load(Relaxed),
@@ -214,26 +207,9 @@ impl SignatureChecker {
     /// Is `sig` a valid signature of `msg` under `key`? Resolves once the checking thread has
     /// checked it (alone or in a batch).
     pub async fn verify(&self, key: PreparedKey, msg: Vec<u8>, sig: Signature) -> bool {
-        let (reply, answer) = oneshot::channel();
-        let mut job = Job {
-            key,
-            msg,
-            sig,
-            reply,
-        };
-        loop {
-            match self.tx.try_send(job) {
-                Ok(()) => break,
-                Err(TrySendError::Full(back)) => {
-                    job = back;
-                    tokio::task::yield_now().await;
-                }
-                // the thread is gone (never while a handle lives): check here
-                Err(TrySendError::Disconnected(j)) => return strict(&j),
-            }
-        }
         // a thread that stopped before answering accepted nothing
-        answer.await.unwrap_or(false)
+        let job = Job { key, msg, sig };
+        self.batcher.submit(job).await.unwrap_or(false)
     }
 }
 
@@ -241,47 +217,36 @@ fn strict(j: &Job) -> bool {
     j.key.key.verify_strict(&j.msg, &j.sig).is_ok()
 }
 
-fn run(rx: Receiver<Job>, stats: &Stats) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        let (batch, alone): (Vec<Job>, Vec<Job>) = jobs
-            .drain(..)
-            .partition(|j| j.key.batchable && batchable_r(&j.sig));
-        for j in alone {
-            stats.single.fetch_add(1, Relaxed);
-            let ok = strict(&j);
-            let _ = j.reply.send(ok);
-        }
-        if batch.len() == 1 {
-            stats.single.fetch_add(1, Relaxed);
-        } else if !batch.is_empty() {
-            stats.batches.fetch_add(1, Relaxed);
-            stats.batched.fetch_add(batch.len() as u64, Relaxed);
-            let msgs: Vec<&[u8]> = batch.iter().map(|j| j.msg.as_slice()).collect();
-            let sigs: Vec<Signature> = batch.iter().map(|j| j.sig).collect();
-            let keys: Vec<VerifyingKey> = batch.iter().map(|j| j.key.key).collect();
-            if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-                for j in batch {
-                    let _ = j.reply.send(true);
-                }
-                continue;
-            }
-            stats.batches_failed.fetch_add(1, Relaxed);
-        }
-        // a single signature, or a batch with at least one bad one: each alone
-        for j in batch {
-            let ok = strict(&j);
-            let _ = j.reply.send(ok);
-        }
+/// The answers for one batch of queued checks, in their order.
+fn check_batch(jobs: Vec<Job>, stats: &Stats) -> Vec<bool> {
+    let mut answers = vec![false; jobs.len()];
+    let (batch, alone): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|&i| jobs[i].key.batchable && batchable_r(&jobs[i].sig));
+    for i in alone {
+        stats.single.fetch_add(1, Relaxed);
+        answers[i] = strict(&jobs[i]);
     }
+    if batch.len() > 1 {
+        stats.batches.fetch_add(1, Relaxed);
+        stats.batched.fetch_add(batch.len() as u64, Relaxed);
+        let msgs: Vec<&[u8]> = batch.iter().map(|&i| jobs[i].msg.as_slice()).collect();
+        let sigs: Vec<Signature> = batch.iter().map(|&i| jobs[i].sig).collect();
+        let keys: Vec<VerifyingKey> = batch.iter().map(|&i| jobs[i].key.key).collect();
+        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
+            for i in batch {
+                answers[i] = true;
+            }
+            return answers;
+        }
+        stats.batches_failed.fetch_add(1, Relaxed);
+    } else {
+        stats.single.fetch_add(batch.len() as u64, Relaxed);
+    }
+    // a single signature, or a batch with at least one bad one: each alone
+    for i in batch {
+        answers[i] = strict(&jobs[i]);
+    }
+    answers
 }
 
 #[cfg(test)]
@@ -377,20 +342,10 @@ mod tests {
             good += usize::from(ok);
         }
         assert_eq!(good, 600 - 600usize.div_ceil(37));
-        let s = c.stats();
-        use std::sync::atomic::Ordering::Relaxed;
-        assert!(
-            s.batched.load(Relaxed) + s.single.load(Relaxed) >= 600,
-            "every signature was checked"
-        );
-        assert!(
-            s.batches.load(Relaxed) > 0,
-            "concurrent checks were batched"
-        );
-        assert!(
-            s.batches_failed.load(Relaxed) > 0,
-            "a forged one failed its batch"
-        );
+        let s = c.snapshot();
+        assert!(s.batched + s.single >= 600, "every signature was checked");
+        assert!(s.batches > 0, "concurrent checks were batched");
+        assert!(s.batches_failed > 0, "a forged one failed its batch");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

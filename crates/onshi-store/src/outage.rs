@@ -373,6 +373,11 @@ pub trait OutageStore: Send + Sync {
 
     /// Appends to the audit durably; returns the id.
     fn append_audit(&self, a: &AuditEntry) -> Result<i64>;
+    /// Several audit lines in one transaction (one durable commit), ids in the same order:
+    /// the outage search's group commit.
+    fn append_audits(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+        entries.iter().map(|a| self.append_audit(a)).collect()
+    }
     fn audit_entry(&self, id: i64) -> Result<Option<AuditEntry>>;
     /// Newest first.
     fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>>;
@@ -828,30 +833,11 @@ impl OutageStore for SqliteStore {
     }
 
     fn append_audit(&self, a: &AuditEntry) -> Result<i64> {
-        let hit_ids = serde_json::to_string(&a.hit_person_ids)
-            .map_err(|e| corrupt("outage_audit.hit_person_ids", e))?;
-        self.outage_write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO outage_audit (facility, request_id, at, staff_id, kind, criteria, \
-                 hits, hit_person_ids, search_id, chosen_person_id, outcome, message) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            )?
-            .execute(params![
-                a.facility,
-                a.request_id,
-                a.at,
-                a.staff_id,
-                a.kind.code(),
-                a.criteria.to_string(),
-                a.hits,
-                hit_ids,
-                a.search_id,
-                a.chosen_person_id,
-                a.outcome,
-                a.message
-            ])?;
-            Ok(tx.last_insert_rowid())
-        })
+        self.outage_write(|tx| insert_audit(tx, a))
+    }
+
+    fn append_audits(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+        self.outage_write(|tx| entries.iter().map(|a| insert_audit(tx, a)).collect())
     }
 
     fn audit_entry(&self, id: i64) -> Result<Option<AuditEntry>> {
@@ -877,4 +863,29 @@ impl OutageStore for SqliteStore {
         q.and("id < ?", f.before_id);
         self.outage_read(|c| q.newest_first(c, limit_of(f.limit), audit_from_row))
     }
+}
+
+fn insert_audit(tx: &rusqlite::Transaction<'_>, a: &AuditEntry) -> Result<i64> {
+    let hit_ids = serde_json::to_string(&a.hit_person_ids)
+        .map_err(|e| corrupt("outage_audit.hit_person_ids", e))?;
+    tx.prepare_cached(
+        "INSERT INTO outage_audit (facility, request_id, at, staff_id, kind, criteria, \
+         hits, hit_person_ids, search_id, chosen_person_id, outcome, message) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        a.facility,
+        a.request_id,
+        a.at,
+        a.staff_id,
+        a.kind.code(),
+        a.criteria.to_string(),
+        a.hits,
+        hit_ids,
+        a.search_id,
+        a.chosen_person_id,
+        a.outcome,
+        a.message
+    ])?;
+    Ok(tx.last_insert_rowid())
 }

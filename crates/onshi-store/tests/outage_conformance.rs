@@ -231,6 +231,19 @@ fn r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order(s: &dyn C
         })
         .unwrap();
     assert_eq!(refused.len(), 1);
+    // a group of lines in one commit: ids in order, each line as given, after the others
+    let group: Vec<AuditEntry> = (0..5)
+        .map(|k| entry(CLINIC, AuditKind::Search, vec![100 + k]))
+        .collect();
+    let ids = s.append_audits(&group).unwrap();
+    assert_eq!(ids.len(), 5);
+    assert!(ids[0] > b && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    for (k, id) in ids.iter().enumerate() {
+        let got = s.audit_entry(*id).unwrap().unwrap();
+        assert_eq!(got.hit_person_ids, vec![100 + k as PersonId]);
+    }
+    assert!(s.append_audits(&[]).unwrap().is_empty());
+    assert_eq!(s.list_audit(&AuditFilter::default()).unwrap().len(), 7);
 }
 
 fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex(s: &dyn CentralStore) {

@@ -73,6 +73,10 @@ pub struct BenchArgs {
     /// worker threads of the server runtime
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
+    /// seconds of outage searches (R14, `POST /v1/outage/search`) per concurrency, after the
+    /// confirmations: first one connection, then --concurrency; 0 = none
+    #[arg(long, default_value_t = 5.0)]
+    outage_seconds: f64,
     /// instead of the benchmark: sign requests for wrk (scripts/wrk-confirm.lua) against a
     /// running `onshi central` at this address (http://127.0.0.1:PORT); its nonces are asked
     /// of that server. Needs --central-db; takes the first of --persons, --seed and
@@ -239,6 +243,8 @@ struct Row {
     cold: Figures,
     health: Figures,
     confirm: Figures,
+    /// outage searches over HTTP: one connection, then --concurrency
+    outage: Option<(Figures, Figures)>,
 }
 
 pub fn run(a: BenchArgs) -> Result<std::process::ExitCode> {
@@ -274,10 +280,22 @@ pub fn run(a: BenchArgs) -> Result<std::process::ExitCode> {
             fsync.p99_us as f64 / 1e3,
             fsync.max_us as f64 / 1e3
         );
-        let (cold, health, confirm) = measure(&a, &prepared, n)?;
+        let Measured {
+            cold,
+            health,
+            confirm,
+            outage,
+        } = measure(&a, &prepared, n)?;
         println!("persons={n}: {}", cold.line("card confirm, cold"));
         println!("persons={n}: {}", health.line("/healthz          "));
         println!("persons={n}: {}", confirm.line("card confirm, warm"));
+        if let Some((one, many)) = &outage {
+            println!("persons={n}: {}", one.line("outage search, 1 connection"));
+            println!(
+                "persons={n}: {}",
+                many.line(&format!("outage search, {} connections", a.concurrency))
+            );
+        }
         println!(
             "persons={n}: ratio confirm / healthz {:.2} (by cpu {:.2}); load average {}",
             confirm.rate() / health.rate(),
@@ -290,6 +308,7 @@ pub fn run(a: BenchArgs) -> Result<std::process::ExitCode> {
             cold,
             health,
             confirm,
+            outage,
         });
     }
     Ok(verdicts(&a, &rows))
@@ -349,14 +368,33 @@ fn verdicts(a: &BenchArgs, rows: &[Row]) -> std::process::ExitCode {
             "verdict: rate at the largest size ≥ 0.9× rate at the smallest: not measured (one size)"
         );
     }
+    match &last.outage {
+        Some((one, many)) => {
+            for (conns, f) in [(1, one), (a.concurrency, many)] {
+                println!(
+                    "verdict: outage search through HTTP p99 ≤ 5 ms, {conns} connection{}: {} ({}: p99 {:.2} ms, {:.0} searches/s, each with its audit line committed)",
+                    if conns == 1 { "" } else { "s" },
+                    mark(f.ok > 0 && f.p99_us <= 5_000),
+                    at(last),
+                    f.p99_us as f64 / 1e3,
+                    f.rate()
+                );
+            }
+        }
+        None => println!("verdict: outage search through HTTP p99 ≤ 5 ms: not measured"),
+    }
     let (errors, answers) = rows
         .iter()
-        .flat_map(|r| [&r.cold, &r.confirm])
+        .flat_map(|r| {
+            [&r.cold, &r.confirm]
+                .into_iter()
+                .chain(r.outage.iter().flat_map(|(x, y)| [x, y]))
+        })
         .fold((0, 0), |(e, n), f| (e + f.errors(), n + f.answers()));
     let share = errors as f64 / answers.max(1) as f64;
     let ok = share <= MAX_ERROR_SHARE;
     println!(
-        "verdict: error answers ≤ 0.1 %: {} ({errors} of {answers} confirmation answers, {:.3} %)",
+        "verdict: error answers ≤ 0.1 %: {} ({errors} of {answers} confirmation and search answers, {:.3} %)",
         mark(ok),
         share * 100.0
     );
@@ -543,7 +581,14 @@ fn state_over(opened: Opened, cards: Arc<onshi_card::CardStore>) -> onshi_web::A
     state
 }
 
-fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<(Figures, Figures, Figures)> {
+struct Measured {
+    cold: Figures,
+    health: Figures,
+    confirm: Figures,
+    outage: Option<(Figures, Figures)>,
+}
+
+fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     let want = a
         .signed_requests
         .unwrap_or(((a.seconds + a.cold_seconds) * 30_000.0).ceil() as usize)
@@ -639,9 +684,177 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<(Figures, Figures, Fig
         "persons={n}: reader signatures (cold + warm): {}",
         state.central.signature_stats()
     );
+    let outage = if a.outage_seconds > 0.0 {
+        let reqs = outage_requests(&*store, &state, &facility, n, &addr, &token, 40_000)?;
+        let reqs = Arc::new(reqs);
+        let mut figures = Vec::new();
+        for conns in [1, a.concurrency] {
+            let once = Requests::Once {
+                reqs: reqs.clone(),
+                next: Arc::new(AtomicUsize::new(0)),
+            };
+            figures.push(client_rt.block_on(load(addr, conns, secs(a.outage_seconds), &once))?);
+        }
+        close_outage(&*store, &facility)?;
+        let many = figures.pop();
+        figures.pop().zip(many)
+    } else {
+        None
+    };
     let _ = stop_tx.send(());
     server_rt.shutdown_timeout(Duration::from_secs(5));
-    Ok((cold, health, warm))
+    Ok(Measured {
+        cold,
+        health,
+        confirm: warm,
+        outage,
+    })
+}
+
+const STAMP: &str = "%Y-%m-%dT%H:%M:%S%.3f%:z";
+
+/// Takes the bench clinic through the outage procedure up to `enabled` (R13), as the call
+/// centre would, and returns HTTP requests of `POST /v1/outage/search` (R14) for persons drawn
+/// uniformly from the whole registry, typed as staff type them (kana in full or half width or
+/// hiragana, or without the space; with the address as far as the town, or the insurer's
+/// name). Every
+/// search is first run in-process without its audit (`lookup`) and must find its person.
+#[allow(clippy::too_many_arguments)] // the bench's state, passed down explicitly
+fn outage_requests(
+    store: &dyn CentralStore,
+    state: &onshi_web::AppState,
+    facility: &onshi_domain::numbers::MedicalInstitutionCode,
+    n: u64,
+    addr: &std::net::SocketAddr,
+    token: &str,
+    want: usize,
+) -> Result<Vec<Vec<u8>>> {
+    use onshi_store::outage::{NewRequest, Step};
+    let svc = state
+        .outage_service()
+        .context("the server has no outage mode")?;
+    close_outage(store, facility)?;
+    let now = onshi_central::Clock::now_jst(&onshi_central::SystemClock);
+    let at = now.format(STAMP).to_string();
+    store.set_facility_contact(facility, "0300000000", None, &at)?;
+    let r = store.create_request(&NewRequest {
+        facility: facility.clone(),
+        facility_name: "ベンチマーク診療所".into(),
+        contact_person: "bench".into(),
+        reason: "benchmark of the outage search".into(),
+        at: at.clone(),
+        by: "operator:bench".into(),
+    })?;
+    for step in [
+        Step::Verify {
+            phone: "0300000000".into(),
+        },
+        Step::IssueForm {
+            email: "bench@example.jp".into(),
+        },
+        Step::Enable {
+            until: (now + chrono::Duration::hours(1)).format(STAMP).to_string(),
+        },
+    ] {
+        store.apply_step(r.id, &step, &at, "operator:bench")?;
+    }
+    let today = now.date_naive().format("%Y-%m-%d").to_string();
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(u64::from_le_bytes(b));
+    let t = Instant::now();
+    let mut out = Vec::with_capacity(want);
+    let mut tries = 0u64;
+    while out.len() < want {
+        tries += 1;
+        if tries > 10 * want as u64 + 1_000 {
+            bail!("only {} persons found in {tries} draws", out.len());
+        }
+        let id = rng.random_range(1..=n as i64);
+        let Some(p) = store.person(id)? else {
+            continue;
+        };
+        let kana = &p.person.name_kana;
+        // Half-width katakana has no ヰ ヱ ヮ ヵ ヶ: typed in half width such a name becomes
+        // another name under the exact-match key (ヱ ≠ エ), so it is typed in full width.
+        let has_half_width = !kana.contains(['ヰ', 'ヱ', 'ヮ', 'ヵ', 'ヶ']);
+        let typed = match rng.random_range(0..4u8) {
+            0 => kana.clone(),
+            1 if has_half_width => onshi_domain::kana::to_halfwidth_katakana(kana),
+            1 => kana.clone(),
+            2 => kana.replace('　', ""),
+            _ => kana
+                .chars()
+                .map(|c| match c {
+                    'ァ'..='ヶ' => char::from_u32(c as u32 - 0x60).unwrap_or(c),
+                    c => c,
+                })
+                .collect(),
+        };
+        let by_address = rng.random_bool(0.5) && p.person.address.is_some();
+        let insurer = if by_address {
+            None
+        } else {
+            match store.qualifications(id)?.first() {
+                Some(q) => Some(q.qualification.insurer_name.clone()),
+                None => continue,
+            }
+        };
+        let input = onshi_central::outage::SearchInput {
+            staff_id: Some("bench".into()),
+            birthdate: Some(p.person.birthdate.format("%Y-%m-%d").to_string()),
+            sex: Some(p.person.sex.code().into()),
+            confirmation_date: Some(today.clone()),
+            name: None,
+            name_kana: Some(typed),
+            address: if by_address {
+                // as far as the town, before the block numbers
+                p.person
+                    .address
+                    .as_ref()
+                    .map(|a| a.chars().take_while(|c| !c.is_numeric()).collect())
+            } else {
+                None
+            },
+            insurer_name: insurer,
+        };
+        if svc.lookup(&input)?.is_empty() {
+            bail!("an outage search found nobody: {input:?}");
+        }
+        let body = serde_json::to_string(&input)?;
+        out.push(
+            format!(
+                "POST /v1/outage/search HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes(),
+        );
+    }
+    eprintln!(
+        "drew {} outage searches from {n} persons in {tries} draws, each checked to find its person, in {:.1} s",
+        out.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(out)
+}
+
+/// Ends the bench clinic's outage window, if one is open, so that the next run starts anew.
+fn close_outage(
+    store: &dyn CentralStore,
+    facility: &onshi_domain::numbers::MedicalInstitutionCode,
+) -> Result<()> {
+    if let Some(r) = store.enabled_request(facility.as_str())? {
+        let at = onshi_central::Clock::now_jst(&onshi_central::SystemClock)
+            .format(STAMP)
+            .to_string();
+        store.apply_step(
+            r.id,
+            &onshi_store::outage::Step::Close,
+            &at,
+            "operator:bench",
+        )?;
+    }
+    Ok(())
 }
 
 /// Signs `--signed-requests` card confirmations for a running central at `url` (loopback

@@ -489,35 +489,18 @@ impl OutageStore for PostgresStore {
     }
 
     fn append_audit(&self, a: &AuditEntry) -> Result<i64> {
-        let hits = a
-            .hits
-            .map(i32::try_from)
-            .transpose()
-            .map_err(|e| corrupt("outage_audit.hits", e))?;
+        self.outage(async |c| insert_audit(&***c, a).await)
+    }
+
+    fn append_audits(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
         self.outage(async |c| {
-            let r = c
-                .query_one(
-                    "INSERT INTO outage_audit (facility, request_id, at, staff_id, kind, \
-                     criteria, hits, hit_person_ids, search_id, chosen_person_id, outcome, \
-                     message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                     RETURNING id",
-                    &[
-                        &a.facility,
-                        &a.request_id,
-                        &a.at,
-                        &a.staff_id,
-                        &a.kind.code(),
-                        &a.criteria.to_string(),
-                        &hits,
-                        &a.hit_person_ids,
-                        &a.search_id,
-                        &a.chosen_person_id,
-                        &a.outcome,
-                        &a.message,
-                    ],
-                )
-                .await?;
-            Ok(r.try_get(0)?)
+            let tx = c.transaction().await?;
+            let mut ids = Vec::with_capacity(entries.len());
+            for a in entries {
+                ids.push(insert_audit(&*tx, a).await?);
+            }
+            tx.commit().await?;
+            Ok(ids)
         })
     }
 
@@ -546,4 +529,35 @@ impl OutageStore for PostgresStore {
             rows.iter().map(audit_from_row).collect()
         })
     }
+}
+
+async fn insert_audit(c: &impl tokio_postgres::GenericClient, a: &AuditEntry) -> Result<i64> {
+    let hits = a
+        .hits
+        .map(i32::try_from)
+        .transpose()
+        .map_err(|e| corrupt("outage_audit.hits", e))?;
+    let r = c
+        .query_one(
+            "INSERT INTO outage_audit (facility, request_id, at, staff_id, kind, \
+             criteria, hits, hit_person_ids, search_id, chosen_person_id, outcome, \
+             message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             RETURNING id",
+            &[
+                &a.facility,
+                &a.request_id,
+                &a.at,
+                &a.staff_id,
+                &a.kind.code(),
+                &a.criteria.to_string(),
+                &hits,
+                &a.hit_person_ids,
+                &a.search_id,
+                &a.chosen_person_id,
+                &a.outcome,
+                &a.message,
+            ],
+        )
+        .await?;
+    Ok(r.try_get(0)?)
 }
