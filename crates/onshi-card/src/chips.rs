@@ -116,6 +116,7 @@ impl CardStore {
             secrets: &self.secrets,
             done: false,
             was_empty: false,
+            pending: Vec::new(),
         };
         issue.guard.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
         issue.was_empty = issue
@@ -215,6 +216,105 @@ pub struct CardIssue<'a> {
     /// the file held no chip when the transaction began: a chip is new unless this
     /// transaction issued its serial already
     was_empty: bool,
+    /// chips of [`CardIssue::issue_new`] not written yet (see [`NewChip`])
+    pending: Vec<NewChip>,
+}
+
+/// The chip of a newly issued card in a fixed-size form (no allocation per card), made by
+/// [`PinHasher::new_chip`] or [`NewChip::of`].
+///
+/// When the card file was empty, [`CardIssue::issue_new`] holds these and writes them sorted
+/// by serial when the issue ends ([`CardIssue::write_pending`]): a bulk issue gives the
+/// serials in random order, and random keys inserted one by one into the `chip` B-tree cost
+/// a page search and often a page split each once it outgrows the cache; sorted, it is
+/// filled from left to right.
+#[derive(Clone, Copy)]
+pub struct NewChip {
+    serial: [u8; NewChip::SERIAL_MAX],
+    serial_len: u8,
+    failures: u32,
+    locked: bool,
+    /// the PIN's keyed hash as bytes (written as lowercase hex, as [`PinHasher::hash`] gives it)
+    pin_hash: Option<[u8; 32]>,
+    /// the photo reference is `photo:{serial}` (else none)
+    photo: bool,
+}
+
+impl NewChip {
+    /// The card file's serials are at most 32 ASCII letters or digits.
+    pub const SERIAL_MAX: usize = 32;
+
+    /// A chip with the photo reference `photo:{serial}`; `None` for a serial longer than
+    /// [`NewChip::SERIAL_MAX`].
+    pub(crate) fn new(
+        serial: &str,
+        pin_hash: Option<[u8; 32]>,
+        failures: u32,
+        locked: bool,
+    ) -> Option<Self> {
+        let s = serial.as_bytes();
+        if s.len() > Self::SERIAL_MAX {
+            return None;
+        }
+        let mut bytes = [0u8; Self::SERIAL_MAX];
+        bytes[..s.len()].copy_from_slice(s);
+        Some(NewChip {
+            serial: bytes,
+            serial_len: s.len() as u8,
+            failures,
+            locked,
+            pin_hash,
+            photo: true,
+        })
+    }
+
+    /// The compact form of `row`, or `None` if it has none (a longer serial, a PIN hash that is
+    /// not 64 lowercase hex digits, another kind of photo reference).
+    pub fn of(row: &ChipRow) -> Option<Self> {
+        let s = row.serial.as_bytes();
+        if s.len() > Self::SERIAL_MAX {
+            return None;
+        }
+        let pin_hash = match &row.pin_hash {
+            None => None,
+            Some(h) => Some(hex32(h)?),
+        };
+        let photo = match &row.photo_ref {
+            None => false,
+            Some(p) if p.strip_prefix("photo:") == Some(row.serial.as_str()) => true,
+            Some(_) => return None,
+        };
+        let mut chip = Self::new(&row.serial, pin_hash, row.failures, row.locked)?;
+        chip.photo = photo;
+        Some(chip)
+    }
+
+    pub fn serial(&self) -> &str {
+        // copied from a `&str`, cut at its end
+        std::str::from_utf8(&self.serial[..usize::from(self.serial_len)]).unwrap_or_default()
+    }
+
+    /// The chip row this stands for.
+    pub fn to_row(&self) -> ChipRow {
+        ChipRow {
+            serial: self.serial().to_string(),
+            pin_hash: self.pin_hash.map(hex::encode),
+            failures: self.failures,
+            locked: self.locked,
+            photo_ref: self.photo.then(|| format!("photo:{}", self.serial())),
+        }
+    }
+}
+
+/// 64 lowercase hex digits as bytes; `None` for anything else (so that the bytes written back
+/// as lowercase hex give the same text).
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
 }
 
 impl CardIssue<'_> {
@@ -247,6 +347,7 @@ impl CardIssue<'_> {
         mut chip: ChipRow,
         pin_locked: bool,
     ) -> Result<UpsertOutcome, CardError> {
+        self.write_pending()?;
         if self.was_empty {
             // nothing to compare with unless this transaction issued the serial before: a
             // plain insert, which the primary key refuses in that case
@@ -310,7 +411,68 @@ impl CardIssue<'_> {
         Ok(outcome)
     }
 
+    /// Issues a card whose serial the caller knows to be new in this issue (a bulk issue that
+    /// checked its serials are distinct), as [`CardIssue::issue_prepared`] would. When the
+    /// file held no chip, the chip is held and written with the others, in serial order, by
+    /// [`CardIssue::write_pending`] (a serial given twice then fails there); otherwise it is
+    /// written at once.
+    pub fn issue_new(&mut self, chip: NewChip, pin_locked: bool) -> Result<(), CardError> {
+        if self.was_empty {
+            self.pending.push(chip);
+            return Ok(());
+        }
+        self.issue_prepared(chip.to_row(), pin_locked).map(|_| ())
+    }
+
+    /// Writes the chips [`CardIssue::issue_new`] holds, sorted by serial, in this issue's
+    /// transaction (not committed yet). [`CardIssue::commit`] does it too; a caller that must
+    /// know the chips can be written before it commits something else calls it first.
+    pub fn write_pending(&mut self) -> Result<(), CardError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut chips = std::mem::take(&mut self.pending);
+        chips.sort_unstable_by(|a, b| a.serial().cmp(b.serial()));
+        let mut st = self
+            .guard
+            .prepare_cached(
+                "INSERT INTO chip (serial, pin_hash, failures, locked, photo_ref) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(db)?;
+        let mut hash = [0u8; 64];
+        let mut photo = String::new();
+        for c in &chips {
+            let pin_hash = match &c.pin_hash {
+                Some(h) => {
+                    hex::encode_to_slice(h, &mut hash)
+                        .map_err(|e| CardError::Key(e.to_string()))?;
+                    Some(std::str::from_utf8(&hash).unwrap_or_default())
+                }
+                None => None,
+            };
+            let photo_ref = if c.photo {
+                photo.clear();
+                photo.push_str("photo:");
+                photo.push_str(c.serial());
+                Some(photo.as_str())
+            } else {
+                None
+            };
+            st.execute(params![
+                c.serial(),
+                pin_hash,
+                c.failures,
+                c.locked,
+                photo_ref
+            ])
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+
     pub fn commit(mut self) -> Result<(), CardError> {
+        self.write_pending()?;
         self.guard.execute_batch("COMMIT").map_err(db)?;
         self.done = true;
         Ok(())

@@ -81,13 +81,18 @@ impl PinHasher {
     }
 
     pub fn hash(&self, serial: &str, pin: &Pin) -> String {
+        hex::encode(self.hash_bytes(serial, pin))
+    }
+
+    /// [`PinHasher::hash`] before its hex encoding.
+    fn hash_bytes(&self, serial: &str, pin: &Pin) -> [u8; 32] {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes keys of any size");
         mac.update(b"onshi-pin:");
         mac.update(serial.as_bytes());
         mac.update(b":");
         mac.update(pin.0.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
+        mac.finalize().into_bytes().into()
     }
 
     /// The key pair of the card's 利用者証明用電子証明書, derived from the card world's
@@ -104,6 +109,27 @@ impl PinHasher {
     /// The certificate's public key (hex), as registered at the central.
     pub fn public_key_hex(&self, serial: &str) -> String {
         hex::encode(self.signing_key(serial).verifying_key().as_bytes())
+    }
+
+    /// The certificate's public key (its 32 bytes; [`PinHasher::public_key_hex`] in hex).
+    pub fn public_key(&self, serial: &str) -> [u8; 32] {
+        self.signing_key(serial).verifying_key().to_bytes()
+    }
+
+    /// The chip a newly issued card gets, as [`PinHasher::issue`] makes it, in the compact
+    /// form a bulk issue holds ([`chips::NewChip`]); `None` where that form cannot hold it.
+    pub fn new_chip(
+        &self,
+        serial: &str,
+        pin: Option<&Pin>,
+        locked: bool,
+    ) -> Option<chips::NewChip> {
+        chips::NewChip::new(
+            serial,
+            pin.map(|p| self.hash_bytes(serial, p)),
+            if locked { LOCK_AFTER } else { 0 },
+            locked,
+        )
     }
 
     /// The chip row a newly issued card gets.

@@ -19,7 +19,7 @@
 use std::collections::HashSet;
 use std::io::Read;
 
-use onshi_card::chips::CardIssue;
+use onshi_card::chips::{CardIssue, NewChip};
 use onshi_card::{CardStore, Pin};
 use onshi_domain::card::CertStatus;
 use onshi_domain::kana;
@@ -270,10 +270,14 @@ impl KnownPerson {
 const BATCH_ROWS: usize = 1024;
 const BATCHES_IN_FLIGHT: usize = 4;
 
-/// Pipelines an import over the machine's cores: one thread of the scope `s` reads and parses
-/// `rows`, worker threads run `prepare` on batches of them (hashing, deriving keys), and the
+/// Pipelines an import over the machine's cores: one thread of the scope `s` reads `rows`,
+/// worker threads run `prepare` on batches of them (parsing, hashing, deriving keys), and the
 /// results come out of the returned iterator in the file's order on the calling thread, which
 /// does the checks and the writes. When the caller stops early, the threads stop too.
+///
+/// The batches of results go back to their worker once emptied and are filled again: a batch
+/// is large (a prepared row is several hundred bytes), and allocating and freeing one per
+/// batch on different threads made glibc's allocator consolidate its free lists every time.
 fn off_thread<'scope, I, T, F>(
     s: &'scope std::thread::Scope<'scope, '_>,
     rows: I,
@@ -293,13 +297,19 @@ where
     let prepare = std::sync::Arc::new(prepare);
     let mut to_workers = Vec::with_capacity(workers);
     let mut from_workers = Vec::with_capacity(workers);
+    let mut back_to_workers = Vec::with_capacity(workers);
     for _ in 0..workers {
         let (in_tx, in_rx) = sync_channel::<Vec<I::Item>>(BATCHES_IN_FLIGHT);
-        let (out_tx, out_rx) = sync_channel::<Vec<T>>(BATCHES_IN_FLIGHT);
+        let (out_tx, out_rx) = sync_channel::<Vec<Option<T>>>(BATCHES_IN_FLIGHT);
+        // every batch a worker has out can come back without blocking the importing thread
+        let (back_tx, back_rx) = sync_channel::<Vec<Option<T>>>(2 * BATCHES_IN_FLIGHT + 2);
         let prepare = prepare.clone();
         s.spawn(move || {
             for batch in in_rx {
-                let done: Vec<T> = batch.into_iter().map(|r| prepare(r)).collect();
+                let mut done = back_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH_ROWS));
+                done.extend(batch.into_iter().map(|r| Some(prepare(r))));
                 if out_tx.send(done).is_err() {
                     return; // the importing side stopped
                 }
@@ -307,6 +317,7 @@ where
         });
         to_workers.push(in_tx);
         from_workers.push(out_rx);
+        back_to_workers.push(back_tx);
     }
     // batch k goes to worker k mod n, and is taken back from it in the same turn
     s.spawn(move || {
@@ -327,14 +338,22 @@ where
         }
     });
     let mut k = 0;
-    let mut current = Vec::new().into_iter();
+    let mut current: Vec<Option<T>> = Vec::new();
+    let mut at = 0;
     std::iter::from_fn(move || {
         loop {
-            if let Some(t) = current.next() {
+            if let Some(t) = current.get_mut(at).and_then(Option::take) {
+                at += 1;
                 return Some(t);
             }
+            if k > 0 {
+                // emptied: back to the worker it came from, to be filled again
+                current.clear();
+                let _ = back_to_workers[(k - 1) % workers].try_send(std::mem::take(&mut current));
+            }
             // a worker with nothing more to give means the rows are over
-            current = from_workers[k % workers].recv().ok()?.into_iter();
+            current = from_workers[k % workers].recv().ok()?;
+            at = 0;
             k += 1;
         }
     })
@@ -348,7 +367,14 @@ struct PreparedCard {
     hash: MyNumberHash,
     facts: Facts,
     /// the chip to issue and the public key, or the PIN's format error
-    chip: Result<(onshi_store::ChipRow, String), String>,
+    chip: Result<(Chip, [u8; 32]), String>,
+}
+
+/// A chip to issue: in the compact form a bulk issue holds, or (a serial too long for it) as
+/// a row.
+enum Chip {
+    New(NewChip),
+    Row(onshi_store::ChipRow),
 }
 
 fn prepare_card(
@@ -363,10 +389,14 @@ fn prepare_card(
     };
     let (_, pin_locked) = cert_status(rec.status);
     let chip = match rec.pin.as_deref().map(Pin::parse).transpose() {
-        Ok(pin) => Ok((
-            secrets.issue(&rec.card_serial, pin.as_ref(), pin_locked),
-            secrets.public_key_hex(&rec.card_serial),
-        )),
+        Ok(pin) => {
+            let serial = rec.card_serial.as_str();
+            let chip = match secrets.new_chip(serial, pin.as_ref(), pin_locked) {
+                Some(c) => Chip::New(c),
+                None => Chip::Row(secrets.issue(serial, pin.as_ref(), pin_locked)),
+            };
+            Ok((chip, secrets.public_key(serial)))
+        }
         Err(e) => Err(e.to_string()),
     };
     PreparedCard {
@@ -441,6 +471,11 @@ pub fn import<Q: Read + Send, C: Read + Send>(
         )?;
     }
     if report.errors_total == 0 {
+        // the chips the card world holds are written (not committed) before the registry
+        // commits, so that a failure to write them still leaves both files as they were
+        if let Some(issue) = issue.as_mut() {
+            issue.write_pending().map_err(card_store)?;
+        }
         tx.commit()?;
         if let Some(issue) = issue {
             issue.commit().map_err(card_store)?;
@@ -462,18 +497,20 @@ fn import_cards<C: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), ImportError> {
     let file = input.name.clone();
-    let rows = match registry_csv::read_cards(&file, input.reader) {
-        Ok(r) => r,
+    let (rows, parser) = match registry_csv::read_cards(&file, input.reader) {
+        Ok(r) => r.unparsed(),
         Err(e) => {
             report.error(e);
             return Ok(());
         }
     };
-    let mut serials = HashSet::new();
+    let mut serials = Serials::default();
     let secrets = issue.secrets().clone();
     std::thread::scope(|s| -> Result<(), ImportError> {
+        // the rows are parsed on the preparing threads; the reading thread only splits them
         let prepared = off_thread(s, rows, |row| {
-            row.map(|rec| prepare_card(rec, hasher, &secrets))
+            row.and_then(|raw| parser.parse(&raw))
+                .map(|rec| prepare_card(rec, hasher, &secrets))
         });
         for row in prepared {
             report.row_read(progress);
@@ -489,7 +526,7 @@ fn import_cards<C: Read + Send>(
                     continue;
                 }
             };
-            if !serials.insert(rec.card_serial.clone()) {
+            if !serials.insert(&rec.card_serial) {
                 report.error(RowError {
                     file: file.clone(),
                     line: rec.line,
@@ -500,12 +537,12 @@ fn import_cards<C: Read + Send>(
                 continue;
             }
             let facts = Person {
-                name: rec.name.clone(),
-                name_kana: rec.name_kana.clone(),
+                name: rec.name,
+                name_kana: rec.name_kana,
                 sex: rec.sex,
                 birthdate: rec.birthdate,
                 post_number: None,
-                address: rec.address.clone(),
+                address: rec.address,
             };
             let key = key_of(&h);
             let fresh = known.initial_load && !known.map.contains_key(&key);
@@ -576,7 +613,7 @@ fn import_cards<C: Read + Send>(
             }
             let (status, pin_locked) = cert_status(rec.status);
             let cert = CardCert {
-                serial: rec.card_serial.clone(),
+                serial: rec.card_serial,
                 person_id,
                 cert_expiry: rec.cert_expiry,
                 status,
@@ -599,19 +636,59 @@ fn import_cards<C: Read + Send>(
                     continue;
                 }
             };
-            issue.issue_prepared(chip, pin_locked).map_err(card_store)?;
+            // the serial is new in this file: the card world may hold it to write it sorted
+            match chip {
+                Chip::New(c) => issue.issue_new(c, pin_locked),
+                Chip::Row(r) => issue.issue_prepared(r, pin_locked).map(|_| ()),
+            }
+            .map_err(card_store)?;
+            let mut hex = [0u8; 64];
+            let public_key = hex_key(&public_key, &mut hex);
             if known.initial_load {
-                tx.insert_new_card(&cert, &public_key)?;
+                tx.insert_new_card(&cert, public_key)?;
                 report.cards.inserted += 1;
             } else {
                 report.cards.add(tx.upsert_card(&cert)?);
-                tx.set_card_key(&rec.card_serial, &public_key)?;
+                tx.set_card_key(&cert.serial, public_key)?;
             }
         }
         Ok(())
     })?;
     progress(report.rows_read);
     Ok(())
+}
+
+/// The card serials met in a file: each held in place (no allocation) when it has at most 32
+/// bytes, as the file's format says.
+#[derive(Default)]
+struct Serials {
+    short: HashSet<[u8; 32]>,
+    long: HashSet<String>,
+}
+
+impl Serials {
+    /// Notes `serial`; false if it was met before.
+    fn insert(&mut self, serial: &str) -> bool {
+        let b = serial.as_bytes();
+        // a serial is letters and digits: padding with NUL keeps distinct serials distinct
+        if b.len() <= 32 && !b.contains(&0) {
+            let mut k = [0u8; 32];
+            k[..b.len()].copy_from_slice(b);
+            self.short.insert(k)
+        } else {
+            self.long.insert(serial.to_string())
+        }
+    }
+}
+
+/// A public key in lowercase hex, written into `buf`.
+fn hex_key<'b>(key: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (pair, &x) in buf.chunks_exact_mut(2).zip(key) {
+        pair[0] = DIGITS[usize::from(x >> 4)];
+        pair[1] = DIGITS[usize::from(x & 15)];
+    }
+    std::str::from_utf8(buf).unwrap_or_default()
 }
 
 fn duplicate_row(
@@ -672,8 +749,8 @@ fn import_qualifications<Q: Read + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), ImportError> {
     let file = input.name.clone();
-    let rows = match registry_csv::read_qualifications(&file, input.reader) {
-        Ok(r) => r,
+    let (rows, parser) = match registry_csv::read_qualifications(&file, input.reader) {
+        Ok(r) => r.unparsed(),
         Err(e) => {
             report.error(e);
             return Ok(());
@@ -683,11 +760,12 @@ fn import_qualifications<Q: Read + Send>(
     let mut insurers: std::collections::HashMap<String, String> = Default::default();
     std::thread::scope(|s| -> Result<(), ImportError> {
         let prepared = off_thread(s, rows, |row| {
-            row.map(|rec| PreparedQualification {
-                hash: hasher.hash(&rec.my_number),
-                facts: Facts::of(&rec.person),
-                rec,
-            })
+            row.and_then(|raw| parser.parse(&raw))
+                .map(|rec| PreparedQualification {
+                    hash: hasher.hash(&rec.my_number),
+                    facts: Facts::of(&rec.person),
+                    rec,
+                })
         });
         for row in prepared {
             report.row_read(progress);

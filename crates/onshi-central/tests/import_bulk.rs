@@ -8,7 +8,7 @@ use onshi_card::{CardStore, PinHasher};
 use onshi_central::fixture::{CARD_HEADER, QUAL_HEADER};
 use onshi_central::import::{self, ImportReport, Input};
 use onshi_domain::numbers::{InsurerNumber, MyNumber, MyNumberHasher};
-use onshi_store::{ImportStore, SqliteStore, Store};
+use onshi_store::{ChipStore, ImportStore, SqliteStore, Store};
 
 /// Persons in the files: more rows than several batches of every stage of the pipeline and of
 /// the `COPY` buffers.
@@ -241,6 +241,36 @@ fn initial_load_and_later_imports_keep_every_rule(e: Env) {
         "the card holder's name is the reference"
     );
 
+    // every card: found by serial, with its holder, its chip and its key
+    for (n, row) in (0..PERSONS).filter(|n| n % 3 != 0).zip(&cards) {
+        assert!(row.contains(&self::serial(n)));
+        let card = e.store.card(&self::serial(n)).unwrap().unwrap();
+        let p = e.store.person(card.person_id).unwrap().unwrap();
+        assert_eq!(
+            p.person.birthdate.format("%Y%m%d").to_string(),
+            birth(n),
+            "holder of card {n}"
+        );
+        assert_eq!(
+            p.person.post_number.as_deref(),
+            Some(format!("100{:04}", n % 10_000).as_str())
+        );
+        assert_eq!(
+            e.store.card_public_key(&self::serial(n)).unwrap(),
+            Some(e.cards.secrets().public_key_hex(&self::serial(n))),
+            "key of card {n}"
+        );
+        let chip = e.cards.chip(&self::serial(n)).unwrap().unwrap();
+        let pin = (n % 11 != 0).then(|| onshi_card::Pin::parse("1234").unwrap());
+        assert_eq!(
+            chip,
+            e.cards
+                .secrets()
+                .issue(&self::serial(n), pin.as_ref(), false),
+            "chip of card {n}"
+        );
+    }
+
     // A later import is held against the loaded persons: a mislink is refused whole.
     let other_sex = qrow(10, NAMES[2].0, &birth(10), 10, "20250401", "").replace(
         &format!(",{},{},100", sex(10), birth(10)),
@@ -266,6 +296,48 @@ fn initial_load_and_later_imports_keep_every_rule(e: Env) {
     assert_eq!(r.qualifications.unchanged, quals.len() as u64);
     assert_eq!(r.cards.unchanged, cards.len() as u64);
     assert_eq!(e.store.counts().unwrap(), c);
+}
+
+/// An initial load refused by its last card row — a serial given twice, a card whose holder
+/// contradicts an earlier card of the same My Number, a PIN of the wrong form — writes
+/// nothing in the registry nor in the card emulation, and names the row.
+fn initial_load_refused_by_its_last_card_writes_nothing(e: Env) {
+    let (cards, quals) = files();
+    let n = 1; // a card holder
+    let twice = cards[cards.len() / 2].clone();
+    let other_birth = cards[0].replace(&birth(n), "19990101");
+    let bad_pin = cards[0]
+        .replace(&self::serial(n), "S9999999999")
+        .replace(",1234,", ",12a4,");
+    for (last, rule, column) in [
+        (twice, "duplicate", "card_serial"),
+        (
+            other_birth.replace(&self::serial(n), "S9999999998"),
+            "mislink",
+            "birthdate",
+        ),
+        (bad_pin, "format", "pin"),
+    ] {
+        let mut bad = cards.clone();
+        bad.push(last);
+        let r = e.run(
+            Some(&csv(QUAL_HEADER, &quals)),
+            Some(&csv(CARD_HEADER, &bad)),
+        );
+        assert!(!r.committed, "{rule}");
+        assert_eq!(r.errors_total, 1, "{:?}", r.errors);
+        let err = &r.errors[0];
+        assert_eq!((err.rule, err.column.as_str()), (rule, column));
+        assert_eq!(err.line, bad.len() as u64 + 1, "the last row");
+        let c = e.store.counts().unwrap();
+        assert_eq!((c.persons, c.cards), (0, 0), "nothing in the registry");
+        assert_eq!(e.cards.count().unwrap(), 0, "nothing in the card emulation");
+    }
+}
+
+#[test]
+fn sqlite_initial_load_refused_by_its_last_card_writes_nothing() {
+    initial_load_refused_by_its_last_card_writes_nothing(sqlite());
 }
 
 #[test]

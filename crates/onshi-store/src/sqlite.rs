@@ -216,28 +216,50 @@ fn opt_date_col(s: Option<String>) -> Result<Option<NaiveDate>> {
 /// `YYYY-MM-DD` (written by hand: `format` is several times slower, and an import writes
 /// tens of millions of dates).
 fn iso(d: NaiveDate) -> String {
+    match iso_sql(d) {
+        IsoDate::Short(b) => b.iter().map(|&c| char::from(c)).collect(),
+        IsoDate::Long(s) => s,
+    }
+}
+
+/// A date bound as the text [`iso`] writes, without allocating (an import binds tens of
+/// millions of dates).
+enum IsoDate {
+    Short([u8; 10]),
+    Long(String),
+}
+
+fn iso_sql(d: NaiveDate) -> IsoDate {
     use chrono::Datelike;
     let y = d.year();
     if !(0..=9999).contains(&y) {
-        return d.format("%Y-%m-%d").to_string();
+        return IsoDate::Long(d.format("%Y-%m-%d").to_string());
     }
-    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+    let digit = |v: u32| b'0' + (v % 10) as u8;
     let y = y as u32;
     let (m, day) = (d.month(), d.day());
-    [
+    IsoDate::Short([
         digit(y / 1000),
         digit(y / 100),
         digit(y / 10),
         digit(y),
-        '-',
+        b'-',
         digit(m / 10),
         digit(m),
-        '-',
+        b'-',
         digit(day / 10),
         digit(day),
-    ]
-    .iter()
-    .collect()
+    ])
+}
+
+impl rusqlite::ToSql for IsoDate {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(match self {
+            IsoDate::Short(b) => b,
+            IsoDate::Long(s) => s.as_bytes(),
+        })))
+    }
 }
 
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
@@ -884,6 +906,80 @@ struct SqliteImport<'a> {
     done: bool,
     /// an initial load: the [`DEFERRED_INDEXES`] were dropped and are built at commit
     initial_load: bool,
+    /// the cards of an initial load not written yet (see [`PendingCard`])
+    pending_cards: Vec<PendingCard>,
+}
+
+/// A card of an initial load (with its public key), held until the load's end and then
+/// written with the others in serial order. The file gives the cards in random serial
+/// order, and inserting random keys into the `card` and `card_key` B-trees costs a page
+/// search and often a page split per row once the trees outgrow the cache; sorted, both
+/// are filled from left to right. Fixed-size (no allocation per card): a serial longer than
+/// [`PendingCard::SERIAL_MAX`] bytes or a key that is not 64 lowercase hex digits is written
+/// at once instead.
+#[derive(Clone, Copy)]
+struct PendingCard {
+    serial: [u8; PendingCard::SERIAL_MAX],
+    serial_len: u8,
+    status: CertStatus,
+    cert_expiry: NaiveDate,
+    person_id: PersonId,
+    public_key: [u8; 32],
+}
+
+impl PendingCard {
+    /// The card file's serials are at most 32 ASCII letters or digits.
+    const SERIAL_MAX: usize = 32;
+
+    fn of(c: &CardCert, public_key: &str) -> Option<Self> {
+        let s = c.serial.as_bytes();
+        if s.len() > Self::SERIAL_MAX {
+            return None;
+        }
+        let mut serial = [0u8; Self::SERIAL_MAX];
+        serial[..s.len()].copy_from_slice(s);
+        Some(PendingCard {
+            serial,
+            serial_len: s.len() as u8,
+            status: c.status,
+            cert_expiry: c.cert_expiry,
+            person_id: c.person_id,
+            public_key: hex32(public_key)?,
+        })
+    }
+
+    fn serial(&self) -> &str {
+        // built from a `&str`, cut at its end
+        std::str::from_utf8(&self.serial[..usize::from(self.serial_len)]).unwrap_or_default()
+    }
+}
+
+/// 64 lowercase hex digits as 32 bytes (`None` for anything else, so that writing the bytes
+/// back as lowercase hex gives the same text).
+fn hex32(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn hex_lower(b: &[u8; 32], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.clear();
+    for &x in b {
+        out.push(char::from(DIGITS[usize::from(x >> 4)]));
+        out.push(char::from(DIGITS[usize::from(x & 15)]));
+    }
 }
 
 /// The secondary indexes of the person and qualification tables, `(name, definition)`: dropped
@@ -905,6 +1001,42 @@ const DEFERRED_INDEXES: &[(&str, &str)] = &[
 impl SqliteImport<'_> {
     fn c(&self) -> &Connection {
         &self.guard
+    }
+
+    /// Writes the [`PendingCard`]s, sorted by serial: the `card` rows, then the `card_key`
+    /// rows. Done at commit, and before anything reads or writes a card, so that the
+    /// transaction sees every card it was given. A serial given twice fails here (the primary
+    /// key), as its second insert would have.
+    fn write_pending_cards(&mut self) -> Result<()> {
+        if self.pending_cards.is_empty() {
+            return Ok(());
+        }
+        let mut cards = std::mem::take(&mut self.pending_cards);
+        cards.sort_unstable_by(|a, b| a.serial().cmp(b.serial()));
+        {
+            let mut st = self.c().prepare_cached(
+                "INSERT INTO card (serial, person_id, cert_expiry, status) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for c in &cards {
+                st.execute(params![
+                    c.serial(),
+                    c.person_id,
+                    iso_sql(c.cert_expiry),
+                    c.status.code()
+                ])?;
+            }
+        }
+        let mut st = self.c().prepare_cached(
+            "INSERT INTO card_key (serial, public_key) VALUES (?1, ?2) \
+             ON CONFLICT(serial) DO UPDATE SET public_key = excluded.public_key \
+             WHERE public_key <> excluded.public_key",
+        )?;
+        let mut key = String::with_capacity(64);
+        for c in &cards {
+            hex_lower(&c.public_key, &mut key);
+            st.execute(params![c.serial(), key])?;
+        }
+        Ok(())
     }
 
     /// Writes a qualification; with `check_existing` it first reads the row with the same key
@@ -957,13 +1089,13 @@ impl SqliteImport<'_> {
             q.family_class.code(),
             q.insured_name,
             q.employer,
-            iso(q.qualification_date),
-            q.disqualification_date.map(iso),
+            iso_sql(q.qualification_date),
+            q.disqualification_date.map(iso_sql),
             q.reason_of_loss.map(|r| r.code()),
             q.contribution_ratio,
             q.elderly.as_ref().map(|e| e.ratio),
-            q.elderly.as_ref().map(|e| iso(e.valid_from)),
-            q.elderly.as_ref().and_then(|e| e.valid_to.map(iso)),
+            q.elderly.as_ref().map(|e| iso_sql(e.valid_from)),
+            q.elderly.as_ref().and_then(|e| e.valid_to.map(iso_sql)),
             q.limit_class.map(|l| l.code()),
             if q.preschool {
                 1
@@ -972,20 +1104,20 @@ impl SqliteImport<'_> {
             } else {
                 0
             },
-            q.card_dates.issued_on.map(iso),
-            q.card_dates.valid_from.map(iso),
-            q.card_dates.valid_to.map(iso),
+            q.card_dates.issued_on.map(iso_sql),
+            q.card_dates.valid_from.map(iso_sql),
+            q.card_dates.valid_to.map(iso_sql),
             d.name_of_other,
             d.name_of_other_kana,
             d.sex2.map(|x| x.code()),
-            d.elderly_certificate_date.map(iso),
+            d.elderly_certificate_date.map(iso_sql),
             lc.classification.map(|c| c.code()),
-            lc.issued_on.map(iso),
-            lc.valid_from.map(iso),
-            lc.valid_to.map(iso),
-            lc.long_term_date.map(iso),
+            lc.issued_on.map(iso_sql),
+            lc.valid_from.map(iso_sql),
+            lc.valid_to.map(iso_sql),
+            lc.long_term_date.map(iso_sql),
             diseases,
-            d.registered_on.map(iso),
+            d.registered_on.map(iso_sql),
         ];
         self.c()
             .prepare_cached(
@@ -1071,21 +1203,19 @@ impl ImportStore for SqliteStore {
             guard,
             done: false,
             initial_load: false,
+            pending_cards: Vec::new(),
         }))
     }
 }
 
-fn person_params(p: &Person) -> [rusqlite::types::Value; 8] {
-    [
-        p.name.clone().into(),
-        p.name_kana.clone().into(),
-        kana::name_key(&p.name).into(),
-        kana::kana_key(&p.name_kana).into(),
-        p.sex.code().to_string().into(),
-        iso(p.birthdate).into(),
-        p.post_number.clone().into(),
-        p.address.clone().into(),
-    ]
+/// The columns of a person the row does not hold as they are: the name and kana keys, the
+/// birth date's text.
+fn person_keys(p: &Person) -> (String, String, IsoDate) {
+    (
+        kana::name_key(&p.name),
+        kana::kana_key(&p.name_kana),
+        iso_sql(p.birthdate),
+    )
 }
 
 impl ImportTx for SqliteImport<'_> {
@@ -1110,12 +1240,22 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
-        let [a, b, c, d, e, f, g, i] = person_params(p);
+        let (name_key, kana_key, birthdate) = person_keys(p);
         let mut st = self.c().prepare_cached(
             "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
              birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        st.execute(params![h.as_str(), a, b, c, d, e, f, g, i])?;
+        st.execute(params![
+            h.as_str(),
+            p.name,
+            p.name_kana,
+            name_key,
+            kana_key,
+            p.sex.code(),
+            birthdate,
+            p.post_number,
+            p.address
+        ])?;
         Ok(self.c().last_insert_rowid())
     }
 
@@ -1142,23 +1282,46 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
-        let [a, b, c, d, e, f, g, i] = person_params(p);
+        let (name_key, kana_key, birthdate) = person_keys(p);
         let mut st = self.c().prepare_cached(
             "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
              birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT(my_number_hash) DO UPDATE SET my_number_hash = excluded.my_number_hash \
              RETURNING id",
         )?;
-        Ok(st.query_row(params![h.as_str(), a, b, c, d, e, f, g, i], |r| r.get(0))?)
+        Ok(st.query_row(
+            params![
+                h.as_str(),
+                p.name,
+                p.name_kana,
+                name_key,
+                kana_key,
+                p.sex.code(),
+                birthdate,
+                p.post_number,
+                p.address
+            ],
+            |r| r.get(0),
+        )?)
     }
 
     fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
-        let [a, b, c, d, e, f, g, i] = person_params(p);
+        let (name_key, kana_key, birthdate) = person_keys(p);
         self.c().prepare_cached(
             "UPDATE person SET name = ?2, name_kana = ?3, name_key = ?4, kana_key = ?5, sex = ?6, \
              birthdate = ?7, post_number = ?8, address = ?9 WHERE id = ?1",
         )?
-        .execute(params![id, a, b, c, d, e, f, g, i])?;
+        .execute(params![
+            id,
+            p.name,
+            p.name_kana,
+            name_key,
+            kana_key,
+            p.sex.code(),
+            birthdate,
+            p.post_number,
+            p.address
+        ])?;
         Ok(())
     }
 
@@ -1219,6 +1382,7 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn upsert_card(&mut self, c: &CardCert) -> Result<UpsertOutcome> {
+        self.write_pending_cards()?;
         let existing = self.card_by_serial(&c.serial)?;
         if existing.as_ref() == Some(c) {
             return Ok(UpsertOutcome::Unchanged);
@@ -1232,7 +1396,7 @@ impl ImportTx for SqliteImport<'_> {
             .execute(params![
                 c.serial,
                 c.person_id,
-                iso(c.cert_expiry),
+                iso_sql(c.cert_expiry),
                 c.status.code()
             ])?;
         Ok(if existing.is_some() {
@@ -1243,6 +1407,7 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn card_by_serial(&mut self, serial: &str) -> Result<Option<CardCert>> {
+        self.write_pending_cards()?;
         let mut st = self.c().prepare_cached(
             "SELECT serial, person_id, cert_expiry, status FROM card WHERE serial = ?1",
         )?;
@@ -1254,10 +1419,17 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn set_card_key(&mut self, serial: &str, public_key: &str) -> Result<()> {
+        self.write_pending_cards()?;
         crate::trust::set_card_key(self.c(), serial, public_key)
     }
 
     fn insert_new_card(&mut self, c: &CardCert, public_key: &str) -> Result<()> {
+        if self.initial_load
+            && let Some(p) = PendingCard::of(c, public_key)
+        {
+            self.pending_cards.push(p);
+            return Ok(());
+        }
         self.c()
             .prepare_cached(
                 "INSERT INTO card (serial, person_id, cert_expiry, status) VALUES (?1, ?2, ?3, ?4)",
@@ -1265,7 +1437,7 @@ impl ImportTx for SqliteImport<'_> {
             .execute(params![
                 c.serial,
                 c.person_id,
-                iso(c.cert_expiry),
+                iso_sql(c.cert_expiry),
                 c.status.code()
             ])?;
         // a key may be registered without its card (keys are kept apart, see trust.rs)
@@ -1273,6 +1445,7 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<()> {
+        self.write_pending_cards()?;
         if self.initial_load {
             for (name, on) in DEFERRED_INDEXES {
                 self.c()

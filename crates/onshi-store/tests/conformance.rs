@@ -89,6 +89,7 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     facilities_by_token(make);
     medical_information_consents_and_views(make);
     initial_load_defers_its_indexes_all_or_nothing(make);
+    initial_load_cards_in_random_order(make);
     r23_registrations_after_the_issuance_as_of_a_date(make);
 }
 
@@ -290,6 +291,104 @@ fn initial_load_defers_its_indexes_all_or_nothing(
         "ids continue after the load"
     );
     tx.commit().unwrap();
+}
+
+/// The cards of an initial load come in random serial order, with real (hex) keys: the
+/// backend may hold them and write them sorted, but the load sees each card it was given, a
+/// serial given twice fails the load (nothing written), and the committed cards are found by
+/// serial with their person and key.
+fn initial_load_cards_in_random_order(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
+    let (s, _keep) = make();
+    const N: u32 = 5_000;
+    let serial = |n: u32| format!("C{:012}", (u64::from(n) * 7_919 + 13) % 1_000_000_007);
+    let key = |n: u32| format!("{:064x}", u64::from(n) * 0x9E37_79B9 + 1);
+    let load = |duplicate: bool| -> Result<Vec<PersonId>> {
+        let mut tx = s.begin_import()?;
+        tx.start_initial_load()?;
+        let mut ids = Vec::new();
+        for n in 0..N {
+            let id = tx.insert_new_person(&hash_n(n), &person())?;
+            tx.insert_new_card(
+                &CardCert {
+                    serial: serial(n),
+                    person_id: id,
+                    cert_expiry: d("2031-03-31"),
+                    status: if n % 7 == 0 {
+                        CertStatus::Revoked
+                    } else {
+                        CertStatus::Active
+                    },
+                },
+                &key(n),
+            )?;
+            ids.push(id);
+        }
+        if duplicate {
+            // the last card takes the serial of the first, for another person
+            tx.insert_new_card(
+                &CardCert {
+                    serial: serial(0),
+                    person_id: ids[N as usize - 1],
+                    cert_expiry: d("2031-03-31"),
+                    status: CertStatus::Active,
+                },
+                &key(N),
+            )?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    };
+    assert!(load(true).is_err(), "a serial given twice fails the load");
+    let c = s.counts().unwrap();
+    assert_eq!((c.persons, c.cards), (0, 0), "and nothing is written");
+    assert_eq!(s.card_public_key(&serial(0)).unwrap(), None);
+
+    let ids = load(false).unwrap();
+    assert_eq!(s.counts().unwrap().cards, u64::from(N));
+    for n in (0..N).step_by(97).chain([N - 1]) {
+        let card = s.card(&serial(n)).unwrap().unwrap();
+        assert_eq!(card.person_id, ids[n as usize], "card {n}");
+        assert_eq!(card.cert_expiry, d("2031-03-31"));
+        let status = if n % 7 == 0 {
+            CertStatus::Revoked
+        } else {
+            CertStatus::Active
+        };
+        assert_eq!(card.status, status);
+        assert_eq!(
+            s.card_public_key(&serial(n)).unwrap(),
+            Some(key(n)),
+            "key of card {n}"
+        );
+    }
+}
+
+/// SQLite holds the cards of an initial load until its commit; the load still sees them (a
+/// lookup or an upsert of a card writes the held ones first).
+#[test]
+fn sqlite_initial_load_sees_the_cards_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path().join("c.sqlite")).unwrap();
+    let serial = |n: u32| format!("C{n:012}");
+    let key = |n: u32| format!("{:064x}", n + 1);
+    let mut tx = s.begin_import().unwrap();
+    tx.start_initial_load().unwrap();
+    let id = tx.insert_new_person(&hash_n(1), &person()).unwrap();
+    let cert = CardCert {
+        serial: serial(1),
+        person_id: id,
+        cert_expiry: d("2031-03-31"),
+        status: CertStatus::Active,
+    };
+    tx.insert_new_card(&cert, &key(1)).unwrap();
+    assert_eq!(
+        tx.card_by_serial(&serial(1)).unwrap(),
+        Some(cert.clone()),
+        "the load sees its cards"
+    );
+    assert_eq!(tx.upsert_card(&cert).unwrap(), UpsertOutcome::Unchanged);
+    tx.commit().unwrap();
+    assert_eq!(s.card_public_key(&serial(1)).unwrap(), Some(key(1)));
 }
 
 fn medical_information_consents_and_views(

@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 use onshi_domain::numbers::{MyNumber, Sex};
 
 use super::fields::{self, Fault, Fields, Opt};
-use super::source::{RecordSource, quote};
+use super::source::{RecordSource, UnparsedRow, UnparsedRows, quote};
 use super::{RowError, rule};
 
 /// The cards file's header, in order.
@@ -262,6 +262,32 @@ impl<R: Read> Iterator for CardRows<R> {
             )
             .and_then(parse_row),
         )
+    }
+}
+
+impl<R: Read> CardRows<R> {
+    /// The rows read but not parsed, and the parser of their file: to parse on other threads
+    /// than the reading. `parser.parse(row)` of each row gives what this iterator gives.
+    pub fn unparsed(self) -> (UnparsedRows<R>, CardParser) {
+        let parser = CardParser {
+            file: self.src.file().to_string(),
+            width: self.src.width(),
+        };
+        (UnparsedRows { src: self.src }, parser)
+    }
+}
+
+/// Parses the rows of one cards file read by [`CardRows::unparsed`].
+#[derive(Debug, Clone)]
+pub struct CardParser {
+    file: String,
+    width: usize,
+}
+
+impl CardParser {
+    pub fn parse(&self, row: &UnparsedRow) -> Result<CardRecord, Vec<RowError>> {
+        Fields::split(&self.file, row.line, &CARD_COLUMNS, self.width, &row.record)
+            .and_then(parse_row)
     }
 }
 

@@ -25,12 +25,15 @@ mod source;
 mod tests;
 
 pub use cards::{
-    CARD_COLUMNS, CardCsvRow, CardCsvWriter, CardRecord, CardRows, CardStatusCode, read_cards,
+    CARD_COLUMNS, CardCsvRow, CardCsvWriter, CardParser, CardRecord, CardRows, CardStatusCode,
+    read_cards,
 };
 pub use qualifications::{
     QUALIFICATION_COLUMNS, QUALIFICATION_COLUMNS_REQUIRED, QualificationCsvRow,
-    QualificationCsvWriter, QualificationRecord, QualificationRows, read_qualifications,
+    QualificationCsvWriter, QualificationParser, QualificationRecord, QualificationRows,
+    read_qualifications,
 };
+pub use source::{UnparsedRow, UnparsedRows};
 
 /// Stable ids of the rules a row can break; [`RowError::rule`] is one of these. Tools and tests
 /// match on them, so they never change meaning.

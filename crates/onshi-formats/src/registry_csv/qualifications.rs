@@ -45,7 +45,7 @@ use onshi_domain::qualification::{
 };
 
 use super::fields::{self, Fault, Fields, Opt, code_fault, format_fault};
-use super::source::RecordSource;
+use super::source::{RecordSource, UnparsedRow, UnparsedRows};
 use super::{RowError, rule};
 
 /// The qualifications file's header, in order.
@@ -411,6 +411,38 @@ impl<R: Read> Iterator for QualificationRows<R> {
             )
             .and_then(parse_row),
         )
+    }
+}
+
+impl<R: Read> QualificationRows<R> {
+    /// The rows read but not parsed, and the parser of their file: to parse on other threads
+    /// than the reading. `parser.parse(row)` of each row gives what this iterator gives.
+    pub fn unparsed(self) -> (UnparsedRows<R>, QualificationParser) {
+        let parser = QualificationParser {
+            file: self.src.file().to_string(),
+            width: self.src.width(),
+        };
+        (UnparsedRows { src: self.src }, parser)
+    }
+}
+
+/// Parses the rows of one qualifications file read by [`QualificationRows::unparsed`].
+#[derive(Debug, Clone)]
+pub struct QualificationParser {
+    file: String,
+    width: usize,
+}
+
+impl QualificationParser {
+    pub fn parse(&self, row: &UnparsedRow) -> Result<QualificationRecord, Vec<RowError>> {
+        Fields::split(
+            &self.file,
+            row.line,
+            &QUALIFICATION_COLUMNS,
+            self.width,
+            &row.record,
+        )
+        .and_then(parse_row)
     }
 }
 

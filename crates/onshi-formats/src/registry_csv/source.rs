@@ -338,3 +338,40 @@ pub(crate) fn cut(s: &str) -> String {
         c
     }
 }
+
+/// A row read off a file but not parsed yet: the line it starts on and its fields as read.
+/// Parsing it needs nothing more than the file's parser (`CardParser`, `QualificationParser`),
+/// so it can run on another thread than the reading.
+#[derive(Debug, Clone)]
+pub struct UnparsedRow {
+    pub(crate) line: u64,
+    pub(crate) record: ByteRecord,
+}
+
+impl UnparsedRow {
+    /// The physical line the row starts on.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// The rows of a file read but not parsed (see [`UnparsedRow`]). An item is a row, or the error
+/// that stopped the reading (I/O, a runaway record), as the parsed rows give it.
+pub struct UnparsedRows<R> {
+    pub(crate) src: RecordSource<R>,
+}
+
+impl<R: Read> Iterator for UnparsedRows<R> {
+    type Item = Result<UnparsedRow, Vec<RowError>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let line = match self.src.advance()? {
+            Ok(line) => line,
+            Err(e) => return Some(Err(vec![e])),
+        };
+        Some(Ok(UnparsedRow {
+            line,
+            record: self.src.record().clone(),
+        }))
+    }
+}

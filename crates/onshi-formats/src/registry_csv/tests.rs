@@ -1277,3 +1277,39 @@ fn rule_format_and_impossible_date_of_registration_date() {
         assert_eq!(e.rule, rule_id, "{bad}");
     }
 }
+
+/// Rows read unparsed and parsed apart (on other threads, in the import) give what the parsed
+/// rows give: the same records and the same errors with their lines, a bad file included.
+#[test]
+fn unparsed_rows_parse_to_what_the_rows_give() {
+    for data in [
+        include_str!("testdata/qualifications.csv"),
+        include_str!("testdata/qualifications_bad.csv"),
+    ] {
+        let whole: Vec<_> = read_qualifications("q.csv", data.as_bytes())
+            .expect("header")
+            .collect();
+        let (rows, parser) = read_qualifications("q.csv", data.as_bytes())
+            .expect("header")
+            .unparsed();
+        let apart: Vec<_> = rows
+            .map(|r| r.and_then(|raw| parser.parse(&raw)))
+            .collect();
+        assert_eq!(whole, apart);
+    }
+    let cards = include_str!("testdata/cards.csv");
+    let broken = format!("{cards}1234,C1\n\"unbalanced,");
+    for data in [cards, broken.as_str()] {
+        let whole: Vec<_> = read_cards("c.csv", data.as_bytes())
+            .expect("header")
+            .collect();
+        let (rows, parser) = read_cards("c.csv", data.as_bytes())
+            .expect("header")
+            .unparsed();
+        let apart: Vec<_> = rows
+            .map(|r| r.and_then(|raw| parser.parse(&raw)))
+            .collect();
+        assert_eq!(whole, apart);
+        assert!(!whole.is_empty());
+    }
+}
