@@ -1004,8 +1004,11 @@ impl SqliteImport<'_> {
     }
 
     /// Writes the [`PendingCard`]s, sorted by serial: the `card` rows, then the `card_key`
-    /// rows. Done at commit, and before anything reads or writes a card, so that the
-    /// transaction sees every card it was given. A serial given twice fails here (the primary
+    /// rows. Done at the first qualification (an import gives its cards first: in serial
+    /// order, each card's foreign-key check reads its person at random, and those pages are
+    /// still in the cache then, not yet spilled to the WAL by the qualifications), at commit,
+    /// and before anything reads or writes a card, so that the transaction sees every card it
+    /// was given. A serial given twice fails here (the primary
     /// key), as its second insert would have.
     fn write_pending_cards(&mut self) -> Result<()> {
         if self.pending_cards.is_empty() {
@@ -1049,6 +1052,9 @@ impl SqliteImport<'_> {
         q: &Qualification,
         check_existing: bool,
     ) -> Result<UpsertOutcome> {
+        // the load has moved on from its cards: write them now, while the persons they name
+        // (each card's foreign key) are the pages most recently in the cache
+        self.write_pending_cards()?;
         let existing: Option<QualificationRecord> = if !check_existing {
             None
         } else {

@@ -363,8 +363,8 @@ fn initial_load_cards_in_random_order(make: &dyn Fn() -> (Box<dyn Store>, Box<dy
     }
 }
 
-/// SQLite holds the cards of an initial load until its commit; the load still sees them (a
-/// lookup or an upsert of a card writes the held ones first).
+/// SQLite holds the cards of an initial load until its first qualification or its commit; the
+/// load still sees them (a lookup or an upsert of a card writes the held ones first).
 #[test]
 fn sqlite_initial_load_sees_the_cards_it_holds() {
     let dir = tempfile::tempdir().unwrap();

@@ -1292,9 +1292,7 @@ fn unparsed_rows_parse_to_what_the_rows_give() {
         let (rows, parser) = read_qualifications("q.csv", data.as_bytes())
             .expect("header")
             .unparsed();
-        let apart: Vec<_> = rows
-            .map(|r| r.and_then(|raw| parser.parse(&raw)))
-            .collect();
+        let apart: Vec<_> = rows.map(|r| r.and_then(|raw| parser.parse(&raw))).collect();
         assert_eq!(whole, apart);
     }
     let cards = include_str!("testdata/cards.csv");
@@ -1306,9 +1304,7 @@ fn unparsed_rows_parse_to_what_the_rows_give() {
         let (rows, parser) = read_cards("c.csv", data.as_bytes())
             .expect("header")
             .unparsed();
-        let apart: Vec<_> = rows
-            .map(|r| r.and_then(|raw| parser.parse(&raw)))
-            .collect();
+        let apart: Vec<_> = rows.map(|r| r.and_then(|raw| parser.parse(&raw))).collect();
         assert_eq!(whole, apart);
         assert!(!whole.is_empty());
     }
