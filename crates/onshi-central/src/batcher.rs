@@ -88,6 +88,22 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     }
 }
 
+/// The answers of a batch written in one transaction: every item's id, or — the whole
+/// transaction having failed — the same error for every item (logged once, as `what`).
+pub fn ids_or_error<E: std::fmt::Display>(
+    what: &'static str,
+    n: usize,
+    written: Result<Vec<i64>, E>,
+) -> Vec<Result<i64, String>> {
+    match written {
+        Ok(ids) => ids.into_iter().map(Ok).collect(),
+        Err(err) => {
+            tracing::error!(error = %err, n, "{what} failed");
+            vec![Err(err.to_string()); n]
+        }
+    }
+}
+
 fn run<T, R>(rx: Receiver<Job<T, R>>, max: usize, work: &mut dyn FnMut(Vec<T>) -> Vec<R>) {
     let mut items = Vec::with_capacity(max);
     let mut replies = Vec::with_capacity(max);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use onshi_store::{ConfirmationEntry, HistoryStore};
 
-use crate::batcher::Batcher;
+use crate::batcher::{Batcher, ids_or_error};
 
 pub const MAX_BATCH: usize = 512;
 const QUEUE: usize = 8192;
@@ -29,14 +29,8 @@ pub struct HistoryWriter {
 impl HistoryWriter {
     pub fn start(store: Arc<dyn HistoryStore>) -> Self {
         let batcher = Batcher::start("history-writer", MAX_BATCH, QUEUE, move |entries| {
-            let n = entries.len();
-            match store.append_confirmations(&entries) {
-                Ok(ids) => ids.into_iter().map(Ok).collect(),
-                Err(err) => {
-                    tracing::error!(error = %err, n, "history batch failed");
-                    vec![Err(err.to_string()); n]
-                }
-            }
+            let written = store.append_confirmations(&entries);
+            ids_or_error("history batch", entries.len(), written)
         });
         HistoryWriter { batcher }
     }

@@ -32,7 +32,7 @@ use onshi_store::outage::{
 use onshi_store::{PersonRecord, QualificationRecord, RegistryRead, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::batcher::Batcher;
+use crate::batcher::{Batcher, ids_or_error};
 use crate::clock::{Clock, jst};
 use crate::result::ResultOfQualificationConfirmation;
 
@@ -624,14 +624,8 @@ impl OutageService {
     ) -> Self {
         let writer = store.clone();
         let audits = Batcher::start("outage-audit", AUDIT_BATCH, 4096, move |lines| {
-            let n = lines.len();
-            match writer.append_audits(&lines) {
-                Ok(ids) => ids.into_iter().map(Ok).collect(),
-                Err(err) => {
-                    tracing::error!(error = %err, n, "outage audit batch failed");
-                    vec![Err(err.to_string()); n]
-                }
-            }
+            let written = writer.append_audits(&lines);
+            ids_or_error("outage audit batch", lines.len(), written)
         });
         OutageService {
             store,

@@ -817,49 +817,36 @@ async fn r14_r17_lost_qualification_is_shown_as_lost_and_past_dates_work_after_t
 /// its own line, with its own criteria, in the audit before it is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r14_concurrent_searches_each_get_their_own_audit_line_before_the_answer() {
-    let app = spawn().await;
+    let app = Arc::new(spawn().await);
     app.enable_clinic(None).await;
     let mut tasks = tokio::task::JoinSet::new();
     for k in 0..48u32 {
-        let (http, base) = (app.http.clone(), app.base.clone());
-        let body = with(tanaka(), json!({ "staff_id": format!("受付{k:02}") }));
+        let app = app.clone();
         tasks.spawn(async move {
-            let r = http
-                .post(format!("{base}/v1/outage/search"))
-                .bearer_auth(CLINIC_TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            let v: Value = r.json().await.unwrap();
+            let staff = format!("受付{k:02}");
+            let (status, v) = app
+                .search(with(tanaka(), json!({ "staff_id": staff })))
+                .await;
             // the line is there as soon as the answer is
-            let line: Value = http
-                .get(format!("{base}/v1/outage/audit?limit=500"))
-                .bearer_auth(CLINIC_TOKEN)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            (k, status, v, line)
+            let (_, audit) = app.get(CLINIC_TOKEN, "/v1/outage/audit?limit=500").await;
+            (staff, status, v, audit)
         });
     }
     let mut ids = std::collections::BTreeSet::new();
     while let Some(done) = tasks.join_next().await {
-        let (k, status, v, audit) = done.unwrap();
+        let (staff, status, v, audit) = done.unwrap();
         assert_eq!(status, 200, "{v}");
         assert_eq!(v["hits"], 1);
         let sid = v["search_id"].as_i64().unwrap();
         assert!(ids.insert(sid), "search id {sid} given twice");
-        let rows = audit["audit"].as_array().unwrap();
-        let mine = rows
+        let mine = audit["audit"]
+            .as_array()
+            .unwrap()
             .iter()
             .find(|r| r["id"] == sid)
             .unwrap_or_else(|| panic!("search {sid} answered before its audit line: {audit}"));
-        assert_eq!(mine["staff_id"], format!("受付{k:02}"));
-        assert_eq!(mine["criteria"]["staff_id"], format!("受付{k:02}"));
+        assert_eq!(mine["staff_id"], staff);
+        assert_eq!(mine["criteria"]["staff_id"], staff);
     }
     let (_, a) = app.get(CLINIC_TOKEN, "/v1/outage/audit?limit=500").await;
     assert_eq!(a["audit"].as_array().unwrap().len(), 48);
