@@ -78,20 +78,6 @@ const MIGRATION_LOCK: i64 = 7_235_002;
 /// Connections in the pool.
 const POOL_SIZE: usize = 16;
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let cred = &url[s + 3..at];
-            match cred.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// The payer's store on PostgreSQL.
 pub struct PostgresPayerStore {
     rt: Option<tokio::runtime::Runtime>,
@@ -114,7 +100,10 @@ impl PostgresPayerStore {
     /// its own (it reads the registry through its role, `--registry`).
     pub fn open(url: &str) -> Result<Self> {
         let mut cfg = tokio_postgres::Config::from_str(url).map_err(|e| {
-            PayerStoreError::Pool(format!("bad PostgreSQL URL {}: {e}", redact(url)))
+            PayerStoreError::Pool(format!(
+                "bad PostgreSQL URL {}: {e}",
+                onshi_store::postgres::redact(url)
+            ))
         })?;
         if cfg.get_application_name().is_none() {
             cfg.application_name("onshi-payer");
@@ -139,7 +128,7 @@ impl PostgresPayerStore {
         let store = PostgresPayerStore {
             rt: Some(rt),
             pool,
-            url_redacted: redact(url),
+            url_redacted: onshi_store::postgres::redact(url),
         };
         store.migrate()?;
         Ok(store)

@@ -128,8 +128,8 @@ impl Drop for PostgresStore {
     }
 }
 
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
+/// The URL without its password, for messages (also the payer's store).
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let cred = &url[s + 3..at];
