@@ -1,23 +1,12 @@
 //! Intake by folder: the same all-or-nothing intake as the API, an answer beside each file,
 //! the UKE file removed once taken (it carries 申立書 details, R27).
 
+#[macro_use]
 mod common;
 
 use common::*;
 use onshi_payer::folder::scan_once;
 use onshi_payer::model::PayerCode;
-
-/// Each test once per backend of the payer's store: `sqlite::name` and `postgres::name`.
-macro_rules! on_both {
-    ($($t:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Sqlite)); })*
-        }
-        mod postgres {
-            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Postgres)); })*
-        }
-    };
-}
 
 on_both!(
     folder_intake_answers_each_file_once_and_keeps_nothing_of_a_refused_one,

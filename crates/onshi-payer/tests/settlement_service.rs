@@ -2,6 +2,7 @@
 //! purge, through the payer service over a real SQLite registry, the payer's own store on
 //! SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -9,18 +10,6 @@ use onshi_payer::intake::{FileHeader, ParsedFile};
 use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::service::{ServiceError, Submitted};
 use onshi_payer::store::{ClaimStatus, PaymentRow};
-
-/// Each test once per backend of the payer's store: `sqlite::name` and `postgres::name`.
-macro_rules! on_both {
-    ($($t:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Sqlite)); })*
-        }
-        mod postgres {
-            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Postgres)); })*
-        }
-    };
-}
 
 on_both!(
     r22_refused_file_leaves_nothing_behind_and_names_every_reason,

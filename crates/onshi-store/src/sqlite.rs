@@ -1216,12 +1216,41 @@ impl ImportStore for SqliteStore {
 
 /// The columns of a person the row does not hold as they are: the name and kana keys, the
 /// birth date's text.
-fn person_keys(p: &Person) -> (String, String, IsoDate) {
-    (
-        kana::name_key(&p.name),
-        kana::kana_key(&p.name_kana),
-        iso_sql(p.birthdate),
-    )
+/// A person's column values in the person table's order (`name` … `address`, with the
+/// search keys), after a first value (its My Number hash, or its id): one list for the
+/// inserts and the update.
+struct PersonCols<'a> {
+    p: &'a Person,
+    name_key: String,
+    kana_key: String,
+    sex: &'static str,
+    birthdate: IsoDate,
+}
+
+impl<'a> PersonCols<'a> {
+    fn of(p: &'a Person) -> Self {
+        PersonCols {
+            p,
+            name_key: kana::name_key(&p.name),
+            kana_key: kana::kana_key(&p.name_kana),
+            sex: p.sex.code(),
+            birthdate: iso_sql(p.birthdate),
+        }
+    }
+
+    fn after<'s>(&'s self, first: &'s dyn rusqlite::ToSql) -> [&'s dyn rusqlite::ToSql; 9] {
+        [
+            first,
+            &self.p.name,
+            &self.p.name_kana,
+            &self.name_key,
+            &self.kana_key,
+            &self.sex,
+            &self.birthdate,
+            &self.p.post_number,
+            &self.p.address,
+        ]
+    }
 }
 
 impl ImportTx for SqliteImport<'_> {
@@ -1246,22 +1275,12 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
-        let (name_key, kana_key, birthdate) = person_keys(p);
         let mut st = self.c().prepare_cached(
             "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
              birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        st.execute(params![
-            h.as_str(),
-            p.name,
-            p.name_kana,
-            name_key,
-            kana_key,
-            p.sex.code(),
-            birthdate,
-            p.post_number,
-            p.address
-        ])?;
+        let hash = h.as_str();
+        st.execute(PersonCols::of(p).after(&hash))?;
         Ok(self.c().last_insert_rowid())
     }
 
@@ -1288,46 +1307,22 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
-        let (name_key, kana_key, birthdate) = person_keys(p);
+        let hash = h.as_str();
         let mut st = self.c().prepare_cached(
             "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
              birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
              ON CONFLICT(my_number_hash) DO UPDATE SET my_number_hash = excluded.my_number_hash \
              RETURNING id",
         )?;
-        Ok(st.query_row(
-            params![
-                h.as_str(),
-                p.name,
-                p.name_kana,
-                name_key,
-                kana_key,
-                p.sex.code(),
-                birthdate,
-                p.post_number,
-                p.address
-            ],
-            |r| r.get(0),
-        )?)
+        Ok(st.query_row(PersonCols::of(p).after(&hash), |r| r.get(0))?)
     }
 
     fn update_person(&mut self, id: PersonId, p: &Person) -> Result<()> {
-        let (name_key, kana_key, birthdate) = person_keys(p);
         self.c().prepare_cached(
             "UPDATE person SET name = ?2, name_kana = ?3, name_key = ?4, kana_key = ?5, sex = ?6, \
              birthdate = ?7, post_number = ?8, address = ?9 WHERE id = ?1",
         )?
-        .execute(params![
-            id,
-            p.name,
-            p.name_kana,
-            name_key,
-            kana_key,
-            p.sex.code(),
-            birthdate,
-            p.post_number,
-            p.address
-        ])?;
+        .execute(PersonCols::of(p).after(&id))?;
         Ok(())
     }
 

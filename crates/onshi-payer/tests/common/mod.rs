@@ -1,6 +1,19 @@
 //! A small real registry (SQLite, through the store's import transaction) and a payer service
 //! over it, with one person per case of R21/R22; the payer's own store on SQLite or PostgreSQL.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
+
+/// Each test once per backend of the payer's store: `sqlite::name` and `postgres::name`,
+/// each given a fresh world on that backend.
+macro_rules! on_both {
+    ($($t:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Sqlite)); })*
+        }
+        mod postgres {
+            $(#[test] fn $t() { super::$t(super::world_on(super::Backend::Postgres)); })*
+        }
+    };
+}
 
 use std::sync::Arc;
 
