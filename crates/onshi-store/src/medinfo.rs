@@ -1,6 +1,7 @@
 //! Medical information under consent (R2): the drug history, diagnosis / procedure items and
 //! specific health checkups held per person, the consents given at the reader, and the record
-//! of every view. Schema in `medinfo.sql` (SQLite) and `postgres/migrations/V4__medinfo.sql`.
+//! of every view. Schema in `medinfo.sql` (SQLite; the consents and views in the history file
+//! since its schema 2, `logs.sql`) and `postgres/migrations/V4__medinfo.sql`.
 //!
 //! Each record is stored with its key columns (person, date) and the whole record as JSON, so
 //! that the searches use the index and the record's shape lives in one place
@@ -146,7 +147,7 @@ impl MedicalInfoStore for SqliteStore {
     }
 
     fn record_consents(&self, grants: &[ConsentGrant]) -> Result<()> {
-        self.with_writer(|w| {
+        self.with_history_writer(|w| {
             let tx = w.transaction()?;
             {
                 let mut st = tx.prepare_cached(
@@ -174,7 +175,7 @@ impl MedicalInfoStore for SqliteStore {
         facility: &str,
         kind: MedicalInfoKind,
     ) -> Result<Option<ConsentGrant>> {
-        self.with_reader(|c| {
+        self.with_history_reader(|c| {
             let row = c
                 .prepare_cached(
                     "SELECT given_at, available_until FROM med_consent \
@@ -199,7 +200,7 @@ impl MedicalInfoStore for SqliteStore {
     }
 
     fn record_view(&self, v: &MedicalView) -> Result<i64> {
-        self.with_writer(|w| {
+        self.with_history_writer(|w| {
             w.prepare_cached(
                 "INSERT INTO med_view (at, facility, person_id, kind, channel, granted) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -221,7 +222,7 @@ impl MedicalInfoStore for SqliteStore {
             ViewsOf::Facility(f) => ("facility = ?1", f.to_string().into()),
             ViewsOf::Person(p) => ("person_id = ?1", p.into()),
         };
-        self.with_reader(|c| {
+        self.with_history_reader(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT id, at, facility, person_id, kind, channel, granted FROM med_view \
                  WHERE {sql} ORDER BY id DESC LIMIT ?2"

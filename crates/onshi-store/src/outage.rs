@@ -392,6 +392,17 @@ impl SqliteStore {
         self.with_reader(f)
     }
 
+    /// Writes audit lines in one immediate transaction of the history file, where the search
+    /// audit lives (`logs.sql`): a commit there leaves the registry readers' caches warm.
+    fn audit_write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.with_history_writer(|w| {
+            let tx = rusqlite::Transaction::new(w, rusqlite::TransactionBehavior::Immediate)?;
+            let v = f(&tx)?;
+            tx.commit()?;
+            Ok(v)
+        })
+    }
+
     /// Writes in one immediate transaction on the store's writer connection.
     fn outage_write<T>(
         &self,
@@ -833,15 +844,15 @@ impl OutageStore for SqliteStore {
     }
 
     fn append_audit(&self, a: &AuditEntry) -> Result<i64> {
-        self.outage_write(|tx| insert_audit(tx, a))
+        self.audit_write(|tx| insert_audit(tx, a))
     }
 
     fn append_audits(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
-        self.outage_write(|tx| entries.iter().map(|a| insert_audit(tx, a)).collect())
+        self.audit_write(|tx| entries.iter().map(|a| insert_audit(tx, a)).collect())
     }
 
     fn audit_entry(&self, id: i64) -> Result<Option<AuditEntry>> {
-        self.outage_read(|c| {
+        self.with_history_reader(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {AUDIT_COLS} FROM outage_audit WHERE id = ?1"
             ))?;
@@ -861,7 +872,7 @@ impl OutageStore for SqliteStore {
         q.and("facility = ?", f.facility.clone());
         q.and("kind = ?", f.kind.map(|k| k.code().to_string()));
         q.and("id < ?", f.before_id);
-        self.outage_read(|c| q.newest_first(c, limit_of(f.limit), audit_from_row))
+        self.with_history_reader(|c| q.newest_first(c, limit_of(f.limit), audit_from_row))
     }
 }
 

@@ -63,6 +63,12 @@ fn add_missing_columns(w: &Connection) -> Result<()> {
     Ok(())
 }
 const HISTORY_SCHEMA: &str = include_str!("history.sql");
+/// History file, schema 2: the search audit and the medical-information consents and views.
+const LOGS_SCHEMA: &str = include_str!("logs.sql");
+
+/// The logs that live in the history file since its schema 2 (`logs.sql`); a registry file
+/// made before still holds them, and [`move_logs`] moves them over at open.
+const MOVED_LOGS: &[&str] = &["outage_audit", "med_consent", "med_view"];
 
 /// The versioned schema of the SQLite files (refinery; the applied versions are kept in
 /// `onshi_schema_history` inside each file). Version 1 is the schema as it stood when the
@@ -79,7 +85,10 @@ pub mod migrations {
         (5, "registration_date", super::REGISTRATION_SCHEMA),
     ];
     /// The same for the history file.
-    pub const HISTORY: &[(i32, &str, &str)] = &[(1, "history", super::HISTORY_SCHEMA)];
+    pub const HISTORY: &[(i32, &str, &str)] = &[
+        (1, "history", super::HISTORY_SCHEMA),
+        (2, "logs", super::LOGS_SCHEMA),
+    ];
 
     pub(super) fn runner(all: &[(i32, &str, &str)]) -> crate::Result<refinery::Runner> {
         let ms: Vec<refinery::Migration> = all
@@ -294,6 +303,69 @@ fn open_writer(path: &Path, schema: &[(i32, &str, &str)]) -> Result<Connection> 
     Ok(w)
 }
 
+/// Moves the [`MOVED_LOGS`] a registry file still holds (made before the history file's schema
+/// 2, or just made by the registry's own migrations) into the history file: the rows copied
+/// with their ids in one transaction of the history file, then the table dropped in one of the
+/// registry file. Each step is atomic in its own file (WAL), and a crash between the two leaves
+/// the rows in both, which the next open copies again (ids already there are skipped) and
+/// drops; nothing is lost or doubled.
+fn move_logs(registry: &Connection, history: &Path) -> Result<()> {
+    let left: Vec<&str> = MOVED_LOGS
+        .iter()
+        .copied()
+        .filter(|t| {
+            registry
+                .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+                .and_then(|mut st| st.exists([t]))
+                .unwrap_or(false)
+        })
+        .collect();
+    if left.is_empty() {
+        return Ok(());
+    }
+    let h = history.to_str().ok_or_else(|| {
+        StoreError::Conflict(format!(
+            "history file name {} is not UTF-8",
+            history.display()
+        ))
+    })?;
+    registry.execute("ATTACH DATABASE ?1 AS moved_logs", [h])?;
+    let moved = (|| -> Result<()> {
+        registry.execute_batch("BEGIN IMMEDIATE")?;
+        let copy = left.iter().try_for_each(|t| {
+            registry
+                .execute_batch(&format!(
+                    "INSERT OR IGNORE INTO moved_logs.{t} SELECT * FROM main.{t}"
+                ))
+                .map_err(StoreError::from)
+        });
+        match copy {
+            Ok(()) => registry.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = registry.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        let drops: String = left
+            .iter()
+            .map(|t| format!("DROP TABLE main.{t};"))
+            .collect();
+        registry.execute_batch(&format!("BEGIN IMMEDIATE; {drops} COMMIT"))?;
+        Ok(())
+    })();
+    if moved.is_err() && !registry.is_autocommit() {
+        let _ = registry.execute_batch("ROLLBACK");
+    }
+    registry.execute_batch("DETACH DATABASE moved_logs")?;
+    moved
+}
+
+/// Reader connections kept open per file. A reader beyond them is opened for one call and
+/// closed: opening one parses the schema and maps the file, so the pool is sized for the
+/// server's concurrency (64 connections of searches on blocking threads, each holding a reader
+/// while it looks up), not for the cores.
+const READER_POOL: usize = 64;
+
 fn with_pooled<T>(
     pool: &Mutex<Vec<Connection>>,
     path: &Path,
@@ -309,7 +381,7 @@ fn with_pooled<T>(
     };
     let out = f(&conn);
     if let Ok(mut p) = pool.lock()
-        && p.len() < 16
+        && p.len() < READER_POOL
     {
         p.push(conn);
     }
@@ -329,6 +401,7 @@ impl SqliteStore {
         add_missing_columns(&w)?;
         let history_path = history_path(&path);
         let hw = open_writer(&history_path, migrations::HISTORY)?;
+        move_logs(&w, &history_path)?;
         Ok(SqliteStore {
             _checkpointers: [
                 start_checkpointer(&path)?,
@@ -356,8 +429,21 @@ impl SqliteStore {
         with_pooled(&self.readers, &self.path, f)
     }
 
-    fn with_history_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_history_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         with_pooled(&self.history_readers, &self.history_path, f)
+    }
+
+    /// The history file's writer connection (the confirmation history and the logs of
+    /// `logs.sql`).
+    pub(crate) fn with_history_writer<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T>,
+    ) -> Result<T> {
+        let mut w = self.history_writer.lock().map_err(|_| poisoned())?;
+        f(&mut w)
     }
 
     /// The history file beside the registry file.

@@ -1047,3 +1047,156 @@ fn sqlite_registry_made_before_versioning_is_migrated() {
     assert_eq!(s.schema_version().unwrap(), latest);
     assert_eq!(s.counts().unwrap().persons, 1);
 }
+
+/// The registry and history files as a version before the history file's schema 2 left them:
+/// the search audit and the medical-information consents and views in the registry file, the
+/// history file at schema 1. Rows with ids 7 (audit), 3 (consent) and 5 (view).
+fn files_with_logs_in_the_registry(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("logs.sqlite");
+    drop(SqliteStore::open(&path).unwrap());
+    let h = rusqlite::Connection::open(onshi_store::sqlite::history_path(&path)).unwrap();
+    h.execute_batch(
+        "DROP TABLE outage_audit; DROP TABLE med_consent; DROP TABLE med_view; \
+         DELETE FROM onshi_schema_history WHERE version = 2;",
+    )
+    .unwrap();
+    assert_eq!(onshi_store::sqlite::schema_version(&h).unwrap(), 1);
+    let r = rusqlite::Connection::open(&path).unwrap();
+    r.execute_batch(
+        "CREATE TABLE outage_audit (id INTEGER PRIMARY KEY, facility TEXT NOT NULL, \
+           request_id INTEGER, at TEXT NOT NULL, staff_id TEXT, kind TEXT NOT NULL, \
+           criteria TEXT NOT NULL, hits INTEGER, hit_person_ids TEXT NOT NULL, \
+           search_id INTEGER, chosen_person_id INTEGER, outcome TEXT NOT NULL, message TEXT); \
+         CREATE TABLE med_consent (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, \
+           facility TEXT NOT NULL, kind TEXT NOT NULL, given_at TEXT NOT NULL, \
+           available_until TEXT NOT NULL); \
+         CREATE TABLE med_view (id INTEGER PRIMARY KEY, at TEXT NOT NULL, \
+           facility TEXT NOT NULL, person_id INTEGER NOT NULL, kind TEXT NOT NULL, \
+           channel TEXT NOT NULL, granted INTEGER NOT NULL); \
+         INSERT INTO outage_audit VALUES (7, '1311234567', NULL, '2026-11-25T10:00:00.000+09:00', \
+           'S01', 'search', '{\"kana\":\"タナカ\"}', 1, '[1]', NULL, 1, 'hits', '該当者が特定できました。'); \
+         INSERT INTO med_consent VALUES (3, 1, '1311234567', 'drug', '2026-11-25T10:00:00', \
+           '2026-11-26T10:00:00'); \
+         INSERT INTO med_view VALUES (5, '2026-11-25T10:05:00', '1311234567', 1, 'drug', \
+           'desk', 1);",
+    )
+    .unwrap();
+    path
+}
+
+fn tables_of(path: &std::path::Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let mut st = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    st.query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+fn count_in(path: &std::path::Path, table: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// The logs written on the hot path (search audit, consents, views) live in the history file
+/// since its schema 2: those of an older registry file are moved there at open — same ids,
+/// readable through the store, gone from the registry file — and new ones follow them.
+#[test]
+fn sqlite_logs_of_an_older_registry_file_move_to_the_history_file() {
+    use onshi_domain::medinfo::{ConsentGrant, MedicalInfoKind, MedicalView};
+    use onshi_store::outage::{AuditFilter, AuditKind, OutageStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = files_with_logs_in_the_registry(&dir);
+    let hist = onshi_store::sqlite::history_path(&path);
+    let s = SqliteStore::open(&path).unwrap();
+    for t in ["outage_audit", "med_consent", "med_view"] {
+        assert!(
+            !tables_of(&path).contains(&t.to_string()),
+            "{t} left in the registry file"
+        );
+        assert_eq!(count_in(&hist, t), 1, "{t} in the history file");
+    }
+    let a = s
+        .audit_entry(7)
+        .unwrap()
+        .expect("the old audit line by its id");
+    assert_eq!(
+        (a.kind, a.hits, a.staff_id.as_deref()),
+        (AuditKind::Search, Some(1), Some("S01"))
+    );
+    let c = s
+        .latest_consent(1, "1311234567", MedicalInfoKind::Drug)
+        .unwrap()
+        .expect("the old consent");
+    assert_eq!(c.available_until.to_string(), "2026-11-26 10:00:00");
+    let v = s.medical_views(ViewsOf::Person(1), 10).unwrap();
+    assert_eq!((v.len(), v[0].id), (1, 5));
+
+    // new lines come after the old ones, in the history file
+    let mut next = a.clone();
+    next.id = 0;
+    next.staff_id = Some("S02".into());
+    assert_eq!(s.append_audit(&next).unwrap(), 8);
+    let given =
+        chrono::NaiveDateTime::parse_from_str("2026-11-27 09:00:00", "%Y-%m-%d %H:%M:%S").unwrap();
+    s.record_consents(&[ConsentGrant::given(
+        1,
+        "1311234567",
+        MedicalInfoKind::Drug,
+        given,
+    )])
+    .unwrap();
+    let view = MedicalView {
+        id: 0,
+        at: given,
+        facility: "1311234567".into(),
+        person_id: 1,
+        kind: MedicalInfoKind::Drug,
+        channel: "desk".into(),
+        granted: true,
+    };
+    assert_eq!(s.record_view(&view).unwrap(), 6);
+    let all = s.list_audit(&AuditFilter::default()).unwrap();
+    assert_eq!(all.iter().map(|a| a.id).collect::<Vec<_>>(), [8, 7]);
+    drop(s);
+    assert_eq!(count_in(&hist, "med_consent"), 2);
+    assert!(!tables_of(&path).contains(&"outage_audit".to_string()));
+
+    // opening again moves nothing and loses nothing
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.list_audit(&AuditFilter::default()).unwrap().len(), 2);
+    assert_eq!(s.medical_views(ViewsOf::Person(1), 10).unwrap().len(), 2);
+}
+
+/// A move cut short after the copy (the rows already in the history file, the registry's
+/// tables not yet dropped) is finished at the next open without doubling a row.
+#[test]
+fn sqlite_log_move_cut_short_after_the_copy_is_finished_without_doubling() {
+    use onshi_store::outage::{AuditFilter, OutageStore};
+    let dir = tempfile::tempdir().unwrap();
+    let path = files_with_logs_in_the_registry(&dir);
+    let hist = onshi_store::sqlite::history_path(&path);
+    {
+        // the copy of the first step done by hand, as if the process stopped before the drop
+        let h = rusqlite::Connection::open(&hist).unwrap();
+        h.execute_batch(&format!(
+            "CREATE TABLE outage_audit (id INTEGER PRIMARY KEY, facility TEXT NOT NULL, \
+               request_id INTEGER, at TEXT NOT NULL, staff_id TEXT, kind TEXT NOT NULL, \
+               criteria TEXT NOT NULL, hits INTEGER, hit_person_ids TEXT NOT NULL, \
+               search_id INTEGER, chosen_person_id INTEGER, outcome TEXT NOT NULL, message TEXT); \
+             ATTACH DATABASE '{}' AS reg; \
+             INSERT INTO outage_audit SELECT * FROM reg.outage_audit;",
+            path.display()
+        ))
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.list_audit(&AuditFilter::default()).unwrap().len(), 1);
+    assert_eq!(count_in(&hist, "outage_audit"), 1);
+    assert_eq!(count_in(&hist, "med_view"), 1);
+    assert!(!tables_of(&path).contains(&"outage_audit".to_string()));
+}
