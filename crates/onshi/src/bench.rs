@@ -685,7 +685,10 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         state.central.signature_stats()
     );
     let outage = if a.outage_seconds > 0.0 {
-        let reqs = outage_requests(&*store, &state, &facility, n, &addr, &token, 40_000)?;
+        // enough that neither concurrency runs out: 20,000 per second of search load (each
+        // concurrency starts from the first; a search can be sent again, but is not here)
+        let want = ((a.outage_seconds * 20_000.0) as usize).max(1_000);
+        let reqs = outage_requests(&*store, &state, &facility, n, &addr, &token, want)?;
         let reqs = Arc::new(reqs);
         let mut figures = Vec::new();
         for conns in [1, a.concurrency] {
