@@ -395,12 +395,7 @@ impl SqliteStore {
     /// Writes audit lines in one immediate transaction of the history file, where the search
     /// audit lives (`logs.sql`): a commit there leaves the registry readers' caches warm.
     fn audit_write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        self.with_history_writer(|w| {
-            let tx = rusqlite::Transaction::new(w, rusqlite::TransactionBehavior::Immediate)?;
-            let v = f(&tx)?;
-            tx.commit()?;
-            Ok(v)
-        })
+        self.with_history_writer(|w| immediate(w, f))
     }
 
     /// Writes in one immediate transaction on the store's writer connection.
@@ -408,13 +403,19 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
     ) -> Result<T> {
-        self.with_writer(|w| {
-            let tx = rusqlite::Transaction::new(w, rusqlite::TransactionBehavior::Immediate)?;
-            let v = f(&tx)?;
-            tx.commit()?;
-            Ok(v)
-        })
+        self.with_writer(|w| immediate(w, f))
     }
+}
+
+/// Runs `f` in one immediate transaction of `w` and commits it (rolled back on an error).
+fn immediate<T>(
+    w: &mut rusqlite::Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = rusqlite::Transaction::new(w, rusqlite::TransactionBehavior::Immediate)?;
+    let v = f(&tx)?;
+    tx.commit()?;
+    Ok(v)
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {

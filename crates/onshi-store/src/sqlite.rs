@@ -310,16 +310,14 @@ fn open_writer(path: &Path, schema: &[(i32, &str, &str)]) -> Result<Connection> 
 /// the rows in both, which the next open copies again (ids already there are skipped) and
 /// drops; nothing is lost or doubled.
 fn move_logs(registry: &Connection, history: &Path) -> Result<()> {
-    let left: Vec<&str> = MOVED_LOGS
-        .iter()
-        .copied()
-        .filter(|t| {
-            registry
-                .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
-                .and_then(|mut st| st.exists([t]))
-                .unwrap_or(false)
-        })
-        .collect();
+    let mut left = Vec::new();
+    for t in MOVED_LOGS {
+        let mut st = registry
+            .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+        if st.exists([t])? {
+            left.push(*t);
+        }
+    }
     if left.is_empty() {
         return Ok(());
     }
@@ -330,32 +328,23 @@ fn move_logs(registry: &Connection, history: &Path) -> Result<()> {
         ))
     })?;
     registry.execute("ATTACH DATABASE ?1 AS moved_logs", [h])?;
+    // each transaction rolls back when dropped on an error; the file is detached either way
     let moved = (|| -> Result<()> {
-        registry.execute_batch("BEGIN IMMEDIATE")?;
-        let copy = left.iter().try_for_each(|t| {
-            registry
-                .execute_batch(&format!(
-                    "INSERT OR IGNORE INTO moved_logs.{t} SELECT * FROM main.{t}"
-                ))
-                .map_err(StoreError::from)
-        });
-        match copy {
-            Ok(()) => registry.execute_batch("COMMIT")?,
-            Err(e) => {
-                let _ = registry.execute_batch("ROLLBACK");
-                return Err(e);
-            }
+        use rusqlite::{Transaction, TransactionBehavior::Immediate};
+        let copy = Transaction::new_unchecked(registry, Immediate)?;
+        for t in &left {
+            copy.execute_batch(&format!(
+                "INSERT OR IGNORE INTO moved_logs.{t} SELECT * FROM main.{t}"
+            ))?;
         }
-        let drops: String = left
-            .iter()
-            .map(|t| format!("DROP TABLE main.{t};"))
-            .collect();
-        registry.execute_batch(&format!("BEGIN IMMEDIATE; {drops} COMMIT"))?;
+        copy.commit()?;
+        let drop = Transaction::new_unchecked(registry, Immediate)?;
+        for t in &left {
+            drop.execute_batch(&format!("DROP TABLE main.{t}"))?;
+        }
+        drop.commit()?;
         Ok(())
     })();
-    if moved.is_err() && !registry.is_autocommit() {
-        let _ = registry.execute_batch("ROLLBACK");
-    }
     registry.execute_batch("DETACH DATABASE moved_logs")?;
     moved
 }
@@ -853,8 +842,7 @@ impl RegistryRead for SqliteStore {
 
 impl HistoryStore for SqliteStore {
     fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
-        let mut w = self.history_writer.lock().map_err(|_| poisoned())?;
-        {
+        self.with_history_writer(|w| {
             let tx = w.transaction()?;
             let mut ids = Vec::with_capacity(batch.len());
             {
@@ -884,7 +872,7 @@ impl HistoryStore for SqliteStore {
             }
             tx.commit()?;
             Ok(ids)
-        }
+        })
     }
 
     fn list_confirmations(
