@@ -1,10 +1,12 @@
 //! Group commit for the confirmation history: every confirmation is durably in the history
 //! before it is acknowledged, without one fsync per confirmation. Callers hand an entry to
 //! the writer thread and wait; the thread takes whatever has queued up (up to
-//! [`MAX_BATCH`]), writes it in one transaction, and answers every waiter with its id.
+//! [`MAX_BATCH`]), writes it in one transaction, and answers every waiter with its id. The
+//! medical-information consents a confirmation carries (R2) go in the same transaction.
 
 use std::sync::Arc;
 
+use onshi_domain::medinfo::ConsentGrant;
 use onshi_store::{ConfirmationEntry, HistoryStore};
 
 use crate::batcher::{Batcher, ids_or_error};
@@ -23,13 +25,23 @@ pub enum HistoryError {
 /// Handle to the writer thread. Cloning shares the thread.
 #[derive(Clone)]
 pub struct HistoryWriter {
-    batcher: Batcher<ConfirmationEntry, Result<i64, String>>,
+    batcher: Batcher<(ConfirmationEntry, Vec<ConsentGrant>), Result<i64, String>>,
 }
 
 impl HistoryWriter {
     pub fn start(store: Arc<dyn HistoryStore>) -> Self {
-        let batcher = Batcher::start("history-writer", MAX_BATCH, QUEUE, move |entries| {
-            let written = store.append_confirmations(&entries);
+        let batcher = Batcher::start("history-writer", MAX_BATCH, QUEUE, move |items| {
+            let mut entries = Vec::with_capacity(items.len());
+            let mut consents = Vec::new();
+            for (e, c) in items {
+                entries.push(e);
+                consents.extend(c);
+            }
+            let written = if consents.is_empty() {
+                store.append_confirmations(&entries)
+            } else {
+                store.append_confirmations_with_consents(&entries, &consents)
+            };
             ids_or_error("history batch", entries.len(), written)
         });
         HistoryWriter { batcher }
@@ -37,12 +49,22 @@ impl HistoryWriter {
 
     /// Appends one entry; resolves once it is committed.
     pub async fn append(&self, e: ConfirmationEntry) -> Result<i64, HistoryError> {
-        answer(self.batcher.submit(e).await)
+        self.append_with_consents(e, Vec::new()).await
+    }
+
+    /// Appends one entry with the consents given in that confirmation; resolves once both
+    /// are committed (in the same transaction).
+    pub async fn append_with_consents(
+        &self,
+        e: ConfirmationEntry,
+        consents: Vec<ConsentGrant>,
+    ) -> Result<i64, HistoryError> {
+        answer(self.batcher.submit((e, consents)).await)
     }
 
     /// Blocking form for non-async callers.
     pub fn append_blocking(&self, e: ConfirmationEntry) -> Result<i64, HistoryError> {
-        answer(self.batcher.submit_blocking(e))
+        answer(self.batcher.submit_blocking((e, Vec::new())))
     }
 }
 
@@ -70,9 +92,10 @@ mod tests {
     }
 
     impl HistoryStore for Recorder {
-        fn append_confirmations(
+        fn append_confirmations_with_consents(
             &self,
             batch: &[ConfirmationEntry],
+            _: &[ConsentGrant],
         ) -> Result<Vec<i64>, StoreError> {
             std::thread::sleep(std::time::Duration::from_millis(2)); // an fsync's worth
             if self.fail.load(Ordering::Relaxed) {

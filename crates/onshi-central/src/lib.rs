@@ -150,6 +150,9 @@ struct Draft {
     error: Option<ConfirmationError>,
     validity: Option<onshi_domain::codes::QualificationValidity>,
     results: Vec<ResultOfQualificationConfirmation>,
+    /// the medical-information consents given at the reader (R2), committed with the
+    /// confirmation's history entry
+    consents: Vec<ConsentGrant>,
 }
 
 impl Draft {
@@ -164,6 +167,7 @@ impl Draft {
             error: None,
             validity: None,
             results: Vec::new(),
+            consents: Vec::new(),
         }
     }
 
@@ -541,35 +545,32 @@ impl Central {
         if !d.results.is_empty() {
             // R2: the consents given at the reader open the medical information to this
             // facility for a while, whatever the identity method (a PIN-less card too)
-            let grants = self.record_consents(person.id, facility, req)?;
+            let grants = self.consent_grants(person.id, facility, req);
             let elements = MedicalConsentElements::from_grants(&req.medical_consent, &grants);
             for r in &mut d.results {
                 r.medical_consents = elements.clone();
             }
+            d.consents = grants;
         }
         d.person = Some(person);
         Ok(d)
     }
 
-    /// Records the medical-information consents of a card confirmation (given now, lasting
-    /// [`onshi_domain::medinfo::CONSENT_LASTS`]) and returns them.
-    fn record_consents(
+    /// The medical-information consents of a card confirmation (given now, lasting
+    /// [`onshi_domain::medinfo::CONSENT_LASTS`]); recorded with its history entry.
+    fn consent_grants(
         &self,
         person: PersonId,
         facility: &MedicalInstitutionCode,
         req: &CardConfirmation,
-    ) -> Result<Vec<ConsentGrant>, CentralError> {
+    ) -> Vec<ConsentGrant> {
         let now = self.clock.now_jst().naive_local();
         let now = now.with_nanosecond(0).unwrap_or(now);
-        let grants: Vec<ConsentGrant> = MedicalInfoKind::ALL
+        MedicalInfoKind::ALL
             .into_iter()
             .filter(|k| req.medical_consent.given(*k))
             .map(|k| ConsentGrant::given(person, facility.as_str(), k, now))
-            .collect();
-        if !grants.is_empty() {
-            self.medinfo.record_consents(&grants)?;
-        }
-        Ok(grants)
+            .collect()
     }
 
     /// The medical information store (R2).
@@ -738,7 +739,7 @@ impl Central {
                 .map_err(|e| StoreError::Corrupt(format!("serializing a response: {e}")))?,
         };
         let stored = entry.result.get().to_string();
-        resp.confirmation_id = self.history.append(entry).await?;
+        resp.confirmation_id = self.history.append_with_consents(entry, d.consents).await?;
         let json = with_confirmation_id(&stored, resp.confirmation_id)
             .map_or_else(|| serde_json::to_string(&resp), Ok)
             .map_err(|e| StoreError::Corrupt(format!("serializing a response: {e}")))?;

@@ -194,7 +194,18 @@ pub struct RegistryCounts {
 /// The confirmation history.
 pub trait HistoryStore: Send + Sync {
     /// Appends a batch durably in one commit; returns the ids in order.
-    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>>;
+    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
+        self.append_confirmations_with_consents(batch, &[])
+    }
+    /// Appends a batch together with the medical-information consents given at the reader in
+    /// those confirmations (R2), durably in one commit: a consent is never kept without the
+    /// confirmation that carried it, nor that confirmation without its consents. Returns the
+    /// confirmations' ids in order.
+    fn append_confirmations_with_consents(
+        &self,
+        batch: &[ConfirmationEntry],
+        consents: &[onshi_domain::medinfo::ConsentGrant],
+    ) -> Result<Vec<i64>>;
     fn list_confirmations(
         &self,
         facility: &str,

@@ -51,6 +51,30 @@ pub trait MedicalInfoStore: Send + Sync {
     fn medical_views(&self, of: ViewsOf<'_>, limit: u32) -> Result<Vec<MedicalView>>;
 }
 
+/// Writes consents in the caller's transaction of the history file.
+pub(crate) fn insert_consents(
+    tx: &rusqlite::Transaction<'_>,
+    grants: &[ConsentGrant],
+) -> Result<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT INTO med_consent (person_id, facility, kind, given_at, available_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for g in grants {
+        st.execute(params![
+            g.person_id,
+            g.facility,
+            g.kind.id(),
+            ts(g.given_at),
+            ts(g.available_until)
+        ])?;
+    }
+    Ok(())
+}
+
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("medical record: {e}")))
 }
@@ -149,21 +173,7 @@ impl MedicalInfoStore for SqliteStore {
     fn record_consents(&self, grants: &[ConsentGrant]) -> Result<()> {
         self.with_history_writer(|w| {
             let tx = w.transaction()?;
-            {
-                let mut st = tx.prepare_cached(
-                    "INSERT INTO med_consent (person_id, facility, kind, given_at, \
-                     available_until) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for g in grants {
-                    st.execute(params![
-                        g.person_id,
-                        g.facility,
-                        g.kind.id(),
-                        ts(g.given_at),
-                        ts(g.available_until)
-                    ])?;
-                }
-            }
+            insert_consents(&tx, grants)?;
             tx.commit()?;
             Ok(())
         })

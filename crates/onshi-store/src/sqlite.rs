@@ -841,7 +841,11 @@ impl RegistryRead for SqliteStore {
 }
 
 impl HistoryStore for SqliteStore {
-    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
+    fn append_confirmations_with_consents(
+        &self,
+        batch: &[ConfirmationEntry],
+        consents: &[onshi_domain::medinfo::ConsentGrant],
+    ) -> Result<Vec<i64>> {
         self.with_history_writer(|w| {
             let tx = w.transaction()?;
             let mut ids = Vec::with_capacity(batch.len());
@@ -870,6 +874,8 @@ impl HistoryStore for SqliteStore {
                     ids.push(tx.last_insert_rowid());
                 }
             }
+            // the history file holds the consents too (its schema 2): the same commit
+            crate::medinfo::insert_consents(&tx, consents)?;
             tx.commit()?;
             Ok(ids)
         })

@@ -88,6 +88,7 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     trust_keys_and_readers(make);
     facilities_by_token(make);
     medical_information_consents_and_views(make);
+    consents_commit_with_their_confirmations(make);
     initial_load_defers_its_indexes_all_or_nothing(make);
     initial_load_cards_in_random_order(make);
     r23_registrations_after_the_issuance_as_of_a_date(make);
@@ -510,6 +511,137 @@ fn medical_information_consents_and_views(
         .unwrap();
     assert_eq!(clinic.len(), 2);
     assert!(clinic.iter().all(|v| v.facility == "1311234567"));
+}
+
+/// R2: the consents given at the reader are written in the same commit as the history
+/// entries of the confirmations that carried them.
+fn consents_commit_with_their_confirmations(
+    make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
+) {
+    use onshi_domain::medinfo::*;
+    let (s, _keep) = make();
+    let at = NaiveDate::from_ymd_opt(2026, 11, 25)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    let grants = [
+        ConsentGrant::given(1, "1311234567", MedicalInfoKind::Drug, at),
+        ConsentGrant::given(1, "1311234567", MedicalInfoKind::Checkup, at),
+        ConsentGrant::given(2, "1311234567", MedicalInfoKind::Drug, at),
+    ];
+    let ids = s
+        .append_confirmations_with_consents(
+            &[
+                entry("1311234567", "2026-11-25", "1"),
+                entry("1311234567", "2026-11-25", "1"),
+            ],
+            &grants,
+        )
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1]);
+    let listed = s
+        .list_confirmations("1311234567", &HistoryFilter::default())
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    for g in &grants {
+        let found = s
+            .latest_consent(g.person_id, &g.facility, g.kind)
+            .unwrap()
+            .unwrap_or_else(|| panic!("consent {g:?} not kept"));
+        assert_eq!(found.given_at, at);
+        assert_eq!(found.available_until, g.available_until);
+    }
+    assert!(
+        s.latest_consent(2, "1311234567", MedicalInfoKind::Checkup)
+            .unwrap()
+            .is_none()
+    );
+    // without consents the plain append still works
+    assert_eq!(
+        s.append_confirmations(&[entry("1311234567", "2026-11-25", "1")])
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// A consent that cannot be written takes its batch of confirmations with it: neither is
+/// kept, and the error reaches the caller (who then does not acknowledge them). `refuse`
+/// makes every insert into `med_consent` fail (fault injection).
+fn a_failed_consent_keeps_no_confirmation(s: &dyn Store, refuse: &dyn Fn()) {
+    use onshi_domain::medinfo::*;
+    let at = NaiveDate::from_ymd_opt(2026, 11, 25)
+        .unwrap()
+        .and_hms_opt(10, 0, 0)
+        .unwrap();
+    s.append_confirmations(&[entry("1311234567", "2026-11-24", "1")])
+        .unwrap();
+    refuse();
+    let err = s.append_confirmations_with_consents(
+        &[
+            entry("1311234567", "2026-11-25", "1"),
+            entry("1311234567", "2026-11-25", "2"),
+        ],
+        &[ConsentGrant::given(
+            1,
+            "1311234567",
+            MedicalInfoKind::Drug,
+            at,
+        )],
+    );
+    assert!(err.is_err(), "the refused consent must fail the batch");
+    let listed = s
+        .list_confirmations("1311234567", &HistoryFilter::default())
+        .unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|e| e.confirmation_date)
+            .collect::<Vec<_>>(),
+        vec![d("2026-11-24")],
+        "only the confirmation committed before is kept"
+    );
+    assert!(
+        s.latest_consent(1, "1311234567", MedicalInfoKind::Drug)
+            .unwrap()
+            .is_none()
+    );
+    // the store goes on: confirmations without consents are still written
+    s.append_confirmations(&[entry("1311234567", "2026-11-26", "1")])
+        .unwrap();
+}
+
+#[test]
+fn sqlite_a_consent_that_cannot_be_written_keeps_no_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path().join("s.sqlite")).unwrap();
+    let history = s.history_file().to_path_buf();
+    a_failed_consent_keeps_no_confirmation(&s, &|| {
+        rusqlite::Connection::open(&history)
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse_consent BEFORE INSERT ON med_consent \
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+    });
+}
+
+#[test]
+fn postgres_a_consent_that_cannot_be_written_keeps_no_confirmation() {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    let s = PostgresStore::open(db.url()).unwrap();
+    let url = db.url().to_string();
+    a_failed_consent_keeps_no_confirmation(&s, &|| {
+        pg_exec(
+            &url,
+            "CREATE FUNCTION refuse_consent() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'disk full'; END $$; \
+             CREATE TRIGGER refuse_consent BEFORE INSERT ON med_consent \
+             FOR EACH ROW EXECUTE FUNCTION refuse_consent();",
+        );
+    });
 }
 
 fn import_is_all_or_nothing(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {

@@ -32,6 +32,10 @@ pub struct DemoArgs {
     /// data folder); default: an embedded SQLite file in the data folder
     #[arg(long, value_name = "POSTGRES_URL")]
     db: Option<String>,
+    /// the payer's own database: a PostgreSQL URL (`postgres://user@host:5432/payer`, not the
+    /// central's database); default: an SQLite file under the data folder's `payer/`
+    #[arg(long, value_name = "POSTGRES_URL")]
+    payer_db: Option<String>,
     #[arg(long, default_value = "127.0.0.1:8470")]
     listen: SocketAddr,
     /// the OQS Web API of cloud receipt software (auth + search)
@@ -179,9 +183,11 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
     };
 
     let payer_dir = a.data.join("payer");
-    let payer_logins = prepare_payer(&payer_dir, &examples, SystemClock.today())?;
+    std::fs::create_dir_all(&payer_dir)?;
+    let payer_store = open_payer(&payer_dir, a.payer_db.as_deref())?;
+    let payer_logins = prepare_payer(&payer_dir, &*payer_store, &examples, SystemClock.today())?;
     let payer_svc = onshi_payer::service::PayerService {
-        store: Arc::new(SqlitePayerStore::open(payer_dir.join("payer.sqlite"))?),
+        store: payer_store,
         registry: store.clone(),
         calendar: onshi_payer::rules::PayerCalendar::default(),
         settings: onshi_payer::rules::PayerSettings::default(),
@@ -227,10 +233,20 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         let payer_listener = tokio::net::TcpListener::bind(a.payer_listen)
             .await
             .with_context(|| format!("binding {}", a.payer_listen))?;
+        let payer_where = match a.payer_db.as_deref() {
+            Some(u) => format!(
+                "{} (its own PostgreSQL database",
+                onshi_store::postgres::redact(u)
+            ),
+            None => format!(
+                "{} (its own SQLite file",
+                payer_dir.join("payer.sqlite").display()
+            ),
+        };
         print_payer_banner(
             scheme,
             payer_listener.local_addr()?,
-            &payer_dir,
+            &payer_where,
             &payer_logins,
         );
         if a.no_serve {
@@ -367,6 +383,7 @@ fn print_banner(
 /// back.
 fn prepare_payer(
     dir: &std::path::Path,
+    store: &dyn PayerStore,
     examples: &serde_json::Value,
     today: chrono::NaiveDate,
 ) -> Result<Vec<DemoPayerLogin>> {
@@ -374,8 +391,6 @@ fn prepare_payer(
     if path.exists() {
         return Ok(serde_json::from_slice(&std::fs::read(&path)?)?);
     }
-    std::fs::create_dir_all(dir)?;
-    let store = SqlitePayerStore::open(dir.join("payer.sqlite"))?;
     let insurers: std::collections::BTreeSet<onshi_domain::numbers::InsurerNumber> = examples
         .get("examples")
         .and_then(|v| v.as_array())
@@ -439,6 +454,26 @@ fn prepare_payer(
     Ok(logins)
 }
 
+/// The payer's own database: the SQLite file `payer.sqlite` in `dir`, or the PostgreSQL
+/// database `url` (`--payer-db`). Its signing key stays in `dir` either way.
+fn open_payer(dir: &std::path::Path, url: Option<&str>) -> Result<Arc<dyn PayerStore>> {
+    Ok(match url {
+        None => Arc::new(SqlitePayerStore::open(dir.join("payer.sqlite"))?),
+        Some(u) if onshi_store::postgres::is_url(u) => Arc::new(
+            onshi_payer::store_pg::PostgresPayerStore::open(u).with_context(|| {
+                format!(
+                    "opening the payer's database {}",
+                    onshi_store::postgres::redact(u)
+                )
+            })?,
+        ),
+        Some(_) => anyhow::bail!(
+            "--payer-db: expected a postgres://… URL (without --payer-db the payer keeps an \
+             SQLite file in the data folder)"
+        ),
+    })
+}
+
 /// Registers each demo facility's desk (`<desk base>/desk/api/claims/settlement`) as its
 /// settlement hook with both payers, and prints them.
 fn register_demo_hooks(
@@ -462,17 +497,10 @@ fn register_demo_hooks(
     Ok(())
 }
 
-fn print_payer_banner(
-    scheme: &str,
-    addr: SocketAddr,
-    dir: &std::path::Path,
-    logins: &[DemoPayerLogin],
-) {
+fn print_payer_banner(scheme: &str, addr: SocketAddr, on: &str, logins: &[DemoPayerLogin]) {
     let base = format!("{scheme}://{addr}");
     println!(
-        "payer (審査支払機関: 1 支払基金, 2 国保連) on {} (its own SQLite file; the registry \
-         it reads is the central's)",
-        dir.join("payer.sqlite").display()
+        "payer (審査支払機関: 1 支払基金, 2 国保連) on {on}; the registry it reads is the central's)"
     );
     println!(
         "  payer screens: {base}/payer/login  (sign in with a token below; insurers see {base}/insurer/)"

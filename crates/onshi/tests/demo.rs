@@ -15,14 +15,21 @@ async fn the_demo_serves_the_central_the_desks_the_claims_screen_and_the_web_api
     assert!(data.path().join("demo/central.sqlite").exists());
 }
 
-/// The same demo with the registry on PostgreSQL (a fresh database, dropped after): the
-/// central, desks, Web API and payer all answer, the persons and the confirmations are in the
-/// database and no registry file is made; the payer keeps its own SQLite file.
+/// The same demo on PostgreSQL (fresh databases, dropped after): the registry in one, the
+/// payer's own in another (`--payer-db`). The central, desks, Web API and payer all answer
+/// (the payer takes the clinic's UKE file and settles the month), the persons and the
+/// confirmations are in the central's database, the payer's logins and claims in its own, and
+/// neither a registry file nor a payer file is made.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_on_postgresql() {
     let pg = onshi_store::postgres::TestDatabase::create().unwrap();
+    let payer_pg = onshi_store::postgres::TestDatabase::create().unwrap();
     let data = tempfile::tempdir().unwrap();
-    start_and_check(data.path(), &["--db", pg.url()]).await;
+    start_and_check(
+        data.path(),
+        &["--db", pg.url(), "--payer-db", payer_pg.url()],
+    )
+    .await;
     let dir = data.path().join("demo");
     assert!(!dir.join("central.sqlite").exists(), "no registry file");
     assert!(
@@ -30,8 +37,8 @@ async fn the_demo_runs_on_postgresql() {
         "the keys in the data folder"
     );
     assert!(
-        dir.join("payer/payer.sqlite").exists(),
-        "the payer's own file"
+        !dir.join("payer/payer.sqlite").exists(),
+        "no payer file: the payer is in its PostgreSQL database"
     );
     let url = pg.url().to_string();
     let counts = tokio::task::spawn_blocking(move || {
@@ -42,7 +49,34 @@ async fn the_demo_runs_on_postgresql() {
     .unwrap()
     .unwrap();
     assert_eq!(counts.persons, 300, "{counts:?}");
+    let (principals, claims) = pg_counts(
+        payer_pg.url(),
+        "SELECT (SELECT count(*) FROM principal), (SELECT count(*) FROM claim)",
+    )
+    .await;
+    assert!(
+        principals >= 6,
+        "the demo logins are in the payer's database: {principals}"
+    );
+    assert!(
+        claims >= 1,
+        "the clinic's claims reached the payer's database: {claims}"
+    );
     drop(pg);
+    drop(payer_pg);
+}
+
+/// Two counts from one query on a PostgreSQL database.
+async fn pg_counts(url: &str, sql: &str) -> (i64, i64) {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(conn);
+    let row = c.query_one(sql, &[]).await.unwrap();
+    let out = (row.get(0), row.get(1));
+    drop(c);
+    let _ = task.await;
+    out
 }
 
 /// A running `onshi demo` (stopped when dropped) and what its banner printed.

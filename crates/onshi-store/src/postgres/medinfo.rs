@@ -83,29 +83,9 @@ impl MedicalInfoStore for PostgresStore {
 
     fn record_consents(&self, grants: &[ConsentGrant]) -> Result<()> {
         self.block(async {
-            let mut c = self.conn().await?;
-            let tx = c.transaction().await?;
-            let st = tx
-                .prepare(
-                    "INSERT INTO med_consent (person_id, facility, kind, given_at, \
-                     available_until) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .await?;
-            for g in grants {
-                tx.execute(
-                    &st,
-                    &[
-                        &g.person_id,
-                        &g.facility,
-                        &g.kind.id(),
-                        &g.given_at,
-                        &g.available_until,
-                    ],
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
+            let c = self.conn().await?;
+            // one statement: committed as one
+            insert_consents(&c, grants).await
         })
     }
 
@@ -196,4 +176,30 @@ impl MedicalInfoStore for PostgresStore {
                 .collect()
         })
     }
+}
+
+/// Writes consents with one statement on `c` (a connection, or the transaction of the
+/// confirmations that carry them).
+pub(super) async fn insert_consents<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    grants: &[ConsentGrant],
+) -> Result<()> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let person: Vec<PersonId> = grants.iter().map(|g| g.person_id).collect();
+    let facility: Vec<&str> = grants.iter().map(|g| g.facility.as_str()).collect();
+    let kind: Vec<&str> = grants.iter().map(|g| g.kind.id()).collect();
+    let given: Vec<NaiveDateTime> = grants.iter().map(|g| g.given_at).collect();
+    let until: Vec<NaiveDateTime> = grants.iter().map(|g| g.available_until).collect();
+    let st = c
+        .prepare_cached(
+            "INSERT INTO med_consent (person_id, facility, kind, given_at, available_until) \
+             SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamp[], \
+             $5::timestamp[])",
+        )
+        .await?;
+    c.execute(&st, &[&person, &facility, &kind, &given, &until])
+        .await?;
+    Ok(())
 }

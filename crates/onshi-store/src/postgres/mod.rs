@@ -665,60 +665,84 @@ impl RegistryRead for PostgresStore {
     }
 }
 
+/// The batch's rows in one multi-row `INSERT` on `c` (a connection or a transaction).
+async fn insert_confirmations<C: deadpool_postgres::GenericClient>(
+    c: &C,
+    batch: &[ConfirmationEntry],
+) -> Result<Vec<i64>> {
+    // ids first (in order), then one multi-row INSERT: one statement, one commit
+    let st = c
+        .prepare_cached("SELECT nextval('confirmation_id_seq') FROM generate_series(1, $1::int4)")
+        .await?;
+    let n = i32::try_from(batch.len()).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    let mut ids: Vec<i64> = c
+        .query(&st, &[&n])
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+    ids.sort_unstable();
+    let col = |f: &dyn Fn(&ConfirmationEntry) -> Option<String>| -> Vec<Option<String>> {
+        batch.iter().map(f).collect()
+    };
+    let facility = col(&|e| Some(e.facility.clone()));
+    let processed = col(&|e| Some(e.processed_at.clone()));
+    let date: Vec<NaiveDate> = batch.iter().map(|e| e.confirmation_date).collect();
+    let refc = col(&|e| Some(e.reference_classification.code().to_string()));
+    let im = col(&|e| e.identity_method.map(|m| m.code().to_string()));
+    let staff = col(&|e| e.staff_id.clone());
+    let serial = col(&|e| e.card_serial.clone());
+    let person: Vec<Option<i64>> = batch.iter().map(|e| e.person_id).collect();
+    let birth: Vec<Option<NaiveDate>> = batch.iter().map(|e| e.birthdate).collect();
+    let kana = col(&|e| e.kana_key.clone());
+    let outcome = col(&|e| Some(e.outcome.clone()));
+    let result = col(&|e| Some(e.result.get().to_string()));
+    let st = c
+        .prepare_cached(
+            "INSERT INTO confirmation (id, facility, processed_at, confirmation_date, \
+                 reference_classification, identity_method, staff_id, card_serial, \
+                 person_id, birthdate, kana_key, outcome, result) \
+                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::date[], \
+                 $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::date[], \
+                 $11::text[], $12::text[], $13::text[])",
+        )
+        .await?;
+    c.execute(
+        &st,
+        &[
+            &ids, &facility, &processed, &date, &refc, &im, &staff, &serial, &person, &birth,
+            &kana, &outcome, &result,
+        ],
+    )
+    .await?;
+    Ok(ids)
+}
+
 impl HistoryStore for PostgresStore {
-    fn append_confirmations(&self, batch: &[ConfirmationEntry]) -> Result<Vec<i64>> {
+    fn append_confirmations_with_consents(
+        &self,
+        batch: &[ConfirmationEntry],
+        consents: &[onshi_domain::medinfo::ConsentGrant],
+    ) -> Result<Vec<i64>> {
         if batch.is_empty() {
+            if !consents.is_empty() {
+                return Err(StoreError::Conflict(
+                    "consents come with the confirmations that carry them".into(),
+                ));
+            }
             return Ok(Vec::new());
         }
         self.block(async {
-            let c = self.conn().await?;
-            // ids first (in order), then one multi-row INSERT: one statement, one commit
-            let st = c
-                .prepare_cached(
-                    "SELECT nextval('confirmation_id_seq') FROM generate_series(1, $1::int4)",
-                )
-                .await?;
-            let n = i32::try_from(batch.len()).map_err(|e| StoreError::Conflict(e.to_string()))?;
-            let mut ids: Vec<i64> = c
-                .query(&st, &[&n])
-                .await?
-                .iter()
-                .map(|r| r.try_get(0))
-                .collect::<std::result::Result<_, _>>()?;
-            ids.sort_unstable();
-            let col = |f: &dyn Fn(&ConfirmationEntry) -> Option<String>| -> Vec<Option<String>> {
-                batch.iter().map(f).collect()
-            };
-            let facility = col(&|e| Some(e.facility.clone()));
-            let processed = col(&|e| Some(e.processed_at.clone()));
-            let date: Vec<NaiveDate> = batch.iter().map(|e| e.confirmation_date).collect();
-            let refc = col(&|e| Some(e.reference_classification.code().to_string()));
-            let im = col(&|e| e.identity_method.map(|m| m.code().to_string()));
-            let staff = col(&|e| e.staff_id.clone());
-            let serial = col(&|e| e.card_serial.clone());
-            let person: Vec<Option<i64>> = batch.iter().map(|e| e.person_id).collect();
-            let birth: Vec<Option<NaiveDate>> = batch.iter().map(|e| e.birthdate).collect();
-            let kana = col(&|e| e.kana_key.clone());
-            let outcome = col(&|e| Some(e.outcome.clone()));
-            let result = col(&|e| Some(e.result.get().to_string()));
-            let st = c
-                .prepare_cached(
-                    "INSERT INTO confirmation (id, facility, processed_at, confirmation_date, \
-                     reference_classification, identity_method, staff_id, card_serial, \
-                     person_id, birthdate, kana_key, outcome, result) \
-                     SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::date[], \
-                     $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::date[], \
-                     $11::text[], $12::text[], $13::text[])",
-                )
-                .await?;
-            c.execute(
-                &st,
-                &[
-                    &ids, &facility, &processed, &date, &refc, &im, &staff, &serial, &person,
-                    &birth, &kana, &outcome, &result,
-                ],
-            )
-            .await?;
+            let mut c = self.conn().await?;
+            // without consents the batch is one statement, committed alone; with them, the
+            // consents' statement goes in the same transaction
+            if consents.is_empty() {
+                return insert_confirmations(&c, batch).await;
+            }
+            let tx = c.transaction().await?;
+            let ids = insert_confirmations(&tx, batch).await?;
+            medinfo::insert_consents(&tx, consents).await?;
+            tx.commit().await?;
             Ok(ids)
         })
     }
