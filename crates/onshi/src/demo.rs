@@ -246,6 +246,7 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         print_payer_banner(
             scheme,
             payer_listener.local_addr()?,
+            &payer_dir,
             &payer_where,
             &payer_logins,
         );
@@ -497,7 +498,13 @@ fn register_demo_hooks(
     Ok(())
 }
 
-fn print_payer_banner(scheme: &str, addr: SocketAddr, on: &str, logins: &[DemoPayerLogin]) {
+fn print_payer_banner(
+    scheme: &str,
+    addr: SocketAddr,
+    dir: &std::path::Path,
+    on: &str,
+    logins: &[DemoPayerLogin],
+) {
     let base = format!("{scheme}://{addr}");
     println!(
         "payer (審査支払機関: 1 支払基金, 2 国保連) on {on}; the registry it reads is the central's)"
