@@ -10,8 +10,11 @@
 //! its B-tree is appended to, and other tables refer to it). Persons get their ids from the
 //! identity sequence up front. Rows are buffered and sent with `COPY (FORMAT binary)` in
 //! batches; the few reads an import makes on the way (a person met before, to word a
-//! message) are answered from the buffer or by primary key. At commit ([`Bulk::finish`]) the
-//! last rows go, the post numbers set on persons already sent are applied in one `UPDATE`,
+//! message) are answered from the buffer or by primary key. The persons are held until the
+//! end (up to [`HOLD_PERSONS`]), so that a card holder's post number, which comes with their
+//! qualification rows after the cards file, is set before the row is sent. At commit
+//! ([`Bulk::finish`]) the last rows go, the post numbers set on persons already sent (beyond
+//! that bound) are applied in one `UPDATE`, the sort memory is raised for the transaction,
 //! the sequence is moved past the ids used, every dropped constraint and index is built again
 //! from its saved definition (a foreign key checks every row then), and the tables are
 //! analysed.
@@ -26,8 +29,20 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::{CardCert, PersonId, PersonRecord, Result, StoreError};
 
-/// Rows buffered (of any table) before they are sent.
+/// Rows of qualifications and cards buffered before they are sent.
 const FLUSH_ROWS: usize = 8192;
+
+/// Persons held in memory until the end of the load, at most. A card holder's post number
+/// comes with their qualification rows, after the cards file: a person still held gets it in
+/// place, one already sent needs an `UPDATE` of its row at the end — which rewrote 8 of 10 rows
+/// of `person` (12 of the 64 s of a 1 M import) when persons were sent every 8,192 rows.
+/// A held person is a few hundred bytes: 16 M persons is ~5 GB.
+const HOLD_PERSONS: usize = 16 << 20;
+
+/// The sort memory of the import's transaction (`SET LOCAL`), for the index and key builds at
+/// its end and the foreign-key checks' joins: the server's defaults (64 MB / 4 MB) spill
+/// every sort of a 10 M-row index to temporary files.
+const SORT_MEMORY: &str = "SET LOCAL maintenance_work_mem = '1GB'; SET LOCAL work_mem = '256MB'";
 
 /// The registry tables an initial load writes.
 const TABLES: &str = "person, qualification, card, card_key";
@@ -155,7 +170,7 @@ impl Bulk {
     }
 
     fn full(&self) -> bool {
-        self.pending.len() + self.quals.len() + self.cards.len() >= FLUSH_ROWS
+        self.quals.len() + self.cards.len() >= FLUSH_ROWS || self.pending.len() >= HOLD_PERSONS
     }
 
     pub(super) async fn insert_person(
@@ -170,7 +185,8 @@ impl Bulk {
             person: p.clone(),
         });
         if self.full() {
-            self.flush(c).await?;
+            let persons_too = self.pending.len() >= HOLD_PERSONS;
+            self.flush(c, persons_too).await?;
         }
         Ok(id)
     }
@@ -185,7 +201,8 @@ impl Bulk {
         self.quals
             .push((person, registered_name.to_string(), q.clone()));
         if self.full() {
-            self.flush(c).await?;
+            let persons_too = self.pending.len() >= HOLD_PERSONS;
+            self.flush(c, persons_too).await?;
         }
         Ok(())
     }
@@ -198,7 +215,8 @@ impl Bulk {
     ) -> Result<()> {
         self.cards.push((card.clone(), public_key.to_string()));
         if self.full() {
-            self.flush(c).await?;
+            let persons_too = self.pending.len() >= HOLD_PERSONS;
+            self.flush(c, persons_too).await?;
         }
         Ok(())
     }
@@ -247,9 +265,10 @@ impl Bulk {
         }
     }
 
-    /// Sends the buffered rows, one binary `COPY` per table.
-    async fn flush(&mut self, c: &Object) -> Result<()> {
-        if !self.pending.is_empty() {
+    /// Sends the buffered rows, one binary `COPY` per table; the held persons only when
+    /// `persons_too` (at the end, or when [`HOLD_PERSONS`] are held).
+    async fn flush(&mut self, c: &Object, persons_too: bool) -> Result<()> {
+        if persons_too && !self.pending.is_empty() {
             let sink = c
                 .copy_in(&format!(
                     "COPY person (id, my_number_hash, {}) FROM STDIN (FORMAT binary)",
@@ -336,7 +355,8 @@ impl Bulk {
     /// Sends the rest, applies the post numbers, moves the sequence on and builds the
     /// constraints and indexes again. The caller commits.
     pub(super) async fn finish(mut self, c: &Object) -> Result<()> {
-        self.flush(c).await?;
+        self.flush(c, true).await?;
+        c.batch_execute(SORT_MEMORY).await?;
         if !self.posts.is_empty() {
             c.batch_execute(
                 "CREATE TEMPORARY TABLE onshi_import_post (id bigint NOT NULL, \
