@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// per second of confirmation load (cold + warm)
     #[arg(long)]
     signed_requests: Option<usize>,
+    /// the share of confirmations (percent) whose patient consents at the reader to the
+    /// drug and checkup information (R2): each such confirmation also records two consents
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    consent_percent: u8,
     /// write + fdatasync samples of the disk, in --data
     #[arg(long, default_value_t = 300)]
     fsync_samples: usize,
@@ -630,15 +634,27 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     let sign = |range: std::ops::Range<usize>| -> Result<Vec<Vec<u8>>> {
         range
             .map(|i| {
-                let a = reader.assert(
+                // spread evenly over the set: request i consents when i mod 100 falls in the share
+                let consents = onshi_domain::medinfo::MedicalConsents {
+                    drug: true,
+                    checkup: true,
+                    ..Default::default()
+                };
+                let consents = if (i % 100) < usize::from(a.consent_percent) {
+                    consents
+                } else {
+                    Default::default()
+                };
+                let assertion = reader.assert_with_consents(
                     facility.as_str(),
                     &nonces[i],
                     &serials[i],
                     date,
                     false,
+                    consents,
                     &onshi_card::IdentityAttempt::Face { matched: true },
                 )?;
-                let body = serde_json::to_string(&a)?;
+                let body = serde_json::to_string(&assertion)?;
                 Ok(format!("{head}{}\r\n\r\n{body}", body.len()).into_bytes())
             })
             .collect()

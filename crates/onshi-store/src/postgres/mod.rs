@@ -665,23 +665,12 @@ impl RegistryRead for PostgresStore {
     }
 }
 
-/// The batch's rows in one multi-row `INSERT` on `c` (a connection or a transaction).
+/// The batch's rows in one statement on `c` (a connection or a transaction); their ids in the
+/// batch's order.
 async fn insert_confirmations<C: deadpool_postgres::GenericClient>(
     c: &C,
     batch: &[ConfirmationEntry],
 ) -> Result<Vec<i64>> {
-    // ids first (in order), then one multi-row INSERT: one statement, one commit
-    let st = c
-        .prepare_cached("SELECT nextval('confirmation_id_seq') FROM generate_series(1, $1::int4)")
-        .await?;
-    let n = i32::try_from(batch.len()).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    let mut ids: Vec<i64> = c
-        .query(&st, &[&n])
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<std::result::Result<_, _>>()?;
-    ids.sort_unstable();
     let col = |f: &dyn Fn(&ConfirmationEntry) -> Option<String>| -> Vec<Option<String>> {
         batch.iter().map(f).collect()
     };
@@ -697,24 +686,44 @@ async fn insert_confirmations<C: deadpool_postgres::GenericClient>(
     let kana = col(&|e| e.kana_key.clone());
     let outcome = col(&|e| Some(e.outcome.clone()));
     let result = col(&|e| Some(e.result.get().to_string()));
+    // one statement: the ids drawn from the sequence row by row in the batch's order, the
+    // rows inserted with them, and the ids returned in that order (the CTE is evaluated once)
     let st = c
         .prepare_cached(
-            "INSERT INTO confirmation (id, facility, processed_at, confirmation_date, \
-                 reference_classification, identity_method, staff_id, card_serial, \
-                 person_id, birthdate, kana_key, outcome, result) \
-                 SELECT * FROM unnest($1::int8[], $2::text[], $3::text[], $4::date[], \
-                 $5::text[], $6::text[], $7::text[], $8::text[], $9::int8[], $10::date[], \
-                 $11::text[], $12::text[], $13::text[])",
+            "WITH r AS MATERIALIZED (SELECT nextval('confirmation_id_seq') AS id, u.* \
+             FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::int8[], $9::date[], $10::text[], $11::text[], \
+             $12::text[]) WITH ORDINALITY AS u (facility, processed_at, confirmation_date, \
+             reference_classification, identity_method, staff_id, card_serial, person_id, \
+             birthdate, kana_key, outcome, result, ord)), \
+             ins AS (INSERT INTO confirmation (id, facility, processed_at, confirmation_date, \
+             reference_classification, identity_method, staff_id, card_serial, person_id, \
+             birthdate, kana_key, outcome, result) \
+             SELECT id, facility, processed_at, confirmation_date, reference_classification, \
+             identity_method, staff_id, card_serial, person_id, birthdate, kana_key, outcome, \
+             result FROM r) \
+             SELECT id FROM r ORDER BY ord",
         )
         .await?;
-    c.execute(
-        &st,
-        &[
-            &ids, &facility, &processed, &date, &refc, &im, &staff, &serial, &person, &birth,
-            &kana, &outcome, &result,
-        ],
-    )
-    .await?;
+    let ids = c
+        .query(
+            &st,
+            &[
+                &facility, &processed, &date, &refc, &im, &staff, &serial, &person, &birth, &kana,
+                &outcome, &result,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<Vec<i64>, _>>()?;
+    if ids.len() != batch.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} confirmations written, {} ids returned",
+            batch.len(),
+            ids.len()
+        )));
+    }
     Ok(ids)
 }
 
