@@ -169,8 +169,14 @@ impl Bulk {
         self.pending.get_mut(i)
     }
 
-    fn full(&self) -> bool {
-        self.quals.len() + self.cards.len() >= FLUSH_ROWS || self.pending.len() >= HOLD_PERSONS
+    /// Sends the buffered qualifications and cards when [`FLUSH_ROWS`] are buffered, and the
+    /// held persons too when [`HOLD_PERSONS`] are held.
+    async fn flush_if_full(&mut self, c: &Object) -> Result<()> {
+        let persons_too = self.pending.len() >= HOLD_PERSONS;
+        if persons_too || self.quals.len() + self.cards.len() >= FLUSH_ROWS {
+            self.flush(c, persons_too).await?;
+        }
+        Ok(())
     }
 
     pub(super) async fn insert_person(
@@ -184,10 +190,7 @@ impl Bulk {
             hash: h.as_str().to_string(),
             person: p.clone(),
         });
-        if self.full() {
-            let persons_too = self.pending.len() >= HOLD_PERSONS;
-            self.flush(c, persons_too).await?;
-        }
+        self.flush_if_full(c).await?;
         Ok(id)
     }
 
@@ -200,10 +203,7 @@ impl Bulk {
     ) -> Result<()> {
         self.quals
             .push((person, registered_name.to_string(), q.clone()));
-        if self.full() {
-            let persons_too = self.pending.len() >= HOLD_PERSONS;
-            self.flush(c, persons_too).await?;
-        }
+        self.flush_if_full(c).await?;
         Ok(())
     }
 
@@ -214,10 +214,7 @@ impl Bulk {
         public_key: &str,
     ) -> Result<()> {
         self.cards.push((card.clone(), public_key.to_string()));
-        if self.full() {
-            let persons_too = self.pending.len() >= HOLD_PERSONS;
-            self.flush(c, persons_too).await?;
-        }
+        self.flush_if_full(c).await?;
         Ok(())
     }
 
