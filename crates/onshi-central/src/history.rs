@@ -37,11 +37,7 @@ impl HistoryWriter {
                 entries.push(e);
                 consents.extend(c);
             }
-            let written = if consents.is_empty() {
-                store.append_confirmations(&entries)
-            } else {
-                store.append_confirmations_with_consents(&entries, &consents)
-            };
+            let written = store.append_confirmations_with_consents(&entries, &consents);
             ids_or_error("history batch", entries.len(), written)
         });
         HistoryWriter { batcher }

@@ -88,7 +88,7 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     trust_keys_and_readers(make);
     facilities_by_token(make);
     medical_information_consents_and_views(make);
-    consents_commit_with_their_confirmations(make);
+    r2_consents_commit_with_their_confirmations(make);
     initial_load_defers_its_indexes_all_or_nothing(make);
     initial_load_cards_in_random_order(make);
     r23_registrations_after_the_issuance_as_of_a_date(make);
@@ -515,7 +515,7 @@ fn medical_information_consents_and_views(
 
 /// R2: the consents given at the reader are written in the same commit as the history
 /// entries of the confirmations that carried them.
-fn consents_commit_with_their_confirmations(
+fn r2_consents_commit_with_their_confirmations(
     make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
 ) {
     use onshi_domain::medinfo::*;
@@ -569,7 +569,7 @@ fn consents_commit_with_their_confirmations(
 /// A consent that cannot be written takes its batch of confirmations with it: neither is
 /// kept, and the error reaches the caller (who then does not acknowledge them). `refuse`
 /// makes every insert into `med_consent` fail (fault injection).
-fn a_failed_consent_keeps_no_confirmation(s: &dyn Store, refuse: &dyn Fn()) {
+fn r2_a_failed_consent_keeps_no_confirmation(s: &dyn Store, refuse: &dyn Fn()) {
     use onshi_domain::medinfo::*;
     let at = NaiveDate::from_ymd_opt(2026, 11, 25)
         .unwrap()
@@ -613,11 +613,11 @@ fn a_failed_consent_keeps_no_confirmation(s: &dyn Store, refuse: &dyn Fn()) {
 }
 
 #[test]
-fn sqlite_a_consent_that_cannot_be_written_keeps_no_confirmation() {
+fn sqlite_r2_a_consent_that_cannot_be_written_keeps_no_confirmation() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path().join("s.sqlite")).unwrap();
     let history = s.history_file().to_path_buf();
-    a_failed_consent_keeps_no_confirmation(&s, &|| {
+    r2_a_failed_consent_keeps_no_confirmation(&s, &|| {
         rusqlite::Connection::open(&history)
             .unwrap()
             .execute_batch(
@@ -629,11 +629,11 @@ fn sqlite_a_consent_that_cannot_be_written_keeps_no_confirmation() {
 }
 
 #[test]
-fn postgres_a_consent_that_cannot_be_written_keeps_no_confirmation() {
+fn postgres_r2_a_consent_that_cannot_be_written_keeps_no_confirmation() {
     let db = onshi_store::postgres::TestDatabase::create().unwrap();
     let s = PostgresStore::open(db.url()).unwrap();
     let url = db.url().to_string();
-    a_failed_consent_keeps_no_confirmation(&s, &|| {
+    r2_a_failed_consent_keeps_no_confirmation(&s, &|| {
         pg_exec(
             &url,
             "CREATE FUNCTION refuse_consent() RETURNS trigger LANGUAGE plpgsql AS \

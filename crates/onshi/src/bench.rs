@@ -635,15 +635,11 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         range
             .map(|i| {
                 // spread evenly over the set: request i consents when i mod 100 falls in the share
+                let given = (i % 100) < usize::from(a.consent_percent);
                 let consents = onshi_domain::medinfo::MedicalConsents {
-                    drug: true,
-                    checkup: true,
+                    drug: given,
+                    checkup: given,
                     ..Default::default()
-                };
-                let consents = if (i % 100) < usize::from(a.consent_percent) {
-                    consents
-                } else {
-                    Default::default()
                 };
                 let assertion = reader.assert_with_consents(
                     facility.as_str(),

@@ -16,7 +16,7 @@ use onshi_central::{Clock, SystemClock};
 use onshi_payer::api::{new_token, now, token_hash};
 use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::registry::PayerRegistry;
-use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role, SqlitePayerStore};
+use onshi_payer::store::{FacilityRow, PayerStore, Principal, Role};
 use onshi_store::{CentralStore, MedicalInfoStore, RegistryRead};
 
 use crate::db::{Db, Opened};
@@ -184,7 +184,8 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
 
     let payer_dir = a.data.join("payer");
     std::fs::create_dir_all(&payer_dir)?;
-    let payer_store = open_payer(&payer_dir, a.payer_db.as_deref())?;
+    let payer_db = payer_db(&payer_dir, a.payer_db.as_deref())?;
+    let payer_store = crate::payer_cmd::open_store(&payer_db)?;
     let payer_logins = prepare_payer(&payer_dir, &*payer_store, &examples, SystemClock.today())?;
     let payer_svc = onshi_payer::service::PayerService {
         store: payer_store,
@@ -233,16 +234,14 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         let payer_listener = tokio::net::TcpListener::bind(a.payer_listen)
             .await
             .with_context(|| format!("binding {}", a.payer_listen))?;
-        let payer_where = match a.payer_db.as_deref() {
-            Some(u) => format!(
-                "{} (its own PostgreSQL database",
-                onshi_store::postgres::redact(u)
-            ),
-            None => format!(
-                "{} (its own SQLite file",
-                payer_dir.join("payer.sqlite").display()
-            ),
-        };
+        let payer_where = format!(
+            "{} (its own {} database)",
+            payer_db.display(),
+            match payer_db {
+                Db::Sqlite(_) => "SQLite",
+                Db::Postgres(_) => "PostgreSQL",
+            }
+        );
         print_payer_banner(
             scheme,
             payer_listener.local_addr()?,
@@ -457,22 +456,15 @@ fn prepare_payer(
 
 /// The payer's own database: the SQLite file `payer.sqlite` in `dir`, or the PostgreSQL
 /// database `url` (`--payer-db`). Its signing key stays in `dir` either way.
-fn open_payer(dir: &std::path::Path, url: Option<&str>) -> Result<Arc<dyn PayerStore>> {
-    Ok(match url {
-        None => Arc::new(SqlitePayerStore::open(dir.join("payer.sqlite"))?),
-        Some(u) if onshi_store::postgres::is_url(u) => Arc::new(
-            onshi_payer::store_pg::PostgresPayerStore::open(u).with_context(|| {
-                format!(
-                    "opening the payer's database {}",
-                    onshi_store::postgres::redact(u)
-                )
-            })?,
-        ),
+fn payer_db(dir: &std::path::Path, url: Option<&str>) -> Result<Db> {
+    match url {
+        None => Ok(Db::Sqlite(dir.join("payer.sqlite"))),
+        Some(u) if onshi_store::postgres::is_url(u) => Ok(Db::Postgres(u.to_string())),
         Some(_) => anyhow::bail!(
             "--payer-db: expected a postgres://… URL (without --payer-db the payer keeps an \
              SQLite file in the data folder)"
         ),
-    })
+    }
 }
 
 /// Registers each demo facility's desk (`<desk base>/desk/api/claims/settlement`) as its
@@ -507,7 +499,7 @@ fn print_payer_banner(
 ) {
     let base = format!("{scheme}://{addr}");
     println!(
-        "payer (審査支払機関: 1 支払基金, 2 国保連) on {on}; the registry it reads is the central's)"
+        "payer (審査支払機関: 1 支払基金, 2 国保連) on {on}; the registry it reads is the central's"
     );
     println!(
         "  payer screens: {base}/payer/login  (sign in with a token below; insurers see {base}/insurer/)"

@@ -50,15 +50,19 @@ pub struct Db {
     db: crate::db::Db,
 }
 
+/// Opens the payer's own database: an SQLite file or a PostgreSQL URL.
+pub(crate) fn open_store(db: &crate::db::Db) -> Result<Arc<dyn PayerStore>> {
+    Ok(match db {
+        crate::db::Db::Sqlite(p) => Arc::new(SqlitePayerStore::open(p)?),
+        crate::db::Db::Postgres(u) => Arc::new(
+            PostgresPayerStore::open(u).with_context(|| format!("opening {}", db.display()))?,
+        ),
+    })
+}
+
 impl Db {
     fn open(&self) -> Result<Arc<dyn PayerStore>> {
-        Ok(match &self.db {
-            crate::db::Db::Sqlite(p) => Arc::new(SqlitePayerStore::open(p)?),
-            crate::db::Db::Postgres(u) => Arc::new(
-                PostgresPayerStore::open(u)
-                    .with_context(|| format!("opening {}", self.db.display()))?,
-            ),
-        })
+        open_store(&self.db)
     }
 
     /// The payer's signing key file: `--signing-key`, or `<db>.signing-key.json` beside an
