@@ -232,15 +232,32 @@ fn r14_audit_is_append_only_per_facility_and_keeps_candidates_in_order(s: &dyn C
         .unwrap();
     assert_eq!(refused.len(), 1);
     // a group of lines in one commit: ids in order, each line as given, after the others
+    // (no candidates, one, several; with and without a staff id and a message)
     let group: Vec<AuditEntry> = (0..5)
-        .map(|k| entry(CLINIC, AuditKind::Search, vec![100 + k]))
+        .map(|k| {
+            let hits = (0..k).map(|j| 100 * (k + 1) + j).collect();
+            let mut e = entry(CLINIC, AuditKind::Search, hits);
+            if k % 2 == 1 {
+                e.staff_id = None;
+                e.message = Some(format!("行 {k}: 候補 \"{k}\" 件"));
+                e.hits = None;
+            }
+            e
+        })
         .collect();
     let ids = s.append_audits(&group).unwrap();
     assert_eq!(ids.len(), 5);
     assert!(ids[0] > b && ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     for (k, id) in ids.iter().enumerate() {
         let got = s.audit_entry(*id).unwrap().unwrap();
-        assert_eq!(got.hit_person_ids, vec![100 + k as PersonId]);
+        let want = &group[k];
+        assert_eq!(got.hit_person_ids, want.hit_person_ids, "line {k}");
+        assert_eq!(got.hit_person_ids.len(), k, "line {k}");
+        assert_eq!(got.staff_id, want.staff_id, "line {k}");
+        assert_eq!(got.message, want.message, "line {k}");
+        assert_eq!(got.hits, want.hits, "line {k}");
+        assert_eq!(got.criteria, want.criteria, "line {k}");
+        assert_eq!(got.facility, want.facility, "line {k}");
     }
     assert!(s.append_audits(&[]).unwrap().is_empty());
     assert_eq!(s.list_audit(&AuditFilter::default()).unwrap().len(), 7);

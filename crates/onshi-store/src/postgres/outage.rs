@@ -410,16 +410,16 @@ impl OutageStore for PostgresStore {
 
     fn enabled_request(&self, facility: &str) -> Result<Option<OutageRequest>> {
         self.outage(async |c| {
-            c.query_opt(
-                &format!(
+            let st = c
+                .prepare_cached(&format!(
                     "SELECT {REQ_COLS} FROM outage_request WHERE facility = $1 \
                      AND state = 'enabled' ORDER BY id DESC LIMIT 1"
-                ),
-                &[&facility],
-            )
-            .await?
-            .map(|r| request_from_row(&r))
-            .transpose()
+                ))
+                .await?;
+            c.query_opt(&st, &[&facility])
+                .await?
+                .map(|r| request_from_row(&r))
+                .transpose()
         })
     }
 
@@ -461,22 +461,24 @@ impl OutageStore for PostgresStore {
             let rows = match (&q.kana_key, &q.name_key) {
                 // person_by_kana_birth (kana_key, birthdate)
                 (Some(k), name) => {
-                    c.query(
-                        "SELECT id FROM person WHERE kana_key = $1 AND birthdate = $2 \
-                         AND sex = $3 AND ($4::text IS NULL OR name_key = $4) \
-                         ORDER BY id LIMIT $5",
-                        &[k, &q.birthdate, &sex, name, &limit],
-                    )
-                    .await?
+                    let st = c
+                        .prepare_cached(
+                            "SELECT id FROM person WHERE kana_key = $1 AND birthdate = $2 \
+                             AND sex = $3 AND ($4::text IS NULL OR name_key = $4) \
+                             ORDER BY id LIMIT $5",
+                        )
+                        .await?;
+                    c.query(&st, &[k, &q.birthdate, &sex, name, &limit]).await?
                 }
                 // person_by_name_birth (name_key, birthdate)
                 (None, Some(n)) => {
-                    c.query(
-                        "SELECT id FROM person WHERE name_key = $1 AND birthdate = $2 \
-                         AND sex = $3 ORDER BY id LIMIT $4",
-                        &[n, &q.birthdate, &sex, &limit],
-                    )
-                    .await?
+                    let st = c
+                        .prepare_cached(
+                            "SELECT id FROM person WHERE name_key = $1 AND birthdate = $2 \
+                             AND sex = $3 ORDER BY id LIMIT $4",
+                        )
+                        .await?;
+                    c.query(&st, &[n, &q.birthdate, &sex, &limit]).await?
                 }
                 (None, None) => {
                     return Err(StoreError::Conflict(
@@ -489,19 +491,14 @@ impl OutageStore for PostgresStore {
     }
 
     fn append_audit(&self, a: &AuditEntry) -> Result<i64> {
-        self.outage(async |c| insert_audit(&***c, a).await)
+        self.outage(async |c| insert_audit(&*c, a).await)
     }
 
     fn append_audits(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
-        self.outage(async |c| {
-            let tx = c.transaction().await?;
-            let mut ids = Vec::with_capacity(entries.len());
-            for a in entries {
-                ids.push(insert_audit(&*tx, a).await?);
-            }
-            tx.commit().await?;
-            Ok(ids)
-        })
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.outage(async |c| insert_audits(&*c, entries).await)
     }
 
     fn audit_entry(&self, id: i64) -> Result<Option<AuditEntry>> {
@@ -531,18 +528,86 @@ impl OutageStore for PostgresStore {
     }
 }
 
-async fn insert_audit(c: &impl tokio_postgres::GenericClient, a: &AuditEntry) -> Result<i64> {
+/// The entries in one statement (one round trip, one commit); their ids in the entries' order.
+/// The candidates' ids travel as array literals (`{1,2}`), one per entry, and are cast back.
+async fn insert_audits(c: &impl GenericClient, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+    let col = |f: &dyn Fn(&AuditEntry) -> Option<String>| -> Vec<Option<String>> {
+        entries.iter().map(f).collect()
+    };
+    let facility = col(&|a| Some(a.facility.clone()));
+    let request: Vec<Option<i64>> = entries.iter().map(|a| a.request_id).collect();
+    let at = col(&|a| Some(a.at.clone()));
+    let staff = col(&|a| a.staff_id.clone());
+    let kind = col(&|a| Some(a.kind.code().to_string()));
+    let criteria = col(&|a| Some(a.criteria.to_string()));
+    let hits: Vec<Option<i32>> = entries
+        .iter()
+        .map(|a| a.hits.map(i32::try_from).transpose())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| corrupt("outage_audit.hits", e))?;
+    let hit_ids = col(&|a| {
+        let ids: Vec<String> = a.hit_person_ids.iter().map(i64::to_string).collect();
+        Some(format!("{{{}}}", ids.join(",")))
+    });
+    let search: Vec<Option<i64>> = entries.iter().map(|a| a.search_id).collect();
+    let chosen: Vec<Option<i64>> = entries.iter().map(|a| a.chosen_person_id).collect();
+    let outcome = col(&|a| Some(a.outcome.clone()));
+    let message = col(&|a| a.message.clone());
+    // as for the confirmations: the ids drawn in the entries' order in a materialised CTE
+    let st = c
+        .prepare_cached(
+            "WITH r AS MATERIALIZED (SELECT nextval('outage_audit_id_seq') AS id, u.* \
+             FROM unnest($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::int4[], $8::text[], $9::int8[], $10::int8[], $11::text[], \
+             $12::text[]) WITH ORDINALITY AS u (facility, request_id, at, staff_id, kind, \
+             criteria, hits, hit_person_ids, search_id, chosen_person_id, outcome, message, \
+             ord)), \
+             ins AS (INSERT INTO outage_audit (id, facility, request_id, at, staff_id, kind, \
+             criteria, hits, hit_person_ids, search_id, chosen_person_id, outcome, message) \
+             SELECT id, facility, request_id, at, staff_id, kind, criteria, hits, \
+             hit_person_ids::int8[], search_id, chosen_person_id, outcome, message FROM r) \
+             SELECT id FROM r ORDER BY ord",
+        )
+        .await?;
+    let ids = c
+        .query(
+            &st,
+            &[
+                &facility, &request, &at, &staff, &kind, &criteria, &hits, &hit_ids, &search,
+                &chosen, &outcome, &message,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<Vec<i64>, _>>()?;
+    if ids.len() != entries.len() {
+        return Err(StoreError::Corrupt(format!(
+            "{} audit entries written, {} ids returned",
+            entries.len(),
+            ids.len()
+        )));
+    }
+    Ok(ids)
+}
+
+async fn insert_audit(c: &impl GenericClient, a: &AuditEntry) -> Result<i64> {
     let hits = a
         .hits
         .map(i32::try_from)
         .transpose()
         .map_err(|e| corrupt("outage_audit.hits", e))?;
-    let r = c
-        .query_one(
+    let st = c
+        .prepare_cached(
             "INSERT INTO outage_audit (facility, request_id, at, staff_id, kind, \
              criteria, hits, hit_person_ids, search_id, chosen_person_id, outcome, \
              message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING id",
+        )
+        .await?;
+    let r = c
+        .query_one(
+            &st,
             &[
                 &a.facility,
                 &a.request_id,
