@@ -214,6 +214,9 @@ impl Central {
         if self.offload
             && Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread)
         {
+            // not declared `onshi_store::blocking`: the store's reads on the thread's own
+            // connections measured a lower rate and twice the p99 here at 64 connections
+            // (docs/performance.md); they keep to the pool
             tokio::task::block_in_place(f)
         } else {
             f()

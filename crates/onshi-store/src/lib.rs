@@ -26,6 +26,33 @@ pub mod sqlite;
 pub mod trust;
 
 pub use medinfo::{MedicalInfoStore, ViewsOf};
+
+thread_local! {
+    static MAY_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the calling thread declared free to block on I/O that it drives itself: a
+/// thread of `tokio::task::block_in_place` or `spawn_blocking`, which is in a runtime's
+/// context without being one of its workers. A store that waits on the network
+/// ([`PostgresStore`]) then does the round trips of `f`'s reads on this thread, instead of
+/// handing them to its own runtime's threads and waiting to be woken. Without it, a thread
+/// in a runtime's context is taken to be an async worker, which must not block that way.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            MAY_BLOCK.set(self.0);
+        }
+    }
+    let _reset = Reset(MAY_BLOCK.replace(true));
+    f()
+}
+
+/// Whether the calling thread may drive a connection's I/O itself (see [`blocking`]): it
+/// said so, or it is in no runtime's context at all (a plain thread).
+pub(crate) fn may_block_here() -> bool {
+    MAY_BLOCK.get() || tokio::runtime::Handle::try_current().is_err()
+}
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use trust::{ReaderRecord, Refusal, TrustStore};

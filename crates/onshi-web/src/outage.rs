@@ -387,10 +387,11 @@ pub(crate) async fn search(
 ) -> Result<Response, ApiError> {
     let svc = service(&st)?.clone();
     let code = f.code.clone();
-    let r = tokio::task::spawn_blocking(move || svc.search(&code, &input))
-        .await
-        .map_err(internal)?
-        .map_err(api_error)?;
+    let r =
+        tokio::task::spawn_blocking(move || onshi_store::blocking(|| svc.search(&code, &input)))
+            .await
+            .map_err(internal)?
+            .map_err(api_error)?;
     Ok(axum::Json(r).into_response())
 }
 
@@ -413,7 +414,7 @@ pub(crate) async fn select(
     let svc = service(&st)?.clone();
     let code = f.code.clone();
     let r = tokio::task::spawn_blocking(move || {
-        svc.select(&code, search_id, b.candidate, b.staff_id.as_deref())
+        onshi_store::blocking(|| svc.select(&code, search_id, b.candidate, b.staff_id.as_deref()))
     })
     .await
     .map_err(internal)?

@@ -12,6 +12,7 @@
 //! months are made at every open (docs/scale.md).
 
 mod bulk;
+mod local;
 mod medinfo;
 mod outage;
 mod replica;
@@ -23,7 +24,7 @@ use std::future::Future;
 use std::str::FromStr;
 
 use chrono::NaiveDate;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use onshi_domain::card::CertStatus;
 use onshi_domain::codes::{
     CardClassification, FamilyClass, IdentityMethod, LimitCertificateClassification, LimitClass,
@@ -117,6 +118,8 @@ pub struct PostgresStore {
     url_redacted: String,
     /// the streaming replica the registry reads go to, if any (see [`replica`])
     replica: Option<replica::Replica>,
+    /// connections to the primary for the hot path's reads by threads that may block
+    local: local::LocalPool,
 }
 
 impl Drop for PostgresStore {
@@ -142,14 +145,20 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// A pool of 16 connections to `url`, named `application_name` on the server (unless the URL
+/// The connection settings of `url`, named `application_name` on the server (unless the URL
 /// names one), so that `pg_stat_activity` tells the central's pools apart.
-fn make_pool(url: &str, application_name: &str) -> Result<Pool> {
+fn pg_config(url: &str, application_name: &str) -> Result<tokio_postgres::Config> {
     let mut cfg = tokio_postgres::Config::from_str(url)
         .map_err(|e| StoreError::Pool(format!("bad PostgreSQL URL {}: {e}", redact(url))))?;
     if cfg.get_application_name().is_none() {
         cfg.application_name(application_name);
     }
+    Ok(cfg)
+}
+
+/// A pool of 16 connections to `url` (see [`pg_config`]).
+fn make_pool(url: &str, application_name: &str) -> Result<Pool> {
+    let cfg = pg_config(url, application_name)?;
     let mgr = Manager::from_config(
         cfg,
         NoTls,
@@ -183,6 +192,7 @@ impl PostgresStore {
             pool: make_pool(url, "onshi")?,
             url_redacted: redact(url),
             replica: None,
+            local: local::LocalPool::new(pg_config(url, "onshi")?, redact(url)),
         };
         store.migrate(target)?;
         Ok(store)
@@ -200,7 +210,7 @@ impl PostgresStore {
             redact(replica_url),
             policy,
         );
-        let probe = store.block(r.run(&async |c: &Object| {
+        let probe = store.block(r.run(&async |c: &ClientWrapper| {
             let row = c
                 .query_one(
                     "SELECT pg_is_in_recovery(), \
@@ -236,6 +246,13 @@ impl PostgresStore {
         self.replica.as_ref().map(|r| (r.url(), r.policy()))
     }
 
+    /// How many registry reads of the primary were done on the calling thread's own
+    /// connection ([`crate::blocking`]) since the store was opened; the others went through
+    /// the pool.
+    pub fn thread_driven_reads(&self) -> u64 {
+        self.local.runs()
+    }
+
     /// The URL this store was opened with, password hidden.
     pub fn url(&self) -> &str {
         &self.url_redacted
@@ -250,7 +267,10 @@ impl PostgresStore {
 
     /// A registry read of the hot path: on the replica when there is one and it answers,
     /// else on the primary (see [`replica`]). `f` may run twice (replica, then primary).
-    pub(crate) fn read<T>(&self, f: impl AsyncFn(&Object) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl AsyncFn(&ClientWrapper) -> Result<T>) -> Result<T> {
+        if self.replica.is_none() {
+            return self.primary_read(f);
+        }
         self.block(async {
             if let Some(r) = &self.replica
                 && let replica::Route::Replica { probe } = r.route()
@@ -267,6 +287,23 @@ impl PostgresStore {
                     }
                 }
             }
+            let c = self.conn().await?;
+            f(&c).await
+        })
+    }
+
+    /// A read on the primary: on the calling thread's own connection when it may block
+    /// ([`local`]), else on a pooled one.
+    pub(crate) fn primary_read<T>(
+        &self,
+        f: impl AsyncFn(&ClientWrapper) -> Result<T>,
+    ) -> Result<T> {
+        if crate::may_block_here()
+            && let Some(out) = self.local.try_run(&f)
+        {
+            return out;
+        }
+        self.block(async {
             let c = self.conn().await?;
             f(&c).await
         })
@@ -482,7 +519,7 @@ fn card_from_row(r: &Row) -> Result<CardCert> {
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 async fn query_quals(
-    c: &Object,
+    c: &ClientWrapper,
     where_sql: &str,
     p: &Params<'_>,
 ) -> Result<Vec<QualificationRecord>> {
@@ -496,7 +533,7 @@ async fn query_quals(
     rows.iter().map(|r| qual_from_offset(r, 0)).collect()
 }
 
-async fn person_by_id(c: &Object, id: PersonId) -> Result<Option<PersonRecord>> {
+async fn person_by_id(c: &ClientWrapper, id: PersonId) -> Result<Option<PersonRecord>> {
     let st = c
         .prepare_cached(&format!("SELECT {PERSON_COLS} FROM person WHERE id = $1"))
         .await?;
@@ -506,7 +543,7 @@ async fn person_by_id(c: &Object, id: PersonId) -> Result<Option<PersonRecord>> 
         .transpose()
 }
 
-async fn card_by_serial(c: &Object, serial: &str) -> Result<Option<CardCert>> {
+async fn card_by_serial(c: &ClientWrapper, serial: &str) -> Result<Option<CardCert>> {
     let st = c
         .prepare_cached("SELECT serial, person_id, cert_expiry, status FROM card WHERE serial = $1")
         .await?;
@@ -820,8 +857,7 @@ impl FacilityStore for PostgresStore {
     }
 
     fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>> {
-        self.block(async {
-            let c = self.conn().await?;
+        self.primary_read(async |c| {
             let st = c
                 .prepare_cached("SELECT code, name FROM facility WHERE token_hash = $1")
                 .await?;

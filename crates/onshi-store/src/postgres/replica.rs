@@ -23,7 +23,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::{ClientWrapper, Object, Pool};
 
 use crate::{Result, StoreError};
 
@@ -168,7 +168,7 @@ impl Replica {
     }
 
     /// Runs `f` on a replica connection within the policy's timeout.
-    pub(crate) async fn run<T>(&self, f: &impl AsyncFn(&Object) -> Result<T>) -> Result<T> {
+    pub(crate) async fn run<T>(&self, f: &impl AsyncFn(&ClientWrapper) -> Result<T>) -> Result<T> {
         let work = async {
             let c = self.conn().await?;
             f(&c).await

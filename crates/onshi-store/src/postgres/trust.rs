@@ -22,8 +22,7 @@ impl TrustStore for PostgresStore {
     }
 
     fn reader(&self, id: &str) -> Result<Option<ReaderRecord>> {
-        self.block(async {
-            let c = self.conn().await?;
+        self.primary_read(async |c| {
             let st = c
                 .prepare_cached(
                     "SELECT id, facility, public_key, revoked_at IS NOT NULL FROM reader \

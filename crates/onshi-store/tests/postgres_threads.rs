@@ -1,0 +1,141 @@
+//! Where the PostgreSQL store's hot-path reads do their round trips: on the calling thread's
+//! own connection when the thread may block (a plain thread, or one inside
+//! `onshi_store::blocking`), else through the pool — and an async worker never blocks that way.
+
+use chrono::NaiveDate;
+use onshi_domain::card::CertStatus;
+use onshi_domain::numbers::{MyNumber, MyNumberHasher, Sex};
+use onshi_domain::qualification::Person;
+use onshi_store::postgres::TestDatabase;
+use onshi_store::*;
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// A store with one person and the person's card `C1`.
+fn store_with_a_card(db: &TestDatabase) -> PostgresStore {
+    let s = PostgresStore::open(db.url()).unwrap();
+    let hasher = MyNumberHasher::new(b"thread-test-key-1").unwrap();
+    let mut tx = s.begin_import().unwrap();
+    let id = tx
+        .insert_person(
+            &hasher.hash(&MyNumber::parse("123456789018").unwrap()),
+            &Person {
+                name: "佐藤　花子".into(),
+                name_kana: "サトウ　ハナコ".into(),
+                sex: Sex::Female,
+                birthdate: d("1990-05-06"),
+                post_number: None,
+                address: None,
+            },
+        )
+        .unwrap();
+    tx.upsert_card(&CardCert {
+        serial: "C1".into(),
+        person_id: id,
+        cert_expiry: d("2031-01-01"),
+        status: CertStatus::Active,
+    })
+    .unwrap();
+    tx.commit().unwrap();
+    s
+}
+
+fn card_found(s: &PostgresStore) -> bool {
+    let (card, holder) = s.card_with_history("C1").unwrap().unwrap();
+    card.serial == "C1" && holder.is_some_and(|(p, _)| p.person.name == "佐藤　花子")
+}
+
+#[test]
+fn postgres_reads_take_the_thread_s_own_connection_only_where_the_thread_may_block() {
+    let db = TestDatabase::create().unwrap();
+    let s = std::sync::Arc::new(store_with_a_card(&db));
+    let before = s.thread_driven_reads();
+
+    // a plain thread (this one): its own connection
+    assert!(card_found(&s));
+    assert_eq!(s.thread_driven_reads(), before + 1);
+
+    // an async worker of a current-thread runtime, called directly: through the pool (a
+    // runtime of its own started here would panic)
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let s2 = s.clone();
+    assert!(rt.block_on(async move { card_found(&s2) }));
+    assert_eq!(
+        s.thread_driven_reads(),
+        before + 1,
+        "the pool, not the thread"
+    );
+
+    // a multi-thread runtime: inside block_in_place without the declaration, the pool;
+    // with it (as the central's store calls and the outage search do), the thread's own
+    let mt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s3 = s.clone();
+    let (plain, declared, spawned) = mt.block_on(async move {
+        let h = tokio::spawn(async move {
+            let plain = tokio::task::block_in_place(|| card_found(&s3));
+            let declared =
+                tokio::task::block_in_place(|| onshi_store::blocking(|| card_found(&s3)));
+            let s4 = s3.clone();
+            let spawned =
+                tokio::task::spawn_blocking(move || onshi_store::blocking(|| card_found(&s4)))
+                    .await
+                    .unwrap();
+            (plain, declared, spawned)
+        });
+        h.await.unwrap()
+    });
+    assert!(plain && declared && spawned);
+    assert_eq!(s.thread_driven_reads(), before + 3);
+    // the store is dropped inside an async context without a panic
+    let s5 = s.clone();
+    drop(s);
+    rt.block_on(async move { drop(s5) });
+}
+
+#[test]
+fn postgres_a_read_on_a_connection_the_server_closed_is_done_again_on_a_new_one() {
+    let db = TestDatabase::create().unwrap();
+    let s = store_with_a_card(&db);
+    assert!(card_found(&s));
+    let reads = s.thread_driven_reads();
+    // the server ends every session of the database (as a restart would), the idle
+    // connection of this thread among them
+    let url = db.url().to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let n: i64 = c
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert!(n >= 1, "sessions ended: {n}");
+        })
+    })
+    .join()
+    .unwrap();
+    // the next read finds its connection closed and is done on a new one, unnoticed
+    assert!(card_found(&s));
+    assert!(card_found(&s));
+    assert_eq!(s.thread_driven_reads(), reads + 2);
+}
