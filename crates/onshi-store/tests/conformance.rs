@@ -1018,24 +1018,9 @@ fn postgres_database_of_schema_4_gains_the_registration_date() {
     );
 }
 
-/// Runs SQL on a PostgreSQL database from a test (its own runtime, on its own thread).
+/// Runs SQL on a PostgreSQL database from a test.
 fn pg_exec(url: &str, sql: &str) {
-    let (url, sql) = (url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            c.batch_execute(&sql).await.unwrap();
-        })
-    })
-    .join()
-    .unwrap();
+    onshi_store::postgres::simple_query(url, sql).unwrap();
 }
 
 /// A PostgreSQL database made by schema 1 (before the card / 資格確認書 dates) is upgraded by

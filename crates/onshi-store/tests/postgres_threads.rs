@@ -109,31 +109,14 @@ fn postgres_a_read_on_a_connection_the_server_closed_is_done_again_on_a_new_one(
     let reads = s.thread_driven_reads();
     // the server ends every session of the database (as a restart would), the idle
     // connection of this thread among them
-    let url = db.url().to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let n: i64 = c
-                .query_one(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            assert!(n >= 1, "sessions ended: {n}");
-        })
-    })
-    .join()
+    let ended = onshi_store::postgres::simple_query(
+        db.url(),
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
     .unwrap();
+    let n: i64 = ended[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(n >= 1, "sessions ended: {n}");
     // the next read finds its connection closed and is done on a new one, unnoticed
     assert!(card_found(&s));
     assert!(card_found(&s));

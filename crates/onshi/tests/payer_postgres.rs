@@ -59,43 +59,26 @@ fn uke(n: u32) -> Vec<u8> {
 
 /// Every row of the payer's tables as text.
 fn all_rows(url: &str) -> String {
-    let url = url.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    let mut out = String::new();
+    for t in [
+        "principal",
+        "facility",
+        "submission",
+        "claim",
+        "claim_part",
+        "worklist",
+        "pool_share",
+        "payment",
+        "settlement",
+    ] {
+        let rows = onshi_store::postgres::simple_query(url, &format!("SELECT t::text FROM {t} t"))
             .unwrap();
-        rt.block_on(async {
-            let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            let mut out = String::new();
-            for t in [
-                "principal",
-                "facility",
-                "submission",
-                "claim",
-                "claim_part",
-                "worklist",
-                "pool_share",
-                "payment",
-                "settlement",
-            ] {
-                for r in c
-                    .query(&format!("SELECT t::text FROM {t} t"), &[])
-                    .await
-                    .unwrap()
-                {
-                    out.push_str(r.get::<_, &str>(0));
-                    out.push('\n');
-                }
-            }
-            out
-        })
-    })
-    .join()
-    .unwrap()
+        for r in rows {
+            out.push_str(r[0].as_deref().unwrap_or(""));
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[test]

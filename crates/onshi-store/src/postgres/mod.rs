@@ -1519,24 +1519,36 @@ pub struct TestDatabase {
     url: String,
 }
 
-/// Runs an admin statement on its own thread and runtime (callers may be inside a runtime).
-fn admin(url: &str, sql: String) -> Result<()> {
-    let url = url.to_string();
-    std::thread::spawn(move || -> Result<()> {
+/// Runs `sql` (one statement or several, by the simple query protocol) on `url`, on a thread
+/// and runtime of its own, so that any caller may use it, one inside a runtime too; returns the
+/// rows of every statement in order, each column as text (`None` for NULL). For tests and
+/// one-off administration.
+pub fn simple_query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || -> Result<Vec<Vec<Option<String>>>> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         rt.block_on(async {
             let (client, conn) = tokio_postgres::connect(&url, NoTls).await?;
             let driver = tokio::spawn(conn);
-            client.batch_execute(&sql).await?;
+            let mut rows = Vec::new();
+            for m in client.simple_query(&sql).await? {
+                if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                    rows.push((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect());
+                }
+            }
             drop(client);
             let _ = driver.await;
-            Ok(())
+            Ok(rows)
         })
     })
     .join()
-    .map_err(|_| StoreError::Pool("the admin thread panicked".into()))?
+    .map_err(|_| StoreError::Pool("the query thread panicked".into()))?
+}
+
+fn admin(url: &str, sql: String) -> Result<()> {
+    simple_query(url, &sql).map(drop)
 }
 
 impl TestDatabase {
