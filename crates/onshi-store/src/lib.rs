@@ -26,6 +26,9 @@ pub mod sqlite;
 pub mod trust;
 
 pub use medinfo::{MedicalInfoStore, ViewsOf};
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+pub use trust::{ReaderRecord, Refusal, TrustStore};
 
 thread_local! {
     static MAY_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
@@ -53,9 +56,6 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
 pub(crate) fn may_block_here() -> bool {
     MAY_BLOCK.get() || tokio::runtime::Handle::try_current().is_err()
 }
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
-pub use trust::{ReaderRecord, Refusal, TrustStore};
 
 pub type PersonId = i64;
 

@@ -66,9 +66,9 @@ impl LocalPool {
     /// [`crate::may_block_here`] allows); `None`, without running it, when all of them are
     /// in use: the caller then takes the pool's way, whose queue is fair (waiting here for a
     /// connection measured a doubled p99 under 64 connections). `f` is a read: when it fails
-    /// on an idle connection because that connection is gone ([`lost`]: the server restarted
-    /// or ended it while it was idle, and nothing polls an idle connection here), it is run
-    /// once more on a new one.
+    /// on an idle connection because that connection is gone
+    /// ([`super::replica::connection_gone`]: the server restarted or ended it while it was
+    /// idle, and nothing polls an idle connection here), it is run once more on a new one.
     pub(crate) fn try_run<T>(
         &self,
         f: &impl AsyncFn(&ClientWrapper) -> Result<T>,
@@ -79,7 +79,8 @@ impl LocalPool {
         let stale = reused
             && match &out {
                 Ok(_) => false,
-                Err(e) => lost(e) || conn.as_ref().is_some_and(|c| c.client.is_closed()),
+                Err(StoreError::Pg(e)) => super::replica::connection_gone(e),
+                Err(_) => conn.as_ref().is_some_and(|c| c.client.is_closed()),
             };
         if !stale {
             self.give_back(conn, out.is_ok());
@@ -167,21 +168,5 @@ impl LocalPool {
             client: ClientWrapper::new(client, task),
             rt: Some(rt),
         })
-    }
-}
-
-/// Whether `e` says the connection is gone: closed, broken (class 08), or ended by the server
-/// (57P01 administrator command, 57P02 crash shutdown, 57P03 cannot connect now). The server's
-/// last message can come before the connection is seen closed.
-fn lost(e: &StoreError) -> bool {
-    match e {
-        StoreError::Pg(pg) => {
-            pg.is_closed()
-                || pg.code().is_some_and(|c| {
-                    let c = c.code();
-                    c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03")
-                })
-        }
-        _ => false,
     }
 }

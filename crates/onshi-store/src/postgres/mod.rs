@@ -268,28 +268,22 @@ impl PostgresStore {
     /// A registry read of the hot path: on the replica when there is one and it answers,
     /// else on the primary (see [`replica`]). `f` may run twice (replica, then primary).
     pub(crate) fn read<T>(&self, f: impl AsyncFn(&ClientWrapper) -> Result<T>) -> Result<T> {
-        if self.replica.is_none() {
-            return self.primary_read(f);
-        }
-        self.block(async {
-            if let Some(r) = &self.replica
-                && let replica::Route::Replica { probe } = r.route()
-            {
-                match r.run(&f).await {
-                    Ok(v) => {
-                        r.answered(probe);
-                        return Ok(v);
-                    }
-                    Err(e) => {
-                        if !r.failed(&e, probe) {
-                            return Err(e);
-                        }
+        if let Some(r) = &self.replica
+            && let replica::Route::Replica { probe } = r.route()
+        {
+            match self.block(r.run(&f)) {
+                Ok(v) => {
+                    r.answered(probe);
+                    return Ok(v);
+                }
+                Err(e) => {
+                    if !r.failed(&e, probe) {
+                        return Err(e);
                     }
                 }
             }
-            let c = self.conn().await?;
-            f(&c).await
-        })
+        }
+        self.primary_read(f)
     }
 
     /// A read on the primary: on the calling thread's own connection when it may block
@@ -1547,10 +1541,6 @@ pub fn simple_query(url: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
     .map_err(|_| StoreError::Pool("the query thread panicked".into()))?
 }
 
-fn admin(url: &str, sql: String) -> Result<()> {
-    simple_query(url, &sql).map(drop)
-}
-
 impl TestDatabase {
     /// Creates the database on [`test_server_url`].
     pub fn create() -> Result<Self> {
@@ -1565,7 +1555,7 @@ impl TestDatabase {
             std::process::id(),
             N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         );
-        admin(&admin_url, format!("CREATE DATABASE {name}")).map_err(|e| {
+        simple_query(&admin_url, &format!("CREATE DATABASE {name}")).map_err(|e| {
             StoreError::Pool(format!(
                 "the PostgreSQL tests need a server at {} (set ONSHI_TEST_PG): {e}",
                 redact(&admin_url)
@@ -1598,9 +1588,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Err(e) = admin(
+        if let Err(e) = simple_query(
             &self.admin_url,
-            format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
         ) {
             eprintln!("could not drop test database {}: {e}", self.name);
         }

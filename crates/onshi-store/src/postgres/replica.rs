@@ -69,25 +69,24 @@ enum Fault {
     Down,
 }
 
+/// Whether the connection of `pg` is gone: closed, I/O, a timeout of the driver (no
+/// SQLSTATE), a connection exception (class 08) or the operator's intervention (class 57:
+/// shutdown, cannot connect now, terminated by the administrator, statement cancelled). The
+/// server's last message can come before the connection is seen closed.
+pub(crate) fn connection_gone(pg: &tokio_postgres::Error) -> bool {
+    pg.code()
+        .is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57"))
+}
+
 fn classify(e: &StoreError) -> Fault {
     match e {
         StoreError::Pool(_) | StoreError::Io(_) => Fault::Down,
+        StoreError::Pg(pg) if connection_gone(pg) => Fault::Down,
         StoreError::Pg(pg) => match pg.code().map(|c| c.code()) {
-            // closed connection, I/O, a timeout of the driver: no SQLSTATE
-            None => Fault::Down,
             Some("40001") | Some("40P01") => Fault::Transient,
-            // connection exceptions, operator intervention (shutdown, cannot connect now,
-            // statement cancelled), insufficient resources, a schema behind the primary's
-            Some(c)
-                if c.starts_with("08")
-                    || c.starts_with("57")
-                    || c.starts_with("53")
-                    || c == "42P01"
-                    || c == "42703" =>
-            {
-                Fault::Down
-            }
-            Some(_) => Fault::None,
+            // insufficient resources, a schema behind the primary's
+            Some(c) if c.starts_with("53") || c == "42P01" || c == "42703" => Fault::Down,
+            _ => Fault::None,
         },
         _ => Fault::None,
     }
