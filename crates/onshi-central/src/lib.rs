@@ -347,7 +347,7 @@ impl Central {
         a: &CardConfirmation,
     ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
         let code = facility.as_str();
-        let Some(reader) = self.store_call(|| self.trust.reader(&a.reader_id))? else {
+        let Some(reader) = self.trust.reader_async(&a.reader_id).await? else {
             return Ok(Err((
                 "reader_unknown",
                 "この読取装置は登録されていません。",
@@ -414,7 +414,7 @@ impl Central {
             ..
         } = a.identity
         {
-            let Some(key) = self.store_call(|| self.trust.card_public_key(&a.card_serial))? else {
+            let Some(key) = self.trust.card_public_key_async(&a.card_serial).await? else {
                 return Ok(Err((
                     "card_key_unknown",
                     "このカードの電子証明書の公開鍵が登録されていません。",
@@ -462,7 +462,13 @@ impl Central {
         req: &CardConfirmation,
     ) -> Result<Confirmed, CentralError> {
         let draft = match self.verify_assertion(facility, req).await? {
-            Ok(()) => self.store_call(|| self.card_draft(facility, req))?,
+            Ok(()) => {
+                let found = self
+                    .registry
+                    .card_with_history_async(&req.card_serial)
+                    .await?;
+                self.card_draft(facility, req, found)?
+            }
             Err((class, message)) => {
                 let mut d = Draft::new(ReferenceClassification::Card);
                 d.card_serial = Some(req.card_serial.clone());
@@ -472,14 +478,17 @@ impl Central {
         self.finish(facility, req.confirmation_date, draft).await
     }
 
+    /// The draft answer of a card confirmation from the card found under its serial, with
+    /// its holder and history (`found`).
     fn card_draft(
         &self,
         facility: &MedicalInstitutionCode,
         req: &CardConfirmation,
+        found: Option<onshi_store::CardWithHistory>,
     ) -> Result<Draft, CentralError> {
         let mut d = Draft::new(ReferenceClassification::Card);
         d.card_serial = Some(req.card_serial.clone());
-        let Some((card, history)) = self.registry.card_with_history(&req.card_serial)? else {
+        let Some((card, history)) = found else {
             return Ok(d.fail(
                 "card_unknown",
                 "このカードの電子証明書は登録されていません。".into(),

@@ -59,6 +59,18 @@ pub(crate) fn may_block_here() -> bool {
 
 pub type PersonId = i64;
 
+/// The answer of a store call made from async code (the card confirmation's hot path, e.g.
+/// [`RegistryRead::card_with_history_async`]). An embedded store answers at once, inside the
+/// call; one that waits on the network ([`PostgresStore`]) does the round trip on the
+/// caller's runtime, with no thread parked for it.
+pub type StoreFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T>> + Send + 'a>>;
+
+/// A store call's answer given at once, as a [`StoreFuture`] (the traits' default).
+pub fn ready<'a, T: Send + 'a>(answer: Result<T>) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(answer))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -192,6 +204,13 @@ pub trait RegistryRead: Send + Sync {
         let h = self.person_with_history(card.person_id)?;
         Ok(Some((card, h)))
     }
+    /// [`RegistryRead::card_with_history`] for async callers (see [`StoreFuture`]).
+    fn card_with_history_async<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> StoreFuture<'a, Option<CardWithHistory>> {
+        ready(self.card_with_history(serial))
+    }
     /// Qualifications registered under `insurer` with this number key (width-folded).
     fn qualifications_by_number(
         &self,
@@ -244,6 +263,14 @@ pub trait HistoryStore: Send + Sync {
 pub trait FacilityStore: Send + Sync {
     fn upsert_facility(&self, f: &Facility, token_hash: &str) -> Result<()>;
     fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>>;
+    /// [`FacilityStore::facility_by_token_hash`] for async callers (see [`StoreFuture`]):
+    /// every request of the API asks it.
+    fn facility_by_token_hash_async<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> StoreFuture<'a, Option<Facility>> {
+        ready(self.facility_by_token_hash(token_hash))
+    }
     /// Removes the facility's token: no token authenticates it any more until it is re-keyed
     /// with [`FacilityStore::upsert_facility`]. Returns whether the facility exists.
     fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool>;

@@ -25,6 +25,17 @@ pub trait TrustStore: Send + Sync {
     /// The public key (hex) of the card's certificate, if one was registered.
     fn card_public_key(&self, serial: &str) -> Result<Option<String>>;
     fn reader(&self, id: &str) -> Result<Option<ReaderRecord>>;
+    /// [`TrustStore::card_public_key`] for async callers (see [`crate::StoreFuture`]).
+    fn card_public_key_async<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> crate::StoreFuture<'a, Option<String>> {
+        crate::ready(self.card_public_key(serial))
+    }
+    /// [`TrustStore::reader`] for async callers (see [`crate::StoreFuture`]).
+    fn reader_async<'a>(&'a self, id: &'a str) -> crate::StoreFuture<'a, Option<ReaderRecord>> {
+        crate::ready(self.reader(id))
+    }
     /// Registers (or re-registers, un-revoking) a reader for a facility.
     fn register_reader(&self, r: &ReaderRecord) -> Result<()>;
     /// Revokes a reader; `facility` restricts it to that facility's readers. Returns whether

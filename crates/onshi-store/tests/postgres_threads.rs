@@ -1,6 +1,7 @@
 //! Where the PostgreSQL store's hot-path reads do their round trips: on the calling thread's
 //! own connection when the thread may block (a plain thread, or one inside
-//! `onshi_store::blocking`), else through the pool — and an async worker never blocks that way.
+//! `onshi_store::blocking`), else through the pool — and an async worker never blocks that way;
+//! the `_async` calls of the hot path on connections driven by the caller's own runtime.
 
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
@@ -121,4 +122,96 @@ fn postgres_a_read_on_a_connection_the_server_closed_is_done_again_on_a_new_one(
     assert!(card_found(&s));
     assert!(card_found(&s));
     assert_eq!(s.thread_driven_reads(), reads + 2);
+}
+
+async fn card_found_async(s: &PostgresStore) -> bool {
+    let (card, holder) = s.card_with_history_async("C1").await.unwrap().unwrap();
+    card.serial == "C1" && holder.is_some_and(|(p, _)| p.person.name == "佐藤　花子")
+}
+
+#[test]
+fn postgres_async_reads_are_driven_by_the_caller_s_runtime_and_outlive_it() {
+    let db = TestDatabase::create().unwrap();
+    let s = std::sync::Arc::new(store_with_a_card(&db));
+    let (threads, runtime) = (s.thread_driven_reads(), s.runtime_driven_reads());
+    let mt = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+
+    // on an async worker, awaited: the pool whose connections this runtime drives, the
+    // reader and the card key as well as the card
+    let first = mt();
+    let s1 = s.clone();
+    let (found, reader, key) = first.block_on(async move {
+        tokio::spawn(async move {
+            let found = card_found_async(&s1).await;
+            let reader = s1.reader_async("R-unknown").await.unwrap();
+            let key = s1.card_public_key_async("C1").await.unwrap();
+            (found, reader, key)
+        })
+        .await
+        .unwrap()
+    });
+    assert!(found);
+    assert_eq!(reader, None);
+    assert_eq!(key, None, "no key was registered for C1");
+    assert_eq!(s.runtime_driven_reads(), runtime + 3);
+    assert_eq!(
+        s.thread_driven_reads(),
+        threads,
+        "no thread blocked for them"
+    );
+
+    // that runtime ends, and with it the tasks that drove its connections: a read from
+    // another runtime finds them closed and makes its own
+    first.shutdown_timeout(std::time::Duration::from_secs(5));
+    let s2 = s.clone();
+    assert!(mt().block_on(async move {
+        tokio::spawn(async move { card_found_async(&s2).await })
+            .await
+            .unwrap()
+    }));
+    assert_eq!(s.runtime_driven_reads(), runtime + 4);
+
+    // outside any runtime the same call answers as the synchronous one does, on the thread
+    assert!(futures_executor::block_on(card_found_async(&s)));
+    assert_eq!(s.thread_driven_reads(), threads + 1);
+    assert_eq!(s.runtime_driven_reads(), runtime + 4);
+}
+
+#[test]
+fn postgres_an_async_read_on_a_connection_the_server_closed_is_done_again_on_a_new_one() {
+    let db = TestDatabase::create().unwrap();
+    let s = std::sync::Arc::new(store_with_a_card(&db));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s1 = s.clone();
+    assert!(rt.block_on(async move { card_found_async(&s1).await }));
+    let before = s.runtime_driven_reads();
+    let ended = onshi_store::postgres::simple_query(
+        db.url(),
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .unwrap();
+    let n: i64 = ended[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(n >= 1, "sessions ended: {n}");
+    let s2 = s.clone();
+    let answers = rt.block_on(async move {
+        let mut found = Vec::new();
+        for _ in 0..3 {
+            found.push(card_found_async(&s2).await);
+        }
+        found
+    });
+    assert_eq!(answers, [true, true, true]);
+    // the read that met the ended connection was done again (counted twice), and none failed
+    assert!(s.runtime_driven_reads() >= before + 3);
 }

@@ -225,8 +225,9 @@ impl FromRequestParts<AppState> for AuthFacility {
         // token stops working at once. The token never reaches the store, only its digest.
         let hash = token_hash(token);
         let f = st
-            .central
-            .store_call(|| st.facilities.facility_by_token_hash(&hash))
+            .facilities
+            .facility_by_token_hash_async(&hash)
+            .await
             .map_err(ApiError::internal)?
             .ok_or_else(|| unauthorized("unknown facility token"))?;
         if st.client_certificates {

@@ -372,8 +372,11 @@ async fn the_central_reads_from_a_hot_standby_and_goes_on_from_the_primary_when_
     let standby_commits_before = commits(clusters.standby_port);
     assert!(standby_commits_before >= 0);
 
-    // several tasks confirm cards and numbers until told to stop (at most 3000 requests)
-    const MAX_REQUESTS: u64 = 3000;
+    // several tasks confirm cards and numbers until told to stop, each at most one request per
+    // 10 ms (at most 400/s in all, whatever the speed of the central, so that the load is still
+    // going when the standby stops) and at most 12,000 requests in all
+    const MAX_REQUESTS: u64 = 12_000;
+    const PACE: Duration = Duration::from_millis(10);
     let tally = Arc::new(Tally::default());
     let stopped = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicBool::new(false));
@@ -394,6 +397,7 @@ async fn the_central_reads_from_a_hot_standby_and_goes_on_from_the_primary_when_
                 && tally.attempts.fetch_add(1, Ordering::AcqRel) < MAX_REQUESTS
             {
                 i += 1;
+                let paced = tokio::time::sleep(PACE);
                 let after = stopped.load(Ordering::Acquire);
                 let answer = if i % 3 == 0 {
                     http.post(format!("{base}/v1/confirmations/numbers"))
@@ -437,6 +441,7 @@ async fn the_central_reads_from_a_hot_standby_and_goes_on_from_the_primary_when_
                             .push(format!("{status} {v}"));
                     }
                 }
+                paced.await;
             }
         }));
     }

@@ -44,8 +44,68 @@ use tokio_postgres::{NoTls, Row};
 use crate::{
     CardCert, CardWithHistory, ConfirmationEntry, Facility, FacilityStore, HistoryFilter,
     HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, QualificationRecord,
-    RegistryCounts, RegistryRead, Result, StoreError, UpsertOutcome,
+    RegistryCounts, RegistryRead, Result, StoreError, StoreFuture, UpsertOutcome,
 };
+
+/// A read of the hot path awaited by an async caller: `hot_read!(store, primary, |c| body)`
+/// on the primary, `hot_read!(store, registry, |c| body)` on the replica when there is one and
+/// it answers, else on the primary (as [`PostgresStore::read`]). `body` is an expression of
+/// type `Result<T>` awaited on `c: &ClientWrapper`, and may run twice. On the primary and on
+/// the replica the connection comes from a pool whose connections are made on the caller's
+/// runtime (the server's) and used only by async callers: the round trip is driven there, with no thread parked and no hand-off to the
+/// store's own runtime. A connection the server ended while idle is found so by the read,
+/// which is then done again on a new one, the old one not put back.
+///
+/// A macro rather than a function taking an async closure: the future of a function generic
+/// over the closure cannot be shown `Send` for every lifetime of its argument.
+macro_rules! hot_read {
+    ($store:expr, primary, |$c:ident| $body:expr) => {
+        async move {
+            let store = $store;
+            let conn = store.async_conn().await?;
+            let first = {
+                let $c: &deadpool_postgres::ClientWrapper = &conn;
+                $body
+            };
+            match first {
+                Err(e) if $crate::postgres::PostgresStore::gone(&e, &conn) => {
+                    drop(deadpool_postgres::Object::take(conn));
+                    let conn = store.async_conn().await?;
+                    let $c: &deadpool_postgres::ClientWrapper = &conn;
+                    $body
+                }
+                out => out,
+            }
+        }
+    };
+    ($store:expr, registry, |$c:ident| $body:expr) => {
+        async move {
+            let store = $store;
+            if let Some(r) = &store.replica
+                && let $crate::postgres::replica::Route::Replica { probe } = r.route()
+            {
+                let on_replica = r.timed(async {
+                    let conn = r.async_conn().await?;
+                    let $c: &deadpool_postgres::ClientWrapper = &conn;
+                    $body
+                });
+                match on_replica.await {
+                    Ok(v) => {
+                        r.answered(probe);
+                        return Ok(v);
+                    }
+                    Err(e) => {
+                        if !r.failed(&e, probe) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+            hot_read!(store, primary, |$c| $body).await
+        }
+    };
+}
+pub(crate) use hot_read;
 
 /// The versioned schema of the PostgreSQL backend, oldest first.
 pub mod migrations {
@@ -120,6 +180,11 @@ pub struct PostgresStore {
     replica: Option<replica::Replica>,
     /// connections to the primary for the hot path's reads by threads that may block
     local: local::LocalPool,
+    /// connections to the primary for the hot path's reads made from async code: made on
+    /// the caller's runtime (the server's), so their I/O is driven where the caller waits
+    async_pool: Pool,
+    /// reads done on `async_pool`
+    async_reads: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for PostgresStore {
@@ -193,6 +258,8 @@ impl PostgresStore {
             url_redacted: redact(url),
             replica: None,
             local: local::LocalPool::new(pg_config(url, "onshi")?, redact(url)),
+            async_pool: make_pool(url, "onshi")?,
+            async_reads: std::sync::atomic::AtomicU64::new(0),
         };
         store.migrate(target)?;
         Ok(store)
@@ -206,6 +273,7 @@ impl PostgresStore {
     pub fn open_with_replica(url: &str, replica_url: &str, policy: ReplicaPolicy) -> Result<Self> {
         let mut store = Self::open(url)?;
         let r = replica::Replica::new(
+            make_pool(replica_url, "onshi-replica")?,
             make_pool(replica_url, "onshi-replica")?,
             redact(replica_url),
             policy,
@@ -251,6 +319,13 @@ impl PostgresStore {
     /// the pool.
     pub fn thread_driven_reads(&self) -> u64 {
         self.local.runs()
+    }
+
+    /// How many reads of the primary were awaited on the caller's runtime (the `_async`
+    /// calls of the hot path, [`crate::StoreFuture`]) since the store was opened, a read done
+    /// again on a new connection counted twice.
+    pub fn runtime_driven_reads(&self) -> u64 {
+        self.async_reads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The URL this store was opened with, password hidden.
@@ -301,6 +376,23 @@ impl PostgresStore {
             let c = self.conn().await?;
             f(&c).await
         })
+    }
+
+    /// A connection of the pool for async callers, whose connections are made on the
+    /// caller's runtime (see [`hot_read`]).
+    pub(crate) async fn async_conn(&self) -> Result<Object> {
+        self.async_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.async_pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Pool(format!("PostgreSQL at {}: {e}", self.url_redacted)))
+    }
+
+    /// Whether a read failed because its connection is gone (the server ended it while it
+    /// was idle): it is then done again on another.
+    pub(crate) fn gone(e: &StoreError, c: &Object) -> bool {
+        matches!(e, StoreError::Pg(pg) if replica::connection_gone(pg)) || c.is_closed()
     }
 
     pub(crate) async fn conn(&self) -> Result<Object> {
@@ -620,25 +712,17 @@ impl RegistryRead for PostgresStore {
     }
 
     fn card_with_history(&self, serial: &str) -> Result<Option<CardWithHistory>> {
-        self.read(async |c| {
-            let st = c.prepare_cached(CARD_WITH_HISTORY).await?;
-            let rows = c.query(&st, &[&serial]).await?;
-            let Some(first) = rows.first() else {
-                return Ok(None);
-            };
-            let card = card_from_row(first)?;
-            if first.try_get::<_, Option<i64>>(4)?.is_none() {
-                return Ok(Some((card, None)));
-            }
-            let person = person_from_offset(first, 4)?;
-            let mut quals = Vec::new();
-            for r in &rows {
-                if r.try_get::<_, Option<i64>>(QUAL_OFFSET)?.is_some() {
-                    quals.push(qual_from_offset(r, QUAL_OFFSET)?);
-                }
-            }
-            Ok(Some((card, Some((person, quals)))))
-        })
+        self.read(async |c| card_with_history(c, serial).await)
+    }
+
+    fn card_with_history_async<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> StoreFuture<'a, Option<CardWithHistory>> {
+        if !in_runtime() {
+            return crate::ready(self.card_with_history(serial));
+        }
+        Box::pin(hot_read!(self, registry, |c| card_with_history(c, serial).await))
     }
 
     fn registered_after_issuance(
@@ -694,6 +778,48 @@ impl RegistryRead for PostgresStore {
             })
         })
     }
+}
+
+/// Whether the caller is in a tokio runtime's context, where the `_async` calls make and
+/// drive their connections; outside one they answer as the synchronous call does.
+pub(crate) fn in_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// The card confirmation's one query: the card, its holder and the holder's history.
+async fn card_with_history(c: &ClientWrapper, serial: &str) -> Result<Option<CardWithHistory>> {
+    let st = c.prepare_cached(CARD_WITH_HISTORY).await?;
+    let rows = c.query(&st, &[&serial]).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let card = card_from_row(first)?;
+    if first.try_get::<_, Option<i64>>(4)?.is_none() {
+        return Ok(Some((card, None)));
+    }
+    let person = person_from_offset(first, 4)?;
+    let mut quals = Vec::new();
+    for r in &rows {
+        if r.try_get::<_, Option<i64>>(QUAL_OFFSET)?.is_some() {
+            quals.push(qual_from_offset(r, QUAL_OFFSET)?);
+        }
+    }
+    Ok(Some((card, Some((person, quals)))))
+}
+
+/// The facility a token's digest authenticates.
+async fn facility_by_token_hash(c: &ClientWrapper, token_hash: &str) -> Result<Option<Facility>> {
+    let st = c
+        .prepare_cached("SELECT code, name FROM facility WHERE token_hash = $1")
+        .await?;
+    let Some(r) = c.query_opt(&st, &[&token_hash]).await? else {
+        return Ok(None);
+    };
+    let code: String = r.try_get(0)?;
+    Ok(Some(Facility {
+        code: MedicalInstitutionCode::parse(&code).map_err(|e| corrupt("facility.code", e))?,
+        name: r.try_get(1)?,
+    }))
 }
 
 /// The batch's rows in one statement on `c` (a connection or a transaction); their ids in the
@@ -851,20 +977,20 @@ impl FacilityStore for PostgresStore {
     }
 
     fn facility_by_token_hash(&self, token_hash: &str) -> Result<Option<Facility>> {
-        self.primary_read(async |c| {
-            let st = c
-                .prepare_cached("SELECT code, name FROM facility WHERE token_hash = $1")
-                .await?;
-            let Some(r) = c.query_opt(&st, &[&token_hash]).await? else {
-                return Ok(None);
-            };
-            let code: String = r.try_get(0)?;
-            Ok(Some(Facility {
-                code: MedicalInstitutionCode::parse(&code)
-                    .map_err(|e| corrupt("facility.code", e))?,
-                name: r.try_get(1)?,
-            }))
-        })
+        self.primary_read(async |c| facility_by_token_hash(c, token_hash).await)
+    }
+
+    fn facility_by_token_hash_async<'a>(
+        &'a self,
+        token_hash: &'a str,
+    ) -> StoreFuture<'a, Option<Facility>> {
+        if !in_runtime() {
+            return crate::ready(self.facility_by_token_hash(token_hash));
+        }
+        Box::pin(hot_read!(self, primary, |c| facility_by_token_hash(
+            c, token_hash
+        )
+        .await))
     }
 
     fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool> {

@@ -93,7 +93,12 @@ fn classify(e: &StoreError) -> Fault {
 }
 
 pub(crate) struct Replica {
+    /// connections used by the store's own runtime (the synchronous calls)
     pool: Pool,
+    /// connections made on the runtime of an async caller (the server's), used only there:
+    /// a connection's I/O runs on the runtime that made it, and a synchronous call blocking
+    /// one of that runtime's threads must not wait on it
+    async_pool: Pool,
     url_redacted: String,
     policy: ReplicaPolicy,
     epoch: Instant,
@@ -111,9 +116,15 @@ pub(crate) enum Route {
 }
 
 impl Replica {
-    pub(crate) fn new(pool: Pool, url_redacted: String, policy: ReplicaPolicy) -> Self {
+    pub(crate) fn new(
+        pool: Pool,
+        async_pool: Pool,
+        url_redacted: String,
+        policy: ReplicaPolicy,
+    ) -> Self {
         Replica {
             pool,
+            async_pool,
             url_redacted,
             policy,
             epoch: Instant::now(),
@@ -166,12 +177,24 @@ impl Replica {
         })
     }
 
+    /// A connection of the pool for async callers (see the field `async_pool`).
+    pub(crate) async fn async_conn(&self) -> Result<Object> {
+        self.async_pool.get().await.map_err(|e| {
+            StoreError::Pool(format!("PostgreSQL replica at {}: {e}", self.url_redacted))
+        })
+    }
+
     /// Runs `f` on a replica connection within the policy's timeout.
     pub(crate) async fn run<T>(&self, f: &impl AsyncFn(&ClientWrapper) -> Result<T>) -> Result<T> {
-        let work = async {
+        self.timed(async {
             let c = self.conn().await?;
             f(&c).await
-        };
+        })
+        .await
+    }
+
+    /// `work` (a read on a replica connection) within the policy's timeout.
+    pub(crate) async fn timed<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
         match tokio::time::timeout(self.policy.timeout, work).await {
             Ok(out) => out,
             Err(_) => Err(StoreError::Pool(format!(

@@ -1,46 +1,65 @@
 //! The trust chain's tables (card keys, certified readers, refused assertions) on PostgreSQL.
 
-use super::PostgresStore;
-use crate::Result;
+use deadpool_postgres::ClientWrapper;
+
+use super::{PostgresStore, hot_read, in_runtime};
 use crate::trust::{ReaderRecord, Refusal, TrustStore};
+use crate::{Result, StoreFuture};
 
 /// Times as the SQLite store writes them (`YYYY-MM-DDTHH:MM:SS.sssZ`, UTC).
 const AT_UTC: &str = r#"to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#;
 
+async fn card_public_key(c: &ClientWrapper, serial: &str) -> Result<Option<String>> {
+    let st = c
+        .prepare_cached("SELECT public_key FROM card_key WHERE serial = $1")
+        .await?;
+    c.query_opt(&st, &[&serial])
+        .await?
+        .map(|r| Ok(r.try_get(0)?))
+        .transpose()
+}
+
+async fn reader(c: &ClientWrapper, id: &str) -> Result<Option<ReaderRecord>> {
+    let st = c
+        .prepare_cached(
+            "SELECT id, facility, public_key, revoked_at IS NOT NULL FROM reader WHERE id = $1",
+        )
+        .await?;
+    c.query_opt(&st, &[&id])
+        .await?
+        .map(|r| {
+            Ok(ReaderRecord {
+                id: r.try_get(0)?,
+                facility: r.try_get(1)?,
+                public_key: r.try_get(2)?,
+                revoked: r.try_get(3)?,
+            })
+        })
+        .transpose()
+}
+
 impl TrustStore for PostgresStore {
     /// On the replica when there is one: the keys are written with the cards, by the import.
     fn card_public_key(&self, serial: &str) -> Result<Option<String>> {
-        self.read(async |c| {
-            let st = c
-                .prepare_cached("SELECT public_key FROM card_key WHERE serial = $1")
-                .await?;
-            c.query_opt(&st, &[&serial])
-                .await?
-                .map(|r| Ok(r.try_get(0)?))
-                .transpose()
-        })
+        self.read(async |c| card_public_key(c, serial).await)
+    }
+
+    fn card_public_key_async<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Option<String>> {
+        if !in_runtime() {
+            return crate::ready(self.card_public_key(serial));
+        }
+        Box::pin(hot_read!(self, registry, |c| card_public_key(c, serial).await))
     }
 
     fn reader(&self, id: &str) -> Result<Option<ReaderRecord>> {
-        self.primary_read(async |c| {
-            let st = c
-                .prepare_cached(
-                    "SELECT id, facility, public_key, revoked_at IS NOT NULL FROM reader \
-                     WHERE id = $1",
-                )
-                .await?;
-            c.query_opt(&st, &[&id])
-                .await?
-                .map(|r| {
-                    Ok(ReaderRecord {
-                        id: r.try_get(0)?,
-                        facility: r.try_get(1)?,
-                        public_key: r.try_get(2)?,
-                        revoked: r.try_get(3)?,
-                    })
-                })
-                .transpose()
-        })
+        self.primary_read(async |c| reader(c, id).await)
+    }
+
+    fn reader_async<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ReaderRecord>> {
+        if !in_runtime() {
+            return crate::ready(self.reader(id));
+        }
+        Box::pin(hot_read!(self, primary, |c| reader(c, id).await))
     }
 
     fn register_reader(&self, r: &ReaderRecord) -> Result<()> {
