@@ -48,6 +48,19 @@ fn card_found(s: &PostgresStore) -> bool {
     card.serial == "C1" && holder.is_some_and(|(p, _)| p.person.name == "佐藤　花子")
 }
 
+/// The server ends every session of the test's database but the asking one (as a restart
+/// would); at least one was open.
+fn end_every_session(db: &TestDatabase) {
+    let ended = onshi_store::postgres::simple_query(
+        db.url(),
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .unwrap();
+    let n: i64 = ended[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(n >= 1, "sessions ended: {n}");
+}
+
 #[test]
 fn postgres_reads_take_the_thread_s_own_connection_only_where_the_thread_may_block() {
     let db = TestDatabase::create().unwrap();
@@ -110,14 +123,7 @@ fn postgres_a_read_on_a_connection_the_server_closed_is_done_again_on_a_new_one(
     let reads = s.thread_driven_reads();
     // the server ends every session of the database (as a restart would), the idle
     // connection of this thread among them
-    let ended = onshi_store::postgres::simple_query(
-        db.url(),
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .unwrap();
-    let n: i64 = ended[0][0].as_deref().unwrap().parse().unwrap();
-    assert!(n >= 1, "sessions ended: {n}");
+    end_every_session(&db);
     // the next read finds its connection closed and is done on a new one, unnoticed
     assert!(card_found(&s));
     assert!(card_found(&s));
@@ -195,14 +201,7 @@ fn postgres_an_async_read_on_a_connection_the_server_closed_is_done_again_on_a_n
     let s1 = s.clone();
     assert!(rt.block_on(async move { card_found_async(&s1).await }));
     let before = s.runtime_driven_reads();
-    let ended = onshi_store::postgres::simple_query(
-        db.url(),
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .unwrap();
-    let n: i64 = ended[0][0].as_deref().unwrap().parse().unwrap();
-    assert!(n >= 1, "sessions ended: {n}");
+    end_every_session(&db);
     let s2 = s.clone();
     let answers = rt.block_on(async move {
         let mut found = Vec::new();

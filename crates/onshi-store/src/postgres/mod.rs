@@ -101,11 +101,24 @@ macro_rules! hot_read {
                     }
                 }
             }
-            hot_read!(store, primary, |$c| $body).await
+            $crate::postgres::hot_read!(store, primary, |$c| $body).await
         }
     };
 }
 pub(crate) use hot_read;
+
+/// The `StoreFuture` of an `_async` read: `hot_read!(store, mode, |c| body)` inside a tokio
+/// runtime, else the synchronous call `sync`, answered at once.
+macro_rules! hot_future {
+    ($store:expr, $mode:ident, $sync:expr, |$c:ident| $body:expr) => {
+        if $crate::postgres::in_runtime() {
+            Box::pin($crate::postgres::hot_read!($store, $mode, |$c| $body))
+        } else {
+            $crate::ready($sync)
+        }
+    };
+}
+pub(crate) use hot_future;
 
 /// The versioned schema of the PostgreSQL backend, oldest first.
 pub mod migrations {
@@ -719,10 +732,9 @@ impl RegistryRead for PostgresStore {
         &'a self,
         serial: &'a str,
     ) -> StoreFuture<'a, Option<CardWithHistory>> {
-        if !in_runtime() {
-            return crate::ready(self.card_with_history(serial));
-        }
-        Box::pin(hot_read!(self, registry, |c| card_with_history(c, serial).await))
+        hot_future!(self, registry, self.card_with_history(serial), |c| {
+            card_with_history(c, serial).await
+        })
     }
 
     fn registered_after_issuance(
@@ -984,13 +996,12 @@ impl FacilityStore for PostgresStore {
         &'a self,
         token_hash: &'a str,
     ) -> StoreFuture<'a, Option<Facility>> {
-        if !in_runtime() {
-            return crate::ready(self.facility_by_token_hash(token_hash));
-        }
-        Box::pin(hot_read!(self, primary, |c| facility_by_token_hash(
-            c, token_hash
+        hot_future!(
+            self,
+            primary,
+            self.facility_by_token_hash(token_hash),
+            |c| facility_by_token_hash(c, token_hash).await
         )
-        .await))
     }
 
     fn revoke_facility_token(&self, code: &MedicalInstitutionCode) -> Result<bool> {

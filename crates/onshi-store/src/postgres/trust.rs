@@ -2,7 +2,7 @@
 
 use deadpool_postgres::ClientWrapper;
 
-use super::{PostgresStore, hot_read, in_runtime};
+use super::{PostgresStore, hot_future};
 use crate::trust::{ReaderRecord, Refusal, TrustStore};
 use crate::{Result, StoreFuture};
 
@@ -45,10 +45,9 @@ impl TrustStore for PostgresStore {
     }
 
     fn card_public_key_async<'a>(&'a self, serial: &'a str) -> StoreFuture<'a, Option<String>> {
-        if !in_runtime() {
-            return crate::ready(self.card_public_key(serial));
-        }
-        Box::pin(hot_read!(self, registry, |c| card_public_key(c, serial).await))
+        hot_future!(self, registry, self.card_public_key(serial), |c| {
+            card_public_key(c, serial).await
+        })
     }
 
     fn reader(&self, id: &str) -> Result<Option<ReaderRecord>> {
@@ -56,10 +55,7 @@ impl TrustStore for PostgresStore {
     }
 
     fn reader_async<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<ReaderRecord>> {
-        if !in_runtime() {
-            return crate::ready(self.reader(id));
-        }
-        Box::pin(hot_read!(self, primary, |c| reader(c, id).await))
+        hot_future!(self, primary, self.reader(id), |c| reader(c, id).await)
     }
 
     fn register_reader(&self, r: &ReaderRecord) -> Result<()> {
