@@ -89,16 +89,8 @@ macro_rules! hot_read {
                     let $c: &deadpool_postgres::ClientWrapper = &conn;
                     $body
                 });
-                match on_replica.await {
-                    Ok(v) => {
-                        r.answered(probe);
-                        return Ok(v);
-                    }
-                    Err(e) => {
-                        if !r.failed(&e, probe) {
-                            return Err(e);
-                        }
-                    }
+                if let Some(out) = r.settle(on_replica.await, probe) {
+                    return out;
                 }
             }
             $crate::postgres::hot_read!(store, primary, |$c| $body).await
@@ -358,18 +350,9 @@ impl PostgresStore {
     pub(crate) fn read<T>(&self, f: impl AsyncFn(&ClientWrapper) -> Result<T>) -> Result<T> {
         if let Some(r) = &self.replica
             && let replica::Route::Replica { probe } = r.route()
+            && let Some(out) = r.settle(self.block(r.run(&f)), probe)
         {
-            match self.block(r.run(&f)) {
-                Ok(v) => {
-                    r.answered(probe);
-                    return Ok(v);
-                }
-                Err(e) => {
-                    if !r.failed(&e, probe) {
-                        return Err(e);
-                    }
-                }
-            }
+            return out;
         }
         self.primary_read(f)
     }

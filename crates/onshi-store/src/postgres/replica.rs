@@ -205,7 +205,20 @@ impl Replica {
         }
     }
 
-    pub(crate) fn answered(&self, probe: bool) {
+    /// The outcome `out` of a read on the replica: the answer to give, or `None` when the
+    /// read is to be done on the primary.
+    pub(crate) fn settle<T>(&self, out: Result<T>, probe: bool) -> Option<Result<T>> {
+        match out {
+            Ok(v) => {
+                self.answered(probe);
+                Some(Ok(v))
+            }
+            Err(e) if self.failed(&e, probe) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    fn answered(&self, probe: bool) {
         self.served.fetch_add(1, Ordering::Relaxed);
         if probe {
             self.back();
@@ -218,7 +231,7 @@ impl Replica {
     }
 
     /// The replica failed with `e`: whether the read is to be done on the primary.
-    pub(crate) fn failed(&self, e: &StoreError, probe: bool) -> bool {
+    fn failed(&self, e: &StoreError, probe: bool) -> bool {
         match classify(e) {
             // it answered, if with an error: it is back
             Fault::None => {
