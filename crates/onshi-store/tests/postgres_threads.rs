@@ -192,25 +192,23 @@ fn postgres_async_reads_are_driven_by_the_caller_s_runtime_and_outlive_it() {
 #[test]
 fn postgres_an_async_read_on_a_connection_the_server_closed_is_done_again_on_a_new_one() {
     let db = TestDatabase::create().unwrap();
-    let s = std::sync::Arc::new(store_with_a_card(&db));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let s = store_with_a_card(&db);
+    // one thread for the runtime: while the task below blocks, nothing polls the idle
+    // connection, so the pool cannot see it closed when it is handed out again (on a runtime
+    // whose threads are free, the connection's task sees the end at once and the pool's
+    // check at checkout drops it before any read meets it)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let s1 = s.clone();
-    assert!(rt.block_on(async move { card_found_async(&s1).await }));
-    let before = s.runtime_driven_reads();
-    end_every_session(&db);
-    let s2 = s.clone();
-    let answers = rt.block_on(async move {
-        let mut found = Vec::new();
-        for _ in 0..3 {
-            found.push(card_found_async(&s2).await);
-        }
-        found
+    let (first, before, second, after) = rt.block_on(async {
+        let first = card_found_async(&s).await;
+        let before = s.runtime_driven_reads();
+        end_every_session(&db);
+        let second = card_found_async(&s).await;
+        (first, before, second, s.runtime_driven_reads())
     });
-    assert_eq!(answers, [true, true, true]);
-    // the read that met the ended connection was done again (counted twice), and none failed
-    assert!(s.runtime_driven_reads() >= before + 3);
+    assert!(first && second);
+    // the read met the ended connection and was done again on a new one: two checkouts
+    assert_eq!(after, before + 2);
 }

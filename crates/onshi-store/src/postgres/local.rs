@@ -67,7 +67,7 @@ impl LocalPool {
     /// in use: the caller then takes the pool's way, whose queue is fair (waiting here for a
     /// connection measured a doubled p99 under 64 connections). `f` is a read: when it fails
     /// on an idle connection because that connection is gone
-    /// ([`super::replica::connection_gone`]: the server restarted or ended it while it was
+    /// ([`super::replica::read_lost`]: the server restarted or ended it while it was
     /// idle, and nothing polls an idle connection here), it is run once more on a new one.
     pub(crate) fn try_run<T>(
         &self,
@@ -79,8 +79,10 @@ impl LocalPool {
         let stale = reused
             && match &out {
                 Ok(_) => false,
-                Err(StoreError::Pg(e)) => super::replica::connection_gone(e),
-                Err(_) => conn.as_ref().is_some_and(|c| c.client.is_closed()),
+                Err(e) => super::replica::read_lost(
+                    e,
+                    conn.as_ref().is_some_and(|c| c.client.is_closed()),
+                ),
             };
         if !stale {
             self.give_back(conn, out.is_ok());

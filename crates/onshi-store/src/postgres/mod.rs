@@ -68,7 +68,7 @@ macro_rules! hot_read {
                 $body
             };
             match first {
-                Err(e) if $crate::postgres::PostgresStore::gone(&e, &conn) => {
+                Err(e) if $crate::postgres::replica::read_lost(&e, conn.is_closed()) => {
                     drop(deadpool_postgres::Object::take(conn));
                     let conn = store.async_conn().await?;
                     let $c: &deadpool_postgres::ClientWrapper = &conn;
@@ -226,6 +226,13 @@ fn pg_config(url: &str, application_name: &str) -> Result<tokio_postgres::Config
     Ok(cfg)
 }
 
+/// A connection of `pool`; its failure named `what` at `url` (password hidden).
+async fn checkout(pool: &Pool, what: &str, url: &str) -> Result<Object> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Pool(format!("{what} at {url}: {e}")))
+}
+
 /// A pool of 16 connections to `url` (see [`pg_config`]).
 fn make_pool(url: &str, application_name: &str) -> Result<Pool> {
     let cfg = pg_config(url, application_name)?;
@@ -379,23 +386,11 @@ impl PostgresStore {
     pub(crate) async fn async_conn(&self) -> Result<Object> {
         self.async_reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.async_pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(format!("PostgreSQL at {}: {e}", self.url_redacted)))
-    }
-
-    /// Whether a read failed because its connection is gone (the server ended it while it
-    /// was idle): it is then done again on another.
-    pub(crate) fn gone(e: &StoreError, c: &Object) -> bool {
-        matches!(e, StoreError::Pg(pg) if replica::connection_gone(pg)) || c.is_closed()
+        checkout(&self.async_pool, "PostgreSQL", &self.url_redacted).await
     }
 
     pub(crate) async fn conn(&self) -> Result<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Pool(format!("PostgreSQL at {}: {e}", self.url_redacted)))
+        checkout(&self.pool, "PostgreSQL", &self.url_redacted).await
     }
 
     fn migrate(&self, target: Option<i32>) -> Result<()> {

@@ -78,6 +78,16 @@ pub(crate) fn connection_gone(pg: &tokio_postgres::Error) -> bool {
         .is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57"))
 }
 
+/// Whether a read failed with `e` because its connection is gone (the server ended it while
+/// it was idle, or the runtime that drove it is gone), `closed` telling whether the
+/// connection is now seen closed: the read is then done again on another.
+pub(crate) fn read_lost(e: &StoreError, closed: bool) -> bool {
+    match e {
+        StoreError::Pg(pg) => connection_gone(pg),
+        _ => closed,
+    }
+}
+
 fn classify(e: &StoreError) -> Fault {
     match e {
         StoreError::Pool(_) | StoreError::Io(_) => Fault::Down,
@@ -172,16 +182,12 @@ impl Replica {
     }
 
     pub(crate) async fn conn(&self) -> Result<Object> {
-        self.pool.get().await.map_err(|e| {
-            StoreError::Pool(format!("PostgreSQL replica at {}: {e}", self.url_redacted))
-        })
+        super::checkout(&self.pool, "PostgreSQL replica", &self.url_redacted).await
     }
 
     /// A connection of the pool for async callers (see the field `async_pool`).
     pub(crate) async fn async_conn(&self) -> Result<Object> {
-        self.async_pool.get().await.map_err(|e| {
-            StoreError::Pool(format!("PostgreSQL replica at {}: {e}", self.url_redacted))
-        })
+        super::checkout(&self.async_pool, "PostgreSQL replica", &self.url_redacted).await
     }
 
     /// Runs `f` on a replica connection within the policy's timeout.
