@@ -40,6 +40,7 @@ use onshi_store::{
     ConfirmationEntry, HistoryFilter, HistoryStore, MedicalInfoStore, PersonId, PersonRecord,
     QualificationRecord, ReaderRecord, RegistryRead, StoreError, TrustStore,
 };
+
 use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -48,6 +49,12 @@ pub use result::{
     ConfirmationError, ConfirmationResponse, MedicalConsentElements,
     ResultOfQualificationConfirmation,
 };
+
+/// An assertion's verdict: `Err` the refusal's class and message; `Ok(Some(card))` the card
+/// with its history, read with the card's key (see
+/// [`onshi_store::RegistryRead::card_key_and_history_async`]); `Ok(None)` the card is still
+/// to be read.
+type Verdict = Result<Option<Option<onshi_store::CardWithHistory>>, (&'static str, &'static str)>;
 
 #[cfg(test)]
 mod tests {
@@ -303,7 +310,7 @@ impl Central {
         &self,
         facility: &MedicalInstitutionCode,
         a: &CardConfirmation,
-    ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
+    ) -> Result<Verdict, CentralError> {
         let verdict = self.assertion_verdict(facility, a).await?;
         if let Err((class, _)) = verdict {
             tracing::warn!(
@@ -345,7 +352,7 @@ impl Central {
         &self,
         facility: &MedicalInstitutionCode,
         a: &CardConfirmation,
-    ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
+    ) -> Result<Verdict, CentralError> {
         let code = facility.as_str();
         let Some(reader) = self.trust.reader_async(&a.reader_id).await? else {
             return Ok(Err((
@@ -414,7 +421,18 @@ impl Central {
             ..
         } = a.identity
         {
-            let Some(key) = self.trust.card_public_key_async(&a.card_serial).await? else {
+            // one read for the key and the card where the store has it; else the key alone
+            let (key, card) = match self.registry.card_key_and_history_async(&a.card_serial) {
+                Some(both) => {
+                    let (key, card) = both.await?;
+                    (key, Some(card))
+                }
+                None => (
+                    self.trust.card_public_key_async(&a.card_serial).await?,
+                    None,
+                ),
+            };
+            let Some(key) = key else {
                 return Ok(Err((
                     "card_key_unknown",
                     "このカードの電子証明書の公開鍵が登録されていません。",
@@ -441,8 +459,9 @@ impl Central {
                     )));
                 }
             }
+            return Ok(Ok(card));
         }
-        Ok(Ok(()))
+        Ok(Ok(None))
     }
 
     /// R1/R2/R5/R6: confirmation by My Number card.
@@ -462,7 +481,8 @@ impl Central {
         req: &CardConfirmation,
     ) -> Result<Confirmed, CentralError> {
         let draft = match self.verify_assertion(facility, req).await? {
-            Ok(()) => {
+            Ok(Some(found)) => self.card_draft(facility, req, found)?,
+            Ok(None) => {
                 let found = self
                     .registry
                     .card_with_history_async(&req.card_serial)

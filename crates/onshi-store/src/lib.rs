@@ -179,6 +179,10 @@ pub struct HistoryFilter {
 /// A card, and its holder with the holder's full history (`None` if the holder is missing).
 pub type CardWithHistory = (CardCert, Option<(PersonRecord, Vec<QualificationRecord>)>);
 
+/// The card's certificate key (hex, `None` when none is registered) and the card with its
+/// holder and history (`None` when no such card): [`RegistryRead::card_key_and_history_async`].
+pub type CardKeyAndHistory = (Option<String>, Option<CardWithHistory>);
+
 /// Read side of the registry, used on the confirmation path.
 pub trait RegistryRead: Send + Sync {
     /// Does a call wait on the network (a database server), rather than on local files? The
@@ -210,6 +214,20 @@ pub trait RegistryRead: Send + Sync {
         serial: &'a str,
     ) -> StoreFuture<'a, Option<CardWithHistory>> {
         ready(self.card_with_history(serial))
+    }
+    /// The card confirmation's two registry reads for a PIN check as one: the public key of
+    /// the card's certificate (what [`trust::TrustStore::card_public_key`] answers) and
+    /// [`RegistryRead::card_with_history`], from one snapshot. For a backend where each read
+    /// is a round trip to a server (PostgreSQL: one statement instead of two). `None`: the
+    /// backend has no such read, and the caller makes the two reads (SQLite, whose reads are
+    /// local). The card's data is read before its signature is checked; the caller drops it
+    /// when the check fails.
+    fn card_key_and_history_async<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> Option<StoreFuture<'a, CardKeyAndHistory>> {
+        let _ = serial;
+        None
     }
     /// Qualifications registered under `insurer` with this number key (width-folded).
     fn qualifications_by_number(

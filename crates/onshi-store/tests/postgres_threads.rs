@@ -5,8 +5,11 @@
 
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
-use onshi_domain::numbers::{MyNumber, MyNumberHasher, Sex};
-use onshi_domain::qualification::Person;
+use onshi_domain::codes::{CardClassification, FamilyClass, ReasonOfLoss};
+use onshi_domain::numbers::{
+    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MyNumber, MyNumberHasher, Sex,
+};
+use onshi_domain::qualification::{CardDates, Person, Qualification, QualificationDetails};
 use onshi_store::postgres::TestDatabase;
 use onshi_store::*;
 
@@ -211,4 +214,86 @@ fn postgres_an_async_read_on_a_connection_the_server_closed_is_done_again_on_a_n
     assert!(first && second);
     // the read met the ended connection and was done again on a new one: two checkouts
     assert_eq!(after, before + 2);
+}
+
+#[test]
+fn postgres_the_card_s_key_and_history_are_one_read_that_agrees_with_the_two_it_replaces() {
+    let db = TestDatabase::create().unwrap();
+    let s = store_with_a_card(&db);
+    let mut tx = s.begin_import().unwrap();
+    let holder = tx.card_by_serial("C1").unwrap().unwrap().person_id;
+    // a history of two qualifications, the later one first
+    for (number, from, to) in [
+        ("7", "2024-07-01", None),
+        ("3", "2019-04-01", Some("2024-07-01")),
+    ] {
+        tx.upsert_qualification(holder, "佐藤　花子", &qualification(number, from, to))
+            .unwrap();
+    }
+    tx.set_card_key("C1", "ab".repeat(32).as_str()).unwrap();
+    // a key registered for a serial that has no card (yet)
+    tx.set_card_key("K-only", "cd".repeat(32).as_str()).unwrap();
+    tx.commit().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for serial in ["C1", "K-only", "C-unknown"] {
+        let (key, card) = (
+            s.card_public_key(serial).unwrap(),
+            s.card_with_history(serial).unwrap(),
+        );
+        let before = s.runtime_driven_reads();
+        let both = rt.block_on(async {
+            s.card_key_and_history_async(serial)
+                .expect("PostgreSQL reads the two together")
+                .await
+                .unwrap()
+        });
+        assert_eq!(s.runtime_driven_reads(), before + 1, "{serial}: one read");
+        assert_eq!(both.0, key, "{serial}: the key");
+        assert_eq!(
+            format!("{:?}", both.1),
+            format!("{card:?}"),
+            "{serial}: the card with its history"
+        );
+    }
+    // what the two reads found, to show the cases differ
+    let (_, holder) = s.card_with_history("C1").unwrap().unwrap();
+    let numbers: Vec<String> = holder
+        .unwrap()
+        .1
+        .iter()
+        .map(|q| q.qualification.number.as_str().to_string())
+        .collect();
+    assert_eq!(numbers, ["3", "7"], "the history in date order");
+    assert!(s.card_public_key("C1").unwrap().is_some());
+    assert!(s.card_public_key("K-only").unwrap().is_some());
+    assert!(s.card_with_history("K-only").unwrap().is_none());
+    assert!(s.card_public_key("C-unknown").unwrap().is_none());
+    // outside a runtime there is no such read: the caller makes the two
+    assert!(s.card_key_and_history_async("C1").is_none());
+}
+
+fn qualification(number: &str, from: &str, to: Option<&str>) -> Qualification {
+    Qualification {
+        insurer_number: InsurerNumber::from_body("0113001").unwrap(),
+        insurer_name: "全国健康保険協会東京支部".into(),
+        card_classification: CardClassification::General,
+        symbol: InsuredSymbol::parse("1001").unwrap(),
+        number: InsuredNumber::parse(number).unwrap(),
+        branch: BranchNumber::parse("00").unwrap(),
+        family_class: FamilyClass::Insured,
+        insured_name: "佐藤　花子".into(),
+        employer: None,
+        qualification_date: d(from),
+        disqualification_date: to.map(d),
+        reason_of_loss: to.map(|_| ReasonOfLoss::OtherInsurance),
+        contribution_ratio: Some(30),
+        elderly: None,
+        limit_class: None,
+        preschool: false,
+        card_dates: CardDates::default(),
+        details: QualificationDetails::default(),
+    }
 }

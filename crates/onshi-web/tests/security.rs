@@ -1,5 +1,6 @@
 //! The security suite over the real central: a real HTTP server on a random port, a real
-//! SQLite file, the card emulation in its own file. Each test is an attack tried as an
+//! SQLite file (and, for the PIN's chain, a PostgreSQL database too), the card emulation in
+//! its own file. Each test is an attack tried as an
 //! outsider (or a compromised device) would, and must fail — and be recorded.
 
 use std::sync::Arc;
@@ -13,15 +14,34 @@ use onshi_central::{Central, SystemClock};
 use onshi_domain::card::IdentityOutcome;
 use onshi_domain::codes::IdentityMethod;
 use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
-use onshi_store::{Facility, FacilityStore, SqliteStore, TrustStore};
+use onshi_store::{
+    Facility, FacilityStore, HistoryStore, ImportStore, MedicalInfoStore, PostgresStore,
+    RegistryRead, SqliteStore, TrustStore,
+};
 use serde_json::{Value, json};
 
 #[path = "support/conform.rs"]
 mod conform;
 
-struct App {
+/// What a central of this suite is served over: either backend.
+trait Store:
+    RegistryRead + TrustStore + MedicalInfoStore + FacilityStore + HistoryStore + ImportStore + 'static
+{
+}
+impl<T> Store for T where
+    T: RegistryRead
+        + TrustStore
+        + MedicalInfoStore
+        + FacilityStore
+        + HistoryStore
+        + ImportStore
+        + 'static
+{
+}
+
+struct App<S: Store = SqliteStore> {
     base: String,
-    store: Arc<SqliteStore>,
+    store: Arc<S>,
     http: reqwest::Client,
     fx: Fixture,
     clinic_reader: CertifiedReader,
@@ -33,8 +53,8 @@ struct App {
 
 /// Serves a central over `store` (a fresh process: its own nonce table); the server stops
 /// when the returned sender is dropped or fires.
-async fn serve_central(
-    store: &Arc<SqliteStore>,
+async fn serve_central<S: Store>(
+    store: &Arc<S>,
     cards: &Arc<CardStore>,
     nonce_ttl: Duration,
 ) -> (String, Central, tokio::sync::oneshot::Sender<()>) {
@@ -68,6 +88,30 @@ fn day() -> NaiveDate {
 async fn spawn_with(nonce_ttl: Duration) -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
+    spawn_over(store, dir, nonce_ttl).await
+}
+
+/// The suite's central over a fresh PostgreSQL database (dropped with the returned value).
+async fn spawn_on_postgres() -> (App<PostgresStore>, onshi_store::postgres::TestDatabase) {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    let url = db.url().to_string();
+    let store = tokio::task::spawn_blocking(move || PostgresStore::open(&url).unwrap())
+        .await
+        .unwrap();
+    let app = spawn_over(
+        Arc::new(store),
+        tempfile::tempdir().unwrap(),
+        Duration::from_secs(120),
+    )
+    .await;
+    (app, db)
+}
+
+async fn spawn_over<S: Store>(
+    store: Arc<S>,
+    dir: tempfile::TempDir,
+    nonce_ttl: Duration,
+) -> App<S> {
     let cards = Arc::new(CardStore::open_with_key_file(dir.path().join("cards.sqlite")).unwrap());
     let fx = fixture::build();
     let report = import::import(
@@ -119,7 +163,7 @@ async fn spawn() -> App {
     spawn_with(Duration::from_secs(120)).await
 }
 
-impl App {
+impl<S: Store> App<S> {
     /// Stops the central and starts a new one over the same files (a restart).
     async fn restart(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -306,7 +350,7 @@ async fn a_nonce_issued_before_a_restart_is_refused_after_it() {
     );
 }
 
-impl App {
+impl<S: Store> App<S> {
     /// What a compromised clinic reader could do: sign anything with the real key.
     fn clinic_reader_sign(&self, a: &mut CardAssertion) {
         self.clinic_reader.sign_assertion(CLINIC, a);
@@ -385,7 +429,27 @@ async fn a_revoked_reader_is_refused_from_the_next_assertion_on() {
 
 #[tokio::test]
 async fn r1_a_pin_success_needs_the_chips_own_signature() {
-    let app = spawn().await;
+    pin_needs_the_chips_own_signature(&spawn().await).await;
+}
+
+/// On PostgreSQL the card's key and the card with its history are one read
+/// (`card_key_and_history_async`): the card's data is read before the chip's signature is
+/// checked, and must not reach the answer when the check fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r1_a_pin_success_needs_the_chips_own_signature_on_postgresql() {
+    let (app, _db) = spawn_on_postgres().await;
+    pin_needs_the_chips_own_signature(&app).await;
+    // an honest PIN confirmation reads three times: the facility by its token, the reader,
+    // and the card's key with the card and its history
+    let a = app
+        .honest(&IdentityAttempt::Pin(Pin::parse("1234").unwrap()))
+        .await;
+    let before = app.store.runtime_driven_reads();
+    assert_eq!(app.confirm("tok-old", &a).await["segment_of_result"], "1");
+    assert_eq!(app.store.runtime_driven_reads(), before + 3);
+}
+
+async fn pin_needs_the_chips_own_signature<S: Store>(app: &App<S>) {
     // the honest way: the chip accepted the PIN and signed
     let a = app
         .honest(&IdentityAttempt::Pin(Pin::parse("1234").unwrap()))
@@ -428,6 +492,10 @@ async fn r1_a_pin_success_needs_the_chips_own_signature() {
     refused_as(
         &app.confirm("tok-old", &stolen).await,
         "card_signature_invalid",
+    );
+    assert_eq!(
+        app.refusal_reasons(),
+        ["card_signature_missing", "card_signature_invalid"]
     );
 }
 

@@ -42,9 +42,10 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::{
-    CardCert, CardWithHistory, ConfirmationEntry, Facility, FacilityStore, HistoryFilter,
-    HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord, QualificationRecord,
-    RegistryCounts, RegistryRead, Result, StoreError, StoreFuture, UpsertOutcome,
+    CardCert, CardKeyAndHistory, CardWithHistory, ConfirmationEntry, Facility, FacilityStore,
+    HistoryFilter, HistoryStore, ImportStore, ImportTx, PersonId, PersonRecord,
+    QualificationRecord, RegistryCounts, RegistryRead, Result, StoreError, StoreFuture,
+    UpsertOutcome,
 };
 
 /// A read of the hot path awaited by an async caller: `hot_read!(store, primary, |c| body)`
@@ -488,7 +489,10 @@ const QUAL_COLS: &str = "id, person_id, registered_name, insurer_number, insurer
     elderly_issued_on, limit_certificate, limit_issued_on, limit_valid_from, limit_valid_to, \
     limit_long_term_date, specific_diseases, in_school, registered_on";
 
-const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.status, \
+/// The columns of the card confirmation's read: the card, its holder, each qualification.
+macro_rules! card_history_columns {
+    () => {
+        "c.serial, c.person_id, c.cert_expiry, c.status, \
     p.id, p.name, p.name_kana, p.sex, p.birthdate, p.post_number, p.address, \
     q.id, q.person_id, q.registered_name, q.insurer_number, q.insurer_name, \
     q.card_classification, q.symbol, q.number, q.branch, q.family_class, q.insured_name, \
@@ -497,10 +501,28 @@ const CARD_WITH_HISTORY: &str = "SELECT c.serial, c.person_id, c.cert_expiry, c.
     q.limit_class, q.preschool, q.card_issued_on, q.card_valid_from, q.card_valid_to, \
     q.name_of_other, q.name_of_other_kana, q.sex2, q.elderly_issued_on, q.limit_certificate, \
     q.limit_issued_on, q.limit_valid_from, q.limit_valid_to, q.limit_long_term_date, \
-    q.specific_diseases, q.in_school, q.registered_on \
-    FROM card c LEFT JOIN person p ON p.id = c.person_id \
+    q.specific_diseases, q.in_school, q.registered_on"
+    };
+}
+const CARD_WITH_HISTORY: &str = concat!(
+    "SELECT ",
+    card_history_columns!(),
+    " FROM card c LEFT JOIN person p ON p.id = c.person_id \
     LEFT JOIN qualification q ON q.person_id = p.id \
-    WHERE c.serial = $1 ORDER BY q.qualification_date, q.id";
+    WHERE c.serial = $1 ORDER BY q.qualification_date, q.id"
+);
+/// [`CARD_WITH_HISTORY`] with the card's certificate key as the last column, driven by the
+/// serial so that a key without a card, or a card without a key, still gives one row.
+const CARD_KEY_AND_HISTORY: &str = concat!(
+    "SELECT ",
+    card_history_columns!(),
+    ", k.public_key FROM (SELECT $1::text AS serial) s \
+    LEFT JOIN card_key k ON k.serial = s.serial \
+    LEFT JOIN card c ON c.serial = s.serial \
+    LEFT JOIN person p ON p.id = c.person_id \
+    LEFT JOIN qualification q ON q.person_id = p.id \
+    ORDER BY q.qualification_date, q.id"
+);
 const QUAL_OFFSET: usize = 11;
 
 fn small(v: Option<i16>, what: &str) -> Result<Option<u8>> {
@@ -715,6 +737,19 @@ impl RegistryRead for PostgresStore {
         })
     }
 
+    /// One statement on the replica when there is one (the keys are written with the cards).
+    fn card_key_and_history_async<'a>(
+        &'a self,
+        serial: &'a str,
+    ) -> Option<StoreFuture<'a, CardKeyAndHistory>> {
+        in_runtime().then(|| -> StoreFuture<'a, CardKeyAndHistory> {
+            Box::pin(hot_read!(self, registry, |c| card_key_and_history(
+                c, serial
+            )
+            .await))
+        })
+    }
+
     fn registered_after_issuance(
         &self,
         insurer: &InsurerNumber,
@@ -780,6 +815,28 @@ pub(crate) fn in_runtime() -> bool {
 async fn card_with_history(c: &ClientWrapper, serial: &str) -> Result<Option<CardWithHistory>> {
     let st = c.prepare_cached(CARD_WITH_HISTORY).await?;
     let rows = c.query(&st, &[&serial]).await?;
+    history_from_rows(&rows)
+}
+
+/// The card confirmation's reads for a PIN check in one statement: the card's key, and the
+/// card with its holder and history.
+async fn card_key_and_history(c: &ClientWrapper, serial: &str) -> Result<CardKeyAndHistory> {
+    let st = c.prepare_cached(CARD_KEY_AND_HISTORY).await?;
+    let rows = c.query(&st, &[&serial]).await?;
+    let Some(first) = rows.first() else {
+        return Ok((None, None));
+    };
+    // the key is the last column
+    let key: Option<String> = first.try_get(first.len() - 1)?;
+    if first.try_get::<_, Option<String>>(0)?.is_none() {
+        return Ok((key, None));
+    }
+    Ok((key, history_from_rows(&rows)?))
+}
+
+/// The card, its holder and the history from the rows of [`CARD_WITH_HISTORY`] (or of
+/// [`CARD_KEY_AND_HISTORY`] when they hold a card).
+fn history_from_rows(rows: &[Row]) -> Result<Option<CardWithHistory>> {
     let Some(first) = rows.first() else {
         return Ok(None);
     };
@@ -789,7 +846,7 @@ async fn card_with_history(c: &ClientWrapper, serial: &str) -> Result<Option<Car
     }
     let person = person_from_offset(first, 4)?;
     let mut quals = Vec::new();
-    for r in &rows {
+    for r in rows {
         if r.try_get::<_, Option<i64>>(QUAL_OFFSET)?.is_some() {
             quals.push(qual_from_offset(r, QUAL_OFFSET)?);
         }
