@@ -106,6 +106,13 @@ impl PinHasher {
         ed25519_dalek::SigningKey::from_bytes(&seed)
     }
 
+    /// The chip's signature (hex) over the central's `challenge` under the card's
+    /// certificate key: what the chip gives once it has accepted the PIN.
+    pub fn chip_signature(&self, serial: &str, challenge: &[u8]) -> String {
+        use ed25519_dalek::Signer;
+        hex::encode(self.signing_key(serial).sign(challenge).to_bytes())
+    }
+
     /// The certificate's public key (hex), as registered at the central.
     pub fn public_key_hex(&self, serial: &str) -> String {
         hex::encode(self.signing_key(serial).verifying_key().as_bytes())
@@ -185,7 +192,6 @@ impl<'a> Reader<'a> {
         attempt: &IdentityAttempt,
         challenge: &[u8],
     ) -> Result<(IdentityOutcome, Option<String>), CardError> {
-        use ed25519_dalek::Signer;
         let out = self.identify(serial, attempt)?;
         let sig = match (&out, attempt) {
             (
@@ -194,9 +200,7 @@ impl<'a> Reader<'a> {
                     ..
                 },
                 IdentityAttempt::Pin(_),
-            ) => Some(hex::encode(
-                self.hasher.signing_key(serial).sign(challenge).to_bytes(),
-            )),
+            ) => Some(self.hasher.chip_signature(serial, challenge)),
             _ => None,
         };
         Ok((out, sig))

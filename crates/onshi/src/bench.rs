@@ -66,6 +66,13 @@ pub struct BenchArgs {
     /// drug and checkup information (R2): each such confirmation also records two consents
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     consent_percent: u8,
+    /// the share of confirmations (percent) identified by PIN instead of the face: each such
+    /// assertion carries the chip's signature over the central's challenge, as the chip gives
+    /// it once the PIN is accepted (the PIN step is the reader's and not measured), and the
+    /// central checks it under the card's registered key. Cards without a PIN stay on the
+    /// face
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pin_percent: u8,
     /// write + fdatasync samples of the disk, in --data
     #[arg(long, default_value_t = 300)]
     fsync_samples: usize,
@@ -631,6 +638,8 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     let head = format!(
         "POST /v1/confirmations/card HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: "
     );
+    let chips = onshi_card::Reader::new(reader.cards(), reader.cards().secrets());
+    let by_pin = AtomicUsize::new(0);
     let sign = |range: std::ops::Range<usize>| -> Result<Vec<Vec<u8>>> {
         range
             .map(|i| {
@@ -641,7 +650,7 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
                     checkup: given,
                     ..Default::default()
                 };
-                let assertion = reader.assert_with_consents(
+                let mut assertion = reader.assert_with_consents(
                     facility.as_str(),
                     &nonces[i],
                     &serials[i],
@@ -650,6 +659,28 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
                     consents,
                     &onshi_card::IdentityAttempt::Face { matched: true },
                 )?;
+                // spread evenly too, offset from the consents' share
+                if ((i + 50) % 100) < usize::from(a.pin_percent)
+                    && chips.has_pin(&serials[i])? == Some(true)
+                {
+                    let challenge = onshi_card::assertion::card_challenge(
+                        facility.as_str(),
+                        &nonces[i],
+                        &serials[i],
+                    );
+                    assertion.identity = onshi_domain::card::IdentityOutcome::Verified {
+                        method: onshi_domain::codes::IdentityMethod::Pin,
+                        staff_id: None,
+                    };
+                    assertion.card_signature = Some(
+                        reader
+                            .cards()
+                            .secrets()
+                            .chip_signature(&serials[i], &challenge),
+                    );
+                    reader.sign_assertion(facility.as_str(), &mut assertion);
+                    by_pin.fetch_add(1, Ordering::Relaxed);
+                }
                 let body = serde_json::to_string(&assertion)?;
                 Ok(format!("{head}{}\r\n\r\n{body}", body.len()).into_bytes())
             })
@@ -664,8 +695,9 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     let mut confirm_reqs = x.map_err(|_| anyhow::anyhow!("a signing thread panicked"))??;
     confirm_reqs.extend(y?);
     eprintln!(
-        "signed {} assertions in {:.1} s",
+        "signed {} assertions ({} by PIN) in {:.1} s",
         confirm_reqs.len(),
+        by_pin.load(Ordering::Relaxed),
         t.elapsed().as_secs_f64()
     );
     let confirm = Requests::Once {
