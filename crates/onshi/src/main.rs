@@ -1,5 +1,12 @@
 //! `onshi`: the command line over the onshi crates. See README.md for the commands.
 
+/// mimalloc rather than glibc's allocator: most of the hot path's allocations are made on one
+/// thread and freed on another (a request's rows and strings across the server's workers, the
+/// history writer and the signature checker), where glibc's arenas spent ~7 % of the CPU of a
+/// confirmation in `_int_malloc`, `_int_free` and `malloc_consolidate` (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod assess_cmd;
 mod bench;
 mod claims_cmd;
