@@ -4,17 +4,17 @@
 
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
-use onshi_domain::codes::{CardClassification, FamilyClass, ReasonOfLoss, ReferenceClassification};
 use onshi_domain::codes::{LimitCertificateClassification, SpecificDisease};
-use onshi_domain::numbers::{
-    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MedicalInstitutionCode, MyNumber,
-    MyNumberHasher, Sex,
-};
+use onshi_domain::codes::{ReasonOfLoss, ReferenceClassification};
+use onshi_domain::numbers::{InsurerNumber, MedicalInstitutionCode, MyNumber, MyNumberHasher, Sex};
 use onshi_domain::qualification::{
-    CardDates, LimitCertificate, Person, Qualification, QualificationDetails,
-    SpecificDiseaseCertificate,
+    CardDates, LimitCertificate, Person, QualificationDetails, SpecificDiseaseCertificate,
 };
 use onshi_store::*;
+
+#[path = "support/qualification.rs"]
+mod qualification;
+use qualification::qual;
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -28,33 +28,6 @@ fn person() -> Person {
         birthdate: d("1980-04-02"),
         post_number: Some("1000001".into()),
         address: Some("東京都千代田区千代田1-1".into()),
-    }
-}
-
-fn qual(number: &str, from: &str, to: Option<&str>) -> Qualification {
-    Qualification {
-        insurer_number: InsurerNumber::from_body("0113001").unwrap(),
-        insurer_name: "全国健康保険協会東京支部".into(),
-        card_classification: CardClassification::General,
-        symbol: InsuredSymbol::parse("1001").unwrap(),
-        number: InsuredNumber::parse(number).unwrap(),
-        branch: BranchNumber::parse("00").unwrap(),
-        family_class: FamilyClass::Insured,
-        insured_name: "田中　太郎".into(),
-        employer: Some("おんし工業".into()),
-        qualification_date: d(from),
-        disqualification_date: to.map(d),
-        reason_of_loss: to.map(|_| ReasonOfLoss::OtherInsurance),
-        contribution_ratio: Some(30),
-        elderly: None,
-        limit_class: None,
-        preschool: false,
-        card_dates: CardDates {
-            issued_on: Some(d(from) + chrono::Days::new(9)),
-            valid_from: Some(d(from)),
-            valid_to: to.map(d),
-        },
-        details: QualificationDetails::default(),
     }
 }
 

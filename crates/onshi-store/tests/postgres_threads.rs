@@ -5,13 +5,14 @@
 
 use chrono::NaiveDate;
 use onshi_domain::card::CertStatus;
-use onshi_domain::codes::{CardClassification, FamilyClass, ReasonOfLoss};
-use onshi_domain::numbers::{
-    BranchNumber, InsuredNumber, InsuredSymbol, InsurerNumber, MyNumber, MyNumberHasher, Sex,
-};
-use onshi_domain::qualification::{CardDates, Person, Qualification, QualificationDetails};
+use onshi_domain::numbers::{MyNumber, MyNumberHasher, Sex};
+use onshi_domain::qualification::Person;
 use onshi_store::postgres::TestDatabase;
 use onshi_store::*;
+
+#[path = "support/qualification.rs"]
+mod qualification;
+use qualification::qual;
 
 fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -227,7 +228,7 @@ fn postgres_the_card_s_key_and_history_are_one_read_that_agrees_with_the_two_it_
         ("7", "2024-07-01", None),
         ("3", "2019-04-01", Some("2024-07-01")),
     ] {
-        tx.upsert_qualification(holder, "佐藤　花子", &qualification(number, from, to))
+        tx.upsert_qualification(holder, "佐藤　花子", &qual(number, from, to))
             .unwrap();
     }
     tx.set_card_key("C1", "ab".repeat(32).as_str()).unwrap();
@@ -273,27 +274,4 @@ fn postgres_the_card_s_key_and_history_are_one_read_that_agrees_with_the_two_it_
     assert!(s.card_public_key("C-unknown").unwrap().is_none());
     // outside a runtime there is no such read: the caller makes the two
     assert!(s.card_key_and_history_async("C1").is_none());
-}
-
-fn qualification(number: &str, from: &str, to: Option<&str>) -> Qualification {
-    Qualification {
-        insurer_number: InsurerNumber::from_body("0113001").unwrap(),
-        insurer_name: "全国健康保険協会東京支部".into(),
-        card_classification: CardClassification::General,
-        symbol: InsuredSymbol::parse("1001").unwrap(),
-        number: InsuredNumber::parse(number).unwrap(),
-        branch: BranchNumber::parse("00").unwrap(),
-        family_class: FamilyClass::Insured,
-        insured_name: "佐藤　花子".into(),
-        employer: None,
-        qualification_date: d(from),
-        disqualification_date: to.map(d),
-        reason_of_loss: to.map(|_| ReasonOfLoss::OtherInsurance),
-        contribution_ratio: Some(30),
-        elderly: None,
-        limit_class: None,
-        preschool: false,
-        card_dates: CardDates::default(),
-        details: QualificationDetails::default(),
-    }
 }
