@@ -40,7 +40,6 @@ use onshi_store::{
     ConfirmationEntry, HistoryFilter, HistoryStore, MedicalInfoStore, PersonId, PersonRecord,
     QualificationRecord, ReaderRecord, RegistryRead, StoreError, TrustStore,
 };
-
 use serde::{Deserialize, Serialize};
 
 pub use clock::{Clock, FixedClock, SystemClock};

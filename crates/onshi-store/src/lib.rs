@@ -224,9 +224,8 @@ pub trait RegistryRead: Send + Sync {
     /// when the check fails.
     fn card_key_and_history_async<'a>(
         &'a self,
-        serial: &'a str,
+        _serial: &'a str,
     ) -> Option<StoreFuture<'a, CardKeyAndHistory>> {
-        let _ = serial;
         None
     }
     /// Qualifications registered under `insurer` with this number key (width-folded).

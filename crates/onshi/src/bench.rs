@@ -650,37 +650,48 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
                     checkup: given,
                     ..Default::default()
                 };
-                let mut assertion = reader.assert_with_consents(
-                    facility.as_str(),
-                    &nonces[i],
-                    &serials[i],
-                    date,
-                    false,
-                    consents,
-                    &onshi_card::IdentityAttempt::Face { matched: true },
-                )?;
                 // spread evenly too, offset from the consents' share
-                if ((i + 50) % 100) < usize::from(a.pin_percent)
-                    && chips.has_pin(&serials[i])? == Some(true)
-                {
+                let by_pin_here = ((i + 50) % 100) < usize::from(a.pin_percent)
+                    && chips.has_pin(&serials[i])? == Some(true);
+                let assertion = if by_pin_here {
                     let challenge = onshi_card::assertion::card_challenge(
                         facility.as_str(),
                         &nonces[i],
                         &serials[i],
                     );
-                    assertion.identity = onshi_domain::card::IdentityOutcome::Verified {
-                        method: onshi_domain::codes::IdentityMethod::Pin,
-                        staff_id: None,
+                    let mut assertion = onshi_card::CardAssertion {
+                        reader_id: reader.id().to_string(),
+                        nonce: nonces[i].clone(),
+                        card_serial: serials[i].clone(),
+                        confirmation_date: date,
+                        limit_consent: false,
+                        medical_consent: consents,
+                        identity: onshi_domain::card::IdentityOutcome::Verified {
+                            method: onshi_domain::codes::IdentityMethod::Pin,
+                            staff_id: None,
+                        },
+                        card_signature: Some(
+                            reader
+                                .cards()
+                                .secrets()
+                                .chip_signature(&serials[i], &challenge),
+                        ),
+                        reader_signature: None,
                     };
-                    assertion.card_signature = Some(
-                        reader
-                            .cards()
-                            .secrets()
-                            .chip_signature(&serials[i], &challenge),
-                    );
                     reader.sign_assertion(facility.as_str(), &mut assertion);
                     by_pin.fetch_add(1, Ordering::Relaxed);
-                }
+                    assertion
+                } else {
+                    reader.assert_with_consents(
+                        facility.as_str(),
+                        &nonces[i],
+                        &serials[i],
+                        date,
+                        false,
+                        consents,
+                        &onshi_card::IdentityAttempt::Face { matched: true },
+                    )?
+                };
                 let body = serde_json::to_string(&assertion)?;
                 Ok(format!("{head}{}\r\n\r\n{body}", body.len()).into_bytes())
             })
