@@ -68,7 +68,7 @@ pub fn card_challenge(facility: &str, nonce: &str, card_serial: &str) -> Vec<u8>
 pub fn signed_bytes(facility: &str, a: &CardAssertion) -> Vec<u8> {
     let mut out = b"onshi-reader-assertion-v1".to_vec();
     let identity = serde_json::to_vec(&a.identity).unwrap_or_default();
-    let date = a.confirmation_date.format("%Y-%m-%d").to_string();
+    let date = onshi_domain::wareki::format_iso_date(a.confirmation_date);
     let consents = a.medical_consent.flags();
     for f in [
         facility.as_bytes(),

@@ -727,7 +727,7 @@ impl Central {
         let now = self.clock.now_jst();
         let mut resp = ConfirmationResponse {
             confirmation_id: 0,
-            process_execution_time: now.format("%Y%m%d%H%M%S").to_string(),
+            process_execution_time: clock::compact_time(&now),
             qualification_confirmation_date: format_yyyymmdd(date),
             medical_institution_code: facility.as_str().to_string(),
             reference_classification: d.reference.code().into(),
@@ -753,7 +753,7 @@ impl Central {
         let entry = ConfirmationEntry {
             id: 0,
             facility: facility.as_str().to_string(),
-            processed_at: now.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+            processed_at: clock::stamp_millis(&now),
             confirmation_date: date,
             reference_classification: d.reference,
             identity_method: d.identity_method,

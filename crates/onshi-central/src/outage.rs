@@ -463,7 +463,7 @@ fn audit_not_committed(why: &str) -> StoreError {
 }
 
 fn stamp(t: DateTime<FixedOffset>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    crate::clock::stamp_millis(&t)
 }
 
 fn parse_stamp(s: &str) -> Result<DateTime<FixedOffset>, StoreError> {

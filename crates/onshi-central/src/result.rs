@@ -163,7 +163,7 @@ impl MedicalConsentElements {
         grants: &[onshi_domain::medinfo::ConsentGrant],
     ) -> Self {
         use onshi_domain::medinfo::MedicalInfoKind as K;
-        let t = |x: chrono::NaiveDateTime| x.format("%Y%m%d%H%M%S").to_string();
+        let t = |x: chrono::NaiveDateTime| crate::clock::compact_naive(&x);
         let part = |k: K| -> (Option<String>, Option<String>, Option<String>) {
             match grants
                 .iter()

@@ -559,10 +559,94 @@ pub fn format_yyyymmdd(date: NaiveDate) -> String {
     format!("{:04}{:02}{:02}", date.year(), date.month(), date.day())
 }
 
+/// Formats a day as `YYYY-MM-DD` ("2019-05-01"), what `date.format("%Y-%m-%d")` writes,
+/// written by hand: chrono parses its format string on every call, and a confirmation writes
+/// and reads several dates.
+pub fn format_iso_date(date: NaiveDate) -> String {
+    let y = date.year();
+    if !(0..=9999).contains(&y) {
+        return date.format("%Y-%m-%d").to_string();
+    }
+    let (m, d) = (date.month(), date.day());
+    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+    let y = y as u32;
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        '-',
+        digit(m / 10),
+        digit(m),
+        '-',
+        digit(d / 10),
+        digit(d),
+    ]
+    .into_iter()
+    .collect()
+}
+
+/// Parses `YYYY-MM-DD` as `NaiveDate::parse_from_str(s, "%Y-%m-%d")` does, quickly for the
+/// one shape onshi writes (ten characters, four-digit year, two-digit month and day); any
+/// other text, and an impossible day, is left to chrono, so the answer and the error are
+/// chrono's.
+pub fn parse_iso_date(s: &str) -> Result<NaiveDate, chrono::ParseError> {
+    let b = s.as_bytes();
+    if b.len() == 10 && b[4] == b'-' && b[7] == b'-' {
+        let num = |r: std::ops::Range<usize>| {
+            b[r].iter().try_fold(0u32, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+            })
+        };
+        if let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) {
+            if let Some(date) = NaiveDate::from_ymd_opt(y as i32, m, d) {
+                return Ok(date);
+            }
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn iso_dates_are_written_and_read_as_chrono_does() {
+        let mut d = NaiveDate::from_ymd_opt(1, 1, 1).unwrap();
+        let end = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
+        while d < end {
+            let text = format_iso_date(d);
+            assert_eq!(text, d.format("%Y-%m-%d").to_string());
+            assert_eq!(parse_iso_date(&text), Ok(d));
+            d = d + chrono::Days::new(37);
+        }
+        for d in [end, NaiveDate::from_ymd_opt(-5, 3, 1).unwrap()] {
+            assert_eq!(format_iso_date(d), d.format("%Y-%m-%d").to_string());
+        }
+        // Texts outside the fast shape, good and bad, answer as chrono answers.
+        for s in [
+            "2026-1-5",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-00-10",
+            "20261203",
+            "2026-12-0a",
+            "+12345-01-01",
+            " 2026-12-03",
+            "2026-12-03 ",
+            "２０２６-12-03",
+            "",
+            "0000-01-01",
+        ] {
+            assert_eq!(
+                parse_iso_date(s),
+                NaiveDate::parse_from_str(s, "%Y-%m-%d"),
+                "{s:?}"
+            );
+        }
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("test date literal")

@@ -215,7 +215,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 fn date_col(s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| corrupt("date", e))
+    onshi_domain::wareki::parse_iso_date(s).map_err(|e| corrupt("date", e))
 }
 
 fn opt_date_col(s: Option<String>) -> Result<Option<NaiveDate>> {
@@ -225,10 +225,7 @@ fn opt_date_col(s: Option<String>) -> Result<Option<NaiveDate>> {
 /// `YYYY-MM-DD` (written by hand: `format` is several times slower, and an import writes
 /// tens of millions of dates).
 fn iso(d: NaiveDate) -> String {
-    match iso_sql(d) {
-        IsoDate::Short(b) => b.iter().map(|&c| char::from(c)).collect(),
-        IsoDate::Long(s) => s,
-    }
+    onshi_domain::wareki::format_iso_date(d)
 }
 
 /// A date bound as the text [`iso`] writes, without allocating (an import binds tens of

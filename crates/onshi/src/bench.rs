@@ -364,6 +364,19 @@ fn verdicts(a: &BenchArgs, rows: &[Row]) -> std::process::ExitCode {
             bound_us(last) as f64 / 1e3
         );
     }
+    // The load is a closed loop: every connection waits for its answer before it sends the
+    // next, so the mean latency is the connections divided by the rate (Little's law). A
+    // p99 within the bound needs at least that rate; printed so that the p99 target is read
+    // together with the throughput it implies.
+    let needed = a.concurrency as f64 / (bound_us(last) as f64 / 1e6);
+    println!(
+        "verdict: (closed loop: mean latency = {} connections / rate, so a p99 within {:.2} ms needs more than {needed:.0} confirmations/s; warm {:.0}/s {}, mean {:.2} ms)",
+        a.concurrency,
+        bound_us(last) as f64 / 1e3,
+        last.confirm.rate(),
+        at(last),
+        a.concurrency as f64 / last.confirm.rate().max(1e-9) * 1e3
+    );
     if rows.len() > 1 {
         let scale = last.confirm.rate() / first.confirm.rate();
         println!(
