@@ -1,6 +1,7 @@
 //! The only place the central reads the time. Tests and the demo can pin it.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use onshi_domain::wareki::push_digits;
 
 /// Japan Standard Time, UTC+9 (no daylight saving).
 pub fn jst() -> FixedOffset {
@@ -79,12 +80,8 @@ pub fn stamp_millis(t: &DateTime<FixedOffset>) -> String {
     if !(0..=9999).contains(&l.year()) || l.nanosecond() >= 1_000_000_000 || offset % 60 != 0 {
         return t.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
     }
-    let mut s = String::with_capacity(29);
-    push_digits(&mut s, l.year() as u32, 4);
-    s.push('-');
-    push_digits(&mut s, l.month(), 2);
-    s.push('-');
-    push_digits(&mut s, l.day(), 2);
+    let mut s = onshi_domain::wareki::format_iso_date(l.date());
+    s.reserve(19);
     s.push('T');
     push_digits(&mut s, l.hour(), 2);
     s.push(':');
@@ -99,14 +96,6 @@ pub fn stamp_millis(t: &DateTime<FixedOffset>) -> String {
     s.push(':');
     push_digits(&mut s, m % 60, 2);
     s
-}
-
-/// `v` in decimal, zero-padded to `width` digits (`v` has at most `width` digits).
-fn push_digits(s: &mut String, v: u32, width: u32) {
-    for i in (0..width).rev() {
-        let d = (v / 10u32.pow(i)) % 10;
-        s.push(char::from(b'0' + d as u8));
-    }
 }
 
 #[cfg(test)]

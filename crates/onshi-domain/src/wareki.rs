@@ -567,23 +567,21 @@ pub fn format_iso_date(date: NaiveDate) -> String {
     if !(0..=9999).contains(&y) {
         return date.format("%Y-%m-%d").to_string();
     }
-    let (m, d) = (date.month(), date.day());
-    let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
-    let y = y as u32;
-    [
-        digit(y / 1000),
-        digit(y / 100),
-        digit(y / 10),
-        digit(y),
-        '-',
-        digit(m / 10),
-        digit(m),
-        '-',
-        digit(d / 10),
-        digit(d),
-    ]
-    .into_iter()
-    .collect()
+    let mut s = String::with_capacity(10);
+    push_digits(&mut s, y as u32, 4);
+    s.push('-');
+    push_digits(&mut s, date.month(), 2);
+    s.push('-');
+    push_digits(&mut s, date.day(), 2);
+    s
+}
+
+/// Appends `v` in decimal, zero-padded to `width` digits (`v` has at most `width` digits):
+/// the one piece the hand-written dates and times are made of.
+pub fn push_digits(s: &mut String, v: u32, width: u32) {
+    for i in (0..width).rev() {
+        s.push(char::from(b'0' + ((v / 10u32.pow(i)) % 10) as u8));
+    }
 }
 
 /// Parses `YYYY-MM-DD` as `NaiveDate::parse_from_str(s, "%Y-%m-%d")` does, quickly for the
