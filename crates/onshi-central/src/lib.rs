@@ -50,9 +50,8 @@ pub use result::{
 };
 
 /// An assertion's verdict: `Err` the refusal's class and message; `Ok(Some(card))` the card
-/// with its history, read with the card's key (see
-/// [`onshi_store::RegistryRead::card_key_and_history_async`]); `Ok(None)` the card is still
-/// to be read.
+/// with its history, already read together with the checks (a registry on a database server:
+/// `Central::assertion_verdict`); `Ok(None)` the card is still to be read.
 type Verdict = Result<Option<Option<onshi_store::CardWithHistory>>, (&'static str, &'static str)>;
 
 #[cfg(test)]
@@ -352,6 +351,65 @@ impl Central {
         facility: &MedicalInstitutionCode,
         a: &CardConfirmation,
     ) -> Result<Verdict, CentralError> {
+        let pin = matches!(
+            a.identity,
+            IdentityOutcome::Verified {
+                method: IdentityMethod::Pin,
+                ..
+            }
+        );
+        if !self.registry.waits_on_network() {
+            // local reads: one after the other, the card only once the reader is trusted
+            if let Err(refusal) = self.reader_checks(facility, a).await? {
+                return Ok(Err(refusal));
+            }
+            if !pin {
+                return Ok(Ok(None));
+            }
+            let key = self.trust.card_public_key_async(&a.card_serial).await?;
+            return Ok(self.pin_check(facility, a, key).await.map(|()| None));
+        }
+        // A database server: the card's read goes out together with the reader's, so that the
+        // confirmation waits for one round trip instead of two. What it read is dropped
+        // unseen when a check of the reader, its signature or the nonce refuses; a refusal
+        // comes before any error of that read.
+        let card = async {
+            if pin {
+                match self.registry.card_key_and_history_async(&a.card_serial) {
+                    Some(both) => both.await.map(|(key, card)| (key, Some(card))),
+                    None => Ok::<_, StoreError>((
+                        self.trust.card_public_key_async(&a.card_serial).await?,
+                        None,
+                    )),
+                }
+            } else {
+                let card = self
+                    .registry
+                    .card_with_history_async(&a.card_serial)
+                    .await?;
+                Ok::<_, StoreError>((None, Some(card)))
+            }
+        };
+        let (checks, card) = tokio::join!(self.reader_checks(facility, a), card);
+        if let Err(refusal) = checks? {
+            return Ok(Err(refusal));
+        }
+        let (key, card) = card?;
+        if pin {
+            if let Err(refusal) = self.pin_check(facility, a, key).await {
+                return Ok(Err(refusal));
+            }
+        }
+        Ok(Ok(card))
+    }
+
+    /// The checks of an assertion that come before its card: a registered, unrevoked reader of
+    /// this facility, its signature over the assertion, and the nonce (consumed here).
+    async fn reader_checks(
+        &self,
+        facility: &MedicalInstitutionCode,
+        a: &CardConfirmation,
+    ) -> Result<Result<(), (&'static str, &'static str)>, CentralError> {
         let code = facility.as_str();
         let Some(reader) = self.trust.reader_async(&a.reader_id).await? else {
             return Ok(Err((
@@ -395,72 +453,52 @@ impl Central {
             .map_err(|_| StoreError::Conflict("nonce table poisoned".into()))?
             .remove(&a.nonce);
         match issued {
-            None => {
-                return Ok(Err((
-                    "assertion_replayed",
-                    "この確認要求は使用済みか、発行されていません。",
-                )));
-            }
-            Some((f, _)) if f != code => {
-                return Ok(Err((
-                    "assertion_foreign_nonce",
-                    "この確認要求は他の医療機関に発行されたものです。",
-                )));
-            }
-            Some((_, exp)) if exp <= Instant::now() => {
-                return Ok(Err((
-                    "assertion_expired",
-                    "この確認要求は有効期限が切れています。",
-                )));
-            }
-            Some(_) => {}
+            None => Ok(Err((
+                "assertion_replayed",
+                "この確認要求は使用済みか、発行されていません。",
+            ))),
+            Some((f, _)) if f != code => Ok(Err((
+                "assertion_foreign_nonce",
+                "この確認要求は他の医療機関に発行されたものです。",
+            ))),
+            Some((_, exp)) if exp <= Instant::now() => Ok(Err((
+                "assertion_expired",
+                "この確認要求は有効期限が切れています。",
+            ))),
+            Some(_) => Ok(Ok(())),
         }
-        if let IdentityOutcome::Verified {
-            method: IdentityMethod::Pin,
-            ..
-        } = a.identity
+    }
+
+    /// A PIN confirmation's check: the chip's signature over the central's challenge under
+    /// the card's certificate key (`key`, hex; `None` when none is registered).
+    async fn pin_check(
+        &self,
+        facility: &MedicalInstitutionCode,
+        a: &CardConfirmation,
+        key: Option<String>,
+    ) -> Result<(), (&'static str, &'static str)> {
+        let Some(key) = key else {
+            return Err((
+                "card_key_unknown",
+                "このカードの電子証明書の公開鍵が登録されていません。",
+            ));
+        };
+        // a card's key is met once per confirmation: not cached, its signature checked alone
+        let card_key = signatures::PreparedKey::from_hex_alone(&key);
+        let challenge = card_challenge(facility.as_str(), &a.nonce, &a.card_serial);
+        match self
+            .signature_check(card_key, challenge, a.card_signature.as_deref())
+            .await
         {
-            // one read for the key and the card where the store has it; else the key alone
-            let (key, card) = match self.registry.card_key_and_history_async(&a.card_serial) {
-                Some(both) => {
-                    let (key, card) = both.await?;
-                    (key, Some(card))
-                }
-                None => (
-                    self.trust.card_public_key_async(&a.card_serial).await?,
-                    None,
-                ),
-            };
-            let Some(key) = key else {
-                return Ok(Err((
-                    "card_key_unknown",
-                    "このカードの電子証明書の公開鍵が登録されていません。",
-                )));
-            };
-            // a card's key is met once per confirmation: not cached, its signature checked alone
-            let card_key = signatures::PreparedKey::from_hex_alone(&key);
-            let challenge = card_challenge(code, &a.nonce, &a.card_serial);
-            match self
-                .signature_check(card_key, challenge, a.card_signature.as_deref())
-                .await
-            {
-                SignatureCheck::Valid => {}
-                SignatureCheck::Missing => {
-                    return Ok(Err((
-                        "card_signature_missing",
-                        "暗証番号による本人確認にはカードの署名が必要です。",
-                    )));
-                }
-                SignatureCheck::Invalid => {
-                    return Ok(Err((
-                        "card_signature_invalid",
-                        "カードの署名が正しくありません。",
-                    )));
-                }
+            SignatureCheck::Valid => Ok(()),
+            SignatureCheck::Missing => Err((
+                "card_signature_missing",
+                "暗証番号による本人確認にはカードの署名が必要です。",
+            )),
+            SignatureCheck::Invalid => {
+                Err(("card_signature_invalid", "カードの署名が正しくありません。"))
             }
-            return Ok(Ok(card));
         }
-        Ok(Ok(None))
     }
 
     /// R1/R2/R5/R6: confirmation by My Number card.

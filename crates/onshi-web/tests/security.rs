@@ -272,7 +272,18 @@ async fn r1_an_honest_signed_assertion_confirms_and_a_bare_identity_claim_is_not
 
 #[tokio::test]
 async fn unsigned_forged_and_tampered_assertions_are_refused_and_recorded() {
-    let app = spawn().await;
+    unsigned_forged_and_tampered_are_refused(&spawn().await).await;
+}
+
+/// On PostgreSQL the card is read together with the reader (`Central::assertion_verdict`):
+/// what it read must not reach the answer of a refused assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_forged_and_tampered_assertions_are_refused_and_recorded_on_postgresql() {
+    let (app, _db) = spawn_on_postgres().await;
+    unsigned_forged_and_tampered_are_refused(&app).await;
+}
+
+async fn unsigned_forged_and_tampered_are_refused<S: Store>(app: &App<S>) {
     let mut unsigned = app.honest(&FACE).await;
     unsigned.reader_signature = None;
     refused_as(
@@ -309,7 +320,18 @@ async fn unsigned_forged_and_tampered_assertions_are_refused_and_recorded() {
 
 #[tokio::test]
 async fn a_replayed_assertion_is_refused() {
-    let app = spawn().await;
+    replays_are_refused(&spawn().await).await;
+}
+
+/// On PostgreSQL the card is read together with the reader (`Central::assertion_verdict`):
+/// what it read must not reach the answer of a refused assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_assertion_is_refused_on_postgresql() {
+    let (app, _db) = spawn_on_postgres().await;
+    replays_are_refused(&app).await;
+}
+
+async fn replays_are_refused<S: Store>(app: &App<S>) {
     let a = app.honest(&FACE).await;
     assert_eq!(app.confirm("tok-old", &a).await["segment_of_result"], "1");
     refused_as(&app.confirm("tok-old", &a).await, "assertion_replayed");
@@ -404,7 +426,18 @@ async fn other_facility_nonces_readers_and_assertions_are_refused() {
 
 #[tokio::test]
 async fn a_revoked_reader_is_refused_from_the_next_assertion_on() {
-    let app = spawn().await;
+    a_revoked_reader_is_refused(&spawn().await).await;
+}
+
+/// On PostgreSQL the card is read together with the reader (`Central::assertion_verdict`):
+/// what it read must not reach the answer of a refused assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_reader_is_refused_from_the_next_assertion_on_postgresql() {
+    let (app, _db) = spawn_on_postgres().await;
+    a_revoked_reader_is_refused(&app).await;
+}
+
+async fn a_revoked_reader_is_refused<S: Store>(app: &App<S>) {
     let before = app.honest(&FACE).await;
     let (s, v) = app
         .post(

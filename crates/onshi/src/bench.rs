@@ -120,6 +120,10 @@ struct Figures {
     max_us: u64,
     /// CPU time (user + system) this process spent, server and client together
     cpu_secs: f64,
+    /// CPU time the whole machine spent busy (every process: a database server's too), and
+    /// the share of the machine's CPU time that was busy, from /proc/stat
+    machine_cpu_secs: f64,
+    machine_busy: f64,
     /// the pre-signed requests ran out before the time was up
     used_up: bool,
 }
@@ -132,6 +136,10 @@ impl Figures {
     /// are not.
     fn cpu_us(&self) -> f64 {
         self.cpu_secs * 1e6 / self.ok.max(1) as f64
+    }
+    /// The machine's busy CPU microseconds per counted answer (every process on it).
+    fn machine_cpu_us(&self) -> f64 {
+        self.machine_cpu_secs * 1e6 / self.ok.max(1) as f64
     }
     fn errors(&self) -> u64 {
         self.http_errors.values().sum::<u64>() + self.refused.values().sum::<u64>()
@@ -153,12 +161,14 @@ impl Figures {
     }
     fn line(&self, what: &str) -> String {
         format!(
-            "{what}: {:>8.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:>6.1} µs/answer  {} answers in {:.1} s, {}{}",
+            "{what}: {:>8.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:>6.1} µs/answer (machine {:.1} µs, {:.0} % busy)  {} answers in {:.1} s, {}{}",
             self.rate(),
             self.p50_us as f64 / 1e3,
             self.p99_us as f64 / 1e3,
             self.max_us as f64 / 1e3,
             self.cpu_us(),
+            self.machine_cpu_us(),
+            self.machine_busy * 100.0,
             self.ok,
             self.secs,
             self.describe_errors(),
@@ -190,6 +200,29 @@ fn process_cpu_secs() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / clock_ticks_per_sec()
+}
+
+/// The whole machine's CPU time so far from the first line of /proc/stat, in seconds summed
+/// over its CPUs: (busy, all). Busy is every state but idle and iowait; steal (time a
+/// hypervisor gave to others) counts as busy, since it was not this machine's to use.
+fn machine_cpu_secs() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return (0.0, 0.0);
+    };
+    let Some(line) = stat.lines().next().filter(|l| l.starts_with("cpu ")) else {
+        return (0.0, 0.0);
+    };
+    // user nice system idle iowait irq softirq steal (guest times are inside user and nice)
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    let all: f64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0.0) + v.get(4).copied().unwrap_or(0.0);
+    let t = clock_ticks_per_sec();
+    ((all - idle) / t, all / t)
 }
 
 /// The machine's 1-minute load average, for the record.
@@ -308,9 +341,10 @@ pub fn run(a: BenchArgs) -> Result<std::process::ExitCode> {
             );
         }
         println!(
-            "persons={n}: ratio confirm / healthz {:.2} (by cpu {:.2}); load average {}",
+            "persons={n}: ratio confirm / healthz {:.2} (by cpu {:.2}, by the machine's cpu {:.2}); load average {}",
             confirm.rate() / health.rate(),
             health.cpu_us() / confirm.cpu_us(),
+            health.machine_cpu_us() / confirm.machine_cpu_us(),
             load_average()
         );
         rows.push(Row {
@@ -1064,6 +1098,7 @@ async fn load(
 ) -> Result<Figures> {
     let start = Instant::now();
     let cpu0 = process_cpu_secs();
+    let machine0 = machine_cpu_secs();
     let deadline = start + dur;
     let used_up = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -1114,6 +1149,9 @@ async fn load(
     }
     let secs = start.elapsed().as_secs_f64();
     let cpu_secs = process_cpu_secs() - cpu0;
+    let machine1 = machine_cpu_secs();
+    let machine_cpu_secs = machine1.0 - machine0.0;
+    let machine_all = machine1.1 - machine0.1;
     all.sort_unstable();
     Ok(Figures {
         ok: all.len() as u64,
@@ -1124,6 +1162,12 @@ async fn load(
         p99_us: percentile(&all, 0.99),
         max_us: *all.last().unwrap_or(&0),
         cpu_secs,
+        machine_cpu_secs,
+        machine_busy: if machine_all > 0.0 {
+            machine_cpu_secs / machine_all
+        } else {
+            0.0
+        },
         used_up: used_up.load(Ordering::Relaxed),
     })
 }
