@@ -198,22 +198,26 @@ fn postgres_an_async_read_on_a_connection_the_server_closed_is_done_again_on_a_n
     let db = TestDatabase::create().unwrap();
     let s = store_with_a_card(&db);
     // one thread for the runtime: while the task below blocks, nothing polls the idle
-    // connection, so the pool cannot see it closed when it is handed out again (on a runtime
-    // whose threads are free, the connection's task sees the end at once and the pool's
-    // check at checkout drops it before any read meets it)
+    // connections, so none is seen closed before a read meets it (on a runtime whose threads
+    // are free, a connection's task sees the end at once and the next read makes a new one
+    // without meeting it)
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let (first, before, second, after) = rt.block_on(async {
-        let first = card_found_async(&s).await;
+        // a read on every shared connection, so that each is open when the sessions end
+        let mut first = true;
+        for _ in 0..onshi_store::postgres::SHARED_CONNECTIONS {
+            first &= card_found_async(&s).await;
+        }
         let before = s.runtime_driven_reads();
         end_every_session(&db);
         let second = card_found_async(&s).await;
         (first, before, second, s.runtime_driven_reads())
     });
     assert!(first && second);
-    // the read met the ended connection and was done again on a new one: two checkouts
+    // the read met an ended connection and was done again on a new one: two connections asked for
     assert_eq!(after, before + 2);
 }
 
@@ -274,4 +278,48 @@ fn postgres_the_card_s_key_and_history_are_one_read_that_agrees_with_the_two_it_
     assert!(s.card_public_key("C-unknown").unwrap().is_none());
     // outside a runtime there is no such read: the caller makes the two
     assert!(s.card_key_and_history_async("C1").is_none());
+}
+
+/// The server sessions of this test's database, other than the one asking.
+fn sessions(db: &TestDatabase) -> i64 {
+    let n = onshi_store::postgres::simple_query(
+        db.url(),
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .unwrap();
+    n[0][0].as_deref().unwrap().parse().unwrap()
+}
+
+#[test]
+fn postgres_async_reads_in_flight_together_share_a_few_connections() {
+    let db = TestDatabase::create().unwrap();
+    let s = std::sync::Arc::new(store_with_a_card(&db));
+    let before = sessions(&db);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // 64 reads at once, as 64 requests of the central would make them
+    let found = rt.block_on(async {
+        let reads: Vec<_> = (0..64)
+            .map(|_| {
+                let s = s.clone();
+                tokio::spawn(async move { card_found_async(&s).await })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for r in reads {
+            all.push(r.await.unwrap());
+        }
+        all
+    });
+    assert_eq!(found.len(), 64);
+    assert!(found.iter().all(|&f| f), "every read found the card");
+    let added = sessions(&db) - before;
+    assert!(
+        (1..=onshi_store::postgres::SHARED_CONNECTIONS as i64).contains(&added),
+        "{added} sessions for 64 reads in flight"
+    );
 }

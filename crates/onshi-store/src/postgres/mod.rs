@@ -16,6 +16,8 @@ mod local;
 mod medinfo;
 mod outage;
 mod replica;
+mod shared;
+pub use shared::SHARED_CONNECTIONS;
 mod trust;
 
 pub use replica::{ReplicaPolicy, ReplicaStats};
@@ -70,8 +72,7 @@ macro_rules! hot_read {
             };
             match first {
                 Err(e) if $crate::postgres::replica::read_lost(&e, conn.is_closed()) => {
-                    drop(deadpool_postgres::Object::take(conn));
-                    let conn = store.async_conn().await?;
+                    let conn = store.async_conn_instead_of(&conn).await?;
                     let $c: &deadpool_postgres::ClientWrapper = &conn;
                     $body
                 }
@@ -85,12 +86,23 @@ macro_rules! hot_read {
             if let Some(r) = &store.replica
                 && let $crate::postgres::replica::Route::Replica { probe } = r.route()
             {
-                let on_replica = r.timed(async {
-                    let conn = r.async_conn().await?;
-                    let $c: &deadpool_postgres::ClientWrapper = &conn;
-                    $body
-                });
-                if let Some(out) = r.settle(on_replica.await, probe) {
+                let mut used = None;
+                let on_replica = r
+                    .timed(async {
+                        let conn = r.async_conn().await?;
+                        used = Some(conn.clone());
+                        let $c: &deadpool_postgres::ClientWrapper = &conn;
+                        $body
+                    })
+                    .await;
+                // a connection that failed or did not answer in time is not used again: the
+                // next read makes a new one (a session that hangs would keep failing)
+                if on_replica.is_err()
+                    && let Some(c) = &used
+                {
+                    r.discard_async_conn(c);
+                }
+                if let Some(out) = r.settle(on_replica, probe) {
                     return out;
                 }
             }
@@ -186,10 +198,11 @@ pub struct PostgresStore {
     replica: Option<replica::Replica>,
     /// connections to the primary for the hot path's reads by threads that may block
     local: local::LocalPool,
-    /// connections to the primary for the hot path's reads made from async code: made on
-    /// the caller's runtime (the server's), so their I/O is driven where the caller waits
-    async_pool: Pool,
-    /// reads done on `async_pool`
+    /// connections to the primary for the hot path's reads made from async code, shared by
+    /// those callers ([`shared`]): made on a caller's runtime (the server's), so their I/O is
+    /// driven where the callers wait
+    async_conns: shared::SharedClients,
+    /// reads done on `async_conns`
     async_reads: std::sync::atomic::AtomicU64,
 }
 
@@ -271,7 +284,11 @@ impl PostgresStore {
             url_redacted: redact(url),
             replica: None,
             local: local::LocalPool::new(pg_config(url, "onshi")?, redact(url)),
-            async_pool: make_pool(url, "onshi")?,
+            async_conns: shared::SharedClients::new(
+                pg_config(url, "onshi")?,
+                "PostgreSQL",
+                redact(url),
+            ),
             async_reads: std::sync::atomic::AtomicU64::new(0),
         };
         store.migrate(target)?;
@@ -287,7 +304,11 @@ impl PostgresStore {
         let mut store = Self::open(url)?;
         let r = replica::Replica::new(
             make_pool(replica_url, "onshi-replica")?,
-            make_pool(replica_url, "onshi-replica")?,
+            shared::SharedClients::new(
+                pg_config(replica_url, "onshi-replica")?,
+                "PostgreSQL replica",
+                redact(replica_url),
+            ),
             redact(replica_url),
             policy,
         );
@@ -382,12 +403,23 @@ impl PostgresStore {
         })
     }
 
-    /// A connection of the pool for async callers, whose connections are made on the
-    /// caller's runtime (see [`hot_read`]).
-    pub(crate) async fn async_conn(&self) -> Result<Object> {
+    /// A connection for one statement of an async caller, shared with the others and made
+    /// on a caller's runtime (see [`hot_read`] and [`shared`]).
+    pub(crate) async fn async_conn(&self) -> Result<shared::Shared> {
         self.async_reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        checkout(&self.async_pool, "PostgreSQL", &self.url_redacted).await
+        self.async_conns.get().await
+    }
+
+    /// A new connection in place of one of [`PostgresStore::async_conn`] whose session a
+    /// read found ended (counted as a read, as [`PostgresStore::async_conn`]).
+    pub(crate) async fn async_conn_instead_of(
+        &self,
+        lost: &shared::Shared,
+    ) -> Result<shared::Shared> {
+        self.async_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.async_conns.instead_of(lost).await
     }
 
     pub(crate) async fn conn(&self) -> Result<Object> {

@@ -105,10 +105,10 @@ fn classify(e: &StoreError) -> Fault {
 pub(crate) struct Replica {
     /// connections used by the store's own runtime (the synchronous calls)
     pool: Pool,
-    /// connections made on the runtime of an async caller (the server's), used only there:
-    /// a connection's I/O runs on the runtime that made it, and a synchronous call blocking
-    /// one of that runtime's threads must not wait on it
-    async_pool: Pool,
+    /// connections made on the runtime of an async caller (the server's), shared by the async
+    /// callers ([`super::shared`]): a connection's I/O runs on the runtime that made it, and a
+    /// synchronous call blocking one of that runtime's threads must not wait on it
+    async_conns: super::shared::SharedClients,
     url_redacted: String,
     policy: ReplicaPolicy,
     epoch: Instant,
@@ -128,13 +128,13 @@ pub(crate) enum Route {
 impl Replica {
     pub(crate) fn new(
         pool: Pool,
-        async_pool: Pool,
+        async_conns: super::shared::SharedClients,
         url_redacted: String,
         policy: ReplicaPolicy,
     ) -> Self {
         Replica {
             pool,
-            async_pool,
+            async_conns,
             url_redacted,
             policy,
             epoch: Instant::now(),
@@ -185,9 +185,14 @@ impl Replica {
         super::checkout(&self.pool, "PostgreSQL replica", &self.url_redacted).await
     }
 
-    /// A connection of the pool for async callers (see the field `async_pool`).
-    pub(crate) async fn async_conn(&self) -> Result<Object> {
-        super::checkout(&self.async_pool, "PostgreSQL replica", &self.url_redacted).await
+    /// A connection for one statement of an async caller (see the field `async_conns`).
+    pub(crate) async fn async_conn(&self) -> Result<super::shared::Shared> {
+        self.async_conns.get().await
+    }
+
+    /// Puts aside a connection of [`Replica::async_conn`] that failed.
+    pub(crate) fn discard_async_conn(&self, c: &super::shared::Shared) {
+        let _ = self.async_conns.discard(c);
     }
 
     /// Runs `f` on a replica connection within the policy's timeout.
