@@ -395,10 +395,8 @@ impl Central {
             return Ok(Err(refusal));
         }
         let (key, card) = card?;
-        if pin {
-            if let Err(refusal) = self.pin_check(facility, a, key).await {
-                return Ok(Err(refusal));
-            }
+        if pin && let Err(refusal) = self.pin_check(facility, a, key).await {
+            return Ok(Err(refusal));
         }
         Ok(Ok(card))
     }
