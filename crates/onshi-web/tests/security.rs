@@ -241,6 +241,25 @@ impl<S: Store> App<S> {
     }
 }
 
+/// A test on SQLite (`$sqlite`) and the same on PostgreSQL (`$postgres`), both running `$body`
+/// against the suite's central. On PostgreSQL the card is read together with the reader
+/// (`Central::assertion_verdict`): what it read must not reach the answer of a refused
+/// assertion.
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            $body(&spawn().await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            let (app, _db) = spawn_on_postgres().await;
+            $body(&app).await;
+        }
+    };
+}
+
 fn refused_as(v: &Value, class: &str) {
     assert_eq!(v["segment_of_result"], "9", "{v}");
     assert_eq!(v["error"]["class"], class, "{v}");
@@ -270,18 +289,11 @@ async fn r1_an_honest_signed_assertion_confirms_and_a_bare_identity_claim_is_not
     assert!(s == 400 || s == 422, "{s}");
 }
 
-#[tokio::test]
-async fn unsigned_forged_and_tampered_assertions_are_refused_and_recorded() {
-    unsigned_forged_and_tampered_are_refused(&spawn().await).await;
-}
-
-/// On PostgreSQL the card is read together with the reader (`Central::assertion_verdict`):
-/// what it read must not reach the answer of a refused assertion.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsigned_forged_and_tampered_assertions_are_refused_and_recorded_on_postgresql() {
-    let (app, _db) = spawn_on_postgres().await;
-    unsigned_forged_and_tampered_are_refused(&app).await;
-}
+on_both_backends!(
+    unsigned_forged_and_tampered_assertions_are_refused_and_recorded,
+    unsigned_forged_and_tampered_assertions_are_refused_and_recorded_on_postgresql,
+    unsigned_forged_and_tampered_are_refused
+);
 
 async fn unsigned_forged_and_tampered_are_refused<S: Store>(app: &App<S>) {
     let mut unsigned = app.honest(&FACE).await;
@@ -318,18 +330,11 @@ async fn unsigned_forged_and_tampered_are_refused<S: Store>(app: &App<S>) {
     );
 }
 
-#[tokio::test]
-async fn a_replayed_assertion_is_refused() {
-    replays_are_refused(&spawn().await).await;
-}
-
-/// On PostgreSQL the card is read together with the reader (`Central::assertion_verdict`):
-/// what it read must not reach the answer of a refused assertion.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replayed_assertion_is_refused_on_postgresql() {
-    let (app, _db) = spawn_on_postgres().await;
-    replays_are_refused(&app).await;
-}
+on_both_backends!(
+    a_replayed_assertion_is_refused,
+    a_replayed_assertion_is_refused_on_postgresql,
+    replays_are_refused
+);
 
 async fn replays_are_refused<S: Store>(app: &App<S>) {
     let a = app.honest(&FACE).await;
@@ -424,18 +429,11 @@ async fn other_facility_nonces_readers_and_assertions_are_refused() {
     assert!(refusals.iter().any(|r| r.facility == PHARMACY));
 }
 
-#[tokio::test]
-async fn a_revoked_reader_is_refused_from_the_next_assertion_on() {
-    a_revoked_reader_is_refused(&spawn().await).await;
-}
-
-/// On PostgreSQL the card is read together with the reader (`Central::assertion_verdict`):
-/// what it read must not reach the answer of a refused assertion.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_reader_is_refused_from_the_next_assertion_on_postgresql() {
-    let (app, _db) = spawn_on_postgres().await;
-    a_revoked_reader_is_refused(&app).await;
-}
+on_both_backends!(
+    a_revoked_reader_is_refused_from_the_next_assertion_on,
+    a_revoked_reader_is_refused_from_the_next_assertion_on_postgresql,
+    a_revoked_reader_is_refused
+);
 
 async fn a_revoked_reader_is_refused<S: Store>(app: &App<S>) {
     let before = app.honest(&FACE).await;

@@ -242,9 +242,12 @@ fn pg_config(url: &str, application_name: &str) -> Result<tokio_postgres::Config
 
 /// A connection of `pool`; its failure named `what` at `url` (password hidden).
 async fn checkout(pool: &Pool, what: &str, url: &str) -> Result<Object> {
-    pool.get()
-        .await
-        .map_err(|e| StoreError::Pool(format!("{what} at {url}: {e}")))
+    pool.get().await.map_err(|e| unreachable(what, url, e))
+}
+
+/// A connection to `what` at `url` (password hidden) that could not be had.
+fn unreachable(what: &str, url: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Pool(format!("{what} at {url}: {e}"))
 }
 
 /// A pool of 16 connections to `url` (see [`pg_config`]).
@@ -284,11 +287,7 @@ impl PostgresStore {
             url_redacted: redact(url),
             replica: None,
             local: local::LocalPool::new(pg_config(url, "onshi")?, redact(url)),
-            async_conns: shared::SharedClients::new(
-                pg_config(url, "onshi")?,
-                "PostgreSQL",
-                redact(url),
-            ),
+            async_conns: shared::SharedClients::new(url, "onshi", "PostgreSQL")?,
             async_reads: std::sync::atomic::AtomicU64::new(0),
         };
         store.migrate(target)?;
@@ -304,11 +303,7 @@ impl PostgresStore {
         let mut store = Self::open(url)?;
         let r = replica::Replica::new(
             make_pool(replica_url, "onshi-replica")?,
-            shared::SharedClients::new(
-                pg_config(replica_url, "onshi-replica")?,
-                "PostgreSQL replica",
-                redact(replica_url),
-            ),
+            shared::SharedClients::new(replica_url, "onshi-replica", "PostgreSQL replica")?,
             redact(replica_url),
             policy,
         );

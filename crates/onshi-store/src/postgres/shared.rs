@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::NoTls;
 
-use crate::{Result, StoreError};
+use crate::Result;
 
 /// How many connections the hot path's reads share, per server: enough that the server's
 /// processes can use every core of a small machine, few enough that each of them wakes for
@@ -37,34 +37,38 @@ pub(crate) struct SharedClients {
     /// "PostgreSQL" or "PostgreSQL replica", for messages
     what: &'static str,
     url_redacted: String,
-    slots: Vec<Mutex<Option<Shared>>>,
-    /// one at a time makes the connection of a slot, so that a slot found empty by many
-    /// callers at once gets one connection and not many
-    connecting: Vec<tokio::sync::Mutex<()>>,
+    slots: Vec<Slot>,
     next: AtomicUsize,
 }
 
+/// One shared connection's place.
+#[derive(Default)]
+struct Slot {
+    held: Mutex<Option<Shared>>,
+    /// one at a time makes the slot's connection, so that a slot found empty by many callers
+    /// at once gets one connection and not many
+    connecting: tokio::sync::Mutex<()>,
+}
+
 impl SharedClients {
-    pub(crate) fn new(
-        config: tokio_postgres::Config,
-        what: &'static str,
-        url_redacted: String,
-    ) -> Self {
-        SharedClients {
-            config,
+    /// The shared connections to `url`, named `application_name` on the server (as the
+    /// pools' are, [`super::pg_config`]); `what` names the server in messages.
+    pub(crate) fn new(url: &str, application_name: &str, what: &'static str) -> Result<Self> {
+        Ok(SharedClients {
+            config: super::pg_config(url, application_name)?,
             what,
-            url_redacted,
-            slots: (0..SHARED_CONNECTIONS).map(|_| Mutex::new(None)).collect(),
-            connecting: (0..SHARED_CONNECTIONS)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            url_redacted: super::redact(url),
+            slots: (0..SHARED_CONNECTIONS).map(|_| Slot::default()).collect(),
             next: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// The open connection in `slot`, if any.
     fn open_in(&self, slot: usize) -> Option<Shared> {
-        let g = self.slots[slot].lock().unwrap_or_else(|p| p.into_inner());
+        let g = self.slots[slot]
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         g.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
@@ -86,19 +90,24 @@ impl SharedClients {
         if let Some(c) = self.open_in(slot) {
             return Ok(c);
         }
-        let _one = self.connecting[slot].lock().await;
+        let _one = self.slots[slot].connecting.lock().await;
         if let Some(c) = self.open_in(slot) {
             return Ok(c);
         }
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
-            StoreError::Pool(format!("{} at {}: {e}", self.what, self.url_redacted))
-        })?;
+        let (client, connection) = self
+            .config
+            .connect(NoTls)
+            .await
+            .map_err(|e| super::unreachable(self.what, &self.url_redacted, e))?;
         let task = tokio::spawn(async move {
             // the end of the session (the server's or the runtime's) shows as the client closed
             let _ = connection.await;
         });
         let c = Arc::new(ClientWrapper::new(client, task));
-        *self.slots[slot].lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        *self.slots[slot]
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
     }
 
@@ -108,7 +117,7 @@ impl SharedClients {
     pub(crate) fn discard(&self, c: &Shared) -> Option<usize> {
         let mut held_in = None;
         for (i, s) in self.slots.iter().enumerate() {
-            let mut g = s.lock().unwrap_or_else(|p| p.into_inner());
+            let mut g = s.held.lock().unwrap_or_else(|p| p.into_inner());
             if g.as_ref().is_some_and(|held| Arc::ptr_eq(held, c)) {
                 *g = None;
                 held_in = Some(i);
