@@ -1193,18 +1193,25 @@ impl OutageService {
         &self,
         c: &Criteria,
     ) -> Result<Vec<(PersonRecord, Vec<QualificationRecord>)>, OutageError> {
-        let ids = self.store.search_person_ids(&PersonQuery {
+        let query = PersonQuery {
             birthdate: c.birthdate,
             sex: c.sex,
             kana_key: c.kana_key.clone(),
             name_key: c.name_key.clone(),
             limit: MAX_SCAN,
-        })?;
+        };
+        let matches = match self.store.search_persons_with_history(&query) {
+            Some(found) => found?,
+            None => {
+                let mut found = Vec::new();
+                for id in self.store.search_person_ids(&query)? {
+                    found.extend(self.registry.person_with_history(id)?);
+                }
+                found
+            }
+        };
         let mut out = Vec::new();
-        for id in ids {
-            let Some((p, quals)) = self.registry.person_with_history(id)? else {
-                continue;
-            };
+        for (p, quals) in matches {
             if let Some(a) = &c.address_key {
                 let own = p.person.address.as_deref().map(address_key);
                 if !own.is_some_and(|o| o.contains(a.as_str())) {

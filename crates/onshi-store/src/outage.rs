@@ -30,7 +30,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
 use crate::sqlite::Filtered;
-use crate::{PersonId, Result, SqliteStore, StoreError};
+use crate::{PersonId, PersonRecord, QualificationRecord, Result, SqliteStore, StoreError};
 
 /// Applied by [`SqliteStore::open`] after the main schema.
 pub const SCHEMA: &str = include_str!("outage.sql");
@@ -251,6 +251,9 @@ pub struct PersonQuery {
     pub limit: u32,
 }
 
+/// A person with their full history: what the search shows of each match.
+pub type PersonWithHistory = (PersonRecord, Vec<QualificationRecord>);
+
 /// Kind of an audit line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -370,6 +373,17 @@ pub trait OutageStore: Send + Sync {
 
     /// The indexed lookup of the search (R14): ids of matching persons, ascending.
     fn search_person_ids(&self, q: &PersonQuery) -> Result<Vec<PersonId>>;
+    /// [`OutageStore::search_person_ids`] with each match's person and full history (in id
+    /// order, each history in qualification-date order), from one snapshot: for a backend
+    /// where each read is a round trip to a server (PostgreSQL: one statement instead of one
+    /// plus two per match). `None`: the backend has no such read, and the caller reads each
+    /// match's history itself (SQLite, whose reads are local).
+    fn search_persons_with_history(
+        &self,
+        _q: &PersonQuery,
+    ) -> Option<Result<Vec<PersonWithHistory>>> {
+        None
+    }
 
     /// Appends to the audit durably; returns the id.
     fn append_audit(&self, a: &AuditEntry) -> Result<i64>;

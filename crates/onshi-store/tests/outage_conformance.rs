@@ -10,6 +10,9 @@ use onshi_domain::qualification::Person;
 use onshi_store::outage::*;
 use onshi_store::*;
 
+#[path = "support/qualification.rs"]
+mod qualification;
+
 const AT: &str = "2026-11-25T10:00:00.000+09:00";
 const CLINIC: &str = "1311234567";
 
@@ -320,7 +323,121 @@ fn r14_person_lookup_is_exact_on_the_keys_birth_date_and_sex(s: &dyn CentralStor
     ));
 }
 
+/// What the search shows of each match, read as the central reads it without the one-snapshot
+/// call: the ids, then each person with their history.
+fn ids_then_histories(s: &dyn CentralStore, q: &PersonQuery) -> Vec<PersonWithHistory> {
+    s.search_person_ids(q)
+        .unwrap()
+        .into_iter()
+        .map(|id| s.person_with_history(id).unwrap().unwrap())
+        .collect()
+}
+
+fn r14_persons_with_history_are_the_ids_with_each_full_history(s: &dyn CentralStore) {
+    use qualification::qual;
+    let hasher = MyNumberHasher::new(b"conformance-key-123").unwrap();
+    let d = |x: &str| NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap();
+    let person = |name: &str| Person {
+        name: name.into(),
+        name_kana: "タナカ　タロウ".into(),
+        sex: Sex::Male,
+        birthdate: d("1980-04-02"),
+        post_number: Some("1000001".into()),
+        address: Some("東京都千代田区千代田1-1".into()),
+    };
+    let mut tx = s.begin_import().unwrap();
+    tx.upsert_insurer(
+        &onshi_domain::numbers::InsurerNumber::from_body("0113001").unwrap(),
+        "全国健康保険協会東京支部",
+    )
+    .unwrap();
+    let mut ids = Vec::new();
+    // three histories: two qualifications given out of date order, none, one
+    for (i, quals) in [
+        vec![
+            qual("2", "2024-04-01", None),
+            qual("1", "2010-04-01", Some("2024-04-01")),
+        ],
+        vec![],
+        vec![qual("3", "2019-10-01", None)],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let h = hasher.hash(&MyNumber::from_first11(&[(i as u8) + 1; 11]).unwrap());
+        let id = tx.insert_person(&h, &person("田中　太郎")).unwrap();
+        for q in quals {
+            tx.upsert_qualification(id, "田中　太郎", q).unwrap();
+        }
+        ids.push(id);
+    }
+    tx.commit().unwrap();
+    let q = |kana_key: Option<&str>, name_key: Option<&str>, limit: u32| PersonQuery {
+        birthdate: d("1980-04-02"),
+        sex: Sex::Male,
+        kana_key: kana_key.map(kana::kana_key),
+        name_key: name_key.map(kana::name_key),
+        limit,
+    };
+    for query in [
+        q(Some("タナカ タロウ"), None, 10),
+        q(Some("タナカ タロウ"), Some("田中太郎"), 10),
+        q(None, Some("田中 太郎"), 10),
+        // the limit counts persons, not rows: the first person's two rows both come
+        q(Some("タナカ タロウ"), None, 1),
+        q(None, Some("田中太郎"), 2),
+        q(Some("タナカ ハナコ"), None, 10),
+    ] {
+        let expected = ids_then_histories(s, &query);
+        if let Some(found) = s.search_persons_with_history(&query) {
+            assert_eq!(found.unwrap(), expected, "{query:?}");
+        }
+    }
+    let all = ids_then_histories(s, &q(None, Some("田中太郎"), 10));
+    assert_eq!(all.iter().map(|(p, _)| p.id).collect::<Vec<_>>(), ids);
+    let dates = |h: &[QualificationRecord]| -> Vec<NaiveDate> {
+        h.iter()
+            .map(|r| r.qualification.qualification_date)
+            .collect()
+    };
+    assert_eq!(dates(&all[0].1), vec![d("2010-04-01"), d("2024-04-01")]);
+    assert!(all[1].1.is_empty());
+    assert_eq!(all[0].0.person.post_number.as_deref(), Some("1000001"));
+    if let Some(r) = s.search_persons_with_history(&q(None, None, 10)) {
+        assert!(matches!(r, Err(StoreError::Conflict(_))));
+    }
+}
+
+/// PostgreSQL answers the search and its histories in one statement (the check above then
+/// compares it with the reads one by one); SQLite leaves it to the caller.
+#[test]
+fn postgres_answers_persons_with_history_in_one_call() {
+    on_postgres(|s| {
+        let q = PersonQuery {
+            birthdate: NaiveDate::from_ymd_opt(1980, 4, 2).unwrap(),
+            sex: Sex::Male,
+            kana_key: Some(kana::kana_key("タナカ")),
+            name_key: None,
+            limit: 10,
+        };
+        assert_eq!(s.search_persons_with_history(&q).unwrap().unwrap(), vec![]);
+    });
+    on_sqlite(|s| {
+        assert!(
+            s.search_persons_with_history(&PersonQuery {
+                birthdate: NaiveDate::from_ymd_opt(1980, 4, 2).unwrap(),
+                sex: Sex::Male,
+                kana_key: Some(kana::kana_key("タナカ")),
+                name_key: None,
+                limit: 10,
+            })
+            .is_none()
+        );
+    });
+}
+
 on_both!(
+    r14_persons_with_history_are_the_ids_with_each_full_history,
     r13_steps_follow_the_transition_table_and_are_logged,
     r13_enabled_request_and_listing_per_facility,
     r13_contact_only_for_registered_facilities_and_operators_by_token,

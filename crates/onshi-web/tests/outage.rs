@@ -1,5 +1,6 @@
 //! System-outage mode (R12–R14, R17) over HTTP against the real server on a random port with a
-//! real SQLite file: the activation procedure, refusals outside an open window, each required
+//! real SQLite file (the search's checks also on a fresh PostgreSQL database): the activation
+//! procedure, refusals outside an open window, each required
 //! field of the search, what "exact" (完全一致) tolerates, and who sees the audit.
 
 use std::sync::Arc;
@@ -12,8 +13,7 @@ use onshi_central::import::{self, Input};
 use onshi_central::outage::{OutageConfig, REPORT_TITLE};
 use onshi_central::{Central, Clock};
 use onshi_domain::numbers::{MedicalInstitutionCode, MyNumberHasher};
-use onshi_store::outage::OutageStore;
-use onshi_store::{Facility, FacilityStore, SqliteStore};
+use onshi_store::{CentralStore, Facility, PostgresStore, SqliteStore};
 use onshi_web::outage::{OutageApp, operator_token_hash};
 use serde_json::{Value, json};
 
@@ -43,6 +43,8 @@ struct App {
     http: reqwest::Client,
     clock: Arc<ShiftedClock>,
     _dir: tempfile::TempDir,
+    /// the PostgreSQL database of the run, dropped after the server's store
+    _db: Option<onshi_store::postgres::TestDatabase>,
 }
 
 const CLINIC_TOKEN: &str = "tok-clinic";
@@ -66,6 +68,24 @@ fn twins_csv(fx: &fixture::Fixture) -> String {
 async fn spawn() -> App {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("c.sqlite")).unwrap());
+    spawn_over(store, dir, None).await
+}
+
+/// The suite's server over a fresh PostgreSQL database (dropped with the app).
+async fn spawn_on_postgres() -> App {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    let url = db.url().to_string();
+    let store = tokio::task::spawn_blocking(move || PostgresStore::open(&url).unwrap())
+        .await
+        .unwrap();
+    spawn_over(Arc::new(store), tempfile::tempdir().unwrap(), Some(db)).await
+}
+
+async fn spawn_over<S: CentralStore + 'static>(
+    store: Arc<S>,
+    dir: tempfile::TempDir,
+    db: Option<onshi_store::postgres::TestDatabase>,
+) -> App {
     let hasher = MyNumberHasher::new(b"test-key-0123456789").unwrap();
     let pins = PinHasher::new(b"test-pin-key-0123456789").unwrap();
     let cards = Arc::new(
@@ -145,7 +165,25 @@ async fn spawn() -> App {
             .unwrap(),
         clock,
         _dir: dir,
+        _db: db,
     }
+}
+
+/// A test on SQLite (`$sqlite`) and the same on PostgreSQL (`$postgres`), both running `$body`
+/// against the suite's server. On PostgreSQL the search and each match's history are one
+/// statement (`OutageStore::search_persons_with_history`).
+macro_rules! on_both_backends {
+    ($sqlite:ident, $postgres:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $body(Arc::new(spawn().await)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            $body(Arc::new(spawn_on_postgres().await)).await;
+        }
+    };
 }
 
 impl App {
@@ -642,9 +680,13 @@ async fn r14_each_required_field_and_contradiction_is_refused_by_name() {
     assert_eq!(v["hits"], 1);
 }
 
-#[tokio::test]
-async fn r14_exact_match_tolerates_width_script_and_spaces_only() {
-    let app = spawn().await;
+on_both_backends!(
+    r14_exact_match_tolerates_width_script_and_spaces_only,
+    r14_exact_match_tolerates_width_script_and_spaces_only_on_postgresql,
+    exact_match_tolerates_width_script_and_spaces
+);
+
+async fn exact_match_tolerates_width_script_and_spaces(app: Arc<App>) {
     app.enable_clinic(None).await;
     let hits = |v: &Value| v["hits"].as_u64().unwrap();
     // tolerated: half-width, hiragana, no space, spaces anywhere, separate dakuten marks
@@ -719,9 +761,13 @@ async fn r14_exact_match_tolerates_width_script_and_spaces_only() {
     assert_eq!(hits(&v), 0);
 }
 
-#[tokio::test]
-async fn r14_several_hits_give_a_list_and_staff_choose_one() {
-    let app = spawn().await;
+on_both_backends!(
+    r14_several_hits_give_a_list_and_staff_choose_one,
+    r14_several_hits_give_a_list_and_staff_choose_one_on_postgresql,
+    several_hits_give_a_list_and_staff_choose_one
+);
+
+async fn several_hits_give_a_list_and_staff_choose_one(app: Arc<App>) {
     app.enable_clinic(None).await;
     let (s, v) = app
         .search(json!({
@@ -785,9 +831,13 @@ async fn r14_several_hits_give_a_list_and_staff_choose_one() {
     );
 }
 
-#[tokio::test]
-async fn r14_r17_lost_qualification_is_shown_as_lost_and_past_dates_work_after_the_fact() {
-    let app = spawn().await;
+on_both_backends!(
+    r14_r17_lost_qualification_is_shown_as_lost_and_past_dates_work_after_the_fact,
+    r14_r17_lost_qualification_is_shown_as_lost_and_past_dates_work_after_the_fact_on_postgresql,
+    lost_qualification_is_shown_as_lost_and_past_dates_work
+);
+
+async fn lost_qualification_is_shown_as_lost_and_past_dates_work(app: Arc<App>) {
     app.enable_clinic(None).await;
     let sato = json!({
         "staff_id": "受付01", "birthdate": "1985-11-11", "sex": "1", "confirmation_date": DAY,
@@ -813,11 +863,15 @@ async fn r14_r17_lost_qualification_is_shown_as_lost_and_past_dates_work_after_t
     );
 }
 
+on_both_backends!(
+    r14_concurrent_searches_each_get_their_own_audit_line_before_the_answer,
+    r14_concurrent_searches_each_get_their_own_audit_line_before_the_answer_on_postgresql,
+    concurrent_searches_each_get_their_own_audit_line
+);
+
 /// The audit lines of concurrent searches are committed in groups: every search still gets
 /// its own line, with its own criteria, in the audit before it is answered.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn r14_concurrent_searches_each_get_their_own_audit_line_before_the_answer() {
-    let app = Arc::new(spawn().await);
+async fn concurrent_searches_each_get_their_own_audit_line(app: Arc<App>) {
     app.enable_clinic(None).await;
     let mut tasks = tokio::task::JoinSet::new();
     for k in 0..48u32 {

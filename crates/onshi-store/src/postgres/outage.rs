@@ -6,10 +6,12 @@ use deadpool_postgres::{GenericClient, Object};
 use onshi_domain::numbers::MedicalInstitutionCode;
 use tokio_postgres::Row;
 
-use super::{Filtered, PostgresStore, corrupt};
+use super::{
+    Filtered, PERSON_COLS, PostgresStore, QUAL_COLS, corrupt, person_from_offset, qual_from_offset,
+};
 use crate::outage::{
     AuditEntry, AuditFilter, AuditKind, FacilityContact, NewRequest, Operator, OutageEvent,
-    OutageRequest, OutageState, OutageStore, PersonQuery, RequestFilter, Step,
+    OutageRequest, OutageState, OutageStore, PersonQuery, PersonWithHistory, RequestFilter, Step,
 };
 use crate::{PersonId, Result, StoreError};
 
@@ -19,6 +21,54 @@ const REQ_COLS: &str = "id, facility, facility_name, contact_person, reason, sta
     reported_at, reported_by, report, cancelled_at, cancelled_by";
 
 const OPEN_STATES: &str = "('requested', 'verified', 'form_issued', 'enabled')";
+
+/// The search's one statement: the matching persons (at most `limit`, by id, as
+/// [`OutageStore::search_person_ids`] finds them) each with every qualification row, one row
+/// per qualification (a person without any gives one row of nulls on the right).
+fn search_with_history(person_where: &str, limit_param: usize) -> String {
+    let q_cols: Vec<String> = QUAL_COLS
+        .split(',')
+        .map(|c| format!("q.{}", c.trim()))
+        .collect();
+    format!(
+        "SELECT p.*, {} FROM (SELECT {PERSON_COLS} FROM person WHERE {person_where} \
+         ORDER BY id LIMIT ${limit_param}) p LEFT JOIN qualification q ON q.person_id = p.id \
+         ORDER BY p.id, q.qualification_date, q.id",
+        q_cols.join(", ")
+    )
+}
+
+/// [`search_with_history`] by the index `person_by_kana_birth` (kana key, birth date).
+static BY_KANA_WITH_HISTORY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    search_with_history(
+        "kana_key = $1 AND birthdate = $2 AND sex = $3 AND ($4::text IS NULL OR name_key = $4)",
+        5,
+    )
+});
+
+/// [`search_with_history`] by the index `person_by_name_birth` (name key, birth date).
+static BY_NAME_WITH_HISTORY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    search_with_history("name_key = $1 AND birthdate = $2 AND sex = $3", 4)
+});
+
+/// The persons and histories of the rows of [`search_with_history`], in its order.
+fn persons_with_history(rows: &[Row]) -> Result<Vec<PersonWithHistory>> {
+    /// where the qualification's columns start: after the person's
+    const QUAL_AT: usize = 7;
+    let mut out: Vec<PersonWithHistory> = Vec::new();
+    for r in rows {
+        let id: i64 = r.try_get(0)?;
+        if out.last().is_none_or(|(p, _)| p.id != id) {
+            out.push((person_from_offset(r, 0)?, Vec::new()));
+        }
+        if r.try_get::<_, Option<i64>>(QUAL_AT)?.is_some()
+            && let Some((_, quals)) = out.last_mut()
+        {
+            quals.push(qual_from_offset(r, QUAL_AT)?);
+        }
+    }
+    Ok(out)
+}
 
 fn request_from_row(r: &Row) -> Result<OutageRequest> {
     let state: String = r.try_get(5)?;
@@ -488,6 +538,33 @@ impl OutageStore for PostgresStore {
             };
             rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
         })
+    }
+
+    fn search_persons_with_history(
+        &self,
+        q: &PersonQuery,
+    ) -> Option<Result<Vec<PersonWithHistory>>> {
+        let limit = i64::from(q.limit.max(1));
+        let sex = q.sex.code();
+        // the registry's persons: on the replica when there is one
+        Some(self.read(async |c| {
+            let rows = match (&q.kana_key, &q.name_key) {
+                (Some(k), name) => {
+                    let st = c.prepare_cached(&BY_KANA_WITH_HISTORY).await?;
+                    c.query(&st, &[k, &q.birthdate, &sex, name, &limit]).await?
+                }
+                (None, Some(n)) => {
+                    let st = c.prepare_cached(&BY_NAME_WITH_HISTORY).await?;
+                    c.query(&st, &[n, &q.birthdate, &sex, &limit]).await?
+                }
+                (None, None) => {
+                    return Err(StoreError::Conflict(
+                        "a person search needs a kana key or a name key".into(),
+                    ));
+                }
+            };
+            persons_with_history(&rows)
+        }))
     }
 
     fn append_audit(&self, a: &AuditEntry) -> Result<i64> {
