@@ -37,7 +37,7 @@ const FLUSH_ROWS: usize = 8192;
 /// place, one already sent needs an `UPDATE` of its row at the end — which rewrote 8 of 10 rows
 /// of `person` (12 of the 64 s of a 1 M import) when persons were sent every 8,192 rows.
 /// A held person is a few hundred bytes: 16 M persons is ~5 GB.
-const HOLD_PERSONS: usize = 16 << 20;
+pub(crate) const HOLD_PERSONS: usize = 16 << 20;
 
 /// The sort memory of the import's transaction (`SET LOCAL`), for the index and key builds at
 /// its end and the foreign-key checks' joins: the server's defaults (64 MB / 4 MB) spill
@@ -55,6 +55,8 @@ struct PersonRow {
 
 /// The initial load in progress on the import's connection.
 pub(super) struct Bulk {
+    /// persons held at most ([`HOLD_PERSONS`] unless the store says otherwise)
+    hold: usize,
     /// id of `pending[0]`
     first_pending: PersonId,
     pending: Vec<PersonRow>,
@@ -71,7 +73,7 @@ impl Bulk {
     /// indexes (their definitions kept) and reserves the ids from the sequence.
     /// `None` when a card key is registered without its card (the rows are then written one
     /// by one, as upserts).
-    pub(super) async fn start(c: &Object) -> Result<Option<Bulk>> {
+    pub(super) async fn start(c: &Object, hold: usize) -> Result<Option<Bulk>> {
         c.batch_execute(&format!("LOCK TABLE {TABLES} IN ACCESS EXCLUSIVE MODE"))
             .await?;
         let r = c
@@ -151,6 +153,7 @@ impl Bulk {
         rebuild.extend(plain);
         rebuild.extend(foreign);
         Ok(Some(Bulk {
+            hold,
             first_pending: first,
             pending: Vec::new(),
             quals: Vec::new(),
@@ -170,9 +173,9 @@ impl Bulk {
     }
 
     /// Sends the buffered qualifications and cards when [`FLUSH_ROWS`] are buffered, and the
-    /// held persons too when [`HOLD_PERSONS`] are held.
+    /// held persons too when as many as it may hold are held.
     async fn flush_if_full(&mut self, c: &Object) -> Result<()> {
-        let persons_too = self.pending.len() >= HOLD_PERSONS;
+        let persons_too = self.pending.len() >= self.hold;
         if persons_too || self.quals.len() + self.cards.len() >= FLUSH_ROWS {
             self.flush(c, persons_too).await?;
         }
@@ -263,7 +266,7 @@ impl Bulk {
     }
 
     /// Sends the buffered rows, one binary `COPY` per table; the held persons only when
-    /// `persons_too` (at the end, or when [`HOLD_PERSONS`] are held).
+    /// `persons_too` (at the end, or when as many as it may hold are held).
     async fn flush(&mut self, c: &Object, persons_too: bool) -> Result<()> {
         if persons_too && !self.pending.is_empty() {
             let sink = c

@@ -204,6 +204,8 @@ pub struct PostgresStore {
     async_conns: shared::SharedClients,
     /// reads done on `async_conns`
     async_reads: std::sync::atomic::AtomicU64,
+    /// persons an initial load holds in memory at most ([`PostgresStore::with_initial_load_hold`])
+    initial_load_hold: usize,
 }
 
 impl Drop for PostgresStore {
@@ -289,6 +291,7 @@ impl PostgresStore {
             local: local::LocalPool::new(pg_config(url, "onshi")?, redact(url)),
             async_conns: shared::SharedClients::new(url, "onshi", "PostgreSQL")?,
             async_reads: std::sync::atomic::AtomicU64::new(0),
+            initial_load_hold: bulk::HOLD_PERSONS,
         };
         store.migrate(target)?;
         Ok(store)
@@ -355,6 +358,15 @@ impl PostgresStore {
     /// again on a new connection counted twice.
     pub fn runtime_driven_reads(&self) -> u64 {
         self.async_reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bounds the persons an initial load holds in memory until its end (by default
+    /// [`bulk::HOLD_PERSONS`], 16 M, ~5 GB): beyond it persons are sent on the way, and the
+    /// post numbers set on them later are applied in one `UPDATE` at commit. A smaller
+    /// machine sets it lower; the outcome of the load is the same.
+    pub fn with_initial_load_hold(mut self, persons: usize) -> Self {
+        self.initial_load_hold = persons.max(1);
+        self
     }
 
     /// The URL this store was opened with, password hidden.
@@ -1454,7 +1466,8 @@ impl ImportTx for PgImport<'_> {
 
     fn start_initial_load(&mut self) -> Result<()> {
         if self.bulk.is_none() {
-            self.bulk = self.run(async |c| bulk::Bulk::start(c).await)?;
+            let hold = self.store.initial_load_hold;
+            self.bulk = self.run(async |c| bulk::Bulk::start(c, hold).await)?;
         }
         Ok(())
     }
