@@ -361,7 +361,7 @@ where
 
 /// A card row with what can be computed from it alone: the My Number's keyed hash, the
 /// fingerprints of the holder's facts, the PIN and the chip (its keyed hash) and the
-/// certificate's public key.
+/// certificate's public key (the file's, or derived).
 struct PreparedCard {
     rec: registry_csv::CardRecord,
     hash: MyNumberHash,
@@ -395,7 +395,12 @@ fn prepare_card(
                 Some(c) => Chip::New(c),
                 None => Chip::Row(secrets.issue(serial, pin.as_ref(), pin_locked)),
             };
-            Ok((chip, secrets.public_key(serial)))
+            // the issuer's key where the file brings it; else derived from the card world's
+            // secret (the one elliptic-curve multiplication of the import)
+            let key = rec
+                .cert_public_key
+                .unwrap_or_else(|| secrets.public_key(serial));
+            Ok((chip, key))
         }
         Err(e) => Err(e.to_string()),
     };

@@ -349,3 +349,86 @@ fn sqlite_initial_load_and_later_imports_keep_every_rule() {
 fn postgres_initial_load_and_later_imports_keep_every_rule() {
     initial_load_and_later_imports_keep_every_rule(postgres());
 }
+
+/// The cards of [`files`] with the certificate's key column: where `key` gives one, it is the
+/// row's; else the column is empty.
+fn with_keys(cards: &[String], key: impl Fn(u32) -> Option<String>) -> Vec<String> {
+    (0..PERSONS)
+        .filter(|n| n % 3 != 0)
+        .zip(cards)
+        .map(|(n, row)| format!("{row},{}", key(n).unwrap_or_default()))
+        .collect()
+}
+
+fn issuers_keys_are_registered_and_missing_ones_derived(e: Env) {
+    let (cards, quals) = files();
+    // keys of another secret than the card world's: a key registered from the file cannot be
+    // mistaken for one derived here
+    let issuer = PinHasher::new(b"another-issuers-secret").unwrap();
+    let given = |n: u32| {
+        n.is_multiple_of(2)
+            .then(|| issuer.public_key_hex(&serial(n)))
+    };
+    let header = format!("{CARD_HEADER},cert_public_key");
+
+    // a key that is not 64 hex digits refuses the load, with its line and column
+    let mut bad = with_keys(&cards, given);
+    let last = bad.len() - 1;
+    bad[last] = format!("{},{}", cards[last], "12ab");
+    let r = e.run(Some(&csv(QUAL_HEADER, &quals)), Some(&csv(&header, &bad)));
+    assert!(!r.committed);
+    assert_eq!(r.errors_total, 1, "{:?}", r.errors);
+    let err = &r.errors[0];
+    assert_eq!(
+        (err.rule, err.column.as_str(), err.line),
+        ("format", "cert_public_key", bad.len() as u64 + 1)
+    );
+    assert_eq!(e.store.counts().unwrap().cards, 0);
+    assert_eq!(e.cards.count().unwrap(), 0);
+
+    let keyed = with_keys(&cards, given);
+    let r = e.run(Some(&csv(QUAL_HEADER, &quals)), Some(&csv(&header, &keyed)));
+    assert!(r.committed, "{:?}", r.errors);
+    for n in (0..PERSONS).filter(|n| n % 3 != 0) {
+        let s = serial(n);
+        let want = given(n).unwrap_or_else(|| e.cards.secrets().public_key_hex(&s));
+        assert_eq!(
+            e.store.card_public_key(&s).unwrap(),
+            Some(want),
+            "key of card {n}"
+        );
+        assert!(e.cards.chip(&s).unwrap().is_some(), "chip of card {n}");
+    }
+
+    // a later import (row by row) takes the file's key for card 1 (derived before) and
+    // derives the key of card 2 (the issuer's before), whose column is empty
+    let later = vec![
+        format!("{},{}", cards[0], issuer.public_key_hex(&serial(1))),
+        format!("{},", cards[1]),
+    ];
+    let r = e.run(None, Some(&csv(&header, &later)));
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(r.cards.unchanged, 2, "the cards' facts are as before");
+    assert_eq!(
+        e.store.card_public_key(&serial(1)).unwrap(),
+        Some(issuer.public_key_hex(&serial(1)))
+    );
+    assert_eq!(
+        e.store.card_public_key(&serial(2)).unwrap(),
+        Some(e.cards.secrets().public_key_hex(&serial(2)))
+    );
+    assert_ne!(
+        issuer.public_key_hex(&serial(2)),
+        e.cards.secrets().public_key_hex(&serial(2))
+    );
+}
+
+#[test]
+fn sqlite_issuers_keys_are_registered_and_missing_ones_derived() {
+    issuers_keys_are_registered_and_missing_ones_derived(sqlite());
+}
+
+#[test]
+fn postgres_issuers_keys_are_registered_and_missing_ones_derived() {
+    issuers_keys_are_registered_and_missing_ones_derived(postgres());
+}

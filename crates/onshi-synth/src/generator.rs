@@ -47,11 +47,38 @@ const SERIAL_SPACE: u64 = 1_000_000_000_000;
 /// Writes a synthetic population: `cfg.persons` people to a qualifications file and a cards
 /// file (`onshi_formats::registry_csv`), row by row. `progress` is called with the number of
 /// persons written about every 65,536 persons (after the household that crosses the mark) and
-/// once at the end.
+/// once at the end. The cards' `cert_public_key` column is left empty (see
+/// [`generate_with_keys`]).
 pub fn generate<WQ: Write, WC: Write>(
     cfg: &SynthConfig,
     qualifications: WQ,
     cards: WC,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SynthSummary, SynthError> {
+    run(cfg, qualifications, cards, None, progress)
+}
+
+/// The certificate's public key of a card serial, as the card world that issues the cards
+/// derives it.
+pub type CardKeys<'a> = &'a (dyn Fn(&str) -> [u8; 32] + Sync);
+
+/// [`generate`], with each card's `cert_public_key` filled from `keys` (the issuer's side):
+/// the rows are the same, the keys computed on every core in batches, written in order.
+pub fn generate_with_keys<WQ: Write, WC: Write>(
+    cfg: &SynthConfig,
+    qualifications: WQ,
+    cards: WC,
+    keys: CardKeys<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SynthSummary, SynthError> {
+    run(cfg, qualifications, cards, Some(keys), progress)
+}
+
+fn run<WQ: Write, WC: Write>(
+    cfg: &SynthConfig,
+    qualifications: WQ,
+    cards: WC,
+    keys: Option<CardKeys<'_>>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<SynthSummary, SynthError> {
     if cfg.persons > MAX_PERSONS {
@@ -68,7 +95,7 @@ pub fn generate<WQ: Write, WC: Write>(
     }
     let mut g = Generator::new(cfg)?;
     let mut qw = QualificationCsvWriter::new(qualifications)?;
-    let mut cw = CardCsvWriter::new(cards)?;
+    let mut cw = CardOut::new(CardCsvWriter::new(cards)?, keys);
     let mut next_report = PROGRESS_EVERY;
     while g.emitted < cfg.persons {
         g.household(cfg.persons - g.emitted, &mut qw, &mut cw)?;
@@ -87,6 +114,88 @@ pub fn generate<WQ: Write, WC: Write>(
         .map(|&c| (c, g.case_counts[case_slot(c)]))
         .collect();
     Ok(summary)
+}
+
+/// Card rows held to have their keys computed together.
+const KEY_BATCH: usize = 8192;
+
+/// The cards file's writer, with the certificates' keys filled in when asked: rows are held
+/// in batches whose keys are computed on every core, then written in the order given.
+struct CardOut<'k, W: Write> {
+    w: CardCsvWriter<W>,
+    keys: Option<CardKeys<'k>>,
+    /// Rows held (the first `held`; the rest are spare allocations).
+    rows: Vec<CardCsvRow>,
+    held: usize,
+    threads: usize,
+}
+
+impl<'k, W: Write> CardOut<'k, W> {
+    fn new(w: CardCsvWriter<W>, keys: Option<CardKeys<'k>>) -> Self {
+        CardOut {
+            w,
+            keys,
+            rows: Vec::new(),
+            held: 0,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+
+    fn write(&mut self, row: &CardCsvRow) -> std::io::Result<()> {
+        if self.keys.is_none() {
+            return self.w.write(row);
+        }
+        if self.held == self.rows.len() {
+            self.rows.push(CardCsvRow::default());
+        }
+        let slot = &mut self.rows[self.held];
+        slot.clone_from(row);
+        self.held += 1;
+        if self.held == KEY_BATCH {
+            self.write_held()?;
+        }
+        Ok(())
+    }
+
+    fn write_held(&mut self) -> std::io::Result<()> {
+        let Some(keys) = self.keys else {
+            return Ok(());
+        };
+        let held = &mut self.rows[..self.held];
+        let per = held.len().div_ceil(self.threads).max(1);
+        let fill = |rows: &mut [CardCsvRow]| {
+            let mut hex = [0u8; 64];
+            for r in rows {
+                let key = keys(&r.card_serial);
+                r.cert_public_key.clear();
+                // hex of 32 bytes into 64 bytes always fits
+                if hex::encode_to_slice(key, &mut hex).is_ok() {
+                    r.cert_public_key
+                        .push_str(std::str::from_utf8(&hex).unwrap_or_default());
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            let mut chunks = held.chunks_mut(per);
+            let first = chunks.next();
+            for c in chunks {
+                s.spawn(|| fill(c));
+            }
+            if let Some(c) = first {
+                fill(c);
+            }
+        });
+        for r in &self.rows[..self.held] {
+            self.w.write(r)?;
+        }
+        self.held = 0;
+        Ok(())
+    }
+
+    fn into_inner(mut self) -> std::io::Result<W> {
+        self.write_held()?;
+        self.w.into_inner()
+    }
 }
 
 fn case_slot(c: SynthCase) -> usize {
@@ -410,7 +519,7 @@ impl Generator {
         &mut self,
         room: u64,
         qw: &mut QualificationCsvWriter<WQ>,
-        cw: &mut CardCsvWriter<WC>,
+        cw: &mut CardOut<'_, WC>,
     ) -> Result<(), SynthError> {
         self.members.clear();
         self.n_units = 0;
@@ -968,7 +1077,7 @@ impl Generator {
         &mut self,
         m: usize,
         qw: &mut QualificationCsvWriter<WQ>,
-        cw: &mut CardCsvWriter<WC>,
+        cw: &mut CardOut<'_, WC>,
     ) -> Result<(), SynthError> {
         let index = self.emitted;
         self.emitted += 1;
@@ -1336,7 +1445,7 @@ impl Generator {
         m: usize,
         index: u64,
         case: SynthCase,
-        cw: &mut CardCsvWriter<WC>,
+        cw: &mut CardOut<'_, WC>,
     ) -> Result<(), SynthError> {
         let r = self.reference;
         let member = self.members[m];

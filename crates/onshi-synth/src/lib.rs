@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-pub use generator::{card_serial, generate};
+pub use generator::{CardKeys, card_serial, generate, generate_with_keys};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -502,8 +502,16 @@ fn prepare(a: &BenchArgs, n: u64) -> Result<Prepared> {
     let synth_dir = dir.join("synth");
     let t = Instant::now();
     let today = onshi_central::Clock::today(&onshi_central::SystemClock);
-    crate::synth(&synth_dir, n, a.seed, today)?;
-    eprintln!("synth {n}: {:.1} s", t.elapsed().as_secs_f64());
+    // The cards file brings each certificate's public key, as an issuer's would: derived
+    // here, on the issuer's side, from the card world's secret, and timed with the synth.
+    {
+        let world = crate::open_cards(&db.cards_path(&keys))?;
+        crate::synth(&synth_dir, n, a.seed, today, Some(&world))?;
+    }
+    eprintln!(
+        "synth {n} (with the certificates' keys): {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let report = crate::do_import(
         &db,

@@ -154,6 +154,15 @@ enum RegistryCmd {
         /// the "today" the population is designed around (YYYYMMDD)
         #[arg(long)]
         reference_date: Option<String>,
+        /// the registry the files are for (SQLite file or PostgreSQL URL): each card's
+        /// certificate public key is written into cards.csv, derived from the secret of that
+        /// registry's card emulation (made if new), so that the import need not derive it
+        #[arg(long)]
+        db: Option<Db>,
+        /// the registry's key file (required with a PostgreSQL --db; the card emulation's
+        /// file is beside it)
+        #[arg(long, requires = "db")]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -214,13 +223,21 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             seed,
             out,
             reference_date,
+            db,
+            keys,
         }) => {
             let date = match reference_date {
                 Some(s) => onshi_domain::wareki::parse_yyyymmdd(&s)
                     .map_err(|e| anyhow::anyhow!("--reference-date: {e}"))?,
                 None => onshi_central::Clock::today(&SystemClock),
             };
-            let summary = synth(&out, persons, seed, date)?;
+            let world = db
+                .map(|db| {
+                    let keys_path = db.keys_path(keys)?;
+                    open_cards(&db.cards_path(&keys_path))
+                })
+                .transpose()?;
+            let summary = synth(&out, persons, seed, date, world.as_ref())?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         Cmd::Facility(FacilityCmd::Add { db, code, name }) => {
@@ -273,6 +290,7 @@ pub(crate) fn synth(
     persons: u64,
     seed: u64,
     reference_date: chrono::NaiveDate,
+    card_world: Option<&onshi_card::CardStore>,
 ) -> Result<serde_json::Value> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let qpath = out.join("qualifications.csv");
@@ -285,8 +303,15 @@ pub(crate) fn synth(
         reference_date,
     };
     let mut bar = progress::Progress::new("synth", Some(persons));
-    let summary = onshi_synth::generate(&cfg, q, c, &mut |n| bar.set(n))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let summary = match card_world {
+        Some(world) => {
+            let secrets = world.secrets();
+            let keys = |serial: &str| secrets.public_key(serial);
+            onshi_synth::generate_with_keys(&cfg, q, c, &keys, &mut |n| bar.set(n))
+        }
+        None => onshi_synth::generate(&cfg, q, c, &mut |n| bar.set(n)),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish();
     eprintln!("wrote {} and {}", qpath.display(), cpath.display());
     Ok(summary_json(&summary))

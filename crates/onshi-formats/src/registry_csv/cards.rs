@@ -8,7 +8,10 @@
 //! - `cert_expiry` a `YYYYMMDD` date; `status` one of `active`, `revoked`, `chip_broken`,
 //!   `pin_locked` (`unknown_code`); `pin_locked` only on a card with a PIN (`only_with`);
 //! - `name`, `name_kana` (in kana), `sex` (OQSCD007), `birthdate` required; `address`
-//!   optional.
+//!   optional;
+//! - `cert_public_key` optional: the certificate's ed25519 public key as its issuer gives it,
+//!   64 hex digits (`format`). A file may end before this column (the format before it was
+//!   added); empty or absent, the importer derives the key from the card world's secret.
 //!
 //! The file holds PINs in clear because it sets up the emulated cards (the "physical" side,
 //! where a real PIN lives on the chip). Messages never repeat a PIN or a 個人番号, and
@@ -25,7 +28,7 @@ use super::source::{RecordSource, UnparsedRow, UnparsedRows, quote};
 use super::{RowError, rule};
 
 /// The cards file's header, in order.
-pub const CARD_COLUMNS: [&str; 10] = [
+pub const CARD_COLUMNS: [&str; 11] = [
     "my_number",
     "card_serial",
     "pin",
@@ -36,7 +39,12 @@ pub const CARD_COLUMNS: [&str; 10] = [
     "sex",
     "birthdate",
     "address",
+    "cert_public_key",
 ];
+
+/// The columns a cards file must have (the ones after are optional: a file may end before
+/// them).
+pub const CARD_COLUMNS_REQUIRED: usize = 10;
 
 const MY_NUMBER: usize = 0;
 const CARD_SERIAL: usize = 1;
@@ -48,6 +56,7 @@ const NAME_KANA: usize = 6;
 const SEX: usize = 7;
 const BIRTHDATE: usize = 8;
 const ADDRESS: usize = 9;
+const CERT_PUBLIC_KEY: usize = 10;
 
 /// A card's state as the file gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,6 +111,8 @@ pub struct CardRecord {
     pub sex: Sex,
     pub birthdate: NaiveDate,
     pub address: Option<String>,
+    /// The certificate's ed25519 public key as the issuer gives it; `None`: not in the file.
+    pub cert_public_key: Option<[u8; 32]>,
 }
 
 impl fmt::Debug for CardRecord {
@@ -118,6 +129,7 @@ impl fmt::Debug for CardRecord {
             .field("sex", &self.sex)
             .field("birthdate", &self.birthdate)
             .field("address", &self.address)
+            .field("cert_public_key", &self.cert_public_key.map(hex::encode))
             .finish()
     }
 }
@@ -135,6 +147,8 @@ pub struct CardCsvRow {
     pub sex: String,
     pub birthdate: String,
     pub address: String,
+    /// 64 hex digits, or empty.
+    pub cert_public_key: String,
 }
 
 impl fmt::Debug for CardCsvRow {
@@ -150,13 +164,14 @@ impl fmt::Debug for CardCsvRow {
             .field("sex", &self.sex)
             .field("birthdate", &self.birthdate)
             .field("address", &self.address)
+            .field("cert_public_key", &self.cert_public_key)
             .finish()
     }
 }
 
 impl CardCsvRow {
     /// The fields in column order.
-    pub fn fields(&self) -> [&str; 10] {
+    pub fn fields(&self) -> [&str; 11] {
         [
             &self.my_number,
             &self.card_serial,
@@ -168,6 +183,7 @@ impl CardCsvRow {
             &self.sex,
             &self.birthdate,
             &self.address,
+            &self.cert_public_key,
         ]
     }
 
@@ -184,6 +200,7 @@ impl CardCsvRow {
             &mut self.sex,
             &mut self.birthdate,
             &mut self.address,
+            &mut self.cert_public_key,
         ] {
             s.clear();
         }
@@ -202,6 +219,7 @@ impl CardCsvRow {
             sex: rec.sex.code().to_string(),
             birthdate: onshi_domain::wareki::format_yyyymmdd(rec.birthdate),
             address: rec.address.clone().unwrap_or_default(),
+            cert_public_key: rec.cert_public_key.map(hex::encode).unwrap_or_default(),
         }
     }
 }
@@ -291,12 +309,27 @@ impl CardParser {
     }
 }
 
-/// Reads a cards file row by row. The outer `Err` is a header that is not exactly
-/// [`CARD_COLUMNS`]; then each item is a record or all the errors of its row.
+/// Reads a cards file row by row. The outer `Err` is a header that is not
+/// [`CARD_COLUMNS`] (or its first [`CARD_COLUMNS_REQUIRED`] or more); then each item is a
+/// record or all the errors of its row.
 pub fn read_cards<R: Read>(file_name: &str, r: R) -> Result<CardRows<R>, RowError> {
     Ok(CardRows {
-        src: RecordSource::open(file_name, r, &CARD_COLUMNS, CARD_COLUMNS.len())?,
+        src: RecordSource::open(file_name, r, &CARD_COLUMNS, CARD_COLUMNS_REQUIRED)?,
     })
+}
+
+fn public_key(s: &str) -> Result<[u8; 32], Fault> {
+    let mut key = [0u8; 32];
+    match hex::decode_to_slice(s, &mut key) {
+        Ok(()) => Ok(key),
+        Err(_) => Err(Fault::new(
+            rule::FORMAT,
+            format!(
+                "a certificate's public key is 64 hex digits (its 32 bytes), or empty, got {}",
+                quote(s)
+            ),
+        )),
+    }
 }
 
 fn card_serial(s: &str) -> Result<String, Fault> {
@@ -334,7 +367,7 @@ fn status(s: &str) -> Result<CardStatusCode, Fault> {
     })
 }
 
-fn parse_row(mut f: Fields<'_, 10>) -> Result<CardRecord, Vec<RowError>> {
+fn parse_row(mut f: Fields<'_, 11>) -> Result<CardRecord, Vec<RowError>> {
     let my_number = f.req(MY_NUMBER, fields::my_number);
     let card_serial = f.req(CARD_SERIAL, card_serial);
     let pin = f.opt(PIN, pin);
@@ -345,6 +378,7 @@ fn parse_row(mut f: Fields<'_, 10>) -> Result<CardRecord, Vec<RowError>> {
     let sex = f.req(SEX, fields::sex);
     let birthdate = f.req(BIRTHDATE, fields::date);
     let address = f.opt(ADDRESS, fields::text);
+    let cert_public_key = f.opt(CERT_PUBLIC_KEY, public_key);
 
     if status == Some(CardStatusCode::PinLocked) && pin.is_empty() {
         f.fault(
@@ -376,6 +410,7 @@ fn parse_row(mut f: Fields<'_, 10>) -> Result<CardRecord, Vec<RowError>> {
             sex: sex?,
             birthdate: birthdate?,
             address: address.value(),
+            cert_public_key: cert_public_key.value(),
         })
     })();
     f.finish(built)

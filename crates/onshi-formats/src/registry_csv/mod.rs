@@ -25,8 +25,8 @@ mod source;
 mod tests;
 
 pub use cards::{
-    CARD_COLUMNS, CardCsvRow, CardCsvWriter, CardParser, CardRecord, CardRows, CardStatusCode,
-    read_cards,
+    CARD_COLUMNS, CARD_COLUMNS_REQUIRED, CardCsvRow, CardCsvWriter, CardParser, CardRecord,
+    CardRows, CardStatusCode, read_cards,
 };
 pub use qualifications::{
     QUALIFICATION_COLUMNS, QUALIFICATION_COLUMNS_REQUIRED, QualificationCsvRow,

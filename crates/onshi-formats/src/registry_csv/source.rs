@@ -277,10 +277,13 @@ impl<R: Read> RecordSource<R> {
 
 /// Explains how a header differs from the expected one.
 fn header_problem(columns: &[&str], required: usize, got: &[String], expected: &str) -> String {
-    let missing: Vec<&str> = columns[..required.max(got.len()).min(columns.len())]
+    // An optional column is missing only when one after it is there.
+    let has = |c: &str| got.iter().any(|g| g == c);
+    let last_present = columns.iter().rposition(|c| has(c)).map_or(0, |i| i + 1);
+    let missing: Vec<&str> = columns[..required.max(last_present).min(columns.len())]
         .iter()
         .copied()
-        .filter(|c| !got.iter().any(|g| g == c))
+        .filter(|c| !has(c))
         .collect();
     let extra: Vec<&str> = got
         .iter()
@@ -297,7 +300,9 @@ fn header_problem(columns: &[&str], required: usize, got: &[String], expected: &
     if parts.is_empty() {
         parts.push("columns out of order or repeated".to_string());
     }
-    let older = if required < columns.len() {
+    let older = if required + 1 == columns.len() {
+        format!(" or its first {required} columns (a file of an earlier version)")
+    } else if required < columns.len() {
         format!(
             " or its first {required} to {} columns (a file of an earlier version)",
             columns.len() - 1

@@ -70,6 +70,7 @@ fn crow() -> CardCsvRow {
         sex: "1".into(),
         birthdate: "19800401".into(),
         address: "東京都新宿区新宿１丁目２番３号".into(),
+        cert_public_key: String::new(),
     }
 }
 
@@ -286,6 +287,47 @@ fn rule_header_missing_extra_and_misordered_columns() {
     assert_eq!((e.line, e.rule), (1, rule::HEADER));
     // The header of the other file is refused too.
     assert!(read_cards("c.csv", &qfile(&[])[..]).is_err());
+}
+
+#[test]
+fn cards_certificate_key_read_as_bytes_checked_and_optional() {
+    let key = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    let mut with_key = crow();
+    with_key.cert_public_key = key.to_uppercase();
+    let mut bad = crow();
+    bad.card_serial = "C000000000002".into();
+    bad.cert_public_key = "3d40".into();
+    let rows = read_c(&cfile(&[with_key, crow(), bad]));
+    let got = rows[0].as_ref().expect("a row with its key");
+    assert_eq!(got.cert_public_key.map(hex::encode).as_deref(), Some(key));
+    assert_eq!(
+        rows[1].as_ref().expect("a row without").cert_public_key,
+        None
+    );
+    let errs = rows[2].as_ref().expect_err("a short key");
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(
+        (errs[0].column.as_str(), errs[0].rule, errs[0].line),
+        ("cert_public_key", rule::FORMAT, 4)
+    );
+    assert!(errs[0].message.contains("64 hex digits"), "{}", errs[0]);
+
+    // A file of the format before the column: ten columns, every key absent.
+    let header = CARD_COLUMNS[..CARD_COLUMNS_REQUIRED].join(",");
+    let row = crow().fields()[..CARD_COLUMNS_REQUIRED].join(",");
+    let rows = read_c(format!("{header}\n{row}\n").as_bytes());
+    assert!(
+        matches!(&rows[..], [Ok(r)] if r.cert_public_key.is_none() && r.card_serial == "C000000000001"),
+        "{rows:?}"
+    );
+    // Nine columns are too few.
+    let e = read_cards(
+        "c.csv",
+        format!("{}\n", CARD_COLUMNS[..9].join(",")).as_bytes(),
+    )
+    .err()
+    .expect("header error");
+    assert_eq!((e.rule, e.column.as_str()), (rule::HEADER, "address"));
 }
 
 #[test]
@@ -880,6 +922,7 @@ fn set_c(row: &mut CardCsvRow, fields: &[String]) {
         sex: next(),
         birthdate: next(),
         address: next(),
+        cert_public_key: next(),
     };
 }
 
