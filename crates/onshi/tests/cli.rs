@@ -430,3 +430,137 @@ fn claims_settings_registers_the_payers_public_key_and_refuses_one_that_is_not()
     let now: serde_json::Value = serde_json::from_str(&support::onshi(&at)).unwrap();
     assert_eq!(now["payer_keys"], out["payer_keys"]);
 }
+
+/// `onshi registry synth --db` writes each card's certificate key into cards.csv; imported,
+/// the central checks the card's signature (made after a PIN) against that key: a PIN
+/// confirmation of a regular card succeeds, and a key written wrong in the file makes the
+/// same card's signature fail.
+#[tokio::test]
+async fn synth_for_a_registry_writes_the_keys_the_central_then_checks_signatures_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("c.sqlite");
+    let out = dir.path().join("pop");
+    let summary = support::onshi(&[
+        "registry",
+        "synth",
+        "--persons",
+        "300",
+        "--seed",
+        "5",
+        "--reference-date",
+        "20261125",
+        "--out",
+        out.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+    ]);
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let regular = summary["examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["case"] == "regular")
+        .expect("a regular card among the examples");
+    let serial = regular["card_serial"].as_str().unwrap().to_string();
+    let pin = onshi_card::Pin::parse(regular["pin"].as_str().unwrap()).unwrap();
+    let by_pin = onshi_card::IdentityAttempt::Pin(pin);
+    // the file carries the 11th column: 64 hex digits on the example's row
+    let cards_csv = std::fs::read_to_string(out.join("cards.csv")).unwrap();
+    let header = cards_csv.lines().next().unwrap();
+    assert!(header.ends_with(",cert_public_key"), "{header}");
+    let row = cards_csv
+        .lines()
+        .find(|l| l.split(',').nth(1) == Some(serial.as_str()))
+        .expect("the example's card row");
+    let key_hex = row.rsplit(',').next().unwrap();
+    assert_eq!(key_hex.len(), 64, "{row}");
+    assert!(key_hex.bytes().all(|b| b.is_ascii_hexdigit()), "{row}");
+    // a second registry from a copy of the file whose key for that card is wrong
+    let wrong = dir.path().join("wrong");
+    std::fs::create_dir_all(&wrong).unwrap();
+    let flipped = if key_hex.starts_with('0') { "1" } else { "0" };
+    let bad_row = format!("{}{}{}", &row[..row.len() - 64], flipped, &key_hex[1..]);
+    std::fs::write(
+        wrong.join("cards.csv"),
+        cards_csv.replacen(row, &bad_row, 1),
+    )
+    .unwrap();
+    std::fs::copy(
+        out.join("qualifications.csv"),
+        wrong.join("qualifications.csv"),
+    )
+    .unwrap();
+
+    let mut results = Vec::new();
+    for (name, files) in [("right", &out), ("wrong", &wrong)] {
+        let db = if name == "right" {
+            db.clone()
+        } else {
+            // another database whose card emulation has the same secret: the same cards
+            std::fs::copy(
+                dir.path().join("c.cards.sqlite.keys.json"),
+                dir.path().join("w.cards.sqlite.keys.json"),
+            )
+            .unwrap();
+            dir.path().join("w.sqlite")
+        };
+        let d = db.to_str().unwrap();
+        support::onshi(&[
+            "registry",
+            "import",
+            "--db",
+            d,
+            "--qualifications",
+            files.join("qualifications.csv").to_str().unwrap(),
+            "--cards",
+            files.join("cards.csv").to_str().unwrap(),
+        ]);
+        let token = support::onshi(&[
+            "facility",
+            "add",
+            "--db",
+            d,
+            "--code",
+            support::FACILITY,
+            "--name",
+            "テスト医院",
+        ])
+        .trim()
+        .to_string();
+        let key = onshi_card::ReaderKey::load_or_create(
+            &dir.path().join(format!("{name}.key.json")),
+            "R1",
+        )
+        .unwrap();
+        support::onshi(&[
+            "reader",
+            "register",
+            "--db",
+            d,
+            "--facility",
+            support::FACILITY,
+            "--id",
+            "R1",
+            "--public-key",
+            &key.public_key_hex(),
+        ]);
+        let cards_path = db.with_extension("cards.sqlite");
+        let cards = onshi_card::CardStore::open_with_key_file(&cards_path).unwrap();
+        let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
+        let (_server, url) = start_server(&mut central(&["--db", d, "--plain-http"]));
+        let http = reqwest::Client::new();
+        let r = support::card_confirmation_by(&http, &url, &token, &reader, &serial, &by_pin)
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        results.push((status, body));
+    }
+    let (status, body) = &results[0];
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(body["segment_of_result"], "1", "{body}");
+    let (status, body) = &results[1];
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(body["segment_of_result"], "9", "{body}");
+    assert_eq!(body["error"]["class"], "card_signature_invalid", "{body}");
+}

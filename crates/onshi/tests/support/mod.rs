@@ -112,6 +112,19 @@ pub async fn card_confirmation(
     reader: &onshi_card::CertifiedReader,
     serial: &str,
 ) -> reqwest::Result<reqwest::Response> {
+    let face = onshi_card::IdentityAttempt::Face { matched: true };
+    card_confirmation_by(http, base, token, reader, serial, &face).await
+}
+
+/// [`card_confirmation`] with the holder identified by `identity` (a PIN: the card signs).
+pub async fn card_confirmation_by(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    reader: &onshi_card::CertifiedReader,
+    serial: &str,
+    identity: &onshi_card::IdentityAttempt,
+) -> reqwest::Result<reqwest::Response> {
     let g: serde_json::Value = http
         .post(format!("{base}/v1/confirmations/card/nonce"))
         .bearer_auth(token)
@@ -126,7 +139,7 @@ pub async fn card_confirmation(
             serial,
             chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
             false,
-            &onshi_card::IdentityAttempt::Face { matched: true },
+            identity,
         )
         .expect("the reader signs");
     http.post(format!("{base}/v1/confirmations/card"))
