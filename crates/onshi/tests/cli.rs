@@ -505,48 +505,14 @@ async fn synth_for_a_registry_writes_the_keys_the_central_then_checks_signatures
             dir.path().join("w.sqlite")
         };
         let d = db.to_str().unwrap();
-        support::onshi(&[
-            "registry",
-            "import",
-            "--db",
+        let (token, reader) = support::make_registry_from(
+            dir.path(),
             d,
-            "--qualifications",
-            files.join("qualifications.csv").to_str().unwrap(),
-            "--cards",
-            files.join("cards.csv").to_str().unwrap(),
-        ]);
-        let token = support::onshi(&[
-            "facility",
-            "add",
-            "--db",
-            d,
-            "--code",
-            support::FACILITY,
-            "--name",
-            "テスト医院",
-        ])
-        .trim()
-        .to_string();
-        let key = onshi_card::ReaderKey::load_or_create(
-            &dir.path().join(format!("{name}.key.json")),
-            "R1",
-        )
-        .unwrap();
-        support::onshi(&[
-            "reader",
-            "register",
-            "--db",
-            d,
-            "--facility",
-            support::FACILITY,
-            "--id",
-            "R1",
-            "--public-key",
-            &key.public_key_hex(),
-        ]);
-        let cards_path = db.with_extension("cards.sqlite");
-        let cards = onshi_card::CardStore::open_with_key_file(&cards_path).unwrap();
-        let reader = onshi_card::CertifiedReader::new(key, std::sync::Arc::new(cards));
+            None,
+            &db.with_extension("cards.sqlite"),
+            &files.join("qualifications.csv"),
+            &files.join("cards.csv"),
+        );
         let (_server, url) = start_server(&mut central(&["--db", d, "--plain-http"]));
         let http = reqwest::Client::new();
         let r = support::card_confirmation_by(&http, &url, &token, &reader, &serial, &by_pin)

@@ -67,6 +67,18 @@ pub fn make_registry(
     cards: &Path,
 ) -> (String, onshi_card::CertifiedReader) {
     let (q, c) = write_fixture(dir);
+    make_registry_from(dir, db, keys, cards, &q, &c)
+}
+
+/// [`make_registry`] from the import files `q` and `c` instead of the fixture's.
+pub fn make_registry_from(
+    dir: &Path,
+    db: &str,
+    keys: Option<&str>,
+    cards: &Path,
+    q: &Path,
+    c: &Path,
+) -> (String, onshi_card::CertifiedReader) {
     let on_db = |command: &[&str], rest: &[&str]| onshi(&[command, &["--db", db], rest].concat());
     let mut import = vec![
         "--qualifications",
