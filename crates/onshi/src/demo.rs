@@ -121,10 +121,8 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         );
         let today = SystemClock.today();
         // the cards file brings each certificate's key, as an issuer's would
-        let summary = {
-            let world = crate::open_cards(&db.cards_path(keys_path))?;
-            crate::synth(&synth_dir, a.persons, a.seed, today, Some(&world))?
-        };
+        let cards = db.cards_path(keys_path);
+        let summary = crate::synth(&synth_dir, a.persons, a.seed, today, Some(&cards))?;
         std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
         let report = crate::do_import(
             db,

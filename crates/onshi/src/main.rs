@@ -231,13 +231,10 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     .map_err(|e| anyhow::anyhow!("--reference-date: {e}"))?,
                 None => onshi_central::Clock::today(&SystemClock),
             };
-            let world = db
-                .map(|db| {
-                    let keys_path = db.keys_path(keys)?;
-                    open_cards(&db.cards_path(&keys_path))
-                })
+            let card_world = db
+                .map(|db| db.keys_path(keys).map(|k| db.cards_path(&k)))
                 .transpose()?;
-            let summary = synth(&out, persons, seed, date, world.as_ref())?;
+            let summary = synth(&out, persons, seed, date, card_world.as_deref())?;
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
         Cmd::Facility(FacilityCmd::Add { db, code, name }) => {
@@ -285,12 +282,14 @@ pub(crate) fn add_facility(store: &dyn FacilityStore, code: &str, name: &str) ->
     Ok(token)
 }
 
+/// Writes a synthetic population into `out`; with `card_world` (the card emulation's file of
+/// the registry the files are for, made if new), each card's certificate key is written too.
 pub(crate) fn synth(
     out: &Path,
     persons: u64,
     seed: u64,
     reference_date: chrono::NaiveDate,
-    card_world: Option<&onshi_card::CardStore>,
+    card_world: Option<&Path>,
 ) -> Result<serde_json::Value> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let qpath = out.join("qualifications.csv");
@@ -304,7 +303,9 @@ pub(crate) fn synth(
     };
     let mut bar = progress::Progress::new("synth", Some(persons));
     let summary = match card_world {
-        Some(world) => {
+        Some(path) => {
+            // the card emulation's file (made if new): the keys come from its secret
+            let world = open_cards(path)?;
             let secrets = world.secrets();
             let keys = |serial: &str| secrets.public_key(serial);
             onshi_synth::generate_with_keys(&cfg, q, c, &keys, &mut |n| bar.set(n))
