@@ -289,6 +289,12 @@ impl NewChip {
         Some(chip)
     }
 
+    /// The serial's bytes: sorted as bytes, serials sort as text (and as SQLite's `BINARY`
+    /// collation sorts them), without checking UTF-8 at each comparison.
+    pub fn serial_bytes(&self) -> &[u8] {
+        &self.serial[..usize::from(self.serial_len)]
+    }
+
     pub fn serial(&self) -> &str {
         // copied from a `&str`, cut at its end
         std::str::from_utf8(&self.serial[..usize::from(self.serial_len)]).unwrap_or_default()
@@ -432,7 +438,7 @@ impl CardIssue<'_> {
             return Ok(());
         }
         let mut chips = std::mem::take(&mut self.pending);
-        chips.sort_unstable_by(|a, b| a.serial().cmp(b.serial()));
+        chips.sort_unstable_by(|a, b| a.serial_bytes().cmp(b.serial_bytes()));
         let mut st = self
             .guard
             .prepare_cached(

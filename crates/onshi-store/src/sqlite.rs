@@ -30,6 +30,7 @@ use crate::{
 const SCHEMA: &str = include_str!("schema.sql");
 /// Schema 5: the qualification's registration date in the OQS (R23).
 const REGISTRATION_SCHEMA: &str = include_str!("registration.sql");
+const PERSON_HASH_INDEX_SCHEMA: &str = include_str!("person_hash_index.sql");
 
 /// Columns added to the registry schema after files were already in use: `(table, column,
 /// declaration)`. [`add_missing_columns`] adds those an older file lacks, so a registry made by
@@ -83,6 +84,7 @@ pub mod migrations {
         (3, "trust", crate::trust::SCHEMA),
         (4, "medinfo", crate::medinfo::SCHEMA),
         (5, "registration_date", super::REGISTRATION_SCHEMA),
+        (6, "person_hash_index", super::PERSON_HASH_INDEX_SCHEMA),
     ];
     /// The same for the history file.
     pub const HISTORY: &[(i32, &str, &str)] = &[
@@ -295,9 +297,34 @@ fn open_writer(path: &Path, schema: &[(i32, &str, &str)]) -> Result<Connection> 
             path.display()
         )));
     }
-    migrate(&mut w, schema)?;
+    // A migration may rebuild a table that others reference (schema 6), which SQLite allows
+    // only with the foreign keys off (they cannot be switched inside the migration's
+    // transaction); they are checked as a whole afterwards.
+    w.pragma_update(None, "foreign_keys", "OFF")?;
+    let migrated = migrate(&mut w, schema);
+    let broken = migrated.as_ref().ok().map(|_| broken_foreign_keys(&w));
+    w.pragma_update(None, "foreign_keys", "ON")?;
+    migrated?;
+    if let Some(broken) = broken {
+        let broken = broken?;
+        if broken > 0 {
+            return Err(StoreError::Migration(format!(
+                "{}: {broken} rows reference rows that do not exist after the migrations",
+                path.display()
+            )));
+        }
+    }
     w.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(w)
+}
+
+/// The rows of a file whose foreign key finds no row (`PRAGMA foreign_key_check`).
+fn broken_foreign_keys(c: &Connection) -> Result<u64> {
+    Ok(
+        c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?,
+    )
 }
 
 /// Moves the [`MOVED_LOGS`] a registry file still holds (made before the history file's schema
@@ -1025,6 +1052,12 @@ impl PendingCard {
         })
     }
 
+    /// The serial's bytes: sorted as bytes, serials sort as text (and as SQLite's `BINARY`
+    /// collation sorts them), without checking UTF-8 at each comparison.
+    fn serial_bytes(&self) -> &[u8] {
+        &self.serial[..usize::from(self.serial_len)]
+    }
+
     fn serial(&self) -> &str {
         // built from a `&str`, cut at its end
         std::str::from_utf8(&self.serial[..usize::from(self.serial_len)]).unwrap_or_default()
@@ -1062,22 +1095,46 @@ fn hex_lower(b: &[u8; 32], out: &mut String) {
 /// The secondary indexes of the person and qualification tables, `(name, definition)`: dropped
 /// at the start of an initial load (inserting 10 million random keys into a B-tree costs far
 /// more than sorting them once) and built again, inside the same transaction, before its
-/// commit. The definitions are those of `schema.sql` and `outage.sql`.
-const DEFERRED_INDEXES: &[(&str, &str)] = &[
-    ("person_by_kana_birth", "person (kana_key, birthdate)"),
+/// commit. The definitions are those of `person_hash_index.sql` (schema 6), `schema.sql` and
+/// `outage.sql`. `(name, kind, definition)`.
+const DEFERRED_INDEXES: &[(&str, &str, &str)] = &[
+    (HASH_INDEX, "UNIQUE INDEX", "person (my_number_hash)"),
+    (
+        "person_by_kana_birth",
+        "INDEX",
+        "person (kana_key, birthdate)",
+    ),
     (
         "outage_person_by_name_birth",
+        "INDEX",
         "person (name_key, birthdate)",
     ),
     (
         "qualification_by_number",
+        "INDEX",
         "qualification (insurer_number, number_key)",
     ),
 ];
 
+/// The index that keeps each My Number's keyed hash to one person (schema 6); an initial load
+/// builds it at commit.
+const HASH_INDEX: &str = "person_by_my_number";
+
 impl SqliteImport<'_> {
     fn c(&self) -> &Connection {
         &self.guard
+    }
+
+    /// Refuses a lookup or an upsert by My Number during an initial load: the [`HASH_INDEX`]
+    /// is built at its commit (the caller knows the persons it inserted and reads them back by
+    /// id), as on PostgreSQL.
+    fn not_by_hash_in_load(&self, what: &str) -> Result<()> {
+        if self.initial_load {
+            return Err(StoreError::Conflict(format!(
+                "{what} is not available during an initial load"
+            )));
+        }
+        Ok(())
     }
 
     /// Writes the [`PendingCard`]s, sorted by serial: the `card` rows, then the `card_key`
@@ -1092,7 +1149,7 @@ impl SqliteImport<'_> {
             return Ok(());
         }
         let mut cards = std::mem::take(&mut self.pending_cards);
-        cards.sort_unstable_by(|a, b| a.serial().cmp(b.serial()));
+        cards.sort_unstable_by(|a, b| a.serial_bytes().cmp(b.serial_bytes()));
         {
             let mut st = self.c().prepare_cached(
                 "INSERT INTO card (serial, person_id, cert_expiry, status) VALUES (?1, ?2, ?3, ?4)",
@@ -1343,7 +1400,7 @@ impl ImportTx for SqliteImport<'_> {
                 "an initial load needs an empty registry".into(),
             ));
         }
-        for (name, _) in DEFERRED_INDEXES {
+        for (name, _, _) in DEFERRED_INDEXES {
             self.c()
                 .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
         }
@@ -1362,6 +1419,7 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
+        self.not_by_hash_in_load("a person by My Number")?;
         let mut st = self.c().prepare_cached(&format!(
             "SELECT {PERSON_COLS} FROM person WHERE my_number_hash = ?1"
         ))?;
@@ -1384,6 +1442,7 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn insert_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
+        self.not_by_hash_in_load("an upsert of a person")?;
         let hash = h.as_str();
         let mut st = self.c().prepare_cached(
             "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
@@ -1525,9 +1584,9 @@ impl ImportTx for SqliteImport<'_> {
     fn commit(mut self: Box<Self>) -> Result<()> {
         self.write_pending_cards()?;
         if self.initial_load {
-            for (name, on) in DEFERRED_INDEXES {
+            for (name, kind, on) in DEFERRED_INDEXES {
                 self.c()
-                    .execute_batch(&format!("CREATE INDEX IF NOT EXISTS {name} ON {on}"))?;
+                    .execute_batch(&format!("CREATE {kind} IF NOT EXISTS {name} ON {on}"))?;
             }
         }
         self.guard.execute_batch("COMMIT")?;

@@ -64,6 +64,7 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     r2_consents_commit_with_their_confirmations(make);
     initial_load_defers_its_indexes_all_or_nothing(make);
     initial_load_cards_in_random_order(make);
+    initial_load_keeps_each_my_number_to_one_person(make);
     r23_registrations_after_the_issuance_as_of_a_date(make);
 }
 
@@ -274,6 +275,47 @@ fn initial_load_defers_its_indexes_all_or_nothing(
         "ids continue after the load"
     );
     tx.commit().unwrap();
+}
+
+/// The uniqueness of the My Number's keyed hash holds through an initial load, which may build
+/// its index only at commit: a person given twice fails the load (nothing written), lookups by
+/// hash wait for the commit, and after it the hash finds its one person.
+fn initial_load_keeps_each_my_number_to_one_person(
+    make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
+) {
+    let (s, _keep) = make();
+    let twice = || -> Result<()> {
+        let mut tx = s.begin_import()?;
+        tx.start_initial_load()?;
+        for n in 0..300 {
+            tx.insert_new_person(&hash_n(n), &person())?;
+        }
+        tx.insert_new_person(&hash_n(17), &person())?;
+        tx.commit()
+    };
+    assert!(twice().is_err(), "a My Number given twice fails the load");
+    assert_eq!(s.counts().unwrap().persons, 0, "and leaves nothing");
+    let mut tx = s.begin_import().unwrap();
+    tx.start_initial_load().unwrap();
+    let mut ids = Vec::new();
+    for n in 0..300 {
+        ids.push(tx.insert_new_person(&hash_n(n), &person()).unwrap());
+    }
+    // the caller knows whom it loaded: no lookup by hash before the index is built
+    assert!(tx.person_by_hash(&hash_n(42)).is_err());
+    assert!(tx.insert_person(&hash_n(7), &person()).is_err());
+    tx.commit().unwrap();
+    assert_eq!(s.counts().unwrap().persons, 300);
+    let mut tx = s.begin_import().unwrap();
+    assert_eq!(
+        tx.person_by_hash(&hash_n(42)).unwrap().map(|p| p.id),
+        Some(ids[42])
+    );
+    assert_eq!(tx.insert_person(&hash_n(7), &person()).unwrap(), ids[7]);
+    assert!(
+        tx.insert_new_person(&hash_n(5), &person()).is_err(),
+        "enforced after the load"
+    );
 }
 
 /// The cards of an initial load come in random serial order, with real (hex) keys: the
@@ -934,6 +976,105 @@ fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
     assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
 }
 
+/// A registry file of schema 5 (the My Number hash unique by its column's constraint) is
+/// upgraded to schema 6 when opened: the person table rebuilt with the named unique index,
+/// every row, id and reference kept, and a second person with the same hash still refused.
+#[test]
+fn sqlite_registry_of_schema_5_gets_the_named_hash_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file_with_one_qualification(&dir, 6, "2025-04-01");
+    let card = CardCert {
+        serial: "C6".into(),
+        person_id: 1,
+        cert_expiry: d("2030-01-01"),
+        status: CertStatus::Active,
+    };
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        let mut tx = s.begin_import().unwrap();
+        let other = tx.insert_person(&hash(7), &person()).unwrap();
+        assert_eq!(other, 2);
+        tx.upsert_card(&card).unwrap();
+        tx.commit().unwrap();
+    }
+    {
+        // what a schema-5 file looks like: the table as schema 1 made it
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "PRAGMA foreign_keys = OFF; BEGIN; \
+             CREATE TABLE person_v5 (id INTEGER PRIMARY KEY, \
+               my_number_hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, \
+               name_kana TEXT NOT NULL, name_key TEXT NOT NULL, kana_key TEXT NOT NULL, \
+               sex TEXT NOT NULL, birthdate TEXT NOT NULL, post_number TEXT, address TEXT); \
+             INSERT INTO person_v5 SELECT * FROM person; DROP TABLE person; \
+             ALTER TABLE person_v5 RENAME TO person; \
+             CREATE INDEX person_by_kana_birth ON person (kana_key, birthdate); \
+             CREATE INDEX outage_person_by_name_birth ON person (name_key, birthdate); \
+             DELETE FROM onshi_schema_history WHERE version = 6; COMMIT;",
+        )
+        .unwrap();
+        assert_eq!(onshi_store::sqlite::schema_version(&c).unwrap(), 5);
+        let autoindex: bool = c
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_autoindex_person_1')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(autoindex, "schema 5 keeps the hash unique by the column");
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 6);
+    let indexes = s.registry_indexes().unwrap();
+    assert!(
+        indexes.contains(&"person_by_my_number".to_string()),
+        "{indexes:?}"
+    );
+    assert!(
+        indexes.contains(&"person_by_kana_birth".to_string()),
+        "{indexes:?}"
+    );
+    assert!(
+        indexes.contains(&"outage_person_by_name_birth".to_string()),
+        "{indexes:?}"
+    );
+    assert!(
+        !indexes.contains(&"sqlite_autoindex_person_1".to_string()),
+        "{indexes:?}"
+    );
+    // the rows, their ids and what refers to them
+    assert_eq!(s.counts().unwrap().persons, 2);
+    assert_eq!(s.qualifications(1).unwrap().len(), 1);
+    let mut tx = s.begin_import().unwrap();
+    assert_eq!(tx.person_by_hash(&hash(6)).unwrap().unwrap().id, 1);
+    assert_eq!(tx.person_by_hash(&hash(7)).unwrap().unwrap().id, 2);
+    assert_eq!(tx.card_by_serial("C6").unwrap(), Some(card));
+    // the upsert by hash finds the person; a second person with the hash is refused
+    assert_eq!(tx.insert_person(&hash(6), &person()).unwrap(), 1);
+    assert!(tx.insert_new_person(&hash(7), &person()).is_err());
+    drop(tx);
+    drop(s);
+    // the foreign keys are on again and hold
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let broken: i64 = c
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(broken, 0);
+    let s = SqliteStore::open(&path).unwrap();
+    let mut tx = s.begin_import().unwrap();
+    let orphan = CardCert {
+        serial: "C9".into(),
+        person_id: 99,
+        ..tx.card_by_serial("C6").unwrap().unwrap()
+    };
+    assert!(
+        tx.upsert_card(&orphan).is_err(),
+        "a card of no person is refused after the migration"
+    );
+}
+
 /// A registry file of schema 4 (before the registration date, R23) is upgraded to schema 5 when
 /// opened: its rows read with no registration date, and a new import gives them one.
 #[test]
@@ -945,13 +1086,14 @@ fn sqlite_registry_of_schema_4_gains_the_registration_date() {
         let c = rusqlite::Connection::open(&path).unwrap();
         c.execute_batch(
             "ALTER TABLE qualification DROP COLUMN registered_on; \
-             DELETE FROM onshi_schema_history WHERE version = 5;",
+             DELETE FROM onshi_schema_history WHERE version >= 5;",
         )
         .unwrap();
         assert_eq!(onshi_store::sqlite::schema_version(&c).unwrap(), 4);
     }
     let s = SqliteStore::open(&path).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
+    let latest = onshi_store::sqlite::migrations::REGISTRY.last().unwrap().0;
+    assert_eq!(s.schema_version().unwrap(), latest);
     let h = s.qualifications(1).unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].qualification.details.registered_on, None);
