@@ -156,7 +156,8 @@ pub struct SqliteStore {
     history_path: PathBuf,
     history_writer: Mutex<Connection>,
     history_readers: Mutex<Vec<Connection>>,
-    _checkpointers: [Checkpointer; 2],
+    /// the registry's, then the history's
+    checkpointers: [Checkpointer; 2],
 }
 
 /// Reads map the file instead of copying pages: a commit to the history invalidates every
@@ -169,7 +170,28 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 
 struct Checkpointer {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// its connection; `None` while an initial load has the file to itself (see
+    /// [`SqliteImport::leave_wal`])
+    conn: std::sync::Arc<Mutex<Option<Connection>>>,
+    path: PathBuf,
     handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// Closes its connection until [`Checkpointer::resume`].
+    fn pause(&self) {
+        if let Ok(mut c) = self.conn.lock() {
+            c.take();
+        }
+    }
+
+    fn resume(&self) -> Result<()> {
+        let mut c = self.conn.lock().map_err(|_| poisoned())?;
+        if c.is_none() {
+            *c = Some(checkpointer_conn(&self.path)?);
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Checkpointer {
@@ -181,13 +203,26 @@ impl Drop for Checkpointer {
     }
 }
 
-fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
-    let conn = open_conn(
+fn checkpointer_conn(path: &Path) -> Result<Connection> {
+    open_conn(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
+    )
+}
+
+fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
+    let conn = std::sync::Arc::new(Mutex::new(Some(checkpointer_conn(path)?)));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
+    let shared = conn.clone();
+    let checkpoint = move || {
+        if let Ok(c) = shared.lock()
+            && let Some(c) = c.as_ref()
+            && let Err(e) = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+    };
     let handle = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
@@ -198,16 +233,15 @@ fn start_checkpointer(path: &Path) -> Result<Checkpointer> {
                 waited += tick;
                 if waited >= CHECKPOINT_EVERY {
                     waited = std::time::Duration::ZERO;
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
-                    }
+                    checkpoint();
                 }
             }
-            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            checkpoint();
         })?;
     Ok(Checkpointer {
         stop,
+        conn,
+        path: path.to_path_buf(),
         handle: Some(handle),
     })
 }
@@ -270,9 +304,12 @@ impl rusqlite::ToSql for IsoDate {
     }
 }
 
+/// How long a connection waits for a lock another holds.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn open_conn(path: &Path, flags: OpenFlags) -> Result<Connection> {
     let c = Connection::open_with_flags(path, flags)?;
-    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    c.busy_timeout(BUSY_TIMEOUT)?;
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
     c.query_row(&format!("PRAGMA mmap_size={MMAP_SIZE}"), [], |_| Ok(()))?;
@@ -416,7 +453,7 @@ impl SqliteStore {
         let hw = open_writer(&history_path, migrations::HISTORY)?;
         move_logs(&w, &history_path)?;
         Ok(SqliteStore {
-            _checkpointers: [
+            checkpointers: [
                 start_checkpointer(&path)?,
                 start_checkpointer(&history_path)?,
             ],
@@ -1007,7 +1044,10 @@ impl SqliteStore {
 /// One import transaction on the writer connection.
 struct SqliteImport<'a> {
     guard: std::sync::MutexGuard<'a, Connection>,
+    store: &'a SqliteStore,
     done: bool,
+    /// the registry file left WAL mode for this initial load (see [`SqliteImport::leave_wal`])
+    off_wal: bool,
     /// an initial load: the [`DEFERRED_INDEXES`] were dropped and are built at commit
     initial_load: bool,
     /// the cards of an initial load not written yet (see [`PendingCard`])
@@ -1123,6 +1163,67 @@ const HASH_INDEX: &str = "person_by_my_number";
 impl SqliteImport<'_> {
     fn c(&self) -> &Connection {
         &self.guard
+    }
+
+    /// Writes this initial load through a rollback journal instead of the WAL, when the file
+    /// can be had alone (no other connection of this or another process has it open; else
+    /// the load stays in WAL mode). An initial load outgrows any page cache: in WAL mode the
+    /// spilled pages go to the WAL, and each page read that misses the cache then probes
+    /// the WAL index's hash tables, one per 4,096 frames (at 10 M persons the largest cost of
+    /// the load), and the checkpoint copies every page a second time. With a rollback
+    /// journal the new pages are written once, into the file (pages past the file's end at
+    /// the start need no journal), and read back from it; a crash or a power cut before the
+    /// commit leaves a hot journal that the next open rolls back (the journal is synced
+    /// before any page of the file is overwritten), so the load is still all or nothing, and
+    /// `synchronous=EXTRA` for the load makes its commit durable once it returns. Called before anything is written: the empty `BEGIN IMMEDIATE` is
+    /// ended for the switch (which a transaction may not do) and begun again.
+    fn leave_wal(&mut self) -> Result<()> {
+        self.guard.execute_batch("COMMIT")?;
+        // the process's other connections to the file: the pooled readers and the checkpointer
+        if let Ok(mut r) = self.store.readers.lock() {
+            r.clear();
+        }
+        self.store.checkpointers[0].pause();
+        // another connection open on the file refuses the switch at once; waiting would not
+        // close it
+        self.guard.busy_timeout(std::time::Duration::ZERO)?;
+        let mode = self
+            .guard
+            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0));
+        self.guard.busy_timeout(BUSY_TIMEOUT)?;
+        self.off_wal = matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"));
+        if self.off_wal {
+            // FULL syncs the journal and the file, but not the folder after the journal is
+            // deleted at commit: a power cut right after could bring the journal back and
+            // roll a reported commit back. EXTRA syncs the folder too.
+            self.guard.pragma_update(None, "synchronous", "EXTRA")?;
+        } else {
+            tracing::info!(
+                "the registry file is open elsewhere: the initial load stays in WAL mode"
+            );
+            self.store.checkpointers[0].resume()?;
+        }
+        self.guard.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// Puts the file back in WAL mode after the load's commit or rollback, and the
+    /// checkpointer back on it.
+    fn back_to_wal(&mut self) -> Result<()> {
+        if !self.off_wal {
+            return Ok(());
+        }
+        let mode: String = self
+            .guard
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Conflict(format!(
+                "could not switch the registry file back to WAL (got {mode})"
+            )));
+        }
+        self.off_wal = false;
+        self.guard.pragma_update(None, "synchronous", "FULL")?;
+        self.store.checkpointers[0].resume()
     }
 
     /// Refuses a lookup or an upsert by My Number during an initial load: the [`HASH_INDEX`]
@@ -1311,6 +1412,9 @@ impl Drop for SqliteImport<'_> {
         if !self.done {
             let _ = self.guard.execute_batch("ROLLBACK");
         }
+        if let Err(e) = self.back_to_wal() {
+            tracing::warn!(error = %e, "the registry file stays off WAL until it is opened again");
+        }
         let _ = self
             .guard
             .pragma_update(None, "cache_size", NORMAL_CACHE_KIB);
@@ -1341,7 +1445,9 @@ impl ImportStore for SqliteStore {
         guard.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Box::new(SqliteImport {
             guard,
+            store: self,
             done: false,
+            off_wal: false,
             initial_load: false,
             pending_cards: Vec::new(),
         }))
@@ -1396,6 +1502,13 @@ impl ImportTx for SqliteImport<'_> {
 
     fn start_initial_load(&mut self) -> Result<()> {
         if !self.registry_is_empty()? {
+            return Err(StoreError::Conflict(
+                "an initial load needs an empty registry".into(),
+            ));
+        }
+        self.leave_wal()?;
+        if !self.registry_is_empty()? {
+            // written by another process while the file changed its journal
             return Err(StoreError::Conflict(
                 "an initial load needs an empty registry".into(),
             ));
@@ -1591,6 +1704,7 @@ impl ImportTx for SqliteImport<'_> {
         }
         self.guard.execute_batch("COMMIT")?;
         self.done = true;
+        // back to WAL when dropped (a failure there does not undo the commit)
         Ok(())
     }
 }

@@ -976,6 +976,64 @@ fn sqlite_registry_of_an_earlier_version_gains_the_card_date_columns() {
     assert_eq!(s.qualifications(1).unwrap()[0].qualification, q);
 }
 
+/// An initial load into a file the store has alone is written through a rollback journal,
+/// not the WAL (the journal beside the file, no WAL, during the load), and the file is back in
+/// WAL mode after a rollback and after a commit; with the file open elsewhere the load stays
+/// in WAL mode and commits all the same.
+#[test]
+fn sqlite_initial_load_leaves_the_wal_when_alone_and_returns_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rj.sqlite");
+    let journal = dir.path().join("rj.sqlite-journal");
+    let wal = dir.path().join("rj.sqlite-wal");
+    let mode = || -> String {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    };
+    let s = SqliteStore::open(&path).unwrap();
+    // a reader used before the load is in the pool: the load closes it
+    assert_eq!(s.counts().unwrap().persons, 0);
+    let load = |commit: bool, alone: bool| {
+        let mut tx = s.begin_import().unwrap();
+        tx.start_initial_load().unwrap();
+        for n in 0..2_000 {
+            tx.insert_new_person(&hash_n(n), &person()).unwrap();
+        }
+        assert_eq!(journal.exists(), alone, "a rollback journal while alone");
+        assert_eq!(wal.exists(), !alone, "the WAL only when not alone");
+        if commit {
+            tx.commit().unwrap();
+        }
+    };
+    load(false, true);
+    assert!(!journal.exists());
+    assert_eq!(mode(), "wal", "back in WAL mode after a rollback");
+    assert_eq!(s.counts().unwrap().persons, 0);
+    load(true, true);
+    assert_eq!(mode(), "wal", "back in WAL mode after the commit");
+    assert_eq!(s.counts().unwrap().persons, 2_000);
+    let mut tx = s.begin_import().unwrap();
+    assert!(tx.person_by_hash(&hash_n(1_999)).unwrap().is_some());
+    drop(tx);
+    // a second store over a copy with another connection open: the load stays in WAL mode
+    let other = dir.path().join("other.sqlite");
+    let s2 = SqliteStore::open(&other).unwrap();
+    let held = rusqlite::Connection::open(&other).unwrap();
+    held.query_row("SELECT count(*) FROM person", [], |r| r.get::<_, i64>(0))
+        .unwrap();
+    let mut tx = s2.begin_import().unwrap();
+    tx.start_initial_load().unwrap();
+    tx.insert_new_person(&hash_n(1), &person()).unwrap();
+    assert!(!dir.path().join("other.sqlite-journal").exists());
+    tx.commit().unwrap();
+    assert_eq!(s2.counts().unwrap().persons, 1);
+    let m: String = held
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(m, "wal");
+}
+
 /// A registry file of schema 5 (the My Number hash unique by its column's constraint) is
 /// upgraded to schema 6 when opened: the person table rebuilt with the named unique index,
 /// every row, id and reference kept, and a second person with the same hash still refused.

@@ -27,6 +27,10 @@ use support::FACILITY;
 
 /// Set in the child: the folder of the registry it serves.
 const CHILD_ENV: &str = "ONSHI_POWER_CUT_CHILD";
+/// Set in the child that runs an initial load instead: the folder of its registry.
+const IMPORT_CHILD_ENV: &str = "ONSHI_POWER_CUT_IMPORT_CHILD";
+/// Persons of that initial load.
+const LOAD_PERSONS: u32 = 60_000;
 /// Set in the child to `drop` for a VFS whose sync does nothing.
 const SYNC_ENV: &str = "ONSHI_POWER_CUT_SYNC";
 
@@ -616,6 +620,166 @@ fn child_role() {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
         serve_as_child(&dir);
     }
+    if let Ok(dir) = std::env::var(IMPORT_CHILD_ENV) {
+        load_as_child(&dir);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// an initial load cut: the child loads an empty registry (through a rollback journal, the file
+// being its alone), the power is cut in the commit or after it
+
+/// In the child: an initial load of [`LOAD_PERSONS`] persons into a new registry in `dir`,
+/// telling the parent by files beside it (written with the ordinary file system, not the
+/// VFS) when its commit starts (`committing`) and when it returned (`committed`: the load
+/// acknowledged); then waits to be killed.
+fn load_as_child(dir: &str) -> ! {
+    use onshi_store::ImportStore;
+    let dir = PathBuf::from(dir);
+    register_power_cut_vfs(true);
+    let store = onshi_store::SqliteStore::open(dir.join("c.sqlite")).expect("store");
+    let hasher = onshi_domain::numbers::MyNumberHasher::new(b"power-cut-load-key").expect("key");
+    let mut tx = store.begin_import().expect("import");
+    tx.start_initial_load().expect("initial load");
+    for n in 0..LOAD_PERSONS {
+        let mut digits = [0u8; 11];
+        let mut v = n;
+        for d in digits.iter_mut().rev() {
+            *d = (v % 10) as u8;
+            v /= 10;
+        }
+        let h = hasher.hash(&onshi_domain::numbers::MyNumber::from_first11(&digits).expect("n"));
+        let p = onshi_domain::qualification::Person {
+            name: format!("田中　{n}"),
+            name_kana: format!("タナカ　{n}"),
+            sex: onshi_domain::numbers::Sex::Female,
+            birthdate: chrono::NaiveDate::from_ymd_opt(1980, 4, 2).expect("date"),
+            post_number: Some("1000001".into()),
+            address: Some("東京都千代田区千代田1-1".into()),
+        };
+        tx.insert_new_person(&h, &p).expect("person");
+    }
+    std::fs::write(dir.join("committing"), b"").expect("marker");
+    tx.commit().expect("commit");
+    std::fs::write(dir.join("committed"), b"").expect("marker");
+    std::thread::sleep(Duration::from_secs(60));
+    std::process::exit(0)
+}
+
+/// Runs the load in a child and cuts its power `after` the commit started (or, with `None`,
+/// once the commit returned). Returns what the cut left, read with the ordinary VFS from a
+/// file that passed `PRAGMA integrity_check` and opens as a store in WAL mode.
+fn load_cut(test: &str, after: Option<Duration>) -> LoadCut {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(IMPORT_CHILD_ENV, dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut wait_for = |marker: &str| {
+        let t = Instant::now();
+        while !dir.path().join(marker).exists() {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the load did not get to {marker}"
+            );
+            if let Some(s) = child.try_wait().unwrap() {
+                panic!("the child exited: {s}");
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    wait_for("committing");
+    let started = Instant::now();
+    let mut commit_took = None;
+    match after {
+        Some(d) => std::thread::sleep(d),
+        None => {
+            wait_for("committed");
+            commit_took = Some(started.elapsed());
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let acknowledged = dir.path().join("committed").exists();
+    let db = dir.path().join("c.sqlite");
+    let journal = std::fs::metadata(dir.path().join("c.sqlite-journal")).map_or(0, |m| m.len());
+    {
+        // the hot journal, if any, is rolled back by the first reader
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let check: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(check, "ok", "after the power cut");
+    }
+    let store = onshi_store::SqliteStore::open(&db).unwrap();
+    let persons = onshi_store::RegistryRead::counts(&store).unwrap().persons;
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal", "the store puts the file back in WAL mode");
+    LoadCut {
+        acknowledged,
+        persons,
+        journal,
+        commit_took,
+    }
+}
+
+/// What a cut initial load left.
+#[derive(Debug)]
+struct LoadCut {
+    /// the commit had returned before the cut
+    acknowledged: bool,
+    /// persons in the registry afterwards
+    persons: u64,
+    /// bytes of the rollback journal the cut left beside the file (before it was reopened)
+    journal: u64,
+    /// how long the commit took, seen from the parent (a load let finish)
+    commit_took: Option<Duration>,
+}
+
+#[test]
+fn an_initial_load_cut_in_its_commit_is_all_or_nothing() {
+    child_role();
+    let test = "an_initial_load_cut_in_its_commit_is_all_or_nothing";
+    // one load let finish tells how long its commit takes on this machine; the cuts are
+    // spread over that time, and one well after it
+    let took = load_cut(test, None).commit_took.unwrap();
+    let mut seen = Vec::new();
+    for tenths in [1, 2, 3, 4, 5, 6, 7, 8, 9, 30] {
+        let ms = took.as_millis() as u64 * tenths / 10;
+        let cut = load_cut(test, Some(Duration::from_millis(ms)));
+        assert!(
+            cut.persons == 0 || cut.persons == u64::from(LOAD_PERSONS),
+            "cut {ms} ms into the commit: {} persons, neither none nor all",
+            cut.persons
+        );
+        if cut.acknowledged {
+            assert_eq!(
+                cut.persons,
+                u64::from(LOAD_PERSONS),
+                "an acknowledged load lost"
+            );
+        }
+        seen.push((ms, cut));
+    }
+    eprintln!("initial load cut in its commit (commit {took:?}): {seen:?}");
+    assert!(
+        seen.iter().any(|(_, c)| c.persons == 0 && c.journal > 0),
+        "no cut left a journal to roll back: the commit was never caught in the middle"
+    );
+}
+
+#[test]
+fn an_acknowledged_initial_load_survives_a_power_cut() {
+    child_role();
+    let cut = load_cut("an_acknowledged_initial_load_survives_a_power_cut", None);
+    assert!(cut.acknowledged);
+    assert_eq!(cut.persons, u64::from(LOAD_PERSONS));
 }
 
 #[test]
