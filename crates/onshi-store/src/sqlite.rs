@@ -1132,11 +1132,11 @@ fn hex_lower(b: &[u8; 32], out: &mut String) {
     }
 }
 
-/// The secondary indexes of the person and qualification tables, `(name, definition)`: dropped
-/// at the start of an initial load (inserting 10 million random keys into a B-tree costs far
-/// more than sorting them once) and built again, inside the same transaction, before its
-/// commit. The definitions are those of `person_hash_index.sql` (schema 6), `schema.sql` and
-/// `outage.sql`. `(name, kind, definition)`.
+/// The secondary indexes of the person and qualification tables, `(name, kind, definition)`:
+/// dropped at the start of an initial load (inserting 10 million random keys into a B-tree
+/// costs far more than sorting them once) and built again, inside the same transaction, before
+/// its commit. The definitions are those of `person_hash_index.sql` (schema 6), `schema.sql` and
+/// `outage.sql`.
 const DEFERRED_INDEXES: &[(&str, &str, &str)] = &[
     (HASH_INDEX, "UNIQUE INDEX", "person (my_number_hash)"),
     (
@@ -1175,8 +1175,9 @@ impl SqliteImport<'_> {
     /// the start need no journal), and read back from it; a crash or a power cut before the
     /// commit leaves a hot journal that the next open rolls back (the journal is synced
     /// before any page of the file is overwritten), so the load is still all or nothing, and
-    /// `synchronous=EXTRA` for the load makes its commit durable once it returns. Called before anything is written: the empty `BEGIN IMMEDIATE` is
-    /// ended for the switch (which a transaction may not do) and begun again.
+    /// `synchronous=EXTRA` for the load makes its commit durable once it returns. Called
+    /// before anything is written: the empty `BEGIN IMMEDIATE` is ended for the switch
+    /// (which a transaction may not do) and begun again.
     fn leave_wal(&mut self) -> Result<()> {
         self.guard.execute_batch("COMMIT")?;
         // the process's other connections to the file: the pooled readers and the checkpointer
