@@ -297,7 +297,7 @@ impl NewChip {
 
     pub fn serial(&self) -> &str {
         // copied from a `&str`, cut at its end
-        std::str::from_utf8(&self.serial[..usize::from(self.serial_len)]).unwrap_or_default()
+        std::str::from_utf8(self.serial_bytes()).unwrap_or_default()
     }
 
     /// The chip row this stands for.

@@ -1100,7 +1100,7 @@ impl PendingCard {
 
     fn serial(&self) -> &str {
         // built from a `&str`, cut at its end
-        std::str::from_utf8(&self.serial[..usize::from(self.serial_len)]).unwrap_or_default()
+        std::str::from_utf8(self.serial_bytes()).unwrap_or_default()
     }
 }
 
@@ -1185,6 +1185,18 @@ impl SqliteImport<'_> {
             r.clear();
         }
         self.store.checkpointers[0].pause();
+        let switched = self.switch_to_rollback_journal();
+        if !self.off_wal {
+            // stayed in WAL mode (or failed on the way): the checkpointer goes on
+            self.store.checkpointers[0].resume()?;
+        }
+        switched?;
+        self.guard.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(())
+    }
+
+    /// The switch of [`SqliteImport::leave_wal`]; sets `off_wal` when the file left WAL.
+    fn switch_to_rollback_journal(&mut self) -> Result<()> {
         // another connection open on the file refuses the switch at once; waiting would not
         // close it
         self.guard.busy_timeout(std::time::Duration::ZERO)?;
@@ -1193,18 +1205,16 @@ impl SqliteImport<'_> {
             .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0));
         self.guard.busy_timeout(BUSY_TIMEOUT)?;
         self.off_wal = matches!(&mode, Ok(m) if m.eq_ignore_ascii_case("delete"));
-        if self.off_wal {
-            // FULL syncs the journal and the file, but not the folder after the journal is
-            // deleted at commit: a power cut right after could bring the journal back and
-            // roll a reported commit back. EXTRA syncs the folder too.
-            self.guard.pragma_update(None, "synchronous", "EXTRA")?;
-        } else {
+        if !self.off_wal {
             tracing::info!(
                 "the registry file is open elsewhere: the initial load stays in WAL mode"
             );
-            self.store.checkpointers[0].resume()?;
+            return Ok(());
         }
-        self.guard.execute_batch("BEGIN IMMEDIATE")?;
+        // FULL syncs the journal and the file, but not the folder after the journal is
+        // deleted at commit: a power cut right after could bring the journal back and roll a
+        // reported commit back. EXTRA syncs the folder too.
+        self.guard.pragma_update(None, "synchronous", "EXTRA")?;
         Ok(())
     }
 
@@ -1502,18 +1512,18 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn start_initial_load(&mut self) -> Result<()> {
-        if !self.registry_is_empty()? {
-            return Err(StoreError::Conflict(
-                "an initial load needs an empty registry".into(),
-            ));
-        }
+        let require_empty = |tx: &mut Self| -> Result<()> {
+            if !tx.registry_is_empty()? {
+                return Err(StoreError::Conflict(
+                    "an initial load needs an empty registry".into(),
+                ));
+            }
+            Ok(())
+        };
+        require_empty(self)?;
         self.leave_wal()?;
-        if !self.registry_is_empty()? {
-            // written by another process while the file changed its journal
-            return Err(StoreError::Conflict(
-                "an initial load needs an empty registry".into(),
-            ));
-        }
+        // again: another process may have written while the file changed its journal
+        require_empty(self)?;
         for (name, _, _) in DEFERRED_INDEXES {
             self.c()
                 .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;

@@ -488,6 +488,36 @@ struct Outcome {
     rows_after: i64,
 }
 
+/// Runs the one test `test` of this binary again as a child process, with `envs` telling it
+/// its role.
+fn spawn_child(test: &str, envs: &[(&str, &std::ffi::OsStr)]) -> std::process::Child {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", test, "--nocapture", "--test-threads=1"]);
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    c.stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (at most `limit`) for the child to make `file`; fails if it exits first.
+fn wait_for_file(child: &mut std::process::Child, file: &std::path::Path, limit: Duration) {
+    let t = Instant::now();
+    while !file.exists() {
+        assert!(
+            t.elapsed() < limit,
+            "the child did not make {}",
+            file.display()
+        );
+        if let Some(s) = child.try_wait().unwrap() {
+            panic!("the child exited: {s}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Drives confirmations at the child for `load_for`, cuts its power with requests in flight,
 /// and reads the history back with the ordinary VFS.
 fn power_cut_run(test: &str, sync: &str, load_for: Duration, max_acks: usize) -> Outcome {
@@ -501,26 +531,15 @@ fn power_cut_run(test: &str, sync: &str, load_for: Duration, max_acks: usize) ->
         None,
         &dir.path().join("c.cards.sqlite"),
     );
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, dir.path())
-        .env(SYNC_ENV, sync)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child(
+        test,
+        &[
+            (CHILD_ENV, dir.path().as_os_str()),
+            (SYNC_ENV, sync.as_ref()),
+        ],
+    );
     let port_file = dir.path().join("port");
-    let t = Instant::now();
-    while !port_file.exists() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "the child did not start"
-        );
-        if let Some(s) = child.try_wait().unwrap() {
-            panic!("the child exited: {s}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_file(&mut child, &port_file, Duration::from_secs(20));
     let url = format!(
         "http://127.0.0.1:{}",
         std::fs::read_to_string(&port_file).unwrap().trim()
@@ -671,25 +690,13 @@ fn load_as_child(dir: &str) -> ! {
 /// file that passed `PRAGMA integrity_check` and opens as a store in WAL mode.
 fn load_cut(test: &str, after: Option<Duration>) -> LoadCut {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(IMPORT_CHILD_ENV, dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_child(test, &[(IMPORT_CHILD_ENV, dir.path().as_os_str())]);
     let mut wait_for = |marker: &str| {
-        let t = Instant::now();
-        while !dir.path().join(marker).exists() {
-            assert!(
-                t.elapsed() < Duration::from_secs(60),
-                "the load did not get to {marker}"
-            );
-            if let Some(s) = child.try_wait().unwrap() {
-                panic!("the child exited: {s}");
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        wait_for_file(
+            &mut child,
+            &dir.path().join(marker),
+            Duration::from_secs(60),
+        )
     };
     wait_for("committing");
     let started = Instant::now();
