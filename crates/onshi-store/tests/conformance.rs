@@ -65,6 +65,7 @@ fn suite(make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>)) {
     initial_load_defers_its_indexes_all_or_nothing(make);
     initial_load_cards_in_random_order(make);
     initial_load_keeps_each_my_number_to_one_person(make);
+    initial_load_refuses_rows_of_a_person_it_does_not_hold(make);
     r23_registrations_after_the_issuance_as_of_a_date(make);
 }
 
@@ -315,6 +316,76 @@ fn initial_load_keeps_each_my_number_to_one_person(
     assert!(
         tx.insert_new_person(&hash_n(5), &person()).is_err(),
         "enforced after the load"
+    );
+}
+
+/// A qualification or a card of an initial load whose person does not exist fails the load
+/// (at its insert or at the commit: a backend may check the references as a whole), leaving
+/// the registry empty; after a load the references are enforced row by row again.
+fn initial_load_refuses_rows_of_a_person_it_does_not_hold(
+    make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
+) {
+    let (s, _keep) = make();
+    let card = |serial: &str, person_id: PersonId| CardCert {
+        serial: serial.into(),
+        person_id,
+        cert_expiry: d("2031-04-01"),
+        status: CertStatus::Active,
+    };
+    let key = format!("{:064x}", 7);
+    let load = |bad_qualification: bool| -> Result<PersonId> {
+        let mut tx = s.begin_import()?;
+        tx.start_initial_load()?;
+        let mut last = 0;
+        for n in 0..200 {
+            last = tx.insert_new_person(&hash_n(n), &person())?;
+            tx.insert_new_qualification(
+                last,
+                "田中　太郎",
+                &qual(&format!("{n}"), "2026-04-01", None),
+            )?;
+        }
+        if bad_qualification {
+            tx.insert_new_qualification(
+                last + 1_000,
+                "田中　太郎",
+                &qual("9999", "2026-04-01", None),
+            )?;
+        } else {
+            tx.insert_new_card(&card("C0000000001", last + 1_000), &key)?;
+        }
+        tx.commit()?;
+        Ok(last)
+    };
+    for bad_qualification in [true, false] {
+        assert!(
+            load(bad_qualification).is_err(),
+            "a row of a person not in the registry fails the load (qualification: {bad_qualification})"
+        );
+        let c = s.counts().unwrap();
+        assert_eq!(
+            (c.persons, c.qualifications, c.cards),
+            (0, 0, 0),
+            "and leaves nothing"
+        );
+    }
+    // a good load, then an import that is not one: its bad row fails at once
+    let mut tx = s.begin_import().unwrap();
+    tx.start_initial_load().unwrap();
+    let id = tx.insert_new_person(&hash_n(1), &person()).unwrap();
+    tx.commit().unwrap();
+    let mut tx = s.begin_import().unwrap();
+    assert!(!tx.registry_is_empty().unwrap());
+    assert!(
+        tx.upsert_qualification(id + 1_000, "田中　太郎", &qual("77", "2026-04-01", None))
+            .is_err(),
+        "the references are enforced again after a load (qualification)"
+    );
+    drop(tx);
+    let mut tx = s.begin_import().unwrap();
+    assert!(
+        tx.upsert_card(&card("C0000000002", id + 1_000)).is_err(),
+        "the references are enforced again after a load (card)"
     );
 }
 
