@@ -117,6 +117,7 @@ impl CardStore {
             done: false,
             was_empty: false,
             pending: Vec::new(),
+            unwritten: false,
         };
         issue.guard.execute_batch("BEGIN IMMEDIATE").map_err(db)?;
         issue.was_empty = issue
@@ -218,6 +219,9 @@ pub struct CardIssue<'a> {
     was_empty: bool,
     /// chips of [`CardIssue::issue_new`] not written yet (see [`NewChip`])
     pending: Vec<NewChip>,
+    /// chips taken out by [`CardIssue::pending_chips`] and not written: the issue may not
+    /// commit
+    unwritten: bool,
 }
 
 /// The chip of a newly issued card in a fixed-size form (no allocation per card), made by
@@ -434,13 +438,60 @@ impl CardIssue<'_> {
     /// transaction (not committed yet). [`CardIssue::commit`] does it too; a caller that must
     /// know the chips can be written before it commits something else calls it first.
     pub fn write_pending(&mut self) -> Result<(), CardError> {
-        if self.pending.is_empty() {
+        self.pending_chips().write()
+    }
+
+    /// The chips [`CardIssue::issue_new`] holds, taken out to be written on another thread
+    /// ([`PendingChips::write`]) while the caller does other work; this issue cannot be used
+    /// until they are. Dropped unwritten (or failing), the issue refuses to commit.
+    pub fn pending_chips(&mut self) -> PendingChips<'_> {
+        let CardIssue {
+            guard,
+            pending,
+            unwritten,
+            ..
+        } = self;
+        let chips = std::mem::take(pending);
+        *unwritten |= !chips.is_empty();
+        PendingChips {
+            conn: guard,
+            chips,
+            unwritten,
+        }
+    }
+
+    pub fn commit(mut self) -> Result<(), CardError> {
+        self.write_pending()?;
+        if self.unwritten {
+            return Err(CardError::Store(StoreError::Conflict(
+                "chips of this issue were not written: it cannot commit".into(),
+            )));
+        }
+        self.guard.execute_batch("COMMIT").map_err(db)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+/// Chips of a [`CardIssue`] to be written in its transaction, on any thread
+/// ([`CardIssue::pending_chips`]).
+pub struct PendingChips<'a> {
+    conn: &'a mut Connection,
+    chips: Vec<NewChip>,
+    /// the issue's flag, cleared once the chips are written
+    unwritten: &'a mut bool,
+}
+
+impl PendingChips<'_> {
+    /// Writes the chips, sorted by serial (see [`NewChip`]), in the issue's transaction.
+    pub fn write(mut self) -> Result<(), CardError> {
+        if self.chips.is_empty() {
             return Ok(());
         }
-        let mut chips = std::mem::take(&mut self.pending);
-        chips.sort_unstable_by(|a, b| a.serial_bytes().cmp(b.serial_bytes()));
+        self.chips
+            .sort_unstable_by(|a, b| a.serial_bytes().cmp(b.serial_bytes()));
         let mut st = self
-            .guard
+            .conn
             .prepare_cached(
                 "INSERT INTO chip (serial, pin_hash, failures, locked, photo_ref) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -448,7 +499,7 @@ impl CardIssue<'_> {
             .map_err(db)?;
         let mut hash = [0u8; 64];
         let mut photo = String::new();
-        for c in &chips {
+        for c in &self.chips {
             let pin_hash = match &c.pin_hash {
                 Some(h) => {
                     hex::encode_to_slice(h, &mut hash)
@@ -474,13 +525,7 @@ impl CardIssue<'_> {
             ])
             .map_err(db)?;
         }
-        Ok(())
-    }
-
-    pub fn commit(mut self) -> Result<(), CardError> {
-        self.write_pending()?;
-        self.guard.execute_batch("COMMIT").map_err(db)?;
-        self.done = true;
+        *self.unwritten = false;
         Ok(())
     }
 }

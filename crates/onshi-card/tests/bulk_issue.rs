@@ -95,3 +95,39 @@ fn a_bulk_issue_into_a_file_with_chips_keeps_their_counters() {
     assert_eq!(cards.chip("C1").unwrap().unwrap().failures, 1, "kept");
     assert_eq!(cards.chip("C2").unwrap().unwrap().pin_hash, None);
 }
+
+#[test]
+fn chips_taken_out_are_written_on_another_thread_or_the_issue_refuses_to_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cards, secrets) = store(&dir);
+    let fill = |issue: &mut onshi_card::chips::CardIssue<'_>| {
+        for n in 0..N {
+            let chip = secrets
+                .new_chip(&serial(n), pin(n).as_ref(), locked(n))
+                .unwrap();
+            issue.issue_new(chip, locked(n)).unwrap();
+        }
+    };
+
+    // taken out and dropped unwritten: the issue cannot commit, nothing is written
+    let mut issue = cards.begin_issue().unwrap();
+    fill(&mut issue);
+    drop(issue.pending_chips());
+    assert!(issue.commit().is_err(), "chips dropped unwritten");
+    assert_eq!(cards.count().unwrap(), 0, "nothing written");
+
+    // written on another thread, then committed: every chip as issued
+    let mut issue = cards.begin_issue().unwrap();
+    fill(&mut issue);
+    let chips = issue.pending_chips();
+    std::thread::scope(|s| s.spawn(move || chips.write()).join().unwrap()).unwrap();
+    issue.commit().unwrap();
+    assert_eq!(cards.count().unwrap(), u64::from(N));
+    for n in (0..N).step_by(97) {
+        assert_eq!(
+            cards.chip(&serial(n)).unwrap().unwrap(),
+            secrets.issue(&serial(n), pin(n).as_ref(), locked(n)),
+            "card {n}"
+        );
+    }
+}

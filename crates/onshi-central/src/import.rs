@@ -477,10 +477,24 @@ pub fn import<Q: Read + Send, C: Read + Send>(
     }
     if report.errors_total == 0 {
         // the chips the card world holds are written (not committed) before the registry
-        // commits, so that a failure to write them still leaves both files as they were
-        if let Some(issue) = issue.as_mut() {
-            issue.write_pending().map_err(card_store)?;
-        }
+        // commits, so that a failure to write them still leaves both files as they were; on a
+        // thread of their own, while the registry prepares its commit (an initial load builds
+        // its indexes then): two files, two connections
+        std::thread::scope(|s| -> Result<(), ImportError> {
+            let chips = issue
+                .as_mut()
+                .map(|i| i.pending_chips())
+                .map(|c| s.spawn(move || c.write()));
+            let registry = tx.prepare_commit();
+            let chips = match chips.map(|h| h.join()) {
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+                Some(Ok(r)) => r,
+                None => Ok(()),
+            };
+            registry?;
+            chips.map_err(card_store)?;
+            Ok(())
+        })?;
         tx.commit()?;
         if let Some(issue) = issue {
             issue.commit().map_err(card_store)?;

@@ -382,6 +382,13 @@ pub trait ImportTx {
         }
         self.set_card_key(&c.serial, public_key)
     }
+    /// Does the work of the commit short of the commit itself — rows the backend holds,
+    /// checks, the indexes an initial load deferred — so that the caller can do other work
+    /// meanwhile and commit only when that succeeded too. What fails here fails the import as
+    /// a failed commit would; [`ImportTx::commit`] does it if it was not done.
+    fn prepare_commit(&mut self) -> Result<()> {
+        Ok(())
+    }
     fn commit(self: Box<Self>) -> Result<()>;
 }
 

@@ -1067,6 +1067,9 @@ struct SqliteImport<'a> {
     /// the foreign keys are not enforced row by row in this initial load, but checked as a
     /// whole before its commit (see [`SqliteImport::leave_wal`])
     keys_checked_at_commit: bool,
+    /// [`ImportTx::prepare_commit`] was done, with the connection's count of changed rows
+    /// then: the commit refuses a row written after it (it was not checked)
+    prepared: Option<u64>,
     /// the cards of an initial load not written yet (see [`PendingCard`])
     pending_cards: Vec<PendingCard>,
 }
@@ -1492,6 +1495,7 @@ impl ImportStore for SqliteStore {
             off_wal: false,
             initial_load: false,
             keys_checked_at_commit: false,
+            prepared: None,
             pending_cards: Vec::new(),
         }))
     }
@@ -1737,7 +1741,10 @@ impl ImportTx for SqliteImport<'_> {
         crate::trust::set_card_key(self.c(), &c.serial, public_key)
     }
 
-    fn commit(mut self: Box<Self>) -> Result<()> {
+    fn prepare_commit(&mut self) -> Result<()> {
+        if self.prepared.is_some() {
+            return Ok(());
+        }
         self.write_pending_cards()?;
         if self.keys_checked_at_commit {
             let broken = broken_foreign_keys(self.c())?;
@@ -1752,6 +1759,17 @@ impl ImportTx for SqliteImport<'_> {
                 self.c()
                     .execute_batch(&format!("CREATE {kind} IF NOT EXISTS {name} ON {on}"))?;
             }
+        }
+        self.prepared = Some(self.guard.total_changes());
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.prepare_commit()?;
+        if self.prepared != Some(self.guard.total_changes()) || !self.pending_cards.is_empty() {
+            return Err(StoreError::Conflict(
+                "rows were written after the import's commit was prepared".into(),
+            ));
         }
         self.guard.execute_batch("COMMIT")?;
         self.done = true;

@@ -320,8 +320,9 @@ fn initial_load_keeps_each_my_number_to_one_person(
 }
 
 /// A qualification or a card of an initial load whose person does not exist fails the load
-/// (at its insert or at the commit: a backend may check the references as a whole), leaving
-/// the registry empty; after a load the references are enforced row by row again.
+/// (at its insert or when its commit is prepared or done: a backend may check the references
+/// as a whole), leaving the registry empty; after a load the references are enforced row by
+/// row again.
 fn initial_load_refuses_rows_of_a_person_it_does_not_hold(
     make: &dyn Fn() -> (Box<dyn Store>, Box<dyn std::any::Any>),
 ) {
@@ -373,6 +374,8 @@ fn initial_load_refuses_rows_of_a_person_it_does_not_hold(
     let mut tx = s.begin_import().unwrap();
     tx.start_initial_load().unwrap();
     let id = tx.insert_new_person(&hash_n(1), &person()).unwrap();
+    // the commit's work first, then the commit (as the import does)
+    tx.prepare_commit().unwrap();
     tx.commit().unwrap();
     let mut tx = s.begin_import().unwrap();
     assert!(!tx.registry_is_empty().unwrap());
@@ -485,6 +488,45 @@ fn sqlite_initial_load_sees_the_cards_it_holds() {
     assert_eq!(tx.upsert_card(&cert).unwrap(), UpsertOutcome::Unchanged);
     tx.commit().unwrap();
     assert_eq!(s.card_public_key(&serial(1)).unwrap(), Some(key(1)));
+}
+
+/// SQLite checks an initial load's rows when its commit is prepared
+/// ([`ImportTx::prepare_commit`]): a row written after that is refused at the commit, with
+/// nothing written; prepared and then committed, the load is there.
+#[test]
+fn sqlite_initial_load_refuses_a_row_written_after_its_commit_was_prepared() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path().join("c.sqlite")).unwrap();
+    let cert = |person_id| CardCert {
+        serial: "C000000000001".into(),
+        person_id,
+        cert_expiry: d("2031-03-31"),
+        status: CertStatus::Active,
+    };
+    let key = format!("{:064x}", 9);
+    for late_card in [false, true] {
+        let mut tx = s.begin_import().unwrap();
+        tx.start_initial_load().unwrap();
+        let id = tx.insert_new_person(&hash_n(1), &person()).unwrap();
+        tx.prepare_commit().unwrap();
+        if late_card {
+            // held, not written, until the commit: refused all the same
+            tx.insert_new_card(&cert(id), &key).unwrap();
+        } else {
+            tx.insert_new_person(&hash_n(2), &person()).unwrap();
+        }
+        assert!(tx.commit().is_err(), "a late row (card: {late_card})");
+        assert_eq!(s.counts().unwrap().persons, 0, "nothing written");
+    }
+    let mut tx = s.begin_import().unwrap();
+    tx.start_initial_load().unwrap();
+    let id = tx.insert_new_person(&hash_n(1), &person()).unwrap();
+    tx.insert_new_card(&cert(id), &key).unwrap();
+    tx.prepare_commit().unwrap();
+    tx.prepare_commit().unwrap();
+    tx.commit().unwrap();
+    assert_eq!(s.counts().unwrap().cards, 1);
+    assert_eq!(s.card_public_key("C000000000001").unwrap(), Some(key));
 }
 
 fn medical_information_consents_and_views(

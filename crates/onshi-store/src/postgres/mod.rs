@@ -1689,11 +1689,16 @@ impl ImportTx for PgImport<'_> {
         self.set_card_key(&card.serial, public_key)
     }
 
-    fn commit(mut self: Box<Self>) -> Result<()> {
+    fn prepare_commit(&mut self) -> Result<()> {
         if let Some(b) = self.bulk.take() {
             // on failure the connection is dropped by `Drop`, which rolls back
             self.run(async |c| b.finish(c).await)?;
         }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        self.prepare_commit()?;
         let c = self
             .conn
             .take()
