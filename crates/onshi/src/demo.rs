@@ -124,7 +124,8 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
         let cards = db.cards_path(keys_path);
         let summary = crate::synth(&synth_dir, a.persons, a.seed, today, Some(&cards))?;
         std::fs::write(&summary_path, serde_json::to_vec_pretty(&summary)?)?;
-        let report = crate::do_import(
+        let report = crate::import_into(
+            &*store,
             db,
             Some(synth_dir.join("qualifications.csv")),
             Some(synth_dir.join("cards.csv")),

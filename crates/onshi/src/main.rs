@@ -377,14 +377,26 @@ pub(crate) fn do_import(
     if qualifications.is_none() && cards.is_none() {
         bail!("give --qualifications and/or --cards");
     }
+    import_into(&*db.open()?, db, qualifications, cards, keys)
+}
+
+/// As [`do_import`], into a store the caller holds open (`onshi demo`'s): an initial load can
+/// then have the registry file to itself (no second store's readers open on it) and leave the
+/// WAL for the load (docs/performance.md, "An initial load without the WAL").
+pub(crate) fn import_into(
+    store: &dyn onshi_store::ImportStore,
+    db: &Db,
+    qualifications: Option<PathBuf>,
+    cards: Option<PathBuf>,
+    keys: Option<PathBuf>,
+) -> Result<import::ImportReport> {
     let keys_path = db.keys_path(keys)?;
     let keys = db.load_keys(&keys_path)?;
-    let store = db.open()?;
     let q = open_input(qualifications)?;
     let c = open_input(cards)?;
     let mut bar = progress::Progress::new("import", None);
     let cards_world = open_cards(&db.cards_path(&keys_path))?;
-    let report = import::import(&*store, &keys.my_number, &cards_world, q, c, &mut |n| {
+    let report = import::import(store, &keys.my_number, &cards_world, q, c, &mut |n| {
         bar.set(n)
     })?;
     bar.finish();
