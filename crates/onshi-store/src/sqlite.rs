@@ -1285,8 +1285,9 @@ impl SqliteImport<'_> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         let range = match (lo, hi) {
-            (Some(lo), Some(hi)) if hi - lo + 1 == n => lo..=hi,
-            (None, None) => 1..=0,
+            (Some(lo), Some(hi)) if hi - lo + 1 == n => Some(lo..=hi),
+            // no person: no row may reference one
+            (None, None) => None,
             _ => return broken_foreign_keys(c),
         };
         let mut st = c.prepare(
@@ -1310,7 +1311,9 @@ impl SqliteImport<'_> {
             // binds integer ids, so no fraction can sit between two of them
             let inside = match bounds {
                 (Value::Null, Value::Null) => true,
-                (Value::Integer(a), Value::Integer(b)) => range.contains(&a) && range.contains(&b),
+                (Value::Integer(a), Value::Integer(b)) => range
+                    .as_ref()
+                    .is_some_and(|r| r.contains(&a) && r.contains(&b)),
                 _ => false,
             };
             if !inside {
