@@ -1267,14 +1267,15 @@ impl SqliteImport<'_> {
     }
 
     /// The rows whose person does not exist, for the foreign keys an initial load did not
-    /// enforce (see [`SqliteImport::leave_wal`]), or a number above 0 when there are some.
+    /// enforce (see [`SqliteImport::leave_wal`]): 0, or the count of the tables where some
+    /// were found.
     /// `PRAGMA foreign_key_check` looks each row's person up: at 10 M persons 27 s, once the
     /// pages have left the cache. A load gives its persons the ids that follow each other
     /// (the table was empty), so when the ids are such a range, a table whose least and
     /// greatest person are in it has only persons that exist; the least and the greatest are
     /// read from an index that begins with the column when there is one (the qualifications'
-    /// unique key), else by one scan. A table out of the range, or ids with a gap, are
-    /// checked row by row by the pragma.
+    /// unique key), else by one scan. A table out of the range (or referencing another column
+    /// of the person), or ids with a gap, are checked row by row by the pragma.
     fn broken_references(&self) -> Result<u64> {
         let c = self.c();
         // (uses the smallest index of the table: they are built by now)
@@ -1291,13 +1292,15 @@ impl SqliteImport<'_> {
             _ => return broken_foreign_keys(c),
         };
         let mut st = c.prepare(
-            "SELECT m.name, f.\"from\" FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
+            "SELECT m.name, f.\"from\", coalesce(f.\"to\", 'id') = 'id' \
+             FROM sqlite_master m, pragma_foreign_key_list(m.name) f \
              WHERE m.type = 'table' AND f.\"table\" = 'person' ORDER BY m.name",
         )?;
         let children = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (table, column) in children {
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<(String, String, bool)>>>()?;
+        let mut broken = 0;
+        for (table, column, to_id) in children {
             use rusqlite::types::Value;
             let bounds: (Value, Value) = c.query_row(
                 &format!(
@@ -1310,6 +1313,7 @@ impl SqliteImport<'_> {
             // a text or blob sorts after every number, so it would be the greatest; the load
             // binds integer ids, so no fraction can sit between two of them
             let inside = match bounds {
+                _ if !to_id => false,
                 (Value::Null, Value::Null) => true,
                 (Value::Integer(a), Value::Integer(b)) => range
                     .as_ref()
@@ -1317,14 +1321,14 @@ impl SqliteImport<'_> {
                 _ => false,
             };
             if !inside {
-                return Ok(c.query_row(
+                broken += c.query_row(
                     &format!("SELECT count(*) FROM pragma_foreign_key_check('{table}')"),
                     [],
-                    |r| r.get(0),
-                )?);
+                    |r| r.get::<_, u64>(0),
+                )?;
             }
         }
-        Ok(0)
+        Ok(broken)
     }
 
     /// Refuses a lookup or an upsert by My Number during an initial load: the [`HASH_INDEX`]
