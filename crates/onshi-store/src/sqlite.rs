@@ -371,11 +371,16 @@ fn set_foreign_keys(c: &Connection, on: bool) -> Result<()> {
 
 /// The rows of a file whose foreign key finds no row (`PRAGMA foreign_key_check`).
 fn broken_foreign_keys(c: &Connection) -> Result<u64> {
-    Ok(
-        c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
-            r.get(0)
-        })?,
-    )
+    broken_foreign_keys_of(c, None)
+}
+
+/// As [`broken_foreign_keys`], of one table or of the whole file.
+fn broken_foreign_keys_of(c: &Connection, table: Option<&str>) -> Result<u64> {
+    Ok(c.query_row(
+        "SELECT count(*) FROM pragma_foreign_key_check(?1)",
+        [table],
+        |r| r.get(0),
+    )?)
 }
 
 /// Moves the [`MOVED_LOGS`] a registry file still holds (made before the history file's schema
@@ -1203,8 +1208,8 @@ impl SqliteImport<'_> {
     /// not do either): enforced, every qualification and card row inserted looks its person
     /// up (about 4 % of a 10 M load's time). They are checked as a whole instead, once, when
     /// the commit is prepared ([`ImportTx::prepare_commit`]): a row whose person does not
-    /// exist fails the load, as its insert would have. The registry is empty at the load's start, so the
-    /// check sees only the load's rows.
+    /// exist fails the load, as its insert would have. The registry is empty at the load's
+    /// start, so the check sees only the load's rows.
     fn leave_wal(&mut self) -> Result<()> {
         self.guard.execute_batch("COMMIT")?;
         set_foreign_keys(&self.guard, false)?;
@@ -1267,8 +1272,9 @@ impl SqliteImport<'_> {
     }
 
     /// The rows whose person does not exist, for the foreign keys an initial load did not
-    /// enforce (see [`SqliteImport::leave_wal`]): 0, or the count of the tables where some
-    /// were found.
+    /// enforce (see [`SqliteImport::leave_wal`]): 0 when every reference holds, else the
+    /// broken rows of the tables checked row by row.
+    ///
     /// `PRAGMA foreign_key_check` looks each row's person up: at 10 M persons 27 s, once the
     /// pages have left the cache. A load gives its persons the ids that follow each other
     /// (the table was empty), so when the ids are such a range, a table whose least and
@@ -1321,11 +1327,7 @@ impl SqliteImport<'_> {
                 _ => false,
             };
             if !inside {
-                broken += c.query_row(
-                    &format!("SELECT count(*) FROM pragma_foreign_key_check('{table}')"),
-                    [],
-                    |r| r.get::<_, u64>(0),
-                )?;
+                broken += broken_foreign_keys_of(c, Some(&table))?;
             }
         }
         Ok(broken)
