@@ -11,7 +11,7 @@
 //! identity sequence up front. Rows are buffered and sent with `COPY (FORMAT binary)` in
 //! batches; the few reads an import makes on the way (a person met before, to word a
 //! message) are answered from the buffer or by primary key. The persons are held until the
-//! end (up to [`HOLD_PERSONS`]), so that a card holder's post number, which comes with their
+//! end (up to [`crate::HOLD_PERSONS`]), so that a card holder's post number, which comes with their
 //! qualification rows after the cards file, is set before the row is sent. At commit
 //! ([`Bulk::finish`]) the last rows go, the post numbers set on persons already sent (beyond
 //! that bound) are applied in one `UPDATE`, the sort memory is raised for the transaction,
@@ -32,13 +32,6 @@ use crate::{CardCert, PersonId, PersonRecord, Result, StoreError};
 /// Rows of qualifications and cards buffered before they are sent.
 const FLUSH_ROWS: usize = 8192;
 
-/// Persons held in memory until the end of the load, at most. A card holder's post number
-/// comes with their qualification rows, after the cards file: a person still held gets it in
-/// place, one already sent needs an `UPDATE` of its row at the end — which rewrote 8 of 10 rows
-/// of `person` (12 of the 64 s of a 1 M import) when persons were sent every 8,192 rows.
-/// A held person is a few hundred bytes: 16 M persons is ~5 GB.
-pub(crate) const HOLD_PERSONS: usize = 16 << 20;
-
 /// The sort memory of the import's transaction (`SET LOCAL`), for the index and key builds at
 /// its end and the foreign-key checks' joins: the server's defaults (64 MB / 4 MB) spill
 /// every sort of a 10 M-row index to temporary files.
@@ -55,7 +48,7 @@ struct PersonRow {
 
 /// The initial load in progress on the import's connection.
 pub(super) struct Bulk {
-    /// persons held at most ([`HOLD_PERSONS`] unless the store says otherwise)
+    /// persons held at most ([`crate::HOLD_PERSONS`] unless the store says otherwise)
     hold: usize,
     /// id of `pending[0]`
     first_pending: PersonId,

@@ -291,7 +291,7 @@ impl PostgresStore {
             local: local::LocalPool::new(pg_config(url, "onshi")?, redact(url)),
             async_conns: shared::SharedClients::new(url, "onshi", "PostgreSQL")?,
             async_reads: std::sync::atomic::AtomicU64::new(0),
-            initial_load_hold: bulk::HOLD_PERSONS,
+            initial_load_hold: crate::HOLD_PERSONS,
         };
         store.migrate(target)?;
         Ok(store)
@@ -361,7 +361,7 @@ impl PostgresStore {
     }
 
     /// Bounds the persons an initial load holds in memory until its end (by default
-    /// [`bulk::HOLD_PERSONS`], 16 M, ~5 GB): beyond it persons are sent on the way, and the
+    /// [`crate::HOLD_PERSONS`], 16 M, ~5 GB): beyond it persons are sent on the way, and the
     /// post numbers set on them later are applied in one `UPDATE` at commit. A smaller
     /// machine sets it lower; the outcome of the load is the same.
     pub fn with_initial_load_hold(mut self, persons: usize) -> Self {
