@@ -1116,6 +1116,11 @@ impl HeldPersons {
         (i < self.rows.len()).then_some(i)
     }
 
+    /// The id the next person held gets.
+    fn next_id(&self) -> Option<PersonId> {
+        Some(self.first? + self.rows.len() as PersonId)
+    }
+
     fn get(&self, id: PersonId) -> Option<&Person> {
         self.index(id).map(|i| &self.rows[i].1)
     }
@@ -1407,13 +1412,6 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
-    /// Writes the [`PendingCard`]s, sorted by serial: the `card` rows, then the `card_key`
-    /// rows. Done at the first qualification (an import gives its cards first: in serial
-    /// order, each card's foreign-key check reads its person at random, and those pages are
-    /// still in the cache then, not yet spilled to the WAL by the qualifications), at commit,
-    /// and before anything reads or writes a card, so that the transaction sees every card it
-    /// was given. A serial given twice fails here (the primary
-    /// key), as its second insert would have.
     /// Writes the persons held ([`HeldPersons`]) with their ids, in id order.
     fn write_held_persons(&mut self) -> Result<()> {
         let Some(first) = self.held.first else {
@@ -1439,6 +1437,11 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
+    /// Writes the [`PendingCard`]s, sorted by serial: the `card` rows, then the `card_key`
+    /// rows. Done at the first qualification (an import gives its cards first, and their
+    /// memory is given back before the qualifications come), at commit, and before anything
+    /// reads or writes a card, so that the transaction sees every card it was given. A serial
+    /// given twice fails here (the primary key), as its second insert would have.
     fn write_pending_cards(&mut self) -> Result<()> {
         if self.pending_cards.is_empty() {
             return Ok(());
@@ -1733,13 +1736,14 @@ impl ImportTx for SqliteImport<'_> {
     }
 
     fn insert_new_person(&mut self, h: &MyNumberHash, p: &Person) -> Result<PersonId> {
-        if let Some(first) = self.held.first {
+        if self.held.first.is_some() {
             if self.held.rows.len() >= self.held.hold {
                 self.write_held_persons()?;
             }
-            let id = self.held.first.unwrap_or(first) + self.held.rows.len() as PersonId;
-            self.held.rows.push((h.as_str().to_owned(), p.clone()));
-            return Ok(id);
+            if let Some(id) = self.held.next_id() {
+                self.held.rows.push((h.as_str().to_owned(), p.clone()));
+                return Ok(id);
+            }
         }
         let mut st = self.c().prepare_cached(
             "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
