@@ -1412,26 +1412,28 @@ impl SqliteImport<'_> {
         Ok(())
     }
 
-    /// Writes the persons held ([`HeldPersons`]) with their ids, in id order.
-    fn write_held_persons(&mut self) -> Result<()> {
-        let Some(first) = self.held.first else {
-            return Ok(());
-        };
-        if self.held.rows.is_empty() {
-            return Ok(());
-        }
-        let rows = std::mem::take(&mut self.held.rows);
-        {
-            let mut st = self.c().prepare_cached(
+    /// Inserts a person row with its id, or (`None`) the id SQLite gives it next; returns it.
+    fn insert_person_row(&self, id: Option<PersonId>, hash: &str, p: &Person) -> Result<PersonId> {
+        let cols = PersonCols::of(p);
+        let [hash, v @ ..] = cols.after(&hash);
+        self.c()
+            .prepare_cached(
                 "INSERT INTO person (id, my_number_hash, name, name_kana, name_key, kana_key, \
                  sex, birthdate, post_number, address) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for (id, (hash, p)) in (first..).zip(&rows) {
-                let cols = PersonCols::of(p);
-                let [hash, v @ ..] = cols.after(hash);
-                st.execute([&id, hash, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]])?;
-            }
+            )?
+            .execute([&id, hash, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]])?;
+        Ok(self.c().last_insert_rowid())
+    }
+
+    /// Writes the persons held ([`HeldPersons`]) with their ids, in id order.
+    fn write_held_persons(&mut self) -> Result<()> {
+        let Some(first) = self.held.first.filter(|_| !self.held.rows.is_empty()) else {
+            return Ok(());
+        };
+        let rows = std::mem::take(&mut self.held.rows);
+        for (id, (hash, p)) in (first..).zip(&rows) {
+            self.insert_person_row(Some(id), hash, p)?;
         }
         self.held.first = Some(first + rows.len() as PersonId);
         Ok(())
@@ -1745,13 +1747,7 @@ impl ImportTx for SqliteImport<'_> {
                 return Ok(id);
             }
         }
-        let mut st = self.c().prepare_cached(
-            "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
-             birthdate, post_number, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
-        let hash = h.as_str();
-        st.execute(PersonCols::of(p).after(&hash))?;
-        Ok(self.c().last_insert_rowid())
+        self.insert_person_row(None, h.as_str(), p)
     }
 
     fn person_by_hash(&mut self, h: &MyNumberHash) -> Result<Option<PersonRecord>> {
