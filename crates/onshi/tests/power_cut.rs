@@ -33,6 +33,13 @@ const IMPORT_CHILD_ENV: &str = "ONSHI_POWER_CUT_IMPORT_CHILD";
 const LOAD_PERSONS: u32 = 60_000;
 /// Set in the child to `drop` for a VFS whose sync does nothing.
 const SYNC_ENV: &str = "ONSHI_POWER_CUT_SYNC";
+/// Set in the load child: once a rollback journal is synced, the VFS makes this file (with the
+/// ordinary file system) and holds the commit there, so the parent can cut between the
+/// journal made durable and the database file written.
+const JOURNAL_SYNCED_ENV: &str = "ONSHI_POWER_CUT_JOURNAL_SYNCED";
+
+/// The marker of [`JOURNAL_SYNCED_ENV`], when the child was given one.
+static JOURNAL_SYNCED: OnceLock<PathBuf> = OnceLock::new();
 
 // ---------------------------------------------------------------------------------------------
 // the VFS: unsynced writes live in memory only
@@ -73,6 +80,8 @@ fn vfs() -> &'static Vfs {
 struct CutFile {
     base: ffi::sqlite3_file,
     overlay: *const Mutex<Overlay>,
+    /// a rollback journal (`…-journal`)
+    journal: bool,
 }
 
 const HEADER: usize = std::mem::size_of::<CutFile>().next_multiple_of(16);
@@ -215,7 +224,17 @@ unsafe extern "C" fn x_sync(f: *mut ffi::sqlite3_file, flags: c_int) -> c_int {
                 return rc;
             }
         }
-        m.xSync.expect("xSync")(r, flags)
+        let rc = m.xSync.expect("xSync")(r, flags);
+        drop(ov);
+        if rc == ffi::SQLITE_OK
+            && (*(f as *mut CutFile)).journal
+            && let Some(marker) = JOURNAL_SYNCED.get()
+        {
+            // the journal is durable, the database file not yet written: wait here for the cut
+            std::fs::write(marker, b"").expect("marker");
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        rc
     }
 }
 
@@ -370,6 +389,7 @@ unsafe extern "C" fn x_open(
         } else {
             CStr::from_ptr(name).to_string_lossy().into_owned()
         };
+        let journal = !name.is_null() && key.ends_with("-journal");
         let ov = v
             .overlays
             .lock()
@@ -377,6 +397,7 @@ unsafe extern "C" fn x_open(
             .entry(key)
             .or_default()
             .clone();
+        (*(f as *mut CutFile)).journal = journal;
         (*(f as *mut CutFile)).overlay = Arc::into_raw(ov);
         (*f).pMethods = &METHODS;
     }
@@ -679,34 +700,52 @@ fn load_as_child(dir: &str) -> ! {
         tx.insert_new_person(&h, &p).expect("person");
     }
     std::fs::write(dir.join("committing"), b"").expect("marker");
+    // armed only now: the store's opening syncs journals of its own
+    if let Some(marker) = std::env::var_os(JOURNAL_SYNCED_ENV) {
+        JOURNAL_SYNCED.set(PathBuf::from(marker)).expect("set once");
+    }
     tx.commit().expect("commit");
     std::fs::write(dir.join("committed"), b"").expect("marker");
     std::thread::sleep(Duration::from_secs(60));
     std::process::exit(0)
 }
 
-/// Runs the load in a child and cuts its power `after` the commit started (or, with `None`,
-/// once the commit returned). Returns what the cut left, read with the ordinary VFS from a
-/// file that passed `PRAGMA integrity_check` and opens as a store in WAL mode.
-fn load_cut(test: &str, after: Option<Duration>) -> LoadCut {
+/// When a load's power is cut.
+#[derive(Clone, Copy)]
+enum CutAt {
+    /// once the commit returned
+    Committed,
+    /// this long after the commit started
+    After(Duration),
+    /// right after the rollback journal was synced, before the database file is written
+    JournalSynced,
+}
+
+/// Runs the load in a child and cuts its power at `at`. Returns what the cut left, read with
+/// the ordinary VFS from a file that passed `PRAGMA integrity_check` and opens as a store in
+/// WAL mode.
+fn load_cut(test: &str, at: CutAt) -> LoadCut {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = spawn_child(test, &[(IMPORT_CHILD_ENV, dir.path().as_os_str())]);
-    let mut wait_for = |marker: &str| {
-        wait_for_file(
-            &mut child,
-            &dir.path().join(marker),
-            Duration::from_secs(60),
-        )
-    };
-    wait_for("committing");
+    // beside the registry's folder, so that it is not mistaken for one of its files
+    let marker_dir = tempfile::tempdir().unwrap();
+    let journal_synced = marker_dir.path().join("journal-synced");
+    let mut envs = vec![(IMPORT_CHILD_ENV, dir.path().as_os_str())];
+    if matches!(at, CutAt::JournalSynced) {
+        envs.push((JOURNAL_SYNCED_ENV, journal_synced.as_os_str()));
+    }
+    let mut child = spawn_child(test, &envs);
+    let mut wait_for =
+        |file: &std::path::Path| wait_for_file(&mut child, file, Duration::from_secs(60));
+    wait_for(&dir.path().join("committing"));
     let started = Instant::now();
     let mut commit_took = None;
-    match after {
-        Some(d) => std::thread::sleep(d),
-        None => {
-            wait_for("committed");
+    match at {
+        CutAt::After(d) => std::thread::sleep(d),
+        CutAt::Committed => {
+            wait_for(&dir.path().join("committed"));
             commit_took = Some(started.elapsed());
         }
+        CutAt::JournalSynced => wait_for(&journal_synced),
     }
     child.kill().unwrap();
     child.wait().unwrap();
@@ -755,11 +794,11 @@ fn an_initial_load_cut_in_its_commit_is_all_or_nothing() {
     let test = "an_initial_load_cut_in_its_commit_is_all_or_nothing";
     // one load let finish tells how long its commit takes on this machine; the cuts are
     // spread over that time, and one well after it
-    let took = load_cut(test, None).commit_took.unwrap();
+    let took = load_cut(test, CutAt::Committed).commit_took.unwrap();
     let mut seen = Vec::new();
     for tenths in [1, 2, 3, 4, 5, 6, 7, 8, 9, 30] {
         let ms = took.as_millis() as u64 * tenths / 10;
-        let cut = load_cut(test, Some(Duration::from_millis(ms)));
+        let cut = load_cut(test, CutAt::After(Duration::from_millis(ms)));
         assert!(
             cut.persons == 0 || cut.persons == u64::from(LOAD_PERSONS),
             "cut {ms} ms into the commit: {} persons, neither none nor all",
@@ -775,16 +814,31 @@ fn an_initial_load_cut_in_its_commit_is_all_or_nothing() {
         seen.push((ms, cut));
     }
     eprintln!("initial load cut in its commit (commit {took:?}): {seen:?}");
+    // the cuts above fall where they fall; this one is made where the journal is durable and
+    // the database file not yet written, so that a hot journal is certainly rolled back
+    let cut = load_cut(test, CutAt::JournalSynced);
+    eprintln!("initial load cut once its journal was synced: {cut:?}");
     assert!(
-        seen.iter().any(|(_, c)| c.persons == 0 && c.journal > 0),
-        "no cut left a journal to roll back: the commit was never caught in the middle"
+        !cut.acknowledged,
+        "the commit returned although it was held"
+    );
+    assert!(
+        cut.journal > 0,
+        "the cut left no journal to roll back: the commit was not caught in the middle"
+    );
+    assert_eq!(
+        cut.persons, 0,
+        "a cut commit left persons behind its journal"
     );
 }
 
 #[test]
 fn an_acknowledged_initial_load_survives_a_power_cut() {
     child_role();
-    let cut = load_cut("an_acknowledged_initial_load_survives_a_power_cut", None);
+    let cut = load_cut(
+        "an_acknowledged_initial_load_survives_a_power_cut",
+        CutAt::Committed,
+    );
     assert!(cut.acknowledged);
     assert_eq!(cut.persons, u64::from(LOAD_PERSONS));
 }
