@@ -19,6 +19,7 @@
 pub mod api;
 pub mod apportion;
 pub mod folder;
+pub mod form_keys;
 pub mod identify;
 pub mod intake;
 pub mod model;

@@ -42,6 +42,9 @@ pub enum PayerStoreError {
     NotFound(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// the folder of the keys that seal the 申立書 details (PostgreSQL, R27)
+    #[error("form keys: {0}")]
+    Keys(String),
 }
 
 /// A unique or primary key already taken is a [`PayerStoreError::Conflict`] on either

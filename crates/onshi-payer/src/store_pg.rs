@@ -30,6 +30,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use crate::apportion::{Share, Weight};
+use crate::form_keys::FormKeys;
 use crate::model::{
     BillTo, Claim, ClaimPart, ClaimedInsurer, ClaimedNumbers, KakuninKubun, PayerCode, PublicFund,
     YearMonth,
@@ -45,8 +46,14 @@ pub mod migrations {
     use crate::store::{PayerStoreError, Result};
 
     /// `(version, name, sql)` of every migration.
-    pub const ALL: &[(i32, &str, &str)] =
-        &[(1, "payer", include_str!("pg_migrations/V1__payer.sql"))];
+    pub const ALL: &[(i32, &str, &str)] = &[
+        (1, "payer", include_str!("pg_migrations/V1__payer.sql")),
+        (
+            2,
+            "form_keys",
+            include_str!("pg_migrations/V2__form_keys.sql"),
+        ),
+    ];
 
     /// The table refinery keeps the applied migrations in.
     pub const HISTORY_TABLE: &str = "onshi_payer_schema_history";
@@ -83,6 +90,8 @@ pub struct PostgresPayerStore {
     rt: Option<tokio::runtime::Runtime>,
     pool: Pool,
     url_redacted: String,
+    /// the keys the 申立書 details are sealed under (R27), outside the database
+    keys: FormKeys,
 }
 
 impl Drop for PostgresPayerStore {
@@ -97,8 +106,13 @@ impl Drop for PostgresPayerStore {
 impl PostgresPayerStore {
     /// Connects to `url` (`postgres://user@host:port/db`, the payer's own database) and
     /// applies the pending migrations. The central's database is refused: the payer keeps
-    /// its own (it reads the registry through its role, `--registry`).
-    pub fn open(url: &str) -> Result<Self> {
+    /// its own (it reads the registry through its role, `--registry`). `form_keys` is the
+    /// folder of the keys its files' 申立書 details are sealed under ([`crate::form_keys`]):
+    /// every process that opens this database needs the same folder. The keys of months
+    /// settled but not yet deleted (a stop between the settlement's commit and the deletion)
+    /// are deleted here.
+    pub fn open(url: &str, form_keys: &std::path::Path) -> Result<Self> {
+        let keys = FormKeys::open(form_keys)?;
         let mut cfg = tokio_postgres::Config::from_str(url).map_err(|e| {
             PayerStoreError::Pool(format!(
                 "bad PostgreSQL URL {}: {e}",
@@ -129,9 +143,44 @@ impl PostgresPayerStore {
             rt: Some(rt),
             pool,
             url_redacted: onshi_store::postgres::redact(url),
+            keys,
         };
         store.migrate()?;
+        store.destroy_settled_keys()?;
         Ok(store)
+    }
+
+    /// The folder of the form keys.
+    pub fn form_keys(&self) -> &FormKeys {
+        &self.keys
+    }
+
+    /// Deletes the keys of settled files, then forgets them (R27). Run after a settlement's
+    /// commit and at open.
+    fn destroy_settled_keys(&self) -> Result<()> {
+        let ids: Vec<String> = self.run(async |c| {
+            c.query(
+                "SELECT form_key FROM submission WHERE settled_at IS NOT NULL \
+                 AND form_key IS NOT NULL",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect::<Result<_>>()
+        })?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.keys.destroy(&ids)?;
+        self.run(async |c| {
+            c.execute(
+                "UPDATE submission SET form_key = NULL WHERE form_key = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+            Ok(())
+        })
     }
 
     /// The URL this store was opened with, password hidden.
@@ -256,7 +305,8 @@ const CLAIM_COLS: &str = "c.id, c.submission_id, c.facility, c.billing_month, \
      ELSE c.status END, c.kakunin_kubun, c.identified, c.person_id, c.reason, c.evidence, \
      c.receipt_number, c.line, c.receipt_kind, c.service_month, c.name, c.kana_name, c.sex, \
      c.birthdate, c.fusho, c.claimed_number, c.claimed_insurer, c.symbol, c.number, c.branch, \
-     c.service_days, c.actual_days, c.points, c.copay_yen, c.public_funds, c.funds, c.tekiyou";
+     c.service_days, c.actual_days, c.points, c.copay_yen, c.public_funds, c.funds, c.tekiyou, \
+     c.tekiyou_sealed, s.form_key, c.payer";
 
 const CLAIM_FROM: &str =
     "claim c JOIN submission s ON s.payer = c.payer AND s.id = c.submission_id";
@@ -281,7 +331,60 @@ fn days_col(v: &[u32], what: &str) -> Result<Vec<i32>> {
         .collect()
 }
 
-fn claim_row(r: &Row) -> Result<StoredClaim> {
+/// The associated data a claim's sealed 摘要 is bound to (`payer` its code, `1` or `2`).
+pub fn tekiyou_aad(payer: &str, claim_id: i64) -> Vec<u8> {
+    format!("claim.tekiyou:{payer}:{claim_id}").into_bytes()
+}
+
+/// The associated data a claim's sealed worklist facts are bound to.
+fn facts_aad(payer: &str, claim_id: i64) -> Vec<u8> {
+    format!("worklist.facts:{payer}:{claim_id}").into_bytes()
+}
+
+/// A claim's 摘要: as stored in clear, or opened with its file's key.
+fn tekiyou_of(
+    keys: &FormKeys,
+    payer: &str,
+    claim_id: i64,
+    clear: Vec<String>,
+    sealed: Option<&[u8]>,
+    key: Option<&str>,
+) -> Result<Vec<String>> {
+    let Some(sealed) = sealed else {
+        return Ok(clear);
+    };
+    let key = key.ok_or_else(|| corrupt("claim.tekiyou_sealed", "its file has no form key"))?;
+    let plain = keys.open_sealed(key, &tekiyou_aad(payer, claim_id), sealed)?;
+    serde_json::from_slice(&plain).map_err(|e| corrupt("claim.tekiyou_sealed", e))
+}
+
+/// A worklist item's facts: as stored in clear, or opened with its file's key.
+fn facts_of<T: serde::de::DeserializeOwned>(
+    keys: &FormKeys,
+    payer: &str,
+    claim_id: i64,
+    clear: Option<&str>,
+    sealed: Option<&[u8]>,
+    key: Option<&str>,
+) -> Result<T> {
+    match (clear, sealed) {
+        (Some(f), None) => from_json("worklist.facts", f),
+        (None, Some(sealed)) => {
+            let key =
+                key.ok_or_else(|| corrupt("worklist.facts_sealed", "its file has no form key"))?;
+            let plain = keys.open_sealed(key, &facts_aad(payer, claim_id), sealed)?;
+            serde_json::from_slice(&plain).map_err(|e| corrupt("worklist.facts_sealed", e))
+        }
+        _ => Err(corrupt(
+            "worklist.facts",
+            "neither or both in clear and sealed",
+        )),
+    }
+}
+
+fn claim_row(r: &Row, keys: &FormKeys) -> Result<StoredClaim> {
+    let id: i64 = r.try_get(0)?;
+    let payer_code: &str = r.try_get(33)?;
     let fusho: bool = r.try_get(18)?;
     let insurer = match (r.try_get::<_, Option<String>>(19)?, fusho) {
         (Some(n), _) => ClaimedInsurer::Known(
@@ -318,10 +421,17 @@ fn claim_row(r: &Row) -> Result<StoredClaim> {
             .map(|f| from_json::<Vec<PublicFund>>("claim.funds", f))
             .transpose()?
             .unwrap_or_default(),
-        tekiyou: r.try_get(30)?,
+        tekiyou: tekiyou_of(
+            keys,
+            payer_code,
+            id,
+            r.try_get(30)?,
+            r.try_get(31)?,
+            r.try_get(32)?,
+        )?,
     };
     Ok(StoredClaim {
-        id: r.try_get(0)?,
+        id,
         submission_id: r.try_get(1)?,
         facility: r.try_get(2)?,
         billing_month: month_of(r.try_get(3)?)?,
@@ -370,6 +480,7 @@ fn part_row(r: &Row) -> Result<(i64, ClaimPart)> {
 /// and worklist candidates: three queries sent together, whatever the number of claims.
 async fn query_claims<C: GenericClient>(
     c: &C,
+    keys: &FormKeys,
     where_sql: &str,
     p: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<StoredClaim>> {
@@ -380,8 +491,8 @@ async fn query_claims<C: GenericClient>(
          (SELECT c.id FROM claim c WHERE {where_sql}) ORDER BY claim_id, part_no"
     );
     let wl_sql = format!(
-        "SELECT claim_id, candidates, facts FROM worklist WHERE payer = $1 AND claim_id IN \
-         (SELECT c.id FROM claim c WHERE {where_sql})"
+        "SELECT claim_id, candidates, facts, facts_sealed, payer FROM worklist \
+         WHERE payer = $1 AND claim_id IN (SELECT c.id FROM claim c WHERE {where_sql})"
     );
     let (claims, parts, wl) = tokio::try_join!(
         c.query(&claims_sql, p),
@@ -389,37 +500,41 @@ async fn query_claims<C: GenericClient>(
         c.query(&wl_sql, p)
     )?;
     let mut out = Vec::with_capacity(claims.len());
-    let mut at = HashMap::with_capacity(claims.len());
+    // each claim's place in `out`, and its file's form key
+    let mut at: HashMap<i64, (usize, Option<&str>)> = HashMap::with_capacity(claims.len());
     for r in &claims {
-        let cl = claim_row(r)?;
-        at.insert(cl.id, out.len());
+        let cl = claim_row(r, keys)?;
+        at.insert(cl.id, (out.len(), r.try_get(32)?));
         out.push(cl);
     }
     for r in &parts {
         let (id, part) = part_row(r)?;
-        if let Some(i) = at.get(&id) {
+        if let Some((i, _)) = at.get(&id) {
             out[*i].reviewed.parts.push(part);
         }
     }
     for r in &wl {
         let id: i64 = r.try_get(0)?;
-        if let Some(i) = at.get(&id) {
+        if let Some((i, key)) = at.get(&id) {
             out[*i].reviewed.worklist = Some((
                 from_json("worklist.candidates", r.try_get(1)?)?,
-                from_json("worklist.facts", r.try_get(2)?)?,
+                facts_of(keys, r.try_get(4)?, id, r.try_get(2)?, r.try_get(3)?, *key)?,
             ));
         }
     }
     Ok(out)
 }
 
-const WORKLIST_COLS: &str =
-    "claim_id, candidates, facts, created_at, decided_at, decided_by, decision";
+const WORKLIST_COLS: &str = "claim_id, candidates, facts, created_at, decided_at, decided_by, \
+     decision, facts_sealed, payer, (SELECT s.form_key FROM claim c2 JOIN submission s \
+     ON s.payer = c2.payer AND s.id = c2.submission_id \
+     WHERE c2.payer = worklist.payer AND c2.id = worklist.claim_id)";
 
 /// Worklist items matching `where_sql` (over `worklist`, `$1` the payer) in claim order, with
 /// their claims read in one go.
 async fn query_worklist<C: GenericClient>(
     c: &C,
+    keys: &FormKeys,
     payer: PayerCode,
     where_sql: &str,
     p: &[&(dyn ToSql + Sync)],
@@ -440,12 +555,16 @@ async fn query_worklist<C: GenericClient>(
         .iter()
         .map(|r| r.try_get(0))
         .collect::<std::result::Result<_, _>>()?;
-    let mut claims: HashMap<i64, StoredClaim> =
-        query_claims(c, "c.payer = $1 AND c.id = ANY($2)", &[&payer.code(), &ids])
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+    let mut claims: HashMap<i64, StoredClaim> = query_claims(
+        c,
+        keys,
+        "c.payer = $1 AND c.id = ANY($2)",
+        &[&payer.code(), &ids],
+    )
+    .await?
+    .into_iter()
+    .map(|c| (c.id, c))
+    .collect();
     items
         .iter()
         .map(|r| {
@@ -455,7 +574,14 @@ async fn query_worklist<C: GenericClient>(
                     .remove(&claim_id)
                     .ok_or_else(|| corrupt("worklist.claim_id", claim_id))?,
                 candidates: from_json("worklist.candidates", r.try_get(1)?)?,
-                facts: from_json("worklist.facts", r.try_get(2)?)?,
+                facts: facts_of(
+                    keys,
+                    r.try_get(8)?,
+                    claim_id,
+                    r.try_get(2)?,
+                    r.try_get(7)?,
+                    r.try_get(9)?,
+                )?,
                 created_at: r.try_get(3)?,
                 decided_at: r.try_get(4)?,
                 decided_by: r.try_get(5)?,
@@ -472,9 +598,9 @@ const CLAIM_WRITE_COLS: &str = "payer, id, submission_id, facility, billing_mont
      service_month, receipt_number, claimed_insurer, fusho, status, kakunin_kubun, identified, \
      person_id, reason, points, copay_yen, amount_yen, evidence, line, receipt_kind, name, \
      kana_name, sex, birthdate, claimed_number, symbol, number, branch, service_days, \
-     actual_days, public_funds, funds, tekiyou";
+     actual_days, public_funds, funds, tekiyou, tekiyou_sealed";
 
-const CLAIM_WRITE_TYPES: [Type; 33] = [
+const CLAIM_WRITE_TYPES: [Type; 34] = [
     Type::TEXT,
     Type::INT8,
     Type::INT8,
@@ -508,6 +634,7 @@ const CLAIM_WRITE_TYPES: [Type; 33] = [
     Type::INT2,
     Type::TEXT,
     Type::TEXT_ARRAY,
+    Type::BYTEA,
 ];
 
 const PART_WRITE_COLS: &str = "payer, claim_id, part_no, insurer_number, symbol, number, branch, \
@@ -563,12 +690,29 @@ struct ClaimValues<'a> {
     actual_days: i64,
     public_funds: i16,
     funds: Option<String>,
+    /// empty when sealed
     tekiyou: &'a [String],
+    tekiyou_sealed: Option<Vec<u8>>,
 }
 
 impl<'a> ClaimValues<'a> {
-    fn of(s: &'a NewSubmission, sub_id: i64, id: i64, rc: &'a ReviewedClaim) -> Result<Self> {
+    /// With `seal`, a 摘要 that has comments is sealed under the file's key.
+    fn of(
+        s: &'a NewSubmission,
+        sub_id: i64,
+        id: i64,
+        rc: &'a ReviewedClaim,
+        seal: Option<(&FormKeys, &ring::aead::LessSafeKey)>,
+    ) -> Result<Self> {
         let cl = &rc.claim;
+        let tekiyou_sealed = match seal {
+            Some((keys, key)) if !cl.tekiyou.is_empty() => Some(keys.seal(
+                key,
+                &tekiyou_aad(s.payer.code(), id),
+                to_json("claim.tekiyou", &cl.tekiyou)?.as_bytes(),
+            )?),
+            _ => None,
+        };
         Ok(ClaimValues {
             payer: s.payer.code(),
             id,
@@ -611,11 +755,16 @@ impl<'a> ClaimValues<'a> {
             funds: (!cl.funds.is_empty())
                 .then(|| to_json("claim.funds", &cl.funds))
                 .transpose()?,
-            tekiyou: &cl.tekiyou,
+            tekiyou: if tekiyou_sealed.is_some() {
+                &[]
+            } else {
+                &cl.tekiyou
+            },
+            tekiyou_sealed,
         })
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 33] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 34] {
         [
             &self.payer,
             &self.id,
@@ -650,6 +799,7 @@ impl<'a> ClaimValues<'a> {
             &self.public_funds,
             &self.funds,
             &self.tekiyou,
+            &self.tekiyou_sealed,
         ]
     }
 }
@@ -738,6 +888,7 @@ async fn copy_parts(
 /// Records one file with its claims in the open transaction, or recognises it.
 async fn record_one(
     tx: &Transaction<'_>,
+    keys: &FormKeys,
     s: &NewSubmission,
     claims: &[ReviewedClaim],
 ) -> Result<Recorded> {
@@ -781,6 +932,22 @@ async fn record_one(
     if claims.is_empty() {
         return Ok(Recorded::New(row));
     }
+    // R27: a file with 摘要 comments (where the 申立書 details are) gets a key of its own,
+    // durable before this commits; the comments and the worklist facts of their claims are
+    // sealed under it (the facts of a claim without comments hold nothing of a 申立書 and stay
+    // in clear, as R27's scrub leaves them)
+    let key = if claims.iter().any(|rc| !rc.claim.tekiyou.is_empty()) {
+        let (key_id, key) = keys.create()?;
+        tx.execute(
+            "UPDATE submission SET form_key = $3 WHERE payer = $1 AND id = $2",
+            &[&s.payer.code(), &row.id, &key_id],
+        )
+        .await?;
+        Some(key)
+    } else {
+        None
+    };
+    let seal = key.as_deref().map(|k| (keys, k));
     // the claims' ids, in file order, from the identity sequence
     let ids: Vec<i64> = {
         let st = tx
@@ -807,7 +974,7 @@ async fn record_one(
         let w = BinaryCopyInWriter::new(sink, &CLAIM_WRITE_TYPES);
         let mut w = std::pin::pin!(w);
         for (rc, id) in claims.iter().zip(&ids) {
-            let v = ClaimValues::of(s, row.id, *id, rc)?;
+            let v = ClaimValues::of(s, row.id, *id, rc, seal)?;
             w.as_mut().write(&v.params()).await?;
         }
         w.finish().await?;
@@ -821,23 +988,35 @@ async fn record_one(
     if claims.iter().any(|rc| rc.worklist.is_some()) {
         let sink = tx
             .copy_in(
-                "COPY worklist (payer, claim_id, candidates, facts, created_at) \
+                "COPY worklist (payer, claim_id, candidates, facts, facts_sealed, created_at) \
                  FROM STDIN (FORMAT binary)",
             )
             .await?;
         let w = BinaryCopyInWriter::new(
             sink,
-            &[Type::TEXT, Type::INT8, Type::TEXT, Type::TEXT, Type::TEXT],
+            &[
+                Type::TEXT,
+                Type::INT8,
+                Type::TEXT,
+                Type::TEXT,
+                Type::BYTEA,
+                Type::TEXT,
+            ],
         );
         let mut w = std::pin::pin!(w);
         for (rc, id) in claims.iter().zip(&ids) {
             if let Some((cands, facts)) = &rc.worklist {
-                let (cands, facts) = (
-                    to_json("worklist.candidates", cands)?,
-                    to_json("worklist.facts", facts)?,
-                );
+                let cands = to_json("worklist.candidates", cands)?;
+                let facts = to_json("worklist.facts", facts)?;
+                let (clear, sealed) = match seal {
+                    Some((keys, key)) if !rc.claim.tekiyou.is_empty() => (
+                        None,
+                        Some(keys.seal(key, &facts_aad(s.payer.code(), *id), facts.as_bytes())?),
+                    ),
+                    _ => (Some(facts), None),
+                };
                 w.as_mut()
-                    .write(&[&s.payer.code(), id, &cands, &facts, &s.received_at])
+                    .write(&[&s.payer.code(), id, &cands, &clear, &sealed, &s.received_at])
                     .await?;
             }
         }
@@ -1017,14 +1196,16 @@ async fn settle_one(tx: &Transaction<'_>, w: &SettlementWrite) -> Result<()> {
         // R27: the 摘要 written over with what is left of it (a JSON array per claim: the
         // claims' arrays differ in length), the worklist facts cleared
         tx.execute(
-            "UPDATE claim SET tekiyou = ARRAY(SELECT json_array_elements_text(u.t::json)) \
+            "UPDATE claim SET tekiyou = ARRAY(SELECT json_array_elements_text(u.t::json)), \
+             tekiyou_sealed = NULL \
              FROM unnest($2::int8[], $3::text[]) AS u (id, t) \
              WHERE claim.payer = $1 AND claim.id = u.id",
             &[&payer, &ids, &texts],
         )
         .await?;
         tx.execute(
-            "UPDATE worklist SET facts = '{}' WHERE payer = $1 AND claim_id = ANY($2)",
+            "UPDATE worklist SET facts = '{}', facts_sealed = NULL \
+             WHERE payer = $1 AND claim_id = ANY($2)",
             &[&payer, &ids],
         )
         .await?;
@@ -1115,7 +1296,7 @@ impl PayerStore for PostgresPayerStore {
         self.tx(async |tx| {
             let mut out = Vec::with_capacity(batch.len());
             for (s, claims) in batch {
-                out.push(record_one(tx, s, claims).await?);
+                out.push(record_one(tx, &self.keys, s, claims).await?);
             }
             Ok(out)
         })
@@ -1159,6 +1340,7 @@ impl PayerStore for PostgresPayerStore {
         self.run(async |c| {
             query_claims(
                 c,
+                &self.keys,
                 "c.payer = $1 AND c.submission_id = $2",
                 &[&payer.code(), &id],
             )
@@ -1168,11 +1350,14 @@ impl PayerStore for PostgresPayerStore {
 
     fn claim(&self, payer: PayerCode, id: i64) -> Result<Option<StoredClaim>> {
         self.run(async |c| {
-            Ok(
-                query_claims(c, "c.payer = $1 AND c.id = $2", &[&payer.code(), &id])
-                    .await?
-                    .pop(),
+            Ok(query_claims(
+                c,
+                &self.keys,
+                "c.payer = $1 AND c.id = $2",
+                &[&payer.code(), &id],
             )
+            .await?
+            .pop())
         })
     }
 
@@ -1186,6 +1371,7 @@ impl PayerStore for PostgresPayerStore {
         self.run(async |c| {
             query_claims(
                 c,
+                &self.keys,
                 "c.payer = $1 AND c.facility = $2 AND c.billing_month = $3",
                 &[&payer.code(), &facility, &m],
             )
@@ -1212,7 +1398,7 @@ impl PayerStore for PostgresPayerStore {
                     "SELECT c.id, c.submission_id, c.receipt_number, c.service_month, \
                      CASE WHEN c.status = 'assigned' AND s.settled_at IS NOT NULL \
                      THEN 'settled' ELSE c.status END, c.kakunin_kubun, c.identified, \
-                     c.amount_yen, c.points, c.tekiyou \
+                     c.amount_yen, c.points, c.tekiyou, c.tekiyou_sealed, s.form_key \
                      FROM claim c JOIN submission s ON s.payer = c.payer \
                      AND s.id = c.submission_id WHERE c.payer = $1 AND c.facility = $2 \
                      AND c.billing_month = $3 ORDER BY c.id",
@@ -1223,8 +1409,9 @@ impl PayerStore for PostgresPayerStore {
             let mut out = claims
                 .iter()
                 .map(|r| {
+                    let id: i64 = r.try_get(0)?;
                     Ok(SettleClaim {
-                        id: r.try_get(0)?,
+                        id,
                         submission_id: r.try_get(1)?,
                         receipt_number: r.try_get::<_, i64>(2)? as u32,
                         service_month: month_of(r.try_get(3)?)?,
@@ -1234,7 +1421,14 @@ impl PayerStore for PostgresPayerStore {
                         amount_yen: r.try_get::<_, i64>(7)? as u64,
                         points: r.try_get::<_, i64>(8)? as u64,
                         parts: Vec::new(),
-                        tekiyou: r.try_get(9)?,
+                        tekiyou: tekiyou_of(
+                            &self.keys,
+                            payer.code(),
+                            id,
+                            r.try_get(9)?,
+                            r.try_get(10)?,
+                            r.try_get(11)?,
+                        )?,
                     })
                 })
                 .collect::<Result<Vec<SettleClaim>>>()?;
@@ -1277,6 +1471,7 @@ impl PayerStore for PostgresPayerStore {
         self.run(async |c| {
             query_worklist(
                 c,
+                &self.keys,
                 payer,
                 "payer = $1 AND (NOT $2::bool OR decided_at IS NULL)",
                 &[&payer.code(), &open_only],
@@ -1289,6 +1484,7 @@ impl PayerStore for PostgresPayerStore {
         self.run(async |c| {
             Ok(query_worklist(
                 c,
+                &self.keys,
                 payer,
                 "payer = $1 AND claim_id = $2",
                 &[&payer.code(), &claim_id],
@@ -1379,10 +1575,15 @@ impl PayerStore for PostgresPayerStore {
                 &[&at, &by, &decision, &code, &claim_id],
             )
             .await?;
-            query_claims(tx, "c.payer = $1 AND c.id = $2", &[&code, &claim_id])
-                .await?
-                .pop()
-                .ok_or_else(|| PayerStoreError::NotFound(format!("claim {claim_id}")))
+            query_claims(
+                tx,
+                &self.keys,
+                "c.payer = $1 AND c.id = $2",
+                &[&code, &claim_id],
+            )
+            .await?
+            .pop()
+            .ok_or_else(|| PayerStoreError::NotFound(format!("claim {claim_id}")))
         })
     }
 
@@ -1430,7 +1631,18 @@ impl PayerStore for PostgresPayerStore {
                 settle_one(tx, w).await?;
             }
             Ok(())
-        })
+        })?;
+        // R27: the settled files' details are written over; their keys go now, so that
+        // what PostgreSQL still keeps of the sealed values (old row versions, the WAL, its
+        // standbys and backups) no longer opens. The settlement stands if this fails: the
+        // next open deletes them.
+        if let Err(e) = self.destroy_settled_keys() {
+            tracing::error!(
+                "the settlement committed, but its form keys were not deleted yet ({e}); \
+                 the next start of the payer deletes them"
+            );
+        }
+        Ok(())
     }
 
     fn statement(
@@ -1478,6 +1690,7 @@ impl PayerStore for PostgresPayerStore {
         self.run(async |c| {
             query_claims(
                 c,
+                &self.keys,
                 "c.payer = $1 AND c.id IN (SELECT claim_id FROM claim_part \
                  WHERE payer = $1 AND insurer_number = $2)",
                 &[&payer.code(), &insurer],

@@ -126,6 +126,9 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
     past(&w);
     let mut pooled1 = claim(3, "誰でもない", "202611", None, "777777777", &[7]);
     pooled1.tekiyou.push("住所：秘密県秘密市一丁目".into());
+    // a value of this run only, to look for in the PostgreSQL server's own files
+    let marker = format!("電話{:016x}", getrandom::u64().unwrap());
+    pooled1.tekiyou.push(format!("連絡先：{marker}"));
     pooled1.points = 1001; // 10,010 − 3,700 = 6,310 yen
     let mut pooled2 = claim(4, "誰でもない", "202611", None, "777777777", &[8]);
     pooled2.points = 500; // 5,000 − 3,700 = 1,300 yen
@@ -164,6 +167,59 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
     if let Some(db) = &w.payer_file {
         assert!(holds(db) || holds(&db.with_extension("sqlite-wal")));
     }
+    // on PostgreSQL they are sealed under the file's key, outside the database: no row holds
+    // them and the server's WAL never saw them, while a value stored in clear is found there
+    let sealed = pg_rows(&w).map(|rows| {
+        assert!(
+            !rows.contains("秘密県") && !rows.contains(&marker),
+            "{rows}"
+        );
+        let control = format!("対照{:016x}", getrandom::u64().unwrap());
+        w.store
+            .upsert_facility(&onshi_payer::store::FacilityRow {
+                payer: PayerCode::Kokuhoren,
+                code: "1310000025".into(),
+                name: control.clone(),
+                hook_url: None,
+            })
+            .unwrap();
+        assert!(pg_wal_holds(&w, &control), "the WAL search finds nothing");
+        assert!(
+            !pg_wal_holds(&w, &marker),
+            "a 申立書 detail reached the server"
+        );
+        assert_eq!(form_key_files(&w), 1);
+        let url = w._db.as_ref().unwrap().url();
+        let rows = onshi_store::postgres::simple_query(
+            url,
+            "SELECT c.id::text, encode(c.tekiyou_sealed, 'hex'), s.form_key \
+             FROM claim c JOIN submission s ON s.payer = c.payer AND s.id = c.submission_id \
+             WHERE c.tekiyou_sealed IS NOT NULL",
+        )
+        .unwrap();
+        // every claim with comments is sealed, each opens with the file's key (another
+        // process's view of the folder), one of them holds the marker
+        let keys =
+            onshi_payer::form_keys::FormKeys::open(&w._dir.path().join("form-keys")).unwrap();
+        let opened: Vec<(i64, Vec<u8>, String, String)> = rows
+            .iter()
+            .map(|r| {
+                let (id, bytes, key) = (
+                    r[0].clone().unwrap().parse::<i64>().unwrap(),
+                    hex::decode(r[1].clone().unwrap()).unwrap(),
+                    r[2].clone().unwrap(),
+                );
+                let plain = keys
+                    .open_sealed(&key, &onshi_payer::store_pg::tekiyou_aad("1", id), &bytes)
+                    .unwrap();
+                (id, bytes, key, String::from_utf8_lossy(&plain).into_owned())
+            })
+            .collect();
+        let with = opened.iter().filter(|o| o.3.contains(&marker)).count();
+        assert_eq!(with, 1, "{opened:?}");
+        let (id, bytes, key, _) = opened.into_iter().find(|o| o.3.contains(&marker)).unwrap();
+        (id, bytes, key)
+    });
 
     // R22: a person decides before the month is settled
     let err = w
@@ -276,6 +332,19 @@ fn r22_settlement_waits_for_the_worklist_then_apportions_the_pool_exactly_and_r2
     if let Some(db) = &w.payer_file {
         assert!(!holds(db));
         assert!(!holds(&db.with_extension("sqlite-wal")));
+    }
+    // on PostgreSQL the key is gone: the sealed value read before (as an old row version, the
+    // WAL or a backup still holds it) no longer opens, from a folder opened afresh
+    if let Some((id, bytes, key)) = sealed {
+        let rows = pg_rows(&w).unwrap();
+        assert!(!rows.contains("秘密県") && !rows.contains(&marker));
+        assert_eq!(form_key_files(&w), 0, "the settled file's key is deleted");
+        let keys =
+            onshi_payer::form_keys::FormKeys::open(&w._dir.path().join("form-keys")).unwrap();
+        assert!(matches!(
+            keys.open_sealed(&key, &onshi_payer::store_pg::tekiyou_aad("1", id), &bytes),
+            Err(onshi_payer::store::PayerStoreError::Keys(_))
+        ));
     }
     // settling again is refused, nothing doubled
     assert!(

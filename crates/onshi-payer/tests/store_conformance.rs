@@ -41,13 +41,19 @@ fn sqlite() -> Backend {
 
 fn postgres() -> Backend {
     let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
-    let store = Arc::new(PostgresPayerStore::open(db.url()).unwrap());
-    assert_eq!(store.schema_version().unwrap(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(PostgresPayerStore::open(db.url(), &form_keys(&dir)).unwrap());
+    assert_eq!(store.schema_version().unwrap(), 2);
     Backend {
         store,
-        _dir: None,
+        _dir: Some(dir),
         _db: Some(db),
     }
+}
+
+/// The folder of a PostgreSQL store's form keys, in `dir`.
+fn form_keys(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("form-keys")
 }
 
 /// Each test once per backend: `sqlite::name` and `postgres::name`.
@@ -1127,21 +1133,23 @@ fn a_file_of_many_claims_is_stored_whole_in_file_order(s: &dyn PayerStore) {
 #[test]
 fn postgres_store_opened_again_keeps_its_rows_and_its_schema() {
     let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
+    let dir = tempfile::tempdir().unwrap();
     let sub = submission(PayerCode::Kikin, FAC, "202612", "kept");
     let id = {
-        let s = PostgresPayerStore::open(db.url()).unwrap();
+        let s = PostgresPayerStore::open(db.url(), &form_keys(&dir)).unwrap();
         new_of(
             s.record_submission(&sub, &[assigned(1), worklisted(2)])
                 .unwrap(),
         )
         .id
     };
-    let s = PostgresPayerStore::open(db.url()).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 1);
-    assert_eq!(
-        s.claims_of_submission(PayerCode::Kikin, id).unwrap().len(),
-        2
-    );
+    let s = PostgresPayerStore::open(db.url(), &form_keys(&dir)).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let back = s.claims_of_submission(PayerCode::Kikin, id).unwrap();
+    assert_eq!(back.len(), 2);
+    // the sealed 摘要 opens in another process's store, from the key's file
+    assert_eq!(back[0].reviewed.claim.tekiyou, assigned(1).claim.tekiyou);
+    assert_eq!(back[1].reviewed.claim.tekiyou, worklisted(2).claim.tekiyou);
     assert!(matches!(
         s.record_submission(&sub, &[]).unwrap(),
         Recorded::Duplicate(_)
@@ -1152,6 +1160,9 @@ fn postgres_store_opened_again_keeps_its_rows_and_its_schema() {
 fn postgres_store_refuses_the_centrals_database() {
     let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
     drop(onshi_store::PostgresStore::open(db.url()).unwrap());
-    let err = PostgresPayerStore::open(db.url()).err().expect("refused");
+    let dir = tempfile::tempdir().unwrap();
+    let err = PostgresPayerStore::open(db.url(), &form_keys(&dir))
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("central's database"), "{err}");
 }

@@ -188,7 +188,9 @@ fn run_on<S: CentralStore + PayerRegistry + 'static>(
     let payer_dir = a.data.join("payer");
     std::fs::create_dir_all(&payer_dir)?;
     let payer_db = payer_db(&payer_dir, a.payer_db.as_deref())?;
-    let payer_store = crate::payer_cmd::open_store(&payer_db)?;
+    // on PostgreSQL the 申立書 details are sealed under keys kept in the data folder
+    let form_keys = matches!(payer_db, Db::Postgres(_)).then(|| payer_dir.join("form-keys"));
+    let payer_store = crate::payer_cmd::open_store(&payer_db, form_keys.as_deref())?;
     let payer_logins = prepare_payer(&payer_dir, &*payer_store, &examples, SystemClock.today())?;
     let payer_svc = onshi_payer::service::PayerService {
         store: payer_store,

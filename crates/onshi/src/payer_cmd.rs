@@ -48,21 +48,42 @@ pub struct Db {
     /// (`postgres://user@host:5432/payer`)
     #[arg(long, default_value = "payer.sqlite")]
     db: crate::db::Db,
+    /// with a PostgreSQL database: the folder of the keys its files' 申立書 details are
+    /// sealed under (made owner only if new; every payer command on that database needs the
+    /// same folder). A key is deleted when its month is settled (R27). An SQLite file deletes
+    /// the details in place and takes no keys.
+    #[arg(long)]
+    form_keys: Option<PathBuf>,
 }
 
-/// Opens the payer's own database: an SQLite file or a PostgreSQL URL.
-pub(crate) fn open_store(db: &crate::db::Db) -> Result<Arc<dyn PayerStore>> {
-    Ok(match db {
-        crate::db::Db::Sqlite(p) => Arc::new(SqlitePayerStore::open(p)?),
-        crate::db::Db::Postgres(u) => Arc::new(
-            PostgresPayerStore::open(u).with_context(|| format!("opening {}", db.display()))?,
+/// Opens the payer's own database: an SQLite file or a PostgreSQL URL, the latter with the
+/// folder of its form keys.
+pub(crate) fn open_store(
+    db: &crate::db::Db,
+    form_keys: Option<&std::path::Path>,
+) -> Result<Arc<dyn PayerStore>> {
+    Ok(match (db, form_keys) {
+        (crate::db::Db::Sqlite(p), None) => Arc::new(SqlitePayerStore::open(p)?),
+        (crate::db::Db::Sqlite(_), Some(_)) => bail!(
+            "--form-keys: only a PostgreSQL database seals the 申立書 details under keys; an \
+             SQLite file deletes them in place (leave --form-keys out)"
+        ),
+        (crate::db::Db::Postgres(u), Some(dir)) => Arc::new(
+            PostgresPayerStore::open(u, dir)
+                .with_context(|| format!("opening {}", db.display()))?,
+        ),
+        (crate::db::Db::Postgres(_), None) => bail!(
+            "--form-keys: a PostgreSQL database needs the folder of the keys that seal its \
+             files' 申立書 details (e.g. --form-keys /var/lib/onshi/payer-form-keys): they \
+             are kept outside the database so that deleting a key at settlement deletes the \
+             details everywhere the database copied them (R27)"
         ),
     })
 }
 
 impl Db {
     fn open(&self) -> Result<Arc<dyn PayerStore>> {
-        open_store(&self.db)
+        open_store(&self.db, self.form_keys.as_deref())
     }
 
     /// The payer's signing key file: `--signing-key`, or `<db>.signing-key.json` beside an

@@ -92,6 +92,9 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
     let (db, reg) = (payer_db.url(), registry.url());
     let key = dir.path().join("payer.signing-key.json");
     let key_s = key.to_str().unwrap();
+    // the folder of the keys that seal the 申立書 details (R27), outside the database
+    let form_keys = dir.path().join("form-keys");
+    let fk = form_keys.to_str().unwrap();
 
     // the signing key: a PostgreSQL database has no "beside", the file must be named
     let out = run(&["payer", "key", "--db", db]);
@@ -113,6 +116,8 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         "facility",
         "--db",
         db,
+        "--form-keys",
+        fk,
         "--payer",
         "1",
         "--code",
@@ -125,6 +130,8 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         "principal",
         "--db",
         db,
+        "--form-keys",
+        fk,
         "--role",
         "staff",
         "--payer",
@@ -142,6 +149,8 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         "submit",
         "--db",
         db,
+        "--form-keys",
+        fk,
         "--registry",
         reg,
         "--payer",
@@ -158,6 +167,9 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         first["by_status"]["pool"], 3,
         "no candidate in the registry: {first}"
     );
+    // the details went to the database sealed: no row holds them, one key file for the file
+    assert!(!all_rows(db).contains("秘密県"), "sealed before payment");
+    assert_eq!(std::fs::read_dir(&form_keys).unwrap().count(), 1);
     let again: serde_json::Value = serde_json::from_str(&onshi(&submit)).unwrap();
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["submission"]["id"], first["submission"]["id"]);
@@ -168,6 +180,8 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         "synth-past",
         "--db",
         db,
+        "--form-keys",
+        fk,
         "--payer",
         "1",
         "--facilities",
@@ -187,6 +201,8 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         "serve",
         "--db",
         db,
+        "--form-keys",
+        fk,
         "--registry",
         reg,
         "--signing-key",
@@ -239,6 +255,8 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
         "settle",
         "--db",
         db,
+        "--form-keys",
+        fk,
         "--registry",
         reg,
         "--signing-key",
@@ -263,4 +281,51 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
     assert!(rows.contains(FACILITY), "the rows are read");
     assert!(!rows.contains(&secret) && !rows.contains(&public));
     assert!(!rows.contains("秘密県"), "R27: scrubbed once paid");
+    assert_eq!(
+        std::fs::read_dir(&form_keys).unwrap().count(),
+        0,
+        "R27: the settled file's key deleted"
+    );
+}
+
+#[test]
+fn the_payer_on_postgresql_needs_its_form_keys_folder_and_an_sqlite_file_takes_none() {
+    let payer_db = TestDatabase::create().expect("a PostgreSQL server for the CLI's tests");
+    let out = run(&[
+        "payer",
+        "facility",
+        "--db",
+        payer_db.url(),
+        "--payer",
+        "1",
+        "--code",
+        FACILITY,
+        "--name",
+        "オンシ診療所",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--form-keys") && err.contains("R27"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payer.sqlite");
+    let out = run(&[
+        "payer",
+        "facility",
+        "--db",
+        file.to_str().unwrap(),
+        "--form-keys",
+        dir.path().join("k").to_str().unwrap(),
+        "--payer",
+        "1",
+        "--code",
+        FACILITY,
+        "--name",
+        "オンシ診療所",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--form-keys") && err.contains("SQLite"),
+        "{err}"
+    );
 }

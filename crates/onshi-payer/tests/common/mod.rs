@@ -296,7 +296,9 @@ pub fn world_with_on(people: Vec<PersonSpec>, backend: Backend) -> World {
         Backend::Postgres => {
             let db = TestDatabase::create().expect("a PostgreSQL server for the payer's tests");
             (
-                Arc::new(PostgresPayerStore::open(db.url()).unwrap()),
+                Arc::new(
+                    PostgresPayerStore::open(db.url(), &dir.path().join("form-keys")).unwrap(),
+                ),
                 None,
                 Some(db),
             )
@@ -326,6 +328,71 @@ pub fn world_with_on(people: Vec<PersonSpec>, backend: Backend) -> World {
         service,
         payer_file,
         _db: db,
+    }
+}
+
+/// Every row of the payer's PostgreSQL tables as text (`bytea` in hex), when the world's store
+/// is on PostgreSQL.
+pub fn pg_rows(w: &World) -> Option<String> {
+    let db = w._db.as_ref()?;
+    let mut out = String::new();
+    for t in [
+        "principal",
+        "facility",
+        "submission",
+        "claim",
+        "claim_part",
+        "worklist",
+        "pool_share",
+        "payment",
+        "settlement",
+    ] {
+        for r in
+            onshi_store::postgres::simple_query(db.url(), &format!("SELECT t::text FROM {t} t"))
+                .unwrap()
+        {
+            out.push_str(r[0].as_deref().unwrap_or(""));
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// Whether the PostgreSQL server's WAL (every segment in its data directory, which must be on
+/// this machine) holds `needle`: what was sent to the server in a write is there.
+pub fn pg_wal_holds(w: &World, needle: &str) -> bool {
+    let db = w._db.as_ref().expect("a PostgreSQL world");
+    // a commit returns once its WAL is flushed to these files
+    let dir = onshi_store::postgres::simple_query(db.url(), "SHOW data_directory").unwrap()[0][0]
+        .clone()
+        .unwrap();
+    let wal = std::path::Path::new(&dir).join("pg_wal");
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let mut seen = 0;
+    for e in std::fs::read_dir(&wal).unwrap_or_else(|e| {
+        panic!(
+            "the server's WAL {} must be readable here: {e}",
+            wal.display()
+        )
+    }) {
+        let p = e.unwrap().path();
+        if !p.is_file() {
+            continue;
+        }
+        seen += 1;
+        if finder.find(&std::fs::read(&p).unwrap()).is_some() {
+            return true;
+        }
+    }
+    assert!(seen > 0, "no WAL segment in {}", wal.display());
+    false
+}
+
+/// The form-key files of the world's PostgreSQL store.
+pub fn form_key_files(w: &World) -> usize {
+    match std::fs::read_dir(w._dir.path().join("form-keys")) {
+        Ok(d) => d.count(),
+        Err(_) => 0,
     }
 }
 
