@@ -1166,3 +1166,106 @@ fn postgres_store_refuses_the_centrals_database() {
         .expect("refused");
     assert!(err.to_string().contains("central's database"), "{err}");
 }
+
+/// A quoted SQL literal.
+fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+#[test]
+fn postgres_schema_1_database_is_upgraded_its_clear_details_read_then_scrubbed_at_settlement() {
+    let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
+    let dir = tempfile::tempdir().unwrap();
+    let m = ym("202612");
+    let (ids, before) = {
+        let s = PostgresPayerStore::open(db.url(), &form_keys(&dir)).unwrap();
+        let ids = month_to_settle(&s, FAC, "old");
+        (ids, s.claims_of_month(PayerCode::Kikin, FAC, m).unwrap())
+    };
+    // the database as schema 1 left it: the same rows with their details in clear, no form
+    // keys, the columns of schema 2 not there (the schema 1 tables were made by its own
+    // migration, recorded in the history with its checksum)
+    let mut sql = String::new();
+    for c in &before {
+        let t: Vec<String> = c.reviewed.claim.tekiyou.iter().map(|t| lit(t)).collect();
+        sql.push_str(&format!(
+            "UPDATE claim SET tekiyou = ARRAY[{}]::text[], tekiyou_sealed = NULL WHERE id = {};\n",
+            t.join(","),
+            c.id
+        ));
+        if let Some((_, facts)) = &c.reviewed.worklist {
+            sql.push_str(&format!(
+                "UPDATE worklist SET facts = {}, facts_sealed = NULL WHERE claim_id = {};\n",
+                lit(&serde_json::to_string(facts).unwrap()),
+                c.id
+            ));
+        }
+    }
+    sql.push_str(
+        "UPDATE submission SET form_key = NULL;
+         ALTER TABLE worklist DROP CONSTRAINT worklist_check;
+         ALTER TABLE worklist ALTER COLUMN facts SET NOT NULL;
+         ALTER TABLE worklist DROP COLUMN facts_sealed;
+         ALTER TABLE claim DROP COLUMN tekiyou_sealed;
+         ALTER TABLE submission DROP COLUMN form_key;
+         DELETE FROM onshi_payer_schema_history WHERE version = 2;",
+    );
+    onshi_store::postgres::simple_query(db.url(), &sql).unwrap();
+    std::fs::remove_dir_all(form_keys(&dir)).unwrap();
+    let rows = |q: &str| {
+        onshi_store::postgres::simple_query(db.url(), q)
+            .unwrap()
+            .into_iter()
+            .map(|r| r[0].clone().unwrap_or_default())
+            .collect::<Vec<String>>()
+            .join("\n")
+    };
+    assert!(rows("SELECT t::text FROM claim t").contains("秘密県"));
+
+    // upgraded in place: every claim reads as it was, its worklist facts too
+    let s = PostgresPayerStore::open(db.url(), &form_keys(&dir)).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 2);
+    let after = s.claims_of_month(PayerCode::Kikin, FAC, m).unwrap();
+    assert_eq!(after.len(), before.len());
+    for (a, b) in after.iter().zip(&before) {
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.reviewed.claim.tekiyou, b.reviewed.claim.tekiyou);
+        assert_eq!(
+            a.reviewed.worklist.as_ref().map(|w| &w.1),
+            b.reviewed.worklist.as_ref().map(|w| &w.1)
+        );
+    }
+    // a file taken after the upgrade is sealed
+    let sub = submission(PayerCode::Kikin, FAC, "202701", "new");
+    let row = new_of(s.record_submission(&sub, &[pooled(1)]).unwrap());
+    let back = s.claims_of_submission(PayerCode::Kikin, row.id).unwrap();
+    assert_eq!(back[0].reviewed.claim.tekiyou, pooled(1).claim.tekiyou);
+    assert_eq!(std::fs::read_dir(form_keys(&dir)).unwrap().count(), 1);
+    assert_eq!(
+        rows(&format!(
+            "SELECT count(*) FROM claim WHERE submission_id = {} AND tekiyou_sealed IS NOT NULL \
+             AND tekiyou = '{{}}'",
+            row.id
+        )),
+        "1"
+    );
+    // the old month settles and its clear details are scrubbed (R27); the new file's key stays
+    s.settle(&settlement_write(FAC, &ids)).unwrap();
+    let left = rows(&format!(
+        "SELECT t::text FROM claim t WHERE submission_id <> {}",
+        row.id
+    ));
+    assert!(
+        !left.contains("秘密県") && !left.contains("札幌建設"),
+        "{left}"
+    );
+    assert!(!rows("SELECT t::text FROM worklist t").contains("札幌建設"));
+    assert_eq!(std::fs::read_dir(form_keys(&dir)).unwrap().count(), 1);
+    assert_eq!(
+        s.claims_of_submission(PayerCode::Kikin, row.id).unwrap()[0]
+            .reviewed
+            .claim
+            .tekiyou,
+        pooled(1).claim.tekiyou
+    );
+}
