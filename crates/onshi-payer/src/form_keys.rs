@@ -72,11 +72,6 @@ impl FormKeys {
         })
     }
 
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn path(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.{EXT}"))
     }
@@ -203,7 +198,8 @@ impl FormKeys {
     }
 
     /// Whether the file of key `id` is in the folder.
-    pub fn exists(&self, id: &str) -> bool {
+    #[cfg(test)]
+    fn exists(&self, id: &str) -> bool {
         valid_id(id) && self.path(id).exists()
     }
 }

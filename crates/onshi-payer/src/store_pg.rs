@@ -18,6 +18,11 @@
 //! count differ: refused), a decision locks its claim's file against a settlement running.
 //! A file's claims, parts and worklist items go in one binary `COPY` each, their ids taken
 //! from the identity sequence up front (in file order, as SQLite's loop gives them).
+//!
+//! R27: the 申立書 details (a claim's 摘要 comments and the worklist facts of such a claim) are
+//! never sent to the server in clear. They are sealed under a key of their file kept outside
+//! the database ([`crate::form_keys`], named by `submission.form_key`), opened when read, and
+//! written over at settlement, whose commit is followed by the deletion of the month's keys.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -148,11 +153,6 @@ impl PostgresPayerStore {
         store.migrate()?;
         store.destroy_settled_keys()?;
         Ok(store)
-    }
-
-    /// The folder of the form keys.
-    pub fn form_keys(&self) -> &FormKeys {
-        &self.keys
     }
 
     /// Deletes the keys of settled files, then forgets them (R27). Run after a settlement's
