@@ -85,6 +85,19 @@ pub mod migrations {
     }
 }
 
+/// The payer's tables (schema 2), in the order the migrations make them.
+pub const TABLES: &[&str] = &[
+    "principal",
+    "facility",
+    "submission",
+    "claim",
+    "claim_part",
+    "worklist",
+    "pool_share",
+    "payment",
+    "settlement",
+];
+
 /// The advisory lock one migrating process holds at a time (the central's is 7235001).
 const MIGRATION_LOCK: i64 = 7_235_002;
 /// Connections in the pool.

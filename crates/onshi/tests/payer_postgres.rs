@@ -60,17 +60,7 @@ fn uke(n: u32) -> Vec<u8> {
 /// Every row of the payer's tables as text.
 fn all_rows(url: &str) -> String {
     let mut out = String::new();
-    for t in [
-        "principal",
-        "facility",
-        "submission",
-        "claim",
-        "claim_part",
-        "worklist",
-        "pool_share",
-        "payment",
-        "settlement",
-    ] {
+    for t in onshi_payer::store_pg::TABLES {
         let rows = onshi_store::postgres::simple_query(url, &format!("SELECT t::text FROM {t} t"))
             .unwrap();
         for r in rows {
@@ -290,42 +280,28 @@ fn the_payer_on_postgresql_takes_a_file_reads_it_back_and_settles_with_its_key_o
 
 #[test]
 fn the_payer_on_postgresql_needs_its_form_keys_folder_and_an_sqlite_file_takes_none() {
+    // `payer facility` on a database, with the extra arguments: it must fail, saying why
+    let refused = |db: &str, extra: &[&str]| {
+        let mut args = vec!["payer", "facility", "--db", db];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--payer", "1", "--code", FACILITY, "--name", "オンシ診療所"]);
+        let out = run(&args);
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     let payer_db = TestDatabase::create().expect("a PostgreSQL server for the CLI's tests");
-    let out = run(&[
-        "payer",
-        "facility",
-        "--db",
-        payer_db.url(),
-        "--payer",
-        "1",
-        "--code",
-        FACILITY,
-        "--name",
-        "オンシ診療所",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(payer_db.url(), &[]);
     assert!(err.contains("--form-keys") && err.contains("R27"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("payer.sqlite");
-    let out = run(&[
-        "payer",
-        "facility",
-        "--db",
+    let keys = dir.path().join("k");
+    let err = refused(
         file.to_str().unwrap(),
-        "--form-keys",
-        dir.path().join("k").to_str().unwrap(),
-        "--payer",
-        "1",
-        "--code",
-        FACILITY,
-        "--name",
-        "オンシ診療所",
-    ]);
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+        &["--form-keys", keys.to_str().unwrap()],
+    );
     assert!(
         err.contains("--form-keys") && err.contains("SQLite"),
         "{err}"
     );
+    assert!(!file.exists() && !keys.exists(), "nothing made");
 }

@@ -336,17 +336,7 @@ pub fn world_with_on(people: Vec<PersonSpec>, backend: Backend) -> World {
 pub fn pg_rows(w: &World) -> Option<String> {
     let db = w._db.as_ref()?;
     let mut out = String::new();
-    for t in [
-        "principal",
-        "facility",
-        "submission",
-        "claim",
-        "claim_part",
-        "worklist",
-        "pool_share",
-        "payment",
-        "settlement",
-    ] {
+    for t in onshi_payer::store_pg::TABLES {
         for r in
             onshi_store::postgres::simple_query(db.url(), &format!("SELECT t::text FROM {t} t"))
                 .unwrap()
