@@ -3,8 +3,11 @@
 //! worklist, and settlement with 按分 — with, in the same run, the time to only read the same
 //! files (the UKE reader alone, and the reader plus the payer's model) as the baseline.
 //!
-//! Run: `cargo run --release -p onshi-payer --example payer_bench -- [CLAIMS] [FACILITIES] [DIR]`
-//! (defaults 1,000,000 claims over 2,000 facilities, a temporary directory).
+//! Run: `cargo run --release -p onshi-payer --example payer_bench -- [CLAIMS] [FACILITIES] [DIR]
+//! [POSTGRES_URL]` (defaults 1,000,000 claims over 2,000 facilities, a temporary directory, the
+//! payer's store on SQLite in DIR). With a `postgres://…` URL of an empty database the payer's
+//! store is on that server instead (its form keys in DIR/form-keys); the CPU figures are then
+//! the benchmark process's only, the server's own is not in them.
 //!
 //! The mix (per 1,000 claims of every facility): 900 valid as claimed, 40 lost → 振替, 10 分割, 5 lost with 公費
 //! (06), 10 lost with unknown numbers identified by person facts, 20 不詳 with one candidate,
@@ -25,6 +28,7 @@ use onshi_payer::model::{PayerCode, YearMonth};
 use onshi_payer::rules::{PayerCalendar, PayerSettings};
 use onshi_payer::service::{PayerService, Submitted};
 use onshi_payer::store::{Decision, FacilityRow, PayerStore, SqlitePayerStore};
+use onshi_payer::store_pg::PostgresPayerStore;
 use onshi_store::{ImportStore, SqliteStore};
 
 /// files per intake call (one durable commit each)
@@ -294,7 +298,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. the payer: facilities, a synthetic past (setup)
     let t = Instant::now();
-    let store = Arc::new(SqlitePayerStore::open(dir.join("payer.sqlite"))?);
+    let pg = args.get(4).filter(|u| onshi_store::postgres::is_url(u));
+    let store: Arc<dyn PayerStore> = match pg {
+        Some(url) => {
+            println!(
+                "the payer's store: PostgreSQL {}",
+                onshi_store::postgres::redact(url)
+            );
+            Arc::new(PostgresPayerStore::open(url, &dir.join("form-keys"))?)
+        }
+        None => Arc::new(SqlitePayerStore::open(dir.join("payer.sqlite"))?),
+    };
     for f in &facilities {
         store.upsert_facility(&FacilityRow {
             payer: PayerCode::Kikin,
@@ -505,6 +519,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c_intake / c_read.max(0.01)
     );
     println!("  by status: {by_status:?}");
+    if let Some(url) = pg {
+        let sealed = onshi_store::postgres::simple_query(
+            url,
+            "SELECT count(*) FILTER (WHERE tekiyou_sealed IS NOT NULL), count(*) FROM claim",
+        )?;
+        let keys = std::fs::read_dir(dir.join("form-keys"))?.count();
+        println!(
+            "  R27 on PostgreSQL: {} of {} claims with their 摘要 sealed, {keys} form keys (one per file with comments)",
+            sealed[0][0].as_deref().unwrap_or("?"),
+            sealed[0][1].as_deref().unwrap_or("?"),
+        );
+    }
     println!(
         "worklist: {decided} decided by staff in {:.2} s",
         secs(t_decide)
@@ -520,6 +546,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         secs(t_intake) + secs(t_settle),
         c_intake + c_settle
     );
+    if pg.is_some() {
+        let left = std::fs::read_dir(dir.join("form-keys"))?.count();
+        println!("  R27 on PostgreSQL: {left} form keys left after the month's settlement");
+    }
     if let Ok(l) = std::fs::read_to_string("/proc/loadavg") {
         println!("load average at the end: {}", l.trim());
     }

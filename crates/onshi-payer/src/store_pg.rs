@@ -98,6 +98,12 @@ pub const TABLES: &[&str] = &[
     "settlement",
 ];
 
+/// The tables a file's claims are written to, whose statistics are taken as they grow.
+const GROWING_TABLES: &str = "submission, claim, claim_part, worklist";
+
+/// Claims recorded before the statistics are first taken.
+const ANALYZE_FIRST: u64 = 1_000;
+
 /// The advisory lock one migrating process holds at a time (the central's is 7235001).
 const MIGRATION_LOCK: i64 = 7_235_002;
 /// Connections in the pool.
@@ -110,6 +116,9 @@ pub struct PostgresPayerStore {
     url_redacted: String,
     /// the keys the 申立書 details are sealed under (R27), outside the database
     keys: FormKeys,
+    /// claims recorded by this store since the tables' statistics were last taken, and the
+    /// claims counted then (see [`PostgresPayerStore::analyze_when_grown`])
+    grown: std::sync::Mutex<(u64, u64)>,
 }
 
 impl Drop for PostgresPayerStore {
@@ -162,10 +171,62 @@ impl PostgresPayerStore {
             pool,
             url_redacted: onshi_store::postgres::redact(url),
             keys,
+            grown: std::sync::Mutex::new((0, 0)),
         };
         store.migrate()?;
         store.destroy_settled_keys()?;
+        store.analyze_when_grown(0)?;
         Ok(store)
+    }
+
+    /// Takes the statistics of the tables a file's claims go to once they have doubled since
+    /// they were last taken (and at open, when they never were). Without them the plans the
+    /// server keeps for the foreign-key checks of `COPY` are those of empty tables, which may
+    /// look a file up through an index that matches only its payer (`submission_by_facility`):
+    /// every claim then scanned every file of its payer, and a month's intake grew with the
+    /// square of its claims (200,000 claims took 803 s, on a server whose autovacuum is off).
+    /// `ANALYZE` also makes the server plan those checks again.
+    fn analyze_when_grown(&self, recorded: u64) -> Result<()> {
+        let due = {
+            let mut g = self.grown.lock().unwrap_or_else(|e| e.into_inner());
+            g.0 += recorded;
+            // at open: the claims the statistics counted (-1: never taken)
+            if recorded == 0 && g.1 == 0 {
+                let (counted, rows): (f32, bool) = self.run(async |c| {
+                    let r = c
+                        .query_one(
+                            "SELECT reltuples, EXISTS (SELECT 1 FROM claim) FROM pg_class \
+                             WHERE oid = 'claim'::regclass",
+                            &[],
+                        )
+                        .await?;
+                    Ok((r.try_get(0)?, r.try_get(1)?))
+                })?;
+                if counted >= 0.0 {
+                    g.1 = counted as u64;
+                }
+                rows && counted < 0.0
+            } else {
+                g.0 >= g.1.max(ANALYZE_FIRST)
+            }
+        };
+        if !due {
+            return Ok(());
+        }
+        self.run(async |c| {
+            c.batch_execute(&format!("ANALYZE {GROWING_TABLES}"))
+                .await?;
+            let counted: f32 = c
+                .query_one(
+                    "SELECT reltuples FROM pg_class WHERE oid = 'claim'::regclass",
+                    &[],
+                )
+                .await?
+                .try_get(0)?;
+            let mut g = self.grown.lock().unwrap_or_else(|e| e.into_inner());
+            *g = (0, counted.max(0.0) as u64);
+            Ok(())
+        })
     }
 
     /// Deletes the keys of settled files, then forgets them (R27). Run after a settlement's
@@ -1306,13 +1367,24 @@ impl PayerStore for PostgresPayerStore {
         &self,
         batch: &[(&NewSubmission, &[ReviewedClaim])],
     ) -> Result<Vec<Recorded>> {
-        self.tx(async |tx| {
+        let out = self.tx(async |tx| {
             let mut out = Vec::with_capacity(batch.len());
             for (s, claims) in batch {
                 out.push(record_one(tx, &self.keys, s, claims).await?);
             }
             Ok(out)
-        })
+        })?;
+        let recorded: usize = batch
+            .iter()
+            .zip(&out)
+            .filter(|(_, r)| matches!(r, Recorded::New(_)))
+            .map(|((_, claims), _)| claims.len())
+            .sum();
+        // the files are recorded: statistics that cannot be taken do not undo them
+        if let Err(e) = self.analyze_when_grown(recorded as u64) {
+            tracing::warn!("the payer's table statistics were not taken: {e}");
+        }
+        Ok(out)
     }
 
     fn submission(&self, payer: PayerCode, id: i64) -> Result<Option<SubmissionRow>> {

@@ -1269,3 +1269,75 @@ fn postgres_schema_1_database_is_upgraded_its_clear_details_read_then_scrubbed_a
         pooled(1).claim.tekiyou
     );
 }
+
+#[test]
+fn postgres_store_takes_its_tables_statistics_as_the_claims_grow() {
+    let db = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
+    let dir = tempfile::tempdir().unwrap();
+    let s = PostgresPayerStore::open(db.url(), &form_keys(&dir)).unwrap();
+    let reltuples = || -> f64 {
+        onshi_store::postgres::simple_query(
+            db.url(),
+            "SELECT reltuples FROM pg_class WHERE relname = 'claim'",
+        )
+        .unwrap()[0][0]
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(reltuples() < 0.0, "a new table has no statistics");
+    // fewer claims than the first threshold: none taken yet
+    let small: Vec<ReviewedClaim> = (1..=10).map(assigned).collect();
+    new_of(
+        s.record_submission(&submission(PayerCode::Kikin, FAC, "202612", "a"), &small)
+            .unwrap(),
+    );
+    assert!(reltuples() < 0.0);
+    // past it: taken in the same call, so that the server's plans for the foreign-key checks
+    // of the next files are made on them
+    let big: Vec<ReviewedClaim> = (1..=1200).map(assigned).collect();
+    new_of(
+        s.record_submission(&submission(PayerCode::Kikin, FAC, "202612", "b"), &big)
+            .unwrap(),
+    );
+    assert_eq!(reltuples(), 1210.0);
+    let plan = onshi_store::postgres::simple_query(
+        db.url(),
+        "EXPLAIN SELECT 1 FROM ONLY claim x WHERE payer = '1' AND id = 5 FOR KEY SHARE OF x",
+    )
+    .unwrap()
+    .into_iter()
+    .map(|r| r[0].clone().unwrap_or_default())
+    .collect::<Vec<_>>()
+    .join("\n");
+    assert!(plan.contains("claim_pkey"), "{plan}");
+    // the next doubling is not reached by a few more
+    new_of(
+        s.record_submission(&submission(PayerCode::Kikin, FAC, "202612", "c"), &small)
+            .unwrap(),
+    );
+    assert_eq!(reltuples(), 1210.0);
+    // a store opened on a database whose claims were never counted counts them at open
+    let db2 = TestDatabase::create().expect("a PostgreSQL server for the payer store's tests");
+    let dir2 = tempfile::tempdir().unwrap();
+    {
+        let s2 = PostgresPayerStore::open(db2.url(), &form_keys(&dir2)).unwrap();
+        new_of(
+            s2.record_submission(&submission(PayerCode::Kikin, FAC, "202612", "a"), &small)
+                .unwrap(),
+        );
+    }
+    let counted = |url: &str| {
+        onshi_store::postgres::simple_query(
+            url,
+            "SELECT reltuples FROM pg_class WHERE relname = 'claim'",
+        )
+        .unwrap()[0][0]
+            .clone()
+            .unwrap()
+    };
+    assert_eq!(counted(db2.url()), "-1");
+    drop(PostgresPayerStore::open(db2.url(), &form_keys(&dir2)).unwrap());
+    assert_eq!(counted(db2.url()), "10");
+}
