@@ -429,6 +429,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect()
     });
     let (t_intake, c_intake) = (t.elapsed(), cpu_s() - c);
+    // R27 on PostgreSQL: what the intake sealed, counted before settlement writes it over
+    let sealed = match pg {
+        Some(url) => {
+            let r = onshi_store::postgres::simple_query(
+                url,
+                "SELECT count(*) FILTER (WHERE tekiyou_sealed IS NOT NULL), count(*) FROM claim",
+            )?;
+            let keys = std::fs::read_dir(dir.join("form-keys"))?.count();
+            Some(format!(
+                "{} of {} claims with their 摘要 sealed, {keys} form keys (one per file with comments)",
+                r[0][0].as_deref().unwrap_or("?"),
+                r[0][1].as_deref().unwrap_or("?"),
+            ))
+        }
+        None => None,
+    };
     let mut by_status = std::collections::BTreeMap::new();
     for r in &results {
         for (k, v) in r {
@@ -519,17 +535,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         c_intake / c_read.max(0.01)
     );
     println!("  by status: {by_status:?}");
-    if let Some(url) = pg {
-        let sealed = onshi_store::postgres::simple_query(
-            url,
-            "SELECT count(*) FILTER (WHERE tekiyou_sealed IS NOT NULL), count(*) FROM claim",
-        )?;
-        let keys = std::fs::read_dir(dir.join("form-keys"))?.count();
-        println!(
-            "  R27 on PostgreSQL: {} of {} claims with their 摘要 sealed, {keys} form keys (one per file with comments)",
-            sealed[0][0].as_deref().unwrap_or("?"),
-            sealed[0][1].as_deref().unwrap_or("?"),
-        );
+    if let Some(sealed) = &sealed {
+        println!("  R27 on PostgreSQL: {sealed}");
     }
     println!(
         "worklist: {decided} decided by staff in {:.2} s",
