@@ -55,15 +55,42 @@ fn valid_id(id: &str) -> bool {
 }
 
 impl FormKeys {
-    /// Opens (making it, owner only, if new) the folder `dir`.
+    /// Opens the folder `dir`, making it (owner only) if it is not there. An existing folder
+    /// that others may read or enter is refused, not changed: it may be shared (the keys need
+    /// a folder of their own).
     pub fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| key_err(format!("the form-key folder {}: {e}", dir.display())))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| key_err(format!("the form-key folder {}: {e}", dir.display())))?;
+        let err = |e: &dyn std::fmt::Display| {
+            key_err(format!("the form-key folder {}: {e}", dir.display()))
+        };
+        match std::fs::metadata(dir) {
+            Ok(m) if !m.is_dir() => return Err(err(&"not a folder")),
+            Ok(m) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = m.permissions().mode() & 0o777;
+                    if mode & 0o077 != 0 {
+                        return Err(err(&format!(
+                            "others may use it (mode {mode:o}); the keys that seal the 申立書 \
+                             details need a folder of their own: `chmod 700` it, or name a new \
+                             folder (made owner only)"
+                        )));
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = m;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut b = std::fs::DirBuilder::new();
+                b.recursive(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::DirBuilderExt;
+                    b.mode(0o700);
+                }
+                b.create(dir).map_err(|e| err(&e))?;
+            }
+            Err(e) => return Err(err(&e)),
         }
         Ok(FormKeys {
             dir: dir.to_path_buf(),
@@ -210,13 +237,14 @@ mod tests {
 
     #[test]
     fn a_sealed_value_opens_with_its_key_and_data_only_and_not_once_the_key_is_destroyed() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = FormKeys::open(dir.path()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let keys = FormKeys::open(&dir).unwrap();
         let (id, key) = keys.create().unwrap();
         let sealed = keys.seal(&key, b"1:7", "住所：秘密県".as_bytes()).unwrap();
         assert!(!sealed.windows("秘密".len()).any(|w| w == "秘密".as_bytes()));
         // from the file, as another process reads it
-        let other = FormKeys::open(dir.path()).unwrap();
+        let other = FormKeys::open(&dir).unwrap();
         let plain = other.open_sealed(&id, b"1:7", &sealed).unwrap();
         assert_eq!(&plain[..], "住所：秘密県".as_bytes());
         // another claim's data, or an altered byte, does not open
@@ -234,7 +262,7 @@ mod tests {
         );
         keys.destroy(std::slice::from_ref(&id)).unwrap();
         assert!(!keys.exists(&id));
-        let third = FormKeys::open(dir.path()).unwrap();
+        let third = FormKeys::open(&dir).unwrap();
         assert!(matches!(
             third.open_sealed(&id, b"1:7", &sealed),
             Err(PayerStoreError::Keys(_))
@@ -242,15 +270,35 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o700);
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_new_folder_is_made_owner_only_and_one_open_to_others_is_refused_unchanged() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("a").join("keys");
+        FormKeys::open(&new).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&new), 0o700);
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = FormKeys::open(&shared).err().expect("refused").to_string();
+        assert!(e.contains("755") && e.contains("chmod 700"), "{e}");
+        assert_eq!(mode(&shared), 0o755, "left as it was");
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(FormKeys::open(&file).is_err());
+    }
+
     #[test]
     fn a_key_id_never_names_a_path_outside_the_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = FormKeys::open(dir.path()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let keys = FormKeys::open(&tmp.path().join("keys")).unwrap();
         assert!(matches!(
             keys.key("../../etc/passwd"),
             Err(PayerStoreError::Corrupt(_))
