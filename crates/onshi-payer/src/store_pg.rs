@@ -116,9 +116,16 @@ pub struct PostgresPayerStore {
     url_redacted: String,
     /// the keys the 申立書 details are sealed under (R27), outside the database
     keys: FormKeys,
-    /// claims recorded by this store since the tables' statistics were last taken, and the
-    /// claims counted then (see [`PostgresPayerStore::analyze_when_grown`])
-    grown: std::sync::Mutex<(u64, u64)>,
+    /// how the claims grew since the tables' statistics were taken
+    grown: std::sync::Mutex<Grown>,
+}
+
+/// The claims recorded by this store since the tables' statistics were last taken, and the
+/// claims those statistics counted (see [`PostgresPayerStore::analyze_when_grown`]).
+#[derive(Default)]
+struct Grown {
+    since: u64,
+    counted: u64,
 }
 
 impl Drop for PostgresPayerStore {
@@ -171,62 +178,68 @@ impl PostgresPayerStore {
             pool,
             url_redacted: onshi_store::postgres::redact(url),
             keys,
-            grown: std::sync::Mutex::new((0, 0)),
+            grown: std::sync::Mutex::new(Grown::default()),
         };
         store.migrate()?;
         store.destroy_settled_keys()?;
-        store.analyze_when_grown(0)?;
+        store.analyze_at_open()?;
         Ok(store)
     }
 
-    /// Takes the statistics of the tables a file's claims go to once they have doubled since
-    /// they were last taken (and at open, when they never were). Without them the plans the
-    /// server keeps for the foreign-key checks of `COPY` are those of empty tables, which may
-    /// look a file up through an index that matches only its payer (`submission_by_facility`):
-    /// every claim then scanned every file of its payer, and a month's intake grew with the
-    /// square of its claims (200,000 claims took 803 s, on a server whose autovacuum is off).
-    /// `ANALYZE` also makes the server plan those checks again.
+    /// Takes the statistics of the tables a file's claims go to once the claims recorded by
+    /// this store have doubled since they were last taken. Without them the plans the server
+    /// keeps for the foreign-key checks of `COPY` are those of empty tables, which may look a
+    /// file up through an index that matches only its payer (`submission_by_facility`): every
+    /// claim then scanned every file of its payer, and a month's intake grew with the square of
+    /// its claims (200,000 claims took 803 s, on a server whose autovacuum is off). `ANALYZE`
+    /// also makes the server plan those checks again.
     fn analyze_when_grown(&self, recorded: u64) -> Result<()> {
         let due = {
             let mut g = self.grown.lock().unwrap_or_else(|e| e.into_inner());
-            g.0 += recorded;
-            // at open: the claims the statistics counted (-1: never taken)
-            if recorded == 0 && g.1 == 0 {
-                let (counted, rows): (f32, bool) = self.run(async |c| {
-                    let r = c
-                        .query_one(
-                            "SELECT reltuples, EXISTS (SELECT 1 FROM claim) FROM pg_class \
-                             WHERE oid = 'claim'::regclass",
-                            &[],
-                        )
-                        .await?;
-                    Ok((r.try_get(0)?, r.try_get(1)?))
-                })?;
-                if counted >= 0.0 {
-                    g.1 = counted as u64;
-                }
-                rows && counted < 0.0
-            } else {
-                g.0 >= g.1.max(ANALYZE_FIRST)
-            }
+            g.since += recorded;
+            g.since >= g.counted.max(ANALYZE_FIRST)
         };
-        if !due {
+        if due { self.analyze() } else { Ok(()) }
+    }
+
+    /// At open: the statistics taken if the tables hold claims they never counted, else the
+    /// count they hold is where [`PostgresPayerStore::analyze_when_grown`] starts from.
+    fn analyze_at_open(&self) -> Result<()> {
+        if let Some(n) = self.claims_counted()? {
+            self.grown.lock().unwrap_or_else(|e| e.into_inner()).counted = n;
             return Ok(());
         }
+        let any: bool = self.run(async |c| {
+            Ok(c.query_one("SELECT EXISTS (SELECT 1 FROM claim)", &[])
+                .await?
+                .try_get(0)?)
+        })?;
+        if any { self.analyze() } else { Ok(()) }
+    }
+
+    /// `ANALYZE` of the growing tables; the count starts again from what it counted.
+    fn analyze(&self) -> Result<()> {
         self.run(async |c| {
             c.batch_execute(&format!("ANALYZE {GROWING_TABLES}"))
                 .await?;
-            let counted: f32 = c
-                .query_one(
-                    "SELECT reltuples FROM pg_class WHERE oid = 'claim'::regclass",
-                    &[],
-                )
-                .await?
-                .try_get(0)?;
-            let mut g = self.grown.lock().unwrap_or_else(|e| e.into_inner());
-            *g = (0, counted.max(0.0) as u64);
             Ok(())
-        })
+        })?;
+        let counted = self.claims_counted()?.unwrap_or(0);
+        *self.grown.lock().unwrap_or_else(|e| e.into_inner()) = Grown { since: 0, counted };
+        Ok(())
+    }
+
+    /// The claims the tables' statistics last counted (`None`: never taken).
+    fn claims_counted(&self) -> Result<Option<u64>> {
+        let n: f32 = self.run(async |c| {
+            Ok(c.query_one(
+                "SELECT reltuples FROM pg_class WHERE oid = 'claim'::regclass",
+                &[],
+            )
+            .await?
+            .try_get(0)?)
+        })?;
+        Ok((n >= 0.0).then_some(n as u64))
     }
 
     /// Deletes the keys of settled files, then forgets them (R27). Run after a settlement's
