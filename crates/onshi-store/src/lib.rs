@@ -23,6 +23,7 @@ pub mod medinfo;
 pub mod outage;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_map;
 pub mod trust;
 
 pub use medinfo::{MedicalInfoStore, ViewsOf};

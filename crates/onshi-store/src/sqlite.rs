@@ -162,6 +162,18 @@ pub struct SqliteStore {
     initial_load_hold: usize,
 }
 
+/// What [`SqliteStore::warm_map`] did.
+#[derive(Debug, Clone, Default)]
+pub struct MapWarming {
+    /// maps whose page tables were filled
+    pub maps: usize,
+    /// their length in all
+    pub bytes: u64,
+    pub secs: f64,
+    /// why the warming stopped, if it did (the store is unchanged by it)
+    pub failed: Option<String>,
+}
+
 /// Reads map the file instead of copying pages: a commit to the history invalidates every
 /// reader's page cache, and mapped pages make re-reading the registry pages cheap.
 const MMAP_SIZE: i64 = 1 << 40;
@@ -504,6 +516,62 @@ impl SqliteStore {
     /// The schema version of the registry file.
     pub fn schema_version(&self) -> Result<i32> {
         self.with_reader(schema_version)
+    }
+
+    /// Warms the registry's map for `readers` new reader connections before they are used
+    /// (see the module `sqlite_map`): each is opened, reads the schema (which maps the file),
+    /// and the page tables of its map are filled in one call, reading from the disk what the
+    /// OS cache lacks. The connections then go to the top of the pool, where the next reads
+    /// take them. A reader opened later (more reads at once than were warmed) maps the file
+    /// cold, as without this. Errors of the warming itself (a kernel without
+    /// `MADV_POPULATE_READ`) are in the report; the store works the same without it.
+    pub fn warm_map(&self, readers: usize) -> Result<MapWarming> {
+        let started = std::time::Instant::now();
+        let before = crate::sqlite_map::mappings_of(&self.path).unwrap_or_default();
+        let mut conns = Vec::new();
+        for _ in 0..readers.min(READER_POOL) {
+            let c = open_conn(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            conns.push(c);
+        }
+        let mut report = MapWarming::default();
+        match crate::sqlite_map::mappings_of(&self.path) {
+            Err(e) => report.failed = Some(format!("reading the process's maps: {e}")),
+            Ok(now) => {
+                for m in now.into_iter().filter(|m| !before.contains(m)) {
+                    match crate::sqlite_map::populate(m) {
+                        Ok(()) => {
+                            report.maps += 1;
+                            report.bytes += m.len as u64;
+                        }
+                        Err(e) => {
+                            report.failed = Some(format!("madvise(MADV_POPULATE_READ): {e}"));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let mut pool = self.readers.lock().map_err(|_| poisoned())?;
+        for c in conns {
+            if pool.len() >= READER_POOL {
+                pool.remove(0);
+            }
+            pool.push(c);
+        }
+        report.secs = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// How many maps of the registry file this process holds (one per connection that read
+    /// it through its map), for the record.
+    pub fn registry_maps(&self) -> usize {
+        crate::sqlite_map::mappings_of(&self.path)
+            .map(|m| m.len())
+            .unwrap_or(0)
     }
 
     pub(crate) fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {

@@ -84,6 +84,10 @@ pub struct BenchArgs {
     /// worker threads of the server runtime
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
+    /// SQLite: reader connections whose map of the registry is warmed before the server
+    /// starts, as `onshi central` does (`--warm-readers`); 0 = none, a cold start
+    #[arg(long, default_value_t = crate::WARM_READERS)]
+    warm_readers: usize,
     /// seconds of outage searches (R14, `POST /v1/outage/search`) per concurrency, after the
     /// confirmations: first one connection, then --concurrency; 0 = none
     #[arg(long, default_value_t = 5.0)]
@@ -120,6 +124,9 @@ struct Figures {
     max_us: u64,
     /// CPU time (user + system) this process spent, server and client together
     cpu_secs: f64,
+    /// page faults this process took (minor: a page mapped from the OS cache; major: read
+    /// from the disk), server and client together
+    faults: Faults,
     /// CPU time the whole machine spent busy (every process: a database server's too), and
     /// the share of the machine's CPU time that was busy, from /proc/stat
     machine_cpu_secs: f64,
@@ -141,6 +148,10 @@ impl Figures {
     fn machine_cpu_us(&self) -> f64 {
         self.machine_cpu_secs * 1e6 / self.ok.max(1) as f64
     }
+    /// Minor page faults per counted answer.
+    fn minor_faults_per_answer(&self) -> f64 {
+        self.faults.minor as f64 / self.ok.max(1) as f64
+    }
     fn errors(&self) -> u64 {
         self.http_errors.values().sum::<u64>() + self.refused.values().sum::<u64>()
     }
@@ -161,7 +172,7 @@ impl Figures {
     }
     fn line(&self, what: &str) -> String {
         format!(
-            "{what}: {:>8.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:>6.1} µs/answer (machine {:.1} µs, {:.0} % busy)  {} answers in {:.1} s, {}{}",
+            "{what}: {:>8.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms  cpu {:>6.1} µs/answer (machine {:.1} µs, {:.0} % busy)  page faults {:.2}/answer ({} major)  {} answers in {:.1} s, {}{}",
             self.rate(),
             self.p50_us as f64 / 1e3,
             self.p99_us as f64 / 1e3,
@@ -169,6 +180,8 @@ impl Figures {
             self.cpu_us(),
             self.machine_cpu_us(),
             self.machine_busy * 100.0,
+            self.minor_faults_per_answer(),
+            self.faults.major,
             self.ok,
             self.secs,
             self.describe_errors(),
@@ -200,6 +213,39 @@ fn process_cpu_secs() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / clock_ticks_per_sec()
+}
+
+/// Page faults of this process so far.
+#[derive(Clone, Copy, Default)]
+struct Faults {
+    minor: u64,
+    major: u64,
+}
+
+impl std::ops::Sub for Faults {
+    type Output = Faults;
+    fn sub(self, o: Faults) -> Faults {
+        Faults {
+            minor: self.minor.saturating_sub(o.minor),
+            major: self.major.saturating_sub(o.major),
+        }
+    }
+}
+
+/// This process's page faults so far, from /proc/self/stat (minflt field 10, majflt 12).
+fn process_faults() -> Faults {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Faults::default();
+    };
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return Faults::default();
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Faults {
+        minor: n(7),
+        major: n(9),
+    }
 }
 
 /// The whole machine's CPU time so far from the first line of /proc/stat, in seconds summed
@@ -665,6 +711,10 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     let cards = Arc::new(crate::open_cards(&p.db.cards_path(&p.keys))?);
     let facility = onshi_domain::numbers::MedicalInstitutionCode::parse("1319999999")
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sqlite = match &opened {
+        Opened::Sqlite(s) => Some(s.clone()),
+        Opened::Postgres(_) => None,
+    };
     let state = state_over(opened, cards.clone());
     // a certified reader of the bench clinic; each request is its signed assertion over a
     // nonce issued beforehand
@@ -771,6 +821,11 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").into_bytes(),
     ));
 
+    if let Some(s) = &sqlite
+        && a.warm_readers > 0
+    {
+        eprintln!("persons={n}: {}", crate::describe_warming(&s.warm_map(a.warm_readers)?));
+    }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let served = state.clone();
     server_rt.spawn(async move {
@@ -791,6 +846,12 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         "persons={n}: reader signatures (cold + warm): {}",
         state.central.signature_stats()
     );
+    if let Some(s) = &sqlite {
+        println!(
+            "persons={n}: maps of the registry file after the confirmations: {}",
+            s.registry_maps()
+        );
+    }
     let outage = if a.outage_seconds > 0.0 {
         // enough that neither concurrency runs out: 20,000 per second of search load (each
         // concurrency starts from the first; a search can be sent again, but is not here)
@@ -1103,6 +1164,7 @@ async fn load(
 ) -> Result<Figures> {
     let start = Instant::now();
     let cpu0 = process_cpu_secs();
+    let faults0 = process_faults();
     let machine0 = machine_cpu_secs();
     let deadline = start + dur;
     let used_up = Arc::new(AtomicBool::new(false));
@@ -1154,6 +1216,7 @@ async fn load(
     }
     let secs = start.elapsed().as_secs_f64();
     let cpu_secs = process_cpu_secs() - cpu0;
+    let faults = process_faults() - faults0;
     let machine1 = machine_cpu_secs();
     let machine_cpu_secs = machine1.0 - machine0.0;
     let machine_all = machine1.1 - machine0.1;
@@ -1167,6 +1230,7 @@ async fn load(
         p99_us: percentile(&all, 0.99),
         max_us: *all.last().unwrap_or(&0),
         cpu_secs,
+        faults,
         machine_cpu_secs,
         machine_busy: if machine_all > 0.0 {
             machine_cpu_secs / machine_all

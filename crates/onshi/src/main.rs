@@ -125,6 +125,11 @@ struct CentralArgs {
     /// to the API must also present the facility's certificate (terminals: --client-cert)
     #[arg(long)]
     client_ca: Option<PathBuf>,
+    /// SQLite: before listening, fill the page tables of this many reader connections' maps
+    /// of the registry (and read into the OS cache what it lacks), so the first confirmations
+    /// after a start do not each fault pages in; 0 = start at once, cold
+    #[arg(long, default_value_t = WARM_READERS)]
+    warm_readers: usize,
     #[command(flatten)]
     tls: onshi_tls::ListenTls,
 }
@@ -453,6 +458,25 @@ pub(crate) fn open_cards(path: &Path) -> Result<onshi_card::CardStore> {
         .with_context(|| format!("opening the card emulation {}", path.display()))
 }
 
+/// Reader connections of an SQLite registry warmed at start (`--warm-readers`): the hot path
+/// reads on the server's workers and the threads that take over from them while they read,
+/// a few at a time.
+pub(crate) const WARM_READERS: usize = 4;
+
+/// One line on what warming the registry's map did.
+pub(crate) fn describe_warming(w: &onshi_store::sqlite::MapWarming) -> String {
+    let mut s = format!(
+        "registry map warmed for {} readers ({:.1} GB) in {:.1} s",
+        w.maps,
+        w.bytes as f64 / 1e9,
+        w.secs
+    );
+    if let Some(e) = &w.failed {
+        s.push_str(&format!(" (stopped: {e}; the rest fault in as read)"));
+    }
+    s
+}
+
 /// Builds the application state over a store (SQLite or PostgreSQL) and the card emulation
 /// (the latter for the patient portal's login only).
 pub(crate) fn app_state<S: CentralStore + 'static>(
@@ -489,7 +513,12 @@ fn run_central(a: CentralArgs) -> Result<()> {
         )?,
     };
     let state = match opened {
-        Opened::Sqlite(s) => app_state(s, cards),
+        Opened::Sqlite(s) => {
+            if a.warm_readers > 0 {
+                println!("{}", describe_warming(&s.warm_map(a.warm_readers)?));
+            }
+            app_state(s, cards)
+        }
         Opened::Postgres(s) => app_state(s, cards),
     };
     let state = if a.client_ca.is_some() {
