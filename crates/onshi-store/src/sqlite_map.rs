@@ -111,7 +111,8 @@ mod tests {
         assert_eq!(dev, (0xfd, 1));
         assert_eq!(ino, 1_835_013);
         // an anonymous map has inode 0 and no path
-        let (_, _, ino) = parse_maps_line("55d0c0000000-55d0c0021000 rw-p 00000000 00:00 0").unwrap();
+        let (_, _, ino) =
+            parse_maps_line("55d0c0000000-55d0c0021000 rw-p 00000000 00:00 0").unwrap();
         assert_eq!(ino, 0);
         for bad in [
             "",

@@ -39,6 +39,18 @@ use crate::{ApiError, ApiPath, ApiQuery, AppState, AuthFacility, JsonBody};
 #[derive(Clone)]
 pub struct OutageApp {
     pub service: OutageService,
+    /// searches and selections run at once, at most (see [`searches_at_once`])
+    running: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many outage searches (and selections) run at once, at most; the rest wait their turn
+/// without holding a thread. Each runs on a blocking thread with a registry reader of its
+/// own, and an SQLite reader that has not read before maps the registry anew and faults in
+/// every page it touches: 64 searches at once meant up to 64 such readers, each cold. A few
+/// per core keep the CPUs busy (a search waits only for its audit line's commit) while the
+/// same readers, warm, serve them all.
+pub fn searches_at_once() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()) * 4
 }
 
 impl OutageApp {
@@ -55,6 +67,7 @@ impl OutageApp {
     ) -> Self {
         OutageApp {
             service: OutageService::new(store.clone(), store, clock, config),
+            running: Arc::new(tokio::sync::Semaphore::new(searches_at_once())),
         }
     }
 }
@@ -80,15 +93,16 @@ pub fn operator_token_hash(token: &str) -> String {
 }
 
 pub(crate) fn service(st: &AppState) -> Result<&OutageService, ApiError> {
-    st.outage
-        .as_ref()
-        .map(|o| &o.service)
-        .ok_or_else(|| ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            field: None,
-            rule: "outage_not_configured".into(),
-            message: "system-outage mode is not configured on this server".into(),
-        })
+    outage_app(st).map(|o| &o.service)
+}
+
+fn outage_app(st: &AppState) -> Result<&OutageApp, ApiError> {
+    st.outage.as_ref().ok_or_else(|| ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        field: None,
+        rule: "outage_not_configured".into(),
+        message: "system-outage mode is not configured on this server".into(),
+    })
 }
 
 pub(crate) fn api_error(e: OutageError) -> ApiError {
@@ -385,7 +399,9 @@ pub(crate) async fn search(
     AuthFacility(f): AuthFacility,
     JsonBody(input): JsonBody<SearchInput>,
 ) -> Result<Response, ApiError> {
-    let svc = service(&st)?.clone();
+    let app = outage_app(&st)?;
+    let svc = app.service.clone();
+    let _turn = app.running.acquire().await.map_err(internal)?;
     let code = f.code.clone();
     let r =
         tokio::task::spawn_blocking(move || onshi_store::blocking(|| svc.search(&code, &input)))
@@ -411,7 +427,9 @@ pub(crate) async fn select(
     ApiPath(search_id): ApiPath<i64>,
     JsonBody(b): JsonBody<SelectBody>,
 ) -> Result<Response, ApiError> {
-    let svc = service(&st)?.clone();
+    let app = outage_app(&st)?;
+    let svc = app.service.clone();
+    let _turn = app.running.acquire().await.map_err(internal)?;
     let code = f.code.clone();
     let r = tokio::task::spawn_blocking(move || {
         onshi_store::blocking(|| svc.select(&code, search_id, b.candidate, b.staff_id.as_deref()))

@@ -824,7 +824,10 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     if let Some(s) = &sqlite
         && a.warm_readers > 0
     {
-        eprintln!("persons={n}: {}", crate::describe_warming(&s.warm_map(a.warm_readers)?));
+        eprintln!(
+            "persons={n}: {}",
+            crate::describe_warming(&s.warm_map(a.warm_readers)?)
+        );
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let served = state.clone();
@@ -867,6 +870,12 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
             figures.push(client_rt.block_on(load(addr, conns, secs(a.outage_seconds), &once))?);
         }
         close_outage(&*store, &facility)?;
+        if let Some(s) = &sqlite {
+            println!(
+                "persons={n}: maps of the registry file after the outage searches: {}",
+                s.registry_maps()
+            );
+        }
         let many = figures.pop();
         figures.pop().zip(many)
     } else {

@@ -458,9 +458,13 @@ pub(crate) fn open_cards(path: &Path) -> Result<onshi_card::CardStore> {
         .with_context(|| format!("opening the card emulation {}", path.display()))
 }
 
-/// Reader connections of an SQLite registry warmed at start (`--warm-readers`): the hot path
-/// reads on the server's workers and the threads that take over from them while they read,
-/// a few at a time.
+/// Reader connections of an SQLite registry warmed at start (`--warm-readers`): the
+/// confirmations read on the server's workers and the threads that take over from them while
+/// they read, a few at a time (the bench finds 3 maps of the registry after its
+/// confirmations). Each warmed reader's page tables cost 2 MB per GB of registry (8 bytes per
+/// 4 KiB page). The outage searches' readers (up to
+/// [`onshi_web::outage::searches_at_once`]) are not warmed: their page faults are a small
+/// part of a search's (see docs/performance.md).
 pub(crate) const WARM_READERS: usize = 4;
 
 /// One line on what warming the registry's map did.
