@@ -519,7 +519,7 @@ fn run_central(a: CentralArgs) -> Result<()> {
     let state = match opened {
         Opened::Sqlite(s) => {
             if a.warm_readers > 0 {
-                println!("{}", describe_warming(&s.warm_map(a.warm_readers)?));
+                eprintln!("{}", describe_warming(&s.warm_map(a.warm_readers)?));
             }
             app_state(s, cards)
         }
