@@ -45,10 +45,9 @@ pub struct OutageApp {
 
 /// How many outage searches (and selections) run at once, at most; the rest wait their turn
 /// without holding a thread. Each runs on a blocking thread with a registry reader of its
-/// own, and an SQLite reader that has not read before maps the registry anew and faults in
-/// every page it touches: 64 searches at once meant up to 64 such readers, each cold. A few
-/// per core keep the CPUs busy (a search waits only for its audit line's commit) while the
-/// same readers, warm, serve them all.
+/// own: 64 searches at once meant 64 threads (and readers) contending for the cores, and a
+/// tail of tens of ms. A few per core keep the CPUs busy (a search waits only for its audit
+/// line's commit); docs/performance.md has the figures before and after.
 pub fn searches_at_once() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 4
 }

@@ -201,18 +201,32 @@ fn clock_ticks_per_sec() -> f64 {
     if t > 0 { t as f64 } else { 100.0 }
 }
 
-/// This process's CPU time so far (user + system), from /proc/self/stat.
+/// A field of /proc/self/stat by its number in proc(5) (the command, field 2, is skipped
+/// whole: it is parenthesised and may hold blanks); 0 when it cannot be read.
+fn self_stat_field(stat: &str, field: usize) -> u64 {
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(field - 3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn self_stat() -> String {
+    std::fs::read_to_string("/proc/self/stat").unwrap_or_default()
+}
+
+/// This process's CPU time so far (user + system: fields 14 and 15 of /proc/self/stat).
 fn process_cpu_secs() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // fields after the parenthesised command: state is field 3, utime 14, stime 15
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return 0.0;
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / clock_ticks_per_sec()
+    let stat = self_stat();
+    (self_stat_field(&stat, 14) + self_stat_field(&stat, 15)) as f64 / clock_ticks_per_sec()
+}
+
+/// How many maps of the registry file the process holds after `what` (one per reader that
+/// read through its map).
+fn print_maps(n: u64, what: &str, s: &onshi_store::SqliteStore) {
+    println!(
+        "persons={n}: maps of the registry file after the {what}: {}",
+        s.registry_maps()
+    );
 }
 
 /// Page faults of this process so far.
@@ -232,19 +246,12 @@ impl std::ops::Sub for Faults {
     }
 }
 
-/// This process's page faults so far, from /proc/self/stat (minflt field 10, majflt 12).
+/// This process's page faults so far (minflt and majflt: fields 10 and 12 of /proc/self/stat).
 fn process_faults() -> Faults {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return Faults::default();
-    };
-    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return Faults::default();
-    };
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let stat = self_stat();
     Faults {
-        minor: n(7),
-        major: n(9),
+        minor: self_stat_field(&stat, 10),
+        major: self_stat_field(&stat, 12),
     }
 }
 
@@ -850,10 +857,7 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         state.central.signature_stats()
     );
     if let Some(s) = &sqlite {
-        println!(
-            "persons={n}: maps of the registry file after the confirmations: {}",
-            s.registry_maps()
-        );
+        print_maps(n, "confirmations", s);
     }
     let outage = if a.outage_seconds > 0.0 {
         // enough that neither concurrency runs out: 20,000 per second of search load (each
@@ -871,10 +875,7 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         }
         close_outage(&*store, &facility)?;
         if let Some(s) = &sqlite {
-            println!(
-                "persons={n}: maps of the registry file after the outage searches: {}",
-                s.registry_maps()
-            );
+            print_maps(n, "outage searches", s);
         }
         let many = figures.pop();
         figures.pop().zip(many)
@@ -1312,6 +1313,22 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_after_a_command_with_blanks_and_parentheses() {
+        // pid (comm) state ppid … minflt(10) cminflt majflt(12) … utime(14) stime(15)
+        let stat = "42 (a (b) c) R 1 2 3 4 5 6 700 8 9 10 1100 1200 13 14";
+        assert_eq!(self_stat_field(stat, 3), 0); // "R" is not a number
+        assert_eq!(self_stat_field(stat, 4), 1);
+        assert_eq!(self_stat_field(stat, 10), 700);
+        assert_eq!(self_stat_field(stat, 12), 9);
+        assert_eq!(self_stat_field(stat, 14), 1100);
+        assert_eq!(self_stat_field(stat, 15), 1200);
+        assert_eq!(self_stat_field(stat, 40), 0);
+        assert_eq!(self_stat_field("", 14), 0);
+        // the process's own figures are read at all
+        assert!(process_faults().minor > 0);
+    }
 
     #[test]
     fn url_with_database_replaces_only_the_name() {
