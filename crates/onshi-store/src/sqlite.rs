@@ -174,6 +174,45 @@ pub struct MapWarming {
     pub failed: Option<String>,
 }
 
+/// Drops a registry file and its history file from the OS cache, as a restart of the machine
+/// would (see `sqlite_map::drop_from_os_cache`), and says how much of each the cache held
+/// before and after. For measuring a start after a reboot, call it before the store is
+/// opened: pages that a connection of this process has mapped stay held, and the report shows
+/// them. Missing files are skipped.
+pub fn drop_os_cache(registry: &Path) -> Result<Vec<OsCacheDrop>> {
+    [registry.to_path_buf(), history_path(registry)]
+        .into_iter()
+        .filter(|p| p.exists())
+        .map(|p| {
+            let io = |e: std::io::Error| {
+                StoreError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("{}: {e}", p.display()),
+                ))
+            };
+            let (before, len) = crate::sqlite_map::resident(&p).map_err(io)?;
+            crate::sqlite_map::drop_from_os_cache(&p).map_err(io)?;
+            let (after, _) = crate::sqlite_map::resident(&p).map_err(io)?;
+            Ok(OsCacheDrop {
+                file: p.clone(),
+                len,
+                before,
+                after,
+            })
+        })
+        .collect()
+}
+
+/// One file dropped from the OS cache ([`drop_os_cache`]): its length and the
+/// bytes of it the cache held before and after.
+#[derive(Debug, Clone)]
+pub struct OsCacheDrop {
+    pub file: PathBuf,
+    pub len: u64,
+    pub before: u64,
+    pub after: u64,
+}
+
 /// Reads map the file instead of copying pages: a commit to the history invalidates every
 /// reader's page cache, and mapped pages make re-reading the registry pages cheap.
 const MMAP_SIZE: i64 = 1 << 40;

@@ -96,6 +96,83 @@ pub(crate) fn populate(_m: Mapping) -> std::io::Result<()> {
     ))
 }
 
+/// How much of `file` the OS cache holds: (bytes resident, the file's length). Read with
+/// `mincore` over a map of the file made and dropped here (the map touches no page, so the
+/// reading changes nothing it reads).
+#[cfg(target_os = "linux")]
+pub(crate) fn resident(file: &Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::File::open(file)?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok((0, 0));
+    }
+    let len_usize = usize::try_from(len).map_err(std::io::Error::other)?;
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
+        .map_err(std::io::Error::other)?;
+    // SAFETY: a read-only shared map of an open file, of its length; only mincore looks at
+    // it, and it is unmapped below whatever mincore returns.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len_usize,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut vec = vec![0u8; len_usize.div_ceil(page)];
+    // SAFETY: the range is the map made above; vec has one byte per page of it.
+    let r = unsafe { libc::mincore(at, len_usize, vec.as_mut_ptr()) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: the map made above, not used after.
+    unsafe { libc::munmap(at, len_usize) };
+    if r != 0 {
+        return Err(err);
+    }
+    let pages = vec.iter().filter(|b| *b & 1 == 1).count() as u64;
+    Ok(((pages * page as u64).min(len), len))
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn resident(_file: &Path) -> std::io::Result<(u64, u64)> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "reading the OS cache's pages of a file needs Linux's mincore",
+    ))
+}
+
+/// Asks the OS to drop `file`'s pages from its cache (`posix_fadvise(POSIX_FADV_DONTNEED)`,
+/// after its dirty pages are written), as a restart of the machine would: the next read of a
+/// page comes from the disk. Pages that a process still maps into its page tables stay; so
+/// does a page written meanwhile. Needs no privilege; nothing of the file changes.
+#[cfg(target_os = "linux")]
+pub(crate) fn drop_from_os_cache(file: &Path) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::File::open(file)?;
+    f.sync_data()?;
+    // SAFETY: posix_fadvise only advises the kernel about an open descriptor's pages.
+    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::from_raw_os_error(r))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn drop_from_os_cache(_file: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "dropping a file from the OS cache is done here only on Linux",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +267,44 @@ mod tests {
         // up to a whole large folio of the cache, so far fewer faults than pages); warmed, none
         assert!(cold >= 1, "cold map: {cold} faults");
         assert_eq!(warm, 0, "warmed map: {warm} faults");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_dropped_from_the_os_cache_is_read_back_from_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let len = 4096 * 1024; // 4 MiB
+        std::fs::write(&path, vec![7u8; len]).unwrap();
+        std::fs::read(&path).unwrap();
+        let (before, total) = resident(&path).unwrap();
+        assert_eq!(total, len as u64);
+        drop_from_os_cache(&path).unwrap();
+        let (after, _) = resident(&path).unwrap();
+        // a file system that keeps files only in memory (tmpfs) cannot drop them: there the
+        // reading must agree that all of it is still held, and nothing else is to be proved
+        if on_tmpfs(dir.path()) {
+            assert_eq!(after, total);
+            return;
+        }
+        assert_eq!(before, total, "a file just read is held whole");
+        assert!(after < total / 4, "{after} of {total} bytes still held");
+        // read again, it is whole and held again
+        assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; len]);
+        assert_eq!(resident(&path).unwrap().0, total);
+        assert_eq!(
+            resident(&dir.path().join("none")).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    fn on_tmpfs(dir: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+        // SAFETY: statfs fills the struct it is given from a NUL-terminated path.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::statfs(c.as_ptr(), &mut st) }, 0);
+        st.f_type == libc::TMPFS_MAGIC
     }
 }

@@ -57,6 +57,10 @@ pub struct BenchArgs {
     /// started ("cold"), reported apart
     #[arg(long, default_value_t = 3.0)]
     cold_seconds: f64,
+    /// the cold measurement also printed in consecutive slices of this many seconds (when it
+    /// is longer than one), to show how a start settles; 0 = not sliced
+    #[arg(long, default_value_t = 10.0)]
+    cold_slice_seconds: f64,
     /// signed card assertions made before the load (each nonce is single use: never
     /// replayed; a measurement that uses them all up ends early and says so). Default: 30,000
     /// per second of confirmation load (cold + warm)
@@ -88,6 +92,13 @@ pub struct BenchArgs {
     /// starts, as `onshi central` does (`--warm-readers`); 0 = none, a cold start
     #[arg(long, default_value_t = crate::WARM_READERS)]
     warm_readers: usize,
+    /// SQLite: before the serving store opens the registry (after the cards are drawn), drop
+    /// the registry file and the history file from the OS cache, as a restart of the machine
+    /// would, so that the cold measurement is that of a start after a reboot: every page not
+    /// yet read comes from the disk. Needs no privilege; the line printed says how much the
+    /// cache still held
+    #[arg(long)]
+    drop_os_cache: bool,
     /// seconds of outage searches (R14, `POST /v1/outage/search`) per concurrency, after the
     /// confirmations: first one connection, then --concurrency; 0 = none
     #[arg(long, default_value_t = 5.0)]
@@ -133,6 +144,8 @@ struct Figures {
     machine_busy: f64,
     /// the pre-signed requests ran out before the time was up
     used_up: bool,
+    /// the load cut into consecutive slices, when asked for
+    slices: Vec<Slice>,
 }
 
 impl Figures {
@@ -348,6 +361,12 @@ pub fn run(a: BenchArgs) -> Result<std::process::ExitCode> {
     if a.persons.is_empty() {
         bail!("--persons: give at least one registry size");
     }
+    if a.drop_os_cache && a.db.is_some() {
+        bail!(
+            "--drop-os-cache: the registry's pages are the PostgreSQL server's to keep (its \
+             shared buffers and the OS cache under them); the option is for SQLite files"
+        );
+    }
     if let (Some(url), Some(db)) = (&a.sign_for, &a.central_db) {
         sign_for_wrk(&a, url, db)?;
         return Ok(std::process::ExitCode::SUCCESS);
@@ -384,6 +403,9 @@ pub fn run(a: BenchArgs) -> Result<std::process::ExitCode> {
             outage,
         } = measure(&a, &prepared, n)?;
         println!("persons={n}: {}", cold.line("card confirm, cold"));
+        for s in &cold.slices {
+            println!("persons={n}:   cold {}", s.line());
+        }
         println!("persons={n}: {}", health.line("/healthz          "));
         println!("persons={n}: {}", confirm.line("card confirm, warm"));
         if let Some((one, many)) = &outage {
@@ -710,6 +732,13 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         .unwrap_or(((a.seconds + a.cold_seconds) * 30_000.0).ceil() as usize)
         .max(1);
     let serials = draw_cards(&p.db, n, a.seed, want)?;
+    // as after a reboot: the files on the disk only, before the serving store opens them (the
+    // drawing's store is closed; the line says what the cache still held)
+    if let (true, Db::Sqlite(path)) = (a.drop_os_cache, &p.db) {
+        for d in onshi_store::sqlite::drop_os_cache(path)? {
+            eprintln!("persons={n}: {}", crate::describe_cache_drop(&d));
+        }
+    }
     // the serving store opened fresh: the "cold" measurement starts with its first requests
     p.db.load_keys(&p.keys)?;
     let opened = p.db.open_typed()?;
@@ -849,9 +878,16 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         .enable_all()
         .build()?;
     let secs = |s: f64| Duration::from_secs_f64(s.max(0.1));
-    let cold = client_rt.block_on(load(addr, a.concurrency, secs(a.cold_seconds), &confirm))?;
-    let health = client_rt.block_on(load(addr, a.concurrency, secs(a.seconds), &health))?;
-    let warm = client_rt.block_on(load(addr, a.concurrency, secs(a.seconds), &confirm))?;
+    let cold_slice = (a.cold_slice_seconds > 0.0).then(|| secs(a.cold_slice_seconds));
+    let cold = client_rt.block_on(load(
+        addr,
+        a.concurrency,
+        secs(a.cold_seconds),
+        &confirm,
+        cold_slice,
+    ))?;
+    let health = client_rt.block_on(load(addr, a.concurrency, secs(a.seconds), &health, None))?;
+    let warm = client_rt.block_on(load(addr, a.concurrency, secs(a.seconds), &confirm, None))?;
     println!(
         "persons={n}: reader signatures (cold + warm): {}",
         state.central.signature_stats()
@@ -871,7 +907,13 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
                 reqs: reqs.clone(),
                 next: Arc::new(AtomicUsize::new(0)),
             };
-            figures.push(client_rt.block_on(load(addr, conns, secs(a.outage_seconds), &once))?);
+            figures.push(client_rt.block_on(load(
+                addr,
+                conns,
+                secs(a.outage_seconds),
+                &once,
+                None,
+            ))?);
         }
         close_outage(&*store, &facility)?;
         if let Some(s) = &sqlite {
@@ -1161,16 +1203,21 @@ impl Requests {
 }
 
 struct TaskFigures {
-    lat: Vec<u64>,
+    /// each counted answer: when it came (ms after the load started) and its latency (µs)
+    lat: Vec<(u32, u64)>,
     http_errors: BTreeMap<u16, u64>,
     refused: BTreeMap<String, u64>,
 }
 
+/// Sends `reqs` over `concurrency` connections for `dur`. With `slice`, the figures also hold
+/// the rate and percentiles of each consecutive slice of that length (how a cold start
+/// settles).
 async fn load(
     addr: std::net::SocketAddr,
     concurrency: usize,
     dur: Duration,
     reqs: &Requests,
+    slice: Option<Duration>,
 ) -> Result<Figures> {
     let start = Instant::now();
     let cpu0 = process_cpu_secs();
@@ -1200,12 +1247,13 @@ async fn load(
                 s.write_all(req).await?;
                 let (status, body) = read_response(&mut s, &mut buf).await?;
                 let us = t.elapsed().as_micros() as u64;
+                let at = u32::try_from(start.elapsed().as_millis()).unwrap_or(u32::MAX);
                 if status != 200 {
                     *f.http_errors.entry(status).or_default() += 1;
                 } else if let Some(class) = error_class(&buf[body]) {
                     *f.refused.entry(class).or_default() += 1;
                 } else {
-                    f.lat.push(us);
+                    f.lat.push((at, us));
                 }
             }
             anyhow::Ok(f)
@@ -1230,6 +1278,11 @@ async fn load(
     let machine1 = machine_cpu_secs();
     let machine_cpu_secs = machine1.0 - machine0.0;
     let machine_all = machine1.1 - machine0.1;
+    let slices = match slice {
+        Some(d) if !d.is_zero() && d < dur => slices_of(&all, d, secs),
+        _ => Vec::new(),
+    };
+    let mut all: Vec<u64> = all.into_iter().map(|(_, us)| us).collect();
     all.sort_unstable();
     Ok(Figures {
         ok: all.len() as u64,
@@ -1248,7 +1301,60 @@ async fn load(
             0.0
         },
         used_up: used_up.load(Ordering::Relaxed),
+        slices,
     })
+}
+
+/// The answers `(ms after the start, latency µs)` cut into consecutive slices of `d`; the last
+/// slice ends at `secs`, the load's length.
+fn slices_of(answers: &[(u32, u64)], d: Duration, secs: f64) -> Vec<Slice> {
+    let ms = d.as_millis().max(1) as u64;
+    let n = ((secs * 1000.0) as u64).div_ceil(ms).max(1) as usize;
+    let mut by: Vec<Vec<u64>> = vec![Vec::new(); n];
+    for &(at, us) in answers {
+        by[(u64::from(at) / ms).min(n as u64 - 1) as usize].push(us);
+    }
+    by.into_iter()
+        .enumerate()
+        .map(|(i, mut lat)| {
+            lat.sort_unstable();
+            let from = (i as u64 * ms) as f64 / 1e3;
+            let to = (((i + 1) as u64 * ms) as f64 / 1e3).min(secs).max(from);
+            Slice {
+                from,
+                to,
+                ok: lat.len() as u64,
+                p50_us: percentile(&lat, 0.50),
+                p99_us: percentile(&lat, 0.99),
+                max_us: *lat.last().unwrap_or(&0),
+            }
+        })
+        .collect()
+}
+
+/// A slice of a load's time ([`slices_of`]).
+struct Slice {
+    /// seconds after the load started
+    from: f64,
+    to: f64,
+    ok: u64,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+}
+
+impl Slice {
+    fn line(&self) -> String {
+        format!(
+            "{:>5.0}–{:<3.0} s: {:>8.0} /s  p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>7.2} ms",
+            self.from,
+            self.to,
+            self.ok as f64 / (self.to - self.from).max(1e-3),
+            self.p50_us as f64 / 1e3,
+            self.p99_us as f64 / 1e3,
+            self.max_us as f64 / 1e3
+        )
+    }
 }
 
 /// The error class of a refused confirmation (a 200 answer with `"error":{"class":…}`).
@@ -1313,6 +1419,31 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_load_is_cut_into_slices_by_when_each_answer_came() {
+        // 25 s of answers: slow in the first 10 s, fast after; one answer after the deadline
+        let mut answers = Vec::new();
+        for i in 0..100u32 {
+            answers.push((i * 100, 20_000 + u64::from(i)));
+        }
+        for i in 0..1000u32 {
+            answers.push((10_000 + i * 15, 1_000));
+        }
+        answers.push((25_400, 3_000));
+        let s = slices_of(&answers, Duration::from_secs(10), 25.2);
+        assert_eq!(s.len(), 3);
+        assert_eq!((s[0].from, s[0].to, s[0].ok), (0.0, 10.0, 100));
+        assert_eq!(s[0].p50_us, 20_050);
+        assert_eq!(s[0].p99_us, 20_099);
+        assert_eq!((s[1].from, s[1].to, s[1].ok), (10.0, 20.0, 667));
+        assert_eq!(s[1].p99_us, 1_000);
+        // the last slice ends with the load, and the late answer is counted in it
+        assert_eq!((s[2].from, s[2].to, s[2].ok), (20.0, 25.2, 334));
+        assert_eq!(s[2].max_us, 3_000);
+        assert!(s[2].line().contains("p99   1.00 ms"), "{}", s[2].line());
+        assert!(slices_of(&[], Duration::from_secs(10), 5.0)[0].ok == 0);
+    }
 
     #[test]
     fn stat_fields_are_counted_after_a_command_with_blanks_and_parentheses() {
