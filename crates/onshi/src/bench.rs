@@ -1279,7 +1279,7 @@ async fn load(
     let machine_cpu_secs = machine1.0 - machine0.0;
     let machine_all = machine1.1 - machine0.1;
     let slices = match slice {
-        Some(d) if !d.is_zero() && d < dur => slices_of(&all, d, secs),
+        Some(d) if !d.is_zero() && d < dur => slices_of(&all, d, dur.as_secs_f64(), secs),
         _ => Vec::new(),
     };
     let mut all: Vec<u64> = all.into_iter().map(|(_, us)| us).collect();
@@ -1305,11 +1305,12 @@ async fn load(
     })
 }
 
-/// The answers `(ms after the start, latency µs)` cut into consecutive slices of `d`; the last
-/// slice ends at `secs`, the load's length.
-fn slices_of(answers: &[(u32, u64)], d: Duration, secs: f64) -> Vec<Slice> {
+/// The answers `(ms after the start, latency µs)` cut into consecutive slices of `d` over the
+/// load's planned length `planned` (seconds); the last slice ends at `secs`, when the load
+/// ended (the answers that came after the planned end count in it).
+fn slices_of(answers: &[(u32, u64)], d: Duration, planned: f64, secs: f64) -> Vec<Slice> {
     let ms = d.as_millis().max(1) as u64;
-    let n = ((secs * 1000.0) as u64).div_ceil(ms).max(1) as usize;
+    let n = ((planned * 1000.0).round() as u64).div_ceil(ms).max(1) as usize;
     let mut by: Vec<Vec<u64>> = vec![Vec::new(); n];
     for &(at, us) in answers {
         by[(u64::from(at) / ms).min(n as u64 - 1) as usize].push(us);
@@ -1319,7 +1320,11 @@ fn slices_of(answers: &[(u32, u64)], d: Duration, secs: f64) -> Vec<Slice> {
         .map(|(i, mut lat)| {
             lat.sort_unstable();
             let from = (i as u64 * ms) as f64 / 1e3;
-            let to = (((i + 1) as u64 * ms) as f64 / 1e3).min(secs).max(from);
+            let to = if i + 1 == n {
+                secs.max(from)
+            } else {
+                ((i + 1) as u64 * ms) as f64 / 1e3
+            };
             Slice {
                 from,
                 to,
@@ -1431,7 +1436,7 @@ mod tests {
             answers.push((10_000 + i * 15, 1_000));
         }
         answers.push((25_400, 3_000));
-        let s = slices_of(&answers, Duration::from_secs(10), 25.2);
+        let s = slices_of(&answers, Duration::from_secs(10), 25.0, 25.2);
         assert_eq!(s.len(), 3);
         assert_eq!((s[0].from, s[0].to, s[0].ok), (0.0, 10.0, 100));
         assert_eq!(s[0].p50_us, 20_050);
@@ -1442,7 +1447,12 @@ mod tests {
         assert_eq!((s[2].from, s[2].to, s[2].ok), (20.0, 25.2, 334));
         assert_eq!(s[2].max_us, 3_000);
         assert!(s[2].line().contains("p99   1.00 ms"), "{}", s[2].line());
-        assert!(slices_of(&[], Duration::from_secs(10), 5.0)[0].ok == 0);
+        assert!(slices_of(&[], Duration::from_secs(10), 5.0, 5.0)[0].ok == 0);
+        // a load planned for 20 s that ended a little late: two slices, the late answers in
+        // the second
+        let s = slices_of(&answers, Duration::from_secs(10), 20.0, 20.05);
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[1].from, s[1].to, s[1].ok), (10.0, 20.05, 1001));
     }
 
     #[test]
