@@ -459,7 +459,15 @@ fn verdicts(a: &BenchArgs, rows: &[Row]) -> std::process::ExitCode {
     let bound_us = |r: &Row| (3 * r.fsync.p99_us).max(5_000);
     for (what, f) in [("warm", &last.confirm), ("cold", &last.cold)] {
         let secs = if what == "cold" {
-            format!(", the first {} s after start", a.cold_seconds)
+            format!(
+                ", the first {} s after start{}",
+                a.cold_seconds,
+                if a.drop_os_cache {
+                    " with the files dropped from the OS cache, as after a reboot"
+                } else {
+                    " (the OS cache as the machine had it)"
+                }
+            )
         } else {
             String::new()
         };
