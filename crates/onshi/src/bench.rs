@@ -207,6 +207,16 @@ impl Figures {
     }
 }
 
+fn describe_cache_drop(d: &onshi_store::sqlite::OsCacheDrop) -> String {
+    format!(
+        "{} dropped from the OS cache: {:.2} of {:.2} GB held before, {:.3} GB after",
+        d.file.display(),
+        d.before as f64 / 1e9,
+        d.len as f64 / 1e9,
+        d.after as f64 / 1e9
+    )
+}
+
 /// The system's clock ticks per second (the unit of /proc's CPU times).
 fn clock_ticks_per_sec() -> f64 {
     // SAFETY: sysconf only reads a system constant.
@@ -744,7 +754,7 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
     // drawing's store is closed; the line says what the cache still held)
     if let (true, Db::Sqlite(path)) = (a.drop_os_cache, &p.db) {
         for d in onshi_store::sqlite::drop_os_cache(path)? {
-            eprintln!("persons={n}: {}", crate::describe_cache_drop(&d));
+            eprintln!("persons={n}: {}", describe_cache_drop(&d));
         }
     }
     // the serving store opened fresh: the "cold" measurement starts with its first requests

@@ -481,16 +481,6 @@ pub(crate) fn describe_warming(w: &onshi_store::sqlite::MapWarming) -> String {
     s
 }
 
-pub(crate) fn describe_cache_drop(d: &onshi_store::sqlite::OsCacheDrop) -> String {
-    format!(
-        "{} dropped from the OS cache: {:.2} of {:.2} GB held before, {:.3} GB after",
-        d.file.display(),
-        d.before as f64 / 1e9,
-        d.len as f64 / 1e9,
-        d.after as f64 / 1e9
-    )
-}
-
 /// Builds the application state over a store (SQLite or PostgreSQL) and the card emulation
 /// (the latter for the patient portal's login only).
 pub(crate) fn app_state<S: CentralStore + 'static>(
