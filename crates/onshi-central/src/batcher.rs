@@ -79,12 +79,36 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
         answer.await.ok()
     }
 
+    /// Hands `item` over (blocking the calling thread while the queue is full) and returns
+    /// the answer to await later, so that the caller may give up what it holds before it
+    /// waits; `None` if the thread has stopped.
+    pub fn hand_over(&self, item: T) -> Option<Pending<R>> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((item, reply)).ok()?;
+        Some(Pending(answer))
+    }
+
     /// As [`Batcher::submit`], blocking the calling thread (meant for threads that may block:
     /// `spawn_blocking`, plain threads; on an async worker it holds the worker for the wait).
     pub fn submit_blocking(&self, item: T) -> Option<R> {
         let (reply, answer) = oneshot::channel();
         self.tx.send((item, reply)).ok()?;
         futures_executor::block_on(answer).ok()
+    }
+}
+
+/// An item handed over ([`Batcher::hand_over`]) whose answer is still to come.
+pub struct Pending<R>(oneshot::Receiver<R>);
+
+impl<R> Pending<R> {
+    /// Waits for the answer; `None` if the thread stopped without giving one.
+    pub async fn answer(self) -> Option<R> {
+        self.0.await.ok()
+    }
+
+    /// As [`Pending::answer`], blocking the calling thread.
+    pub fn answer_blocking(self) -> Option<R> {
+        futures_executor::block_on(self.0).ok()
     }
 }
 

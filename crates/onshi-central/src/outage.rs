@@ -310,6 +310,46 @@ pub struct SearchResponse {
     pub qualification: Option<QualificationView>,
 }
 
+/// A search whose audit line is with the audit writer ([`OutageService::search_handed_over`]):
+/// its answer is given only once the line is committed, with the line's id.
+pub struct PendingSearch {
+    line: crate::batcher::Pending<Result<i64, String>>,
+    /// the answer but for the audit id
+    answer: SearchResponse,
+}
+
+impl PendingSearch {
+    /// Waits for the audit line's commit; the answer, or the error that it was not committed.
+    pub async fn finish(self) -> Result<SearchResponse, OutageError> {
+        let committed = self.line.answer().await;
+        Self::answer_with(self.answer, committed)
+    }
+
+    /// As [`PendingSearch::finish`], blocking the calling thread.
+    pub fn finish_blocking(self) -> Result<SearchResponse, OutageError> {
+        let committed = self.line.answer_blocking();
+        Self::answer_with(self.answer, committed)
+    }
+
+    fn answer_with(
+        mut answer: SearchResponse,
+        committed: Option<Result<i64, String>>,
+    ) -> Result<SearchResponse, OutageError> {
+        let id = match committed {
+            Some(Ok(id)) => id,
+            Some(Err(m)) => return Err(audit_not_committed(&m).into()),
+            None => return Err(audit_not_committed("its writer has stopped").into()),
+        };
+        answer.search_id = id;
+        if let Some(view) = &mut answer.qualification {
+            for q in &mut view.qualifications {
+                q.claim.audit_id = id;
+            }
+        }
+        Ok(answer)
+    }
+}
+
 /// Answer of a choice.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SelectResponse {
@@ -1238,6 +1278,17 @@ impl OutageService {
         code: &MedicalInstitutionCode,
         input: &SearchInput,
     ) -> Result<SearchResponse, OutageError> {
+        self.search_handed_over(code, input)?.finish_blocking()
+    }
+
+    /// [`OutageService::search`] up to its audit line handed to the audit writer: the caller
+    /// may then give up its turn and await [`PendingSearch::finish`], which answers only once
+    /// the line is committed (lines waiting so make the writer's groups larger).
+    pub fn search_handed_over(
+        &self,
+        code: &MedicalInstitutionCode,
+        input: &SearchInput,
+    ) -> Result<PendingSearch, OutageError> {
         let criteria_json = serde_json::to_value(input).unwrap_or(serde_json::Value::Null);
         let staff = optional(&input.staff_id).map(str::to_string);
         let req = match self.gate(code)? {
@@ -1294,10 +1345,8 @@ impl OutageService {
             outcome: outcome.to_string(),
             message: Some(message.clone()),
         };
-        let search_id = match self.audits.submit_blocking(audit) {
-            Some(Ok(id)) => id,
-            Some(Err(m)) => return Err(audit_not_committed(&m).into()),
-            None => return Err(audit_not_committed("its writer has stopped").into()),
+        let Some(line) = self.audits.hand_over(audit) else {
+            return Err(audit_not_committed("its writer has stopped").into());
         };
         let candidates = shown
             .iter()
@@ -1305,16 +1354,19 @@ impl OutageService {
             .map(|(i, (p, q))| candidate(i + 1, p, q, c.confirmation_date))
             .collect();
         let qualification = match found.first() {
-            Some((p, q)) if hits == 1 => Some(view_of(p, q, c.confirmation_date, search_id)),
+            Some((p, q)) if hits == 1 => Some(view_of(p, q, c.confirmation_date, 0)),
             _ => None,
         };
-        Ok(SearchResponse {
-            search_id,
-            outcome: outcome.to_string(),
-            hits: u32::try_from(hits).unwrap_or(u32::MAX),
-            message,
-            candidates,
-            qualification,
+        Ok(PendingSearch {
+            line,
+            answer: SearchResponse {
+                search_id: 0,
+                outcome: outcome.to_string(),
+                hits: u32::try_from(hits).unwrap_or(u32::MAX),
+                message,
+                candidates,
+                qualification,
+            },
         })
     }
 

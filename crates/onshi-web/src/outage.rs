@@ -46,8 +46,10 @@ pub struct OutageApp {
 /// How many outage searches (and selections) run at once, at most; the rest wait their turn
 /// without holding a thread. Each runs on a blocking thread with a registry reader of its
 /// own: 64 searches at once meant 64 threads (and readers) contending for the cores, and a
-/// tail of tens of ms. A few per core keep the CPUs busy (a search waits only for its audit
-/// line's commit); docs/performance.md has the figures before and after.
+/// tail of tens of ms. A few per core keep the CPUs busy. A search gives its turn back once
+/// its audit line is handed to the audit writer and awaits the line's commit without a
+/// thread, so the writer's groups grow with the load (a selection keeps its turn to the
+/// end); docs/performance.md has the figures before and after.
 pub fn searches_at_once() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get()) * 4
 }
@@ -400,13 +402,18 @@ pub(crate) async fn search(
 ) -> Result<Response, ApiError> {
     let app = outage_app(&st)?;
     let svc = app.service.clone();
-    let _turn = app.running.acquire().await.map_err(internal)?;
+    let turn = app.running.acquire().await.map_err(internal)?;
     let code = f.code.clone();
-    let r =
-        tokio::task::spawn_blocking(move || onshi_store::blocking(|| svc.search(&code, &input)))
-            .await
-            .map_err(internal)?
-            .map_err(api_error)?;
+    let pending = tokio::task::spawn_blocking(move || {
+        onshi_store::blocking(|| svc.search_handed_over(&code, &input))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(api_error)?;
+    // the turn bounds the searches' work, not their wait for the audit line's group commit:
+    // waiting here, without a thread, lets the groups grow with the load
+    drop(turn);
+    let r = pending.finish().await.map_err(api_error)?;
     Ok(axum::Json(r).into_response())
 }
 
