@@ -490,6 +490,8 @@ pub struct OutageService {
     /// the searches' audit lines, committed in groups (one durable commit for the lines of
     /// the searches that came in together), each before its search is answered
     audits: Batcher<AuditEntry, Result<i64, String>>,
+    /// lines and groups the audit writer has committed (or tried to), for the record
+    audit_groups: Arc<[std::sync::atomic::AtomicU64; 2]>,
 }
 
 /// Audit lines committed together at most.
@@ -663,7 +665,12 @@ impl OutageService {
         config: OutageConfig,
     ) -> Self {
         let writer = store.clone();
+        let audit_groups: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
+        let counted = audit_groups.clone();
         let audits = Batcher::start("outage-audit", AUDIT_BATCH, 4096, move |lines| {
+            use std::sync::atomic::Ordering::Relaxed;
+            counted[0].fetch_add(lines.len() as u64, Relaxed);
+            counted[1].fetch_add(1, Relaxed);
             let written = writer.append_audits(&lines);
             ids_or_error("outage audit batch", lines.len(), written)
         });
@@ -673,7 +680,18 @@ impl OutageService {
             clock,
             config,
             audits,
+            audit_groups,
         }
+    }
+
+    /// The audit lines handed to the audit writer so far and the groups they were committed
+    /// in (one durable commit each): `(lines, groups)`.
+    pub fn audit_groups(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.audit_groups[0].load(Relaxed),
+            self.audit_groups[1].load(Relaxed),
+        )
     }
 
     pub fn store(&self) -> &dyn OutageStore {

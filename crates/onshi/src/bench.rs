@@ -920,11 +920,13 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
         let reqs = outage_requests(&*store, &state, &facility, n, &addr, &token, want)?;
         let reqs = Arc::new(reqs);
         let mut figures = Vec::new();
+        let groups = || state.outage_service().map(|s| s.audit_groups());
         for conns in [1, a.concurrency] {
             let once = Requests::Once {
                 reqs: reqs.clone(),
                 next: Arc::new(AtomicUsize::new(0)),
             };
+            let before = groups();
             figures.push(client_rt.block_on(load(
                 addr,
                 conns,
@@ -932,6 +934,14 @@ fn measure(a: &BenchArgs, p: &Prepared, n: u64) -> Result<Measured> {
                 &once,
                 None,
             ))?);
+            if let (Some((l0, g0)), Some((l1, g1))) = (before, groups()) {
+                println!(
+                    "persons={n}: outage audit, {conns} connection(s): {} lines committed in {} groups (mean {:.1} per group)",
+                    l1 - l0,
+                    g1 - g0,
+                    (l1 - l0) as f64 / (g1 - g0).max(1) as f64
+                );
+            }
         }
         close_outage(&*store, &facility)?;
         if let Some(s) = &sqlite {
