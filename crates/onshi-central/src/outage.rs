@@ -311,7 +311,8 @@ pub struct SearchResponse {
 }
 
 /// A search whose audit line is with the audit writer ([`OutageService::search_handed_over`]):
-/// its answer is given only once the line is committed, with the line's id.
+/// its answer is given only once the line is committed, with the line's id (R14: every
+/// search is recorded before it is answered).
 pub struct PendingSearch {
     line: crate::batcher::Pending<Result<i64, String>>,
     /// the answer but for the audit id
@@ -490,8 +491,15 @@ pub struct OutageService {
     /// the searches' audit lines, committed in groups (one durable commit for the lines of
     /// the searches that came in together), each before its search is answered
     audits: Batcher<AuditEntry, Result<i64, String>>,
-    /// lines and groups the audit writer has committed (or tried to), for the record
-    audit_groups: Arc<[std::sync::atomic::AtomicU64; 2]>,
+    /// what the audit writer has committed (or tried to), for the record
+    audit_groups: Arc<AuditGroups>,
+}
+
+/// The audit lines handed to the audit writer and the groups it committed them in.
+#[derive(Default)]
+struct AuditGroups {
+    lines: std::sync::atomic::AtomicU64,
+    groups: std::sync::atomic::AtomicU64,
 }
 
 /// Audit lines committed together at most.
@@ -665,12 +673,12 @@ impl OutageService {
         config: OutageConfig,
     ) -> Self {
         let writer = store.clone();
-        let audit_groups: Arc<[std::sync::atomic::AtomicU64; 2]> = Arc::default();
+        let audit_groups = Arc::new(AuditGroups::default());
         let counted = audit_groups.clone();
         let audits = Batcher::start("outage-audit", AUDIT_BATCH, 4096, move |lines| {
             use std::sync::atomic::Ordering::Relaxed;
-            counted[0].fetch_add(lines.len() as u64, Relaxed);
-            counted[1].fetch_add(1, Relaxed);
+            counted.lines.fetch_add(lines.len() as u64, Relaxed);
+            counted.groups.fetch_add(1, Relaxed);
             let written = writer.append_audits(&lines);
             ids_or_error("outage audit batch", lines.len(), written)
         });
@@ -689,8 +697,8 @@ impl OutageService {
     pub fn audit_groups(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (
-            self.audit_groups[0].load(Relaxed),
-            self.audit_groups[1].load(Relaxed),
+            self.audit_groups.lines.load(Relaxed),
+            self.audit_groups.groups.load(Relaxed),
         )
     }
 

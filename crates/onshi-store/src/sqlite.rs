@@ -194,7 +194,7 @@ pub fn drop_os_cache(registry: &Path) -> Result<Vec<OsCacheDrop>> {
             crate::sqlite_map::drop_from_os_cache(&p).map_err(io)?;
             let (after, _) = crate::sqlite_map::resident(&p).map_err(io)?;
             Ok(OsCacheDrop {
-                file: p.clone(),
+                file: p,
                 len,
                 before,
                 after,

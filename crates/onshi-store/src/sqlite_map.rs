@@ -96,12 +96,34 @@ pub(crate) fn populate(_m: Mapping) -> std::io::Result<()> {
     ))
 }
 
+/// A read-only shared map of the first `len` bytes of `f`; the caller unmaps it.
+#[cfg(target_os = "linux")]
+fn map_read_only(f: &std::fs::File, len: usize) -> std::io::Result<*mut libc::c_void> {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: a new read-only shared map of an open file: it aliases no memory of this
+    // process, and nothing is read through it here.
+    let at = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            f.as_raw_fd(),
+            0,
+        )
+    };
+    if at == libc::MAP_FAILED {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(at)
+    }
+}
+
 /// How much of `file` the OS cache holds: (bytes resident, the file's length). Read with
 /// `mincore` over a map of the file made and dropped here (the map touches no page, so the
 /// reading changes nothing it reads).
 #[cfg(target_os = "linux")]
 pub(crate) fn resident(file: &Path) -> std::io::Result<(u64, u64)> {
-    use std::os::unix::io::AsRawFd;
     let f = std::fs::File::open(file)?;
     let len = f.metadata()?.len();
     if len == 0 {
@@ -111,21 +133,8 @@ pub(crate) fn resident(file: &Path) -> std::io::Result<(u64, u64)> {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) })
         .map_err(std::io::Error::other)?;
-    // SAFETY: a read-only shared map of an open file, of its length; only mincore looks at
-    // it, and it is unmapped below whatever mincore returns.
-    let at = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len_usize,
-            libc::PROT_READ,
-            libc::MAP_SHARED,
-            f.as_raw_fd(),
-            0,
-        )
-    };
-    if at == libc::MAP_FAILED {
-        return Err(std::io::Error::last_os_error());
-    }
+    // only mincore looks at the map, and it is unmapped below whatever mincore returns
+    let at = map_read_only(&f, len_usize)?;
     let mut vec = vec![0u8; len_usize.div_ceil(page)];
     // SAFETY: the range is the map made above; vec has one byte per page of it.
     let r = unsafe { libc::mincore(at, len_usize, vec.as_mut_ptr()) };
@@ -215,20 +224,9 @@ mod tests {
     /// reads took.
     #[cfg(target_os = "linux")]
     fn faults_reading(path: &Path, len: usize, warm: bool) -> i64 {
-        use std::os::unix::io::AsRawFd;
         let f = std::fs::File::open(path).unwrap();
-        // SAFETY: a read-only shared map of a file the test owns, unmapped below.
-        let at = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                f.as_raw_fd(),
-                0,
-            )
-        };
-        assert_ne!(at, libc::MAP_FAILED);
+        // unmapped below
+        let at = map_read_only(&f, len).unwrap();
         let found = mappings_of(path).unwrap();
         assert_eq!(
             found,
