@@ -160,6 +160,9 @@ pub struct SqliteStore {
     checkpointers: [Checkpointer; 2],
     /// persons an initial load holds in memory at most ([`SqliteStore::with_initial_load_hold`])
     initial_load_hold: usize,
+    /// the most an initial load's index sorter holds in one sorted run, in KiB
+    /// ([`SqliteStore::with_index_sort_runs`])
+    index_sort_run_kib: i64,
 }
 
 /// What [`SqliteStore::warm_map`] did.
@@ -536,6 +539,7 @@ impl SqliteStore {
             history_writer: Mutex::new(hw),
             history_readers: Mutex::new(Vec::new()),
             initial_load_hold: crate::HOLD_PERSONS,
+            index_sort_run_kib: INDEX_SORT_RUN_KIB,
         })
     }
 
@@ -545,6 +549,15 @@ impl SqliteStore {
     /// it lower; the outcome of the load is the same.
     pub fn with_initial_load_hold(mut self, persons: usize) -> Self {
         self.initial_load_hold = persons.max(1);
+        self
+    }
+
+    /// The most an initial load's index sorter holds in memory in one sorted run, in KiB
+    /// (default [`INDEX_SORT_RUN_KIB`], 64 MiB; SQLite takes at least 10 pages): each full run
+    /// is sorted and written by a helper thread while the load reads on. Smaller runs are
+    /// more of them to merge; the indexes built are the same.
+    pub fn with_index_sort_runs(mut self, kib: i64) -> Self {
+        self.index_sort_run_kib = kib.max(1);
         self
     }
 
@@ -1533,6 +1546,22 @@ impl SqliteImport<'_> {
         Ok(self.c().last_insert_rowid())
     }
 
+    /// Builds the indexes an initial load dropped, the sorter's runs bounded by
+    /// [`SqliteStore::with_index_sort_runs`] and sorted by a helper thread per core (at most
+    /// 4); the import's page cache and no helpers after.
+    fn build_deferred_indexes(&mut self) -> Result<()> {
+        let c = self.c();
+        let helpers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+        c.pragma_update(None, "threads", helpers as i64)?;
+        c.pragma_update(None, "cache_size", -self.store.index_sort_run_kib)?;
+        let built = DEFERRED_INDEXES.iter().try_for_each(|(name, kind, on)| {
+            c.execute_batch(&format!("CREATE {kind} IF NOT EXISTS {name} ON {on}"))
+        });
+        c.pragma_update(None, "threads", 0)?;
+        c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+        Ok(built?)
+    }
+
     /// Writes the persons held ([`HeldPersons`]) with their ids, in id order.
     fn write_held_persons(&mut self) -> Result<()> {
         let Some(first) = self.held.first.filter(|_| !self.held.rows.is_empty()) else {
@@ -1727,6 +1756,16 @@ impl Drop for SqliteImport<'_> {
             .pragma_update(None, "cache_size", NORMAL_CACHE_KIB);
     }
 }
+
+/// The most an initial load's index sorter holds in one sorted run while it builds the
+/// [`DEFERRED_INDEXES`], in KiB. SQLite's sorter takes the connection's page cache size as
+/// that bound (at most 512 MiB) and hands a run to a helper thread (`PRAGMA threads`) only
+/// once it is full: with the import's cache of 2 GiB a 10 M-row index fills one run or two
+/// and the helpers have nothing to do. With runs of 64 MiB the helpers sort and write each
+/// run while the importing thread reads on, and merge them; the page cache is set to that
+/// size while the indexes are built (their pages are written in key order, and the load's
+/// other pages wait in the cache for nothing more than their write).
+pub const INDEX_SORT_RUN_KIB: i64 = 65_536;
 
 /// Page cache of a connection in normal use, and of the writer during an import (whose
 /// random-key index inserts want as many pages in memory as possible), in KiB (negative =
@@ -2041,10 +2080,7 @@ impl ImportTx for SqliteImport<'_> {
         self.write_held_persons()?;
         self.write_pending_cards()?;
         if self.initial_load {
-            for (name, kind, on) in DEFERRED_INDEXES {
-                self.c()
-                    .execute_batch(&format!("CREATE {kind} IF NOT EXISTS {name} ON {on}"))?;
-            }
+            self.build_deferred_indexes()?;
         }
         if self.keys_checked_at_commit {
             let broken = self.broken_references()?;

@@ -1056,6 +1056,67 @@ fn sqlite_initial_load_beyond_the_persons_it_may_hold() {
     initial_load_refuses_rows_of_a_person_it_does_not_hold(&make);
 }
 
+/// An SQLite initial load whose index sorts are cut into many runs (the least SQLite takes,
+/// 10 pages a run, so that the 12,000 persons' hashes make about twenty runs, sorted and merged by helper
+/// threads) builds the same indexes: the loads above give the same outcome, a My Number given
+/// twice still fails the load, the file passes SQLite's integrity check (each index holds
+/// exactly its table's rows) and every person is found by the hash of their My Number.
+#[test]
+fn sqlite_initial_load_with_its_index_sorts_in_many_runs() {
+    let make = || {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path().join("s.sqlite"))
+            .unwrap()
+            .with_index_sort_runs(40);
+        (
+            Box::new(s) as Box<dyn Store>,
+            Box::new(dir) as Box<dyn std::any::Any>,
+        )
+    };
+    initial_load_defers_its_indexes_all_or_nothing(&make);
+    initial_load_keeps_each_my_number_to_one_person(&make);
+    initial_load_cards_in_random_order(&make);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let s = SqliteStore::open(&path).unwrap().with_index_sort_runs(40);
+    const N: u32 = 12_000;
+    let load = |twice: Option<u32>| -> Result<Vec<PersonId>> {
+        let mut tx = s.begin_import()?;
+        tx.start_initial_load()?;
+        let mut ids = Vec::new();
+        for n in 0..N {
+            let mut p = person();
+            p.name_kana = format!("タナカ　{}", (n * 7919) % N);
+            ids.push(tx.insert_new_person(&hash_n(n), &p)?);
+        }
+        if let Some(n) = twice {
+            tx.insert_new_person(&hash_n(n), &person())?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    };
+    assert!(load(Some(N / 3)).is_err(), "a My Number given twice fails");
+    assert_eq!(s.counts().unwrap().persons, 0, "and leaves nothing");
+    let ids = load(None).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let check: Vec<String> = c
+        .prepare("PRAGMA integrity_check")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(check, ["ok"]);
+    let mut tx = s.begin_import().unwrap();
+    for n in 0..N {
+        assert_eq!(
+            tx.person_by_hash(&hash_n(n)).unwrap().map(|p| p.id),
+            Some(ids[n as usize]),
+            "person {n} by the hash of their My Number"
+        );
+    }
+}
+
 /// A registry file of the current schema in `dir` with one person (`hash(n)`) holding one
 /// qualification (number `n`) from `from`, for the upgrade tests to strip back.
 fn file_with_one_qualification(dir: &tempfile::TempDir, n: u8, from: &str) -> std::path::PathBuf {
