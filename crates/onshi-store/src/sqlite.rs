@@ -1557,9 +1557,12 @@ impl SqliteImport<'_> {
         let built = DEFERRED_INDEXES.iter().try_for_each(|(name, kind, on)| {
             c.execute_batch(&format!("CREATE {kind} IF NOT EXISTS {name} ON {on}"))
         });
-        c.pragma_update(None, "threads", 0)?;
-        c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
-        Ok(built?)
+        let set_back = c
+            .pragma_update(None, "threads", 0)
+            .and_then(|()| c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB));
+        // a failed build is the error to report, not what setting back met after it
+        built?;
+        Ok(set_back?)
     }
 
     /// Writes the persons held ([`HeldPersons`]) with their ids, in id order.
@@ -1762,9 +1765,9 @@ impl Drop for SqliteImport<'_> {
 /// that bound (at most 512 MiB) and hands a run to a helper thread (`PRAGMA threads`) only
 /// once it is full: with the import's cache of 2 GiB a 10 M-row index fills one run or two
 /// and the helpers have nothing to do. With runs of 64 MiB the helpers sort and write each
-/// run while the importing thread reads on, and merge them; the page cache is set to that
-/// size while the indexes are built (their pages are written in key order, and the load's
-/// other pages wait in the cache for nothing more than their write).
+/// run while the importing thread reads on, and merge them. The page cache is that small
+/// while the indexes are built: an index's pages are written in key order, and the load's
+/// dirty pages it pushes out are written then instead of at the commit.
 pub const INDEX_SORT_RUN_KIB: i64 = 65_536;
 
 /// Page cache of a connection in normal use, and of the writer during an import (whose

@@ -1041,38 +1041,33 @@ fn postgres_initial_load_beyond_the_persons_it_may_hold() {
 /// when they are all held.
 #[test]
 fn sqlite_initial_load_beyond_the_persons_it_may_hold() {
-    let make = || {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path().join("s.sqlite"))
-            .unwrap()
-            .with_initial_load_hold(5_000);
-        (
-            Box::new(s) as Box<dyn Store>,
-            Box::new(dir) as Box<dyn std::any::Any>,
-        )
-    };
+    let make = || sqlite_store_set(|s| s.with_initial_load_hold(5_000));
     initial_load_defers_its_indexes_all_or_nothing(&make);
     initial_load_cards_in_random_order(&make);
     initial_load_refuses_rows_of_a_person_it_does_not_hold(&make);
 }
 
+/// A fresh SQLite store in a folder of its own, set up by `set`, for the shared suites.
+fn sqlite_store_set(
+    set: impl Fn(SqliteStore) -> SqliteStore,
+) -> (Box<dyn Store>, Box<dyn std::any::Any>) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = set(SqliteStore::open(dir.path().join("s.sqlite")).unwrap());
+    (
+        Box::new(s) as Box<dyn Store>,
+        Box::new(dir) as Box<dyn std::any::Any>,
+    )
+}
+
 /// An SQLite initial load whose index sorts are cut into many runs (the least SQLite takes,
-/// 10 pages a run, so that the 12,000 persons' hashes make about twenty runs, sorted and merged by helper
-/// threads) builds the same indexes: the loads above give the same outcome, a My Number given
-/// twice still fails the load, the file passes SQLite's integrity check (each index holds
-/// exactly its table's rows) and every person is found by the hash of their My Number.
+/// 10 pages a run, so that the 12,000 persons' hashes make about twenty runs, sorted and
+/// merged by helper threads) builds the same indexes: the loads above give the same outcome,
+/// a My Number given twice still fails the load, the file passes SQLite's integrity check
+/// (each index holds exactly its table's rows) and every person is found by the hash of their
+/// My Number.
 #[test]
 fn sqlite_initial_load_with_its_index_sorts_in_many_runs() {
-    let make = || {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(dir.path().join("s.sqlite"))
-            .unwrap()
-            .with_index_sort_runs(40);
-        (
-            Box::new(s) as Box<dyn Store>,
-            Box::new(dir) as Box<dyn std::any::Any>,
-        )
-    };
+    let make = || sqlite_store_set(|s| s.with_index_sort_runs(40));
     initial_load_defers_its_indexes_all_or_nothing(&make);
     initial_load_keeps_each_my_number_to_one_person(&make);
     initial_load_cards_in_random_order(&make);
