@@ -1387,8 +1387,10 @@ fn postgres_database_of_schema_4_gains_the_registration_date() {
         ),
     );
     let s = PostgresStore::open(db.url()).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 5);
-    assert_eq!(onshi_store::postgres::migrations::latest(), 5);
+    assert_eq!(
+        s.schema_version().unwrap(),
+        onshi_store::postgres::migrations::latest()
+    );
     let h = s.qualifications(1).unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].qualification.details.registered_on, None);
@@ -1406,6 +1408,131 @@ fn postgres_database_of_schema_4_gains_the_registration_date() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// The text columns that a key or an index of the PostgreSQL schema compares, as
+/// `table.column`: the ones schema 6 puts in byte order.
+const PG_KEY_TEXT_COLUMNS: &[&str] = &[
+    "insurer.insurer_number",
+    "person.my_number_hash",
+    "person.name_key",
+    "person.kana_key",
+    "qualification.insurer_number",
+    "qualification.number_key",
+    "card.serial",
+    "card_key.serial",
+    "reader.id",
+    "reader.public_key",
+    "facility.code",
+    "facility.token_hash",
+    "confirmation.facility",
+    "outage_facility_contact.facility",
+    "outage_operator.name",
+    "outage_operator.token_hash",
+    "outage_request.facility",
+    "outage_request.state",
+    "outage_event.facility",
+    "outage_audit.facility",
+    "med_consent.facility",
+    "med_consent.kind",
+    "med_view.facility",
+];
+
+/// The collation of each column of [`PG_KEY_TEXT_COLUMNS`] (NULL: the database's own).
+fn pg_key_collations(url: &str) -> Vec<(String, Option<String>)> {
+    let rows = onshi_store::postgres::simple_query(
+        url,
+        "SELECT table_name || '.' || column_name, collation_name \
+         FROM information_schema.columns WHERE table_schema = 'public'",
+    )
+    .unwrap();
+    PG_KEY_TEXT_COLUMNS
+        .iter()
+        .map(|col| {
+            let row = rows
+                .iter()
+                .find(|r| r[0].as_deref() == Some(col))
+                .unwrap_or_else(|| panic!("no column {col}"));
+            (col.to_string(), row[1].clone())
+        })
+        .collect()
+}
+
+/// A PostgreSQL database of schema 5 has every text column its keys and indexes compare put
+/// in byte order (`COLLATE "C"`) when opened: the rows it held are found again by hash, card
+/// serial, insurer number and kana key, through indexes built again in that order, and every
+/// key and index is valid. Every other column keeps the database's collation.
+#[test]
+fn postgres_database_of_schema_5_has_its_keys_put_in_byte_order() {
+    let db = onshi_store::postgres::TestDatabase::create().unwrap();
+    {
+        let old = PostgresStore::open_at(db.url(), Some(5)).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 5);
+    }
+    for (col, collation) in pg_key_collations(db.url()) {
+        assert_eq!(collation, None, "{col} at schema 5");
+    }
+    let q = qual("7", "2026-04-01", None);
+    pg_exec(
+        db.url(),
+        &format!(
+            "INSERT INTO person (id, my_number_hash, name, name_kana, name_key, kana_key, sex, \
+         birthdate) VALUES (1, 'h1', '田中　太郎', 'タナカ　タロウ', 'タナカタロウ', 'タナカタロウ', \
+         '1', '1980-04-02'); \
+         INSERT INTO qualification (person_id, registered_name, insurer_number, insurer_name, \
+         card_classification, symbol, number, number_key, branch, family_class, insured_name, \
+         employer, qualification_date, contribution_ratio) VALUES (1, '田中　太郎', '{}', \
+         '全国健康保険協会東京支部', '01', '1001', '7', '7', '00', '1', '田中　太郎', \
+         'おんし工業', '2026-04-01', 30); \
+         INSERT INTO card (serial, person_id, cert_expiry, status) \
+         VALUES ('C0000007', 1, '2031-04-01', 'active');",
+            q.insurer_number.as_str()
+        ),
+    );
+    let s = PostgresStore::open(db.url()).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 6);
+    for (col, collation) in pg_key_collations(db.url()) {
+        assert_eq!(collation.as_deref(), Some("C"), "{col} at schema 6");
+    }
+    let others = onshi_store::postgres::simple_query(
+        db.url(),
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' \
+         AND table_name IN ('person', 'qualification') \
+         AND column_name IN ('name', 'name_kana', 'address', 'insurer_name', 'symbol') \
+         AND collation_name IS NULL",
+    )
+    .unwrap();
+    assert_eq!(
+        others[0][0].as_deref(),
+        Some("5"),
+        "other columns untouched"
+    );
+    // every index on the registry valid and ready after being built again
+    let invalid = onshi_store::postgres::simple_query(
+        db.url(),
+        "SELECT count(*) FROM pg_index WHERE NOT indisvalid OR NOT indisready",
+    )
+    .unwrap();
+    assert_eq!(invalid[0][0].as_deref(), Some("0"));
+    // the rows are found by the changed columns
+    assert_eq!(s.card("C0000007").unwrap().unwrap().person_id, 1);
+    {
+        let mut tx = s.begin_import().unwrap();
+        let h = onshi_domain::numbers::MyNumberHash::from_stored("h1".into());
+        assert_eq!(tx.person_by_hash(&h).unwrap().unwrap().id, 1);
+    }
+    let by_number = s.qualifications_by_number(&q.insurer_number, "7").unwrap();
+    assert_eq!(by_number.len(), 1);
+    // a hash given twice is still refused by the unique key built again
+    let dup = onshi_store::postgres::simple_query(
+        db.url(),
+        "INSERT INTO person (my_number_hash, name, name_kana, name_key, kana_key, sex, \
+         birthdate) VALUES ('h1', 'x', 'x', 'x', 'x', '1', '1980-04-02')",
+    );
+    assert!(
+        dup.is_err(),
+        "the unique My Number hash holds in byte order"
     );
 }
 

@@ -146,6 +146,11 @@ pub mod migrations {
             "registration_date",
             include_str!("migrations/V5__registration_date.sql"),
         ),
+        (
+            6,
+            "keys_in_byte_order",
+            include_str!("migrations/V6__keys_in_byte_order.sql"),
+        ),
     ];
 
     /// The refinery runner of the migrations up to `target` (all when `None`).
