@@ -1461,8 +1461,8 @@ fn pg_key_collations(url: &str) -> Vec<(String, Option<String>)> {
 
 /// A PostgreSQL database of schema 5 has every text column its keys and indexes compare put
 /// in byte order (`COLLATE "C"`) when opened: the rows it held are found again by hash, card
-/// serial, insurer number and kana key, through indexes built again in that order, and every
-/// key and index is valid. Every other column keeps the database's collation.
+/// serial and insurer number after the indexes on them were built again, and every key and
+/// index is valid. Every other column keeps the database's collation.
 #[test]
 fn postgres_database_of_schema_5_has_its_keys_put_in_byte_order() {
     let db = onshi_store::postgres::TestDatabase::create().unwrap();
